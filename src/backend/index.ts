@@ -1,0 +1,121 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { BackendError } from '../errors.js';
+import { registerWasmKernels } from './kernels/index.js';
+
+/** Backends in the order {@link initBackend} tries them. */
+export const BACKEND_ORDER = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_ORDER)[number];
+
+export interface InitBackendOptions {
+  /**
+   * Force one backend (`tensorflow-gpu` = `@tensorflow/tfjs-node-gpu`, `tensorflow` = `@tensorflow/tfjs-node`,
+   * `wasm`, `cpu`). Defaults to `$DENSE_RETRIEVAL_BACKEND`, else the first of {@link BACKEND_ORDER} that loads.
+   * A forced backend that cannot load is an error, never a silent fallback.
+   */
+  backend?: BackendName | 'auto';
+  /** Threads for the wasm backend's thread pool where supported (ignored under plain Node). */
+  wasmThreads?: number;
+}
+
+const ALIASES: Record<string, BackendName> = {
+  'tensorflow-gpu': 'tensorflow-gpu',
+  'tfjs-node-gpu': 'tensorflow-gpu',
+  gpu: 'tensorflow-gpu',
+  tensorflow: 'tensorflow',
+  'tfjs-node': 'tensorflow',
+  node: 'tensorflow',
+  wasm: 'wasm',
+  cpu: 'cpu',
+};
+
+const require_ = createRequire(import.meta.url);
+
+/** Directory holding the wasm binaries of the installed `@tensorflow/tfjs-backend-wasm` (never the network). */
+export function wasmBinaryDir(): string {
+  const pkg = require_.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+  return path.join(path.dirname(pkg), 'dist') + path.sep;
+}
+
+/** The name the tfjs engine uses for a backend of ours. */
+function engineName(name: BackendName): string {
+  // tfjs-node and tfjs-node-gpu both register themselves as 'tensorflow'.
+  return name === 'tensorflow-gpu' ? 'tensorflow' : name;
+}
+
+async function loadBackend(name: BackendName, options: InitBackendOptions): Promise<void> {
+  switch (name) {
+    case 'tensorflow-gpu':
+      await import('@tensorflow/tfjs-node-gpu' as string);
+      break;
+    case 'tensorflow':
+      await import('@tensorflow/tfjs-node' as string);
+      break;
+    case 'wasm': {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      wasm.setWasmPaths(wasmBinaryDir());
+      if (options.wasmThreads !== undefined) wasm.setThreadsCount(options.wasmThreads);
+      break;
+    }
+    case 'cpu':
+      break;
+  }
+  const ok = await tf.setBackend(engineName(name));
+  if (!ok) throw new BackendError(`backend '${name}' registered but failed to initialise`);
+  await tf.ready();
+  if (name === 'wasm') registerWasmKernels();
+}
+
+let current: BackendName | undefined;
+
+/** The backend chosen by the last {@link initBackend}, if any. */
+export function currentBackend(): BackendName | undefined {
+  return current;
+}
+
+/**
+ * Select and initialise the tfjs backend: tfjs-node-gpu, tfjs-node, wasm, then cpu, the first that loads,
+ * unless `options.backend` or `$DENSE_RETRIEVAL_BACKEND` forces one. Returns the chosen backend's name.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from 'dense-retrieval';
+ * const backend = await initBackend(); // 'wasm' on a machine without tfjs-node
+ * ```
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendName> {
+  const requested = options.backend ?? process.env.DENSE_RETRIEVAL_BACKEND ?? 'auto';
+  if (requested !== 'auto' && requested !== '') {
+    const name = ALIASES[requested];
+    if (name === undefined) {
+      throw new BackendError(
+        `unknown backend '${requested}' (DENSE_RETRIEVAL_BACKEND or --backend); expected one of ${BACKEND_ORDER.join(', ')}`,
+      );
+    }
+    try {
+      await loadBackend(name, options);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      const hint =
+        name === 'tensorflow-gpu'
+          ? ' (npm install @tensorflow/tfjs-node-gpu)'
+          : name === 'tensorflow'
+            ? ' (npm install @tensorflow/tfjs-node)'
+            : '';
+      throw new BackendError(`backend '${name}' was requested but cannot be loaded${hint}: ${reason}`);
+    }
+    current = name;
+    return name;
+  }
+  for (const name of BACKEND_ORDER) {
+    try {
+      await loadBackend(name, options);
+      current = name;
+      return name;
+    } catch {
+      // Optional backends are expected to be missing; try the next one.
+    }
+  }
+  throw new BackendError('no tfjs backend could be initialised');
+}

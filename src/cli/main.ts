@@ -1,0 +1,105 @@
+import { parseArgs } from 'node:util';
+import { initBackend } from '../backend/index.js';
+import { DenseRetrievalError } from '../errors.js';
+import { UsageError } from './errors.js';
+import { packageVersion } from '../util/package.js';
+import { COMMANDS } from './registry.js';
+import type { Command } from './command.js';
+
+const PROGRAM = 'dense-retrieval';
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length), 8);
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    `Usage: ${PROGRAM} <command> [options]`,
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    `Run '${PROGRAM} <command> --help' for a command's options.`,
+    'Environment: DENSE_RETRIEVAL_BACKEND=tensorflow-gpu|tensorflow|wasm|cpu forces a tfjs backend.',
+  ].join('\n');
+}
+
+/** Find the command named by the leading words of argv (commands may have two words, e.g. `index build`). */
+function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
+  for (const words of [2, 1]) {
+    const name = argv.slice(0, words).join(' ');
+    const command = COMMANDS.find((c) => c.name === name);
+    if (command) return { command, rest: argv.slice(words) };
+  }
+  return undefined;
+}
+
+/** Run the CLI on `argv` (without the node and script paths); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(usage() + '\n');
+    return argv.length === 0 ? 2 : 0;
+  }
+  if (argv[0] === '--version' || argv[0] === '-v') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const found = findCommand(argv);
+  try {
+    if (!found) throw new UsageError(`unknown command '${argv[0]}' (see '${PROGRAM} --help')`);
+    const { command, rest } = found;
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(command.help.trimEnd() + '\n');
+      return 0;
+    }
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: rest,
+        options: { ...command.options, backend: { type: 'string' } },
+        allowPositionals: true,
+        strict: true,
+      });
+    } catch (error) {
+      throw new UsageError(`${command.name}: ${(error as Error).message.split('\n')[0]}`);
+    }
+    if (command.needsBackend) {
+      const backend = typeof parsed.values.backend === 'string' ? parsed.values.backend : undefined;
+      const name = await initBackend({ backend: backend as never });
+      process.stderr.write(`${PROGRAM}: backend ${name}\n`);
+    }
+    const code = await command.run(parsed.values, parsed.positionals);
+    return code ?? 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${PROGRAM}: error: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof DenseRetrievalError) {
+      process.stderr.write(`${PROGRAM}: error: ${error.message}\n`);
+      return 1;
+    }
+    const err = error as NodeJS.ErrnoException;
+    if (err && typeof err.code === 'string' && err.path !== undefined) {
+      process.stderr.write(`${PROGRAM}: error: ${err.code}: ${err.path}\n`);
+      return 1;
+    }
+    if (process.env.DENSE_RETRIEVAL_DEBUG) throw error;
+    process.stderr.write(
+      `${PROGRAM}: internal error: ${(err && err.message) || String(error)} (set DENSE_RETRIEVAL_DEBUG=1 for a stack trace)\n`,
+    );
+    return 70;
+  }
+}
+
+// Run when executed as a program (the bin, or `tsx src/cli/main.ts`), not when imported by tests.
+const invokedAs = process.argv[1] ?? '';
+if (/(?:^|[\\/])(?:cli\.(?:c?js)|main\.ts|dense-retrieval(?:\.js)?)$/.test(invokedAs)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${PROGRAM}: internal error: ${String(error)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}

@@ -1,0 +1,38 @@
+/**
+ * Errors raised by dense-retrieval. Every error a user can cause by bad input is one of these, with a
+ * message that names the file, line or argument at fault, so the CLI can print it on one line.
+ */
+
+/** Base class of every error this library throws on purpose. */
+export class DenseRetrievalError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Malformed or inconsistent input data; `file` and `line` (1-based) say where, when known. */
+export class InputFormatError extends DenseRetrievalError {
+  readonly file: string | undefined;
+  readonly line: number | undefined;
+
+  constructor(message: string, file?: string, line?: number) {
+    const where = file === undefined ? '' : line === undefined ? `${file}: ` : `${file}:${line}: `;
+    super(`${where}${message}`);
+    this.file = file;
+    this.line = line;
+  }
+}
+
+/** A function argument or option outside its domain; the message names the argument. */
+export class ArgumentError extends DenseRetrievalError {
+  readonly argument: string;
+
+  constructor(argument: string, message: string) {
+    super(`${argument}: ${message}`);
+    this.argument = argument;
+  }
+}
+
+/** A backend, kernel or optional dependency that cannot be loaded here. */
+export class BackendError extends DenseRetrievalError {}

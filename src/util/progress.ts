@@ -1,0 +1,91 @@
+/**
+ * A small progress reporter for long work (training, encoding a corpus, building an index). It draws a bar
+ * with rate and ETA on a TTY, and prints nothing when the stream is not a TTY or when `quiet` is set.
+ */
+
+export interface ProgressOptions {
+  /** Total units of work (steps, texts, vectors); 0 or undefined draws a counter without a bar. */
+  total?: number;
+  /** What is counted, shown before the bar, e.g. `encode`. */
+  label?: string;
+  /** Units shown in the rate, e.g. `texts`. */
+  unit?: string;
+  /** Print nothing at all. */
+  quiet?: boolean;
+  /** Where to draw; defaults to `process.stderr`. */
+  stream?: NodeJS.WriteStream;
+  /** Minimum milliseconds between redraws. */
+  intervalMs?: number;
+}
+
+export interface Progress {
+  /** Advance by `n` units, with optional extra fields (e.g. `{loss: '0.41'}`) shown after the bar. */
+  tick(n?: number, extras?: Record<string, string | number>): void;
+  /** Finish the bar (draws the final state and a newline). */
+  done(): void;
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  const mm = String(m).padStart(2, '0');
+  const ss = String(r).padStart(2, '0');
+  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+/** Create a progress reporter. See {@link ProgressOptions}. */
+export function createProgress(options: ProgressOptions = {}): Progress {
+  const stream = options.stream ?? process.stderr;
+  const enabled = !options.quiet && stream.isTTY === true;
+  const total = options.total ?? 0;
+  const label = options.label ?? '';
+  const unit = options.unit ?? 'it';
+  const interval = options.intervalMs ?? 100;
+  const start = Date.now();
+  let count = 0;
+  let lastDraw = 0;
+  let extras: Record<string, string | number> = {};
+  let finished = false;
+
+  const draw = (force: boolean): void => {
+    if (!enabled) return;
+    const now = Date.now();
+    if (!force && now - lastDraw < interval) return;
+    lastDraw = now;
+    const elapsed = (now - start) / 1000;
+    const rate = elapsed > 0 ? count / elapsed : 0;
+    const extra = Object.entries(extras)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    let line: string;
+    if (total > 0) {
+      const frac = Math.min(1, count / total);
+      const width = 24;
+      const filled = Math.round(frac * width);
+      const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
+      const eta = rate > 0 ? (total - count) / rate : Number.NaN;
+      line = `${label} [${bar}] ${count}/${total} ${rate.toFixed(1)} ${unit}/s ETA ${formatDuration(eta)} ${extra}`;
+    } else {
+      line = `${label} ${count} ${rate.toFixed(1)} ${unit}/s ${formatDuration(elapsed)} ${extra}`;
+    }
+    const columns = stream.columns ?? 120;
+    stream.write(`\r${line.trimEnd().slice(0, columns - 1)}\x1b[K`);
+  };
+
+  return {
+    tick(n = 1, more) {
+      count += n;
+      if (more) extras = { ...extras, ...more };
+      draw(false);
+    },
+    done() {
+      if (finished) return;
+      finished = true;
+      draw(true);
+      if (enabled) stream.write('\n');
+    },
+  };
+}

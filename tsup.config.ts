@@ -1,0 +1,22 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
+  format: ['esm', 'cjs'],
+  dts: { entry: { index: 'src/index.ts' } },
+  sourcemap: true,
+  shims: true,
+  clean: true,
+  target: 'node20',
+  platform: 'node',
+  // tfjs and the native/optional backends must resolve from the user's node_modules, never be bundled.
+  external: [
+    '@tensorflow/tfjs',
+    '@tensorflow/tfjs-core',
+    '@tensorflow/tfjs-backend-wasm',
+    '@tensorflow/tfjs-node',
+    '@tensorflow/tfjs-node-gpu',
+    '@huggingface/tokenizers',
+    'hnswlib-node',
+  ],
+});
