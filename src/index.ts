@@ -11,3 +11,4 @@ export type { BackendName, InitBackendOptions } from './backend/index.js';
 export { createProgress } from './util/progress.js';
 export type { Progress, ProgressOptions } from './util/progress.js';
 export { writeFileAtomic, writeDirAtomic } from './util/atomic.js';
+export type { Qrels, Run, Matrix, CorpusDoc, QueryRecord } from './types.js';
