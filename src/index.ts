@@ -8,7 +8,120 @@
 export * from './errors.js';
 export { initBackend, currentBackend, wasmBinaryDir, BACKEND_ORDER } from './backend/index.js';
 export type { BackendName, InitBackendOptions } from './backend/index.js';
+export {
+  registerWasmKernels,
+  unregisterWasmKernels,
+  registeredWasmKernels,
+} from './backend/kernels/index.js';
 export { createProgress } from './util/progress.js';
 export type { Progress, ProgressOptions } from './util/progress.js';
 export { writeFileAtomic, writeDirAtomic } from './util/atomic.js';
 export type { Qrels, Run, Matrix, CorpusDoc, QueryRecord } from './types.js';
+export {
+  rankDocuments,
+  compareIds,
+  ndcgAt,
+  mrrAt,
+  recallAt,
+  precisionAt,
+  mapAt,
+  averagePrecision,
+  evaluateRun,
+} from './eval/metrics.js';
+export type { EvaluateOptions, Evaluation } from './eval/metrics.js';
+export {
+  parseMeasures,
+  formatTrecValue,
+  formatTrecLine,
+  DEFAULT_CUTOFFS,
+  SUPPORTED_MEASURES,
+} from './eval/measures.js';
+export type { MeasureSpec, MeasureFamily } from './eval/measures.js';
+export { readJsonl } from './data/jsonl.js';
+export { readQrels, readQrelsWithFormat, writeQrels } from './data/qrels.js';
+export type { QrelsFormat } from './data/qrels.js';
+export { readRun, writeRun } from './data/run.js';
+export type { WriteRunOptions } from './data/run.js';
+export { loadBeir, streamCorpus, readQueries, listBeirSplits } from './data/beir.js';
+export type { BeirDataset } from './data/beir.js';
+export { TextTokenizer, BUNDLED_TOKENIZERS } from './tokenize/tokenizer.js';
+export type { EncodedBatch, TokenizeOptions } from './tokenize/tokenizer.js';
+export {
+  resolveModelSource,
+  isHubId,
+  HubError,
+  REQUIRED_HUB_FILES,
+  OPTIONAL_HUB_FILES,
+} from './checkpoint/hub.js';
+export type { HubOptions } from './checkpoint/hub.js';
+export { defaultCacheDir, modelCacheDir, COMPLETE_MARKER } from './checkpoint/cache.js';
+export { Rng, deriveSeed } from './util/random.js';
+export {
+  WarmupCosineScheduler,
+  LinearScheduler,
+  ConstantScheduler,
+  WarmupConstantScheduler,
+  setOptimizerLearningRate,
+} from './optim/schedulers.js';
+export type { LrScheduler, WarmupCosineOptions, LinearOptions } from './optim/schedulers.js';
+export { AdamW, clipGradNorm, defaultNoDecay } from './optim/adamw.js';
+export type { AdamWOptions, AdamWStateManifest } from './optim/adamw.js';
+export { InBatchNegativesLoss } from './losses/in-batch-negatives.js';
+export type { InBatchNegativesOptions, Similarity } from './losses/in-batch-negatives.js';
+export { CachedInBatchNegativesLoss } from './losses/cached-in-batch-negatives.js';
+export type { CachedInBatchNegativesOptions } from './losses/cached-in-batch-negatives.js';
+export type { TrainableEncoder, TrainingBatch, GradientResult, RetrievalLoss } from './losses/types.js';
+export { BiEncoder, BI_ENCODER_CONFIG } from './models/bi-encoder.js';
+export type { BiEncoderConfig, BiEncoderOptions, TowerEncoder } from './models/bi-encoder.js';
+export { mineHardNegatives } from './train/hard-negatives.js';
+export type { MineHardNegativesOptions } from './train/hard-negatives.js';
+export { examplesFromQrels, passageText } from './train/examples.js';
+export type { TrainingExample } from './train/examples.js';
+export { NoDuplicatesBatchSampler } from './train/sampler.js';
+export type { SamplerState } from './train/sampler.js';
+export { Trainer, saveModelInto, TRAIN_LOG, CHECKPOINTS_DIR } from './train/trainer.js';
+export type { TrainerOptions, TrainResult, StepRecord } from './train/trainer.js';
+export type { TrainerState } from './train/checkpoint.js';
+export { BertModel, parseBertConfig, SUPPORTED_MODEL_TYPES } from './models/bert.js';
+export type { BertConfig, BertInputs, BertForwardOptions } from './models/bert.js';
+export { pool, l2Normalize, POOLING_MODES } from './models/pooling.js';
+export type { PoolingMode } from './models/pooling.js';
+export { SentenceEncoder } from './models/sentence-encoder.js';
+export type { EncodeOptions, SentenceEncoderInit, FromScratchOptions } from './models/sentence-encoder.js';
+export { loadModel, loadBert, loadTokenizerFor, SCRATCH_PREFIX } from './checkpoint/load.js';
+export type { LoadModelOptions } from './checkpoint/load.js';
+export { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
+export type { SafetensorsTensor, SafetensorsInput } from './checkpoint/safetensors.js';
+export {
+  parsePoolingConfig,
+  readSentenceTransformersLayout,
+  writeSentenceTransformersFiles,
+} from './checkpoint/sentence-transformers.js';
+export type {
+  SentenceTransformersLayout,
+  SentenceTransformersSettings,
+} from './checkpoint/sentence-transformers.js';
+export { readNpy, writeNpy } from './data/npy.js';
+export type { Metric, SearchResult, SearchOptions, VectorIndex } from './index/types.js';
+export { ExactIndex } from './index/exact.js';
+export type { ExactIndexOptions } from './index/exact.js';
+export { HnswIndex } from './index/hnsw.js';
+export type { HnswIndexOptions } from './index/hnsw.js';
+export { Bm25Index, lengthToNormByte, normByteToLength } from './index/bm25.js';
+export type { Bm25Options } from './index/bm25.js';
+export { analyzeEnglish, standardTokenize, LUCENE_ENGLISH_STOP_WORDS } from './index/analyzer.js';
+export { fuse } from './index/fuse.js';
+export type { FuseOptions } from './index/fuse.js';
+export { measureRecall, recallOfResults } from './index/recall.js';
+export { searchResultToRun } from './index/result-run.js';
+export { loadVectorIndex, readIndexKind } from './index/load.js';
+export { INDEX_FORMAT_VERSION } from './index/container.js';
+export type { IndexKind } from './index/container.js';
+export { RetrievalEvaluator, formatEvaluationTable } from './eval/retrieval-evaluator.js';
+export type {
+  RetrievalEvaluatorOptions,
+  EvaluationRow,
+  EvaluationTable,
+  EvaluatorIndex,
+  RetrievalEncoder,
+} from './eval/retrieval-evaluator.js';

@@ -1,0 +1,592 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { ArgumentError, DenseRetrievalError } from '../errors.js';
+import { packageVersion } from '../util/package.js';
+import { createProgress } from '../util/progress.js';
+import {
+  COMPLETE_MARKER,
+  defaultCacheDir,
+  isCompleteModelDir,
+  lockModelDir,
+  markComplete,
+  modelCacheDir,
+} from './cache.js';
+
+/**
+ * Hugging Face Hub download into a local cache, so `loadModel('org/name')` works like `from_pretrained`.
+ * Written on Node's own `fetch` rather than `@huggingface/hub` to keep the dependency list short and to
+ * control what matters here: resumable `.part` files, a marker written last, and errors that say which
+ * directory to fill by hand on an offline machine.
+ */
+
+/** Options of {@link resolveModelSource}. Every option has an environment-variable default. */
+export interface HubOptions {
+  /** Cache root; default `$DENSE_RETRIEVAL_CACHE`, else `$XDG_CACHE_HOME` or `~/.cache`, + `/dense-retrieval`. */
+  cacheDir?: string;
+  /** Hub base URL; default `$HF_ENDPOINT` or `https://huggingface.co`. */
+  endpoint?: string;
+  /** Branch, tag or commit; default `main`. */
+  revision?: string;
+  /** Never touch the network: a model not complete in the cache is an error. Default: `HF_HUB_OFFLINE=1`. */
+  offline?: boolean;
+  /** Access token for gated or private repositories; default `$HF_TOKEN`. */
+  token?: string;
+  /** No progress bar (it is drawn only on a TTY anyway). */
+  quiet?: boolean;
+  /** Download exactly these files (all required) instead of the default model file list. */
+  files?: string[];
+  /** Further attempts per file after a network failure, each resuming where the last stopped; default 3. */
+  retries?: number;
+  /** Wait before the first retry, doubled on each further one; default 1000 ms. */
+  retryDelayMs?: number;
+}
+
+/**
+ * A download that could not complete: network failure, offline mode, or an HTTP error.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await resolveModelSource('org/model');
+ * } catch (error) {
+ *   if (error instanceof HubError) console.error(`fill ${error.modelDir} by hand: ${error.message}`);
+ * }
+ * ```
+ */
+export class HubError extends DenseRetrievalError {
+  /** The URL that failed, when one did. */
+  readonly url: string | undefined;
+  /** The cache directory that a complete copy of the model must be in. */
+  readonly modelDir: string;
+
+  constructor(message: string, modelDir: string, url?: string) {
+    super(message);
+    this.modelDir = modelDir;
+    this.url = url;
+  }
+}
+
+/** Files a model cannot do without. */
+export const REQUIRED_HUB_FILES: readonly string[] = ['config.json', 'model.safetensors', 'tokenizer.json'];
+/** Files fetched when the repository has them (a 404 skips them). */
+export const OPTIONAL_HUB_FILES: readonly string[] = [
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.txt',
+  'modules.json',
+  'sentence_bert_config.json',
+  'config_sentence_transformers.json',
+];
+
+const DEFAULT_ENDPOINT = 'https://huggingface.co';
+const WEIGHTS = 'model.safetensors';
+const WEIGHTS_INDEX = 'model.safetensors.index.json';
+const MAX_REDIRECTS = 10;
+/** Files at least this large get a progress bar. */
+const PROGRESS_MIN_BYTES = 1 << 20;
+/** Hub ids: `name` or `org/name`, letters, digits, `-`, `_`, `.`; no `..` or `--` (as the Hub requires). */
+const HUB_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
+/** A relative file path inside a repository, with no `..` or empty segments. */
+const REPO_FILE = /^(?!.*(^|\/)\.\.?(\/|$))[\w.-]+(\/[\w.-]+)*$/;
+
+interface Settings {
+  cacheDir: string;
+  endpoint: string;
+  revision: string;
+  offline: boolean;
+  token: string | undefined;
+  quiet: boolean;
+  files: string[] | undefined;
+  retries: number;
+  retryDelayMs: number;
+}
+
+interface Job {
+  repo: string;
+  dir: string;
+  settings: Settings;
+}
+
+function truthy(value: string | undefined): boolean {
+  return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
+}
+
+function settingsFrom(options: HubOptions): Settings {
+  const env = process.env;
+  const retries = options.retries ?? 3;
+  if (!Number.isInteger(retries) || retries < 0) {
+    throw new ArgumentError('retries', `must be a non-negative integer, got ${retries}`);
+  }
+  const retryDelayMs = options.retryDelayMs ?? 1000;
+  if (!(retryDelayMs >= 0)) throw new ArgumentError('retryDelayMs', `must be >= 0, got ${retryDelayMs}`);
+  const revision = options.revision ?? 'main';
+  if (revision === '' || revision.includes('..')) {
+    throw new ArgumentError('revision', `not a valid branch, tag or commit: ${JSON.stringify(revision)}`);
+  }
+  const endpoint = (options.endpoint ?? env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  if (!/^https?:\/\//.test(endpoint)) {
+    throw new ArgumentError('endpoint', `expected an http(s) URL, got ${JSON.stringify(endpoint)}`);
+  }
+  const files = options.files;
+  if (files !== undefined) {
+    if (!Array.isArray(files) || files.length === 0) {
+      throw new ArgumentError('files', 'expected a non-empty array of file paths');
+    }
+    const bad = files.find((f) => typeof f !== 'string' || !REPO_FILE.test(f));
+    if (bad !== undefined) {
+      throw new ArgumentError(
+        'files',
+        `not a relative file path inside a repository: ${JSON.stringify(bad)}`,
+      );
+    }
+  }
+  return {
+    cacheDir: options.cacheDir ?? defaultCacheDir(),
+    endpoint,
+    revision,
+    offline: options.offline ?? truthy(env.HF_HUB_OFFLINE),
+    token: options.token ?? (env.HF_TOKEN || undefined),
+    quiet: options.quiet ?? false,
+    files,
+    retries,
+    retryDelayMs,
+  };
+}
+
+/**
+ * Whether `source` has the shape of a Hugging Face hub id (`org/name` or `name`).
+ *
+ * @example
+ * ```ts
+ * isHubId('sentence-transformers/all-MiniLM-L6-v2'); // true
+ * isHubId('./models/mine'); // false
+ * ```
+ */
+export function isHubId(source: string): boolean {
+  return HUB_ID.test(source) && !source.includes('..') && !source.includes('--');
+}
+
+/**
+ * Turn a model source into a local directory: an existing directory is returned as is (resolved to an
+ * absolute path); a hub id such as `sentence-transformers/all-MiniLM-L6-v2` is downloaded into the cache
+ * once (config, weights, tokenizer and sentence-transformers files) and its cache directory returned.
+ * A later call finds the complete copy and makes no request at all.
+ *
+ * Each file is streamed to `<file>.part` and renamed when complete; an interrupted download resumes with
+ * an HTTP Range request; the directory is marked complete (a `.complete` file) only after every file is
+ * in place, so a half-downloaded model is never used.
+ *
+ * @example
+ * ```ts
+ * import { resolveModelSource } from 'dense-retrieval';
+ *
+ * const dir = await resolveModelSource('sentence-transformers/all-MiniLM-L6-v2');
+ * // '/home/me/.cache/dense-retrieval/hub/sentence-transformers--all-MiniLM-L6-v2/main'
+ * const same = await resolveModelSource('./my-model'); // a local directory: returned as is
+ * ```
+ */
+export async function resolveModelSource(source: string, options: HubOptions = {}): Promise<string> {
+  if (typeof source !== 'string' || source === '') {
+    throw new ArgumentError('source', 'expected a model directory or a Hugging Face hub id (org/name)');
+  }
+  const stat = await fs.stat(source).catch(() => undefined);
+  if (stat?.isDirectory()) return path.resolve(source);
+  if (stat) {
+    throw new ArgumentError(
+      'source',
+      `${source} is a file; expected a model directory or a hub id (org/name)`,
+    );
+  }
+  if (!isHubId(source)) {
+    throw new ArgumentError(
+      'source',
+      `${source}: no such directory, and not a Hugging Face hub id (org/name)`,
+    );
+  }
+  const settings = settingsFrom(options);
+  const dir = modelCacheDir(settings.cacheDir, source, settings.revision);
+  if (await isCompleteModelDir(dir)) return dir;
+  const job: Job = { repo: source, dir, settings };
+  if (settings.offline) {
+    throw new HubError(
+      `offline (HF_HUB_OFFLINE) and ${source} (revision ${settings.revision}) is not in the cache. ${fillByHand(job)}`,
+      dir,
+    );
+  }
+  const release = await cacheWrite(dir, () =>
+    lockModelDir(dir, {
+      onWait: (holder) => {
+        if (!settings.quiet) {
+          process.stderr.write(`waiting for another download of ${source} (lock ${holder})\n`);
+        }
+      },
+    }),
+  );
+  try {
+    // Another process may have finished the download while we waited for the lock.
+    if (!(await isCompleteModelDir(dir))) await cacheWrite(dir, () => download(job));
+  } finally {
+    await release();
+  }
+  return dir;
+}
+
+/** File-system errors that mean "this cache directory cannot be written", not a bug. */
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR', 'EEXIST', 'EDQUOT']);
+
+/** Run `write`, turning an unwritable cache into a {@link HubError} that says how to pick another one. */
+async function cacheWrite<T>(dir: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === undefined || !UNWRITABLE.has(code)) throw error;
+    throw new HubError(
+      `cannot write the model cache at ${dir} (${(error as Error).message}); ` +
+        'set DENSE_RETRIEVAL_CACHE (or the cacheDir option) to a writable directory',
+      dir,
+    );
+  }
+}
+
+/** The advice every download error ends with: which directory to fill with which files. */
+function fillByHand(job: Job): string {
+  const { dir, settings } = job;
+  const needed = settings.files
+    ? settings.files.join(', ')
+    : `${REQUIRED_HUB_FILES.join(', ')}, and those of ${OPTIONAL_HUB_FILES.join(', ')}, ` +
+      'module folders (e.g. 1_Pooling/config.json, 2_Normalize/) that the model has';
+  return (
+    `To fill the cache by hand, put ${needed} into ${dir} ` +
+    `and then create the empty file ${path.join(dir, COMPLETE_MARKER)}; or pass a local model directory instead.`
+  );
+}
+
+function fileUrl(job: Job, file: string): string {
+  const { endpoint, revision } = job.settings;
+  const repo = job.repo.split('/').map(encodeURIComponent).join('/');
+  const rel = file.split('/').map(encodeURIComponent).join('/');
+  return `${endpoint}/${repo}/resolve/${encodeURIComponent(revision)}/${rel}`;
+}
+
+async function download(job: Job): Promise<void> {
+  const { dir, settings } = job;
+  await fs.mkdir(dir, { recursive: true });
+  const fetched: string[] = [];
+  const get = async (file: string, required: boolean): Promise<void> => {
+    if (await fetchFile(job, file, required)) fetched.push(file);
+  };
+  if (settings.files) {
+    for (const file of settings.files) await get(file, true);
+  } else {
+    // Small files first, so a missing tokenizer.json fails before gigabytes of weights are fetched.
+    for (const file of REQUIRED_HUB_FILES) if (file !== WEIGHTS) await get(file, true);
+    for (const file of OPTIONAL_HUB_FILES) await get(file, false);
+    if (fetched.includes('modules.json')) {
+      for (const { folder, files } of await moduleFiles(job)) {
+        await fs.mkdir(path.join(dir, folder), { recursive: true });
+        for (const file of files) await get(`${folder}/${file.name}`, file.required);
+      }
+    }
+    if (await fetchFile(job, WEIGHTS, false)) fetched.push(WEIGHTS);
+    else if (await fetchFile(job, WEIGHTS_INDEX, false)) {
+      fetched.push(WEIGHTS_INDEX);
+      for (const shard of await shardFiles(job)) await get(shard, true);
+    } else {
+      throw notFound(
+        job,
+        fileUrl(job, WEIGHTS),
+        WEIGHTS,
+        '; dense-retrieval reads safetensors only: if the repository has just pytorch_model.bin, convert it ' +
+          'with transformers (save_pretrained(dir, safe_serialization=True)) and pass the directory',
+      );
+    }
+  }
+  await markComplete(dir, {
+    repo: job.repo,
+    revision: settings.revision,
+    endpoint: settings.endpoint,
+    files: fetched,
+    completedAt: new Date().toISOString(),
+  });
+}
+
+/**
+ * The module folders a sentence-transformers `modules.json` lists and the files each needs. A folder with
+ * no files (`2_Normalize`) must still exist, because sentence-transformers opens it.
+ */
+async function moduleFiles(
+  job: Job,
+): Promise<{ folder: string; files: { name: string; required: boolean }[] }[]> {
+  const file = path.join(job.dir, 'modules.json');
+  const fail = (why: string): HubError =>
+    new HubError(`${file}: ${why} (downloaded from ${fileUrl(job, 'modules.json')})`, job.dir);
+  let modules: unknown;
+  try {
+    modules = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (error) {
+    throw fail(`invalid JSON (${(error as Error).message})`);
+  }
+  if (!Array.isArray(modules)) throw fail('expected a JSON array of modules');
+  const out: { folder: string; files: { name: string; required: boolean }[] }[] = [];
+  for (const [i, module] of modules.entries()) {
+    const m = module as { path?: unknown; type?: unknown };
+    if (typeof m?.path !== 'string' || typeof m.type !== 'string') {
+      throw fail(`module ${i} lacks a string "path" or "type"`);
+    }
+    if (m.path === '') continue; // the Transformer module: its files sit at the top level
+    if (!REPO_FILE.test(m.path)) throw fail(`module ${i} has an unsafe path ${JSON.stringify(m.path)}`);
+    const kind = m.type.split('.').pop();
+    const files =
+      kind === 'Normalize'
+        ? []
+        : kind === 'Pooling'
+          ? [{ name: 'config.json', required: true }]
+          : kind === 'Dense'
+            ? [
+                { name: 'config.json', required: true },
+                { name: 'model.safetensors', required: true },
+              ]
+            : [{ name: 'config.json', required: false }];
+    out.push({ folder: m.path, files });
+  }
+  return out;
+}
+
+function notFound(job: Job, url: string, file: string, hint: string, detail = ''): HubError {
+  return new HubError(
+    `${url}: HTTP 404 Not Found${detail}: ${job.repo} has no ${file} at revision ${job.settings.revision} ` +
+      `(check the model id and revision)${hint}`,
+    job.dir,
+    url,
+  );
+}
+
+/** The shard files a `model.safetensors.index.json` lists (large models split their weights). */
+async function shardFiles(job: Job): Promise<string[]> {
+  const file = path.join(job.dir, WEIGHTS_INDEX);
+  const fail = (why: string): HubError =>
+    new HubError(`${file}: ${why}`, job.dir, fileUrl(job, WEIGHTS_INDEX));
+  let index: { weight_map?: unknown };
+  try {
+    index = JSON.parse(await fs.readFile(file, 'utf8')) as { weight_map?: unknown };
+  } catch (error) {
+    throw fail(`invalid JSON (${(error as Error).message})`);
+  }
+  const map = index?.weight_map;
+  if (typeof map !== 'object' || map === null) throw fail('no "weight_map" object');
+  const shards = [...new Set(Object.values(map))];
+  const bad = shards.find((f) => typeof f !== 'string' || !REPO_FILE.test(f));
+  if (bad !== undefined || shards.length === 0) {
+    throw fail(`"weight_map" must name shard files inside the repository, got ${JSON.stringify(bad)}`);
+  }
+  return (shards as string[]).sort();
+}
+
+/** Why a single attempt failed in a way worth retrying. */
+class TransientError extends Error {}
+
+/**
+ * Download one file to `<file>.part`, resuming from what a previous attempt left, then rename it into
+ * place. Returns false for an optional file the repository does not have.
+ */
+async function fetchFile(job: Job, file: string, required: boolean): Promise<boolean> {
+  const target = path.join(job.dir, file);
+  try {
+    await fs.access(target);
+    return true; // renamed into place by an earlier, interrupted run: it is complete
+  } catch {
+    // not there yet
+  }
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const url = fileUrl(job, file);
+  const { retries, retryDelayMs } = job.settings;
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt <= retries; attempt++) {
+    if (attempt > 0 && retryDelayMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs * 2 ** (attempt - 1)));
+    }
+    try {
+      const found = await attemptDownload(job, url, target, file, required);
+      if (!found) return false;
+      await fs.rename(`${target}.part`, target);
+      await fs.rm(`${target}.part.etag`, { force: true });
+      return true;
+    } catch (error) {
+      if (!(error instanceof TransientError)) throw error;
+      lastError = error;
+    }
+  }
+  throw new HubError(
+    `could not download ${url} after ${retries + 1} attempt(s): ${lastError?.message}. ` +
+      `Rerun to resume: partial files are kept in ${job.dir}. ${fillByHand(job)}`,
+    job.dir,
+    url,
+  );
+}
+
+function describeNetworkError(error: unknown): string {
+  const e = error as Error & { cause?: { code?: string; message?: string } };
+  const cause = e.cause?.code ?? e.cause?.message;
+  return cause ? `${e.message} (${cause})` : e.message;
+}
+
+/** A strong entity tag (weak ones cannot validate a byte range). */
+function strongEtag(value: string | null): string | undefined {
+  return value && !value.startsWith('W/') ? value : undefined;
+}
+
+async function attemptDownload(
+  job: Job,
+  url: string,
+  target: string,
+  file: string,
+  required: boolean,
+): Promise<boolean> {
+  const part = `${target}.part`;
+  const etagFile = `${part}.etag`;
+  const have = await fs.stat(part).then(
+    (s) => s.size,
+    () => 0,
+  );
+  const headers: Record<string, string> = { 'user-agent': `dense-retrieval/${packageVersion()}` };
+  if (job.settings.token) headers.authorization = `Bearer ${job.settings.token}`;
+  if (have > 0) {
+    headers.range = `bytes=${have}-`;
+    // If-Range: the server sends the whole file (200) instead of the rest when the file has changed since
+    // the .part was started (e.g. a new commit on `main`), so two versions are never spliced together.
+    const etag = await fs.readFile(etagFile, 'utf8').catch(() => undefined);
+    if (etag) headers['if-range'] = etag;
+  }
+  const { res, sha256 } = await request(url, headers);
+  if (res.status === 404 && !required) {
+    await res.body?.cancel();
+    return false;
+  }
+  // The Hub answers 401 for repositories that do not exist as well as for private and gated ones, and
+  // says which in x-error-code / x-error-message.
+  const hubSays = res.headers.get('x-error-message');
+  const detail = hubSays ? ` (Hub: ${hubSays})` : '';
+  if (res.status === 401 || res.status === 403) {
+    await res.body?.cancel();
+    throw new HubError(
+      `${url}: HTTP ${res.status} ${res.statusText}${detail}: ${job.repo} does not exist, or it is private or ` +
+        'gated and needs a token with access: set HF_TOKEN (or the token option)',
+      job.dir,
+      url,
+    );
+  }
+  if (res.status === 404) {
+    await res.body?.cancel();
+    throw notFound(job, url, file, '', detail);
+  }
+  if (res.status === 416) {
+    // The .part is not a prefix of the current file (it is as long or longer): start over.
+    await res.body?.cancel();
+    await fs.rm(part, { force: true });
+    throw new TransientError(`HTTP 416 for a resumed download of ${file}; restarting it`);
+  }
+  if (res.status !== 200 && res.status !== 206) {
+    await res.body?.cancel();
+    throw new TransientError(`HTTP ${res.status} ${res.statusText}`);
+  }
+  let offset = 0;
+  let total: number | undefined;
+  if (res.status === 206) {
+    const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+    if (!range || Number(range[1]) !== have) {
+      await res.body?.cancel();
+      await fs.rm(part, { force: true });
+      throw new TransientError(`unexpected Content-Range ${res.headers.get('content-range')} for ${file}`);
+    }
+    offset = have;
+    total = range[3] === '*' ? undefined : Number(range[3]);
+  } else {
+    // A 200 is the whole file: the server ignored the Range (or If-Range found a changed file).
+    const length = res.headers.get('content-length');
+    total = length === null ? undefined : Number(length);
+    const etag = strongEtag(res.headers.get('etag'));
+    if (etag) await fs.writeFile(etagFile, etag);
+    else await fs.rm(etagFile, { force: true });
+  }
+  const progress = createProgress({
+    total: total === undefined ? 0 : Math.ceil(total / 1024),
+    label: file,
+    unit: 'kB',
+    quiet: job.settings.quiet || (total ?? 0) < PROGRESS_MIN_BYTES,
+  });
+  const hash = createHash('sha256');
+  if (offset > 0 && sha256) {
+    for await (const chunk of createReadStream(part, { end: offset - 1 })) hash.update(chunk as Buffer);
+  }
+  const handle = await fs.open(part, offset > 0 ? 'a' : 'w');
+  let written = offset;
+  let reported = Math.floor(offset / 1024);
+  progress.tick(reported);
+  try {
+    if (res.body) {
+      for await (const chunk of res.body) {
+        await handle.write(chunk);
+        if (sha256) hash.update(chunk);
+        written += chunk.byteLength;
+        const kb = Math.floor(written / 1024);
+        if (kb > reported) {
+          progress.tick(kb - reported);
+          reported = kb;
+        }
+      }
+    }
+    await handle.sync();
+  } catch (error) {
+    throw new TransientError(
+      `connection lost after ${written} bytes of ${file}: ${describeNetworkError(error)}`,
+    );
+  } finally {
+    await handle.close();
+    progress.done();
+  }
+  if (total !== undefined && written !== total) {
+    throw new TransientError(`connection closed after ${written} of ${total} bytes of ${file}`);
+  }
+  if (sha256) {
+    const got = hash.digest('hex');
+    if (got !== sha256) {
+      await fs.rm(part, { force: true });
+      await fs.rm(etagFile, { force: true });
+      throw new TransientError(`${file} is corrupt: sha256 ${got}, but the Hub lists ${sha256}`);
+    }
+  }
+  return true;
+}
+
+/**
+ * GET `url`, following redirects by hand: the Hub's first answer for a large (LFS) file is a redirect to
+ * a CDN whose `x-linked-etag` header is the file's sha256, and `fetch` hides the headers of redirects.
+ * The token is not sent on to another origin.
+ */
+async function request(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ res: Response; sha256: string | undefined }> {
+  let current = url;
+  let sha256: string | undefined;
+  const sent = { ...headers };
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    let res: Response;
+    try {
+      res = await fetch(current, { headers: sent, redirect: 'manual' });
+    } catch (error) {
+      throw new TransientError(describeNetworkError(error));
+    }
+    const linked = /^(?:W\/)?"?([0-9a-f]{64})"?$/.exec(res.headers.get('x-linked-etag') ?? '');
+    if (linked) sha256 = linked[1];
+    const location = res.headers.get('location');
+    if (res.status < 300 || res.status >= 400 || location === null) return { res, sha256 };
+    await res.body?.cancel();
+    const next = new URL(location, current);
+    if (next.origin !== new URL(current).origin) delete sent.authorization;
+    current = next.href;
+  }
+  throw new TransientError(`more than ${MAX_REDIRECTS} redirects from ${url}`);
+}

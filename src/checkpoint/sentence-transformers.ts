@@ -1,0 +1,235 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { InputFormatError } from '../errors.js';
+import { POOLING_MODES } from '../models/pooling.js';
+import type { PoolingMode } from '../models/pooling.js';
+import { writeFileAtomic } from '../util/atomic.js';
+
+/**
+ * The sentence-transformers directory layout (see docs/checkpoints.md): `modules.json` lists the modules
+ * (Transformer, Pooling, optional Normalize), `1_Pooling/config.json` says how tokens are pooled,
+ * `sentence_bert_config.json` caps the sequence length. Reading it is what keeps a mean-pooled model from
+ * being used with CLS pooling by mistake.
+ */
+
+/** What a sentence-transformers checkpoint says about how to embed. */
+export interface SentenceTransformersLayout {
+  /** Directory of the Transformer module (config.json, weights, tokenizer); usually the model root. */
+  transformerDir: string;
+  /** Pooling from the Pooling module's config. */
+  pooling: PoolingMode;
+  /** Whether a Normalize module follows pooling. */
+  normalize: boolean;
+  /** `max_seq_length` of sentence_bert_config.json, when set. */
+  maxSeqLength: number | undefined;
+}
+
+/** Settings written by {@link writeSentenceTransformersFiles}. */
+export interface SentenceTransformersSettings {
+  pooling: PoolingMode;
+  normalize: boolean;
+  maxSeqLength: number;
+  /** Width of the token embeddings (hidden size). */
+  dimension: number;
+}
+
+const TYPE_TRANSFORMER = 'sentence_transformers.models.Transformer';
+const TYPE_POOLING = 'sentence_transformers.models.Pooling';
+const TYPE_NORMALIZE = 'sentence_transformers.models.Normalize';
+
+// The sentence-transformers version whose file format we write (the oldest that reads safetensors
+// checkpoints through transformers); newer versions read it unchanged.
+const ST_VERSION = '2.2.2';
+
+async function readJsonFile(file: string): Promise<unknown | undefined> {
+  let raw: string;
+  try {
+    raw = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    throw new InputFormatError(`invalid JSON (${(error as Error).message})`, file);
+  }
+}
+
+const LEGACY_KEYS: Record<string, PoolingMode | undefined> = {
+  pooling_mode_cls_token: 'cls',
+  pooling_mode_mean_tokens: 'mean',
+  pooling_mode_max_tokens: 'max',
+  pooling_mode_mean_sqrt_len_tokens: undefined,
+  pooling_mode_weightedmean_tokens: undefined,
+  pooling_mode_lasttoken: undefined,
+};
+
+/**
+ * The pooling of a `1_Pooling/config.json`, from the newer `pooling_mode` key or the legacy
+ * `pooling_mode_*_tokens` booleans. Modes we do not implement, and combinations (which sentence-transformers
+ * concatenates), are errors rather than a silent substitute.
+ *
+ * @example
+ * ```ts
+ * parsePoolingConfig({ pooling_mode_mean_tokens: true, pooling_mode_cls_token: false }); // 'mean'
+ * parsePoolingConfig({ pooling_mode: 'cls' }); // 'cls'
+ * ```
+ */
+export function parsePoolingConfig(json: unknown, file?: string): PoolingMode {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new InputFormatError('pooling config must be a JSON object', file);
+  }
+  const raw = json as Record<string, unknown>;
+  const supported = `supported: ${POOLING_MODES.join(', ')}`;
+  if (raw.pooling_mode !== undefined && raw.pooling_mode !== null) {
+    const mode = raw.pooling_mode;
+    const alias =
+      mode === 'mean_tokens' ? 'mean' : mode === 'max_tokens' ? 'max' : mode === 'cls_token' ? 'cls' : mode;
+    if (typeof alias !== 'string' || !(POOLING_MODES as readonly string[]).includes(alias)) {
+      throw new InputFormatError(`unsupported pooling_mode ${JSON.stringify(mode)} (${supported})`, file);
+    }
+    return alias as PoolingMode;
+  }
+  const on = Object.keys(LEGACY_KEYS).filter((k) => raw[k] === true);
+  if (on.length === 0) {
+    throw new InputFormatError(
+      `no pooling mode set (expected pooling_mode or one pooling_mode_*_tokens: true)`,
+      file,
+    );
+  }
+  if (on.length > 1) {
+    throw new InputFormatError(
+      `several pooling modes set (${on.join(', ')}); only one is supported (${supported})`,
+      file,
+    );
+  }
+  const mode = LEGACY_KEYS[on[0]];
+  if (mode === undefined) throw new InputFormatError(`unsupported pooling ${on[0]} (${supported})`, file);
+  return mode;
+}
+
+/**
+ * Read the sentence-transformers files of `dir`; `undefined` when it has no `modules.json` (a plain
+ * Hugging Face checkpoint). Unsupported modules (e.g. `Dense`) are errors naming the module type.
+ *
+ * @example
+ * ```ts
+ * const layout = await readSentenceTransformersLayout('all-MiniLM-L6-v2');
+ * // { transformerDir: 'all-MiniLM-L6-v2', pooling: 'mean', normalize: true, maxSeqLength: 256 }
+ * ```
+ */
+export async function readSentenceTransformersLayout(
+  dir: string,
+): Promise<SentenceTransformersLayout | undefined> {
+  const modulesFile = path.join(dir, 'modules.json');
+  const modules = await readJsonFile(modulesFile);
+  if (modules === undefined) return undefined;
+  if (!Array.isArray(modules)) throw new InputFormatError('expected a JSON array of modules', modulesFile);
+  let transformerDir: string | undefined;
+  let poolingPath: string | undefined;
+  let normalize = false;
+  modules.forEach((m: unknown, i) => {
+    const mod = m as { type?: unknown; path?: unknown };
+    if (mod === null || typeof mod !== 'object' || typeof mod.type !== 'string') {
+      throw new InputFormatError(`module ${i} has no "type"`, modulesFile);
+    }
+    const modPath = typeof mod.path === 'string' ? mod.path : '';
+    if (mod.type === TYPE_TRANSFORMER || mod.type.endsWith('.Transformer')) {
+      if (i !== 0)
+        throw new InputFormatError(`the Transformer must be the first module, found it at ${i}`, modulesFile);
+      transformerDir = path.join(dir, modPath);
+    } else if (mod.type === TYPE_POOLING || mod.type.endsWith('.Pooling')) {
+      poolingPath = path.join(dir, modPath);
+    } else if (mod.type === TYPE_NORMALIZE || mod.type.endsWith('.Normalize')) {
+      if (poolingPath === undefined) {
+        throw new InputFormatError(
+          'a Normalize module before the Pooling module is not supported',
+          modulesFile,
+        );
+      }
+      normalize = true;
+    } else {
+      throw new InputFormatError(
+        `unsupported module type ${mod.type} (supported: Transformer, Pooling, Normalize)`,
+        modulesFile,
+      );
+    }
+  });
+  if (transformerDir === undefined) throw new InputFormatError('no Transformer module', modulesFile);
+  if (poolingPath === undefined) throw new InputFormatError('no Pooling module', modulesFile);
+  const poolingFile = path.join(poolingPath, 'config.json');
+  const poolingJson = await readJsonFile(poolingFile);
+  if (poolingJson === undefined) {
+    throw new InputFormatError(
+      'file not found; modules.json lists a Pooling module that needs it',
+      poolingFile,
+    );
+  }
+  const pooling = parsePoolingConfig(poolingJson, poolingFile);
+  const sbertFile = path.join(transformerDir, 'sentence_bert_config.json');
+  const sbert = (await readJsonFile(sbertFile)) as Record<string, unknown> | undefined;
+  let maxSeqLength: number | undefined;
+  if (sbert !== undefined && sbert.max_seq_length !== undefined && sbert.max_seq_length !== null) {
+    const v = sbert.max_seq_length;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 2) {
+      throw new InputFormatError(
+        `"max_seq_length" must be an integer >= 2, got ${JSON.stringify(v)}`,
+        sbertFile,
+      );
+    }
+    maxSeqLength = v;
+  }
+  return { transformerDir, pooling, normalize, maxSeqLength };
+}
+
+const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
+
+/**
+ * Write the sentence-transformers files into a model directory whose root holds the Transformer module
+ * (config.json, model.safetensors, tokenizer): `modules.json`, `sentence_bert_config.json`,
+ * `1_Pooling/config.json`, `2_Normalize/` when normalizing, `config_sentence_transformers.json`.
+ *
+ * @example
+ * ```ts
+ * await writeSentenceTransformersFiles('out', { pooling: 'mean', normalize: true, maxSeqLength: 256, dimension: 384 });
+ * ```
+ */
+export async function writeSentenceTransformersFiles(
+  dir: string,
+  s: SentenceTransformersSettings,
+): Promise<void> {
+  const modules: object[] = [
+    { idx: 0, name: '0', path: '', type: TYPE_TRANSFORMER },
+    { idx: 1, name: '1', path: '1_Pooling', type: TYPE_POOLING },
+  ];
+  if (s.normalize) {
+    modules.push({ idx: 2, name: '2', path: '2_Normalize', type: TYPE_NORMALIZE });
+    await fs.mkdir(path.join(dir, '2_Normalize'), { recursive: true });
+  }
+  await writeFileAtomic(path.join(dir, 'modules.json'), json(modules));
+  await writeFileAtomic(
+    path.join(dir, 'sentence_bert_config.json'),
+    json({ max_seq_length: s.maxSeqLength, do_lower_case: false }),
+  );
+  // Exactly the keys all-MiniLM-L6-v2 ships: every sentence-transformers version passes this file to
+  // `Pooling(**config)`, so a key an older version does not know (e.g. `pooling_mode`) would make it fail.
+  await writeFileAtomic(
+    path.join(dir, '1_Pooling', 'config.json'),
+    json({
+      word_embedding_dimension: s.dimension,
+      pooling_mode_cls_token: s.pooling === 'cls',
+      pooling_mode_mean_tokens: s.pooling === 'mean',
+      pooling_mode_max_tokens: s.pooling === 'max',
+      pooling_mode_mean_sqrt_len_tokens: false,
+    }),
+  );
+  await writeFileAtomic(
+    path.join(dir, 'config_sentence_transformers.json'),
+    json({
+      __version__: { sentence_transformers: ST_VERSION, transformers: '4.30.0', pytorch: '1.13.0' },
+      prompts: {},
+      default_prompt_name: null,
+    }),
+  );
+}

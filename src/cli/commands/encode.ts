@@ -1,0 +1,111 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { loadModel } from '../../checkpoint/load.js';
+import { readJsonl } from '../../data/jsonl.js';
+import { writeNpy } from '../../data/npy.js';
+import { InputFormatError } from '../../errors.js';
+import { POOLING_MODES } from '../../models/pooling.js';
+import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
+import type { Command } from '../command.js';
+import { UsageError } from '../errors.js';
+
+/**
+ * Texts of an input file: `.txt` gives one text per line (blank lines inside the file are kept as empty
+ * texts so row i of the output is line i+1); `.jsonl` gives one text per record, `title + " " + text`
+ * when a title is present, as BEIR and sentence-transformers join them.
+ */
+export async function readTexts(file: string, flag = 'input'): Promise<string[]> {
+  const ext = path.extname(file).toLowerCase();
+  const texts: string[] = [];
+  if (ext === '.txt') {
+    let raw = await fs.readFile(file, 'utf8');
+    if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
+    const lines = raw.split(/\r?\n/);
+    if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+    texts.push(...lines);
+  } else if (ext === '.jsonl') {
+    for await (const { value, line } of readJsonl(file)) {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        throw new InputFormatError('expected a JSON object with a "text" field', file, line);
+      }
+      const { text, title } = value as { text?: unknown; title?: unknown };
+      if (typeof text !== 'string')
+        throw new InputFormatError(`"text" must be a string, got ${JSON.stringify(text)}`, file, line);
+      if (title !== undefined && title !== null && typeof title !== 'string') {
+        throw new InputFormatError(`"title" must be a string, got ${JSON.stringify(title)}`, file, line);
+      }
+      texts.push(typeof title === 'string' ? `${title} ${text}`.trim() : text);
+    }
+  } else {
+    throw new UsageError(`--${flag}: expected a .txt (one text per line) or .jsonl file, got ${file}`);
+  }
+  if (texts.every((t) => t.trim() === ''))
+    throw new InputFormatError('empty input file: no texts to process', file);
+  return texts;
+}
+
+/** `dense-retrieval encode`: embed the texts of a file with a model and write a float32 .npy. */
+export const encodeCommand: Command = {
+  name: 'encode',
+  summary: 'embed texts (.txt or .jsonl) with a model into a float32 .npy matrix',
+  help: `Usage: dense-retrieval encode --model SRC --input FILE --output OUT.npy [options]
+
+Embed every text of FILE and write an [n, dim] float32 .npy (numpy.load reads it). Pooling,
+normalization and max length default to the model's sentence-transformers settings.
+
+Options:
+  --model SRC          model directory, Hugging Face hub id (org/name), or scratch:<config.json>
+                       (random init with the bundled bert-base-uncased tokenizer) (required)
+  --input FILE         .txt: one text per line (row i = line i+1; blank lines are empty texts);
+                       .jsonl: one {"text", optional "title"} object per line, encoded as
+                       "title text" as BEIR does (required)
+  --output OUT.npy     where to write the embeddings (required)
+  --pooling MODE       cls|mean|max (default: the model's 1_Pooling config, else mean)
+  --normalize          L2-normalize the vectors (default: the model's 2_Normalize module)
+  --no-normalize       do not normalize, even if the model does
+  --max-length N       truncate texts to N tokens (default: the model's max_seq_length)
+  --batch-size N       texts per forward pass (default 32)
+  --quiet              no progress bar
+  -h, --help           show this help
+`,
+  options: {
+    model: { type: 'string' },
+    input: { type: 'string' },
+    output: { type: 'string' },
+    pooling: { type: 'string' },
+    normalize: { type: 'boolean' },
+    'no-normalize': { type: 'boolean' },
+    'max-length': { type: 'string' },
+    'batch-size': { type: 'string' },
+    quiet: { type: 'boolean' },
+  },
+  needsBackend: true,
+  async run(values) {
+    const model = requireString(values, 'model');
+    const input = requireFile(values, 'input');
+    const output = requireString(values, 'output');
+    const pooling = optionalChoice(values, 'pooling', POOLING_MODES);
+    const maxLength = optionalInt(values, 'max-length', 3);
+    const batchSize = optionalInt(values, 'batch-size', 1);
+    if (values.normalize === true && values['no-normalize'] === true) {
+      throw new UsageError('--normalize and --no-normalize contradict each other');
+    }
+    const normalize = values.normalize === true ? true : values['no-normalize'] === true ? false : undefined;
+    const quiet = values.quiet === true;
+    // Read the input before loading the model: a bad file should fail fast.
+    const texts = await readTexts(input);
+    // Notes on pooling defaults and overrides are printed even with --quiet, which only silences progress.
+    const log = (m: string): void => void process.stderr.write(`dense-retrieval: ${m}\n`);
+    const encoder = await loadModel(model, { pooling, normalize, maxSeqLength: maxLength, quiet, log });
+    try {
+      const matrix = await encoder.encode(texts, { batchSize, quiet });
+      await writeNpy(output, matrix);
+      process.stderr.write(
+        `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +
+          `(${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, max length ${encoder.maxSeqLength})\n`,
+      );
+    } finally {
+      encoder.dispose();
+    }
+  },
+};

@@ -1,0 +1,69 @@
+import { ArgumentError } from '../../errors.js';
+import { readQrels } from '../../data/qrels.js';
+import { readRun } from '../../data/run.js';
+import { SUPPORTED_MEASURES, formatTrecLine, parseMeasures } from '../../eval/measures.js';
+import { compareIds, evaluateRun } from '../../eval/metrics.js';
+import { requireFile } from '../args.js';
+import type { Command } from '../command.js';
+import { UsageError } from '../errors.js';
+
+const DEFAULT_MEASURES = 'ndcg_cut.10,map,recip_rank,P.10,recall.100';
+
+/** `dense-retrieval evaluate`: trec_eval-compatible scoring of a run file against qrels. */
+export const evaluateCommand: Command = {
+  name: 'evaluate',
+  summary: 'score a TREC run against qrels with trec_eval measures',
+  help: `Usage: dense-retrieval evaluate --qrels FILE --run FILE [options]
+
+Score a TREC run (qid Q0 docid rank score tag) against qrels (TREC 'qid 0 docid grade' or BEIR TSV),
+with trec_eval's semantics: documents ranked by score, ties by document id descending; the mean is over
+queries present in both files. Prints trec_eval-style lines '<measure>\\tall\\t<value>'.
+
+Options:
+  --qrels FILE              relevance judgements (required)
+  --run FILE                run to score (required)
+  -m, --measures LIST       trec_eval measure names, comma separated, repeatable
+                            (default ${DEFAULT_MEASURES});
+                            supported: ${SUPPORTED_MEASURES}
+  -q, --per-query           also print one line per query and measure (as trec_eval -q)
+  -c, --complete            average over all qrels queries, missing ones count 0 (as trec_eval -c)
+  --ignore-identical-ids    drop retrieved documents whose id equals the query id (BEIR)
+  -h, --help                show this help
+`,
+  options: {
+    qrels: { type: 'string' },
+    run: { type: 'string' },
+    measures: { type: 'string', short: 'm', multiple: true },
+    'per-query': { type: 'boolean', short: 'q' },
+    complete: { type: 'boolean', short: 'c' },
+    'ignore-identical-ids': { type: 'boolean' },
+  },
+  async run(values) {
+    const qrelsFile = requireFile(values, 'qrels');
+    const runFile = requireFile(values, 'run');
+    const given = values.measures;
+    const measures = Array.isArray(given) && given.length > 0 ? given.map(String) : [DEFAULT_MEASURES];
+    let keys: string[];
+    try {
+      keys = parseMeasures(measures).map((m) => m.key);
+    } catch (error) {
+      if (error instanceof ArgumentError) throw new UsageError(`--${error.message}`);
+      throw error;
+    }
+    const qrels = await readQrels(qrelsFile);
+    const run = await readRun(runFile);
+    const result = evaluateRun(qrels, run, measures, {
+      complete: values.complete === true,
+      ignoreIdenticalIds: values['ignore-identical-ids'] === true,
+    });
+    const lines: string[] = [];
+    if (values['per-query'] === true) {
+      for (const qid of [...result.perQuery.keys()].sort(compareIds)) {
+        const perQuery = result.perQuery.get(qid) as Record<string, number>;
+        for (const key of keys) lines.push(formatTrecLine(key, qid, perQuery[key]));
+      }
+    }
+    for (const key of keys) lines.push(formatTrecLine(key, 'all', result.mean[key]));
+    process.stdout.write(lines.join('\n') + '\n');
+  },
+};

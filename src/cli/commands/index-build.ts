@@ -1,0 +1,104 @@
+import { promises as fs } from 'node:fs';
+import { readNpy } from '../../data/npy.js';
+import { InputFormatError } from '../../errors.js';
+import { ExactIndex } from '../../index/exact.js';
+import { HnswIndex } from '../../index/hnsw.js';
+import { createProgress } from '../../util/progress.js';
+import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
+import type { Command } from '../command.js';
+import { UsageError } from '../errors.js';
+
+/** Ids of a text file, one per line; blank or duplicate ids are errors naming the line. */
+export async function readIdLines(file: string): Promise<string[]> {
+  let raw = await fs.readFile(file, 'utf8');
+  if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
+  const lines = raw.split(/\r?\n/);
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const seen = new Map<string, number>();
+  lines.forEach((line, i) => {
+    const id = line.trim();
+    if (id === '') throw new InputFormatError('empty id', file, i + 1);
+    const first = seen.get(id);
+    if (first !== undefined)
+      throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, i + 1);
+    seen.set(id, i + 1);
+  });
+  if (lines.length === 0) throw new InputFormatError('no ids', file);
+  return lines.map((l) => l.trim());
+}
+
+/** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and an id file. */
+export const indexBuildCommand: Command = {
+  name: 'index build',
+  summary: 'build an exact or HNSW vector index from a .npy matrix and its ids',
+  help: `Usage: dense-retrieval index build --vectors X.npy --ids IDS.txt --type exact|hnsw --out PATH [options]
+
+Build a vector index over the rows of X.npy (float32 or float64, [n, dim]); row i gets the id on line
+i+1 of IDS.txt. The index is written atomically to one versioned file.
+
+Options:
+  --vectors X.npy          document vectors (required)
+  --ids IDS.txt            one document id per line, as many as rows (required)
+  --type exact|hnsw        exhaustive search, or approximate HNSW (required)
+  --metric ip|cosine|l2    similarity (default ip: dot product, as DPR; use the one the model was trained with)
+  --M N                    HNSW links per node (default 16; higher = better recall, more memory)
+  --ef-construction N      HNSW build beam (default 200; higher = better graph, slower build)
+  --ef-search N            HNSW default query beam stored with the index (default 128)
+  --out PATH               where to write the index (required)
+  --quiet                  no progress bar
+  -h, --help               show this help
+`,
+  options: {
+    vectors: { type: 'string' },
+    ids: { type: 'string' },
+    type: { type: 'string' },
+    metric: { type: 'string' },
+    M: { type: 'string' },
+    'ef-construction': { type: 'string' },
+    'ef-search': { type: 'string' },
+    out: { type: 'string' },
+    quiet: { type: 'boolean' },
+  },
+  async run(values) {
+    const vectorsFile = requireFile(values, 'vectors');
+    const idsFile = requireFile(values, 'ids');
+    const type = optionalChoice(values, 'type', ['exact', 'hnsw'] as const);
+    if (type === undefined) throw new UsageError('missing required option --type (exact|hnsw)');
+    const metric = optionalChoice(values, 'metric', ['ip', 'cosine', 'l2'] as const) ?? 'ip';
+    const M = optionalInt(values, 'M', 2);
+    const efConstruction = optionalInt(values, 'ef-construction', 1);
+    const efSearch = optionalInt(values, 'ef-search', 1);
+    const out = requireString(values, 'out');
+    if (type === 'exact' && (M !== undefined || efConstruction !== undefined || efSearch !== undefined)) {
+      throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw only');
+    }
+    const vectors = await readNpy(vectorsFile);
+    const ids = await readIdLines(idsFile);
+    if (ids.length !== vectors.rows) {
+      throw new InputFormatError(
+        `has ${ids.length} ids but ${vectorsFile} has ${vectors.rows} rows`,
+        idsFile,
+      );
+    }
+    const quiet = values.quiet === true;
+    const index =
+      type === 'exact'
+        ? new ExactIndex({ dim: vectors.cols, metric })
+        : new HnswIndex({ dim: vectors.cols, metric, M, efConstruction, efSearch, capacity: vectors.rows });
+    const progress = createProgress({ total: vectors.rows, label: `${type} build`, unit: 'vectors', quiet });
+    const step = type === 'exact' ? vectors.rows : 1000;
+    for (let s = 0; s < vectors.rows; s += step) {
+      const e = Math.min(vectors.rows, s + step);
+      index.add(
+        { data: vectors.data.subarray(s * vectors.cols, e * vectors.cols), rows: e - s, cols: vectors.cols },
+        ids.slice(s, e),
+      );
+      progress.tick(e - s);
+    }
+    progress.done();
+    await index.save(out);
+    process.stderr.write(
+      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}) -> ${out}\n`,
+    );
+  },
+};

@@ -1,0 +1,199 @@
+import { loadModel } from '../../checkpoint/load.js';
+import { loadBeir } from '../../data/beir.js';
+import { Bm25Index } from '../../index/bm25.js';
+import { CachedInBatchNegativesLoss } from '../../losses/cached-in-batch-negatives.js';
+import { InBatchNegativesLoss } from '../../losses/in-batch-negatives.js';
+import type { RetrievalLoss } from '../../losses/types.js';
+import { BiEncoder } from '../../models/bi-encoder.js';
+import { POOLING_MODES } from '../../models/pooling.js';
+import type { SentenceEncoder } from '../../models/sentence-encoder.js';
+import { examplesFromQrels, passageText } from '../../train/examples.js';
+import type { TrainingExample } from '../../train/examples.js';
+import { mineHardNegatives } from '../../train/hard-negatives.js';
+import { Trainer, saveModelInto, TRAIN_LOG } from '../../train/trainer.js';
+import { optionalChoice, optionalFloat, optionalInt, requireString } from '../args.js';
+import type { Command } from '../command.js';
+import { UsageError } from '../errors.js';
+
+/** BM25 ranks hard negatives are mined from (sentence-transformers' `mine_hard_negatives` defaults to the top too). */
+const NEGATIVE_RANGE = { rangeMin: 0, rangeMax: 50 };
+
+function positiveFloat(name: string, v: number | undefined): void {
+  if (v !== undefined && !(v > 0)) throw new UsageError(`--${name} must be > 0, got ${v}`);
+}
+
+/** `dense-retrieval train`: fine-tune (or train from scratch) a bi-encoder on a BEIR split's qrels. */
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train a bi-encoder on the (query, relevant document) pairs of a BEIR split',
+  help: `Usage: dense-retrieval train --model SRC --data BEIR_DIR --out DIR [options]
+
+Train a bi-encoder with in-batch negatives on the qrels of a BEIR split (one example per judged
+pair with grade >= 1; documents as "title text"), with AdamW, gradient clipping at norm 1 and a
+linear-warmup + cosine learning rate. DIR receives the final model (sentence-transformers layout,
+loadable by 'encode --model DIR'; with --untied the towers are DIR/query and DIR/passage), the
+log DIR/${TRAIN_LOG} and checkpoints DIR/checkpoints/step-N.
+
+Options:
+  --model SRC             model directory, hub id, or scratch:<config.json> (random init with
+                          the bundled bert-base-uncased tokenizer) (required)
+  --data BEIR_DIR         BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/) (required)
+  --split NAME            qrels split to train on (default train)
+  --out DIR               output directory (required)
+  --batch-size N          queries per batch (default 32)
+  --epochs N              passes over the data (default 1, unless --steps)
+  --steps N               number of updates instead of epochs
+  --lr X                  peak learning rate (default 2e-5)
+  --min-lr X              final learning rate of the cosine (default 0)
+  --warmup N              warmup updates (default 10% of the total)
+  --pooling MODE          cls|mean|max (default: the model's own)
+  --max-length N          truncate texts to N tokens (default: the model's max_seq_length)
+  --untied                separate query and passage encoders (both start from --model)
+  --similarity S          dot|cosine (default dot)
+  --scale X               logit scale (default 1 for dot, 20 for cosine)
+  --symmetric             also rank queries for each passage
+  --hard-negatives N      add N BM25 hard negatives per query (from the top ${NEGATIVE_RANGE.rangeMax}, never a judged positive)
+  --cache-mini-batch N    gradient caching with this mini-batch (large batches in bounded memory)
+  --max-grad-norm X       clip gradients to this global norm (default 1)
+  --checkpoint-every N    checkpoint every N updates (default 500)
+  --seed N                seed of sampling, dropout and scratch init (default 42)
+  --resume                continue from the newest checkpoint in DIR
+  --quiet                 no progress bar
+  -h, --help              show this help
+`,
+  options: {
+    model: { type: 'string' },
+    data: { type: 'string' },
+    split: { type: 'string' },
+    out: { type: 'string' },
+    'batch-size': { type: 'string' },
+    epochs: { type: 'string' },
+    steps: { type: 'string' },
+    lr: { type: 'string' },
+    'min-lr': { type: 'string' },
+    warmup: { type: 'string' },
+    pooling: { type: 'string' },
+    'max-length': { type: 'string' },
+    untied: { type: 'boolean' },
+    similarity: { type: 'string' },
+    scale: { type: 'string' },
+    symmetric: { type: 'boolean' },
+    'hard-negatives': { type: 'string' },
+    'cache-mini-batch': { type: 'string' },
+    'max-grad-norm': { type: 'string' },
+    'checkpoint-every': { type: 'string' },
+    seed: { type: 'string' },
+    resume: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+  },
+  needsBackend: true,
+  async run(values) {
+    const source = requireString(values, 'model');
+    const data = requireString(values, 'data');
+    const out = requireString(values, 'out');
+    const split = typeof values.split === 'string' ? values.split : 'train';
+    const batchSize = optionalInt(values, 'batch-size', 1) ?? 32;
+    let epochs = optionalInt(values, 'epochs', 1);
+    const steps = optionalInt(values, 'steps', 1);
+    if (epochs !== undefined && steps !== undefined)
+      throw new UsageError('--epochs and --steps exclude each other');
+    if (steps === undefined) epochs ??= 1;
+    const lr = optionalFloat(values, 'lr') ?? 2e-5;
+    const minLr = optionalFloat(values, 'min-lr') ?? 0;
+    const warmupSteps = optionalInt(values, 'warmup', 0);
+    const pooling = optionalChoice(values, 'pooling', POOLING_MODES);
+    const maxSeqLength = optionalInt(values, 'max-length', 3);
+    const similarity = optionalChoice(values, 'similarity', ['dot', 'cosine'] as const) ?? 'dot';
+    const scale = optionalFloat(values, 'scale');
+    const hardNegatives = optionalInt(values, 'hard-negatives', 0) ?? 0;
+    const miniBatch = optionalInt(values, 'cache-mini-batch', 1);
+    const maxGradNorm = optionalFloat(values, 'max-grad-norm') ?? 1;
+    const checkpointEvery = optionalInt(values, 'checkpoint-every', 1) ?? 500;
+    const seed = optionalInt(values, 'seed', 0) ?? 42;
+    const quiet = values.quiet === true;
+    positiveFloat('lr', lr);
+    positiveFloat('scale', scale);
+    if (minLr < 0) throw new UsageError(`--min-lr must be >= 0, got ${minLr}`);
+    if (maxGradNorm < 0) throw new UsageError(`--max-grad-norm must be >= 0, got ${maxGradNorm}`);
+    const say = (m: string) => process.stderr.write(`dense-retrieval: ${m}\n`);
+
+    // Data first: a bad dataset should fail before a model is loaded.
+    const { corpus, queries, qrels } = await loadBeir(data, { split });
+    let examples: TrainingExample[] = examplesFromQrels({ queries, corpus, qrels });
+    if (hardNegatives > 0) {
+      const bm25 = new Bm25Index();
+      bm25.addDocuments(corpus);
+      const mined = await mineHardNegatives({
+        queries,
+        corpus,
+        qrels,
+        ...NEGATIVE_RANGE,
+        count: hardNegatives,
+        search: (texts) => bm25.search(texts, Math.min(NEGATIVE_RANGE.rangeMax, corpus.length)).ids,
+      });
+      const byId = new Map(corpus.map((d) => [d.id, d] as const));
+      const before = examples.length;
+      examples = examples.flatMap((e) => {
+        const ids = mined.get(e.queryId!) ?? [];
+        if (ids.length < hardNegatives) return [];
+        return [{ ...e, negatives: ids.map((id) => passageText(byId.get(id)!)), negativeIds: ids }];
+      });
+      say(
+        `mined ${hardNegatives} BM25 hard negative(s) per query; kept ${examples.length} of ${before} examples`,
+      );
+    }
+
+    const load = (s: number) => loadModel(source, { pooling, maxSeqLength, seed: s, quiet });
+    const first = await load(seed);
+    let second: SentenceEncoder | undefined;
+    try {
+      if (values.untied === true) second = await load(seed + 1);
+    } catch (error) {
+      first.dispose();
+      throw error;
+    }
+    const model = second
+      ? BiEncoder.untied(first, second, { similarity })
+      : BiEncoder.tied(first, { similarity });
+    try {
+      const lossOptions = { similarity, scale, symmetric: values.symmetric === true };
+      const loss: RetrievalLoss =
+        miniBatch === undefined
+          ? new InBatchNegativesLoss(lossOptions)
+          : new CachedInBatchNegativesLoss({ ...lossOptions, miniBatchSize: miniBatch });
+      const trainer = new Trainer({
+        model,
+        loss,
+        batchSize,
+        epochs,
+        steps,
+        lr,
+        minLr,
+        warmupSteps,
+        maxGradNorm,
+        seed,
+        outputDir: out,
+        checkpointEvery,
+        quiet,
+      });
+      say(
+        `training on ${examples.length} pairs of ${data} (${split}), batch ${batchSize}` +
+          `${miniBatch ? ` (gradient cache, mini-batch ${miniBatch})` : ''}, ${model.tied ? 'tied' : 'untied'} towers, ${similarity}`,
+      );
+      const result = await trainer.train(examples, { resume: values.resume === true });
+      trainer.optimizer.dispose();
+      await saveModelInto(model, out);
+      const losses = result.losses;
+      const summary =
+        losses.length === 0
+          ? 'nothing left to train'
+          : `loss ${losses[0].toFixed(4)} -> ${losses[losses.length - 1].toFixed(4)}`;
+      say(
+        `trained ${result.step}/${result.totalSteps} steps` +
+          `${result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ''}, ${summary}; model saved to ${out}`,
+      );
+    } finally {
+      model.dispose();
+    }
+  },
+};

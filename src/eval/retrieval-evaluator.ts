@@ -1,0 +1,282 @@
+import { writeRun } from '../data/run.js';
+import { ArgumentError } from '../errors.js';
+import { Bm25Index } from '../index/bm25.js';
+import { ExactIndex } from '../index/exact.js';
+import { HnswIndex } from '../index/hnsw.js';
+import type { HnswIndexOptions } from '../index/hnsw.js';
+import { recallOfResults } from '../index/recall.js';
+import { searchResultToRun } from '../index/result-run.js';
+import type { Metric, SearchResult } from '../index/types.js';
+import type { CorpusDoc, Matrix, Qrels, Run } from '../types.js';
+import { createProgress } from '../util/progress.js';
+import { evaluateRun, mrrAt, rankDocuments } from './metrics.js';
+
+/** Index kinds the evaluator can compare. */
+export type EvaluatorIndex = 'exact' | 'hnsw' | 'bm25';
+
+/** Anything that turns texts into a `[n, dim]` matrix, e.g. a `SentenceEncoder`. */
+export interface RetrievalEncoder {
+  encode(
+    texts: string[],
+    options?: { batchSize?: number; progress?: boolean; quiet?: boolean },
+  ): Promise<Matrix>;
+}
+
+/** Options of {@link RetrievalEvaluator}. */
+export interface RetrievalEvaluatorOptions {
+  corpus: CorpusDoc[];
+  /** Query id -> text (the judged queries of the split). */
+  queries: Map<string, string>;
+  qrels: Qrels;
+  /** Indexes to compare, in table order; default `['exact', 'hnsw', 'bm25']` (`['bm25']` without encoder). */
+  indexes?: EvaluatorIndex[];
+  /** HNSW query beam widths, one table row each; default the index default (128). */
+  ef?: number[];
+  /** Retrieval depth per query; default 100 (what Recall@100 and MAP@100 need), at most the corpus size. */
+  k?: number;
+  /** Similarity of the dense indexes; default `ip` (dot product, as DPR). */
+  metric?: Metric;
+  /** Build options of the HNSW index (`M`, `efConstruction`, `seed`). */
+  hnsw?: Omit<HnswIndexOptions, 'dim' | 'metric'>;
+  /** Write each run as `<runOut>.<row>.run` (TREC format), e.g. `out/scifact.hnsw-ef128.run`. */
+  runOut?: string;
+  /** Texts per encoder call between progress updates; default 1024. */
+  chunkSize?: number;
+  /** Encoder batch size; default 32. */
+  batchSize?: number;
+  /** Print no progress. */
+  quiet?: boolean;
+}
+
+/** One row of the side-by-side table. */
+export interface EvaluationRow {
+  /** Row label: `exact`, `hnsw ef=128`, `bm25`. */
+  name: string;
+  index: EvaluatorIndex;
+  /** HNSW only: the beam width used (at least `k`, as hnswlib requires). */
+  ef?: number;
+  ndcg10: number;
+  mrr10: number;
+  recall100: number;
+  map100: number;
+  /** Approximate indexes only: recall@10 of this index's top 10 against exact search's top 10. */
+  recallVsExact?: number;
+  /** Where the run was written, with `runOut`. */
+  runFile?: string;
+}
+
+/** What {@link RetrievalEvaluator.evaluate} returns. */
+export interface EvaluationTable {
+  rows: EvaluationRow[];
+  /** Retrieval depth used. */
+  k: number;
+  documents: number;
+  queries: number;
+}
+
+const ROW_MEASURES = ['ndcg_cut.10', 'recall.100', 'map_cut.100'];
+
+/**
+ * Score a run: nDCG@10, Recall@100, MAP@100 as trec_eval (`ndcg_cut.10`, `recall.100`, `map_cut.100`), and
+ * MRR@10 as trec_eval's `recip_rank` over the top 10, averaged over the run's judged queries.
+ */
+function scoreRun(qrels: Qrels, run: Run): Pick<EvaluationRow, 'ndcg10' | 'mrr10' | 'recall100' | 'map100'> {
+  const { mean } = evaluateRun(qrels, run, ROW_MEASURES);
+  let mrr = 0;
+  let n = 0;
+  for (const [qid, docs] of run) {
+    const judgments = qrels.get(qid);
+    if (judgments === undefined) continue;
+    mrr += mrrAt(rankDocuments(docs), judgments, 10);
+    n++;
+  }
+  return {
+    ndcg10: mean.ndcg_cut_10,
+    mrr10: n > 0 ? mrr / n : 0,
+    recall100: mean.recall_100,
+    map100: mean.map_cut_100,
+  };
+}
+
+/**
+ * Evaluates a dense encoder (and BM25) on a BEIR-style collection with several indexes side by side:
+ * encodes corpus and queries in chunks with progress, searches each index, writes TREC runs, and scores
+ * them with the trec_eval-exact metrics. Each approximate row also shows its recall@10 against exact
+ * search, so an nDCG drop can be traced to the index (raise `ef`) rather than the model.
+ *
+ * @example
+ * ```ts
+ * import { RetrievalEvaluator, SentenceEncoder, loadBeir, formatEvaluationTable } from 'dense-retrieval';
+ * const { corpus, queries, qrels } = await loadBeir('scifact', { split: 'test' });
+ * const evaluator = new RetrievalEvaluator({ corpus, queries, qrels, indexes: ['exact', 'hnsw', 'bm25'], ef: [32, 128] });
+ * const table = await evaluator.evaluate(await SentenceEncoder.load('models/minilm'));
+ * console.log(formatEvaluationTable(table));
+ * ```
+ */
+export class RetrievalEvaluator {
+  private readonly opts: RetrievalEvaluatorOptions;
+
+  constructor(opts: RetrievalEvaluatorOptions) {
+    if (opts.corpus.length === 0) throw new ArgumentError('corpus', 'is empty');
+    if (opts.queries.size === 0) throw new ArgumentError('queries', 'is empty');
+    for (const name of opts.indexes ?? []) {
+      if (!['exact', 'hnsw', 'bm25'].includes(name)) {
+        throw new ArgumentError('indexes', `unknown index '${name}'; expected exact, hnsw or bm25`);
+      }
+    }
+    for (const ef of opts.ef ?? []) {
+      if (!Number.isInteger(ef) || ef < 1)
+        throw new ArgumentError('ef', `must be positive integers, got ${ef}`);
+    }
+    if (opts.k !== undefined && (!Number.isInteger(opts.k) || opts.k < 1)) {
+      throw new ArgumentError('k', `must be a positive integer, got ${opts.k}`);
+    }
+    this.opts = opts;
+  }
+
+  /** Run every configured index and return the table; `encoder` is required for `exact` and `hnsw`. */
+  async evaluate(encoder?: RetrievalEncoder): Promise<EvaluationTable> {
+    const { corpus, queries, quiet } = this.opts;
+    const indexes = this.opts.indexes ?? (encoder ? ['exact', 'hnsw', 'bm25'] : ['bm25']);
+    const dense = indexes.filter((i) => i !== 'bm25');
+    if (dense.length > 0 && encoder === undefined) {
+      throw new ArgumentError(
+        'encoder',
+        `indexes ${dense.join(', ')} need an encoder (only bm25 works without)`,
+      );
+    }
+    const k = Math.min(this.opts.k ?? 100, corpus.length);
+    const queryIds = [...queries.keys()];
+    const queryTexts = queryIds.map((q) => queries.get(q)!);
+    const rows: EvaluationRow[] = [];
+    let exactTop: SearchResult | undefined;
+
+    if (dense.length > 0 && encoder !== undefined) {
+      const { docs, qs } = await this.encodeAll(encoder, queryTexts);
+      const metric = this.opts.metric ?? 'ip';
+      // Exact search always runs when an approximate index is compared: it is the recall reference.
+      const exact = new ExactIndex({ dim: docs.cols, metric });
+      exact.add(
+        docs,
+        corpus.map((d) => d.id),
+      );
+      exactTop = exact.search(qs, k);
+      if (indexes.includes('exact')) rows.push(await this.row('exact', 'exact', exactTop, queryIds));
+      if (indexes.includes('hnsw')) {
+        const hnsw = new HnswIndex({ ...this.opts.hnsw, dim: docs.cols, metric, capacity: corpus.length });
+        const progress = createProgress({ total: corpus.length, label: 'hnsw build', unit: 'docs', quiet });
+        const step = 1000;
+        for (let s = 0; s < corpus.length; s += step) {
+          const e = Math.min(corpus.length, s + step);
+          hnsw.add(
+            { data: docs.data.subarray(s * docs.cols, e * docs.cols), rows: e - s, cols: docs.cols },
+            corpus.slice(s, e).map((d) => d.id),
+          );
+          progress.tick(e - s);
+        }
+        progress.done();
+        for (const ef of this.opts.ef ?? [hnsw.efSearch]) {
+          const result = hnsw.search(qs, k, { ef });
+          const used = Math.max(ef, k);
+          const row = await this.row(`hnsw ef=${used}`, 'hnsw', result, queryIds, `hnsw-ef${used}`);
+          row.ef = used;
+          row.recallVsExact = recallOfResults(result.ids, exactTop.ids, Math.min(10, k));
+          rows.push(row);
+        }
+      }
+    }
+    if (indexes.includes('bm25')) {
+      const bm25 = new Bm25Index();
+      const progress = createProgress({ total: corpus.length, label: 'bm25 index', unit: 'docs', quiet });
+      for (let s = 0; s < corpus.length; s += 1000) {
+        bm25.addDocuments(corpus.slice(s, s + 1000));
+        progress.tick(Math.min(1000, corpus.length - s));
+      }
+      progress.done();
+      rows.push(await this.row('bm25', 'bm25', bm25.search(queryTexts, k), queryIds));
+    }
+    // Rows in the order the caller listed the indexes.
+    rows.sort((a, b) => indexes.indexOf(a.index) - indexes.indexOf(b.index));
+    return { rows, k, documents: corpus.length, queries: queryIds.length };
+  }
+
+  private async encodeAll(
+    encoder: RetrievalEncoder,
+    queryTexts: string[],
+  ): Promise<{ docs: Matrix; qs: Matrix }> {
+    const { corpus, quiet } = this.opts;
+    const chunk = this.opts.chunkSize ?? 1024;
+    const batchSize = this.opts.batchSize ?? 32;
+    const progress = createProgress({
+      total: corpus.length + queryTexts.length,
+      label: 'encode',
+      unit: 'texts',
+      quiet,
+    });
+    let docs: Matrix | undefined;
+    for (let s = 0; s < corpus.length; s += chunk) {
+      // BEIR's convention for sentence-transformers models: title and text joined by a space.
+      const texts = corpus.slice(s, s + chunk).map((d) => (d.title ? `${d.title} ${d.text}` : d.text));
+      const m = await encoder.encode(texts, { batchSize, quiet: true, progress: false });
+      if (m.rows !== texts.length) {
+        throw new ArgumentError('encoder', `returned ${m.rows} vectors for ${texts.length} texts`);
+      }
+      if (docs === undefined)
+        docs = { data: new Float32Array(corpus.length * m.cols), rows: corpus.length, cols: m.cols };
+      docs.data.set(m.data, s * m.cols);
+      progress.tick(texts.length);
+    }
+    const qs = await encoder.encode(queryTexts, { batchSize, quiet: true, progress: false });
+    progress.tick(queryTexts.length);
+    progress.done();
+    return { docs: docs!, qs };
+  }
+
+  private async row(
+    name: string,
+    index: EvaluatorIndex,
+    result: SearchResult,
+    queryIds: string[],
+    fileTag: string = index,
+  ): Promise<EvaluationRow> {
+    const run = searchResultToRun(result, queryIds);
+    const row: EvaluationRow = { name, index, ...scoreRun(this.opts.qrels, run) };
+    if (this.opts.runOut !== undefined) {
+      row.runFile = `${this.opts.runOut}.${fileTag}.run`;
+      await writeRun(row.runFile, run, { tag: fileTag });
+    }
+    return row;
+  }
+}
+
+/**
+ * The table as aligned text: one row per index with nDCG@10, MRR@10, Recall@100, MAP@100 and, for
+ * approximate indexes, recall@10 against exact search.
+ *
+ * @example
+ * ```ts
+ * console.log(formatEvaluationTable(await evaluator.evaluate(encoder)));
+ * // index        nDCG@10  MRR@10  R@100   MAP@100  R@10 vs exact
+ * // exact        0.6451   0.6102  0.9253  0.6001   -
+ * ```
+ */
+export function formatEvaluationTable(table: EvaluationTable): string {
+  const header = ['index', 'nDCG@10', 'MRR@10', 'R@100', 'MAP@100', 'R@10 vs exact'];
+  const body = table.rows.map((r) => [
+    r.name,
+    r.ndcg10.toFixed(4),
+    r.mrr10.toFixed(4),
+    r.recall100.toFixed(4),
+    r.map100.toFixed(4),
+    r.recallVsExact === undefined ? '-' : r.recallVsExact.toFixed(4),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  const notes = [`${table.documents} documents, ${table.queries} queries, depth ${table.k}`];
+  if (table.k < 100) notes.push(`note: depth ${table.k} < 100, so R@100 and MAP@100 are cut at ${table.k}`);
+  return [line(header), ...body.map(line), ...notes].join('\n');
+}

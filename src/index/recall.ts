@@ -1,0 +1,45 @@
+import { ArgumentError } from '../errors.js';
+import type { Matrix } from '../types.js';
+import type { SearchOptions, VectorIndex } from './types.js';
+
+/**
+ * Recall@k of an approximate index against exact search: for each query, the fraction of the exact top-k
+ * ids that the approximate top-k also returns (|approx ∩ exact| / k), averaged over queries. This is the
+ * number that tells you what an approximate index costs before it shows up as lost nDCG.
+ *
+ * @example
+ * ```ts
+ * import { ExactIndex, HnswIndex, measureRecall } from 'dense-retrieval';
+ * const r = measureRecall(hnsw, exact, queryEmbeddings, 10); // e.g. 0.991
+ * ```
+ */
+export function measureRecall(
+  approx: VectorIndex,
+  exact: VectorIndex,
+  queries: Matrix,
+  k: number,
+  options: SearchOptions = {},
+): number {
+  if (approx.size !== exact.size || approx.dim !== exact.dim || approx.metric !== exact.metric) {
+    throw new ArgumentError(
+      'approx',
+      `indexes differ (approx: ${approx.size} x ${approx.dim} ${approx.metric}, exact: ${exact.size} x ${exact.dim} ${exact.metric})`,
+    );
+  }
+  if (queries.rows === 0) throw new ArgumentError('queries', 'no query vectors');
+  const a = approx.search(queries, k, options);
+  const e = exact.search(queries, k);
+  return recallOfResults(a.ids, e.ids, k);
+}
+
+/** The same measure over id lists that were already retrieved. */
+export function recallOfResults(approx: string[][], exact: string[][], k: number): number {
+  let sum = 0;
+  for (let i = 0; i < exact.length; i++) {
+    const truth = new Set(exact[i].slice(0, k));
+    let hit = 0;
+    for (const id of approx[i].slice(0, k)) if (truth.has(id)) hit++;
+    sum += hit / k;
+  }
+  return exact.length === 0 ? 0 : sum / exact.length;
+}

@@ -1,0 +1,74 @@
+import { ArgumentError } from '../errors.js';
+import type { Matrix } from '../types.js';
+import type { Metric } from './types.js';
+
+/** Input checks shared by the vector indexes, so every index fails the same way on the same mistake. */
+
+export const METRICS: readonly Metric[] = ['ip', 'cosine', 'l2'];
+
+export function checkMetric(metric: string): Metric {
+  if (!(METRICS as readonly string[]).includes(metric)) {
+    throw new ArgumentError('metric', `must be one of ${METRICS.join(', ')}, got '${metric}'`);
+  }
+  return metric as Metric;
+}
+
+export function checkPositiveInt(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ArgumentError(name, `must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+/** Shape, dimension and finiteness of a matrix handed to `add` or `search`. */
+export function checkMatrix(name: string, m: Matrix, dim: number): void {
+  if (m.data.length !== m.rows * m.cols) {
+    throw new ArgumentError(name, `has ${m.data.length} values, expected rows*cols = ${m.rows * m.cols}`);
+  }
+  if (m.cols !== dim) {
+    throw new ArgumentError(
+      name,
+      `dimension mismatch: vectors have ${m.cols} dimensions, the index has ${dim}`,
+    );
+  }
+  const d = m.data;
+  for (let i = 0; i < d.length; i++) {
+    if (!Number.isFinite(d[i])) {
+      throw new ArgumentError(
+        name,
+        `row ${Math.floor(i / dim)} contains ${Number.isNaN(d[i]) ? 'NaN' : 'an infinite value'}`,
+      );
+    }
+  }
+}
+
+/** Ids for `add`: one per row, unique within the batch and against `existing`. */
+export function checkIds(ids: string[], rows: number, existing: ReadonlyMap<string, number>): void {
+  if (ids.length !== rows) {
+    throw new ArgumentError('ids', `got ${ids.length} ids for ${rows} vectors`);
+  }
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (typeof id !== 'string') throw new ArgumentError('ids', `ids must be strings, got ${typeof id}`);
+    if (existing.has(id) || seen.has(id)) throw new ArgumentError('ids', `duplicate document id '${id}'`);
+    seen.add(id);
+  }
+}
+
+/** `k` for a search over an index of `size` vectors. */
+export function checkK(k: number, size: number): void {
+  checkPositiveInt('k', k);
+  if (size === 0) throw new ArgumentError('index', 'cannot search an empty index (add vectors first)');
+  if (k > size) throw new ArgumentError('k', `k = ${k} exceeds the number of indexed vectors (${size})`);
+}
+
+/** Scale each row of `data` (dim columns) to unit L2 norm in place; all-zero rows stay zero. */
+export function normalizeRows(data: Float32Array, dim: number): void {
+  for (let o = 0; o < data.length; o += dim) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += data[o + j] * data[o + j];
+    if (s === 0) continue;
+    const inv = 1 / Math.sqrt(s);
+    for (let j = 0; j < dim; j++) data[o + j] *= inv;
+  }
+}

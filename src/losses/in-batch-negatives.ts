@@ -1,0 +1,233 @@
+import * as tf from '@tensorflow/tfjs';
+import { ArgumentError } from '../errors.js';
+import { deriveSeed } from '../util/random.js';
+import type { GradientResult, RetrievalLoss, TrainableEncoder, TrainingBatch } from './types.js';
+
+/** Similarity between query and passage embeddings. */
+export type Similarity = 'dot' | 'cosine';
+
+/** Options of {@link InBatchNegativesLoss}. */
+export interface InBatchNegativesOptions {
+  /** `dot` (DPR) or `cosine` (sentence-transformers). Default `dot`. */
+  similarity?: Similarity;
+  /**
+   * Multiplies the similarities before the softmax (the inverse temperature). Default 1 for `dot` and 20
+   * for `cosine`, as sentence-transformers' `MultipleNegativesRankingLoss`.
+   */
+  scale?: number;
+  /** Also rank the queries for each positive passage and average both directions. Default false. */
+  symmetric?: boolean;
+}
+
+// A masked logit: exp() of it underflows to exactly 0 and, unlike -Infinity, it keeps gradients finite.
+const MASKED = -1e9;
+
+/** The passages of a batch in loss order: all positives, then each query's hard negatives in turn. */
+export function batchPassages(batch: TrainingBatch): string[] {
+  return [...batch.positives, ...(batch.negatives ?? []).flat()];
+}
+
+/** Validate a batch's layout; returns `k`, the hard negatives per query. */
+export function checkBatch(batch: TrainingBatch): number {
+  const b = batch.queries.length;
+  if (b === 0) throw new ArgumentError('batch', 'is empty');
+  if (batch.positives.length !== b) {
+    throw new ArgumentError('batch', `has ${b} queries but ${batch.positives.length} positives`);
+  }
+  const negs = batch.negatives ?? [];
+  if (negs.length !== 0 && negs.length !== b) {
+    throw new ArgumentError('batch', `has ${b} queries but hard negatives for ${negs.length}`);
+  }
+  const k = negs.length === 0 ? 0 : negs[0].length;
+  negs.forEach((n, i) => {
+    if (n.length !== k) {
+      throw new ArgumentError('batch', `query ${i} has ${n.length} hard negatives but query 0 has ${k}`);
+    }
+  });
+  if (b === 1 && k === 0) {
+    throw new ArgumentError(
+      'batch',
+      'a batch of 1 query without hard negatives has no negatives at all; use a batch size >= 2 or hard negatives',
+    );
+  }
+  if (batch.passageIds !== undefined && batch.passageIds.length !== b * (1 + k)) {
+    throw new ArgumentError('passageIds', `has ${batch.passageIds.length} ids for ${b * (1 + k)} passages`);
+  }
+  return k;
+}
+
+function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
+  // Same clamp as torch.nn.functional.normalize, so a zero vector gives zeros rather than NaN.
+  return tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), -1, true)), 1e-12));
+}
+
+/** Mean cross-entropy of `logits` rows against targets given as a one-hot matrix, plus an additive mask. */
+function crossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D, mask: tf.Tensor2D | null): tf.Scalar {
+  const masked = mask === null ? logits : tf.add(logits, mask);
+  const logp = tf.logSoftmax(masked);
+  return tf.neg(tf.div(tf.sum(tf.mul(logp, oneHot)), logits.shape[0])) as tf.Scalar;
+}
+
+function oneHotDiagonal(rows: number, cols: number): tf.Tensor2D {
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) data[i * cols + i] = 1;
+  return tf.tensor2d(data, [rows, cols]);
+}
+
+/**
+ * Softmax cross-entropy of each query against every passage of the batch (multiple negatives ranking
+ * loss, DPR's in-batch negatives). With `B` queries `q_i`, their positives `p_i` and `k` hard negatives per
+ * query laid out after the positives (`N = B(1 + k)` passages in all):
+ *
+ * ```
+ * s_ij = scale * sim(q_i, p_j)                   logits [B, N]
+ * s_ij = -inf   if j != i and passage j is the same passage as p_i (a false negative: masked)
+ * L    = -1/B * sum_i log( exp(s_ii) / sum_j exp(s_ij) )
+ * ```
+ *
+ * `sim` is the dot product, or the cosine (both vectors L2-normalised). With `symmetric`, the loss also
+ * ranks the queries for each positive, `L' = -1/B sum_j log(exp(s_jj) / sum_i exp(s_ij))` over the first
+ * `B` columns, and returns `(L + L') / 2`. Every query needs at least one negative: a batch of one query
+ * with no hard negatives is an error.
+ *
+ * @example
+ * ```ts
+ * const loss = new InBatchNegativesLoss({ similarity: 'cosine' }); // scale 20
+ * const value = tf.tidy(() => loss.compute(queryEmb, passageEmb)); // scalar
+ * // or, with the gradient lifecycle owned by the library:
+ * const { loss: v, grads } = loss.computeGradients(qEncoder, pEncoder, { queries, positives });
+ * ```
+ */
+export class InBatchNegativesLoss implements RetrievalLoss {
+  readonly similarity: Similarity;
+  readonly scale: number;
+  readonly symmetric: boolean;
+
+  constructor(options: InBatchNegativesOptions = {}) {
+    const similarity = options.similarity ?? 'dot';
+    if (similarity !== 'dot' && similarity !== 'cosine') {
+      throw new ArgumentError('similarity', `must be 'dot' or 'cosine', got '${String(similarity)}'`);
+    }
+    const scale = options.scale ?? (similarity === 'cosine' ? 20 : 1);
+    if (!Number.isFinite(scale) || scale <= 0) throw new ArgumentError('scale', `must be > 0, got ${scale}`);
+    this.similarity = similarity;
+    this.scale = scale;
+    this.symmetric = options.symmetric ?? false;
+  }
+
+  /**
+   * The loss of query embeddings `q` `[B, d]` against passage embeddings `p` `[B(1+k), d]` (positives
+   * first, then the hard negatives grouped per query). Differentiable; returns a scalar the caller owns.
+   * `passageIds` (one per row of `p`) enables the masking of duplicate passages.
+   */
+  compute(q: tf.Tensor2D, p: tf.Tensor2D, options: { passageIds?: string[] } = {}): tf.Scalar {
+    if (q.rank !== 2 || p.rank !== 2) {
+      throw new ArgumentError('embeddings', `must be 2-D, got query [${q.shape}] and passage [${p.shape}]`);
+    }
+    const [b, d] = q.shape;
+    const [n, dp] = p.shape;
+    if (d !== dp) throw new ArgumentError('embeddings', `query dim ${d} differs from passage dim ${dp}`);
+    if (b === 0 || n % b !== 0 || n < b) {
+      throw new ArgumentError('embeddings', `${n} passages are not B(1 + k) for B = ${b} queries`);
+    }
+    const k = n / b - 1;
+    if (b === 1 && k === 0) {
+      throw new ArgumentError(
+        'batch',
+        'a batch of 1 query without hard negatives has no negatives at all; use a batch size >= 2 or hard negatives',
+      );
+    }
+    const ids = options.passageIds;
+    if (ids !== undefined && ids.length !== n) {
+      throw new ArgumentError('passageIds', `has ${ids.length} ids for ${n} passages`);
+    }
+    return tf.tidy(() => {
+      const qn = this.similarity === 'cosine' ? l2Normalize(q) : q;
+      const pn = this.similarity === 'cosine' ? l2Normalize(p) : p;
+      const logits = tf.mul(tf.matMul(qn, pn, false, true), this.scale) as tf.Tensor2D;
+      const forward = crossEntropy(logits, oneHotDiagonal(b, n), this.forwardMask(b, n, ids));
+      if (!this.symmetric) return forward;
+      const back = tf.transpose(tf.slice(logits, [0, 0], [b, b])) as tf.Tensor2D;
+      const backward = crossEntropy(back, oneHotDiagonal(b, b), this.backwardMask(b, ids));
+      return tf.div(tf.add(forward, backward), 2) as tf.Scalar;
+    });
+  }
+
+  private forwardMask(b: number, n: number, ids: string[] | undefined): tf.Tensor2D | null {
+    if (ids === undefined) return null;
+    const data = new Float32Array(b * n);
+    let any = false;
+    for (let i = 0; i < b; i++) {
+      for (let c = 0; c < n; c++) {
+        if (c !== i && ids[c] === ids[i]) {
+          data[i * n + c] = MASKED;
+          any = true;
+        }
+      }
+    }
+    return any ? tf.tensor2d(data, [b, n]) : null;
+  }
+
+  private backwardMask(b: number, ids: string[] | undefined): tf.Tensor2D | null {
+    if (ids === undefined) return null;
+    // Row j ranks the queries for positive j; query i is not a negative of it if its positive is the same.
+    const data = new Float32Array(b * b);
+    let any = false;
+    for (let j = 0; j < b; j++) {
+      for (let i = 0; i < b; i++) {
+        if (i !== j && ids[i] === ids[j]) {
+          data[j * b + i] = MASKED;
+          any = true;
+        }
+      }
+    }
+    return any ? tf.tensor2d(data, [b, b]) : null;
+  }
+
+  computeGradients(
+    queryEncoder: TrainableEncoder,
+    passageEncoder: TrainableEncoder,
+    batch: TrainingBatch,
+    options: { dropoutSeed?: number } = {},
+  ): GradientResult {
+    checkBatch(batch);
+    const passages = batchPassages(batch);
+    const passageIds = batch.passageIds ?? passages;
+    const seed = options.dropoutSeed ?? 0;
+    const vars = uniqueVariables(queryEncoder, passageEncoder);
+    const { value, grads } = tf.variableGrads(() => {
+      const q = queryEncoder.embed(batch.queries, { training: true, dropoutSeed: deriveSeed(seed, 0) });
+      const p = passageEncoder.embed(passages, { training: true, dropoutSeed: deriveSeed(seed, 1) });
+      return this.compute(q, p, { passageIds });
+    }, vars);
+    const loss = value.dataSync()[0];
+    value.dispose();
+    return { loss, grads: byVariable(vars, grads) };
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      kind: 'in-batch-negatives',
+      similarity: this.similarity,
+      scale: this.scale,
+      symmetric: this.symmetric,
+    };
+  }
+}
+
+/** The trainable variables of both encoders, each once (tied towers share them). */
+export function uniqueVariables(a: TrainableEncoder, b: TrainableEncoder): tf.Variable[] {
+  const seen = new Set<tf.Variable>();
+  for (const v of [...a.trainableVariables(), ...b.trainableVariables()]) if (v.trainable) seen.add(v);
+  return [...seen];
+}
+
+/** Re-key tfjs' name-keyed gradients by variable. */
+export function byVariable(vars: tf.Variable[], named: tf.NamedTensorMap): Map<tf.Variable, tf.Tensor> {
+  const out = new Map<tf.Variable, tf.Tensor>();
+  for (const v of vars) {
+    const g = named[v.name];
+    if (g !== undefined) out.set(v, g);
+  }
+  return out;
+}

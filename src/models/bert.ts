@@ -1,0 +1,503 @@
+import * as tf from '@tensorflow/tfjs';
+import { ArgumentError, InputFormatError } from '../errors.js';
+import { activate, embeddingLookup, layerNorm, linear, SUPPORTED_ACTIVATIONS } from './layers.js';
+import type { Activation } from './layers.js';
+
+/** `model_type`s this encoder can run. */
+export const SUPPORTED_MODEL_TYPES = ['bert'] as const;
+
+/** A BERT configuration with Hugging Face `config.json` field names. */
+export interface BertConfig {
+  model_type: 'bert';
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  hidden_act: Activation;
+  max_position_embeddings: number;
+  type_vocab_size: number;
+  layer_norm_eps: number;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  initializer_range: number;
+  pad_token_id: number;
+  /** Only `absolute` is supported (what every BERT checkpoint we target uses). */
+  position_embedding_type: 'absolute';
+  /** Other fields of the original `config.json`, kept so a saved config round-trips. */
+  [extra: string]: unknown;
+}
+
+/** HF `BertConfig` defaults, used for fields a `config.json` leaves out. */
+const DEFAULTS = {
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  intermediate_size: 3072,
+  hidden_act: 'gelu',
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+  layer_norm_eps: 1e-12,
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
+  initializer_range: 0.02,
+  pad_token_id: 0,
+  position_embedding_type: 'absolute',
+} as const;
+
+const INT_FIELDS = [
+  'vocab_size',
+  'hidden_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'intermediate_size',
+  'max_position_embeddings',
+  'type_vocab_size',
+] as const;
+
+/**
+ * Validate a parsed `config.json` and fill HF defaults. Errors name `file` and the field at fault.
+ *
+ * @example
+ * ```ts
+ * const config = parseBertConfig(JSON.parse(await readFile('model/config.json', 'utf8')), 'model/config.json');
+ * ```
+ */
+export function parseBertConfig(json: unknown, file?: string): BertConfig {
+  const fail = (message: string): never => {
+    throw new InputFormatError(message, file);
+  };
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) fail('config must be a JSON object');
+  const raw = json as Record<string, unknown>;
+  const modelType = raw.model_type;
+  if (modelType === undefined) fail(`missing "model_type" (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
+  if (!(SUPPORTED_MODEL_TYPES as readonly unknown[]).includes(modelType)) {
+    fail(
+      `unsupported model_type ${JSON.stringify(modelType)}; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`,
+    );
+  }
+  const config = { ...DEFAULTS, ...raw } as Record<string, unknown>;
+  for (const key of INT_FIELDS) {
+    const v = config[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+      fail(`"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+  }
+  if (typeof config.pad_token_id !== 'number' || !Number.isInteger(config.pad_token_id)) {
+    // Some configs set pad_token_id null; BERT pads with id 0.
+    config.pad_token_id = 0;
+  }
+  for (const key of ['layer_norm_eps', 'initializer_range'] as const) {
+    const v = config[key];
+    if (typeof v !== 'number' || !(v > 0))
+      fail(`"${key}" must be a positive number, got ${JSON.stringify(v)}`);
+  }
+  for (const key of ['hidden_dropout_prob', 'attention_probs_dropout_prob'] as const) {
+    const v = config[key];
+    if (typeof v !== 'number' || !(v >= 0 && v < 1))
+      fail(`"${key}" must be in [0, 1), got ${JSON.stringify(v)}`);
+  }
+  if (!(SUPPORTED_ACTIVATIONS as readonly unknown[]).includes(config.hidden_act)) {
+    fail(
+      `unsupported hidden_act ${JSON.stringify(config.hidden_act)}; supported: ${SUPPORTED_ACTIVATIONS.join(', ')}`,
+    );
+  }
+  if (config.position_embedding_type !== 'absolute') {
+    fail(
+      `unsupported position_embedding_type ${JSON.stringify(config.position_embedding_type)}; supported: absolute`,
+    );
+  }
+  const hidden = config.hidden_size as number;
+  const heads = config.num_attention_heads as number;
+  if (hidden % heads !== 0) {
+    fail(`hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
+  }
+  return config as BertConfig;
+}
+
+/** Inputs of {@link BertModel.forward}, each `[batch, seq]` int32. */
+export interface BertInputs {
+  inputIds: tf.Tensor2D;
+  attentionMask: tf.Tensor2D;
+  tokenTypeIds: tf.Tensor2D;
+}
+
+export interface BertForwardOptions {
+  /** Apply dropout (default false). */
+  training?: boolean;
+  /** Seed of the dropout masks: the same seed and inputs give the same masks (gradient caching needs it). */
+  dropoutSeed?: number;
+}
+
+/** Parameter shapes in Hugging Face layout (PyTorch `Linear.weight` is `[out, in]`). */
+function hfShapes(config: BertConfig): Map<string, number[]> {
+  const h = config.hidden_size;
+  const i = config.intermediate_size;
+  const shapes = new Map<string, number[]>([
+    ['embeddings.word_embeddings.weight', [config.vocab_size, h]],
+    ['embeddings.position_embeddings.weight', [config.max_position_embeddings, h]],
+    ['embeddings.token_type_embeddings.weight', [config.type_vocab_size, h]],
+    ['embeddings.LayerNorm.weight', [h]],
+    ['embeddings.LayerNorm.bias', [h]],
+  ]);
+  for (let l = 0; l < config.num_hidden_layers; l++) {
+    const p = `encoder.layer.${l}.`;
+    for (const name of [
+      'attention.self.query',
+      'attention.self.key',
+      'attention.self.value',
+      'attention.output.dense',
+    ]) {
+      shapes.set(`${p}${name}.weight`, [h, h]);
+      shapes.set(`${p}${name}.bias`, [h]);
+    }
+    shapes.set(`${p}attention.output.LayerNorm.weight`, [h]);
+    shapes.set(`${p}attention.output.LayerNorm.bias`, [h]);
+    shapes.set(`${p}intermediate.dense.weight`, [i, h]);
+    shapes.set(`${p}intermediate.dense.bias`, [i]);
+    shapes.set(`${p}output.dense.weight`, [h, i]);
+    shapes.set(`${p}output.dense.bias`, [h]);
+    shapes.set(`${p}output.LayerNorm.weight`, [h]);
+    shapes.set(`${p}output.LayerNorm.bias`, [h]);
+  }
+  return shapes;
+}
+
+/** Whether a parameter is a `Linear.weight`, which we store transposed (`[in, out]`). */
+function isLinearKernel(name: string): boolean {
+  return name.endsWith('.weight') && name.startsWith('encoder.') && !name.includes('LayerNorm');
+}
+
+/** Checkpoint tensors that are not part of the encoder (pooler, pretraining heads, buffers). */
+function isIgnoredTensor(name: string): boolean {
+  return (
+    name.startsWith('pooler.') ||
+    name.startsWith('cls.') ||
+    name === 'embeddings.position_ids' ||
+    name.endsWith('.position_ids')
+  );
+}
+
+/** Map a checkpoint tensor name to ours: strip `bert.`, accept TF-era `gamma`/`beta` LayerNorm names. */
+function canonicalName(name: string): string {
+  let n = name.startsWith('bert.') ? name.slice(5) : name;
+  if (n.includes('LayerNorm.'))
+    n = n.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+  return n;
+}
+
+function describeShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+// The additive mask HF uses: the float32 minimum, so masked logits vanish after softmax.
+const MASK_VALUE = -3.4028234663852886e38;
+
+let modelCounter = 0;
+
+/**
+ * A BERT encoder (Hugging Face `BertModel` without the pooler) in TensorFlow.js. Numerics match HF: summed
+ * word/position/token-type embeddings, post-LayerNorm blocks, exact erf GELU, additive attention mask,
+ * dropout only in training.
+ *
+ * Linear weights are held transposed (`[in, out]`) so every projection is an untransposed matMul; names in
+ * {@link BertModel.variables} are HF names, and {@link BertModel.hfTensors} gives HF layout for saving.
+ *
+ * @example
+ * ```ts
+ * const bert = BertModel.random(parseBertConfig({ model_type: 'bert', hidden_size: 32, num_attention_heads: 4,
+ *   num_hidden_layers: 2, intermediate_size: 64 }), 42);
+ * const ids = tf.tensor2d([[101, 7592, 102]], undefined, 'int32');
+ * const hidden = bert.forward({ inputIds: ids, attentionMask: tf.onesLike(ids), tokenTypeIds: tf.zerosLike(ids) });
+ * // hidden: [1, 3, 32]
+ * ```
+ */
+export class BertModel {
+  readonly config: BertConfig;
+  private readonly vars: Map<string, tf.Variable>;
+  // The pooler is not used for sentence embeddings but is kept so that a saved checkpoint loads in
+  // transformers' BertModel without "newly initialized weights" warnings.
+  private readonly extras: Map<string, { shape: number[]; data: Float32Array }>;
+  private disposed = false;
+
+  private constructor(
+    config: BertConfig,
+    vars: Map<string, tf.Variable>,
+    extras: Map<string, { shape: number[]; data: Float32Array }>,
+  ) {
+    this.config = config;
+    this.vars = vars;
+    this.extras = extras;
+  }
+
+  /**
+   * A randomly initialised model as HF initialises one: weights ~ N(0, initializer_range), the padding row of
+   * the word embeddings zero, LayerNorm weight 1 and bias 0, biases 0.
+   */
+  static random(config: BertConfig, seed?: number): BertModel {
+    const id = modelCounter++;
+    const vars = new Map<string, tf.Variable>();
+    let k = 0;
+    for (const [name, shape] of hfShapes(config)) {
+      const init = tf.tidy(() => {
+        if (name.includes('LayerNorm.weight')) return tf.ones(shape);
+        if (name.endsWith('.bias')) return tf.zeros(shape);
+        const s = seed === undefined ? undefined : seed * 7919 + k;
+        let w: tf.Tensor = tf.randomNormal(shape, 0, config.initializer_range, 'float32', s);
+        if (name === 'embeddings.word_embeddings.weight' && config.pad_token_id < config.vocab_size) {
+          const keep = tf.oneHot([config.pad_token_id], config.vocab_size).reshape([config.vocab_size, 1]);
+          w = tf.mul(w, tf.sub(1, keep));
+        }
+        return isLinearKernel(name) ? tf.transpose(w) : w;
+      });
+      k++;
+      vars.set(name, tf.variable(init, true, `bert${id}/${name}`));
+      init.dispose();
+    }
+    const h = config.hidden_size;
+    const poolerSeed = seed === undefined ? undefined : seed * 7919 + k;
+    const poolerWeight = tf.tidy(() =>
+      tf.randomNormal([h, h], 0, config.initializer_range, 'float32', poolerSeed),
+    );
+    const extras = new Map([
+      ['pooler.dense.weight', { shape: [h, h], data: poolerWeight.dataSync() as Float32Array }],
+      ['pooler.dense.bias', { shape: [h], data: new Float32Array(h) }],
+    ]);
+    poolerWeight.dispose();
+    return new BertModel(config, vars, extras);
+  }
+
+  /**
+   * A model from checkpoint tensors in HF layout, named with or without the `bert.` prefix (pooler and
+   * pretraining-head tensors are ignored). Missing tensors and shape mismatches are errors naming the tensor
+   * (and `file`). The tensors are copied; the caller keeps ownership of `weights`.
+   */
+  static fromWeights(config: BertConfig, weights: Map<string, tf.Tensor>, file?: string): BertModel {
+    const byName = new Map<string, tf.Tensor>();
+    const extras = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [name, t] of weights) {
+      const c = canonicalName(name);
+      if (!isIgnoredTensor(c)) byName.set(c, t);
+      else if (c.startsWith('pooler.')) {
+        extras.set(c, { shape: t.shape.slice(), data: Float32Array.from(t.dataSync() as ArrayLike<number>) });
+      }
+    }
+    const shapes = hfShapes(config);
+    const missing = [...shapes.keys()].filter((n) => !byName.has(n));
+    if (missing.length > 0) {
+      const more = missing.length > 3 ? ` and ${missing.length - 3} more` : '';
+      throw new InputFormatError(
+        `missing weight${missing.length > 1 ? 's' : ''} ${missing.slice(0, 3).join(', ')}${more} (is this a BERT checkpoint?)`,
+        file,
+      );
+    }
+    for (const [name, shape] of shapes) {
+      const t = byName.get(name)!;
+      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+        throw new InputFormatError(
+          `tensor ${name} has shape ${describeShape(t.shape)} but config.json implies ${describeShape(shape)} ` +
+            `(hidden_size=${config.hidden_size}, intermediate_size=${config.intermediate_size}, ` +
+            `vocab_size=${config.vocab_size}); config and weights do not match`,
+          file,
+        );
+      }
+    }
+    const id = modelCounter++;
+    const vars = new Map<string, tf.Variable>();
+    for (const name of shapes.keys()) {
+      const src = byName.get(name)!;
+      const value = tf.tidy(() => {
+        const f = src.dtype === 'float32' ? src : tf.cast(src, 'float32');
+        return isLinearKernel(name) ? tf.transpose(f) : tf.clone(f);
+      });
+      vars.set(name, tf.variable(value, true, `bert${id}/${name}`));
+      value.dispose();
+    }
+    return new BertModel(config, vars, extras);
+  }
+
+  /** Hidden size (the width of token embeddings). */
+  get hiddenSize(): number {
+    return this.config.hidden_size;
+  }
+
+  /**
+   * Trainable parameters by HF name (without `bert.`). Linear weights are `[in, out]`, the transpose of HF's
+   * layout; use {@link BertModel.hfTensors} for HF layout.
+   */
+  variables(): Map<string, tf.Variable> {
+    this.checkAlive();
+    return new Map(this.vars);
+  }
+
+  /**
+   * Parameters as HF-layout float32 arrays (for checkpoint writing), keyed by HF name without `bert.`,
+   * plus the pooler weights of the checkpoint (or freshly initialised ones), which encoding does not use.
+   */
+  hfTensors(): Map<string, { shape: number[]; data: Float32Array }> {
+    this.checkAlive();
+    const out = new Map<string, { shape: number[]; data: Float32Array }>(this.extras);
+    for (const [name, v] of this.vars) {
+      const t = isLinearKernel(name) ? tf.transpose(v) : v;
+      out.set(name, { shape: t.shape.slice(), data: t.dataSync() as Float32Array });
+      if (t !== v) t.dispose();
+    }
+    return out;
+  }
+
+  /** Last hidden state `[batch, seq, hidden]`. */
+  forward(inputs: BertInputs, options: BertForwardOptions = {}): tf.Tensor3D {
+    this.checkAlive();
+    const { inputIds, attentionMask, tokenTypeIds } = inputs;
+    this.validateInputs(inputs);
+    const cfg = this.config;
+    const [batch, seq] = inputIds.shape;
+    const hidden = cfg.hidden_size;
+    const training = options.training === true;
+    let dropoutCount = 0;
+    const dropout = (x: tf.Tensor, rate: number): tf.Tensor => {
+      if (!training || rate === 0) return x;
+      const seed = options.dropoutSeed === undefined ? undefined : `${options.dropoutSeed}:${dropoutCount}`;
+      dropoutCount++;
+      return tf.dropout(x, rate, undefined, seed);
+    };
+    const v = (name: string): tf.Variable => this.vars.get(name)!;
+
+    return tf.tidy(() => {
+      const ids = tf.reshape(tf.cast(inputIds, 'int32'), [-1]) as tf.Tensor1D;
+      const types = tf.reshape(tf.cast(tokenTypeIds, 'int32'), [-1]) as tf.Tensor1D;
+      const positions = tf.tile(tf.range(0, seq, 1, 'int32'), [batch]) as tf.Tensor1D;
+      const emb = tf.addN([
+        embeddingLookup(v('embeddings.word_embeddings.weight') as tf.Tensor2D, ids),
+        embeddingLookup(v('embeddings.position_embeddings.weight') as tf.Tensor2D, positions),
+        embeddingLookup(v('embeddings.token_type_embeddings.weight') as tf.Tensor2D, types),
+      ]) as tf.Tensor2D;
+      let x = layerNorm(
+        emb,
+        v('embeddings.LayerNorm.weight') as tf.Tensor1D,
+        v('embeddings.LayerNorm.bias') as tf.Tensor1D,
+        cfg.layer_norm_eps,
+      );
+      x = dropout(x, cfg.hidden_dropout_prob) as tf.Tensor2D;
+
+      // [batch, 1, 1, seq]: broadcast over heads and query positions.
+      const maskAdd = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASK_VALUE), [
+        batch,
+        1,
+        1,
+        seq,
+      ]);
+
+      for (let l = 0; l < cfg.num_hidden_layers; l++) {
+        // One tidy per layer: in inference each layer's attention scores ([batch, heads, seq, seq]) are freed
+        // before the next layer runs; under a gradient tape the tensors backprop needs are kept anyway.
+        const input = x;
+        x = tf.tidy(() => this.layer(input, l, maskAdd, dropout, batch, seq));
+      }
+      return tf.reshape(x, [batch, seq, hidden]) as tf.Tensor3D;
+    });
+  }
+
+  /** One post-LN transformer block on `[batch*seq, hidden]` rows. */
+  private layer(
+    x: tf.Tensor2D,
+    l: number,
+    maskAdd: tf.Tensor,
+    dropout: (x: tf.Tensor, rate: number) => tf.Tensor,
+    batch: number,
+    seq: number,
+  ): tf.Tensor2D {
+    const cfg = this.config;
+    const hidden = cfg.hidden_size;
+    const heads = cfg.num_attention_heads;
+    const headDim = hidden / heads;
+    const p = `encoder.layer.${l}.`;
+    const v = (name: string): tf.Variable => this.vars.get(`${p}${name}`)!;
+    const dense = (input: tf.Tensor2D, name: string): tf.Tensor2D =>
+      linear(input, v(`${name}.weight`) as tf.Tensor2D, v(`${name}.bias`) as tf.Tensor1D);
+    const split = (t: tf.Tensor2D, perm: number[], shape: [number, number, number]): tf.Tensor3D =>
+      tf.reshape(tf.transpose(tf.reshape(t, [batch, seq, heads, headDim]), perm), shape) as tf.Tensor3D;
+    // Scaling queries (not scores) by 1/sqrt(d) is the same product with seq/headDim times fewer multiplies.
+    const q = split(
+      tf.mul(dense(x, 'attention.self.query'), 1 / Math.sqrt(headDim)) as tf.Tensor2D,
+      [0, 2, 1, 3],
+      [batch * heads, seq, headDim],
+    );
+    // Keys go to [batch*heads, headDim, seq] so the score matMul needs no transpose flag (slow on wasm).
+    const k = split(dense(x, 'attention.self.key'), [0, 2, 3, 1], [batch * heads, headDim, seq]);
+    const val = split(dense(x, 'attention.self.value'), [0, 2, 1, 3], [batch * heads, seq, headDim]);
+    const scores = tf.add(tf.reshape(tf.matMul(q, k), [batch, heads, seq, seq]), maskAdd);
+    const probs = dropout(tf.softmax(scores), cfg.attention_probs_dropout_prob);
+    const ctx3 = tf.matMul(tf.reshape(probs, [batch * heads, seq, seq]) as tf.Tensor3D, val);
+    const ctx = tf.reshape(tf.transpose(tf.reshape(ctx3, [batch, heads, seq, headDim]), [0, 2, 1, 3]), [
+      batch * seq,
+      hidden,
+    ]) as tf.Tensor2D;
+    const attnOut = dropout(dense(ctx, 'attention.output.dense'), cfg.hidden_dropout_prob);
+    const x1 = layerNorm(
+      tf.add(attnOut, x) as tf.Tensor2D,
+      v('attention.output.LayerNorm.weight') as tf.Tensor1D,
+      v('attention.output.LayerNorm.bias') as tf.Tensor1D,
+      cfg.layer_norm_eps,
+    );
+    const inter = activate(dense(x1, 'intermediate.dense'), cfg.hidden_act) as tf.Tensor2D;
+    const out = dropout(dense(inter, 'output.dense'), cfg.hidden_dropout_prob);
+    return layerNorm(
+      tf.add(out, x1) as tf.Tensor2D,
+      v('output.LayerNorm.weight') as tf.Tensor1D,
+      v('output.LayerNorm.bias') as tf.Tensor1D,
+      cfg.layer_norm_eps,
+    );
+  }
+
+  /** Free the parameters. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new ArgumentError('model', 'this BertModel has been disposed');
+  }
+
+  /** Reject inputs tfjs would silently mis-handle (out-of-range gather indices read garbage on some backends). */
+  private validateInputs({ inputIds, attentionMask, tokenTypeIds }: BertInputs): void {
+    const cfg = this.config;
+    for (const [name, t] of [
+      ['inputIds', inputIds],
+      ['attentionMask', attentionMask],
+      ['tokenTypeIds', tokenTypeIds],
+    ] as const) {
+      if (t.rank !== 2)
+        throw new ArgumentError(name, `expected a 2-D [batch, seq] tensor, got rank ${t.rank}`);
+      if (t.shape[0] !== inputIds.shape[0] || t.shape[1] !== inputIds.shape[1]) {
+        throw new ArgumentError(
+          name,
+          `shape ${describeShape(t.shape)} differs from inputIds ${describeShape(inputIds.shape)}`,
+        );
+      }
+    }
+    const [batch, seq] = inputIds.shape;
+    if (batch === 0 || seq === 0) throw new ArgumentError('inputIds', 'empty batch or sequence');
+    if (seq > cfg.max_position_embeddings) {
+      throw new ArgumentError(
+        'inputIds',
+        `sequence length ${seq} exceeds max_position_embeddings ${cfg.max_position_embeddings}`,
+      );
+    }
+    const checkRange = (name: string, t: tf.Tensor, limit: number, field: string): void => {
+      const data = t.dataSync();
+      for (let i = 0; i < data.length; i++) {
+        const x = data[i];
+        if (!(x >= 0 && x < limit) || !Number.isInteger(x)) {
+          throw new ArgumentError(name, `id ${x} at position ${i} is outside [0, ${limit}) (${field})`);
+        }
+      }
+    };
+    checkRange('inputIds', inputIds, cfg.vocab_size, 'vocab_size');
+    checkRange('tokenTypeIds', tokenTypeIds, cfg.type_vocab_size, 'type_vocab_size');
+  }
+}

@@ -1,0 +1,222 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { ArgumentError, InputFormatError } from '../errors.js';
+import type { Similarity } from '../losses/in-batch-negatives.js';
+import type { TrainableEncoder } from '../losses/types.js';
+import type { Matrix } from '../types.js';
+import { loadModel } from '../checkpoint/load.js';
+import type { SentenceEncoder } from './sentence-encoder.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+
+/**
+ * A DPR-style bi-encoder: a query tower and a passage tower (the same encoder when tied) and the similarity
+ * that compares their embeddings. It is what the Trainer trains and what gets saved.
+ */
+
+/** An encoder a {@link BiEncoder} can hold: trainable, and optionally saveable (`SentenceEncoder` is both). */
+export interface TowerEncoder extends TrainableEncoder {
+  /** Write the encoder to `dir` (sentence-transformers layout for `SentenceEncoder`). */
+  save?(dir: string): Promise<void>;
+  /** Batched inference; when absent, {@link BiEncoder} embeds in batches itself. */
+  encode?(texts: string[], options?: { batchSize?: number; quiet?: boolean }): Promise<Matrix>;
+  dispose?(): void;
+}
+
+/** Contents of `bi_encoder.json`, written next to the towers by {@link BiEncoder.save}. */
+export interface BiEncoderConfig {
+  format: 'dense-retrieval.bi-encoder';
+  version: 1;
+  tied: boolean;
+  similarity: Similarity;
+  /** Tower directories relative to the saved directory (`.` for a tied model). */
+  query: string;
+  passage: string;
+}
+
+export const BI_ENCODER_CONFIG = 'bi_encoder.json';
+
+/** Options of {@link BiEncoder.tied} and {@link BiEncoder.untied}. */
+export interface BiEncoderOptions {
+  /** How queries and passages are compared: `dot` (DPR) or `cosine`. Default `dot`. */
+  similarity?: Similarity;
+}
+
+/**
+ * Query and passage towers plus a similarity. Tied: one encoder embeds both (sentence-transformers style).
+ * Untied: two encoders (DPR's setup).
+ *
+ * Saved layout: a tied model is one sentence-transformers directory (plus `bi_encoder.json`), loadable by
+ * `encode` as is; an untied model is `query/` and `passage/` sub-directories, each a sentence-transformers
+ * directory, with `bi_encoder.json` saying which is which.
+ *
+ * @example
+ * ```ts
+ * const encoder = await SentenceEncoder.load('sentence-transformers/all-MiniLM-L6-v2');
+ * const model = BiEncoder.tied(encoder, { similarity: 'cosine' });
+ * await model.save('out/model');
+ * const again = await BiEncoder.load('out/model'); // towers through loadModel
+ * ```
+ */
+export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
+  readonly queryEncoder: E;
+  readonly passageEncoder: E;
+  readonly similarity: Similarity;
+
+  private constructor(query: E, passage: E, similarity: Similarity) {
+    if (similarity !== 'dot' && similarity !== 'cosine') {
+      throw new ArgumentError('similarity', `must be 'dot' or 'cosine', got '${String(similarity)}'`);
+    }
+    this.queryEncoder = query;
+    this.passageEncoder = passage;
+    this.similarity = similarity;
+  }
+
+  /** One encoder for both queries and passages. */
+  static tied<E extends TowerEncoder>(encoder: E, options: BiEncoderOptions = {}): BiEncoder<E> {
+    return new BiEncoder(encoder, encoder, options.similarity ?? 'dot');
+  }
+
+  /** Separate query and passage encoders (they must not share variables). */
+  static untied<E extends TowerEncoder>(query: E, passage: E, options: BiEncoderOptions = {}): BiEncoder<E> {
+    if (query === passage)
+      throw new ArgumentError('passage', 'is the query encoder itself; use BiEncoder.tied');
+    return new BiEncoder(query, passage, options.similarity ?? 'dot');
+  }
+
+  /** Whether one encoder serves both towers. */
+  get tied(): boolean {
+    return this.queryEncoder === this.passageEncoder;
+  }
+
+  /** Variables of both towers, each once. */
+  trainableVariables(): tf.Variable[] {
+    return [
+      ...new Set([...this.queryEncoder.trainableVariables(), ...this.passageEncoder.trainableVariables()]),
+    ];
+  }
+
+  /**
+   * Similarity matrix `[queries, passages]` of embeddings, by this model's similarity. The caller owns the
+   * result.
+   */
+  score(queries: tf.Tensor2D, passages: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const norm = (x: tf.Tensor2D) =>
+        this.similarity === 'cosine' ? tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), 1e-12)) : x;
+      return tf.matMul(norm(queries), norm(passages), false, true) as tf.Tensor2D;
+    });
+  }
+
+  /** Inference embeddings of queries (no dropout), as a plain matrix. */
+  encodeQueries(texts: string[], options: { batchSize?: number; quiet?: boolean } = {}): Promise<Matrix> {
+    return encodeWith(this.queryEncoder, texts, options);
+  }
+
+  /** Inference embeddings of passages (no dropout), as a plain matrix. */
+  encodePassages(texts: string[], options: { batchSize?: number; quiet?: boolean } = {}): Promise<Matrix> {
+    return encodeWith(this.passageEncoder, texts, options);
+  }
+
+  /** Save both towers and `bi_encoder.json` to `dir`, atomically (the directory appears complete or not at all). */
+  async save(dir: string): Promise<void> {
+    const saveTower = (encoder: E, which: string) => {
+      if (typeof encoder.save !== 'function') {
+        throw new ArgumentError(which, 'encoder has no save(); it cannot be written as a model directory');
+      }
+      return encoder.save.bind(encoder);
+    };
+    const config: BiEncoderConfig = {
+      format: 'dense-retrieval.bi-encoder',
+      version: 1,
+      tied: this.tied,
+      similarity: this.similarity,
+      query: this.tied ? '.' : 'query',
+      passage: this.tied ? '.' : 'passage',
+    };
+    const saveQuery = saveTower(this.queryEncoder, 'queryEncoder');
+    const savePassage = this.tied ? undefined : saveTower(this.passageEncoder, 'passageEncoder');
+    await writeDirAtomic(dir, async (tmp) => {
+      if (savePassage === undefined) {
+        await saveQuery(tmp);
+      } else {
+        await saveQuery(path.join(tmp, 'query'));
+        await savePassage(path.join(tmp, 'passage'));
+      }
+      await writeFileAtomic(path.join(tmp, BI_ENCODER_CONFIG), JSON.stringify(config, null, 2) + '\n');
+    });
+  }
+
+  /**
+   * Load a directory written by {@link BiEncoder.save}. A plain sentence-transformers directory without
+   * `bi_encoder.json` loads as a tied model with `options.similarity` (default `dot`). Towers load with
+   * `loadModel` unless `options.loadEncoder` says otherwise.
+   */
+  static async load<E extends TowerEncoder = SentenceEncoder>(
+    dir: string,
+    options: { loadEncoder?: (dir: string) => Promise<E>; similarity?: Similarity } = {},
+  ): Promise<BiEncoder<E>> {
+    const loadEncoder =
+      options.loadEncoder ?? ((d: string) => loadModel(d, { quiet: true }) as unknown as Promise<E>);
+    const file = path.join(dir, BI_ENCODER_CONFIG);
+    let text: string | undefined;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (text === undefined) {
+      return BiEncoder.tied(await loadEncoder(dir), { similarity: options.similarity });
+    }
+    let config: BiEncoderConfig;
+    try {
+      config = JSON.parse(text) as BiEncoderConfig;
+    } catch (error) {
+      throw new InputFormatError(`invalid JSON: ${(error as Error).message}`, file);
+    }
+    if (config.format !== 'dense-retrieval.bi-encoder' || config.version !== 1) {
+      throw new InputFormatError(`not a bi-encoder config (format '${String(config.format)}')`, file);
+    }
+    if (config.similarity !== 'dot' && config.similarity !== 'cosine') {
+      throw new InputFormatError(
+        `similarity must be 'dot' or 'cosine', got '${String(config.similarity)}'`,
+        file,
+      );
+    }
+    const similarity = options.similarity ?? config.similarity;
+    if (config.tied) return BiEncoder.tied(await loadEncoder(dir), { similarity });
+    const query = await loadEncoder(path.join(dir, config.query));
+    const passage = await loadEncoder(path.join(dir, config.passage));
+    return BiEncoder.untied(query, passage, { similarity });
+  }
+
+  /** Free both towers. */
+  dispose(): void {
+    this.queryEncoder.dispose?.();
+    if (!this.tied) this.passageEncoder.dispose?.();
+  }
+}
+
+async function encodeWith(
+  encoder: TowerEncoder,
+  texts: string[],
+  options: { batchSize?: number; quiet?: boolean },
+): Promise<Matrix> {
+  if (typeof encoder.encode === 'function') return encoder.encode(texts, options);
+  const batchSize = options.batchSize ?? 32;
+  let cols = 0;
+  const parts: Float32Array[] = [];
+  for (let i = 0; i < texts.length; i += batchSize) {
+    const emb = encoder.embed(texts.slice(i, i + batchSize), { training: false });
+    cols = emb.shape[1];
+    parts.push((await emb.data()) as Float32Array);
+    emb.dispose();
+  }
+  const data = new Float32Array(texts.length * cols);
+  let o = 0;
+  for (const p of parts) {
+    data.set(p, o);
+    o += p.length;
+  }
+  return { data, rows: texts.length, cols };
+}

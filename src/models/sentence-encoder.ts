@@ -1,0 +1,286 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { loadModel } from '../checkpoint/load.js';
+import type { LoadModelOptions } from '../checkpoint/load.js';
+import { writeSafetensors } from '../checkpoint/safetensors.js';
+import { writeSentenceTransformersFiles } from '../checkpoint/sentence-transformers.js';
+import { ArgumentError, InputFormatError } from '../errors.js';
+import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
+import type { Matrix } from '../types.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { createProgress } from '../util/progress.js';
+import { BertModel, parseBertConfig } from './bert.js';
+import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
+import type { PoolingMode } from './pooling.js';
+
+/** Options of {@link SentenceEncoder.encode}. */
+export interface EncodeOptions {
+  /** Texts per forward pass; default 32. */
+  batchSize?: number;
+  /** Draw a progress bar (on a TTY only); default true. */
+  progress?: boolean;
+  /** Print nothing (overrides `progress`). */
+  quiet?: boolean;
+  /** Truncate texts to this many tokens instead of the encoder's `maxSeqLength`. */
+  maxLength?: number;
+}
+
+/** What a {@link SentenceEncoder} is built from. */
+export interface SentenceEncoderInit {
+  bert: BertModel;
+  tokenizer: TextTokenizer;
+  pooling: PoolingMode;
+  normalize: boolean;
+  /** Texts are truncated to this many tokens (special tokens included). */
+  maxSeqLength: number;
+}
+
+/** Options of {@link SentenceEncoder.fromScratch}. */
+export interface FromScratchOptions {
+  /** Default `mean`, as a new sentence-transformers model. */
+  pooling?: PoolingMode;
+  /** Default false. */
+  normalize?: boolean;
+  /** Default: the smaller of max_position_embeddings and the tokenizer's model_max_length. */
+  maxSeqLength?: number;
+  /** Seed of the random initialisation. */
+  seed?: number;
+}
+
+function checkInit(init: SentenceEncoderInit): void {
+  if (!(POOLING_MODES as readonly string[]).includes(init.pooling)) {
+    throw new ArgumentError(
+      'pooling',
+      `must be one of ${POOLING_MODES.join(', ')}, got '${String(init.pooling)}'`,
+    );
+  }
+  const maxPos = init.bert.config.max_position_embeddings;
+  if (!Number.isInteger(init.maxSeqLength) || init.maxSeqLength < 3 || init.maxSeqLength > maxPos) {
+    throw new ArgumentError(
+      'maxSeqLength',
+      `must be an integer in [3, ${maxPos}] (max_position_embeddings), got ${init.maxSeqLength}`,
+    );
+  }
+  if (init.tokenizer.vocabSize > init.bert.config.vocab_size) {
+    throw new ArgumentError(
+      'tokenizer',
+      `has ${init.tokenizer.vocabSize} token ids but the model's vocab_size is ${init.bert.config.vocab_size}; ` +
+        'tokenizer and model do not belong together',
+    );
+  }
+}
+
+/**
+ * A bi-encoder text tower: tokenizer + BERT + pooling (+ L2 normalisation), the equivalent of a
+ * sentence-transformers `SentenceTransformer` built from Transformer, Pooling and Normalize modules.
+ *
+ * @example
+ * ```ts
+ * import { initBackend, SentenceEncoder } from 'dense-retrieval';
+ *
+ * await initBackend();
+ * const encoder = await SentenceEncoder.load('sentence-transformers/all-MiniLM-L6-v2'); // mean + normalize
+ * const { data, rows, cols } = await encoder.encode(['what is dense retrieval?', 'BM25 is sparse.']);
+ * encoder.dispose();
+ * ```
+ */
+export class SentenceEncoder {
+  readonly bert: BertModel;
+  readonly tokenizer: TextTokenizer;
+  readonly pooling: PoolingMode;
+  readonly normalize: boolean;
+  readonly maxSeqLength: number;
+
+  constructor(init: SentenceEncoderInit) {
+    checkInit(init);
+    this.bert = init.bert;
+    this.tokenizer = init.tokenizer;
+    this.pooling = init.pooling;
+    this.normalize = init.normalize;
+    this.maxSeqLength = init.maxSeqLength;
+  }
+
+  /** Width of the sentence vectors. */
+  get dim(): number {
+    return this.bert.config.hidden_size;
+  }
+
+  /**
+   * Load a model directory or hub id; the same as {@link loadModel}. Pooling, normalisation and
+   * max_seq_length default to the checkpoint's sentence-transformers files.
+   */
+  static async load(source: string, options: LoadModelOptions = {}): Promise<SentenceEncoder> {
+    return loadModel(source, options);
+  }
+
+  /**
+   * A randomly initialised encoder from a BERT `config.json` and a tokenizer directory (default: the bundled
+   * bert-base-uncased tokenizer).
+   *
+   * @example
+   * ```ts
+   * const encoder = await SentenceEncoder.fromScratch('tiny-bert/config.json', undefined, { seed: 1 });
+   * ```
+   */
+  static async fromScratch(
+    configFile: string,
+    tokenizerDir: string = BUNDLED_TOKENIZERS.bertBaseUncased,
+    options: FromScratchOptions = {},
+  ): Promise<SentenceEncoder> {
+    let raw: string;
+    try {
+      raw = await fs.readFile(configFile, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new InputFormatError(
+        code === 'ENOENT' ? 'config.json not found' : `cannot read (${code})`,
+        configFile,
+      );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch (error) {
+      throw new InputFormatError(`invalid JSON (${(error as Error).message})`, configFile);
+    }
+    const config = parseBertConfig(json, configFile);
+    const tokenizer = await TextTokenizer.fromDirectory(tokenizerDir);
+    const maxSeqLength =
+      options.maxSeqLength ?? Math.min(config.max_position_embeddings, tokenizer.modelMaxLength ?? Infinity);
+    const bert = BertModel.random(config, options.seed);
+    try {
+      return new SentenceEncoder({
+        bert,
+        tokenizer,
+        pooling: options.pooling ?? 'mean',
+        normalize: options.normalize ?? false,
+        maxSeqLength,
+      });
+    } catch (error) {
+      bert.dispose();
+      throw error;
+    }
+  }
+
+  /**
+   * Tokenize and embed `texts` -> `[n, dim]`, differentiably: call it inside `tf.variableGrads` to train.
+   * With `training`, dropout is on; the same `dropoutSeed` gives the same dropout masks (gradient caching
+   * recomputes a forward pass and relies on it).
+   */
+  embed(
+    texts: string[],
+    options: { training?: boolean; dropoutSeed?: number; maxLength?: number } = {},
+  ): tf.Tensor2D {
+    if (texts.length === 0) throw new ArgumentError('texts', 'is empty');
+    const batch = this.tokenizer.encodeBatch(texts, { maxLength: options.maxLength ?? this.maxSeqLength });
+    const shape: [number, number] = [batch.batchSize, batch.seqLen];
+    return tf.tidy(() => {
+      const inputIds = tf.tensor2d(batch.inputIds, shape, 'int32');
+      const attentionMask = tf.tensor2d(batch.attentionMask, shape, 'int32');
+      const tokenTypeIds = tf.tensor2d(batch.tokenTypeIds, shape, 'int32');
+      const hidden = this.bert.forward(
+        { inputIds, attentionMask, tokenTypeIds },
+        { training: options.training, dropoutSeed: options.dropoutSeed },
+      );
+      const pooled = pool(hidden, attentionMask, this.pooling);
+      return this.normalize ? l2Normalize(pooled) : pooled;
+    });
+  }
+
+  /**
+   * Embed many texts for inference: texts are sorted by token length so batches carry little padding, then
+   * put back in input order. Returns a row-major float32 `[texts.length, dim]` matrix.
+   *
+   * @example
+   * ```ts
+   * const m = await encoder.encode(corpus.map((d) => `${d.title} ${d.text}`), { batchSize: 64 });
+   * const firstVector = m.data.subarray(0, m.cols);
+   * ```
+   */
+  async encode(texts: string[], options: EncodeOptions = {}): Promise<Matrix> {
+    if (!Array.isArray(texts)) throw new ArgumentError('texts', 'expected an array of strings');
+    const batchSize = options.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new ArgumentError('batchSize', `must be a positive integer, got ${batchSize}`);
+    }
+    const maxLength = options.maxLength ?? this.maxSeqLength;
+    if (
+      !Number.isInteger(maxLength) ||
+      maxLength < 3 ||
+      maxLength > this.bert.config.max_position_embeddings
+    ) {
+      throw new ArgumentError(
+        'maxLength',
+        `must be an integer in [3, ${this.bert.config.max_position_embeddings}] (max_position_embeddings), got ${maxLength}`,
+      );
+    }
+    const bad = texts.findIndex((t) => typeof t !== 'string');
+    if (bad >= 0) throw new ArgumentError('texts', `element ${bad} is not a string`);
+    const dim = this.dim;
+    const out = new Float32Array(texts.length * dim);
+    // Longest first, as sentence-transformers does: the slowest batches come first, so the ETA is honest.
+    const lengths = texts.map((t) => this.tokenizer.tokenLength(t, { maxLength }));
+    const order = texts.map((_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
+    const progress = createProgress({
+      total: texts.length,
+      label: 'encode',
+      unit: 'texts',
+      quiet: options.quiet === true || options.progress === false,
+    });
+    try {
+      for (let start = 0; start < order.length; start += batchSize) {
+        const idx = order.slice(start, start + batchSize);
+        const vectors = this.embed(
+          idx.map((i) => texts[i]),
+          { maxLength },
+        );
+        const values = (await vectors.data()) as Float32Array;
+        vectors.dispose();
+        idx.forEach((row, j) => out.set(values.subarray(j * dim, (j + 1) * dim), row * dim));
+        progress.tick(idx.length);
+      }
+    } finally {
+      progress.done();
+    }
+    return { data: out, rows: texts.length, cols: dim };
+  }
+
+  /** The parameters an optimizer updates (all BERT weights). */
+  trainableVariables(): tf.Variable[] {
+    return [...this.bert.variables().values()];
+  }
+
+  /**
+   * Save in the sentence-transformers layout (loadable by `SentenceTransformer(dir)` in Python and by
+   * {@link loadModel}), atomically: config.json, model.safetensors (F32), tokenizer files, modules.json,
+   * sentence_bert_config.json, 1_Pooling/config.json, 2_Normalize/ when normalizing,
+   * config_sentence_transformers.json.
+   *
+   * @example
+   * ```ts
+   * await encoder.save('runs/my-retriever/final');
+   * ```
+   */
+  async save(dir: string): Promise<void> {
+    const config: Record<string, unknown> = { architectures: ['BertModel'], ...this.bert.config };
+    const tensors = this.bert.hfTensors();
+    await writeDirAtomic(dir, async (tmp) => {
+      await writeFileAtomic(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+      // transformers refuses safetensors files without format metadata.
+      await writeSafetensors(path.join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
+      await this.tokenizer.save(tmp);
+      await writeSentenceTransformersFiles(tmp, {
+        pooling: this.pooling,
+        normalize: this.normalize,
+        maxSeqLength: this.maxSeqLength,
+        dimension: this.dim,
+      });
+    });
+  }
+
+  /** Free the model's tensors. */
+  dispose(): void {
+    this.bert.dispose();
+  }
+}

@@ -1,0 +1,72 @@
+import { ArgumentError } from '../errors.js';
+import type { CorpusDoc, Qrels } from '../types.js';
+
+/** One training example: a query, one positive passage and optionally hard negatives. */
+export interface TrainingExample {
+  query: string;
+  positive: string;
+  /** Hard negatives; every example of a run must have the same number. */
+  negatives?: string[];
+  /** Identity of the query (its text when absent); the sampler keeps one copy per batch. */
+  queryId?: string;
+  /** Identity of the positive (its text when absent), used to mask false negatives. */
+  positiveId?: string;
+  /** Identities of the negatives (their texts when absent). */
+  negativeIds?: string[];
+}
+
+/**
+ * The text a passage is embedded from: BEIR's `title + ' ' + text` convention (just `text` without title),
+ * the same as `encode` uses for `.jsonl` input.
+ *
+ * @example
+ * ```ts
+ * passageText({ id: 'd1', title: 'Cats', text: 'Cats purr.' }); // 'Cats Cats purr.'
+ * ```
+ */
+export function passageText(doc: CorpusDoc): string {
+  return doc.title ? `${doc.title} ${doc.text}`.trim() : doc.text;
+}
+
+/**
+ * One example per judged-relevant (query, document) pair (grade >= `minGrade`, default 1), in qrels
+ * order. Errors name what is missing: no positive judgement at all, or a judged query / document that the
+ * queries / corpus do not contain.
+ *
+ * @example
+ * ```ts
+ * const { corpus, queries, qrels } = await loadBeir('data/scifact', { split: 'train' });
+ * const examples = examplesFromQrels({ queries, corpus, qrels });
+ * ```
+ */
+export function examplesFromQrels(options: {
+  queries: Map<string, string>;
+  corpus: CorpusDoc[] | Map<string, CorpusDoc>;
+  qrels: Qrels;
+  minGrade?: number;
+}): TrainingExample[] {
+  const { queries, qrels } = options;
+  const minGrade = options.minGrade ?? 1;
+  const corpus =
+    options.corpus instanceof Map ? options.corpus : new Map(options.corpus.map((d) => [d.id, d] as const));
+  const out: TrainingExample[] = [];
+  for (const [qid, docs] of qrels) {
+    for (const [docId, grade] of docs) {
+      if (grade < minGrade) continue;
+      const query = queries.get(qid);
+      if (query === undefined) throw new ArgumentError('queries', `query '${qid}' of the qrels has no text`);
+      const doc = corpus.get(docId);
+      if (doc === undefined) {
+        throw new ArgumentError(
+          'corpus',
+          `document '${docId}' (judged for query '${qid}') is not in the corpus`,
+        );
+      }
+      out.push({ query, positive: passageText(doc), queryId: qid, positiveId: docId });
+    }
+  }
+  if (out.length === 0) {
+    throw new ArgumentError('qrels', `no positive judgements (grade >= ${minGrade}): nothing to train on`);
+  }
+  return out;
+}

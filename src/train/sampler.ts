@@ -1,0 +1,127 @@
+import { ArgumentError } from '../errors.js';
+import { Rng, deriveSeed } from '../util/random.js';
+import type { TrainingExample } from './examples.js';
+
+/** Where a {@link NoDuplicatesBatchSampler} stands: the epoch and the next batch within it. */
+export interface SamplerState {
+  epoch: number;
+  batch: number;
+}
+
+/** The identities an example brings into a batch: its query, positive and negatives. */
+function keysOf(e: TrainingExample): string[] {
+  return [
+    `q\u0000${e.queryId ?? e.query}`,
+    `p\u0000${e.positiveId ?? e.positive}`,
+    ...(e.negativeIds ?? e.negatives ?? []).map((n) => `p\u0000${n}`),
+  ];
+}
+
+/**
+ * Seeded batches that never hold the same query or the same passage twice (a duplicate positive would be a
+ * false in-batch negative). Each epoch shuffles the examples with a seed derived from (seed, epoch), then
+ * fills batches greedily in that order, deferring an example that would duplicate a text to a later batch;
+ * a final batch that cannot be filled is dropped. Because an epoch's batches depend only on (seed, epoch),
+ * the whole state is {@link SamplerState}, which makes resuming exact.
+ *
+ * @example
+ * ```ts
+ * const sampler = new NoDuplicatesBatchSampler(examples, 32, 42);
+ * const indices = sampler.next(); // 32 example indices, all texts distinct
+ * const saved = sampler.state;    // { epoch, batch }
+ * ```
+ */
+export class NoDuplicatesBatchSampler {
+  readonly batchSize: number;
+  readonly seed: number;
+  private readonly keys: string[][];
+  private readonly cache = new Map<number, number[][]>();
+  private position: SamplerState = { epoch: 0, batch: 0 };
+
+  constructor(examples: TrainingExample[], batchSize: number, seed: number) {
+    if (examples.length === 0) throw new ArgumentError('examples', 'no training examples');
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new ArgumentError('batchSize', `must be an integer >= 1, got ${batchSize}`);
+    }
+    if (batchSize > examples.length) {
+      throw new ArgumentError(
+        'batchSize',
+        `(${batchSize}) is larger than the ${examples.length} training examples`,
+      );
+    }
+    this.batchSize = batchSize;
+    this.seed = seed;
+    this.keys = examples.map(keysOf);
+    this.keys.forEach((keys, i) => {
+      if (new Set(keys).size !== keys.length) {
+        throw new ArgumentError(
+          'examples',
+          `example ${i} repeats a passage (a negative equal to its positive?)`,
+        );
+      }
+    });
+    if (this.epochBatches(0).length === 0) {
+      throw new ArgumentError(
+        'batchSize',
+        `(${batchSize}) cannot be filled without repeating a query or passage; the examples have too few distinct texts`,
+      );
+    }
+  }
+
+  /** The batches (lists of example indices) of epoch `epoch`. */
+  epochBatches(epoch: number): number[][] {
+    const hit = this.cache.get(epoch);
+    if (hit) return hit;
+    const rng = new Rng(deriveSeed(this.seed, epoch));
+    let remaining = rng.shuffle(this.keys.map((_, i) => i));
+    const batches: number[][] = [];
+    while (remaining.length >= this.batchSize) {
+      const seen = new Set<string>();
+      const batch: number[] = [];
+      const deferred: number[] = [];
+      for (let r = 0; r < remaining.length; r++) {
+        const i = remaining[r];
+        if (batch.length === this.batchSize) {
+          deferred.push(...remaining.slice(r));
+          break;
+        }
+        const keys = this.keys[i];
+        if (keys.some((k) => seen.has(k))) {
+          deferred.push(i);
+          continue;
+        }
+        for (const k of keys) seen.add(k);
+        batch.push(i);
+      }
+      if (batch.length < this.batchSize) break;
+      batches.push(batch);
+      remaining = deferred;
+    }
+    // Only the current and next epochs are ever asked for; keep the cache small.
+    for (const e of this.cache.keys()) if (e < epoch - 1) this.cache.delete(e);
+    this.cache.set(epoch, batches);
+    return batches;
+  }
+
+  /** The next batch of example indices. */
+  next(): number[] {
+    let { epoch, batch } = this.position;
+    let batches = this.epochBatches(epoch);
+    if (batch >= batches.length) {
+      epoch += 1;
+      batch = 0;
+      batches = this.epochBatches(epoch);
+    }
+    this.position = { epoch, batch: batch + 1 };
+    return batches[batch];
+  }
+
+  /** The position to save for resuming. */
+  get state(): SamplerState {
+    return { ...this.position };
+  }
+
+  set state(state: SamplerState) {
+    this.position = { epoch: state.epoch, batch: state.batch };
+  }
+}

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { readRun } from '../../src/data/run.js';
+import { evaluateRun, mrrAt, rankDocuments } from '../../src/eval/metrics.js';
+import { formatEvaluationTable, RetrievalEvaluator } from '../../src/eval/retrieval-evaluator.js';
+import type { RetrievalEncoder } from '../../src/eval/retrieval-evaluator.js';
+import { Bm25Index } from '../../src/index/bm25.js';
+import { recallOfResults } from '../../src/index/recall.js';
+import type { CorpusDoc, Matrix, Qrels } from '../../src/types.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+/** A deterministic stand-in encoder: hashed bag of words, so similar texts get similar vectors. */
+function hashEncoder(dim = 32): RetrievalEncoder & { calls: number } {
+  return {
+    calls: 0,
+    async encode(texts: string[]): Promise<Matrix> {
+      this.calls++;
+      const data = new Float32Array(texts.length * dim);
+      texts.forEach((t, i) => {
+        for (const w of t.toLowerCase().split(/\W+/).filter(Boolean)) {
+          let h = 2166136261;
+          for (let c = 0; c < w.length; c++) h = Math.imul(h ^ w.charCodeAt(c), 16777619);
+          data[i * dim + ((h >>> 0) % dim)] += 1;
+        }
+      });
+      return { data, rows: texts.length, cols: dim };
+    },
+  };
+}
+
+const WORDS =
+  'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau'.split(
+    ' ',
+  );
+
+function collection(): { corpus: CorpusDoc[]; queries: Map<string, string>; qrels: Qrels } {
+  const corpus: CorpusDoc[] = [];
+  for (let i = 0; i < 240; i++) {
+    const words = Array.from(
+      { length: 12 },
+      (_, j) => WORDS[(i * 7 + j * j * 3 + (i % 5) * j) % WORDS.length],
+    );
+    corpus.push({
+      id: `doc${i}`,
+      title: i % 3 === 0 ? `title ${WORDS[i % WORDS.length]}` : '',
+      text: words.join(' '),
+    });
+  }
+  const queries = new Map<string, string>();
+  const qrels: Qrels = new Map();
+  for (let q = 0; q < 15; q++) {
+    const d = (q * 37) % 240;
+    queries.set(`q${q}`, corpus[d].text.split(' ').slice(0, 4).join(' '));
+    qrels.set(
+      `q${q}`,
+      new Map([
+        [`doc${d}`, 1],
+        [`doc${(d + 1) % 240}`, q % 2 === 0 ? 2 : 0],
+      ]),
+    );
+  }
+  return { corpus, queries, qrels };
+}
+
+test('rows match the written runs re-scored with evaluateRun, and recall@10 vs exact is right', async () => {
+  const { corpus, queries, qrels } = collection();
+  const prefix = path.join(tmpDir(), 'runs', 'toy');
+  const evaluator = new RetrievalEvaluator({
+    corpus,
+    queries,
+    qrels,
+    indexes: ['exact', 'hnsw', 'bm25'],
+    ef: [1, 200],
+    k: 100,
+    chunkSize: 50,
+    runOut: prefix,
+    quiet: true,
+  });
+  const encoder = hashEncoder();
+  const table = await evaluator.evaluate(encoder);
+  assert.equal(encoder.calls, 5 + 1, 'corpus in chunks of 50, then the queries');
+  assert.deepEqual(
+    table.rows.map((r) => r.name),
+    ['exact', 'hnsw ef=100', 'hnsw ef=200', 'bm25'],
+  );
+  assert.equal(table.documents, 240);
+  assert.equal(table.queries, 15);
+  const exactRun = await readRun(`${prefix}.exact.run`);
+  for (const row of table.rows) {
+    assert.equal(row.runFile, `${prefix}.${row.index === 'hnsw' ? `hnsw-ef${row.ef}` : row.index}.run`);
+    const run = await readRun(row.runFile!);
+    const { mean } = evaluateRun(qrels, run, ['ndcg_cut.10', 'recall.100', 'map_cut.100']);
+    // The run file holds scores as text, so sums may differ in the last bits.
+    const close = (a: number, b: number): boolean => Math.abs(a - b) < 1e-9;
+    assert.ok(close(row.ndcg10, mean.ndcg_cut_10), `${row.name} nDCG@10`);
+    assert.ok(close(row.recall100, mean.recall_100), `${row.name} R@100`);
+    assert.ok(close(row.map100, mean.map_cut_100), `${row.name} MAP@100`);
+    const mrr =
+      [...run].reduce((s, [q, docs]) => s + mrrAt(rankDocuments(docs), qrels.get(q)!, 10), 0) / run.size;
+    assert.ok(close(row.mrr10, mrr));
+    if (row.index === 'hnsw') {
+      const top10 = (r: typeof run): string[][] =>
+        [...queries.keys()].map((q) => rankDocuments(r.get(q)!).slice(0, 10));
+      assert.equal(row.recallVsExact, recallOfResults(top10(run), top10(exactRun), 10));
+    } else {
+      assert.equal(row.recallVsExact, undefined);
+    }
+  }
+  // The BM25 row is exactly what a Bm25Index gives.
+  const bm25 = new Bm25Index();
+  bm25.addDocuments(corpus);
+  const ids = [...queries.keys()];
+  const direct = bm25.search(
+    ids.map((q) => queries.get(q)!),
+    100,
+  );
+  const bmRun = await readRun(`${prefix}.bm25.run`);
+  ids.forEach((q, i) => assert.deepEqual(rankDocuments(bmRun.get(q)!), direct.ids[i]));
+  const text = formatEvaluationTable(table);
+  assert.match(text, /^index\s+nDCG@10\s+MRR@10\s+R@100\s+MAP@100\s+R@10 vs exact$/m);
+  assert.match(text, /^hnsw ef=200\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}$/m);
+  assert.match(text, /^bm25(\s+\d\.\d{4}){4}\s+-$/m);
+  assert.match(text, /240 documents, 15 queries, depth 100/);
+});
+
+test('MRR@10 is reciprocal rank cut at 10', async () => {
+  // One-dimensional "embeddings": the query vector is [1], so documents rank by their value.
+  const corpus: CorpusDoc[] = Array.from({ length: 20 }, (_, i) => ({
+    id: `d${i}`,
+    title: '',
+    text: String(20 - i),
+  }));
+  const encoder: RetrievalEncoder = {
+    async encode(texts) {
+      return {
+        data: Float32Array.from(texts, (t) => (t.startsWith('query') ? 1 : Number(t))),
+        rows: texts.length,
+        cols: 1,
+      };
+    },
+  };
+  const queries = new Map([
+    ['a', 'query a'],
+    ['b', 'query b'],
+  ]);
+  const qrels: Qrels = new Map([
+    ['a', new Map([['d1', 1]])], // rank 2
+    ['b', new Map([['d12', 1]])], // rank 13: beyond the cut
+  ]);
+  const table = await new RetrievalEvaluator({
+    corpus,
+    queries,
+    qrels,
+    indexes: ['exact'],
+    quiet: true,
+  }).evaluate(encoder);
+  assert.equal(table.k, 20, 'depth is capped at the corpus size');
+  assert.equal(table.rows[0].mrr10, (1 / 2 + 0) / 2);
+  assert.match(formatEvaluationTable(table), /depth 20 < 100, so R@100 and MAP@100 are cut at 20/);
+});
+
+test('configuration errors are clear', async () => {
+  const { corpus, queries, qrels } = collection();
+  await assert.rejects(
+    new RetrievalEvaluator({ corpus, queries, qrels, indexes: ['exact', 'bm25'] }).evaluate(),
+    /encoder: indexes exact need an encoder \(only bm25 works without\)/,
+  );
+  assert.throws(
+    () => new RetrievalEvaluator({ corpus, queries, qrels, indexes: ['faiss' as 'exact'] }),
+    /indexes: unknown index 'faiss'/,
+  );
+  assert.throws(
+    () => new RetrievalEvaluator({ corpus, queries, qrels, ef: [0] }),
+    /ef: must be positive integers, got 0/,
+  );
+  assert.throws(() => new RetrievalEvaluator({ corpus: [], queries, qrels }), /corpus: is empty/);
+  const short: RetrievalEncoder = {
+    async encode(texts) {
+      return { data: new Float32Array((texts.length - 1) * 4), rows: texts.length - 1, cols: 4 };
+    },
+  };
+  await assert.rejects(
+    new RetrievalEvaluator({ corpus, queries, qrels, indexes: ['exact'], quiet: true }).evaluate(short),
+    /encoder: returned 239 vectors for 240 texts/,
+  );
+  // Without an encoder, the default is BM25 alone.
+  const table = await new RetrievalEvaluator({ corpus, queries, qrels, quiet: true }).evaluate();
+  assert.deepEqual(
+    table.rows.map((r) => r.name),
+    ['bm25'],
+  );
+});

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadBeir } from '../../src/data/beir.js';
+import { InputFormatError } from '../../src/errors.js';
+import { evaluateRun } from '../../src/eval/metrics.js';
+import { Bm25Index, lengthToNormByte, normByteToLength } from '../../src/index/bm25.js';
+import { searchResultToRun } from '../../src/index/result-run.js';
+import type { CorpusDoc } from '../../src/types.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { fixtureJson } from './helpers.js';
+
+interface Bm25Fixture {
+  k1: number;
+  b: number;
+  docs: CorpusDoc[];
+  results: { query: string; ids: string[]; scores: number[] }[];
+  quantised: Record<string, number>;
+}
+
+test('document lengths are quantised like Lucene SmallFloat.intToByte4/byte4ToInt', () => {
+  const fx = fixtureJson<Bm25Fixture>('bm25.json');
+  for (const [length, decoded] of Object.entries(fx.quantised)) {
+    assert.equal(normByteToLength(lengthToNormByte(Number(length))), decoded, `length ${length}`);
+  }
+  assert.ok(lengthToNormByte(2 ** 31 - 1) <= 255);
+});
+
+test('scores and ranking equal the Python Lucene-BM25 reference', () => {
+  const fx = fixtureJson<Bm25Fixture>('bm25.json');
+  const bm25 = new Bm25Index({ k1: fx.k1, b: fx.b });
+  bm25.addDocuments(fx.docs.slice(0, 25));
+  bm25.addDocuments(fx.docs.slice(25));
+  const got = bm25.search(
+    fx.results.map((r) => r.query),
+    10,
+  );
+  fx.results.forEach((e, q) => {
+    assert.deepEqual(got.ids[q], e.ids, `query '${e.query}'`);
+    e.scores.forEach((s, j) =>
+      assert.ok(Math.abs(got.scores[q][j] - s) < 1e-5, `${got.scores[q][j]} vs ${s}`),
+    );
+  });
+});
+
+test('queries with no matching term return fewer results; errors are clear', () => {
+  const bm25 = new Bm25Index();
+  assert.throws(() => bm25.search(['x'], 1), /index: cannot search an empty index/);
+  bm25.addDocuments([
+    { id: 'a', title: 'Cats', text: 'Cats purr.' },
+    { id: 'b', title: '', text: 'Dogs bark loudly.' },
+  ]);
+  const r = bm25.search(['purring cat', 'zebra'], 2);
+  assert.deepEqual(r.ids, [['a'], []]);
+  assert.throws(() => bm25.search(['x'], 3), /k: k = 3 exceeds the number of indexed documents \(2\)/);
+  assert.throws(
+    () => bm25.addDocuments([{ id: 'a', title: '', text: 'again' }]),
+    /docs: duplicate document id 'a'/,
+  );
+  assert.throws(() => new Bm25Index({ b: 2 }), /b: must be in \[0, 1\], got 2/);
+});
+
+test('save/load round-trips; truncated files are refused', async () => {
+  const fx = fixtureJson<Bm25Fixture>('bm25.json');
+  const dir = tmpDir();
+  const bm25 = new Bm25Index();
+  bm25.addDocuments(fx.docs);
+  const file = path.join(dir, 'bm25.idx');
+  await bm25.save(file);
+  const loaded = await Bm25Index.load(file);
+  const queries = fx.results.map((r) => r.query);
+  assert.deepEqual(loaded.search(queries, 10), bm25.search(queries, 10));
+  const bytes = await fs.readFile(file);
+  await fs.writeFile(file, bytes.subarray(0, bytes.length - 1));
+  await assert.rejects(
+    Bm25Index.load(file),
+    (e: unknown) => e instanceof InputFormatError && /bm25\.idx: truncated index file/.test(e.message),
+  );
+});
+
+const SCIFACT = path.resolve(REPO_ROOT, '..', 'shared', 'data', 'scifact');
+
+test(
+  'SciFact test nDCG@10 is within 0.01 of Pyserini flat BM25 (0.679)',
+  { skip: !existsSync(SCIFACT) && 'no ../shared/data/scifact' },
+  async () => {
+    const { corpus, queries, qrels } = await loadBeir(SCIFACT, { split: 'test' });
+    const bm25 = new Bm25Index();
+    bm25.addDocuments(corpus);
+    const qids = [...queries.keys()];
+    const run = searchResultToRun(
+      bm25.search(
+        qids.map((q) => queries.get(q)!),
+        100,
+      ),
+      qids,
+    );
+    const { mean } = evaluateRun(qrels, run, ['ndcg_cut.10', 'recall.100']);
+    assert.ok(Math.abs(mean.ndcg_cut_10 - 0.679) <= 0.01, `nDCG@10 = ${mean.ndcg_cut_10}`);
+    assert.ok(Math.abs(mean.recall_100 - 0.925) <= 0.01, `R@100 = ${mean.recall_100}`);
+  },
+);

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { readNpy } from '../../src/data/npy.js';
+import { ArgumentError, InputFormatError } from '../../src/errors.js';
+import { ExactIndex } from '../../src/index/exact.js';
+import type { Metric } from '../../src/index/types.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { FIXTURES, fixtureJson, ids, randomMatrix, rows } from './helpers.js';
+
+interface Expected {
+  k: number;
+  ip: { ids: string[]; scores: number[] }[];
+  cosine: { ids: string[]; scores: number[] }[];
+  l2: { ids: string[]; scores: number[] }[];
+}
+
+async function fixture(): Promise<{
+  docs: Awaited<ReturnType<typeof readNpy>>;
+  queries: Awaited<ReturnType<typeof readNpy>>;
+  docIds: string[];
+}> {
+  const docs = await readNpy(path.join(FIXTURES, 'docs.npy'));
+  const queries = await readNpy(path.join(FIXTURES, 'queries.npy'));
+  const docIds = (await fs.readFile(path.join(FIXTURES, 'doc-ids.txt'), 'utf8')).trim().split('\n');
+  return { docs, queries, docIds };
+}
+
+for (const metric of ['ip', 'cosine', 'l2'] as Metric[]) {
+  test(`${metric}: top-k equals numpy's float64 brute force, ties by higher id first`, async () => {
+    const { docs, queries, docIds } = await fixture();
+    const expected = fixtureJson<Expected>('exact-topk.json');
+    // A small block size so that blocks, the 4-query groups and the remainder loop are all exercised.
+    const index = new ExactIndex({ dim: docs.cols, metric, blockSize: 37 });
+    index.add(rows(docs, 0, 100), docIds.slice(0, 100));
+    index.add(rows(docs, 100, docs.rows), docIds.slice(100));
+    const got = index.search(queries, expected.k);
+    expected[metric].forEach((e, q) => {
+      assert.deepEqual(got.ids[q], e.ids, `query ${q}`);
+      e.scores.forEach((s, j) =>
+        assert.ok(Math.abs(got.scores[q][j] - s) <= 1e-5 * Math.max(1, Math.abs(s))),
+      );
+    });
+  });
+}
+
+test('the fixture really has ties, broken by higher id first', () => {
+  const expected = fixtureJson<Expected>('exact-topk.json');
+  // query 0 equals documents 3, 7 and 250 (identical vectors): doc250 > doc007 > doc003.
+  const ranked = expected.ip[0].ids;
+  const at = ['doc250', 'doc007', 'doc003'].map((id) => ranked.indexOf(id));
+  assert.ok(at.every((i) => i >= 0) && at[0] < at[1] && at[1] < at[2]);
+});
+
+test('save/load round-trips, and the file is refused when truncated or from another version', async () => {
+  const dir = tmpDir();
+  const m = randomMatrix(120, 8, 1);
+  const q = randomMatrix(5, 8, 2);
+  for (const metric of ['ip', 'cosine', 'l2'] as Metric[]) {
+    const index = new ExactIndex({ dim: 8, metric });
+    index.add(m, ids(120));
+    const file = path.join(dir, `${metric}.idx`);
+    await index.save(file);
+    const loaded = await ExactIndex.load(file);
+    assert.equal(loaded.size, 120);
+    assert.equal(loaded.metric, metric);
+    assert.deepEqual(loaded.search(q, 7), index.search(q, 7));
+  }
+  const file = path.join(dir, 'ip.idx');
+  const bytes = await fs.readFile(file);
+  const cut = path.join(dir, 'cut.idx');
+  await fs.writeFile(cut, bytes.subarray(0, bytes.length - 10));
+  await assert.rejects(
+    ExactIndex.load(cut),
+    (e: unknown) =>
+      e instanceof InputFormatError && /cut\.idx: truncated index file: section 'vectors'/.test(e.message),
+  );
+  const other = Buffer.from(bytes);
+  other.writeUInt32LE(99, 8);
+  const v99 = path.join(dir, 'v99.idx');
+  await fs.writeFile(v99, other);
+  await assert.rejects(ExactIndex.load(v99), /v99\.idx: index format version 99 is not supported/);
+  const junk = path.join(dir, 'junk.idx');
+  await fs.writeFile(junk, 'not an index at all');
+  await assert.rejects(ExactIndex.load(junk), /junk\.idx: not a dense-retrieval index file \(bad magic\)/);
+  assert.deepEqual(
+    (await fs.readdir(dir)).filter((f) => f.includes('.tmp-')),
+    [],
+  );
+});
+
+test('bad input is a clear ArgumentError', () => {
+  const index = new ExactIndex({ dim: 4 });
+  const q = randomMatrix(1, 4, 3);
+  assert.throws(() => index.search(q, 1), /index: cannot search an empty index/);
+  index.add(randomMatrix(3, 4, 4), ['a', 'b', 'c']);
+  assert.throws(() => index.search(q, 4), /k: k = 4 exceeds the number of indexed vectors \(3\)/);
+  assert.throws(() => index.search(q, 0), /k: must be a positive integer, got 0/);
+  assert.throws(
+    () => index.search(randomMatrix(1, 5, 1), 1),
+    /queries: dimension mismatch: vectors have 5 dimensions, the index has 4/,
+  );
+  assert.throws(() => index.add(randomMatrix(1, 3, 1), ['x']), /vectors: dimension mismatch/);
+  const nan = randomMatrix(2, 4, 5);
+  nan.data[6] = Number.NaN;
+  assert.throws(() => index.add(nan, ['x', 'y']), /vectors: row 1 contains NaN/);
+  assert.throws(() => index.add(randomMatrix(2, 4, 6), ['a', 'z']), /ids: duplicate document id 'a'/);
+  assert.throws(() => index.add(randomMatrix(2, 4, 6), ['q', 'q']), /ids: duplicate document id 'q'/);
+  assert.throws(() => index.add(randomMatrix(2, 4, 6), ['q']), /ids: got 1 ids for 2 vectors/);
+  assert.throws(() => new ExactIndex({ dim: 4, metric: 'dot' as Metric }), ArgumentError);
+  assert.equal(index.size, 3, 'failed adds leave the index unchanged');
+});

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ExactIndex } from '../../src/index/exact.js';
+import { measureRecall, recallOfResults } from '../../src/index/recall.js';
+import { searchResultToRun } from '../../src/index/result-run.js';
+import type { Matrix } from '../../src/types.js';
+import type { SearchResult, VectorIndex } from '../../src/index/types.js';
+import { ids, randomMatrix } from './helpers.js';
+
+test('recall is |approx ∩ exact| / k averaged over queries', () => {
+  assert.equal(
+    recallOfResults(
+      [
+        ['a', 'b', 'x', 'y'],
+        ['c', 'd', 'e', 'f'],
+      ],
+      [
+        ['a', 'b', 'c', 'd'],
+        ['f', 'e', 'd', 'c'],
+      ],
+      4,
+    ),
+    (2 / 4 + 4 / 4) / 2,
+  );
+});
+
+test('measureRecall of an exact index against itself is 1, of a wrong index less', () => {
+  const docs = randomMatrix(200, 8, 5);
+  const q = randomMatrix(10, 8, 6);
+  const exact = new ExactIndex({ dim: 8 });
+  exact.add(docs, ids(200));
+  assert.equal(measureRecall(exact, exact, q, 10), 1);
+  // An "approximate" index that returns the exact results shifted by one row of ids.
+  const broken: VectorIndex = {
+    dim: 8,
+    size: 200,
+    metric: 'ip',
+    add() {},
+    async save() {},
+    search(queries: Matrix, k: number): SearchResult {
+      const r = exact.search(queries, k + 1);
+      return { ids: r.ids.map((x) => x.slice(1)), scores: r.scores.map((s) => s.slice(1)) };
+    },
+  };
+  assert.ok(Math.abs(measureRecall(broken, exact, q, 10) - 0.9) < 1e-12);
+  const l2 = new ExactIndex({ dim: 8, metric: 'l2' });
+  l2.add(docs, ids(200));
+  assert.throws(() => measureRecall(l2, exact, q, 10), /approx: indexes differ/);
+});
+
+test('searchResultToRun keys rows by query id and keeps scores', () => {
+  const run = searchResultToRun(
+    { ids: [['a', 'b'], ['c']], scores: [Float32Array.of(2, 1), Float32Array.of(5)] },
+    ['q1', 'q2'],
+  );
+  assert.deepEqual(
+    [...run].map(([q, d]) => [q, [...d]]),
+    [
+      [
+        'q1',
+        [
+          ['a', 2],
+          ['b', 1],
+        ],
+      ],
+      ['q2', [['c', 5]]],
+    ],
+  );
+  assert.throws(
+    () => searchResultToRun({ ids: [['a']], scores: [Float32Array.of(1)] }, []),
+    /queryIds: got 0 query ids/,
+  );
+  assert.throws(
+    () =>
+      searchResultToRun({ ids: [['a'], ['b']], scores: [Float32Array.of(1), Float32Array.of(1)] }, [
+        'q',
+        'q',
+      ]),
+    /queryIds: duplicate query id 'q'/,
+  );
+});

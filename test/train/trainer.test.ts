@@ -1,0 +1,332 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend/index.js';
+import { ArgumentError } from '../../src/errors.js';
+import { CachedInBatchNegativesLoss } from '../../src/losses/cached-in-batch-negatives.js';
+import { InBatchNegativesLoss } from '../../src/losses/in-batch-negatives.js';
+import { BiEncoder } from '../../src/models/bi-encoder.js';
+import type { TrainingExample } from '../../src/train/examples.js';
+import { Trainer } from '../../src/train/trainer.js';
+import type { StepRecord } from '../../src/train/trainer.js';
+import { ToyEncoder } from '../losses/toy-encoder.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { tinyConfig } from './tiny-bert.js';
+import { loadBeir } from '../../src/data/beir.js';
+import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
+import { examplesFromQrels } from '../../src/train/examples.js';
+
+before(async () => {
+  await initBackend();
+});
+
+const TOPICS = 'river mountain desert ocean forest glacier volcano canyon meadow island swamp tundra'.split(
+  ' ',
+);
+const EXTRA = 'red blue green gold silver black white amber'.split(' ');
+
+function data(withNegatives = false): TrainingExample[] {
+  return TOPICS.flatMap((t, i) =>
+    EXTRA.slice(0, 3).map((c, j) => ({
+      query: `what about the ${c} ${t}`,
+      positive: `a ${t} that is ${c} and ${EXTRA[(i + j + 3) % EXTRA.length]}`,
+      negatives: withNegatives ? [`a ${TOPICS[(i + 1) % TOPICS.length]} that is ${c}`] : undefined,
+    })),
+  );
+}
+
+function model(seed = 1): BiEncoder<ToyEncoder> {
+  return BiEncoder.tied(new ToyEncoder({ seed, vocab: 128, embed: 16, hidden: 32, dim: 16 }));
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+test('training lowers the loss and leaks no tensors across steps', async () => {
+  const m = model();
+  const counts: number[] = [];
+  const trainer = new Trainer({
+    model: m,
+    loss: new InBatchNegativesLoss(),
+    batchSize: 6,
+    steps: 60,
+    lr: 0.01,
+    warmupSteps: 5,
+    quiet: true,
+    onStep: () => {
+      counts.push(tf.memory().numTensors);
+    },
+  });
+  const { losses, step } = await trainer.train(data());
+  assert.equal(step, 60);
+  assert.equal(losses.length, 60);
+  assert.ok(
+    mean(losses.slice(-10)) < 0.6 * mean(losses.slice(0, 10)),
+    `${mean(losses.slice(0, 10))} -> ${mean(losses.slice(-10))}`,
+  );
+  // After the first update created the optimizer's moments, the tensor count never moves.
+  assert.deepEqual(
+    new Set(counts.slice(1)),
+    new Set([counts[1]]),
+    `numTensors per step: ${counts.join(',')}`,
+  );
+  trainer.optimizer.dispose();
+  m.dispose();
+});
+
+test('same seed => identical runs; another seed => another run', async () => {
+  const run = async (seed: number) => {
+    const m = model();
+    const t = new Trainer({
+      model: m,
+      loss: new InBatchNegativesLoss(),
+      batchSize: 4,
+      steps: 5,
+      lr: 0.01,
+      seed,
+      quiet: true,
+    });
+    const { losses } = await t.train(data(true));
+    t.optimizer.dispose();
+    m.dispose();
+    return losses;
+  };
+  const a = await run(3);
+  assert.deepEqual(await run(3), a);
+  assert.notDeepEqual(await run(4), a);
+});
+
+test('a killed run resumes from its checkpoint to the same loss curve, with a clean log', async () => {
+  const examples = data(true);
+  const options = (m: BiEncoder) => ({
+    model: m,
+    loss: new CachedInBatchNegativesLoss({ miniBatchSize: 3 }),
+    batchSize: 5,
+    steps: 6,
+    lr: 0.01,
+    warmupSteps: 2,
+    seed: 9,
+    checkpointEvery: 3,
+    quiet: true,
+  });
+  const straightModel = model();
+  const straight = new Trainer({ ...options(straightModel), outputDir: tmpDir() });
+  const full = await straight.train(examples);
+
+  const dir = tmpDir();
+  const killedModel = model();
+  const killed = new Trainer({
+    ...options(killedModel),
+    outputDir: dir,
+    onStep: (r: StepRecord) => {
+      if (r.step === 4) throw new Error('killed');
+    },
+  });
+  await assert.rejects(killed.train(examples), /killed/);
+  assert.deepEqual(readdirSync(path.join(dir, 'checkpoints')), ['step-00000003']);
+  killed.optimizer.dispose();
+
+  const freshModel = model(99); // different init: the checkpoint must overwrite it
+  const resumed = new Trainer({ ...options(freshModel), outputDir: dir });
+  const second = await resumed.train(examples, { resume: true });
+  assert.equal(second.resumedFrom, 3);
+  assert.deepEqual(second.losses, full.losses.slice(3));
+  const a = straightModel.trainableVariables();
+  const b = freshModel.trainableVariables();
+  a.forEach((v, i) => assert.deepEqual(v.dataSync(), b[i].dataSync(), v.name));
+
+  const log = readFileSync(path.join(dir, 'train_log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as StepRecord);
+  assert.deepEqual(
+    log.map((r) => r.step),
+    [1, 2, 3, 4, 5, 6],
+  );
+  assert.deepEqual(
+    log.map((r) => r.loss),
+    full.losses,
+  );
+  assert.deepEqual(readdirSync(path.join(dir, 'checkpoints')), ['step-00000003', 'step-00000006']);
+  for (const f of ['weights.bin', 'weights.json', 'optimizer.bin', 'optimizer.json', 'trainer_state.json']) {
+    assert.ok(existsSync(path.join(dir, 'checkpoints', 'step-00000006', f)), f);
+  }
+  for (const t of [straight, resumed]) t.optimizer.dispose();
+  for (const m of [straightModel, killedModel, freshModel]) m.dispose();
+});
+
+test('resuming with another configuration or other data is refused', async () => {
+  const dir = tmpDir();
+  const m = model();
+  const base = {
+    model: m,
+    loss: new InBatchNegativesLoss(),
+    batchSize: 4,
+    steps: 2,
+    lr: 0.01,
+    outputDir: dir,
+    checkpointEvery: 2,
+    quiet: true,
+  };
+  await new Trainer(base).train(data());
+  await assert.rejects(
+    new Trainer({ ...base, steps: 4 }).train(data(), { resume: true }),
+    (e: unknown) =>
+      e instanceof ArgumentError &&
+      /resume: checkpoint .*step-00000002 has totalSteps 2 but this run has 4/.test(e.message),
+  );
+  await assert.rejects(
+    new Trainer(base).train(data()),
+    /outputDir: .* holds checkpoints of an earlier run; resume it or use another directory/,
+  );
+  await assert.rejects(
+    new Trainer(base).train(data().slice(1), { resume: true }),
+    /resume: checkpoint .* was trained on other examples/,
+  );
+  m.dispose();
+});
+
+test('evaluation runs every N steps and at the end, and lands in the log', async () => {
+  const dir = tmpDir();
+  const m = model();
+  const seen: number[] = [];
+  const trainer = new Trainer({
+    model: m,
+    loss: new InBatchNegativesLoss(),
+    batchSize: 4,
+    epochs: 1,
+    lr: 0.01,
+    outputDir: dir,
+    evaluateEvery: 4,
+    evaluate: async (_model, step) => {
+      seen.push(step);
+      return { score: step / 10 };
+    },
+    quiet: true,
+  });
+  const result = await trainer.train(data());
+  assert.equal(result.totalSteps, 9, '36 examples / 4 per batch = one epoch of 9 steps');
+  assert.deepEqual(seen, [4, 8, 9]);
+  const evals = readFileSync(path.join(dir, 'train_log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as StepRecord)
+    .filter((r) => r.eval);
+  assert.deepEqual(
+    evals.map((r) => r.eval),
+    [{ score: 0.4 }, { score: 0.8 }, { score: 0.9 }],
+  );
+  trainer.optimizer.dispose();
+  m.dispose();
+});
+
+test('bad training setups are named errors', async () => {
+  const m = model();
+  const loss = new InBatchNegativesLoss();
+  const expectArg = async (fn: () => unknown, argument: string, message: RegExp) => {
+    await assert.rejects(
+      async () => fn(),
+      (e: unknown) => {
+        assert.ok(e instanceof ArgumentError, String(e));
+        assert.equal(e.argument, argument);
+        assert.match(e.message, message);
+        return true;
+      },
+    );
+  };
+  await expectArg(
+    () => new Trainer({ model: m, loss, batchSize: 4, quiet: true }),
+    'epochs',
+    /give exactly one of epochs or steps/,
+  );
+  await expectArg(
+    () => new Trainer({ model: m, loss, batchSize: 4, steps: 2, epochs: 1 }),
+    'epochs',
+    /exactly one/,
+  );
+  await expectArg(
+    () => new Trainer({ model: m, loss, batchSize: 64, steps: 2, quiet: true }).train(data()),
+    'batchSize',
+    /batchSize: \(64\) is larger than the 36 training examples/,
+  );
+  await expectArg(
+    () => new Trainer({ model: m, loss, batchSize: 4, steps: 2, quiet: true }).train([]),
+    'examples',
+    /no training examples \(are there positives in the qrels\?\)/,
+  );
+  await expectArg(
+    () =>
+      new Trainer({ model: m, loss, batchSize: 4, steps: 10, lr: 1e-5, minLr: 1e-4, quiet: true }).train(
+        data(),
+      ),
+    'minLr',
+    /must not exceed maxLr/,
+  );
+  await expectArg(
+    () =>
+      new Trainer({ model: m, loss, batchSize: 4, steps: 10, warmupSteps: 20, quiet: true }).train(data()),
+    'warmupSteps',
+    /\(20\) must not exceed totalSteps \(10\)/,
+  );
+  const mixed = [...data(true).slice(0, 3), ...data().slice(3)];
+  await expectArg(
+    () => new Trainer({ model: m, loss, batchSize: 4, steps: 2, quiet: true }).train(mixed),
+    'examples',
+    /example 3 has 0 hard negatives but example 0 has 1/,
+  );
+  await expectArg(
+    () => new Trainer({ model: m, loss, batchSize: 1, steps: 2, quiet: true }).train(data()),
+    'batchSize',
+    /1 without hard negatives leaves no negatives at all/,
+  );
+  await expectArg(
+    () => new Trainer({ model: m, loss, batchSize: 4, steps: 2, checkpointEvery: 1 }),
+    'checkpointEvery',
+    /needs outputDir/,
+  );
+  await expectArg(
+    () =>
+      new Trainer({ model: m, loss, batchSize: 4, steps: 2, quiet: true }).train(data(), { resume: true }),
+    'resume',
+    /needs outputDir/,
+  );
+  m.dispose();
+});
+
+// The shared data sits beside the checkout (../shared/data), on developer machines and in CI.
+const SCIFACT = path.join(
+  process.env.DENSE_RETRIEVAL_DATA ?? path.join(REPO_ROOT, '..', 'shared', 'data'),
+  'scifact',
+);
+
+test('a tiny BERT from scratch lowers its loss on a SciFact train subset (wasm, no tensor growth)', async () => {
+  const dir = tmpDir();
+  const encoder = await SentenceEncoder.fromScratch(tinyConfig(dir, 0.1, 32), undefined, {
+    seed: 1,
+    maxSeqLength: 32,
+  });
+  const examples = examplesFromQrels(await loadBeir(SCIFACT, { split: 'train' })).slice(0, 48);
+  const bi = BiEncoder.tied(encoder, { similarity: 'cosine' });
+  const counts: number[] = [];
+  const trainer = new Trainer({
+    model: bi,
+    loss: new InBatchNegativesLoss({ similarity: 'cosine' }),
+    batchSize: 8,
+    steps: 24,
+    lr: 2e-3,
+    warmupSteps: 2,
+    quiet: true,
+    onStep: () => {
+      counts.push(tf.memory().numTensors);
+    },
+  });
+  const { losses } = await trainer.train(examples);
+  const first = mean(losses.slice(0, 6));
+  const last = mean(losses.slice(-6));
+  assert.ok(last < 0.7 * first, `loss ${first.toFixed(3)} -> ${last.toFixed(3)}`);
+  assert.equal(new Set(counts.slice(1)).size, 1, `numTensors per step: ${counts.join(',')}`);
+  trainer.optimizer.dispose();
+  bi.dispose();
+});
