@@ -1,7 +1,13 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
+  // The encode worker is loaded by path (new URL('./parallel-encode-worker.js', import.meta.url)), so it
+  // must be an entry of its own next to index.js.
+  entry: {
+    index: 'src/index.ts',
+    cli: 'src/cli/main.ts',
+    'parallel-encode-worker': 'src/models/parallel-encode-worker.ts',
+  },
   format: ['esm', 'cjs'],
   dts: { entry: { index: 'src/index.ts' } },
   sourcemap: true,

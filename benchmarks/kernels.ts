@@ -1,14 +1,14 @@
 /**
  * Micro-benchmark of our wasm kernels against the stock tfjs-backend-wasm ones, measured side by side in one
- * run: the matMul variants of a BERT training step, tile and gather, then a forward+backward pass of a
- * BERT-shaped probe.
+ * run: the matMul variants of a BERT training step, tile, gather, sum and transpose, then a forward+backward
+ * pass of a BERT-shaped probe.
  *
  *   npx tsx benchmarks/kernels.ts            # table
  *   npx tsx benchmarks/kernels.ts --json     # one JSON object per line
  *   npx tsx benchmarks/kernels.ts --quick    # smaller probe model, fewer repetitions
  *
- * "stock" runs with the stock BatchMatMul, _FusedMatMul, Tile and GatherV2 (our UnsortedSegmentSum stays
- * registered, since the probe cannot train on stock wasm at all without it).
+ * "stock" runs with every stock kernel we replace (our UnsortedSegmentSum stays registered, since the probe
+ * cannot train on stock wasm at all without it).
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, registerWasmKernels, unregisterWasmKernels } from '../src/index.js';
@@ -33,7 +33,7 @@ function timeMs(f: () => void, reps: number): number {
 }
 
 function useStock(stock: boolean): void {
-  if (stock) unregisterWasmKernels(['BatchMatMul', '_FusedMatMul', 'Tile', 'GatherV2']);
+  if (stock) unregisterWasmKernels(['BatchMatMul', '_FusedMatMul', 'Tile', 'GatherV2', 'Transpose', 'Sum']);
   else registerWasmKernels();
 }
 
@@ -135,7 +135,11 @@ async function main(): Promise<void> {
   const table = tf.randomNormal([30522, 384]);
   const ids = tf.randomUniform([2048], 0, 30522, 'int32');
   sideBySide('gather (embedding)', '[30522,384]', '2048 ids', () => tf.gather(table, ids).dispose());
-  tf.dispose([positions, table, ids]);
+  const dy = tf.randomNormal([1024, 384]);
+  sideBySide('sum over rows (bias grad)', '[1024,384]', 'axis 0', () => tf.sum(dy, 0).dispose());
+  const grad = tf.randomNormal([30522, 384]);
+  sideBySide('data-free transpose', '[30522,384]', 'perm [0,1]', () => tf.transpose(grad, [0, 1]).dispose());
+  tf.dispose([positions, table, ids, dy, grad]);
 
   const config: ProbeConfig = quick
     ? { layers: 1, hidden: 128, heads: 4, intermediate: 512, seqLen: 32, batchSize: 8, vocab: 1000 }

@@ -88,6 +88,8 @@ export { pool, l2Normalize, POOLING_MODES } from './models/pooling.js';
 export type { PoolingMode } from './models/pooling.js';
 export { SentenceEncoder } from './models/sentence-encoder.js';
 export type { EncodeOptions, SentenceEncoderInit, FromScratchOptions } from './models/sentence-encoder.js';
+export { encodeParallel } from './models/parallel-encode.js';
+export type { ParallelEncodeOptions } from './models/parallel-encode.js';
 export { loadModel, loadBert, loadTokenizerFor, SCRATCH_PREFIX } from './checkpoint/load.js';
 export type { LoadModelOptions } from './checkpoint/load.js';
 export { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
@@ -105,7 +107,7 @@ export { readNpy, writeNpy } from './data/npy.js';
 export type { Metric, SearchResult, SearchOptions, VectorIndex } from './index/types.js';
 export { ExactIndex } from './index/exact.js';
 export type { ExactIndexOptions } from './index/exact.js';
-export { HnswIndex } from './index/hnsw.js';
+export { HnswIndex, HNSW_DEFAULTS } from './index/hnsw.js';
 export type { HnswIndexOptions } from './index/hnsw.js';
 export { Bm25Index, lengthToNormByte, normByteToLength } from './index/bm25.js';
 export type { Bm25Options } from './index/bm25.js';
@@ -125,3 +127,5 @@ export type {
   EvaluatorIndex,
   RetrievalEncoder,
 } from './eval/retrieval-evaluator.js';
+export { createEvaluationCallback } from './train/evaluation-callback.js';
+export type { EvaluationCallbackOptions } from './train/evaluation-callback.js';

@@ -3,8 +3,10 @@
 
 Run by `npm run bench` when a python3 with torch (and optionally faiss) is found; never by the tests.
 Inputs come from the JS runner so both sides measure exactly the same data:
-  --workdir DIR holding  ids.npy (int32 [n, 256] token ids, 0-padded), lengths.npy (int32 [n]),
-                         base.npy / queries.npy (float32 random vectors), exact_ids.npy (int64 [q, 10])
+  --workdir DIR holding  train_q.npy / train_p.npy (int32 [batch, seq] token ids of the training step;
+                         random ids are drawn here when they are absent),
+                         ids.npy (int32 [n, seq] token ids, 0-padded), lengths.npy (int32 [n]),
+                         base.npy / queries.npy (float32 random vectors), exact_ids.npy (int32 [q, 10])
 Prints one JSON object per line with the same fields as the JS side.
 
 The BERT here is a plain PyTorch implementation (the `transformers` package is not available from Debian);
@@ -99,10 +101,17 @@ def bench_train(torch, args):
     model = build_bert(torch, args.vocab, args.hidden, args.layers, args.heads, args.intermediate)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
-    g = torch.Generator().manual_seed(1)
     b, s = args.train_batch, args.train_seq
-    q = torch.randint(1000, args.vocab, (b, s), generator=g)
-    p = torch.randint(1000, args.vocab, (b, s), generator=g)
+    q_file = os.path.join(args.workdir, "train_q.npy")
+    if os.path.exists(q_file):
+        # The very ids the JS side trains on.
+        q = torch.from_numpy(np.load(q_file).astype(np.int64))
+        p = torch.from_numpy(np.load(os.path.join(args.workdir, "train_p.npy")).astype(np.int64))
+        assert tuple(q.shape) == (b, s) and tuple(p.shape) == (b, s), f"train ids {tuple(q.shape)} != {(b, s)}"
+    else:
+        g = torch.Generator().manual_seed(1)
+        q = torch.randint(1000, args.vocab, (b, s), generator=g)
+        p = torch.randint(1000, args.vocab, (b, s), generator=g)
     mask = torch.ones(b, s, dtype=torch.long)
 
     def step():
@@ -156,6 +165,8 @@ def bench_faiss(args):
     exact = np.load(os.path.join(args.workdir, "exact_ids.npy"))
     out = []
     d = base.shape[1]
+    if args.threads:
+        faiss.omp_set_num_threads(args.threads)
     flat = faiss.IndexFlatIP(d)
     flat.add(base)
     t = time.perf_counter()
@@ -194,8 +205,11 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--M", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=200)
-    ap.add_argument("--ef", type=lambda s: [int(x) for x in s.split(",")], default=[10, 20, 40, 80, 160])
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    ap.add_argument("--ef", type=lambda s: [int(x) for x in s.split(",")], default=[10, 20, 40, 80, 160, 320, 640, 1280])
+    # Debian's torch and faiss start with 1 OpenMP thread while OpenBLAS (pthreads) already runs matmuls and
+    # flat search on every core; adding OpenMP threads oversubscribed the cores (9x slower on a loaded
+    # 2-core machine), so the JS runner keeps the default unless asked (--ref-threads).
+    ap.add_argument("--threads", type=int, default=0, help="torch and faiss threads (0 = library default)")
     args = ap.parse_args()
     cases = set(args.cases.split(","))
     results = []

@@ -450,7 +450,11 @@ async function attemptDownload(
     (s) => s.size,
     () => 0,
   );
-  const headers: Record<string, string> = { 'user-agent': `dense-retrieval/${packageVersion()}` };
+  const headers: Record<string, string> = {
+    'user-agent': `dense-retrieval/${packageVersion()}`,
+    // fetch asks for gzip by default; a compressed body breaks both the length check and byte ranges.
+    'accept-encoding': 'identity',
+  };
   if (job.settings.token) headers.authorization = `Bearer ${job.settings.token}`;
   if (have > 0) {
     headers.range = `bytes=${have}-`;
@@ -505,7 +509,10 @@ async function attemptDownload(
   } else {
     // A 200 is the whole file: the server ignored the Range (or If-Range found a changed file).
     const length = res.headers.get('content-length');
-    total = length === null ? undefined : Number(length);
+    const encoding = res.headers.get('content-encoding');
+    // Content-Length counts the compressed bytes when a server compresses anyway; fetch decompresses.
+    const compressed = encoding !== null && encoding !== 'identity';
+    total = length === null || compressed ? undefined : Number(length);
     const etag = strongEtag(res.headers.get('etag'));
     if (etag) await fs.writeFile(etagFile, etag);
     else await fs.rm(etagFile, { force: true });

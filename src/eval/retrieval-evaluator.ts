@@ -30,7 +30,7 @@ export interface RetrievalEvaluatorOptions {
   qrels: Qrels;
   /** Indexes to compare, in table order; default `['exact', 'hnsw', 'bm25']` (`['bm25']` without encoder). */
   indexes?: EvaluatorIndex[];
-  /** HNSW query beam widths, one table row each; default the index default (128). */
+  /** HNSW query beam widths, one table row each; default the index default (`HNSW_DEFAULTS.efSearch`). */
   ef?: number[];
   /** Retrieval depth per query; default 100 (what Recall@100 and MAP@100 need), at most the corpus size. */
   k?: number;

@@ -66,7 +66,15 @@ const TOKEN =
   /[\p{L}\p{Nd}\p{Pc}][\p{L}\p{M}\p{Nd}\p{Pc}\p{Cf}]*(?:(?:(?<=\p{L}\p{M}*)[:\u00B7'\u2019.\u2027\uFE13\uFE55\uFF0E\uFF07\uFF1A](?=\p{L})|(?<=\p{Nd}\p{M}*)[,;.'\u2019\u066C\uFE50\uFE54\uFF0C\uFF0E\uFF07\uFF1B](?=\p{Nd}))[\p{L}\p{M}\p{Nd}\p{Pc}\p{Cf}]+)*/gu;
 const WORDLIKE = /[\p{L}\p{Nd}]/u;
 
-/** Word tokens of `text` by UAX #29 (Lucene's StandardTokenizer), before any filter. */
+/**
+ * Word tokens of `text` by UAX #29 (Lucene's StandardTokenizer), before any filter.
+ *
+ * @example
+ * ```ts
+ * import { standardTokenize } from 'dense-retrieval';
+ * standardTokenize("The U.S.A. isn't 3.14"); // ['The', 'U.S.A', "isn't", '3.14']
+ * ```
+ */
 export function standardTokenize(text: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(TOKEN)) {

@@ -1,10 +1,9 @@
-import { InputFormatError } from '../errors.js';
+import { ArgumentError, InputFormatError } from '../errors.js';
 import type { CorpusDoc } from '../types.js';
 import { analyzeEnglish } from './analyzer.js';
 import { jsonSection, parseJsonSection, readContainer, writeContainer } from './container.js';
 import { TopK } from './topk.js';
 import type { SearchResult } from './types.js';
-import { ArgumentError } from '../errors.js';
 
 /** Options of {@link Bm25Index}. */
 export interface Bm25Options {
@@ -34,12 +33,27 @@ function int4ToLong(i: number): number {
   return shift === -1 ? bits : (bits | 0x08) * 2 ** shift;
 }
 
-/** Lucene's `SmallFloat.intToByte4` (the stored norm byte of a document length). */
+/**
+ * Lucene's `SmallFloat.intToByte4` (the stored norm byte of a document length).
+ *
+ * @example
+ * ```ts
+ * import { lengthToNormByte, normByteToLength } from 'dense-retrieval';
+ * normByteToLength(lengthToNormByte(100)); // 96: what Lucene's BM25 sees for a 100-term document
+ * ```
+ */
 export function lengthToNormByte(length: number): number {
   return length < NUM_FREE_VALUES ? length : NUM_FREE_VALUES + longToInt4(length - NUM_FREE_VALUES);
 }
 
-/** Lucene's `SmallFloat.byte4ToInt` (the length BM25 sees). */
+/**
+ * Lucene's `SmallFloat.byte4ToInt` (the length BM25 sees).
+ *
+ * @example
+ * ```ts
+ * normByteToLength(lengthToNormByte(20)); // 20: lengths below 24 are exact
+ * ```
+ */
 export function normByteToLength(b: number): number {
   return b < NUM_FREE_VALUES ? b : NUM_FREE_VALUES + int4ToLong(b - NUM_FREE_VALUES);
 }
@@ -55,9 +69,9 @@ interface Postings {
  * BM25 over an English-analysed corpus, scoring like Lucene 8+/Anserini/Pyserini: idf =
  * ln(1 + (N - df + 0.5) / (df + 0.5)), term score = idf * tf / (tf + k1 * (1 - b + b * dl / avgdl)) with dl
  * the byte-quantised document length, query terms weighted by their count in the query, and documents as
- * title + ' ' + text (Pyserini's BEIR "flat" index). Written here rather than taken from npm because the
- * BM25 packages we found (wink-bm25-text-search, okapibm25) neither follow Lucene's formula and length
- * quantisation nor let us plug in Lucene's analyzer, and matching the published baseline needs both.
+ * title + ' ' + text (Pyserini's BEIR "flat" index). Written here rather than taken from npm because
+ * matching Lucene's numbers needs its one-byte length quantisation and query-term boosts, which the
+ * general-purpose packages (okapibm25, wink-bm25-text-search) do not model, and the scorer is short.
  *
  * @example
  * ```ts

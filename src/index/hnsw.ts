@@ -16,17 +16,28 @@ export interface HnswIndexOptions {
   dim: number;
   /** Similarity; default `ip`. Read the class notes before using `ip` on unnormalised vectors. */
   metric?: Metric;
-  /** Graph out-degree (links per node per layer); default 16. */
+  /** Graph out-degree (links per node per layer); default {@link HNSW_DEFAULTS}.M. */
   M?: number;
-  /** Beam width while building; default 200. */
+  /** Beam width while building; default {@link HNSW_DEFAULTS}.efConstruction. */
   efConstruction?: number;
-  /** Beam width while searching (raised to `k` when smaller); default 128. */
+  /** Beam width while searching (raised to `k` when smaller); default {@link HNSW_DEFAULTS}.efSearch. */
   efSearch?: number;
   /** Initial capacity; the index doubles past it on demand. Default 1024. */
   capacity?: number;
   /** Seed of the level generator, for reproducible graphs; default 100. */
   seed?: number;
+  /**
+   * With `metric: 'ip'`, search an equivalent L2 problem (see the class notes) instead of hnswlib's raw
+   * `ip` space. Default true; false only to reproduce the raw behaviour.
+   */
+  mipsTransform?: boolean;
 }
+
+/**
+ * Defaults, chosen so that recall@10 against exact search is >= 0.98 on random 384-d vectors (the hard
+ * case; docs/index-tuning.md has the measurements). Real embeddings reach that with far smaller `ef`.
+ */
+export const HNSW_DEFAULTS = { M: 48, efConstruction: 200, efSearch: 512 } as const;
 
 /** hnswlib's names for our metrics: `l2` is squared distance, `ip` is `1 - dot`, `cosine` normalises. */
 const SPACE: Record<Metric, 'l2' | 'ip' | 'cosine'> = { ip: 'ip', cosine: 'cosine', l2: 'l2' };
@@ -47,11 +58,15 @@ function tempPath(): string {
  * - `efSearch` / `search(..., { ef })` (query beam): the knob to turn at query time. Recall rises and
  *   speed falls roughly linearly in `ef`; it is always at least `k`. If an approximate index costs you
  *   nDCG, first raise `ef` and watch {@link measureRecall} against an {@link ExactIndex}.
- * - Metric: hnswlib's `ip` space builds its graph on `1 - dot`, which is not a distance. On normalised
- *   vectors that is fine (it equals cosine). On unnormalised DPR-style vectors large-norm points become
- *   hubs and recall at a given `ef` is lower (measured in docs/index-tuning.md); the remedy is to
- *   normalise (use `cosine`, if the model was trained for it) or to raise `ef`/`M` and check recall.
- *   Using `cosine` for a model trained with dot product silently changes the ranking: do not mix them.
+ * - Metric `ip` (maximum inner product): hnswlib's raw `ip` space builds its graph on `1 - dot`, which is
+ *   not a distance; on unnormalised embeddings (DPR-style dot-product models) large-norm vectors become
+ *   hubs, some documents become unreachable, and recall stalls below 0.9 however high `ef` goes (measured
+ *   in docs/index-tuning.md). So by default `ip` uses the standard reduction of inner-product search to
+ *   Euclidean search (Bachrach et al., 2014): each stored vector x gets one extra coordinate
+ *   sqrt(Φ² − |x|²), where Φ is the largest norm seen, and each query a 0, so that the L2 nearest
+ *   neighbours are exactly the largest inner products; scores are then recomputed exactly. Adding a
+ *   vector longer than Φ rebuilds the graph (slow): add the bulk of the corpus first. Using `cosine` for
+ *   a model trained with dot product silently changes the ranking: use the model's own similarity.
  *
  * @example
  * ```ts
@@ -71,28 +86,65 @@ export class HnswIndex implements VectorIndex {
   /** Default query beam width, used when `search` gets no `ef`. */
   efSearch: number;
   readonly seed: number;
-  private readonly hnsw: hnswlib.HierarchicalNSW;
+  /** Whether `ip` search runs through the Euclidean reduction (see the class notes). */
+  readonly mipsTransform: boolean;
+  private hnsw: hnswlib.HierarchicalNSW;
+  /** Φ: the norm every stored vector is lifted to under the reduction. */
+  private maxNorm = 0;
   private ids: string[] = [];
   private idToRow = new Map<string, number>();
 
   constructor(opts: HnswIndexOptions) {
     this.dim = checkPositiveInt('dim', opts.dim);
     this.metric = checkMetric(opts.metric ?? 'ip');
-    this.M = checkPositiveInt('M', opts.M ?? 16);
-    this.efConstruction = checkPositiveInt('efConstruction', opts.efConstruction ?? 200);
-    this.efSearch = checkPositiveInt('efSearch', opts.efSearch ?? 128);
+    this.M = checkPositiveInt('M', opts.M ?? HNSW_DEFAULTS.M);
+    this.efConstruction = checkPositiveInt(
+      'efConstruction',
+      opts.efConstruction ?? HNSW_DEFAULTS.efConstruction,
+    );
+    this.efSearch = checkPositiveInt('efSearch', opts.efSearch ?? HNSW_DEFAULTS.efSearch);
     const capacity = checkPositiveInt('capacity', opts.capacity ?? 1024);
     this.seed = opts.seed ?? 100;
     if (!Number.isInteger(this.seed) || this.seed < 0) {
       throw new ArgumentError('seed', `must be a non-negative integer, got ${this.seed}`);
     }
-    this.hnsw = new hnswlib.HierarchicalNSW(SPACE[this.metric], this.dim);
-    this.hnsw.initIndex({
+    this.mipsTransform = this.metric === 'ip' && opts.mipsTransform !== false;
+    this.hnsw = this.createGraph(capacity);
+  }
+
+  private createGraph(capacity: number): hnswlib.HierarchicalNSW {
+    const graph = this.mipsTransform
+      ? new hnswlib.HierarchicalNSW('l2', this.dim + 1)
+      : new hnswlib.HierarchicalNSW(SPACE[this.metric], this.dim);
+    graph.initIndex({
       maxElements: capacity,
       m: this.M,
       efConstruction: this.efConstruction,
       randomSeed: this.seed,
     });
+    return graph;
+  }
+
+  /** The point hnswlib stores for `v`: under the reduction, v with the coordinate sqrt(Φ² − |v|²). */
+  private lift(v: Float32Array): number[] {
+    const out = Array.from(v);
+    if (this.mipsTransform) {
+      let sq = 0;
+      for (let j = 0; j < v.length; j++) sq += v[j] * v[j];
+      out.push(Math.sqrt(Math.max(0, this.maxNorm * this.maxNorm - sq)));
+    }
+    return out;
+  }
+
+  /** Re-insert every stored vector into a new graph lifted to a larger Φ. */
+  private rebuild(maxNorm: number, capacity: number): void {
+    const old = this.hnsw;
+    this.maxNorm = maxNorm;
+    this.hnsw = this.createGraph(capacity);
+    for (let row = 0; row < this.size; row++) {
+      const v = Float32Array.from(old.getPoint(row).slice(0, this.dim));
+      this.hnsw.addPoint(this.lift(v), row);
+    }
   }
 
   get size(): number {
@@ -113,14 +165,25 @@ export class HnswIndex implements VectorIndex {
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
     const need = this.size + vectors.rows;
-    if (need > this.hnsw.getMaxElements()) {
-      this.hnsw.resizeIndex(Math.max(need, 2 * this.hnsw.getMaxElements()));
-    }
+    const capacity = Math.max(need, need > this.hnsw.getMaxElements() ? 2 * this.hnsw.getMaxElements() : 0);
     const d = this.dim;
+    if (this.mipsTransform) {
+      let batchMax = 0;
+      for (let r = 0; r < vectors.rows; r++) {
+        let sq = 0;
+        for (let j = r * d; j < (r + 1) * d; j++) sq += vectors.data[j] * vectors.data[j];
+        batchMax = Math.max(batchMax, Math.sqrt(sq));
+      }
+      if (batchMax > this.maxNorm) {
+        if (this.size === 0) this.maxNorm = batchMax;
+        else this.rebuild(batchMax, Math.max(capacity, this.hnsw.getMaxElements()));
+      }
+    }
+    if (need > this.hnsw.getMaxElements()) this.hnsw.resizeIndex(capacity);
     for (let r = 0; r < vectors.rows; r++) {
       const row = this.size;
       // hnswlib-node only accepts plain arrays.
-      this.hnsw.addPoint(Array.from(vectors.data.subarray(r * d, (r + 1) * d)), row);
+      this.hnsw.addPoint(this.lift(vectors.data.subarray(r * d, (r + 1) * d)), row);
       this.ids.push(ids[r]);
       this.idToRow.set(ids[r], row);
     }
@@ -134,19 +197,31 @@ export class HnswIndex implements VectorIndex {
     const d = this.dim;
     const out: SearchResult = { ids: [], scores: [] };
     for (let i = 0; i < queries.rows; i++) {
-      const { distances, neighbors } = this.hnsw.searchKnn(
-        Array.from(queries.data.subarray(i * d, (i + 1) * d)),
-        k,
-      );
+      const q = queries.data.subarray(i * d, (i + 1) * d);
+      const point = Array.from(q);
+      if (this.mipsTransform) point.push(0);
+      const { distances, neighbors } = this.hnsw.searchKnn(point, k);
       const ranked = neighbors.map((row, j) => ({
         id: this.ids[row],
-        score: this.metric === 'l2' ? -distances[j] : 1 - distances[j],
+        score: this.mipsTransform
+          ? this.exactDot(q, row)
+          : this.metric === 'l2'
+            ? -distances[j]
+            : 1 - distances[j],
       }));
       ranked.sort(compareRanked);
       out.ids.push(ranked.map((r) => r.id));
       out.scores.push(Float32Array.from(ranked.map((r) => r.score)));
     }
     return out;
+  }
+
+  /** q · x of a stored vector in float64 (the reduction's distance only orders; it loses precision). */
+  private exactDot(q: Float32Array, row: number): number {
+    const x = this.hnsw.getPoint(row);
+    let s = 0;
+    for (let j = 0; j < this.dim; j++) s += q[j] * x[j];
+    return s;
   }
 
   async save(file: string): Promise<void> {
@@ -165,6 +240,8 @@ export class HnswIndex implements VectorIndex {
           efConstruction: this.efConstruction,
           efSearch: this.efSearch,
           seed: this.seed,
+          mipsTransform: this.mipsTransform,
+          maxNorm: this.maxNorm,
         },
         { ids: jsonSection(this.ids), graph },
       );
@@ -191,8 +268,10 @@ export class HnswIndex implements VectorIndex {
       efConstruction: header.efConstruction as number,
       efSearch: header.efSearch as number,
       seed: header.seed as number,
+      mipsTransform: header.mipsTransform as boolean,
       capacity: 1,
     });
+    index.maxNorm = header.maxNorm as number;
     const tmp = tempPath();
     try {
       await fs.writeFile(tmp, graph);
@@ -204,7 +283,8 @@ export class HnswIndex implements VectorIndex {
     } finally {
       await fs.rm(tmp, { force: true });
     }
-    if (index.hnsw.getCurrentCount() !== ids.length || index.hnsw.getNumDimensions() !== index.dim) {
+    const graphDim = index.dim + (index.mipsTransform ? 1 : 0);
+    if (index.hnsw.getCurrentCount() !== ids.length || index.hnsw.getNumDimensions() !== graphDim) {
       throw new InputFormatError('corrupt hnsw index: graph does not match the id mapping', file);
     }
     index.ids = ids;

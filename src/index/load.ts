@@ -5,7 +5,15 @@ import type { IndexKind } from './container.js';
 import { ExactIndex } from './exact.js';
 import { HnswIndex } from './hnsw.js';
 
-/** The kind of index a file holds, read from its header only (the payload is not loaded). */
+/**
+ * The kind of index a file holds, read from its header only (the payload is not loaded).
+ *
+ * @example
+ * ```ts
+ * import { readIndexKind } from 'dense-retrieval';
+ * await readIndexKind('corpus.idx'); // 'exact' | 'hnsw' | 'bm25'
+ * ```
+ */
 export async function readIndexKind(file: string): Promise<IndexKind> {
   const handle = await fs.open(file, 'r');
   try {

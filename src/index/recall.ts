@@ -32,7 +32,15 @@ export function measureRecall(
   return recallOfResults(a.ids, e.ids, k);
 }
 
-/** The same measure over id lists that were already retrieved. */
+/**
+ * The same measure over id lists that were already retrieved.
+ *
+ * @example
+ * ```ts
+ * import { recallOfResults } from 'dense-retrieval';
+ * recallOfResults([['a', 'x']], [['a', 'b']], 2); // 0.5
+ * ```
+ */
 export function recallOfResults(approx: string[][], exact: string[][], k: number): number {
   let sum = 0;
   for (let i = 0; i < exact.length; i++) {

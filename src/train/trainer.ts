@@ -76,6 +76,8 @@ export interface TrainerOptions {
   onStep?: (record: StepRecord) => void | Promise<void>;
   /** No progress bar. */
   quiet?: boolean;
+  /** Where the progress bar is drawn (default stderr; drawn only on a TTY). */
+  progressStream?: NodeJS.WriteStream;
 }
 
 /** What {@link Trainer.train} returns. */
@@ -278,6 +280,7 @@ export class Trainer {
       label: 'train',
       unit: 'steps',
       quiet: o.quiet,
+      stream: o.progressStream,
     });
     const losses: number[] = [];
     const start = Date.now();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import {
+  BackendError,
   initBackend,
   registerWasmKernels,
   registeredWasmKernels,
@@ -155,6 +156,7 @@ test('registration is idempotent and reversible', async () => {
   assert.deepEqual(registeredWasmKernels().sort(), [
     'BatchMatMul',
     'GatherV2',
+    'Sum',
     'Tile',
     'Transpose',
     'UnsortedSegmentSum',
@@ -167,7 +169,7 @@ test('registration is idempotent and reversible', async () => {
   unregisterWasmKernels();
   assert.equal(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
   registerWasmKernels();
-  assert.equal(registeredWasmKernels().length, 6);
+  assert.equal(registeredWasmKernels().length, 7);
   // Stock kernels still compute (and our re-registered ones too).
   const y = tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]]));
   assert.deepEqual(Array.from(y.dataSync()), [11]);
@@ -210,4 +212,30 @@ test('the same memory used as a weight under two shapes gives correct products (
     b: tf.reshape(w, [1, 3, 2]) as tf.Tensor3D,
   });
   assert.deepEqual(Array.from(fusedFolded.dataSync()), [9, 12, 1, 2]);
+});
+
+test('registering against an incompatible tfjs-backend-wasm is a BackendError, not a crash later', async () => {
+  await tf.setBackend('wasm');
+  const module = (tf.findBackend('wasm') as unknown as { wasm: Record<string, unknown> }).wasm;
+  const saved = module._BatchMatMul;
+  unregisterWasmKernels();
+  module._BatchMatMul = undefined;
+  try {
+    assert.throws(
+      () => registerWasmKernels(),
+      (e: unknown) => {
+        assert.ok(e instanceof BackendError);
+        assert.match(
+          e.message,
+          /does not expose the internals dense-retrieval's wasm kernels use \(written for 4\.22\)/,
+        );
+        return true;
+      },
+    );
+    assert.deepEqual(registeredWasmKernels(), []);
+  } finally {
+    module._BatchMatMul = saved;
+    registerWasmKernels();
+  }
+  assert.equal(registeredWasmKernels().length, 7);
 });

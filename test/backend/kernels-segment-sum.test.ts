@@ -85,3 +85,44 @@ test('the gradient of gather (embedding table) on wasm equals cpu, axis 0 and ax
     assertClose(wasm, cpu, 1e-5, `axis ${axis}`);
   }
 });
+
+test('unsortedSegmentSum argument errors name the argument', async () => {
+  await tf.setBackend('wasm');
+  const x = tf.tensor2d([
+    [1, 2],
+    [3, 4],
+  ]);
+  const start = tf.memory().numTensors;
+  const expectError = (f: () => unknown, argument: string, message: string): void => {
+    assert.throws(f, (e: unknown) => {
+      assert.ok(e instanceof ArgumentError);
+      assert.equal(e.argument, argument);
+      assert.equal(e.message, message);
+      return true;
+    });
+  };
+  expectError(
+    () => tf.unsortedSegmentSum(x, tf.tensor1d([0, 1, 1], 'int32'), 2),
+    'segmentIds',
+    'segmentIds: shape [3] must be a prefix of x shape [2, 2] in unsortedSegmentSum',
+  );
+  expectError(
+    () => tf.unsortedSegmentSum(x, tf.tensor1d([0, 1], 'int32'), -1),
+    'numSegments',
+    'numSegments: must be a non-negative integer in unsortedSegmentSum, got -1',
+  );
+  expectError(
+    () => tf.unsortedSegmentSum(tf.tensor1d([true, false], 'bool'), tf.tensor1d([0, 1], 'int32'), 2),
+    'x',
+    'x: must be float32 or int32 in unsortedSegmentSum on wasm, got bool',
+  );
+  expectError(
+    () =>
+      tf.engine().runKernel('UnsortedSegmentSum', { x, segmentIds: tf.tensor1d([0, 1]) }, { numSegments: 2 }),
+    'segmentIds',
+    'segmentIds: must be int32 in unsortedSegmentSum, got float32',
+  );
+  // The inputs made inside the calls above are the only new tensors: no output leaked.
+  assert.equal(tf.memory().numTensors, start + 5);
+  x.dispose();
+});

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -95,6 +96,7 @@ test('downloads a model with its sentence-transformers files, then serves it fro
     assert.equal(asked.filter((p) => p === `/org/tiny-model/resolve/main/${missing}`).length, 1);
   }
   assert.ok(server.requests.every((r) => r.headers.authorization === undefined));
+  assert.ok(server.requests.every((r) => r.headers['accept-encoding'] === 'identity'));
   const marker = JSON.parse(await fs.readFile(path.join(dir, '.complete'), 'utf8')) as { files: string[] };
   assert.ok(marker.files.includes('1_Pooling/config.json'));
 
@@ -256,6 +258,21 @@ test('LFS files: the redirect to a CDN is followed, the token stays on the Hub, 
   );
   const left = await listFiles(modelCacheDir(cacheDir, 'org/lfs-corrupt', 'main'));
   assert.ok(!left.includes('model.safetensors') && !left.includes('.complete'));
+});
+
+test('a server that compresses anyway: the decompressed file is saved, no false length error', async () => {
+  const files = serveFiles(hubFiles('org/gzip', MODEL_FILES));
+  const server = await startLoopbackServer((req, res) => {
+    if (req.url?.endsWith('/tokenizer.json')) {
+      const body = gzipSync(Buffer.from(MODEL_FILES['tokenizer.json'] as string));
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': body.length }).end(body);
+      return;
+    }
+    files(req, res);
+  });
+  servers.push(server);
+  const dir = await resolveModelSource('org/gzip', { endpoint: server.url, cacheDir: tmpDir(), quiet: true });
+  assert.equal(await fs.readFile(path.join(dir, 'tokenizer.json'), 'utf8'), MODEL_FILES['tokenizer.json']);
 });
 
 test('offline mode with no complete copy names the cache directory and the files to put there', async () => {

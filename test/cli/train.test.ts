@@ -43,6 +43,10 @@ test('train from scratch writes a model encode can load, a JSONL log and checkpo
   const args = ['train', '--model', `scratch:${tinyConfig(dir)}`, '--data', data, '--out', out];
   const r = await runCli([
     ...args,
+    '--eval-split',
+    'train',
+    '--eval-every',
+    '2',
     '--steps',
     '4',
     '--batch-size',
@@ -73,6 +77,9 @@ test('train from scratch writes a model encode can load, a JSONL log and checkpo
     log.map((r: { step: number }) => r.step),
     [1, 2, 3, 4],
   );
+  assert.match(r.stderr, /train: ndcg_cut_10 \d\.\d{4}, recall_100 1\.0000\n(.|\n)*train: ndcg_cut_10/);
+  const evals = log.filter((x: { eval?: unknown }) => x.eval).map((x: { step: number }) => x.step);
+  assert.deepEqual(evals, [2, 4]);
   assert.deepEqual(readdirSync(path.join(out, 'checkpoints')), ['step-00000002', 'step-00000004']);
 
   const texts = path.join(dir, 'texts.txt');

@@ -43,6 +43,26 @@ test('scores follow the metric (ip: dot product, best first)', () => {
   assert.deepEqual(Array.from(r.scores[0]), [6, 2, 1]);
 });
 
+test('ip uses the exact inner-product reduction: full-beam search equals exact search, even after Φ grows', () => {
+  const small = randomMatrix(150, 12, 41);
+  const big = randomMatrix(150, 12, 42);
+  for (let i = 0; i < big.data.length; i++) big.data[i] *= 3; // longer vectors: forces a rebuild
+  const q = randomMatrix(15, 12, 43);
+  const hnsw = new HnswIndex({ dim: 12, metric: 'ip' });
+  const exact = new ExactIndex({ dim: 12, metric: 'ip' });
+  assert.equal(hnsw.mipsTransform, true);
+  hnsw.add(small, ids(150, 's'));
+  exact.add(small, ids(150, 's'));
+  hnsw.add(big, ids(150, 'b'));
+  exact.add(big, ids(150, 'b'));
+  const a = hnsw.search(q, 10, { ef: 300 });
+  const e = exact.search(q, 10);
+  assert.deepEqual(a.ids, e.ids);
+  a.scores.forEach((s, i) => s.forEach((v, j) => assert.ok(Math.abs(v - e.scores[i][j]) < 1e-4)));
+  assert.equal(new HnswIndex({ dim: 4, metric: 'ip', mipsTransform: false }).mipsTransform, false);
+  assert.equal(new HnswIndex({ dim: 4, metric: 'cosine' }).mipsTransform, false);
+});
+
 test('save/load keeps graph and id mapping; truncated or other-version files are refused', async () => {
   const dir = tmpDir();
   const docs = randomMatrix(400, 32, 31);
@@ -58,6 +78,12 @@ test('save/load keeps graph and id mapping; truncated or other-version files are
   assert.deepEqual(loaded.search(q, 5), index.search(q, 5));
   loaded.add(randomMatrix(1, 32, 33), ['new']);
   assert.equal(loaded.size, 401);
+  const ip = new HnswIndex({ dim: 32, metric: 'ip', M: 8 });
+  ip.add(docs, ids(400));
+  await ip.save(path.join(dir, 'ip.hnsw'));
+  const ipLoaded = await HnswIndex.load(path.join(dir, 'ip.hnsw'));
+  assert.equal(ipLoaded.mipsTransform, true);
+  assert.deepEqual(ipLoaded.search(q, 5), ip.search(q, 5));
   const bytes = await fs.readFile(file);
   const cut = path.join(dir, 'cut.hnsw');
   await fs.writeFile(cut, bytes.subarray(0, bytes.length - 100));
@@ -97,5 +123,6 @@ test('bad input is a clear ArgumentError', () => {
   assert.throws(() => index.add(randomMatrix(1, 4, 6), ['b']), /ids: duplicate document id 'b'/);
   assert.throws(() => index.search(q, 1, { ef: 0 }), /ef: must be a positive integer/);
   assert.throws(() => new HnswIndex({ dim: 4, M: 0 }), /M: must be a positive integer/);
+  assert.throws(() => new HnswIndex({ dim: 4, seed: -1 }), /seed: must be a non-negative integer, got -1/);
   assert.equal(index.size, 3);
 });

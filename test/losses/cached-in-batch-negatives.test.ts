@@ -147,9 +147,17 @@ test('gradient cache equivalence on a tiny BERT (untied, cosine, hard negatives)
   const c = new CachedInBatchNegativesLoss({ ...options, miniBatchSize: 2 }).computeGradients(q, p, batch);
   assert.ok(Math.abs(a.loss - c.loss) <= 1e-5, `loss ${a.loss} vs ${c.loss}`);
   assert.equal(c.grads.size, q.trainableVariables().length + p.trainableVariables().length);
-  let worst = 0;
-  for (const [variable, g] of a.grads) worst = Math.max(worst, maxAbsDiff(g, c.grads.get(variable)!));
-  assert.ok(worst <= 1e-5, `max abs gradient difference ${worst}`);
+  // 1e-5 absolute, relative for gradients larger than 1: token_type_embeddings' gradient (~9 here) sums
+  // every token of the batch, and chunked float32 sums round differently (1e-5 to 1.5e-5 absolute, ~2e-6
+  // relative, on both wasm and cpu). Every other variable is within 1e-5 absolute.
+  for (const [variable, g] of a.grads) {
+    const d = maxAbsDiff(g, c.grads.get(variable)!);
+    const scale = Math.max(
+      1,
+      tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]),
+    );
+    assert.ok(d <= 1e-5 * scale, `${variable.name}: max abs gradient difference ${d} (max |g| ${scale})`);
+  }
   tf.dispose([...a.grads.values(), ...c.grads.values()]);
   q.dispose();
   p.dispose();

@@ -6,7 +6,9 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { ArgumentError } from '../../src/errors.js';
 import { AdamW, clipGradNorm, defaultNoDecay } from '../../src/optim/adamw.js';
+import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { tinyConfig } from '../train/tiny-bert.js';
 
 type Named = Record<string, number[] | number[][]>;
 const fixture = JSON.parse(
@@ -147,4 +149,27 @@ test('bad arguments are named', () => {
   assert.throws(() => clipGradNorm(nan, 1), /grads: gradient norm is NaN; the loss diverged/);
   for (const g of [...grads.values(), ...nan.values()]) g.dispose();
   v.dispose();
+});
+
+test('on a BERT, decay applies to weight matrices and embeddings only', async () => {
+  const dir = tmpDir();
+  const encoder = await SentenceEncoder.fromScratch(tinyConfig(dir), undefined, { seed: 1 });
+  const opt = new AdamW();
+  const decayed = encoder
+    .trainableVariables()
+    .filter((v) => opt.decays(v))
+    .map((v) => v.name.replace(/^[^/]*\//, ''));
+  const exempt = encoder
+    .trainableVariables()
+    .filter((v) => !opt.decays(v))
+    .map((v) => v.name.replace(/^[^/]*\//, ''));
+  assert.ok(decayed.includes('embeddings.word_embeddings.weight'), decayed.join(' '));
+  assert.ok(decayed.includes('encoder.layer.0.attention.self.query.weight'));
+  assert.ok(exempt.includes('embeddings.LayerNorm.weight'), exempt.join(' '));
+  assert.ok(exempt.includes('encoder.layer.0.output.LayerNorm.bias'));
+  assert.ok(exempt.includes('encoder.layer.0.attention.self.query.bias'));
+  for (const name of decayed) assert.match(name, /\.weight$/);
+  for (const name of decayed) assert.doesNotMatch(name, /LayerNorm/);
+  for (const name of exempt) assert.match(name, /(\.bias|LayerNorm\.weight)$/);
+  encoder.dispose();
 });

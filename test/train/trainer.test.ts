@@ -44,33 +44,66 @@ function model(seed = 1): BiEncoder<ToyEncoder> {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-test('training lowers the loss and leaks no tensors across steps', async () => {
+for (const [name, loss] of [
+  ['plain', new InBatchNegativesLoss()],
+  ['cached', new CachedInBatchNegativesLoss({ miniBatchSize: 4 })],
+] as const) {
+  test(`training lowers the loss and leaks no tensors across steps (${name} loss)`, async () => {
+    const m = model();
+    const counts: number[] = [];
+    const trainer = new Trainer({
+      model: m,
+      loss,
+      batchSize: 6,
+      steps: 60,
+      lr: 0.01,
+      warmupSteps: 5,
+      quiet: true,
+      onStep: () => {
+        counts.push(tf.memory().numTensors);
+      },
+    });
+    const { losses, step } = await trainer.train(data());
+    assert.equal(step, 60);
+    assert.equal(losses.length, 60);
+    assert.ok(
+      mean(losses.slice(-10)) < 0.6 * mean(losses.slice(0, 10)),
+      `${mean(losses.slice(0, 10))} -> ${mean(losses.slice(-10))}`,
+    );
+    // After the first update created the optimizer's moments, the tensor count never moves.
+    assert.deepEqual(
+      new Set(counts.slice(1)),
+      new Set([counts[1]]),
+      `numTensors per step: ${counts.join(',')}`,
+    );
+    trainer.optimizer.dispose();
+    m.dispose();
+  });
+}
+
+test('the progress bar shows loss, learning rate, examples/s and ETA on a TTY', async () => {
+  let drawn = '';
+  const stream = {
+    isTTY: true,
+    columns: 200,
+    write: (chunk: string) => {
+      drawn += chunk;
+      return true;
+    },
+  } as unknown as NodeJS.WriteStream;
   const m = model();
-  const counts: number[] = [];
   const trainer = new Trainer({
     model: m,
     loss: new InBatchNegativesLoss(),
-    batchSize: 6,
-    steps: 60,
+    batchSize: 4,
+    steps: 3,
     lr: 0.01,
-    warmupSteps: 5,
-    quiet: true,
-    onStep: () => {
-      counts.push(tf.memory().numTensors);
-    },
+    progressStream: stream,
   });
-  const { losses, step } = await trainer.train(data());
-  assert.equal(step, 60);
-  assert.equal(losses.length, 60);
-  assert.ok(
-    mean(losses.slice(-10)) < 0.6 * mean(losses.slice(0, 10)),
-    `${mean(losses.slice(0, 10))} -> ${mean(losses.slice(-10))}`,
-  );
-  // After the first update created the optimizer's moments, the tensor count never moves.
-  assert.deepEqual(
-    new Set(counts.slice(1)),
-    new Set([counts[1]]),
-    `numTensors per step: ${counts.join(',')}`,
+  await trainer.train(data());
+  assert.match(
+    drawn,
+    /train \[#+\] 3\/3 [\d.]+ steps\/s ETA \d\d:\d\d loss=\d\.\d{4} lr=\d\.\d\de-\d ex\/s=[\d.]+/,
   );
   trainer.optimizer.dispose();
   m.dispose();
@@ -329,4 +362,39 @@ test('a tiny BERT from scratch lowers its loss on a SciFact train subset (wasm, 
   assert.equal(new Set(counts.slice(1)).size, 1, `numTensors per step: ${counts.join(',')}`);
   trainer.optimizer.dispose();
   bi.dispose();
+});
+
+test('resume is exact on a tiny BERT with dropout (fresh encoder, checkpointed weights and moments)', async () => {
+  const dir = tmpDir();
+  const config = tinyConfig(dir, 0.2);
+  const examples = data(true).slice(0, 12);
+  const run = async (outputDir: string, kill: boolean, resume: boolean, seed: number) => {
+    const encoder = await SentenceEncoder.fromScratch(config, undefined, { seed, maxSeqLength: 16 });
+    const bi = BiEncoder.tied(encoder);
+    const trainer = new Trainer({
+      model: bi,
+      loss: new CachedInBatchNegativesLoss({ miniBatchSize: 2 }),
+      batchSize: 4,
+      steps: 4,
+      lr: 1e-3,
+      seed: 5,
+      outputDir,
+      checkpointEvery: 2,
+      quiet: true,
+      onStep: (r) => {
+        if (kill && r.step === 3) throw new Error('killed');
+      },
+    });
+    try {
+      return (await trainer.train(examples, { resume })).losses;
+    } finally {
+      trainer.optimizer.dispose();
+      bi.dispose();
+    }
+  };
+  const straight = await run(path.join(dir, 'a'), false, false, 1);
+  await assert.rejects(run(path.join(dir, 'b'), true, false, 1), /killed/);
+  const resumed = await run(path.join(dir, 'b'), false, true, 7);
+  assert.equal(straight.length, 4);
+  assert.deepEqual(resumed, straight.slice(2));
 });

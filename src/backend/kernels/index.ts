@@ -1,16 +1,19 @@
 /**
- * Kernels dense-retrieval registers on the wasm backend: fast paths for transposed and batched matmuls
- * and the gradient kernels tfjs-backend-wasm lacks. Registration is idempotent and reversible.
+ * Kernels dense-retrieval registers on the wasm backend: fast paths for transposed and batched matmuls,
+ * row-copying gather and tile, data-free transposes, sums over leading axes, and the gradient kernel tfjs-backend-wasm lacks
+ * (`UnsortedSegmentSum`). Registration is idempotent and reversible. See docs/wasm-kernels.md.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig } from '@tensorflow/tfjs';
 import { makeBatchMatMul } from './batch-mat-mul.js';
 import { makeFusedMatMul } from './fused-mat-mul.js';
 import { makeGather } from './gather.js';
+import { makeSum } from './sum.js';
 import { makeTile } from './tile.js';
 import { makeTranspose } from './transpose.js';
 import { unsortedSegmentSum } from './unsorted-segment-sum.js';
-import { asKernelFunc, type WasmKernelFunc } from './wasm-internals.js';
+import { BackendError } from '../../errors.js';
+import { asKernelFunc, isWasmBackend, type WasmKernelFunc } from './wasm-internals.js';
 
 /** Stock configs we replaced, keyed by kernel name, so {@link unregisterWasmKernels} can restore them. */
 const replaced = new Map<string, KernelConfig | undefined>();
@@ -18,15 +21,16 @@ const replaced = new Map<string, KernelConfig | undefined>();
 function install(kernelName: string, make: (original: WasmKernelFunc | undefined) => WasmKernelFunc): void {
   if (replaced.has(kernelName)) return;
   const original = tf.getKernel(kernelName, 'wasm');
-  replaced.set(kernelName, original);
+  const kernelFunc = asKernelFunc(make(original?.kernelFunc as unknown as WasmKernelFunc | undefined));
   if (original !== undefined) tf.unregisterKernel(kernelName, 'wasm');
   tf.registerKernel({
     kernelName,
     backendName: 'wasm',
     // Keep the stock setup: if the backend is ever re-initialised it must re-bind the stock kernel we call.
     setupFunc: original?.setupFunc,
-    kernelFunc: asKernelFunc(make(original?.kernelFunc as unknown as WasmKernelFunc | undefined)),
+    kernelFunc,
   });
+  replaced.set(kernelName, original);
 }
 
 /**
@@ -42,6 +46,13 @@ function install(kernelName: string, make: (original: WasmKernelFunc | undefined
  * ```
  */
 export function registerWasmKernels(): void {
+  const backend = tf.findBackend('wasm');
+  if (backend !== null && !isWasmBackend(backend)) {
+    // Our kernels read the backend's private tensor table and call its C entry points directly.
+    throw new BackendError(
+      `the installed @tensorflow/tfjs-backend-wasm does not expose the internals dense-retrieval's wasm kernels use (written for 4.22)`,
+    );
+  }
   install('BatchMatMul', (original) => {
     if (original === undefined) throw new Error('the wasm backend has no BatchMatMul kernel');
     return makeBatchMatMul(original);
@@ -57,6 +68,10 @@ export function registerWasmKernels(): void {
   install('Transpose', (original) => {
     if (original === undefined) throw new Error('the wasm backend has no Transpose kernel');
     return makeTranspose(original);
+  });
+  install('Sum', (original) => {
+    if (original === undefined) throw new Error('the wasm backend has no Sum kernel');
+    return makeSum(original);
   });
   install('Tile', (original) => {
     if (original === undefined) throw new Error('the wasm backend has no Tile kernel');
@@ -84,7 +99,15 @@ export function unregisterWasmKernels(kernelNames?: readonly string[]): void {
   }
 }
 
-/** Names of the wasm kernels of ours that are currently registered. */
+/**
+ * Names of the wasm kernels of ours that are currently registered.
+ *
+ * @example
+ * ```ts
+ * await initBackend({ backend: 'wasm' });
+ * registeredWasmKernels(); // ['BatchMatMul', '_FusedMatMul', 'GatherV2', 'Transpose', 'Sum', 'Tile', 'UnsortedSegmentSum']
+ * ```
+ */
 export function registeredWasmKernels(): string[] {
   return [...replaced.keys()];
 }

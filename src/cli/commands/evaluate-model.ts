@@ -3,6 +3,7 @@ import { loadBeir } from '../../data/beir.js';
 import { formatEvaluationTable, RetrievalEvaluator } from '../../eval/retrieval-evaluator.js';
 import type { EvaluatorIndex } from '../../eval/retrieval-evaluator.js';
 import { optionalChoice, optionalInt, optionalString, requireString } from '../args.js';
+import { HNSW_DEFAULTS } from '../../index/hnsw.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
 
@@ -34,10 +35,10 @@ Options:
   --data BEIR_DIR          directory with corpus.jsonl, queries.jsonl, qrels/<split>.tsv (required)
   --split NAME             qrels split (default test)
   --index LIST             comma list of exact,hnsw,bm25 (default exact,hnsw,bm25)
-  --ef LIST                HNSW query beam(s), e.g. 16,64,256: one row each (default 128)
+  --ef LIST                HNSW query beam(s), e.g. 16,64,256: one row each (default ${HNSW_DEFAULTS.efSearch})
   --metric ip|cosine       dense similarity (default ip, the dot product; for a normalizing model the two agree)
-  --M N                    HNSW links per node (default 16)
-  --ef-construction N      HNSW build beam (default 200)
+  --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M})
+  --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction})
   --k N                    retrieval depth (default 100)
   --run-out PREFIX         write runs as PREFIX.<index>.run (TREC format)
   --max-length N           truncate texts to N tokens (default: the model's max_seq_length)

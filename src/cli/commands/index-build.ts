@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { readNpy } from '../../data/npy.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
-import { HnswIndex } from '../../index/hnsw.js';
+import { HNSW_DEFAULTS, HnswIndex } from '../../index/hnsw.js';
 import { createProgress } from '../../util/progress.js';
 import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
@@ -41,9 +41,9 @@ Options:
   --ids IDS.txt            one document id per line, as many as rows (required)
   --type exact|hnsw        exhaustive search, or approximate HNSW (required)
   --metric ip|cosine|l2    similarity (default ip: dot product, as DPR; use the one the model was trained with)
-  --M N                    HNSW links per node (default 16; higher = better recall, more memory)
-  --ef-construction N      HNSW build beam (default 200; higher = better graph, slower build)
-  --ef-search N            HNSW default query beam stored with the index (default 128)
+  --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M}; higher = better recall, more memory)
+  --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction}; higher = better graph, slower build)
+  --ef-search N            HNSW default query beam stored with the index (default ${HNSW_DEFAULTS.efSearch})
   --out PATH               where to write the index (required)
   --quiet                  no progress bar
   -h, --help               show this help

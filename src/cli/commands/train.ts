@@ -10,6 +10,7 @@ import type { SentenceEncoder } from '../../models/sentence-encoder.js';
 import { examplesFromQrels, passageText } from '../../train/examples.js';
 import type { TrainingExample } from '../../train/examples.js';
 import { mineHardNegatives } from '../../train/hard-negatives.js';
+import { createEvaluationCallback } from '../../train/evaluation-callback.js';
 import { Trainer, saveModelInto, TRAIN_LOG } from '../../train/trainer.js';
 import { optionalChoice, optionalFloat, optionalInt, requireString } from '../args.js';
 import type { Command } from '../command.js';
@@ -56,6 +57,10 @@ Options:
   --cache-mini-batch N    gradient caching with this mini-batch (large batches in bounded memory)
   --max-grad-norm X       clip gradients to this global norm (default 1)
   --checkpoint-every N    checkpoint every N updates (default 500)
+  --eval-split NAME       evaluate nDCG@10 and recall@100 on this split (exhaustive search over the
+                          corpus) after training, and every --eval-every N updates; results go to
+                          stderr and the log
+  --eval-every N          evaluation interval (needs --eval-split)
   --seed N                seed of sampling, dropout and scratch init (default 42)
   --resume                continue from the newest checkpoint in DIR
   --quiet                 no progress bar
@@ -82,6 +87,8 @@ Options:
     'cache-mini-batch': { type: 'string' },
     'max-grad-norm': { type: 'string' },
     'checkpoint-every': { type: 'string' },
+    'eval-split': { type: 'string' },
+    'eval-every': { type: 'string' },
     seed: { type: 'string' },
     resume: { type: 'boolean' },
     quiet: { type: 'boolean' },
@@ -110,6 +117,10 @@ Options:
     const maxGradNorm = optionalFloat(values, 'max-grad-norm') ?? 1;
     const checkpointEvery = optionalInt(values, 'checkpoint-every', 1) ?? 500;
     const seed = optionalInt(values, 'seed', 0) ?? 42;
+    const evalSplit = typeof values['eval-split'] === 'string' ? values['eval-split'] : undefined;
+    const evaluateEvery = optionalInt(values, 'eval-every', 1);
+    if (evaluateEvery !== undefined && evalSplit === undefined)
+      throw new UsageError('--eval-every needs --eval-split');
     const quiet = values.quiet === true;
     positiveFloat('lr', lr);
     positiveFloat('scale', scale);
@@ -143,6 +154,18 @@ Options:
       );
     }
 
+    let evaluate: ((m: BiEncoder) => Promise<Record<string, number>>) | undefined;
+    if (evalSplit !== undefined) {
+      const dev = await loadBeir(data, { split: evalSplit });
+      const run = createEvaluationCallback(dev);
+      evaluate = async (m) => {
+        const metrics = await run(m);
+        const shown = Object.entries(metrics).map(([name, v]) => `${name} ${v.toFixed(4)}`);
+        say(`${evalSplit}: ${shown.join(', ')}`);
+        return metrics;
+      };
+    }
+
     const load = (s: number) => loadModel(source, { pooling, maxSeqLength, seed: s, quiet });
     const first = await load(seed);
     let second: SentenceEncoder | undefined;
@@ -174,6 +197,8 @@ Options:
         seed,
         outputDir: out,
         checkpointEvery,
+        evaluate,
+        evaluateEvery,
         quiet,
       });
       say(

@@ -1,0 +1,133 @@
+/**
+ * Case 2: encoding SciFact passages for inference with a randomly initialised model of the benchmark
+ * shape (speed does not depend on the weights). Measured single-threaded (`SentenceEncoder.encode` in this
+ * thread) and with `encodeParallel` at each requested worker count, on the same texts. A full corpus would
+ * take tens of minutes on wasm, so an evenly strided sample of it is encoded and the count is reported.
+ * The sample's token ids go to the work directory for the reference script.
+ */
+import path from 'node:path';
+import { streamCorpus } from '../../src/data/beir.js';
+import { BertModel, parseBertConfig } from '../../src/models/bert.js';
+import { encodeParallel } from '../../src/models/parallel-encode.js';
+import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
+import { BUNDLED_TOKENIZERS, TextTokenizer } from '../../src/tokenize/tokenizer.js';
+import { passageText } from '../../src/train/examples.js';
+import { note, since, writeNpyInt32 } from './common.js';
+import type { Row } from './common.js';
+import type { BenchOptions } from './options.js';
+
+export const SCIFACT_CORPUS = path.join(
+  import.meta.dirname,
+  '..',
+  '..',
+  'examples',
+  'data',
+  'scifact',
+  'corpus.jsonl',
+);
+
+async function readPassages(limit: number): Promise<string[]> {
+  const out: string[] = [];
+  for await (const doc of streamCorpus(SCIFACT_CORPUS)) {
+    out.push(passageText(doc));
+    if (out.length === limit) break;
+  }
+  return out;
+}
+
+export async function benchEncode(opts: BenchOptions, backend: string, workdir: string): Promise<Row[]> {
+  const { shape } = opts;
+  const { seqLen, batchSize, corpus, texts: count, workers } = opts.encode;
+  const passages = await readPassages(corpus);
+  const stride = passages.length / count;
+  const texts = Array.from({ length: count }, (_, i) => passages[Math.floor(i * stride)]);
+  const tokenizer = await TextTokenizer.fromDirectory(BUNDLED_TOKENIZERS.bertBaseUncased);
+  const batch = tokenizer.encodeBatch(texts, { maxLength: seqLen });
+  const ids = new Int32Array(count * seqLen);
+  const lengths = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    for (let j = 0; j < batch.seqLen; j++) {
+      ids[i * seqLen + j] = batch.inputIds[i * batch.seqLen + j];
+      lengths[i] += batch.attentionMask[i * batch.seqLen + j];
+    }
+  }
+  await writeNpyInt32(path.join(workdir, 'ids.npy'), ids, [count, seqLen]);
+  await writeNpyInt32(path.join(workdir, 'lengths.npy'), lengths, [count]);
+  const meanTokens = lengths.reduce((a, b) => a + b, 0) / count;
+
+  const config = parseBertConfig({
+    model_type: 'bert',
+    vocab_size: Math.max(shape.vocab, tokenizer.vocabSize),
+    hidden_size: shape.hidden,
+    num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads,
+    intermediate_size: shape.intermediate,
+    max_position_embeddings: Math.max(512, seqLen),
+  });
+  const encoder = new SentenceEncoder({
+    bert: BertModel.random(config, 0),
+    tokenizer,
+    pooling: 'mean',
+    normalize: false,
+    maxSeqLength: seqLen,
+  });
+  const common = {
+    layers: shape.layers,
+    hidden: shape.hidden,
+    heads: shape.heads,
+    intermediate: shape.intermediate,
+    seqLen,
+    batchSize,
+    vocab: config.vocab_size,
+    texts: count,
+    corpusTexts: passages.length,
+    meanTokens,
+  };
+  const rows: Row[] = [];
+  try {
+    const modelDir = path.join(workdir, 'encode-model');
+    await encoder.save(modelDir);
+    note(
+      `encode: ${count} of ${passages.length} SciFact passages (mean ${meanTokens.toFixed(0)} tokens, ` +
+        `max ${seqLen}), batch ${batchSize}, on ${backend}`,
+    );
+    let t0 = performance.now();
+    await encoder.encode(texts, { batchSize, quiet: true });
+    let seconds = since(t0);
+    note(`encode (this thread): ${(count / seconds).toFixed(2)} texts/s`);
+    rows.push({
+      name: 'encode',
+      backend,
+      variant: 'thread',
+      workers: 0,
+      ...common,
+      seconds,
+      textsPerSec: count / seconds,
+    });
+    for (const w of workers) {
+      t0 = performance.now();
+      await encodeParallel(modelDir, texts, {
+        workers: w,
+        batchSize,
+        quiet: true,
+        backend: backend as 'auto',
+      });
+      seconds = since(t0);
+      note(
+        `encode (${w} worker${w === 1 ? '' : 's'}, start-up included): ${(count / seconds).toFixed(2)} texts/s`,
+      );
+      rows.push({
+        name: 'encode',
+        backend,
+        variant: `workers=${w}`,
+        workers: w,
+        ...common,
+        seconds,
+        textsPerSec: count / seconds,
+      });
+    }
+  } finally {
+    encoder.dispose();
+  }
+  return rows;
+}

@@ -1,0 +1,84 @@
+/** Pairs our rows with the reference rows of the same run, and prints them as a table. */
+import type { Row } from './common.js';
+
+/** The throughput field of a row, by benchmark name. */
+export function metricOf(name: string): 'pairsPerSec' | 'textsPerSec' | 'qps' {
+  if (name === 'train-step') return 'pairsPerSec';
+  if (name === 'encode') return 'textsPerSec';
+  return 'qps';
+}
+
+function matches(ours: Row, ref: Row): boolean {
+  if (ours.name !== ref.name) return false;
+  return ours.name !== 'index-hnsw' || ours.ef === ref.ef;
+}
+
+/**
+ * Add `referenceBackend`, `reference` (its throughput), `referenceRecallAt10` for indexes, and `ratio`
+ * (ours / reference, > 1 means we are faster) to each of our rows that has a counterpart.
+ */
+export function attachReference(ours: Row[], reference: Row[]): void {
+  for (const row of ours) {
+    const ref = reference.find((r) => matches(row, r));
+    if (ref === undefined) continue;
+    const metric = metricOf(row.name);
+    const mine = row[metric] as number;
+    const theirs = ref[metric] as number;
+    row.referenceBackend = ref.backend;
+    row.reference = theirs;
+    if (typeof ref.recallAt10 === 'number') row.referenceRecallAt10 = ref.recallAt10;
+    row.ratio = mine / theirs;
+  }
+}
+
+function fmt(x: unknown, digits = 1): string {
+  if (typeof x !== 'number' || !Number.isFinite(x)) return '';
+  if (Math.abs(x) >= 100) return x.toFixed(0);
+  return x.toFixed(digits);
+}
+
+function config(row: Row): string {
+  if (row.name === 'train-step' || row.name === 'encode') {
+    const base = `${row.layers}x${row.hidden}/${row.heads}h/${row.intermediate} seq ${row.seqLen} b ${row.batchSize}`;
+    if (row.name === 'train-step') return `${base}, ${row.steps} steps`;
+    return `${base}, ${row.texts}/${row.corpusTexts} texts, ${row.variant}`;
+  }
+  const base = `${row.vectors}x${row.dim}, ${row.queries} q`;
+  return row.name === 'index-hnsw' ? `${base}, M ${row.M} ef ${row.ef}` : base;
+}
+
+/** A plain-text table of our rows with their reference and ratio. */
+export function formatTable(ours: Row[]): string {
+  const header = [
+    'benchmark',
+    'backend',
+    'config',
+    'ours',
+    'unit',
+    'recall@10',
+    'reference',
+    'ref recall',
+    'ratio',
+  ];
+  const lines = ours.map((r) => {
+    const metric = metricOf(r.name);
+    return [
+      r.name,
+      r.backend,
+      config(r),
+      fmt(r[metric], 2),
+      metric === 'pairsPerSec' ? 'pairs/s' : metric === 'textsPerSec' ? 'texts/s' : 'QPS',
+      r.name.startsWith('index') ? fmt(r.recallAt10, 3) : '',
+      r.reference === undefined ? '-' : `${fmt(r.reference, 2)} ${String(r.referenceBackend)}`,
+      r.name.startsWith('index') ? fmt(r.referenceRecallAt10, 3) : '',
+      r.ratio === undefined ? '-' : `${fmt(r.ratio, 3)}x`,
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const render = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [render(header), render(widths.map((w) => '-'.repeat(w))), ...lines.map(render)].join('\n');
+}

@@ -1,0 +1,70 @@
+/**
+ * Worker-thread entry of {@link encodeParallel} (`./parallel-encode.ts`): one tfjs instance per worker.
+ * It initialises its own backend, loads the model from a directory once, then encodes the batches the
+ * parent sends until it is told to stop. Not part of the public API.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { initBackend } from '../backend/index.js';
+import type { BackendName } from '../backend/index.js';
+import { loadModel } from '../checkpoint/load.js';
+import type { SentenceEncoder } from './sentence-encoder.js';
+
+/** What the parent passes as `workerData`. */
+export interface WorkerInit {
+  modelDir: string;
+  backend: BackendName | 'auto';
+  maxLength: number;
+  batchSize: number;
+}
+
+/** Parent -> worker. */
+export interface ToWorker {
+  type: 'encode';
+  id: number;
+  texts: string[];
+}
+
+/** Worker -> parent. */
+export type FromWorker =
+  | { type: 'ready'; dim: number; backend: string }
+  | { type: 'result'; id: number; data: Float32Array }
+  | { type: 'error'; message: string; name: string };
+
+const port = parentPort;
+if (port === null) throw new Error('parallel-encode-worker must run inside a worker thread');
+
+const init = workerData as WorkerInit;
+
+function fail(error: unknown): void {
+  const e = error instanceof Error ? error : new Error(String(error));
+  port!.postMessage({ type: 'error', message: e.message, name: e.name } satisfies FromWorker);
+}
+
+async function main(): Promise<void> {
+  let encoder: SentenceEncoder;
+  let backend: string;
+  try {
+    backend = await initBackend({ backend: init.backend });
+    encoder = await loadModel(init.modelDir, { quiet: true });
+  } catch (error) {
+    fail(error);
+    return;
+  }
+  // The parent terminates the worker when the corpus is done, which frees the model with the isolate.
+  port!.on('message', (msg: ToWorker) => {
+    // One batch per message: the parent already cut the length-sorted texts into the same batches the
+    // single-threaded encode would make, so every vector comes out of an identically padded forward pass.
+    encoder
+      .encode(msg.texts, { batchSize: init.batchSize, maxLength: init.maxLength, quiet: true })
+      .then(
+        (m) =>
+          port!.postMessage({ type: 'result', id: msg.id, data: m.data } satisfies FromWorker, [
+            m.data.buffer as ArrayBuffer,
+          ]),
+        fail,
+      );
+  });
+  port!.postMessage({ type: 'ready', dim: encoder.dim, backend } satisfies FromWorker);
+}
+
+void main();

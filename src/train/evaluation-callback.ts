@@ -1,0 +1,60 @@
+import { ArgumentError } from '../errors.js';
+import { evaluateRun } from '../eval/metrics.js';
+import { ExactIndex } from '../index/exact.js';
+import { searchResultToRun } from '../index/result-run.js';
+import type { BiEncoder } from '../models/bi-encoder.js';
+import type { CorpusDoc, Qrels } from '../types.js';
+import { passageText } from './examples.js';
+
+/** Options of {@link createEvaluationCallback}. */
+export interface EvaluationCallbackOptions {
+  corpus: CorpusDoc[];
+  /** Query id -> text; the judged ones are evaluated. */
+  queries: Map<string, string>;
+  qrels: Qrels;
+  /** trec_eval measure names (default `ndcg_cut.10` and `recall.100`). */
+  measures?: string[];
+  /** Documents retrieved per query (default 100, or the corpus size if smaller). */
+  k?: number;
+  /** Texts per forward pass when encoding (default 64). */
+  batchSize?: number;
+}
+
+/**
+ * An evaluation callback for the Trainer: encode the corpus with the passage tower and the judged queries
+ * with the query tower, search exhaustively with the model's similarity, and score the run with trec_eval
+ * measures. Exhaustive search so the number reflects the model, not an index's approximation. (The
+ * `RetrievalEvaluator` of `eval/` compares indexes for one encoder; this callback serves the Trainer and
+ * respects untied towers.)
+ *
+ * @example
+ * ```ts
+ * const dev = await loadBeir('data/scifact', { split: 'test' });
+ * const trainer = new Trainer({ ..., evaluateEvery: 200, evaluate: createEvaluationCallback(dev) });
+ * // train_log.jsonl then has {"step": 200, ..., "eval": {"ndcg_cut_10": 0.41, "recall_100": 0.83}}
+ * ```
+ */
+export function createEvaluationCallback(
+  options: EvaluationCallbackOptions,
+): (model: BiEncoder) => Promise<Record<string, number>> {
+  const { corpus, queries, qrels } = options;
+  const measures = options.measures ?? ['ndcg_cut.10', 'recall.100'];
+  if (corpus.length === 0) throw new ArgumentError('corpus', 'is empty');
+  const queryIds = [...qrels.keys()].filter((id) => queries.has(id));
+  if (queryIds.length === 0) throw new ArgumentError('qrels', 'judge none of the given queries');
+  const k = Math.min(options.k ?? 100, corpus.length);
+  const texts = corpus.map(passageText);
+  const ids = corpus.map((d) => d.id);
+  const batchSize = options.batchSize ?? 64;
+  return async (model) => {
+    const docs = await model.encodePassages(texts, { batchSize, quiet: true });
+    const q = await model.encodeQueries(
+      queryIds.map((id) => queries.get(id)!),
+      { batchSize, quiet: true },
+    );
+    const index = new ExactIndex({ dim: docs.cols, metric: model.similarity === 'cosine' ? 'cosine' : 'ip' });
+    index.add(docs, ids);
+    const run = searchResultToRun(index.search(q, k), queryIds);
+    return evaluateRun(qrels, run, measures).mean;
+  };
+}

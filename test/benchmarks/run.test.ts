@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+// A tiny shape and tiny sizes: this checks what the suite reports, not how fast anything is.
+const TINY = [
+  '--quick',
+  '--json',
+  '--no-reference',
+  '--backend',
+  'wasm',
+  '--layers',
+  '1',
+  '--hidden',
+  '32',
+  '--heads',
+  '2',
+  '--intermediate',
+  '64',
+  '--train-seq',
+  '8',
+  '--train-batch',
+  '2',
+  '--encode-seq',
+  '16',
+  '--encode-batch',
+  '4',
+  '--encode-corpus',
+  '20',
+  '--encode-texts',
+  '6',
+  '--workers',
+  '2',
+  '--vectors',
+  '200',
+  '--queries',
+  '12',
+  '--dim',
+  '16',
+  '--ef',
+  '10,40',
+  '--ef-construction',
+  '40',
+];
+
+function runBench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'benchmarks', 'run.ts'), ...args],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+const SHAPE_FIELDS = ['layers', 'hidden', 'heads', 'intermediate', 'seqLen', 'batchSize', 'vocab'];
+
+test('--quick --json prints one JSON object per benchmark with shape and throughput, and saves them', async () => {
+  const results = tmpDir('dr-bench-');
+  const { code, stdout, stderr } = await runBench([...TINY, '--results-dir', results]);
+  assert.equal(code, 0, stderr);
+  const rows = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(
+    rows.map((r) => [r.name, r.variant ?? r.ef ?? null]),
+    [
+      ['train-step', null],
+      ['encode', 'thread'],
+      ['encode', 'workers=2'],
+      ['index-exact', null],
+      ['index-hnsw', 10],
+      ['index-hnsw', 40],
+    ],
+  );
+  for (const r of rows) assert.equal(typeof r.backend, 'string');
+  const [train, thread, workers, exact, ...hnsw] = rows;
+  for (const r of [train, thread, workers]) {
+    for (const f of SHAPE_FIELDS) assert.equal(typeof r[f], 'number', `${String(r.name)}.${f}`);
+    assert.equal(r.backend, 'wasm');
+  }
+  assert.deepEqual(
+    SHAPE_FIELDS.map((f) => train[f]),
+    [1, 32, 2, 64, 8, 2, 30522],
+  );
+  assert.ok((train.pairsPerSec as number) > 0);
+  assert.equal(train.tensorDelta, 0, 'a training step leaks no tensors');
+  assert.equal(thread.seqLen, 16);
+  assert.deepEqual([thread.texts, thread.corpusTexts, workers.workers], [6, 20, 2]);
+  assert.ok((thread.textsPerSec as number) > 0 && (workers.textsPerSec as number) > 0);
+  assert.deepEqual(
+    [exact.vectors, exact.dim, exact.queries, exact.k, exact.recallAt10],
+    [200, 16, 12, 10, 1],
+  );
+  assert.ok((exact.qps as number) > 0);
+  for (const h of hnsw) {
+    assert.ok((h.qps as number) > 0);
+    assert.ok((h.recallAt10 as number) > 0 && (h.recallAt10 as number) <= 1);
+  }
+  // A wider beam never loses recall on the same graph.
+  assert.ok((hnsw[1].recallAt10 as number) >= (hnsw[0].recallAt10 as number));
+  assert.ok(
+    rows.every((r) => r.ratio === undefined),
+    'no reference was run, so no ratio',
+  );
+
+  const files = readdirSync(results).filter((f) => f.endsWith('.jsonl'));
+  assert.equal(files.length, 1);
+  const saved = readFileSync(path.join(results, files[0]), 'utf8').trim().split('\n');
+  assert.deepEqual(
+    saved.map((l) => JSON.parse(l) as Record<string, unknown>),
+    rows,
+  );
+});
+
+test('bad options are one clear line and exit code 2', async () => {
+  const bad = await runBench(['--cases', 'train,fly']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^bench: --cases: unknown case 'fly'; expected a list of train, encode, index\n/);
+  const zero = await runBench(['--steps', '0']);
+  assert.equal(zero.code, 2);
+  assert.match(zero.stderr, /^bench: --steps: expected a positive integer, got '0'\n/);
+});

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend/index.js';
+import { ArgumentError } from '../../src/errors.js';
+import { BiEncoder } from '../../src/models/bi-encoder.js';
+import type { TowerEncoder } from '../../src/models/bi-encoder.js';
+import { createEvaluationCallback } from '../../src/train/evaluation-callback.js';
+import type { CorpusDoc, Qrels } from '../../src/types.js';
+
+before(async () => {
+  await initBackend();
+});
+
+const TOPICS = ['river', 'desert', 'ocean', 'forest'];
+
+/** Embeds a text as the one-hot of the first topic word it contains, shifted by `shift` (0 = oracle). */
+function topicEncoder(shift: number): TowerEncoder {
+  return {
+    embed(texts: string[]) {
+      const data = new Float32Array(texts.length * TOPICS.length);
+      texts.forEach((t, i) => {
+        const topic = TOPICS.findIndex((w) => t.includes(w));
+        data[i * TOPICS.length + ((topic + shift) % TOPICS.length)] = 1;
+      });
+      return tf.tensor2d(data, [texts.length, TOPICS.length]);
+    },
+    trainableVariables: () => [],
+  };
+}
+
+const corpus: CorpusDoc[] = TOPICS.map((t, i) => ({ id: `d${i}`, title: '', text: `all about the ${t}` }));
+const queries = new Map(TOPICS.map((t, i) => [`q${i}`, `where is the ${t}`] as const));
+const qrels: Qrels = new Map(TOPICS.map((_, i) => [`q${i}`, new Map([[`d${i}`, 1]])] as const));
+
+test('an oracle model scores 1, a wrong one lower, through exhaustive search of the right towers', async () => {
+  const evaluate = createEvaluationCallback({
+    corpus,
+    queries,
+    qrels,
+    measures: ['ndcg_cut.10', 'recall.1'],
+  });
+  const oracle = await evaluate(BiEncoder.tied(topicEncoder(0), { similarity: 'cosine' }));
+  assert.deepEqual(oracle, { ndcg_cut_10: 1, recall_1: 1 });
+  // Query tower shifted against the passage tower: every query's top document is wrong.
+  const crossed = await evaluate(BiEncoder.untied(topicEncoder(1), topicEncoder(0)));
+  assert.equal(crossed.recall_1, 0);
+  assert.ok(crossed.ndcg_cut_10 < 1);
+  const before = tf.memory().numTensors;
+  await evaluate(BiEncoder.tied(topicEncoder(0)));
+  assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
+});
+
+test('empty inputs are named errors', () => {
+  assert.throws(
+    () => createEvaluationCallback({ corpus: [], queries, qrels }),
+    (e: unknown) => e instanceof ArgumentError && e.message === 'corpus: is empty',
+  );
+  assert.throws(
+    () => createEvaluationCallback({ corpus, queries: new Map(), qrels }),
+    /qrels: judge none of the given queries/,
+  );
+});
