@@ -40,7 +40,10 @@ function fmt(x: unknown, digits = 1): string {
 function config(row: Row): string {
   if (row.name === 'train-step' || row.name === 'encode') {
     const base = `${row.layers}x${row.hidden}/${row.heads}h/${row.intermediate} seq ${row.seqLen} b ${row.batchSize}`;
-    if (row.name === 'train-step') return `${base}, ${row.steps} steps`;
+    if (row.name === 'train-step') {
+      const cache = row.miniBatch !== row.batchSize ? `, grad cache ${row.miniBatch}` : '';
+      return `${base}, ${row.steps} steps${cache}`;
+    }
     return `${base}, ${row.texts}/${row.corpusTexts} texts, ${row.variant}`;
   }
   const base = `${row.vectors}x${row.dim}, ${row.queries} q`;

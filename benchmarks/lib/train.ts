@@ -6,8 +6,9 @@
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { CachedInBatchNegativesLoss } from '../../src/losses/cached-in-batch-negatives.js';
 import { InBatchNegativesLoss } from '../../src/losses/in-batch-negatives.js';
-import type { TrainableEncoder } from '../../src/losses/types.js';
+import type { RetrievalLoss, TrainableEncoder } from '../../src/losses/types.js';
 import { BertModel, parseBertConfig } from '../../src/models/bert.js';
 import { pool } from '../../src/models/pooling.js';
 import { AdamW, clipGradNorm } from '../../src/optim/adamw.js';
@@ -48,7 +49,7 @@ class IdsEncoder implements TrainableEncoder {
 
 export async function benchTrain(opts: BenchOptions, backend: string, workdir: string): Promise<Row> {
   const { shape } = opts;
-  const { seqLen, batchSize, steps, warmup } = opts.train;
+  const { seqLen, batchSize, steps, warmup, miniBatch } = opts.train;
   const config = parseBertConfig({
     model_type: 'bert',
     vocab_size: shape.vocab,
@@ -76,7 +77,10 @@ export async function benchTrain(opts: BenchOptions, backend: string, workdir: s
   }
   const bert = BertModel.random(config, 0);
   const encoder = new IdsEncoder(bert, rows, seqLen);
-  const loss = new InBatchNegativesLoss();
+  const cached = miniBatch < batchSize;
+  const loss: RetrievalLoss = cached
+    ? new CachedInBatchNegativesLoss({ miniBatchSize: miniBatch })
+    : new InBatchNegativesLoss();
   const optimizer = new AdamW({ weightDecay: 0.01 });
   const step = (i: number): number => {
     const { loss: value, grads } = loss.computeGradients(
@@ -93,7 +97,8 @@ export async function benchTrain(opts: BenchOptions, backend: string, workdir: s
   try {
     note(
       `train-step: ${shape.layers} layers x ${shape.hidden}, seq ${seqLen}, batch ${batchSize} on ${backend}: ` +
-        `${warmup} warm-up + ${steps} measured steps`,
+        `${warmup} warm-up + ${steps} measured steps` +
+        (cached ? `, gradient caching in mini-batches of ${miniBatch}` : ''),
     );
     for (let i = 0; i < warmup; i++) step(i);
     const tensorsBefore = tf.memory().numTensors;
@@ -115,6 +120,8 @@ export async function benchTrain(opts: BenchOptions, backend: string, workdir: s
       vocab: shape.vocab,
       steps,
       warmup,
+      loss: cached ? 'cached-in-batch-negatives' : 'in-batch-negatives',
+      miniBatch: cached ? miniBatch : batchSize,
       secondsPerStep: seconds,
       pairsPerSec: batchSize / seconds,
       tensorDelta: leaked,

@@ -7,6 +7,8 @@ export interface Series {
   name: string;
   points: Array<[number, number]>;
   color?: string;
+  /** Text drawn next to each point (same order as `points`), e.g. `ef=64` on a recall-vs-QPS curve. */
+  labels?: string[];
 }
 
 export interface PlotOptions {
@@ -103,6 +105,14 @@ export function linePlot(series: Series[], options: PlotOptions): string {
         out.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${color}"/>`);
       }
     }
+    s.points.forEach(([x, y], j) => {
+      const label = s.labels?.[j];
+      if (label === undefined || !Number.isFinite(x) || !Number.isFinite(y)) return;
+      out.push(
+        // Alternate above/below so that labels of neighbouring points overlap less.
+        `<text x="${(px(x) + 5).toFixed(1)}" y="${(py(y) + (j % 2 === 0 ? -5 : 13)).toFixed(1)}" font-size="10" fill="${color}">${escapeXml(label)}</text>`,
+      );
+    });
     const ly = margin.top + 12 + i * 18;
     out.push(
       `<line x1="${margin.left + pw + 10}" x2="${margin.left + pw + 30}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`,

@@ -239,3 +239,25 @@ test('registering against an incompatible tfjs-backend-wasm is a BackendError, n
   }
   assert.equal(registeredWasmKernels().length, 7);
 });
+
+test('fused matMul with a bias or prelu weights that must broadcast matches cpu (stock wasm adds [1] to one column)', async () => {
+  for (const [as, bs, biasShape, preluShape] of [
+    [[2, 3], [3, 4], [1], undefined],
+    [[2, 3], [3, 4], [2, 4], undefined],
+    [[2, 2, 3], [2, 3, 4], [1], [1]],
+    [[3, 2, 3], [1, 3, 4], [4], [1]],
+  ] as [number[], number[], number[], number[] | undefined][]) {
+    const { cpu, wasm } = await onBoth(() =>
+      tf.tidy(() =>
+        tf.fused.matMul({
+          a: randomTensor(as, 21) as tf.Tensor3D,
+          b: randomTensor(bs, 22) as tf.Tensor3D,
+          bias: randomTensor(biasShape, 23),
+          activation: preluShape === undefined ? 'linear' : 'prelu',
+          preluActivationWeights: preluShape === undefined ? undefined : randomTensor(preluShape, 24),
+        }),
+      ),
+    );
+    assertClose(wasm, cpu, 1e-5, `[${as}] x [${bs}] + [${biasShape}] prelu [${preluShape}]`);
+  }
+});

@@ -68,6 +68,16 @@ export function makeFusedMatMul(original: WasmKernelFunc): WasmKernelFunc {
         : undefined;
     if (plan === undefined) return original(args);
     const { m, k, n, batchA, batchB } = plan;
+    // The stock kernel reads exactly n bias and prelu values per row: a bias of shape [1] adds to the first
+    // column only (measured: [[8,3,3,3]] for ones([1,3]) @ ones([3,4]) + [5]). Anything else that must
+    // broadcast goes through our product and the stock broadcasting Add/Prelu.
+    const perColumn = (t: TensorInfo | undefined): boolean =>
+      t === undefined || (t.shape.length === 1 && t.shape[0] === n);
+    const stockCanFuse = perColumn(bias) && perColumn(prelu);
+    if (!stockCanFuse) {
+      const y = xnnBatchMatMul(backend, a, b, transposeA, transposeB, plan);
+      return epilogue(backend, y, bias, prelu, activation, leakyreluAlpha);
+    }
     if (!transposeA && !transposeB && batchA === 1 && batchB === 1) {
       if (mayUseCachedPacking(b, k, n)) return original(args);
       // b's id carries a packing for another shape: give the stock kernel a fresh copy.
@@ -78,9 +88,9 @@ export function makeFusedMatMul(original: WasmKernelFunc): WasmKernelFunc {
         backend.disposeData(copy.dataId);
       }
     }
-    if (batchB === 1 && (bias === undefined || bias.shape.length === 1)) {
+    if (batchB === 1) {
       // Shared b: fold a's batches into rows and let the stock kernel fuse bias and activation on its fast
-      // path. Row folding keeps the element order, so the [n]-bias and prelu broadcasting are unchanged.
+      // path. Row folding keeps the element order, so the per-column bias and prelu stay right.
       const temps: TensorInfo[] = [];
       try {
         const aU = transposeA ? swapLastTwo(backend, a, batchA, k, m) : a;

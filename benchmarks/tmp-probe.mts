@@ -1,0 +1,20 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '/work/main/src/backend/index.js';
+import { BertModel, parseBertConfig } from '/work/main/src/models/bert.js';
+import { pool } from '/work/main/src/models/pooling.js';
+await initBackend();
+const [layers, batch, seq] = process.argv.slice(2).map(Number);
+const config = parseBertConfig({ model_type: 'bert', hidden_size: 384, num_hidden_layers: layers, num_attention_heads: 12, intermediate_size: 1536 });
+const bert = BertModel.random(config, 0);
+const heap = () => ((tf.backend() as any).wasm.HEAPU8.length / 2 ** 20).toFixed(0) + ' MB heap';
+const shape: [number, number] = [batch, seq];
+const vars = [...bert.variables().values()];
+console.log('start', heap(), tf.memory().numBytes / 2 ** 20);
+const t0 = Date.now();
+const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
+  const ids = tf.randomUniform(shape, 1000, 30000, 'int32') as tf.Tensor2D;
+  const mask = tf.ones(shape, 'int32') as tf.Tensor2D;
+  const h = bert.forward({ inputIds: ids, attentionMask: mask, tokenTypeIds: tf.zeros(shape, 'int32') as tf.Tensor2D }, { training: true, dropoutSeed: 1 });
+  return tf.sum(tf.square(pool(h, mask, 'mean'))) as tf.Scalar;
+}), vars);
+console.log('done', (Date.now() - t0) / 1000, 's', heap(), 'peak-ish bytes', tf.memory().numBytes / 2 ** 20);
