@@ -12,7 +12,7 @@ import { encodeParallel } from '../../src/models/parallel-encode.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../../src/tokenize/tokenizer.js';
 import { passageText } from '../../src/train/examples.js';
-import { note, since, writeNpyInt32 } from './common.js';
+import { cpuSince, note, since, writeNpyInt32 } from './common.js';
 import type { Row } from './common.js';
 import type { BenchOptions } from './options.js';
 
@@ -92,8 +92,10 @@ export async function benchEncode(opts: BenchOptions, backend: string, workdir: 
         `max ${seqLen}), batch ${batchSize}, on ${backend}`,
     );
     let t0 = performance.now();
+    let c0 = process.cpuUsage();
     await encoder.encode(texts, { batchSize, quiet: true });
     let seconds = since(t0);
+    let cpuSeconds = cpuSince(c0);
     note(`encode (this thread): ${(count / seconds).toFixed(2)} texts/s`);
     rows.push({
       name: 'encode',
@@ -106,6 +108,7 @@ export async function benchEncode(opts: BenchOptions, backend: string, workdir: 
     });
     for (const w of workers) {
       t0 = performance.now();
+      c0 = process.cpuUsage();
       await encodeParallel(modelDir, texts, {
         workers: w,
         batchSize,
@@ -113,6 +116,7 @@ export async function benchEncode(opts: BenchOptions, backend: string, workdir: 
         backend: backend as 'auto',
       });
       seconds = since(t0);
+      cpuSeconds = cpuSince(c0);
       note(
         `encode (${w} worker${w === 1 ? '' : 's'}, start-up included): ${(count / seconds).toFixed(2)} texts/s`,
       );
@@ -123,6 +127,7 @@ export async function benchEncode(opts: BenchOptions, backend: string, workdir: 
         workers: w,
         ...common,
         seconds,
+        cpuSeconds,
         textsPerSec: count / seconds,
       });
     }

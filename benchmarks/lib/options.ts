@@ -30,8 +30,10 @@ export interface BenchOptions {
   resultsDir: string;
   shape: Shape;
   /**
-   * `miniBatch` < `batchSize` trains with gradient caching (CachedInBatchNegativesLoss): a plain MiniLM-L6
-   * step at batch 32 x seq 128 needs more than the 4 GB a wasm heap can hold and aborts the wasm module.
+   * `miniBatch` < `batchSize` trains with gradient caching (CachedInBatchNegativesLoss). Measured on wasm: a
+   * forward+backward pass grows the heap by ~235 MB per layer per 4 x 128 tokens, so a plain MiniLM-L6 step
+   * at batch 32 x seq 128 (or gradient caching in chunks of 16) needs more than the 4 GB a wasm heap can
+   * hold, and the wasm module aborts. Chunks of 4 peak at ~1.5 GB.
    */
   train: { seqLen: number; batchSize: number; steps: number; warmup: number; miniBatch: number };
   encode: { seqLen: number; batchSize: number; corpus: number; texts: number; workers: number[] };
@@ -133,7 +135,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     throw new Error(`--hidden ${shape.hidden} is not a multiple of --heads ${shape.heads}`);
   }
   const corpus = int('encode-corpus', values['encode-corpus'], quick ? 200 : 2000);
-  const encodeTexts = int('encode-texts', values['encode-texts'], quick ? 32 : 200);
+  const encodeTexts = int('encode-texts', values['encode-texts'], quick ? 32 : 100);
   if (encodeTexts > corpus)
     throw new Error(`--encode-texts ${encodeTexts} exceeds --encode-corpus ${corpus}`);
   const vectors = int('vectors', values.vectors, quick ? 5000 : 100_000);
@@ -153,9 +155,9 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     train: {
       seqLen: int('train-seq', values['train-seq'], quick ? 32 : 128),
       batchSize: int('train-batch', values['train-batch'], quick ? 8 : 32),
-      steps: int('steps', values.steps, quick ? 1 : 2),
+      steps: int('steps', values.steps, 1),
       warmup: int('warmup', values.warmup, 1),
-      miniBatch: int('mini-batch', values['mini-batch'], 16),
+      miniBatch: int('mini-batch', values['mini-batch'], 4),
     },
     encode: {
       seqLen: int('encode-seq', values['encode-seq'], quick ? 64 : 256),

@@ -13,7 +13,7 @@ import { BertModel, parseBertConfig } from '../../src/models/bert.js';
 import { pool } from '../../src/models/pooling.js';
 import { AdamW, clipGradNorm } from '../../src/optim/adamw.js';
 import { Rng } from '../../src/util/random.js';
-import { note, since, writeNpyInt32 } from './common.js';
+import { cpuSince, note, since, writeNpyInt32 } from './common.js';
 import type { Row } from './common.js';
 import type { BenchOptions } from './options.js';
 
@@ -103,11 +103,15 @@ export async function benchTrain(opts: BenchOptions, backend: string, workdir: s
     for (let i = 0; i < warmup; i++) step(i);
     const tensorsBefore = tf.memory().numTensors;
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     let last = 0;
     for (let i = 0; i < steps; i++) last = step(warmup + i);
     const seconds = since(t0) / steps;
+    const cpuSeconds = cpuSince(c0) / steps;
     const leaked = tf.memory().numTensors - tensorsBefore;
-    note(`train-step: ${seconds.toFixed(2)} s/step (loss ${last.toFixed(3)}, tensor delta ${leaked})`);
+    note(
+      `train-step: ${seconds.toFixed(2)} s/step, ${cpuSeconds.toFixed(2)} CPU s/step (loss ${last.toFixed(3)}, tensor delta ${leaked})`,
+    );
     return {
       name: 'train-step',
       backend,
@@ -123,6 +127,7 @@ export async function benchTrain(opts: BenchOptions, backend: string, workdir: s
       loss: cached ? 'cached-in-batch-negatives' : 'in-batch-negatives',
       miniBatch: cached ? miniBatch : batchSize,
       secondsPerStep: seconds,
+      cpuSecondsPerStep: cpuSeconds,
       pairsPerSec: batchSize / seconds,
       tensorDelta: leaked,
     };

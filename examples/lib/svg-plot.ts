@@ -46,6 +46,28 @@ function formatTick(v: number): string {
   return String(Number(v.toPrecision(4)));
 }
 
+/**
+ * Ticks of a log axis, as log10 values: the round numbers 1, 2, 5 x 10^k inside [lo, hi] (only the powers of
+ * ten when that gives enough), since evenly spaced log values land on numbers like 3162.
+ */
+function logTicks(lo: number, hi: number): number[] {
+  const all: number[] = [];
+  const powers: number[] = [];
+  for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+    for (const m of [1, 2, 5]) {
+      const t = e + Math.log10(m);
+      if (t < lo - 1e-9 || t > hi + 1e-9) continue;
+      all.push(t);
+      if (m === 1) powers.push(t);
+    }
+  }
+  return powers.length >= 3 ? powers : all.length > 0 ? all : niceTicks(lo, hi);
+}
+
+function formatLogTick(v: number): string {
+  return v >= 1 && v < 1e9 ? Math.round(v).toLocaleString('en') : formatTick(v);
+}
+
 /** Render series as an SVG line chart (a self-contained `<svg>` document). */
 export function linePlot(series: Series[], options: PlotOptions): string {
   const width = options.width ?? 640;
@@ -79,9 +101,9 @@ export function linePlot(series: Series[], options: PlotOptions): string {
       `<text x="${margin.left - 6}" y="${y + 4}" text-anchor="end">${formatTick(t)}</text>`,
     );
   }
-  for (const t of niceTicks(x0, x1)) {
+  for (const t of options.logX ? logTicks(x0, x1) : niceTicks(x0, x1)) {
     const x = margin.left + ((t - x0) / (x1 - x0)) * pw;
-    const label = options.logX ? formatTick(10 ** t) : formatTick(t);
+    const label = options.logX ? formatLogTick(10 ** t) : formatTick(t);
     out.push(
       `<line x1="${x}" x2="${x}" y1="${margin.top}" y2="${margin.top + ph}" stroke="#eee"/>`,
       `<text x="${x}" y="${margin.top + ph + 16}" text-anchor="middle">${label}</text>`,

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { listBeirSplits, loadBeir, readQueries, streamCorpus } from '../../src/data/beir.js';
 import { readQrels, writeQrels } from '../../src/data/qrels.js';
 import { InputFormatError } from '../../src/errors.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { SCIFACT_DIR } from '../helpers/data.js';
 
 function dataset(files: Record<string, string>): string {
   const dir = tmpDir();
@@ -120,13 +120,9 @@ test('queries errors name file and line: duplicate id, missing text, empty file'
   await rejectsAt(readQueries(f('empty.jsonl')), f('empty.jsonl'), undefined, /empty file: no queries/);
 });
 
-// The shared data sits beside the checkout (../shared/data), on developer machines and in CI.
-const SCIFACT = path.join(
-  process.env.DENSE_RETRIEVAL_DATA ?? path.join(REPO_ROOT, '..', 'shared', 'data'),
-  'scifact',
-);
+const SCIFACT = SCIFACT_DIR;
 
-test('loads the real SciFact test split', { skip: !existsSync(SCIFACT) && 'no shared data' }, async () => {
+test('loads the real SciFact test split', async () => {
   const dir = SCIFACT;
   const data = await loadBeir(dir);
   assert.equal(data.corpus.length, 5183);
@@ -137,13 +133,9 @@ test('loads the real SciFact test split', { skip: !existsSync(SCIFACT) && 'no sh
   );
 });
 
-test(
-  'SciFact qrels read through the BEIR and TREC paths agree',
-  { skip: !existsSync(SCIFACT) && 'no shared data' },
-  async () => {
-    const beir = await readQrels(path.join(SCIFACT, 'qrels', 'test.tsv'));
-    const f = path.join(tmpDir(), 'scifact.qrels');
-    await writeQrels(f, beir);
-    assert.deepEqual(await readQrels(f), beir);
-  },
-);
+test('SciFact qrels read through the BEIR and TREC paths agree', async () => {
+  const beir = await readQrels(path.join(SCIFACT, 'qrels', 'test.tsv'));
+  const f = path.join(tmpDir(), 'scifact.qrels');
+  await writeQrels(f, beir);
+  assert.deepEqual(await readQrels(f), beir);
+});

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { streamCorpus } from '../../src/data/beir.js';
 import { analyzeEnglish, standardTokenize } from '../../src/index/analyzer.js';
-import { REPO_ROOT } from '../helpers/cli.js';
+import { SCIFACT_DIR } from '../helpers/data.js';
 
 /** ICU's UAX #29 word segmentation, the independent reference for the tokenizer's regular expression. */
 const segmenter = new Intl.Segmenter('en', { granularity: 'word' });
@@ -36,20 +35,16 @@ test('standardTokenize agrees with ICU (Intl.Segmenter) word segmentation', () =
   ]);
 });
 
-const SCIFACT = path.resolve(REPO_ROOT, '..', 'shared', 'data', 'scifact', 'corpus.jsonl');
+const SCIFACT = path.join(SCIFACT_DIR, 'corpus.jsonl');
 
-test(
-  'standardTokenize agrees with ICU on 500 SciFact documents',
-  { skip: !existsSync(SCIFACT) && 'no ../shared/data/scifact' },
-  async () => {
-    let n = 0;
-    for await (const doc of streamCorpus(SCIFACT)) {
-      const text = `${doc.title} ${doc.text}`;
-      assert.deepEqual(standardTokenize(text), icuTokens(text), doc.id);
-      if (++n === 500) break;
-    }
-  },
-);
+test('standardTokenize agrees with ICU on 500 SciFact documents', async () => {
+  let n = 0;
+  for await (const doc of streamCorpus(SCIFACT)) {
+    const text = `${doc.title} ${doc.text}`;
+    assert.deepEqual(standardTokenize(text), icuTokens(text), doc.id);
+    if (++n === 500) break;
+  }
+});
 
 test('analyzeEnglish follows Lucene EnglishAnalyzer: possessives, lower case, stop words, Porter stems', () => {
   assert.deepEqual(analyzeEnglish("The cat's running with the dogs’s"), ['cat', 'run', 'dog']);

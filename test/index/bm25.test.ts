@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadBeir } from '../../src/data/beir.js';
@@ -8,9 +8,9 @@ import { evaluateRun } from '../../src/eval/metrics.js';
 import { Bm25Index, lengthToNormByte, normByteToLength } from '../../src/index/bm25.js';
 import { searchResultToRun } from '../../src/index/result-run.js';
 import type { CorpusDoc } from '../../src/types.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { fixtureJson } from './helpers.js';
+import { SCIFACT_DIR } from '../helpers/data.js';
 
 interface Bm25Fixture {
   k1: number;
@@ -80,25 +80,21 @@ test('save/load round-trips; truncated files are refused', async () => {
   );
 });
 
-const SCIFACT = path.resolve(REPO_ROOT, '..', 'shared', 'data', 'scifact');
+const SCIFACT = SCIFACT_DIR;
 
-test(
-  'SciFact test nDCG@10 is within 0.01 of Pyserini flat BM25 (0.679)',
-  { skip: !existsSync(SCIFACT) && 'no ../shared/data/scifact' },
-  async () => {
-    const { corpus, queries, qrels } = await loadBeir(SCIFACT, { split: 'test' });
-    const bm25 = new Bm25Index();
-    bm25.addDocuments(corpus);
-    const qids = [...queries.keys()];
-    const run = searchResultToRun(
-      bm25.search(
-        qids.map((q) => queries.get(q)!),
-        100,
-      ),
-      qids,
-    );
-    const { mean } = evaluateRun(qrels, run, ['ndcg_cut.10', 'recall.100']);
-    assert.ok(Math.abs(mean.ndcg_cut_10 - 0.679) <= 0.01, `nDCG@10 = ${mean.ndcg_cut_10}`);
-    assert.ok(Math.abs(mean.recall_100 - 0.925) <= 0.01, `R@100 = ${mean.recall_100}`);
-  },
-);
+test('SciFact test nDCG@10 is within 0.01 of Pyserini flat BM25 (0.679)', async () => {
+  const { corpus, queries, qrels } = await loadBeir(SCIFACT, { split: 'test' });
+  const bm25 = new Bm25Index();
+  bm25.addDocuments(corpus);
+  const qids = [...queries.keys()];
+  const run = searchResultToRun(
+    bm25.search(
+      qids.map((q) => queries.get(q)!),
+      100,
+    ),
+    qids,
+  );
+  const { mean } = evaluateRun(qrels, run, ['ndcg_cut.10', 'recall.100']);
+  assert.ok(Math.abs(mean.ndcg_cut_10 - 0.679) <= 0.01, `nDCG@10 = ${mean.ndcg_cut_10}`);
+  assert.ok(Math.abs(mean.recall_100 - 0.925) <= 0.01, `R@100 = ${mean.recall_100}`);
+});

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend/index.js';
 import { readNpy } from '../../src/data/npy.js';
 import { ArgumentError, InputFormatError } from '../../src/errors.js';
 import { ExactIndex } from '../../src/index/exact.js';
+import { HnswIndex } from '../../src/index/hnsw.js';
 import type { Metric } from '../../src/index/types.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { FIXTURES, fixtureJson, ids, randomMatrix, rows } from './helpers.js';
@@ -110,4 +113,20 @@ test('bad input is a clear ArgumentError', () => {
   assert.throws(() => index.add(randomMatrix(2, 4, 6), ['q']), /ids: got 1 ids for 2 vectors/);
   assert.throws(() => new ExactIndex({ dim: 4, metric: 'dot' as Metric }), ArgumentError);
   assert.equal(index.size, 3, 'failed adds leave the index unchanged');
+});
+
+test('searches leave tf.memory().numTensors flat (no tensors are created or leaked)', async () => {
+  await initBackend();
+  const docs = randomMatrix(500, 16, 7);
+  const q = randomMatrix(9, 16, 8);
+  const exact = new ExactIndex({ dim: 16 });
+  exact.add(docs, ids(500));
+  const hnsw = new HnswIndex({ dim: 16, M: 8 });
+  hnsw.add(docs, ids(500));
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    exact.search(q, 10);
+    hnsw.search(q, 10, { ef: 50 });
+  }
+  assert.equal(tf.memory().numTensors, before);
 });

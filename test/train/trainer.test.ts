@@ -13,11 +13,11 @@ import { Trainer } from '../../src/train/trainer.js';
 import type { StepRecord } from '../../src/train/trainer.js';
 import { ToyEncoder } from '../losses/toy-encoder.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { tinyConfig } from './tiny-bert.js';
 import { loadBeir } from '../../src/data/beir.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { examplesFromQrels } from '../../src/train/examples.js';
+import { SCIFACT_DIR } from '../helpers/data.js';
 
 before(async () => {
   await initBackend();
@@ -328,11 +328,7 @@ test('bad training setups are named errors', async () => {
   m.dispose();
 });
 
-// The shared data sits beside the checkout (../shared/data), on developer machines and in CI.
-const SCIFACT = path.join(
-  process.env.DENSE_RETRIEVAL_DATA ?? path.join(REPO_ROOT, '..', 'shared', 'data'),
-  'scifact',
-);
+const SCIFACT = SCIFACT_DIR;
 
 test('a tiny BERT from scratch lowers its loss on a SciFact train subset (wasm, no tensor growth)', async () => {
   const dir = tmpDir();
