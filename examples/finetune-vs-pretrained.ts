@@ -12,13 +12,19 @@
  *   --data DIR           BEIR collection with train and test qrels (default examples/data/scifact)
  *   --epochs N | --steps N   length of fine-tuning (default 1 epoch)
  *   --batch N            queries per batch, i.e. in-batch negatives + 1 (default 32)
- *   --mini N             gradient caching in chunks of N texts (default: no caching)
+ *   --mini N             gradient caching in chunks of N texts (default 4; 0 = plain loss, see below)
  *   --lr X               peak learning rate of the warmup-cosine schedule (default 2e-5)
  *   --hard-negatives N   add N BM25-mined hard negatives per query (default 0)
  *   --similarity S       cosine (default, scale 20 as sentence-transformers) or dot
  *   --ef LIST            HNSW query beam widths, comma-separated (default 100,512)
  *   --docs N             evaluate on the first N documents plus the judged ones only (smoke runs)
  *   --out DIR            save the fine-tuned model there (sentence-transformers layout)
+ *
+ * Why gradient caching by default: tfjs keeps every activation of a taped forward pass until the gradients
+ * are computed, and the wasm backend's heap stops at 4 GiB. A MiniLM-sized model at batch 32 with SciFact's
+ * long passages needs more than that with the plain loss (the process aborts); with `--mini 4` one step of
+ * a MiniLM-L12-shaped model peaked at 2.9 GiB (examples/README.md has the numbers). With tfjs-node there is
+ * no such limit and `--mini 0` saves the second forward pass.
  *
  * In your own project, import from 'dense-retrieval' instead of '../src/index.js'.
  */
@@ -39,7 +45,7 @@ const { values: flags } = parseArgs({
     epochs: { type: 'string' },
     steps: { type: 'string' },
     batch: { type: 'string', default: '32' },
-    mini: { type: 'string' },
+    mini: { type: 'string', default: '4' },
     lr: { type: 'string', default: '2e-5' },
     'hard-negatives': { type: 'string', default: '0' },
     similarity: { type: 'string', default: 'cosine' },
@@ -86,8 +92,8 @@ try {
   console.error(
     [
       'To run this example without network access, either',
-      `  - run it once on a machine that has access, then copy ${error.modelDir} to the same path here`,
-      '    (or anywhere, and point DENSE_RETRIEVAL_CACHE at the cache root), or',
+      `  - run it once on a machine that has access, then copy ${error.modelDir} (with its .complete`,
+      '    file) to the same path here, or copy that whole cache and point DENSE_RETRIEVAL_CACHE at it, or',
       '  - pass --model <dir> with a local sentence-transformers checkpoint (config.json, model.safetensors,',
       '    tokenizer.json, modules.json, 1_Pooling/config.json), e.g. from',
       `    git clone https://huggingface.co/${source}   (needs git-lfs for model.safetensors)`,
@@ -140,16 +146,17 @@ if (hardNegatives > 0) {
     });
 }
 const batchSize = num('batch')!;
-const mini = num('mini');
+const mini = num('mini')!;
 const loss =
-  mini === undefined
+  mini === 0
     ? new dr.InBatchNegativesLoss({ similarity })
     : new dr.CachedInBatchNegativesLoss({ similarity, miniBatchSize: mini });
 const model = dr.BiEncoder.tied(encoder, { similarity });
 const trainer = new dr.Trainer({ model, loss, batchSize, steps, epochs, lr: num('lr', false) });
 const length = steps === undefined ? `${epochs} epoch(s)` : `${steps} steps`;
 console.log(
-  `\nfine-tuning: ${examples.length} pairs, batch ${batchSize}, ${length}, hard negatives ${hardNegatives}`,
+  `\nfine-tuning: ${examples.length} pairs, batch ${batchSize}, ${length}, hard negatives ${hardNegatives}, ` +
+    (mini === 0 ? 'plain loss' : `gradient cache chunks of ${mini}`),
 );
 const result = await trainer.train(examples);
 console.log(

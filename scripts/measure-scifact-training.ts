@@ -19,7 +19,7 @@ import { SentenceEncoder } from '../src/models/sentence-encoder.js';
 import { examplesFromQrels, passageText } from '../src/train/examples.js';
 import { Trainer } from '../src/train/trainer.js';
 
-const DATA = path.resolve(import.meta.dirname, '../../shared/data/scifact');
+const DATA = path.resolve(import.meta.dirname, '../examples/data/scifact');
 const steps = Number(process.argv[2] ?? 300);
 const batchSize = Number(process.argv[3] ?? 32);
 

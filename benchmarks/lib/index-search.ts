@@ -39,16 +39,47 @@ function randomUnitVectors(rows: number, dim: number, rng: Rng): Matrix {
   return { data, rows, cols: dim };
 }
 
+/**
+ * Unit vectors of intrinsic dimension `rank`: Gaussian `z` in R^rank mapped through one fixed random
+ * `[dim, rank]` matrix. Uniform random vectors in 384-d are the worst case of every ANN index (all
+ * neighbours nearly equidistant); sentence embeddings have a far lower intrinsic dimension, which this
+ * imitates.
+ */
+function lowRankUnitVectors(rows: number, dim: number, rank: number, basis: Matrix, rng: Rng): Matrix {
+  const z = randomUnitVectors(rows, rank, rng);
+  const data = new Float32Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    let norm = 0;
+    for (let i = 0; i < dim; i++) {
+      let s = 0;
+      for (let j = 0; j < rank; j++) s += basis.data[i * rank + j] * z.data[r * rank + j];
+      data[r * dim + i] = s;
+      norm += s * s;
+    }
+    const inv = 1 / Math.sqrt(norm);
+    for (let i = 0; i < dim; i++) data[r * dim + i] *= inv;
+  }
+  return { data, rows, cols: dim };
+}
+
 export async function benchIndex(opts: BenchOptions, workdir: string): Promise<Row[]> {
-  const { vectors, queries: nq, dim, k, M, efConstruction, ef } = opts.index;
+  const { vectors, queries: nq, dim, k, M, efConstruction, ef, rank } = opts.index;
   const rng = new Rng(7);
-  const base = randomUnitVectors(vectors, dim, rng);
-  const queries = randomUnitVectors(nq, dim, rng);
+  let base: Matrix;
+  let queries: Matrix;
+  if (rank === 0) {
+    base = randomUnitVectors(vectors, dim, rng);
+    queries = randomUnitVectors(nq, dim, rng);
+  } else {
+    const basis = randomUnitVectors(dim, rank, rng);
+    base = lowRankUnitVectors(vectors, dim, rank, basis, rng);
+    queries = lowRankUnitVectors(nq, dim, rank, basis, rng);
+  }
   const ids = Array.from({ length: vectors }, (_, i) => String(i));
-  const common = { vectors, dim, queries: nq, k };
+  const common = { vectors, dim, queries: nq, k, data: rank === 0 ? 'uniform' : `rank-${rank}` };
   const rows: Row[] = [];
 
-  note(`index-exact: ${vectors} x ${dim} vectors, ${nq} queries, k = ${k}`);
+  note(`index-exact: ${vectors} x ${dim} ${common.data} vectors, ${nq} queries, k = ${k}`);
   const exact = new ExactIndex({ dim, metric: 'ip' });
   exact.add(base, ids);
   let t0 = performance.now();

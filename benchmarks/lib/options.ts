@@ -45,6 +45,8 @@ export interface BenchOptions {
     M: number;
     efConstruction: number;
     ef: number[];
+    /** 0: uniform random unit vectors (the issue's case); r > 0: vectors of intrinsic dimension r. */
+    rank: number;
   };
 }
 
@@ -61,6 +63,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   train:  --train-seq N --train-batch N --steps N --warmup N --mini-batch N (gradient caching below the batch)
   encode: --encode-seq N --encode-batch N --encode-corpus N --encode-texts N --workers LIST
   index:  --vectors N --queries N --dim N --M N --ef-construction N --ef LIST
+          --rank R (vectors of intrinsic dimension R instead of uniform random ones)
 `;
 
 function int(name: string, value: string | undefined, fallback: number): number {
@@ -111,6 +114,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       M: { type: 'string' },
       'ef-construction': { type: 'string' },
       ef: { type: 'string' },
+      rank: { type: 'string' },
     },
   });
   if (values.help) {
@@ -135,7 +139,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     throw new Error(`--hidden ${shape.hidden} is not a multiple of --heads ${shape.heads}`);
   }
   const corpus = int('encode-corpus', values['encode-corpus'], quick ? 200 : 2000);
-  const encodeTexts = int('encode-texts', values['encode-texts'], quick ? 32 : 100);
+  // 128 = 4 batches of 32, which 2 workers split evenly.
+  const encodeTexts = int('encode-texts', values['encode-texts'], quick ? 32 : 128);
   if (encodeTexts > corpus)
     throw new Error(`--encode-texts ${encodeTexts} exceeds --encode-corpus ${corpus}`);
   const vectors = int('vectors', values.vectors, quick ? 5000 : 100_000);
@@ -174,6 +179,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       M: int('M', values.M, 16),
       efConstruction: int('ef-construction', values['ef-construction'], quick ? 100 : 200),
       ef: intList('ef', values.ef, quick ? [10, 40, 160] : [10, 20, 40, 80, 160, 320, 640, 1280]),
+      rank: values.rank === undefined ? 0 : int('rank', values.rank, 0),
     },
   };
 }

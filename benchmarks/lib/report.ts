@@ -46,7 +46,7 @@ function config(row: Row): string {
     }
     return `${base}, ${row.texts}/${row.corpusTexts} texts, ${row.variant}`;
   }
-  const base = `${row.vectors}x${row.dim}, ${row.queries} q`;
+  const base = `${row.vectors}x${row.dim} ${String(row.data)}, ${row.queries} q`;
   return row.name === 'index-hnsw' ? `${base}, M ${row.M} ef ${row.ef}` : base;
 }
 

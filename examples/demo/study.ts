@@ -103,7 +103,10 @@ export interface StudyResult {
 }
 
 export const RECALL_TARGET = 0.99;
-/** Swept beam widths; hnswlib never searches with ef below k (10), so 10 is the lowest meaningful one. */
+/**
+ * Swept beam widths (plus the library default); hnswlib never searches with ef below k (10), so 10 is the
+ * lowest meaningful one.
+ */
 export const EF_SWEEP = [10, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512];
 const MINING_RANGE: [number, number] = [2, 30];
 const RRF_K = 60;
@@ -297,7 +300,9 @@ export async function runStudy(
     const sweep = await phase('HNSW ef sweep', () => {
       // One unrecorded pass first, so that the first swept ef does not pay for JIT warm-up.
       hnsw.search(after.queries, 10, { ef: 64 });
-      return EF_SWEEP.map((ef): EfPoint => {
+      // The library default joins the sweep, so the plot shows what the untuned index costs.
+      const efs = [...new Set([...EF_SWEEP, hnsw.efSearch])].sort((a, b) => a - b);
+      return efs.map((ef): EfPoint => {
         const { result, seconds } = timeSearch(() => hnsw.search(after.queries, 10, { ef }));
         return {
           ef,
@@ -341,7 +346,10 @@ export async function runStudy(
       backend,
       quick: options.quick,
       data: {
-        dir: options.data,
+        // Relative to the working directory when inside it: the report should not show a home directory.
+        dir: path.relative(process.cwd(), path.resolve(options.data)).startsWith('..')
+          ? path.resolve(options.data)
+          : path.relative(process.cwd(), path.resolve(options.data)),
         documents: corpus.length,
         trainQueries: train.queries.size,
         testQueries: test.queries.size,

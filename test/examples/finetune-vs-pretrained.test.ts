@@ -66,7 +66,10 @@ test('finetune-vs-pretrained evaluates a local checkpoint, fine-tunes it, evalua
   // BM25 does not depend on the model: the same row before and after fine-tuning.
   assert.deepEqual(pretrained.get('bm25'), fineTuned.get('bm25'));
 
-  assert.match(stdout, /^fine-tuning: \d+ pairs, batch 8, 2 steps, hard negatives 1$/m);
+  assert.match(
+    stdout,
+    /^fine-tuning: \d+ pairs, batch 8, 2 steps, hard negatives 1, gradient cache chunks of 4$/m,
+  );
   const [first, last] = grab(stdout, /^2 steps, loss ([\d.]+) -> ([\d.]+)$/m).map(Number);
   // 8 queries x 16 passages (8 positives + 8 hard negatives), cosine x 20 on a random model: near ln 16.
   assert.ok(Math.abs(first - Math.log(16)) < 1, `first loss ${first}`);
@@ -105,7 +108,7 @@ test('finetune-vs-pretrained offline with a hub id says where the model must go 
   assert.equal(code, 2, stdout + stderr);
   assert.match(stderr, /cannot get sentence-transformers\/all-MiniLM-L12-v2: offline \(HF_HUB_OFFLINE\)/);
   const modelDir = path.join(cache, 'hub', 'sentence-transformers--all-MiniLM-L12-v2', 'main');
-  assert.ok(stderr.includes(`then copy ${modelDir} to the same path here`), stderr);
+  assert.ok(stderr.includes(`then copy ${modelDir} (with its .complete`), stderr);
   assert.match(stderr, /pass --model <dir> with a local sentence-transformers checkpoint/);
   assert.match(stderr, /git clone https:\/\/huggingface\.co\/sentence-transformers\/all-MiniLM-L12-v2/);
 });
