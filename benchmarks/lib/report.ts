@@ -41,7 +41,8 @@ function config(row: Row): string {
   if (row.name === 'train-step' || row.name === 'encode') {
     const base = `${row.layers}x${row.hidden}/${row.heads}h/${row.intermediate} seq ${row.seqLen} b ${row.batchSize}`;
     if (row.name === 'train-step') {
-      const cache = row.miniBatch !== row.batchSize ? `, grad cache ${row.miniBatch}` : '';
+      const cached = typeof row.miniBatch === 'number' && row.miniBatch !== row.batchSize;
+      const cache = cached ? `, grad cache ${row.miniBatch}` : '';
       return `${base}, ${row.steps} steps${cache}`;
     }
     return `${base}, ${row.texts}/${row.corpusTexts} texts, ${row.variant}`;
