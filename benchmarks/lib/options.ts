@@ -152,8 +152,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     cases: cases as CaseName[],
     backend: values.backend ?? process.env.DENSE_RETRIEVAL_BACKEND ?? 'auto',
     reference: values['no-reference'] !== true,
-    // Not the core count: Debian's torch/faiss use 1 OpenMP thread by default while OpenBLAS already runs
-    // matmuls on every core, and 2 OpenMP threads on top of that were 9x slower on this shared machine.
+    // Not the core count: Debian's torch uses 1 OpenMP thread by default while OpenBLAS already runs matmuls
+    // on every core, and 2 OpenMP threads on top of that were 9x slower on this shared machine.
     refThreads: values['ref-threads'] === undefined ? 0 : int('ref-threads', values['ref-threads'], 0),
     resultsDir: values['results-dir'] ?? path.join(import.meta.dirname, '..', 'results'),
     shape,

@@ -49,6 +49,41 @@ function warmupFactor(step: number, warmupSteps: number): number {
   return step < warmupSteps ? step / warmupSteps : 1;
 }
 
+/**
+ * Linear warmup 0 -> `maxLr` over `warmupSteps`, then a decay from `maxLr` to `minLr` at `totalSteps` whose
+ * shape `decay(p)` (1 at p = 0, 0 at p = 1) the subclass gives. Shared by the cosine and linear schedules.
+ */
+abstract class WarmupDecayScheduler implements LrScheduler {
+  readonly maxLr: number;
+  readonly minLr: number;
+  readonly warmupSteps: number;
+  readonly totalSteps: number;
+  protected abstract readonly kind: string;
+
+  constructor(maxLr: number, minLr: number, warmupSteps: number, totalSteps: number) {
+    checkRange(maxLr, minLr, warmupSteps, totalSteps);
+    this.maxLr = maxLr;
+    this.minLr = minLr;
+    this.warmupSteps = warmupSteps;
+    this.totalSteps = totalSteps;
+  }
+
+  /** Fraction of `maxLr - minLr` left at decay progress `p` in [0, 1]. */
+  protected abstract decay(p: number): number;
+
+  lrAt(step: number): number {
+    checkStep(step);
+    if (step < this.warmupSteps) return (this.maxLr * step) / this.warmupSteps;
+    const p = Math.min(1, (step - this.warmupSteps) / Math.max(1, this.totalSteps - this.warmupSteps));
+    return this.minLr + (this.maxLr - this.minLr) * this.decay(p);
+  }
+
+  toJSON(): Record<string, unknown> {
+    const { kind, maxLr, minLr, warmupSteps, totalSteps } = this;
+    return { kind, maxLr, minLr, warmupSteps, totalSteps };
+  }
+}
+
 /** Options of {@link WarmupCosineScheduler}. */
 export interface WarmupCosineOptions {
   /** Peak learning rate, reached at `warmupSteps`. */
@@ -79,31 +114,15 @@ export interface WarmupCosineOptions {
  * s.lrAt(1000); // 0
  * ```
  */
-export class WarmupCosineScheduler implements LrScheduler {
-  readonly maxLr: number;
-  readonly minLr: number;
-  readonly warmupSteps: number;
-  readonly totalSteps: number;
+export class WarmupCosineScheduler extends WarmupDecayScheduler {
+  protected readonly kind = 'warmup-cosine';
 
   constructor(options: WarmupCosineOptions) {
-    const { maxLr, minLr = 0, warmupSteps, totalSteps } = options;
-    checkRange(maxLr, minLr, warmupSteps, totalSteps);
-    this.maxLr = maxLr;
-    this.minLr = minLr;
-    this.warmupSteps = warmupSteps;
-    this.totalSteps = totalSteps;
+    super(options.maxLr, options.minLr ?? 0, options.warmupSteps, options.totalSteps);
   }
 
-  lrAt(step: number): number {
-    checkStep(step);
-    if (step < this.warmupSteps) return (this.maxLr * step) / this.warmupSteps;
-    const p = Math.min(1, (step - this.warmupSteps) / Math.max(1, this.totalSteps - this.warmupSteps));
-    return this.minLr + ((this.maxLr - this.minLr) * (1 + Math.cos(Math.PI * p))) / 2;
-  }
-
-  toJSON(): Record<string, unknown> {
-    const { maxLr, minLr, warmupSteps, totalSteps } = this;
-    return { kind: 'warmup-cosine', maxLr, minLr, warmupSteps, totalSteps };
+  protected decay(p: number): number {
+    return (1 + Math.cos(Math.PI * p)) / 2;
   }
 }
 
@@ -128,31 +147,15 @@ export interface LinearOptions {
  * s.lrAt(60); // 5e-5
  * ```
  */
-export class LinearScheduler implements LrScheduler {
-  readonly maxLr: number;
-  readonly minLr: number;
-  readonly warmupSteps: number;
-  readonly totalSteps: number;
+export class LinearScheduler extends WarmupDecayScheduler {
+  protected readonly kind = 'linear';
 
   constructor(options: LinearOptions) {
-    const { maxLr, minLr = 0, warmupSteps = 0, totalSteps } = options;
-    checkRange(maxLr, minLr, warmupSteps, totalSteps);
-    this.maxLr = maxLr;
-    this.minLr = minLr;
-    this.warmupSteps = warmupSteps;
-    this.totalSteps = totalSteps;
+    super(options.maxLr, options.minLr ?? 0, options.warmupSteps ?? 0, options.totalSteps);
   }
 
-  lrAt(step: number): number {
-    checkStep(step);
-    if (step < this.warmupSteps) return (this.maxLr * step) / this.warmupSteps;
-    const p = Math.min(1, (step - this.warmupSteps) / Math.max(1, this.totalSteps - this.warmupSteps));
-    return this.minLr + (this.maxLr - this.minLr) * (1 - p);
-  }
-
-  toJSON(): Record<string, unknown> {
-    const { maxLr, minLr, warmupSteps, totalSteps } = this;
-    return { kind: 'linear', maxLr, minLr, warmupSteps, totalSteps };
+  protected decay(p: number): number {
+    return 1 - p;
   }
 }
 

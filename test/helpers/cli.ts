@@ -9,13 +9,17 @@ export interface CliResult {
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
-/** Run the CLI from source (through tsx) as a child process, as a user would run the bin. */
-export function runCli(
+/**
+ * Run a TypeScript entry point of the repository (relative to its root) as a child process through tsx, as a
+ * user would run it, so that top-level code, flag parsing and exit codes are what is tested.
+ */
+export function runTsScript(
+  script: string,
   args: string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -27,6 +31,14 @@ export function runCli(
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/** Run the CLI from source (through tsx) as a child process, as a user would run the bin. */
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CliResult> {
+  return runTsScript('src/cli/main.ts', args, options);
 }
 
 export const REPO_ROOT = ROOT;
