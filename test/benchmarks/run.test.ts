@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { REPO_ROOT } from '../helpers/cli.js';
+import { runTsScript } from '../helpers/cli.js';
+import type { CliResult } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 // A tiny shape and tiny sizes: this checks what the suite reports, not how fast anything is.
@@ -47,20 +47,8 @@ const TINY = [
   '40',
 ];
 
-function runBench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(REPO_ROOT, 'benchmarks', 'run.ts'), ...args],
-      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function runBench(args: string[]): Promise<CliResult> {
+  return runTsScript('benchmarks/run.ts', args);
 }
 
 const SHAPE_FIELDS = ['layers', 'hidden', 'heads', 'intermediate', 'seqLen', 'batchSize', 'vocab'];
