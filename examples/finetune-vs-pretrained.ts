@@ -162,7 +162,7 @@ const result = await trainer.train(examples);
 console.log(
   `${result.step} steps, loss ${result.losses[0].toFixed(4)} -> ${result.losses.at(-1)!.toFixed(4)}`,
 );
-trainer.optimizer.dispose();
+trainer.dispose();
 
 console.log(`\nfine-tuned, ${corpus.length} docs:`);
 const after = await evaluator.evaluate(encoder);

@@ -136,7 +136,7 @@ async function trainAndScore(batchSize: number, loss: dr.RetrievalLoss) {
   const trainer = new dr.Trainer({ model, loss, batchSize, steps, lr, seed: 1, quiet: true });
   const { losses } = await trainer.train(examples);
   const table = await evaluator.evaluate(model.passageEncoder);
-  trainer.optimizer.dispose();
+  trainer.dispose();
   model.dispose();
   return { first: losses[0], last: losses.at(-1)!, ndcg: table.rows[0].ndcg10 };
 }

@@ -35,5 +35,5 @@ const hits = index.search(await encoder.encode(queryIds.map((id) => test.queries
 const { mean } = dr.evaluateRun(test.qrels, dr.searchResultToRun(hits, queryIds), ['ndcg_cut.10']);
 console.log(`top hit for "${test.queries.get(queryIds[0])}": ${hits.ids[0][0]}`);
 console.log(`nDCG@10: ${mean.ndcg_cut_10.toFixed(4)} (${queryIds.length} queries, ${corpus.length} docs)`);
-trainer.optimizer.dispose();
+trainer.dispose();
 model.dispose();

@@ -279,7 +279,7 @@ export async function runStudy(
         await trainer.train(examples.list);
       } finally {
         // The Trainer keeps AdamW's moments for a possible resume; the demo is done with them.
-        trainer.optimizer.dispose();
+        trainer.dispose();
       }
     });
 

@@ -131,11 +131,20 @@ function positiveInt(name: string, v: number | undefined, min = 1): void {
  * });
  * const { losses } = await trainer.train(examples);
  * await model.save('runs/scifact/model');
+ * trainer.dispose(); // frees the optimizer's moment tensors; the model stays usable
  * ```
  */
 export class Trainer {
   readonly options: TrainerOptions;
   readonly optimizer: AdamW;
+
+  /**
+   * Free the optimizer state (AdamW's moment tensors, about twice the model's size). The state outlives
+   * `train()` so that a second `train()` call continues with it; call this once you are done training.
+   */
+  dispose(): void {
+    this.optimizer.dispose();
+  }
 
   constructor(options: TrainerOptions) {
     const { epochs, steps } = options;

@@ -9,6 +9,7 @@ import { ArgumentError, InputFormatError } from '../../src/errors.js';
 import { ExactIndex } from '../../src/index/exact.js';
 import { HnswIndex } from '../../src/index/hnsw.js';
 import type { Metric } from '../../src/index/types.js';
+import type { Matrix } from '../../src/types.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { FIXTURES, fixtureJson, ids, randomMatrix, rows } from './helpers.js';
 
@@ -130,3 +131,64 @@ test('searches leave tf.memory().numTensors flat (no tensors are created or leak
   }
   assert.equal(tf.memory().numTensors, before);
 });
+
+/**
+ * 500 documents [1, e_j, 0, ...] against the query [1, 1, 0, ...] with e_j = j * 2^-40, j = -250..249:
+ * every float32 score rounds to the same value while the float64 scores are all distinct, so the float32
+ * matMul prefilter alone cannot rank them. Ids run against the score order, so a tie-break by id would
+ * return the wrong documents. The exact answer is the 10 largest j, best first, under every metric.
+ */
+function nearTies(): { docs: Matrix; docIds: string[]; query: Matrix; expected: string[] } {
+  const dim = 8;
+  const n = 500;
+  const order = Array.from({ length: n }, (_, i) => (i * 211) % n); // a fixed permutation of 0..499
+  const docs = new Float32Array(n * dim);
+  const docIds: string[] = [];
+  order.forEach((p, r) => {
+    const j = p - 250;
+    docs[r * dim] = 1;
+    docs[r * dim + 1] = j * 2 ** -40;
+    docIds.push(`x${String(999 - p).padStart(4, '0')}`);
+  });
+  const query = new Float32Array(dim);
+  query[0] = 1;
+  query[1] = 1;
+  const expected = Array.from({ length: 10 }, (_, t) => `x${String(999 - (499 - t)).padStart(4, '0')}`);
+  return {
+    docs: { data: docs, rows: n, cols: dim },
+    docIds,
+    query: { data: query, rows: 1, cols: dim },
+    expected,
+  };
+}
+
+for (const backend of ['wasm', 'cpu'] as const) {
+  test(`${backend}: float32 near-ties are ranked exactly in float64, fixtures still match, no tensor leaks`, async () => {
+    await initBackend({ backend });
+    try {
+      const { docs, docIds, query, expected } = nearTies();
+      // The float32 scores really do tie, so the float64 rescoring is what ranks them.
+      assert.equal(Math.fround(1 + 249 * 2 ** -40), Math.fround(1 - 250 * 2 ** -40));
+      const fixtureDocs = await fixture();
+      const topk = fixtureJson<Expected>('exact-topk.json');
+      for (const metric of ['ip', 'cosine', 'l2'] as Metric[]) {
+        const index = new ExactIndex({ dim: 8, metric, blockSize: 37 });
+        index.add(docs, docIds);
+        const before = tf.memory().numTensors;
+        assert.deepEqual(index.search(query, 10).ids[0], expected, metric);
+        // Several queries at once, with the near-tie query among them, in a product wider than one query.
+        const many = randomMatrix(6, 8, 11);
+        many.data.set(query.data, 3 * 8);
+        assert.deepEqual(index.search(many, 10).ids[3], expected, `${metric}, batched`);
+        assert.equal(tf.memory().numTensors, before, `${metric}: tensors leaked`);
+
+        const fx = new ExactIndex({ dim: fixtureDocs.docs.cols, metric, blockSize: 64 });
+        fx.add(fixtureDocs.docs, fixtureDocs.docIds);
+        const got = fx.search(fixtureDocs.queries, topk.k);
+        topk[metric].forEach((e, q) => assert.deepEqual(got.ids[q], e.ids, `${metric} query ${q}`));
+      }
+    } finally {
+      await initBackend();
+    }
+  });
+}

@@ -81,6 +81,23 @@ for (const [name, loss] of [
   });
 }
 
+test('dispose() frees the optimizer state train() leaves behind, and nothing else', async () => {
+  const m = model();
+  const before = tf.memory().numTensors;
+  const trainer = new Trainer({
+    model: m,
+    loss: new InBatchNegativesLoss(),
+    batchSize: 6,
+    steps: 3,
+    quiet: true,
+  });
+  await trainer.train(data());
+  assert.ok(tf.memory().numTensors > before, 'AdamW moments are kept for a further train() call');
+  trainer.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  m.dispose();
+});
+
 test('the progress bar shows loss, learning rate, examples/s and ETA on a TTY', async () => {
   let drawn = '';
   const stream = {

@@ -206,7 +206,7 @@ Options:
           `${miniBatch ? ` (gradient cache, mini-batch ${miniBatch})` : ''}, ${model.tied ? 'tied' : 'untied'} towers, ${similarity}`,
       );
       const result = await trainer.train(examples, { resume: values.resume === true });
-      trainer.optimizer.dispose();
+      trainer.dispose();
       await saveModelInto(model, out);
       const losses = result.losses;
       const summary =

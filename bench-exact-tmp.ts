@@ -1,0 +1,15 @@
+import { initBackend } from './src/backend/index.js';
+import { ExactIndex } from './src/index/exact.js';
+import * as tf from '@tensorflow/tfjs';
+const n = Number(process.env.N ?? 100000), d = 384, nq = Number(process.argv[2] ?? 1000), bs = Number(process.argv[3] ?? 1024);
+await initBackend({ backend: (process.argv[4] as 'wasm') ?? 'wasm' });
+let seed = 1;
+const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+const unit = (rows: number) => { const a = new Float32Array(rows * d); for (let r = 0; r < rows; r++) { let s = 0; for (let j = 0; j < d; j++) { const v = rnd(); a[r*d+j] = v; s += v*v; } s = 1/Math.sqrt(s); for (let j = 0; j < d; j++) a[r*d+j] *= s; } return { data: a, rows, cols: d }; };
+const base = unit(n), qs = unit(nq);
+const idx = new ExactIndex({ dim: d, blockSize: bs });
+idx.add(base, Array.from({ length: n }, (_, i) => String(i)));
+const t0 = performance.now();
+const r = idx.search(qs, 10);
+const s = (performance.now() - t0) / 1000;
+console.log(tf.getBackend(), 'bs', bs, 'nq', nq, 's', s.toFixed(2), 'QPS', (nq / s).toFixed(1), r.ids[0].slice(0, 3).join(','));
