@@ -29,10 +29,10 @@ export interface ExactIndexOptions {
  * untransposed product), used only to pick candidates: a document is rescored in float64 when its float32
  * score plus a rigorous rounding-error bound (gamma_dim * ||q|| * max ||d||) can still reach the query's
  * k-th best float64 score, so the ranking equals a float64 brute force, near-ties included. On the tfjs
- * `cpu` backend, whose matMul is plain JS, a scalar float64 loop scores instead. Each query keeps a bounded
- * heap of its best `k` (O(n log k), no full sort); memory is the store plus one [blockSize, 1024] score
- * block; tensors live only during a search. Ties are broken by document id, higher first, as trec_eval
- * does.
+ * `cpu` backend, whose matMul is plain JS, and for vectors so large that a float32 product could overflow, a
+ * scalar float64 loop scores instead. Each query keeps a bounded heap of its best `k` (O(n log k), no full
+ * sort); memory is the store plus one [blockSize, 1024] score block; tensors live only during a search.
+ * Ties are broken by document id, higher first, as trec_eval does.
  *
  * @example
  * ```ts
@@ -123,10 +123,17 @@ export class ExactIndex implements VectorIndex {
       qSq[i] = s;
     }
     const heaps = Array.from({ length: nq }, () => new TopK(k, this.ids));
+    let maxQSq = 0;
+    for (let i = 0; i < nq; i++) if (qSq[i] > maxQSq) maxQSq = qSq[i];
+    let maxSq = 0;
+    for (let r = 0; r < this.size; r++) if (this.sqNorms[r] > maxSq) maxSq = this.sqNorms[r];
+    // Every float32 partial sum of q.d is at most about ||q|| ||d||: below 1e37 nothing can overflow to
+    // Infinity or NaN, which the error bound of the matMul path does not cover.
+    const fitsFloat32 = Math.sqrt(maxQSq) * Math.sqrt(maxSq) < 1e37;
     // The cpu backend's matMul is plain JS and slower than the scalar loop (7.4 s against 2.9 s for
     // 256 queries x 20k x 384-d), so it keeps the loop; every other backend takes the matMul path.
-    if (tf.getBackend() === 'cpu') this.scoreScalar(q, qSq, heaps);
-    else this.scoreMatMul(q, qSq, heaps);
+    if (tf.getBackend() === 'cpu' || !fitsFloat32) this.scoreScalar(q, qSq, heaps);
+    else this.scoreMatMul(q, qSq, maxSq, heaps);
     const out: SearchResult = { ids: [], scores: [] };
     for (const h of heaps) {
       const r = h.result();
@@ -141,15 +148,13 @@ export class ExactIndex implements VectorIndex {
    * when its float32 score, plus a rigorous bound on the float32 rounding error, can still reach the
    * query's k-th best float64 score so far, so the result equals a float64 brute force.
    */
-  private scoreMatMul(q: Float32Array, qSq: Float64Array, heaps: TopK[]): void {
+  private scoreMatMul(q: Float32Array, qSq: Float64Array, maxSq: number, heaps: TopK[]): void {
     const d = this.dim;
     const nq = qSq.length;
     const n = this.size;
     const l2 = this.metric === 'l2';
     const store = this.store;
     const norms = this.sqNorms;
-    let maxSq = 0;
-    for (let r = 0; r < n; r++) if (norms[r] > maxSq) maxSq = norms[r];
     const maxNorm = Math.sqrt(maxSq);
     // Float64 dot product in the same order as the float64 reference, so kept scores equal it exactly.
     const exactScore = (qi: number, row: number): number => {
@@ -161,8 +166,9 @@ export class ExactIndex implements VectorIndex {
     };
     // Rigorous bound on |float32 score - float64 score|: the float32 dot product of d terms, in any
     // summation order, is within gamma_d * sum|q_i d_i| <= gamma_d * ||q|| ||d|| of the real one (Higham,
-    // 3.1); the float64 rescoring and the l2 assembly add far less. We double gamma and add an absolute
-    // epsilon to stay safe against norms rounded to float64 and the l2 terms.
+    // 3.1); the float64 rescoring and the l2 assembly add far less. We double gamma, widen by 1e-6 for the
+    // norms rounded in float64, add 1e-30 for underflow (or flush-to-zero) in the products and, under l2,
+    // a relative 1e-12 for the float64 assembly of the distance.
     const u = 2 ** -24;
     const gamma = (2 * ((d + 2) * u)) / (1 - (d + 2) * u);
     const slack = new Float64Array(nq);

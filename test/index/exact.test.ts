@@ -192,3 +192,18 @@ for (const backend of ['wasm', 'cpu'] as const) {
     }
   });
 }
+
+test('wasm: scores beyond float32 range (NaN/Infinity in a float32 product) still rank exactly', async () => {
+  await initBackend({ backend: 'wasm' });
+  const index = new ExactIndex({ dim: 2 });
+  // q.d for 'huge' is 1e40 - 1e40 = 0 in float64, but Infinity - Infinity = NaN in float32.
+  index.add({ data: new Float32Array([1e20, 1e20, 1, 0, 0, 1, -1e20, 1e20]), rows: 4, cols: 2 }, [
+    'huge',
+    'one',
+    'minus',
+    'far',
+  ]);
+  const got = index.search({ data: new Float32Array([1e20, -1e20]), rows: 1, cols: 2 }, 3);
+  assert.deepEqual(got.ids[0], ['one', 'huge', 'minus']);
+  assert.deepEqual(Array.from(got.scores[0]), [1e20, 0, -1e20].map(Math.fround));
+});
