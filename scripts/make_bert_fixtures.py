@@ -7,7 +7,8 @@ Run by hand from the repository root with Debian's python3 (torch + numpy; no tr
 
 Everything here is written independently of the TypeScript code: the BERT forward pass follows the paper /
 Hugging Face `BertModel` semantics directly in torch (float64), safetensors files are written byte by byte,
-and the end-to-end texts are tokenized by a small WordPiece implementation over bert-base-uncased's vocab.txt.
+and the end-to-end texts are tokenized by the pure-Python WordPiece of make_tokenizer_fixtures.py over
+bert-base-uncased's vocab.txt.
 
 `--check DIR` instead reads a directory saved by `SentenceEncoder.save()` (e.g. the e2e model loaded and
 saved again) through its sentence-transformers files and compares its embeddings with e2e/reference.json.
@@ -23,14 +24,18 @@ import json
 import math
 import os
 import struct
-import unicodedata
+import sys
 
 import numpy as np
 import torch
 
+# The WordPiece reference lives beside this script (shared with the tokenizer parity fixtures).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_tokenizer_fixtures import basic_tokenize, wordpiece  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "test", "fixtures", "bert")
-VOCAB = os.environ.get("BERT_VOCAB", "/work/shared/data/tokenizers/bert-base-uncased/vocab.txt")
+VOCAB = os.environ.get("BERT_VOCAB", os.path.join(ROOT, "assets", "tokenizers", "bert-base-uncased", "vocab.txt"))
 
 torch.set_default_dtype(torch.float64)
 
@@ -246,7 +251,7 @@ def write_st_files(d, pooling, normalize_module, max_seq_length, legacy=True):
     write_json(os.path.join(d, "1_Pooling", "config.json"), cfg)
 
 
-# ---------------------------------------------------------------- WordPiece (bert-base-uncased), independent
+# ---------------------------------------------------------------- vocabulary (bert-base-uncased)
 
 
 def load_vocab(path):
@@ -254,52 +259,9 @@ def load_vocab(path):
         return {tok.rstrip("\n"): i for i, tok in enumerate(f)}
 
 
-def is_punct(ch):
-    cp = ord(ch)
-    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
-        return True
-    return unicodedata.category(ch).startswith("P")
-
-
-def basic_tokens(text):
-    text = unicodedata.normalize("NFD", text.lower())
-    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
-    out = []
-    for word in text.split():
-        cur = ""
-        for ch in word:
-            if is_punct(ch):
-                if cur:
-                    out.append(cur)
-                    cur = ""
-                out.append(ch)
-            else:
-                cur += ch
-        if cur:
-            out.append(cur)
-    return out
-
-
-def wordpiece(word, vocab):
-    pieces, start = [], 0
-    while start < len(word):
-        end, found = len(word), None
-        while start < end:
-            sub = word[start:end] if start == 0 else "##" + word[start:end]
-            if sub in vocab:
-                found = sub
-                break
-            end -= 1
-        if found is None:
-            return ["[UNK]"]
-        pieces.append(found)
-        start = end
-    return pieces
-
-
 def encode_text(text, vocab, max_length):
     ids = [vocab["[CLS]"]]
-    for w in basic_tokens(text):
+    for w in basic_tokenize(text):
         ids += [vocab[p] for p in wordpiece(w, vocab)]
     ids = ids[: max_length - 1] + [vocab["[SEP]"]]
     return ids
