@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ArgumentError } from '../errors.js';
 import { deriveSeed } from '../util/random.js';
 import type { GradientResult, RetrievalLoss, TrainableEncoder, TrainingBatch } from './types.js';
+import { l2Normalize } from '../models/pooling.js';
 
 /** Similarity between query and passage embeddings. */
 export type Similarity = 'dot' | 'cosine';
@@ -54,11 +55,6 @@ export function checkBatch(batch: TrainingBatch): number {
     throw new ArgumentError('passageIds', `has ${batch.passageIds.length} ids for ${b * (1 + k)} passages`);
   }
   return k;
-}
-
-function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
-  // Same clamp as torch.nn.functional.normalize, so a zero vector gives zeros rather than NaN.
-  return tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), -1, true)), 1e-12));
 }
 
 /** Mean cross-entropy of `logits` rows against targets given as a one-hot matrix, plus an additive mask. */
