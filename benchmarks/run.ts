@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../src/backend/index.js';
+import { wasmThreadCount } from '../src/backend/threaded-wasm.js';
 import type { BackendName } from '../src/backend/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { note } from './lib/common.js';
@@ -47,6 +48,8 @@ async function main(): Promise<void> {
   }
   const backend = await initBackend({ backend: opts.backend as BackendName | 'auto' });
   const threads = os.availableParallelism();
+  // DENSE_RETRIEVAL_WASM_THREADS=1 measures the single-threaded wasm build.
+  const wasmThreads = backend === 'wasm' ? await wasmThreadCount() : 0;
   const python = opts.reference ? findPython() : undefined;
   if (opts.reference && python === undefined) {
     note('no python3 with torch found (tried python3, /usr/bin/python3): no reference numbers');
@@ -54,7 +57,7 @@ async function main(): Promise<void> {
     note(`${python.python} has torch but no faiss: no index reference`);
   }
   const date = new Date().toISOString();
-  const meta = { date, cpus: threads, node: process.version, quick: opts.quick };
+  const meta = { date, cpus: threads, wasmThreads, node: process.version, quick: opts.quick };
   const workdir = mkdtempSync(path.join(os.tmpdir(), 'dr-bench-'));
   const ours: Row[] = [];
   const reference: Row[] = [];
@@ -75,7 +78,7 @@ async function main(): Promise<void> {
   if (!opts.json) {
     process.stdout.write(`\n${formatTable(ours)}\n`);
     process.stdout.write(
-      `\n${meta.date}, ${threads} cores, Node ${meta.node}; ratio = ours / reference (higher is better for us)\n`,
+      `\n${meta.date}, ${threads} cores${wasmThreads > 0 ? `, wasm on ${wasmThreads} thread(s)` : ''}, Node ${meta.node}; ratio = ours / reference (higher is better for us)\n`,
     );
   }
   const file = path.join(opts.resultsDir, `${date.replace(/[:.]/g, '-')}.jsonl`);

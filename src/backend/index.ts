@@ -3,6 +3,12 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
 import { registerWasmKernels } from './kernels/index.js';
+import {
+  defaultWasmThreads,
+  parseWasmThreads,
+  registerThreadedWasm,
+  restoreStockWasm,
+} from './threaded-wasm.js';
 
 /** Backends in the order {@link initBackend} tries them. */
 export const BACKEND_ORDER = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -15,7 +21,11 @@ export interface InitBackendOptions {
    * A forced backend that cannot load is an error, never a silent fallback.
    */
   backend?: BackendName | 'auto';
-  /** Threads for the wasm backend's thread pool where supported (ignored under plain Node). */
+  /**
+   * Threads the wasm backend runs its matrix products on (XNNPACK's thread pool, tfjs-backend-wasm's
+   * threaded SIMD build). Defaults to `$DENSE_RETRIEVAL_WASM_THREADS`, else one per core (at most 8). `1`
+   * loads the single-threaded build. Only takes effect when the wasm backend is first initialised.
+   */
   wasmThreads?: number;
 }
 
@@ -44,7 +54,8 @@ function engineName(name: BackendName): string {
   return name === 'tensorflow-gpu' ? 'tensorflow' : name;
 }
 
-async function loadBackend(name: BackendName, options: InitBackendOptions): Promise<void> {
+async function loadBackend(name: BackendName, wasmThreads: number): Promise<void> {
+  let selected = false;
   switch (name) {
     case 'tensorflow-gpu':
       await import('@tensorflow/tfjs-node-gpu' as string);
@@ -55,13 +66,19 @@ async function loadBackend(name: BackendName, options: InitBackendOptions): Prom
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       wasm.setWasmPaths(wasmBinaryDir());
-      if (options.wasmThreads !== undefined) wasm.setThreadsCount(options.wasmThreads);
+      if (wasmThreads > 1 && (await registerThreadedWasm(wasmThreads))) {
+        selected = await tf.setBackend('wasm');
+        if (selected) break;
+        // The threaded build could not start here (no worker threads, say): the single-threaded one can.
+        restoreStockWasm();
+      }
+      wasm.setThreadsCount(1);
       break;
     }
     case 'cpu':
       break;
   }
-  const ok = await tf.setBackend(engineName(name));
+  const ok = selected || (await tf.setBackend(engineName(name)));
   if (!ok) throw new BackendError(`backend '${name}' registered but failed to initialise`);
   await tf.ready();
   if (name === 'wasm') registerWasmKernels();
@@ -85,6 +102,11 @@ export function currentBackend(): BackendName | undefined {
  * ```
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendName> {
+  // Validated up front: a bad thread count must be an error, not a silent fall-through to the cpu backend.
+  const wasmThreads =
+    options.wasmThreads === undefined
+      ? defaultWasmThreads()
+      : parseWasmThreads(options.wasmThreads, 'wasmThreads');
   const requested = options.backend ?? process.env.DENSE_RETRIEVAL_BACKEND ?? 'auto';
   if (requested !== 'auto' && requested !== '') {
     const name = ALIASES[requested];
@@ -94,7 +116,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       );
     }
     try {
-      await loadBackend(name, options);
+      await loadBackend(name, wasmThreads);
     } catch (error) {
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       const hint =
@@ -110,7 +132,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   }
   for (const name of BACKEND_ORDER) {
     try {
-      await loadBackend(name, options);
+      await loadBackend(name, wasmThreads);
       current = name;
       return name;
     } catch {

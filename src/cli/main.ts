@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { initBackend } from '../backend/index.js';
+import { MAX_WASM_THREADS, wasmThreadCount } from '../backend/threaded-wasm.js';
 import { DenseRetrievalError } from '../errors.js';
 import { UsageError } from './errors.js';
 import { packageVersion } from '../util/package.js';
@@ -18,7 +19,9 @@ function usage(): string {
     ...lines,
     '',
     `Run '${PROGRAM} <command> --help' for a command's options.`,
-    'Environment: DENSE_RETRIEVAL_BACKEND=tensorflow-gpu|tensorflow|wasm|cpu forces a tfjs backend.',
+    'Every command that runs a model also takes --backend NAME and --threads N (wasm threads).',
+    'Environment: DENSE_RETRIEVAL_BACKEND=tensorflow-gpu|tensorflow|wasm|cpu forces a tfjs backend;',
+    '  DENSE_RETRIEVAL_WASM_THREADS=N sets the wasm thread count (default: one per core, at most 8).',
   ].join('\n');
 }
 
@@ -54,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       parsed = parseArgs({
         args: rest,
-        options: { ...command.options, backend: { type: 'string' } },
+        options: { ...command.options, backend: { type: 'string' }, threads: { type: 'string' } },
         allowPositionals: true,
         strict: true,
       });
@@ -63,8 +66,19 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command.needsBackend) {
       const backend = typeof parsed.values.backend === 'string' ? parsed.values.backend : undefined;
-      const name = await initBackend({ backend: backend as never });
-      process.stderr.write(`${PROGRAM}: backend ${name}\n`);
+      const threads = typeof parsed.values.threads === 'string' ? parsed.values.threads : undefined;
+      let wasmThreads: number | undefined;
+      if (threads !== undefined) {
+        wasmThreads = Number(threads);
+        if (!Number.isInteger(wasmThreads) || wasmThreads < 1 || wasmThreads > MAX_WASM_THREADS) {
+          throw new UsageError(
+            `--threads must be an integer from 1 to ${MAX_WASM_THREADS}, got '${threads}'`,
+          );
+        }
+      }
+      const name = await initBackend({ backend: backend as never, wasmThreads });
+      const count = name === 'wasm' ? await wasmThreadCount() : 0;
+      process.stderr.write(`${PROGRAM}: backend ${name}${count > 1 ? ` (${count} threads)` : ''}\n`);
     }
     const code = await command.run(parsed.values, parsed.positionals);
     return code ?? 0;

@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import hnswlib from 'hnswlib-node';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
+import { compareIds } from '../eval/metrics.js';
 import { readContainer, writeContainer, jsonSection, parseJsonSection } from './container.js';
-import { compareRanked } from './topk.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
 
@@ -65,7 +65,8 @@ function tempPath(): string {
  *   in docs/index-tuning.md). So by default `ip` uses the standard reduction of inner-product search to
  *   Euclidean search (Bachrach et al., 2014): each stored vector x gets one extra coordinate
  *   sqrt(Φ² − |x|²), where Φ is the largest norm seen, and each query a 0, so that the L2 nearest
- *   neighbours are exactly the largest inner products; scores are then recomputed exactly. Adding a
+ *   neighbours are exactly the largest inner products; scores are then recomputed exactly, from a
+ *   float32 copy of the vectors the index keeps for that (`size * dim * 4` bytes beside the graph). Adding a
  *   vector longer than Φ rebuilds the graph (slow): add the bulk of the corpus first. Using `cosine` for
  *   a model trained with dot product silently changes the ranking: use the model's own similarity.
  *
@@ -92,6 +93,17 @@ export class HnswIndex implements VectorIndex {
   private hnsw: hnswlib.HierarchicalNSW;
   /** Φ: the norm every stored vector is lifted to under the reduction. */
   private maxNorm = 0;
+  /**
+   * Under the reduction only: the stored vectors, row-major, `capacity` rows. The exact rescoring reads
+   * them; hnswlib-node's only accessor, `getPoint`, builds a JS array per call (~36 µs for 384-d), which
+   * cost more than the graph search itself at small `ef`. Costs `size * dim * 4` bytes beside the graph.
+   */
+  private vectors: Float32Array = new Float32Array(0);
+  /**
+   * One plain array reused for every point handed to hnswlib: its addon accepts only an `Array` (it checks
+   * `IsArray`, so no Float32Array) and copies it, so a fresh `Array.from` per query is needless garbage.
+   */
+  private point: number[] = [];
   private ids: string[] = [];
   private idToRow = new Map<string, number>();
 
@@ -126,26 +138,45 @@ export class HnswIndex implements VectorIndex {
     return graph;
   }
 
-  /** The point hnswlib stores for `v`: under the reduction, v with the coordinate sqrt(Φ² − |v|²). */
-  private lift(v: Float32Array): number[] {
-    const out = Array.from(v);
+  /**
+   * Copy `data[offset .. offset + dim)` into the reused point array; under the reduction the extra
+   * coordinate is `last` (sqrt(Φ² − |v|²) for a stored vector, 0 for a query).
+   */
+  private fillPoint(data: Float32Array, offset: number, last = 0): number[] {
+    const d = this.dim;
+    const n = d + (this.mipsTransform ? 1 : 0);
+    if (this.point.length !== n) this.point = new Array<number>(n).fill(0);
+    const point = this.point;
+    for (let j = 0; j < d; j++) point[j] = data[offset + j];
+    if (this.mipsTransform) point[d] = last;
+    return point;
+  }
+
+  /** The point hnswlib stores for row `offset / dim` of `data`: under the reduction, lifted to norm Φ. */
+  private lift(data: Float32Array, offset: number): number[] {
+    let extra = 0;
     if (this.mipsTransform) {
       let sq = 0;
-      for (let j = 0; j < v.length; j++) sq += v[j] * v[j];
-      out.push(Math.sqrt(Math.max(0, this.maxNorm * this.maxNorm - sq)));
+      for (let j = offset; j < offset + this.dim; j++) sq += data[j] * data[j];
+      extra = Math.sqrt(Math.max(0, this.maxNorm * this.maxNorm - sq));
     }
-    return out;
+    return this.fillPoint(data, offset, extra);
+  }
+
+  /** Grow the stored copy of the vectors (reduction only) to hold at least `rows` rows. */
+  private reserveVectors(rows: number): void {
+    if (!this.mipsTransform || rows * this.dim <= this.vectors.length) return;
+    const grown = new Float32Array(Math.max(rows, 2 * (this.vectors.length / this.dim)) * this.dim);
+    grown.set(this.vectors.subarray(0, this.size * this.dim));
+    this.vectors = grown;
   }
 
   /** Re-insert every stored vector into a new graph lifted to a larger Φ. */
   private rebuild(maxNorm: number, capacity: number): void {
-    const old = this.hnsw;
     this.maxNorm = maxNorm;
     this.hnsw = this.createGraph(capacity);
-    for (let row = 0; row < this.size; row++) {
-      const v = Float32Array.from(old.getPoint(row).slice(0, this.dim));
-      this.hnsw.addPoint(this.lift(v), row);
-    }
+    for (let row = 0; row < this.size; row++)
+      this.hnsw.addPoint(this.lift(this.vectors, row * this.dim), row);
   }
 
   get size(): number {
@@ -181,10 +212,11 @@ export class HnswIndex implements VectorIndex {
       }
     }
     if (need > this.hnsw.getMaxElements()) this.hnsw.resizeIndex(capacity);
+    this.reserveVectors(need);
     for (let r = 0; r < vectors.rows; r++) {
       const row = this.size;
-      // hnswlib-node only accepts plain arrays.
-      this.hnsw.addPoint(this.lift(vectors.data.subarray(r * d, (r + 1) * d)), row);
+      this.hnsw.addPoint(this.lift(vectors.data, r * d), row);
+      if (this.mipsTransform) this.vectors.set(vectors.data.subarray(r * d, (r + 1) * d), row * d);
       this.ids.push(ids[r]);
       this.idToRow.set(ids[r], row);
     }
@@ -196,32 +228,60 @@ export class HnswIndex implements VectorIndex {
     const ef = checkPositiveInt('ef', options.ef ?? this.efSearch);
     this.hnsw.setEf(Math.max(ef, k));
     const d = this.dim;
-    const out: SearchResult = { ids: [], scores: [] };
+    const out: SearchResult = {
+      ids: new Array<string[]>(queries.rows),
+      scores: new Array<Float32Array>(queries.rows),
+    };
+    // Per-query scratch, allocated once: float64 scores (sorting compares them before the float32 rounding
+    // of the output, as the exact index does) and the order of the hits.
+    const scores = new Float64Array(k);
+    const order = Array.from({ length: k }, (_, j) => j);
     for (let i = 0; i < queries.rows; i++) {
-      const q = queries.data.subarray(i * d, (i + 1) * d);
-      const point = Array.from(q);
-      if (this.mipsTransform) point.push(0);
-      const { distances, neighbors } = this.hnsw.searchKnn(point, k);
-      const ranked = neighbors.map((row, j) => ({
-        id: this.ids[row],
-        score: this.mipsTransform
-          ? this.exactDot(q, row)
+      const offset = i * d;
+      const { distances, neighbors } = this.hnsw.searchKnn(this.fillPoint(queries.data, offset), k);
+      const n = neighbors.length;
+      for (let j = 0; j < n; j++) {
+        scores[j] = this.mipsTransform
+          ? this.exactDot(queries.data, offset, neighbors[j])
           : this.metric === 'l2'
             ? -distances[j]
-            : 1 - distances[j],
-      }));
-      ranked.sort(compareRanked);
-      out.ids.push(ranked.map((r) => r.id));
-      out.scores.push(Float32Array.from(ranked.map((r) => r.score)));
+            : 1 - distances[j];
+      }
+      // hnswlib returns the hits nearest first, so the scores are nearly always in order already: only
+      // equal distances (id tie-break) and the reduction's rounding (exact rescoring) can reorder them.
+      // Check in O(k) and sort only then.
+      const hits = order.length === n ? order : order.slice(0, n);
+      for (let j = 0; j < n; j++) hits[j] = j;
+      let sorted = true;
+      for (let j = 1; j < n && sorted; j++) sorted = this.rankedBefore(scores, neighbors, j - 1, j);
+      if (!sorted) hits.sort((a, b) => (this.rankedBefore(scores, neighbors, a, b) ? -1 : 1));
+      const rowIds = new Array<string>(n);
+      const rowScores = new Float32Array(n);
+      for (let j = 0; j < n; j++) {
+        rowIds[j] = this.ids[neighbors[hits[j]]];
+        rowScores[j] = scores[hits[j]];
+      }
+      out.ids[i] = rowIds;
+      out.scores[i] = rowScores;
     }
     return out;
   }
 
+  /**
+   * Whether hit `a` ranks before hit `b` (distinct hits): trec_eval's order, as `compareRanked` in
+   * `topk.ts` (higher score first, then the greater id), on float64 scores without building pair objects.
+   */
+  private rankedBefore(scores: Float64Array, neighbors: number[], a: number, b: number): boolean {
+    if (scores[a] !== scores[b]) return scores[a] > scores[b];
+    return compareIds(this.ids[neighbors[a]], this.ids[neighbors[b]]) > 0;
+  }
+
   /** q · x of a stored vector in float64 (the reduction's distance only orders; it loses precision). */
-  private exactDot(q: Float32Array, row: number): number {
-    const x = this.hnsw.getPoint(row);
+  private exactDot(q: Float32Array, offset: number, row: number): number {
+    const x = this.vectors;
+    const base = row * this.dim;
     let s = 0;
-    for (let j = 0; j < this.dim; j++) s += q[j] * x[j];
+    for (let j = 0; j < this.dim; j++) s += q[offset + j] * x[base + j];
     return s;
   }
 
@@ -290,6 +350,42 @@ export class HnswIndex implements VectorIndex {
     }
     index.ids = ids;
     index.idToRow = new Map(ids.map((id, row) => [id, row]));
+    if (index.mipsTransform) index.vectors = index.vectorsOf(graph);
     return index;
+  }
+
+  /**
+   * The stored vectors (reduction only) of a loaded graph, read straight from hnswlib's serialised level-0
+   * block (hnswalg.h `saveIndex`: a 96-byte header of size_t fields, then per element its links, its
+   * `dim + 1` floats and its size_t label). Hand-read because hnswlib-node has no bulk accessor and
+   * `getPoint` per row takes ~36 µs (over half a minute for a million vectors). If the block does not look
+   * as expected (another hnswlib layout), fall back to `getPoint`.
+   */
+  private vectorsOf(graph: Uint8Array): Float32Array {
+    const d = this.dim;
+    const n = this.size;
+    const out = new Float32Array(Math.max(n, 1) * d);
+    const view = new DataView(graph.buffer, graph.byteOffset, graph.byteLength);
+    const u64 = (at: number): number => Number(view.getBigUint64(at, true));
+    const HEADER = 96;
+    const ok = (() => {
+      if (graph.byteLength < HEADER || u64(16) !== n) return false;
+      const [perElement, labelOffset, dataOffset] = [u64(24), u64(32), u64(40)];
+      if (dataOffset + (d + 1) * 4 > labelOffset || labelOffset + 8 > perElement) return false;
+      if (HEADER + n * perElement > graph.byteLength) return false;
+      const seen = new Uint8Array(n);
+      for (let e = 0; e < n; e++) {
+        const at = HEADER + e * perElement;
+        const row = u64(at + labelOffset);
+        if (row >= n || seen[row] === 1) return false;
+        seen[row] = 1;
+        for (let j = 0; j < d; j++) out[row * d + j] = view.getFloat32(at + dataOffset + 4 * j, true);
+      }
+      return true;
+    })();
+    if (!ok) {
+      for (let row = 0; row < n; row++) out.set(this.hnsw.getPoint(row).slice(0, d), row * d);
+    }
+    return out;
   }
 }

@@ -13,6 +13,8 @@ import type { SentenceEncoder } from './sentence-encoder.js';
 export interface WorkerInit {
   modelDir: string;
   backend: BackendName | 'auto';
+  /** Threads of this worker's wasm thread pool. */
+  wasmThreads: number;
   maxLength: number;
   batchSize: number;
 }
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
   let encoder: SentenceEncoder;
   let backend: string;
   try {
-    backend = await initBackend({ backend: init.backend });
+    backend = await initBackend({ backend: init.backend, wasmThreads: init.wasmThreads });
     encoder = await loadModel(init.modelDir, { quiet: true });
   } catch (error) {
     fail(error);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { currentBackend } from '../backend/index.js';
+import { defaultWasmThreads } from '../backend/threaded-wasm.js';
 import type { BackendName } from '../backend/index.js';
 import { loadTokenizerFor, SCRATCH_PREFIX } from '../checkpoint/load.js';
 import { resolveModelSource } from '../checkpoint/hub.js';
@@ -123,8 +124,9 @@ function workerEntry(): { script: URL | string; eval: boolean } {
  * Encode a corpus on several worker threads, one tfjs instance (and one model copy) per worker. Texts are
  * sorted by token length and cut into the very batches {@link SentenceEncoder.encode} would make, which
  * workers take in turn (longest first, so no worker is left with the slow tail); the rows come back in
- * input order, equal to the single-threaded `encode`. Worth it on the wasm and cpu backends, which use one
- * core each; tfjs-node already uses every core.
+ * input order, equal to the single-threaded `encode`. Worth it on the wasm and cpu backends: wasm spreads
+ * only its matrix products over threads (the workers share the cores between their thread pools), cpu uses
+ * one core; tfjs-node already uses every core.
  *
  * `source` is a model directory or hub id (as {@link loadModel} takes), or an in-memory
  * {@link SentenceEncoder}, which is saved to a temporary directory for the workers to load.
@@ -179,10 +181,13 @@ export async function encodeParallel(
       quiet: quiet || options.progress === false,
     });
     try {
-      await runWorkers(Math.min(workers, batches.length), batches, {
+      const started = Math.min(workers, batches.length);
+      await runWorkers(started, batches, {
         init: {
           modelDir: prep.modelDir,
           backend: options.backend ?? currentBackend() ?? 'auto',
+          // Share the cores between the workers' wasm thread pools rather than oversubscribe them.
+          wasmThreads: Math.max(1, Math.floor(defaultWasmThreads() / started)),
           maxLength,
           batchSize,
         },

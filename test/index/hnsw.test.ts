@@ -7,6 +7,8 @@ import { ExactIndex } from '../../src/index/exact.js';
 import { HnswIndex } from '../../src/index/hnsw.js';
 import { measureRecall } from '../../src/index/recall.js';
 import { tmpDir } from '../helpers/tmp.js';
+import type { SearchResult } from '../../src/index/types.js';
+import type { Matrix } from '../../src/types.js';
 import { ids, randomMatrix, rows } from './helpers.js';
 
 test('default settings reach recall@10 >= 0.98 against exact search on random 384-d vectors', () => {
@@ -125,4 +127,123 @@ test('bad input is a clear ArgumentError', () => {
   assert.throws(() => new HnswIndex({ dim: 4, M: 0 }), /M: must be a positive integer/);
   assert.throws(() => new HnswIndex({ dim: 4, seed: -1 }), /seed: must be a non-negative integer, got -1/);
   assert.equal(index.size, 3);
+});
+
+/** Float64 dot product of row `i` of `a` and row `r` of `b`. */
+function dot(a: Matrix, i: number, b: Matrix, r: number): number {
+  let s = 0;
+  for (let j = 0; j < a.cols; j++) s += a.data[i * a.cols + j] * b.data[r * b.cols + j];
+  return s;
+}
+
+/** trec_eval's order: higher score first, equal scores by greater id (ids here are ASCII). */
+function before(a: { id: string; score: number }, b: { id: string; score: number }): boolean {
+  return a.score !== b.score ? a.score > b.score : a.id > b.id;
+}
+
+/** Independent brute force: float64 dot products of the float32 inputs, trec_eval order, float32 scores. */
+function bruteForceIp(docs: Matrix, docIds: string[], q: Matrix, k: number): SearchResult {
+  const out: SearchResult = { ids: [], scores: [] };
+  for (let i = 0; i < q.rows; i++) {
+    const ranked = docIds.map((id, r) => ({ id, score: dot(q, i, docs, r) }));
+    ranked.sort((a, b) => (before(a, b) ? -1 : 1));
+    out.ids.push(ranked.slice(0, k).map((r) => r.id));
+    out.scores.push(Float32Array.from(ranked.slice(0, k).map((r) => r.score)));
+  }
+  return out;
+}
+
+/** The rows of several matrices (all rows, or the listed ones), stacked. */
+function stack(...parts: [Matrix, number[]?][]): Matrix {
+  const cols = parts[0][0].cols;
+  const picked = parts.flatMap(([m, r]) =>
+    (r ?? Array.from({ length: m.rows }, (_, i) => i)).map((i) => m.data.subarray(i * cols, (i + 1) * cols)),
+  );
+  const data = new Float32Array(picked.length * cols);
+  picked.forEach((row, i) => data.set(row, i * cols));
+  return { data, rows: picked.length, cols };
+}
+
+/** Every row of a batch search equals the same query searched alone. */
+function assertBatchEqualsOneByOne(index: HnswIndex, q: Matrix, k: number, ef: number): SearchResult {
+  const batch = index.search(q, k, { ef });
+  for (let i = 0; i < q.rows; i++) {
+    const one = index.search(stack([q, [i]]), k, { ef });
+    assert.deepEqual(one, { ids: [batch.ids[i]], scores: [batch.scores[i]] }, `query ${i}`);
+  }
+  return batch;
+}
+
+test('ip: batch equals one-by-one, scores are exact float64 dot products in trec_eval order, also after growth and reload', async () => {
+  const small = randomMatrix(120, 16, 51);
+  const big = randomMatrix(120, 16, 52);
+  for (let i = 0; i < big.data.length; i++) big.data[i] *= 2.5; // Φ grows: the graph is rebuilt
+  const docs = stack([small], [big]);
+  const docIds = [...ids(120, 's'), ...ids(120, 'b')];
+  const q = randomMatrix(20, 16, 53);
+  const index = new HnswIndex({ dim: 16, metric: 'ip', M: 8, efConstruction: 64, capacity: 4 });
+  index.add(small, ids(120, 's'));
+  index.add(big, ids(120, 'b'));
+  const batch = assertBatchEqualsOneByOne(index, q, 10, 20);
+  // A beam over the whole index finds everything: the result is brute force, bit for bit.
+  const full = index.search(q, 10, { ef: 240 });
+  assert.deepEqual(full, bruteForceIp(docs, docIds, q, 10));
+
+  const file = path.join(tmpDir(), 'ip.hnsw');
+  await index.save(file);
+  const loaded = await HnswIndex.load(file);
+  assert.deepEqual(loaded.search(q, 10, { ef: 20 }), batch);
+  assert.deepEqual(loaded.search(q, 10, { ef: 240 }), full);
+  // The reloaded index rescores and rebuilds from the vectors it read back.
+  const more = randomMatrix(5, 16, 54);
+  for (let i = 0; i < more.data.length; i++) more.data[i] *= 4;
+  loaded.add(more, ids(5, 'm'));
+  assert.deepEqual(
+    loaded.search(q, 10, { ef: 245 }),
+    bruteForceIp(stack([docs], [more]), [...docIds, ...ids(5, 'm')], q, 10),
+  );
+});
+
+test('ip: exact duplicates tie and rank by id, descending', () => {
+  const docs = randomMatrix(150, 16, 55);
+  // Copies of d7 under ids whose order is not insertion order. (hnswlib may leave some copies of a point
+  // unreachable, so the test checks the order of what is returned, not that every copy is.)
+  const dupIds = ['dup-b', 'dup-c', 'dup-a', 'dup-e', 'dup-d'];
+  const all = stack([docs], [docs, [7, 7, 7, 7, 7]]);
+  const allIds = [...ids(150), ...dupIds];
+  const index = new HnswIndex({ dim: 16, metric: 'ip', M: 8, efConstruction: 64 });
+  index.add(stack([docs]), ids(150));
+  index.add(stack([docs, [7, 7, 7, 7, 7]]), dupIds);
+  const q = stack([randomMatrix(10, 16, 56)], [docs, [7]]);
+  const got = assertBatchEqualsOneByOne(index, q, 8, 155);
+  let ties = 0;
+  got.ids.forEach((row, i) => {
+    const ranked = row.map((id) => ({ id, score: dot(q, i, all, allIds.indexOf(id)) }));
+    ranked.forEach((r, j) => {
+      assert.equal(got.scores[i][j], Math.fround(r.score), `query ${i} rank ${j}: exact score`);
+      if (j === 0) return;
+      assert.ok(before(ranked[j - 1], r), `query ${i}: ${ranked[j - 1].id} before ${r.id}`);
+      if (ranked[j - 1].score === r.score) ties++;
+    });
+  });
+  assert.ok(ties >= 2, `the duplicates produced ties (${ties})`);
+});
+
+test('l2 and cosine: batch equals one-by-one, scores from the distance, equal distances ranked by id', () => {
+  const docs = randomMatrix(200, 8, 61);
+  for (const metric of ['l2', 'cosine'] as const) {
+    const index = new HnswIndex({ dim: 8, metric, M: 8, efConstruction: 64 });
+    index.add(docs, ids(200));
+    index.add(stack([docs, [3, 3, 3]]), ['t-b', 't-c', 't-a']);
+    const q = stack([randomMatrix(10, 8, 62)], [docs, [3]]);
+    const batch = assertBatchEqualsOneByOne(index, q, 6, 203);
+    batch.scores.forEach((s) => s.forEach((v, j) => assert.ok(j === 0 || s[j - 1] >= v, `${metric} order`)));
+    // Query 10 is document d3 itself: copies returned with it tie at the top, greater id first.
+    const top = batch.ids[10].filter((id) => id === 'd3' || id.startsWith('t-'));
+    assert.ok(top.length >= 2, `${metric}: ${top.join(',')}`);
+    assert.deepEqual(top, [...top].sort().reverse(), metric);
+    assert.deepEqual(batch.ids[10].slice(0, top.length), top, metric);
+    const best = batch.scores[10][0];
+    assert.ok(metric === 'l2' ? Math.abs(best) < 1e-5 : Math.abs(best - 1) < 1e-5, `${metric} self ${best}`);
+  }
 });

@@ -1,10 +1,16 @@
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { loadModel } from '../../checkpoint/load.js';
+import { resolveModelSource } from '../../checkpoint/hub.js';
+import { loadModel, SCRATCH_PREFIX } from '../../checkpoint/load.js';
 import { readJsonl } from '../../data/jsonl.js';
 import { writeNpy } from '../../data/npy.js';
 import { InputFormatError } from '../../errors.js';
+import { encodeParallel } from '../../models/parallel-encode.js';
 import { POOLING_MODES } from '../../models/pooling.js';
+import type { SentenceEncoder } from '../../models/sentence-encoder.js';
+import type { Matrix } from '../../types.js';
+import type { OptionValues } from '../command.js';
 import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
@@ -44,6 +50,17 @@ export async function readTexts(file: string, flag = 'input'): Promise<string[]>
   return texts;
 }
 
+/** `--workers N|auto`: 1 when absent, `os.availableParallelism()` for `auto`. */
+function parseWorkers(values: OptionValues): number {
+  const v = values.workers;
+  if (v === undefined) return 1;
+  if (v === 'auto') return os.availableParallelism();
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+    throw new UsageError(`--workers expects a positive integer or 'auto', got '${String(v)}'`);
+  }
+  return Number(v);
+}
+
 /** `dense-retrieval encode`: embed the texts of a file with a model and write a float32 .npy. */
 export const encodeCommand: Command = {
   name: 'encode',
@@ -65,6 +82,10 @@ Options:
   --no-normalize       do not normalize, even if the model does
   --max-length N       truncate texts to N tokens (default: the model's max_seq_length)
   --batch-size N       texts per forward pass (default 32)
+  --workers N|auto     encode on N worker threads, each with its own backend and model copy
+                       (default 1: this thread; auto: one per core); the same vectors as 1.
+                       On wasm, --threads spreads only the matrix products over the cores;
+                       workers spread everything (and share the cores between them)
   --quiet              no progress bar
   -h, --help           show this help
 `,
@@ -77,6 +98,7 @@ Options:
     'no-normalize': { type: 'boolean' },
     'max-length': { type: 'string' },
     'batch-size': { type: 'string' },
+    workers: { type: 'string' },
     quiet: { type: 'boolean' },
   },
   needsBackend: true,
@@ -87,6 +109,7 @@ Options:
     const pooling = optionalChoice(values, 'pooling', POOLING_MODES);
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
+    const workers = parseWorkers(values);
     if (values.normalize === true && values['no-normalize'] === true) {
       throw new UsageError('--normalize and --no-normalize contradict each other');
     }
@@ -96,16 +119,42 @@ Options:
     const texts = await readTexts(input);
     // Notes on pooling defaults and overrides are printed even with --quiet, which only silences progress.
     const log = (m: string): void => void process.stderr.write(`dense-retrieval: ${m}\n`);
-    const encoder = await loadModel(model, { pooling, normalize, maxSeqLength: maxLength, quiet, log });
+    // Loaded here even with workers: bad models and flags fail before any worker starts, the notes above
+    // are printed once, and the summary line knows the settings.
+    let encoder: SentenceEncoder | undefined = await loadModel(model, {
+      pooling,
+      normalize,
+      maxSeqLength: maxLength,
+      quiet,
+      log,
+    });
+    const settings =
+      `${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, ` +
+      `max length ${encoder.maxSeqLength}`;
     try {
-      const matrix = await encoder.encode(texts, { batchSize, quiet });
+      let matrix: Matrix;
+      if (workers === 1) {
+        matrix = await encoder.encode(texts, { batchSize, quiet });
+      } else {
+        const maxSeqLength = encoder.maxSeqLength;
+        // Workers load the model from disk. Without overrides that is the checkpoint's own directory (a hub
+        // id's cache directory), and this thread's copy can go now; a scratch model or overridden pooling /
+        // normalisation exists only in memory, so encodeParallel saves it to a temporary directory.
+        let source: string | SentenceEncoder = encoder;
+        if (!model.startsWith(SCRATCH_PREFIX) && pooling === undefined && normalize === undefined) {
+          source = await resolveModelSource(model, { quiet });
+          encoder.dispose();
+          encoder = undefined;
+        }
+        matrix = await encodeParallel(source, texts, { workers, batchSize, maxLength: maxSeqLength, quiet });
+      }
       await writeNpy(output, matrix);
       process.stderr.write(
         `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +
-          `(${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, max length ${encoder.maxSeqLength})\n`,
+          `(${settings})${workers > 1 ? ` on ${workers} workers` : ''}\n`,
       );
     } finally {
-      encoder.dispose();
+      encoder?.dispose();
     }
   },
 };
