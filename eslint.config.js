@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'docs/api/', 'demo-output/', 'coverage/', '**/*.cjs'] },
+  { ignores: ['dist/', 'node_modules/', 'docs/api/', 'demo-output/', 'coverage/', '.scratch/', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

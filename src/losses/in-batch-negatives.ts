@@ -3,6 +3,7 @@ import { ArgumentError } from '../errors.js';
 import { deriveSeed } from '../util/random.js';
 import type { GradientResult, RetrievalLoss, TrainableEncoder, TrainingBatch } from './types.js';
 import { l2Normalize } from '../models/pooling.js';
+import { guardTrainingStep } from '../train/memory.js';
 
 /** Similarity between query and passage embeddings. */
 export type Similarity = 'dot' | 'cosine';
@@ -180,6 +181,12 @@ export class InBatchNegativesLoss implements RetrievalLoss {
     return any ? tf.tensor2d(data, [b, b]) : null;
   }
 
+  /**
+   * Loss and parameter gradients of `batch`, all texts under one gradient tape. On the wasm backend, with
+   * BERT sentence encoders, a batch whose step would outgrow the 4 GiB wasm heap is refused with an
+   * `ArgumentError` naming `batchSize` and a `CachedInBatchNegativesLoss` mini-batch that fits
+   * (`src/train/memory.ts`).
+   */
   computeGradients(
     queryEncoder: TrainableEncoder,
     passageEncoder: TrainableEncoder,
@@ -190,6 +197,9 @@ export class InBatchNegativesLoss implements RetrievalLoss {
     const passages = batchPassages(batch);
     const passageIds = batch.passageIds ?? passages;
     const seed = options.dropoutSeed ?? 0;
+    // On wasm a step that outgrows the 4 GiB heap aborts the wasm module: refuse it up front instead,
+    // naming a gradient-cache mini-batch that fits (docs/training.md, "Memory on the wasm backend").
+    guardTrainingStep(queryEncoder, passageEncoder, batch.queries, passages);
     const vars = uniqueVariables(queryEncoder, passageEncoder);
     const { value, grads } = tf.variableGrads(() => {
       const q = queryEncoder.embed(batch.queries, { training: true, dropoutSeed: deriveSeed(seed, 0) });

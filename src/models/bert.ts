@@ -1,6 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
 import { ArgumentError, InputFormatError } from '../errors.js';
-import { activate, embeddingLookup, layerNorm, linear, SUPPORTED_ACTIVATIONS } from './layers.js';
+import {
+  activate,
+  activationBackward,
+  activationForward,
+  dropout as dropoutLayer,
+  dropoutMultiplier,
+  embeddingLookup,
+  layerNorm,
+  layerNormBackward,
+  layerNormForward,
+  linear,
+  linearBackward,
+  linearForward,
+  multiplierFromMask,
+  scaleBy,
+  SUPPORTED_ACTIVATIONS,
+} from './layers.js';
 import type { Activation } from './layers.js';
 
 /** `model_type`s this encoder can run. */
@@ -196,6 +212,35 @@ const MASK_VALUE = -3.4028234663852886e38;
 
 let modelCounter = 0;
 
+/** Parameters of one encoder layer, in the order the fused layer takes them. */
+const LAYER_PARAMS = [
+  'attention.self.query.weight',
+  'attention.self.query.bias',
+  'attention.self.key.weight',
+  'attention.self.key.bias',
+  'attention.self.value.weight',
+  'attention.self.value.bias',
+  'attention.output.dense.weight',
+  'attention.output.dense.bias',
+  'attention.output.LayerNorm.weight',
+  'attention.output.LayerNorm.bias',
+  'intermediate.dense.weight',
+  'intermediate.dense.bias',
+  'output.dense.weight',
+  'output.dense.bias',
+  'output.LayerNorm.weight',
+  'output.LayerNorm.bias',
+] as const;
+
+/**
+ * Internal switches for tests (not exported from the package): `fusedLayers: false` runs each encoder layer
+ * as composed tfjs ops with tfjs' own gradients, the reference the fused layer is tested against.
+ */
+export const bertInternals = { fusedLayers: true };
+
+/** A multiplier of `tf.dropout` for `shape` at `rate`, or null when dropout is off. */
+type DropoutMultiplier = (shape: number[], rate: number) => tf.Tensor | null;
+
 /**
  * A BERT encoder (Hugging Face `BertModel` without the pooler) in TensorFlow.js. Numerics match HF: summed
  * word/position/token-type embeddings, post-LayerNorm blocks, exact erf GELU, additive attention mask,
@@ -355,13 +400,20 @@ export class BertModel {
     const [batch, seq] = inputIds.shape;
     const hidden = cfg.hidden_size;
     const training = options.training === true;
+    // Dropout masks are numbered in forward order; each seed gives the same mask as tf.dropout would.
     let dropoutCount = 0;
-    const dropout = (x: tf.Tensor, rate: number): tf.Tensor => {
-      if (!training || rate === 0) return x;
+    const nextSeed = (): string | undefined => {
       const seed = options.dropoutSeed === undefined ? undefined : `${options.dropoutSeed}:${dropoutCount}`;
       dropoutCount++;
-      return tf.dropout(x, rate, undefined, seed);
+      return seed;
     };
+    const dropout = (x: tf.Tensor, rate: number): tf.Tensor => {
+      if (!training || rate === 0) return x;
+      // Same masks and values as tf.dropout, but the tape keeps a bool mask instead of a float32 one.
+      return dropoutLayer(x, rate, nextSeed());
+    };
+    const multiplier: DropoutMultiplier = (shape, rate) =>
+      !training || rate === 0 ? null : dropoutMultiplier(shape, rate, nextSeed());
     const v = (name: string): tf.Variable => this.vars.get(name)!;
 
     return tf.tidy(() => {
@@ -393,13 +445,160 @@ export class BertModel {
         // One tidy per layer: in inference each layer's attention scores ([batch, heads, seq, seq]) are freed
         // before the next layer runs; under a gradient tape the tensors backprop needs are kept anyway.
         const input = x;
-        x = tf.tidy(() => this.layer(input, l, maskAdd, dropout, batch, seq));
+        x = tf.tidy(() =>
+          bertInternals.fusedLayers
+            ? this.fusedLayer(input, l, maskAdd, multiplier, batch, seq)
+            : this.layer(input, l, maskAdd, dropout, batch, seq),
+        );
       }
       return tf.reshape(x, [batch, seq, hidden]) as tf.Tensor3D;
     });
   }
 
-  /** One post-LN transformer block on `[batch*seq, hidden]` rows. */
+  /**
+   * One post-LN transformer block on `[batch*seq, hidden]` rows as a single tape node with a hand-written
+   * backward. tfjs keeps every intermediate gradient until a whole backward pass ends, and every saved
+   * input of every op: the composed block ({@link BertModel.layer}) held ~8x the activations the backward
+   * needs. This node saves only the block input, the projected q/k/v, the attention probabilities, the
+   * attention context, the LayerNorm rows and 1/std, the FFN pre-activation and activation, and the dropout
+   * masks as `bool`; its backward frees its temporaries before the next layer's runs. The forward runs
+   * exactly the ops of {@link BertModel.layer} in the same order (same values, same dropout masks).
+   */
+  private fusedLayer(
+    x: tf.Tensor2D,
+    l: number,
+    maskAdd: tf.Tensor,
+    multiplier: DropoutMultiplier,
+    batch: number,
+    seq: number,
+  ): tf.Tensor2D {
+    const cfg = this.config;
+    const hidden = cfg.hidden_size;
+    const heads = cfg.num_attention_heads;
+    const headDim = hidden / heads;
+    const bh = batch * heads;
+    const rows = batch * seq;
+    const scale = 1 / Math.sqrt(headDim);
+    const eps = cfg.layer_norm_eps;
+    const act = cfg.hidden_act;
+    const probsRate = cfg.attention_probs_dropout_prob;
+    const hiddenRate = cfg.hidden_dropout_prob;
+    const params = LAYER_PARAMS.map((name) => this.vars.get(`encoder.layer.${l}.${name}`)!);
+    const split = (t: tf.Tensor2D, perm: number[], shape: [number, number, number]): tf.Tensor3D =>
+      tf.reshape(tf.transpose(tf.reshape(t, [batch, seq, heads, headDim]), perm), shape) as tf.Tensor3D;
+    const merge = (t: tf.Tensor, shape: number[], perm: number[]): tf.Tensor2D =>
+      tf.reshape(tf.transpose(tf.reshape(t, shape), perm), [rows, hidden]) as tf.Tensor2D;
+    // Which dropouts ran: their masks are saved only then (known once the forward has run).
+    let masked: [boolean, boolean, boolean] = [false, false, false];
+
+    const op = tf.customGrad((...args: unknown[]) => {
+      const save = args.pop() as (tensors: tf.Tensor[]) => void;
+      const [xIn, ...w] = args as tf.Tensor[];
+      const xt = xIn as tf.Tensor2D;
+      const [wq, bq, wk, bk, wv, bv, wo, bo, g1, b1, wi, bi, wo2, bo2, g2, b2] = w as (tf.Tensor2D &
+        tf.Tensor1D)[];
+      // Forward: the ops of layer(), in order. Keys go to [batch*heads, headDim, seq] so the score matMul
+      // needs no transpose flag (slow on wasm); scaling queries (not scores) needs seq/headDim fewer multiplies.
+      const q3 = split(
+        tf.mul(linearForward(xt, wq, bq), scale) as tf.Tensor2D,
+        [0, 2, 1, 3],
+        [bh, seq, headDim],
+      );
+      const k3 = split(linearForward(xt, wk, bk), [0, 2, 3, 1], [bh, headDim, seq]);
+      const v3 = split(linearForward(xt, wv, bv), [0, 2, 1, 3], [bh, seq, headDim]);
+      const scores = tf.add(tf.reshape(tf.matMul(q3, k3), [batch, heads, seq, seq]), maskAdd);
+      const probs = tf.softmax(scores);
+      const m1 = multiplier(probs.shape, probsRate);
+      const dropped = m1 === null ? probs : tf.mul(probs, m1);
+      const ctx3 = tf.matMul(tf.reshape(dropped, [bh, seq, seq]) as tf.Tensor3D, v3);
+      const ctx = merge(ctx3, [batch, heads, seq, headDim], [0, 2, 1, 3]);
+      const attn = linearForward(ctx, wo, bo);
+      const m2 = multiplier(attn.shape, hiddenRate);
+      const ln1 = layerNormForward(
+        tf.add(m2 === null ? attn : tf.mul(attn, m2), xt) as tf.Tensor2D,
+        g1,
+        b1,
+        eps,
+      );
+      const pre = linearForward(ln1.value, wi, bi);
+      const inter = activationForward(pre, act) as tf.Tensor2D;
+      const out = linearForward(inter, wo2, bo2);
+      const m3 = multiplier(out.shape, hiddenRate);
+      const ln2 = layerNormForward(
+        tf.add(m3 === null ? out : tf.mul(out, m3), ln1.value) as tf.Tensor2D,
+        g2,
+        b2,
+        eps,
+      );
+      masked = [m1 !== null, m2 !== null, m3 !== null];
+      const masks = [m1, m2, m3].filter((m): m is tf.Tensor => m !== null).map((m) => tf.greater(m, 0));
+      save([
+        xt,
+        q3,
+        k3,
+        v3,
+        probs,
+        ctx,
+        ln1.normed,
+        ln1.rstd,
+        ln1.value,
+        pre,
+        inter,
+        ln2.normed,
+        ln2.rstd,
+        ...w,
+        ...masks,
+      ]);
+      return {
+        value: ln2.value,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [sx, sq3, sk3, sv3, sProbs, sCtx, n1, r1, x1, sPre, sInter, n2, r2] =
+              saved as tf.Tensor2D[];
+            const sw = saved.slice(13, 13 + LAYER_PARAMS.length) as (tf.Tensor2D & tf.Tensor1D)[];
+            const [swq, , swk, , swv, , swo, , sg1, , swi, , swo2, , sg2] = sw;
+            const savedMasks = saved.slice(13 + LAYER_PARAMS.length);
+            const rates = [probsRate, hiddenRate, hiddenRate];
+            const mults = masked.map((on, i) =>
+              on ? multiplierFromMask(savedMasks[masked.slice(0, i).filter(Boolean).length], rates[i]) : null,
+            );
+            const undrop = (t: tf.Tensor, m: tf.Tensor | null): tf.Tensor => (m === null ? t : tf.mul(t, m));
+            // FFN half.
+            const [dh2, dg2, db2] = layerNormBackward(dy as tf.Tensor2D, n2, r2, sg2);
+            const [dInter, dWo2, dBo2] = linearBackward(undrop(dh2, mults[2]) as tf.Tensor2D, sInter, swo2);
+            const dPre = activationBackward(dInter, sPre, act) as tf.Tensor2D;
+            const [dx1FromFfn, dWi, dBi] = linearBackward(dPre, x1, swi);
+            const [dh1, dg1, db1] = layerNormBackward(tf.add(dh2, dx1FromFfn) as tf.Tensor2D, n1, r1, sg1);
+            // Attention half.
+            const [dCtx, dWo, dBo] = linearBackward(undrop(dh1, mults[1]) as tf.Tensor2D, sCtx, swo);
+            const dCtx3 = split(dCtx, [0, 2, 1, 3], [bh, seq, headDim]);
+            const dropped3 = tf.reshape(undrop(sProbs, mults[0]), [bh, seq, seq]) as tf.Tensor3D;
+            const dv3 = tf.matMul(dropped3, dCtx3, true, false);
+            const dProbs = undrop(tf.reshape(tf.matMul(dCtx3, sv3, false, true), sProbs.shape), mults[0]);
+            // Softmax backward as tfjs computes it: y (dy - sum(dy y)).
+            const dyTimesY = tf.mul(dProbs, sProbs);
+            const dScores = tf.reshape(tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, -1, true), sProbs)), [
+              bh,
+              seq,
+              seq,
+            ]) as tf.Tensor3D;
+            const dq3 = tf.matMul(dScores, sk3, false, true);
+            const dk3 = tf.matMul(sq3, dScores, true, false);
+            const dq = tf.mul(merge(dq3, [batch, heads, seq, headDim], [0, 2, 1, 3]), scale) as tf.Tensor2D;
+            const dk = merge(dk3, [batch, heads, headDim, seq], [0, 3, 1, 2]);
+            const dv = merge(dv3, [batch, heads, seq, headDim], [0, 2, 1, 3]);
+            const [dxq, dWq, dBq] = linearBackward(dq, sx, swq);
+            const [dxk, dWk, dBk] = linearBackward(dk, sx, swk);
+            const [dxv, dWv, dBv] = linearBackward(dv, sx, swv);
+            const dx = tf.addN([dh1, dxq, dxk, dxv]);
+            return [dx, dWq, dBq, dWk, dBk, dWv, dBv, dWo, dBo, dg1, db1, dWi, dBi, dWo2, dBo2, dg2, db2];
+          }),
+      };
+    });
+    return op(x, ...params) as tf.Tensor2D;
+  }
+
+  /** One post-LN transformer block on `[batch*seq, hidden]` rows, as composed ops (the tests' reference). */
   private layer(
     x: tf.Tensor2D,
     l: number,
@@ -419,8 +618,9 @@ export class BertModel {
     const split = (t: tf.Tensor2D, perm: number[], shape: [number, number, number]): tf.Tensor3D =>
       tf.reshape(tf.transpose(tf.reshape(t, [batch, seq, heads, headDim]), perm), shape) as tf.Tensor3D;
     // Scaling queries (not scores) by 1/sqrt(d) is the same product with seq/headDim times fewer multiplies.
+    // scaleBy rather than tf.mul: tf.mul would keep the unscaled [tokens, hidden] queries for its gradient.
     const q = split(
-      tf.mul(dense(x, 'attention.self.query'), 1 / Math.sqrt(headDim)) as tf.Tensor2D,
+      scaleBy(dense(x, 'attention.self.query'), 1 / Math.sqrt(headDim)),
       [0, 2, 1, 3],
       [batch * heads, seq, headDim],
     );

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ArgumentError, DenseRetrievalError } from '../errors.js';
-import type { RetrievalLoss, TrainingBatch } from '../losses/types.js';
+import { ArgumentError, BackendError, DenseRetrievalError } from '../errors.js';
+import type { GradientResult, RetrievalLoss, TrainingBatch } from '../losses/types.js';
 import type { BiEncoder } from '../models/bi-encoder.js';
 import { AdamW, clipGradNorm } from '../optim/adamw.js';
 import { WarmupCosineScheduler } from '../optim/schedulers.js';
@@ -306,9 +306,15 @@ export class Trainer {
         const batch = this.buildBatch(examples, sampler.next());
         const epoch = sampler.state.epoch;
         const lr = scheduler.lrAt(step);
-        const { loss, grads } = o.loss.computeGradients(o.model.queryEncoder, o.model.passageEncoder, batch, {
-          dropoutSeed: deriveSeed(seed, step),
-        });
+        let result: GradientResult;
+        try {
+          result = o.loss.computeGradients(o.model.queryEncoder, o.model.passageEncoder, batch, {
+            dropoutSeed: deriveSeed(seed, step),
+          });
+        } catch (error) {
+          throw explainWasmAbort(error, step + 1, o.batchSize);
+        }
+        const { loss, grads } = result;
         let gradNorm: number;
         try {
           if (!Number.isFinite(loss)) {
@@ -364,6 +370,35 @@ export class Trainer {
     }
     return { step, totalSteps, losses, resumedFrom };
   }
+}
+
+/** Whether `error` is the wasm module dying (`WebAssembly.RuntimeError`: `Aborted()`, out-of-bounds access). */
+function isWasmAbort(error: unknown): error is Error {
+  // Typed by hand: this project compiles without the DOM/WebAssembly lib types.
+  const RuntimeError = (globalThis as { WebAssembly?: { RuntimeError?: new () => Error } }).WebAssembly
+    ?.RuntimeError;
+  if (RuntimeError !== undefined && error instanceof RuntimeError) return true;
+  // Emscripten's abort() throws a RuntimeError; some builds throw a plain Error with its message.
+  return (
+    error instanceof Error &&
+    /^Aborted\(|memory access out of bounds|Cannot enlarge memory/.test(error.message)
+  );
+}
+
+/**
+ * A wasm abort during a training step, rethrown as a {@link BackendError} that says what almost always
+ * causes it (the step outgrew the 4 GiB wasm heap) and what to do; any other error is returned unchanged.
+ */
+export function explainWasmAbort(error: unknown, step: number, batchSize: number): unknown {
+  if (!isWasmAbort(error)) return error;
+  const wrapped = new BackendError(
+    `training step ${step} (batch size ${batchSize}) aborted inside the tfjs wasm module (${error.message}); ` +
+      `the usual cause is the step needing more than the wasm backend's 4 GiB heap. Use gradient caching, e.g. ` +
+      `CachedInBatchNegativesLoss({ miniBatchSize: 8 }) (CLI: --cache-mini-batch 8), or a smaller batch size ` +
+      `or maxSeqLength. The wasm backend cannot be used again in this process; restart it.`,
+  );
+  (wrapped as Error & { cause?: unknown }).cause = error;
+  return wrapped;
 }
 
 /** Drop log records after `step` (they belong to the part of a killed run that is being redone). */

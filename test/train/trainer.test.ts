@@ -4,7 +4,8 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
-import { ArgumentError } from '../../src/errors.js';
+import { ArgumentError, BackendError } from '../../src/errors.js';
+import type { RetrievalLoss } from '../../src/losses/types.js';
 import { CachedInBatchNegativesLoss } from '../../src/losses/cached-in-batch-negatives.js';
 import { InBatchNegativesLoss } from '../../src/losses/in-batch-negatives.js';
 import { BiEncoder } from '../../src/models/bi-encoder.js';
@@ -410,4 +411,45 @@ test('resume is exact on a tiny BERT with dropout (fresh encoder, checkpointed w
   const resumed = await run(path.join(dir, 'b'), false, true, 7);
   assert.equal(straight.length, 4);
   assert.deepEqual(resumed, straight.slice(2));
+});
+
+test('a wasm abort inside a training step becomes a BackendError explaining memory; other errors pass unchanged', async () => {
+  const RuntimeError = (globalThis as unknown as { WebAssembly: { RuntimeError: new (m: string) => Error } })
+    .WebAssembly.RuntimeError;
+  const throwing = (error: Error): RetrievalLoss => ({
+    computeGradients: () => {
+      throw error;
+    },
+    toJSON: () => ({ kind: 'stub' }),
+  });
+  const run = (loss: RetrievalLoss) => {
+    const m = model();
+    const trainer = new Trainer({ model: m, loss, batchSize: 6, steps: 2, quiet: true });
+    return trainer.train(data()).finally(() => {
+      trainer.dispose();
+      m.dispose();
+    });
+  };
+  const abort = new RuntimeError('Aborted(). Build with -sASSERTIONS for more info.');
+  await assert.rejects(run(throwing(abort)), (e: unknown) => {
+    assert.ok(e instanceof BackendError, String(e));
+    assert.match(
+      e.message,
+      /training step 1 \(batch size 6\) aborted inside the tfjs wasm module \(Aborted\(\)/,
+    );
+    assert.match(e.message, /4 GiB heap/);
+    assert.match(
+      e.message,
+      /CachedInBatchNegativesLoss\(\{ miniBatchSize: \d+ \}\) \(CLI: --cache-mini-batch \d+\)/,
+    );
+    assert.equal((e as Error & { cause?: unknown }).cause, abort);
+    return true;
+  });
+  const oob = new RuntimeError('memory access out of bounds');
+  await assert.rejects(
+    run(throwing(oob)),
+    (e: unknown) => e instanceof BackendError && /out of bounds/.test(e.message),
+  );
+  const other = new ArgumentError('batch', 'is empty');
+  await assert.rejects(run(throwing(other)), (e: unknown) => e === other);
 });

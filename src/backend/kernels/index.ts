@@ -1,6 +1,6 @@
 /**
  * Kernels dense-retrieval registers on the wasm backend: fast paths for transposed and batched matmuls,
- * row-copying gather and tile, data-free transposes, sums over leading axes, and the gradient kernel tfjs-backend-wasm lacks
+ * row-copying gather and tile, data-free transposes, clones and same-dtype casts (`Identity`, `Cast`), sums over leading axes, and the gradient kernel tfjs-backend-wasm lacks
  * (`UnsortedSegmentSum`). Registration is idempotent and reversible. See docs/wasm-kernels.md.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -8,6 +8,7 @@ import type { KernelConfig } from '@tensorflow/tfjs';
 import { makeBatchMatMul } from './batch-mat-mul.js';
 import { makeFusedMatMul } from './fused-mat-mul.js';
 import { makeGather } from './gather.js';
+import { makeCast, makeIdentity, withCopyingIdentity } from './identity.js';
 import { makeSum } from './sum.js';
 import { makeTile } from './tile.js';
 import { makeTranspose } from './transpose.js';
@@ -59,7 +60,9 @@ export function registerWasmKernels(): void {
   });
   install('_FusedMatMul', (original) => {
     if (original === undefined) throw new Error('the wasm backend has no _FusedMatMul kernel');
-    return makeFusedMatMul(original);
+    const fused = makeFusedMatMul(original);
+    // It clones a weight through `Identity` to get a fresh C++ id; ours would share the id (identity.ts).
+    return (args) => withCopyingIdentity(() => fused(args));
   });
   install('GatherV2', (original) => {
     if (original === undefined) throw new Error('the wasm backend has no GatherV2 kernel');
@@ -76,6 +79,14 @@ export function registerWasmKernels(): void {
   install('Tile', (original) => {
     if (original === undefined) throw new Error('the wasm backend has no Tile kernel');
     return makeTile(original);
+  });
+  install('Identity', (original) => {
+    if (original === undefined) throw new Error('the wasm backend has no Identity kernel');
+    return makeIdentity(original);
+  });
+  install('Cast', (original) => {
+    if (original === undefined) throw new Error('the wasm backend has no Cast kernel');
+    return makeCast(original);
   });
   install('UnsortedSegmentSum', (original) => original ?? unsortedSegmentSum);
 }
@@ -105,7 +116,7 @@ export function unregisterWasmKernels(kernelNames?: readonly string[]): void {
  * @example
  * ```ts
  * await initBackend({ backend: 'wasm' });
- * registeredWasmKernels(); // ['BatchMatMul', '_FusedMatMul', 'GatherV2', 'Transpose', 'Sum', 'Tile', 'UnsortedSegmentSum']
+ * registeredWasmKernels(); // ['BatchMatMul', '_FusedMatMul', 'GatherV2', 'Transpose', 'Sum', 'Tile', 'Identity', 'Cast', 'UnsortedSegmentSum']
  * ```
  */
 export function registeredWasmKernels(): string[] {

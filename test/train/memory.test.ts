@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend/index.js';
+import { ArgumentError } from '../../src/errors.js';
+import { InBatchNegativesLoss } from '../../src/losses/in-batch-negatives.js';
+import { parseBertConfig } from '../../src/models/bert.js';
+import {
+  MEMORY_MARGIN,
+  WASM_HEAP_LIMIT_BYTES,
+  bertParameterCount,
+  checkTrainingMemory,
+  estimateTrainingBytes,
+  guardTrainingStep,
+} from '../../src/train/memory.js';
+
+before(async () => {
+  assert.equal(await initBackend({ backend: 'wasm' }), 'wasm');
+});
+
+const miniLmL6 = parseBertConfig({
+  model_type: 'bert',
+  hidden_size: 384,
+  num_hidden_layers: 6,
+  num_attention_heads: 12,
+  intermediate_size: 1536,
+});
+const bertBase = parseBertConfig({ model_type: 'bert' });
+
+test('parameter count matches the real models (all-MiniLM-L6-v2 and bert-base-uncased minus their poolers)', () => {
+  assert.equal(bertParameterCount(miniLmL6), 22_565_376);
+  assert.equal(bertParameterCount(bertBase), 108_891_648);
+});
+
+test('the estimate is within 10% of measured peaks (MiniLM-L6 shape, plain loss, wasm, see docs/training.md)', () => {
+  // Peak live wasm-heap bytes measured with the fused layer (benchmark in docs/training.md).
+  const measured = [
+    { batch: 2, seq: 128, bytes: 432.7e6 },
+    { batch: 8, seq: 128, bytes: 859.7e6 },
+    { batch: 16, seq: 128, bytes: 1496.2e6 },
+    { batch: 4, seq: 64, bytes: 421.0e6 },
+  ];
+  for (const { batch, seq, bytes } of measured) {
+    const calls = [
+      { sequences: batch, seqLen: seq },
+      { sequences: batch, seqLen: seq },
+    ];
+    const est = estimateTrainingBytes(miniLmL6, calls);
+    // The AdamW update's fixed ~0.84 GB dominates small batches; compare the backward phase there too.
+    assert.ok(
+      est >= bytes * 0.9 && est <= Math.max(bytes, 836.9e6) * 1.1,
+      `batch ${batch} seq ${seq}: ${est} vs ${bytes}`,
+    );
+  }
+});
+
+test('the estimate grows linearly in the batch and faster than linearly in the sequence length', () => {
+  const at = (batch: number, seq: number) =>
+    estimateTrainingBytes(bertBase, [
+      { sequences: batch, seqLen: seq },
+      { sequences: batch, seqLen: seq },
+    ]);
+  const d1 = at(64, 128) - at(32, 128);
+  const d2 = at(96, 128) - at(64, 128);
+  assert.ok(Math.abs(d1 - d2) < 1e-6 * d1, 'linear in the batch');
+  assert.ok(at(32, 256) - at(16, 256) > 2 * (at(32, 128) - at(16, 128)), 'attention grows with seq^2');
+});
+
+test('a step that fits passes; one that does not is an ArgumentError naming batch size, sequence length and a mini-batch that fits', () => {
+  checkTrainingMemory(miniLmL6, { queries: 16, passages: 16, queryLen: 128, passageLen: 128 });
+  assert.throws(
+    () => checkTrainingMemory(bertBase, { queries: 128, passages: 256, queryLen: 64, passageLen: 256 }),
+    (e: unknown) => {
+      assert.ok(e instanceof ArgumentError);
+      assert.equal(e.argument, 'batchSize');
+      assert.match(e.message, /batch size 128 \(256 passages\) at sequence length 256/);
+      assert.match(e.message, /GiB of wasm heap, more than the backend's 4\.0 GiB limit/);
+      const n = Number(/miniBatchSize: (\d+)/.exec(e.message)?.[1]);
+      assert.match(e.message, new RegExp(`--cache-mini-batch ${n}\\b`));
+      // The suggested mini-batch fits, twice it would not.
+      const one = (k: number) =>
+        MEMORY_MARGIN * estimateTrainingBytes(bertBase, [{ sequences: k, seqLen: 256 }]);
+      assert.ok(n >= 1 && one(n) <= WASM_HEAP_LIMIT_BYTES, `mini-batch ${n} fits`);
+      assert.ok(one(2 * n) > WASM_HEAP_LIMIT_BYTES, `mini-batch ${2 * n} would not`);
+      return true;
+    },
+  );
+});
+
+test('a model too large for even one sequence says so', () => {
+  const huge = parseBertConfig({
+    model_type: 'bert',
+    hidden_size: 4096,
+    intermediate_size: 16384,
+    num_hidden_layers: 24,
+    num_attention_heads: 32,
+  });
+  assert.throws(
+    () => checkTrainingMemory(huge, { queries: 2, passages: 2, queryLen: 128, passageLen: 128 }),
+    /even one sequence of 128 tokens does not fit/,
+  );
+});
+
+/** An encoder that looks like a SentenceEncoder to the guard (fake config, whitespace tokens) and counts embeds. */
+function fakeSentenceEncoder(config: ReturnType<typeof parseBertConfig>, maxSeqLength: number) {
+  const v = tf.variable(tf.ones([2, 4]), true);
+  return {
+    bert: { config },
+    maxSeqLength,
+    tokenizer: {
+      tokenLength: (t: string, o: { maxLength?: number } = {}) =>
+        Math.min(t.split(' ').length + 2, o.maxLength ?? Infinity),
+    },
+    embedCalls: 0,
+    embed(texts: string[]) {
+      this.embedCalls++;
+      return tf.tidy(() => tf.matMul(tf.ones([texts.length, 2]), v)) as tf.Tensor2D;
+    },
+    trainableVariables: () => [v],
+    dispose: () => v.dispose(),
+  };
+}
+
+const longText = (i: number) => `text ${i} ` + 'word '.repeat(300);
+
+test('InBatchNegativesLoss refuses, on wasm and before any forward pass, a bert-base batch of 64 x 512 tokens', async () => {
+  await tf.setBackend('wasm');
+  const enc = fakeSentenceEncoder(parseBertConfig({ model_type: 'bert' }), 512);
+  const queries = Array.from({ length: 64 }, (_, i) => longText(i));
+  const positives = Array.from({ length: 64 }, (_, i) => longText(100 + i));
+  assert.throws(
+    () => new InBatchNegativesLoss().computeGradients(enc, enc, { queries, positives }),
+    (e: unknown) => e instanceof ArgumentError && /batch size 64 .* at sequence length 305/.test(e.message),
+  );
+  assert.equal(enc.embedCalls, 0, 'refused before embedding');
+  // The same batch of short texts fits (the guard sizes the padded length, not maxSeqLength).
+  const short = (n: number) => Array.from({ length: 64 }, (_, i) => `short ${n + i}`);
+  const { grads } = new InBatchNegativesLoss().computeGradients(enc, enc, {
+    queries: short(0),
+    positives: short(100),
+  });
+  assert.equal(enc.embedCalls, 2);
+  for (const g of grads.values()) g.dispose();
+  enc.dispose();
+});
+
+test('the guard does not fire on the cpu backend (no heap cap) nor for encoders it cannot size', async () => {
+  const enc = fakeSentenceEncoder(parseBertConfig({ model_type: 'bert' }), 512);
+  const queries = Array.from({ length: 64 }, (_, i) => longText(i));
+  const positives = Array.from({ length: 64 }, (_, i) => longText(100 + i));
+  await tf.setBackend('cpu');
+  try {
+    const { grads } = new InBatchNegativesLoss().computeGradients(enc, enc, { queries, positives });
+    for (const g of grads.values()) g.dispose();
+  } finally {
+    await tf.setBackend('wasm');
+  }
+  // On wasm, an encoder without a BERT config is not sized.
+  guardTrainingStep({ embed: () => null }, { embed: () => null }, queries, positives);
+  enc.dispose();
+});
