@@ -30,10 +30,10 @@ export interface BenchOptions {
   resultsDir: string;
   shape: Shape;
   /**
-   * `miniBatch` < `batchSize` trains with gradient caching (CachedInBatchNegativesLoss). Measured on wasm: a
-   * forward+backward pass grows the heap by ~235 MB per layer per 4 x 128 tokens, so a plain MiniLM-L6 step
-   * at batch 32 x seq 128 (or gradient caching in chunks of 16) needs more than the 4 GB a wasm heap can
-   * hold, and the wasm module aborts. Chunks of 4 peak at ~1.5 GB.
+   * `miniBatch` < `batchSize` trains with gradient caching (CachedInBatchNegativesLoss); the default is the
+   * plain loss, as PyTorch runs it. Since one tape node per BERT layer (~311 KB per token of a step), a plain
+   * MiniLM-L6 step at batch 32 x seq 128 needs ~3 GB of the wasm heap's 4 GB (docs/training.md); before, it
+   * needed ~2 MB per token and only gradient caching in chunks of 4 fitted.
    */
   train: { seqLen: number; batchSize: number; steps: number; warmup: number; miniBatch: number };
   encode: { seqLen: number; batchSize: number; corpus: number; texts: number; workers: number[] };
@@ -162,7 +162,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       batchSize: int('train-batch', values['train-batch'], quick ? 8 : 32),
       steps: int('steps', values.steps, 1),
       warmup: int('warmup', values.warmup, 1),
-      miniBatch: int('mini-batch', values['mini-batch'], 4),
+      miniBatch: int('mini-batch', values['mini-batch'], Number.MAX_SAFE_INTEGER),
     },
     encode: {
       seqLen: int('encode-seq', values['encode-seq'], quick ? 64 : 256),

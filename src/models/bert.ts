@@ -2,10 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import {
   activate,
-  activationBackward,
-  activationForward,
+  activationBackwardFromSaved,
+  activationForwardSaving,
+  activationValueFromSaved,
   dropout as dropoutLayer,
-  dropoutMultiplier,
+  dropoutMask,
   embeddingLookup,
   layerNorm,
   layerNormBackward,
@@ -238,8 +239,8 @@ const LAYER_PARAMS = [
  */
 export const bertInternals = { fusedLayers: true };
 
-/** A multiplier of `tf.dropout` for `shape` at `rate`, or null when dropout is off. */
-type DropoutMultiplier = (shape: number[], rate: number) => tf.Tensor | null;
+/** A dropout mask and multiplier for `shape` at `rate` ({@link dropoutMask}), or null when dropout is off. */
+type DropoutMultiplier = (shape: number[], rate: number) => { mask: tf.Tensor; multiplier: tf.Tensor } | null;
 
 /**
  * A BERT encoder (Hugging Face `BertModel` without the pooler) in TensorFlow.js. Numerics match HF: summed
@@ -400,7 +401,7 @@ export class BertModel {
     const [batch, seq] = inputIds.shape;
     const hidden = cfg.hidden_size;
     const training = options.training === true;
-    // Dropout masks are numbered in forward order; each seed gives the same mask as tf.dropout would.
+    // Dropout masks are numbered in forward order: the same dropoutSeed gives the same masks.
     let dropoutCount = 0;
     const nextSeed = (): string | undefined => {
       const seed = options.dropoutSeed === undefined ? undefined : `${options.dropoutSeed}:${dropoutCount}`;
@@ -409,11 +410,11 @@ export class BertModel {
     };
     const dropout = (x: tf.Tensor, rate: number): tf.Tensor => {
       if (!training || rate === 0) return x;
-      // Same masks and values as tf.dropout, but the tape keeps a bool mask instead of a float32 one.
+      // The tape keeps a bool mask instead of tf.dropout's float32 multiplier.
       return dropoutLayer(x, rate, nextSeed());
     };
     const multiplier: DropoutMultiplier = (shape, rate) =>
-      !training || rate === 0 ? null : dropoutMultiplier(shape, rate, nextSeed());
+      !training || rate === 0 ? null : dropoutMask(shape, rate, nextSeed());
     const v = (name: string): tf.Variable => this.vars.get(name)!;
 
     return tf.tidy(() => {
@@ -509,29 +510,30 @@ export class BertModel {
       const scores = tf.add(tf.reshape(tf.matMul(q3, k3), [batch, heads, seq, seq]), maskAdd);
       const probs = tf.softmax(scores);
       const m1 = multiplier(probs.shape, probsRate);
-      const dropped = m1 === null ? probs : tf.mul(probs, m1);
+      const dropped = m1 === null ? probs : tf.mul(probs, m1.multiplier);
       const ctx3 = tf.matMul(tf.reshape(dropped, [bh, seq, seq]) as tf.Tensor3D, v3);
       const ctx = merge(ctx3, [batch, heads, seq, headDim], [0, 2, 1, 3]);
       const attn = linearForward(ctx, wo, bo);
       const m2 = multiplier(attn.shape, hiddenRate);
       const ln1 = layerNormForward(
-        tf.add(m2 === null ? attn : tf.mul(attn, m2), xt) as tf.Tensor2D,
+        tf.add(m2 === null ? attn : tf.mul(attn, m2.multiplier), xt) as tf.Tensor2D,
         g1,
         b1,
         eps,
       );
       const pre = linearForward(ln1.value, wi, bi);
-      const inter = activationForward(pre, act) as tf.Tensor2D;
+      const activation = activationForwardSaving(pre, act);
+      const inter = activation.value as tf.Tensor2D;
       const out = linearForward(inter, wo2, bo2);
       const m3 = multiplier(out.shape, hiddenRate);
       const ln2 = layerNormForward(
-        tf.add(m3 === null ? out : tf.mul(out, m3), ln1.value) as tf.Tensor2D,
+        tf.add(m3 === null ? out : tf.mul(out, m3.multiplier), ln1.value) as tf.Tensor2D,
         g2,
         b2,
         eps,
       );
       masked = [m1 !== null, m2 !== null, m3 !== null];
-      const masks = [m1, m2, m3].filter((m): m is tf.Tensor => m !== null).map((m) => tf.greater(m, 0));
+      const masks = [m1, m2, m3].filter((m) => m !== null).map((m) => m.mask);
       save([
         xt,
         q3,
@@ -543,7 +545,7 @@ export class BertModel {
         ln1.rstd,
         ln1.value,
         pre,
-        inter,
+        activation.saved,
         ln2.normed,
         ln2.rstd,
         ...w,
@@ -553,8 +555,7 @@ export class BertModel {
         value: ln2.value,
         gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
           tf.tidy(() => {
-            const [sx, sq3, sk3, sv3, sProbs, sCtx, n1, r1, x1, sPre, sInter, n2, r2] =
-              saved as tf.Tensor2D[];
+            const [sx, sq3, sk3, sv3, sProbs, sCtx, n1, r1, x1, sPre, sAct, n2, r2] = saved as tf.Tensor2D[];
             const sw = saved.slice(13, 13 + LAYER_PARAMS.length) as (tf.Tensor2D & tf.Tensor1D)[];
             const [swq, , swk, , swv, , swo, , sg1, , swi, , swo2, , sg2] = sw;
             const savedMasks = saved.slice(13 + LAYER_PARAMS.length);
@@ -565,8 +566,9 @@ export class BertModel {
             const undrop = (t: tf.Tensor, m: tf.Tensor | null): tf.Tensor => (m === null ? t : tf.mul(t, m));
             // FFN half.
             const [dh2, dg2, db2] = layerNormBackward(dy as tf.Tensor2D, n2, r2, sg2);
+            const sInter = activationValueFromSaved(sPre, sAct, act) as tf.Tensor2D;
             const [dInter, dWo2, dBo2] = linearBackward(undrop(dh2, mults[2]) as tf.Tensor2D, sInter, swo2);
-            const dPre = activationBackward(dInter, sPre, act) as tf.Tensor2D;
+            const dPre = activationBackwardFromSaved(dInter, sPre, sAct, act) as tf.Tensor2D;
             const [dx1FromFfn, dWi, dBi] = linearBackward(dPre, x1, swi);
             const [dh1, dg1, db1] = layerNormBackward(tf.add(dh2, dx1FromFfn) as tf.Tensor2D, n1, r1, sg1);
             // Attention half.
@@ -587,9 +589,10 @@ export class BertModel {
             const dq = tf.mul(merge(dq3, [batch, heads, seq, headDim], [0, 2, 1, 3]), scale) as tf.Tensor2D;
             const dk = merge(dk3, [batch, heads, headDim, seq], [0, 3, 1, 2]);
             const dv = merge(dv3, [batch, heads, seq, headDim], [0, 2, 1, 3]);
-            const [dxq, dWq, dBq] = linearBackward(dq, sx, swq);
-            const [dxk, dWk, dBk] = linearBackward(dk, sx, swk);
-            const [dxv, dWv, dBv] = linearBackward(dv, sx, swv);
+            const sxT = tf.transpose(sx) as tf.Tensor2D;
+            const [dxq, dWq, dBq] = linearBackward(dq, sx, swq, sxT);
+            const [dxk, dWk, dBk] = linearBackward(dk, sx, swk, sxT);
+            const [dxv, dWv, dBv] = linearBackward(dv, sx, swv, sxT);
             const dx = tf.addN([dh1, dxq, dxk, dxv]);
             return [dx, dWq, dBq, dWk, dBk, dWv, dBv, dWo, dBo, dg1, db1, dWi, dBi, dWo2, dBo2, dg2, db2];
           }),

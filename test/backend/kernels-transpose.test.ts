@@ -24,6 +24,10 @@ for (const { shape, perm } of [
   { shape: [2, 1, 5], perm: [0, 2, 1] },
   { shape: [2, 3, 5], perm: [0, 2, 1] },
   { shape: [2, 3, 4, 5], perm: [0, 2, 1, 3] },
+  // Matrix transposes take the blocked JavaScript path: tile edges (64) not dividing the sizes, a batch.
+  { shape: [130, 67], perm: [1, 0] },
+  { shape: [3, 65, 129], perm: [0, 2, 1] },
+  { shape: [2, 2, 70, 3], perm: [0, 1, 3, 2] },
 ]) {
   test(`transpose [${shape}] by [${perm}]: wasm == cpu`, async () => {
     const { cpu, wasm } = await onBoth(() => tf.tidy(() => tf.transpose(randomTensor(shape, 1), perm)));

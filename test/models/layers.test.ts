@@ -3,7 +3,15 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/index.js';
 import { BertModel, bertInternals, parseBertConfig } from '../../src/models/bert.js';
-import { dropout, geluErf, geluTanh, layerNorm, linear, scaleBy } from '../../src/models/layers.js';
+import {
+  dropout,
+  dropoutMask,
+  geluErf,
+  geluTanh,
+  layerNorm,
+  linear,
+  scaleBy,
+} from '../../src/models/layers.js';
 
 // The composed-op versions the fused blocks replace (tfjs computes their gradients op by op).
 const composed = {
@@ -131,7 +139,7 @@ for (const backend of ['cpu', 'wasm']) {
     tf.dispose([x, k, b]);
   });
 
-  test(`scaleBy and dropout: same values as tf.mul / tf.dropout (same seed, same mask) and gradients (${backend})`, async () => {
+  test(`scaleBy: same values as tf.mul and gradients; dropout: seeded masks, rescaling and gradient (${backend})`, async () => {
     await tf.setBackend(backend);
     const x = rnd([16, 30], 10);
     compare(
@@ -142,19 +150,54 @@ for (const backend of ['cpu', 'wasm']) {
       'scaleBy',
     );
     for (const seed of ['7:0', 3]) {
-      compare(
-        (a) => dropout(a, 0.25, seed),
-        (a) => tf.dropout(a, 0.25, undefined, seed),
-        [x],
-        1e-6,
-        `dropout seed ${seed}`,
-      );
+      // The same seed gives the same mask; kept elements are x / (1 - rate), the others 0.
+      const y1 = dropout(x, 0.25, seed);
+      const y2 = dropout(x, 0.25, seed);
+      assert.deepEqual(Array.from(y1.dataSync()), Array.from(y2.dataSync()));
+      const xs = x.dataSync();
+      const ys = y1.dataSync();
+      for (let i = 0; i < xs.length; i++) {
+        assert.ok(ys[i] === 0 || ys[i] === Math.fround(xs[i] * Math.fround(1 / 0.75)), `element ${i}`);
+      }
+      // The gradient is the same multiplier.
+      const w = rnd([16, 30], 12);
+      const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(dropout(a, 0.25, seed), w)) as tf.Scalar)(x);
+      const expected = tf.tidy(() => tf.mul(w, tf.div(tf.cast(tf.notEqual(y1, 0), 'float32'), 0.75)));
+      assert.ok(maxAbsDiff(g, expected) <= 1e-6, `dropout gradient, seed ${seed}`);
+      tf.dispose([y1, y2, w, g, expected]);
     }
-    // The mask really drops about a quarter of the elements and rescales the rest.
-    const y = dropout(x, 0.25, '7:0');
-    const kept = tf.tidy(() => tf.sum(tf.cast(tf.notEqual(y, 0), 'float32')).dataSync()[0]);
-    assert.ok(kept > 0.6 * 480 && kept < 0.9 * 480, `kept ${kept} of 480`);
-    tf.dispose([x, y]);
+    tf.dispose(x);
+  });
+
+  test(`dropout masks: the drop rate holds, seeds give independent masks, unseeded calls differ (${backend})`, async () => {
+    await tf.setBackend(backend);
+    const n = 100_000;
+    const kept = (m: tf.Tensor): Uint8Array => m.dataSync() as Uint8Array;
+    for (const rate of [0.1, 0.25, 0.5]) {
+      const { mask, multiplier } = dropoutMask([n], rate, 'rate-check');
+      const k = kept(mask).reduce((a, b) => a + b, 0);
+      // Binomial(n, 1 - rate): 6 standard deviations.
+      const sd = Math.sqrt(n * rate * (1 - rate));
+      assert.ok(Math.abs(k - n * (1 - rate)) < 6 * sd, `rate ${rate}: kept ${k} of ${n}`);
+      const mult = multiplier.dataSync();
+      assert.ok(kept(mask).every((v, i) => mult[i] === (v === 1 ? Math.fround(1 / (1 - rate)) : 0)));
+      tf.dispose([mask, multiplier]);
+    }
+    // Two seeds: masks agree where independent masks would (p^2 + q^2), and so do neighbouring elements.
+    const a = dropoutMask([n], 0.25, '1:0');
+    const b = dropoutMask([n], 0.25, '1:1');
+    const u = dropoutMask([n], 0.25);
+    const v = dropoutMask([n], 0.25);
+    const agree = (p: Uint8Array, q: Uint8Array, shift = 0): number => {
+      let same = 0;
+      for (let i = 0; i + shift < n; i++) if (p[i] === q[i + shift]) same++;
+      return same / (n - shift);
+    };
+    const independent = 0.75 * 0.75 + 0.25 * 0.25;
+    assert.ok(Math.abs(agree(kept(a.mask), kept(b.mask)) - independent) < 0.01);
+    assert.ok(Math.abs(agree(kept(a.mask), kept(a.mask), 1) - independent) < 0.01);
+    assert.ok(Math.abs(agree(kept(u.mask), kept(v.mask)) - independent) < 0.01, 'unseeded masks are fresh');
+    tf.dispose([a.mask, a.multiplier, b.mask, b.multiplier, u.mask, u.multiplier, v.mask, v.multiplier]);
   });
 }
 

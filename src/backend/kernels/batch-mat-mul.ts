@@ -9,13 +9,13 @@
  * the operands in place through extra C++ tensor ids (no copies).
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
+import { swapLastTwoF32 } from './transpose.js';
 import {
   heapOffset,
   mayUseCachedPacking,
   registerView,
   releaseView,
   wasmId,
-  wasmKernel,
   xnnMatMul,
   type WasmBackend,
   type WasmKernelFunc,
@@ -98,7 +98,7 @@ export function planMatMul(
   return { m, k, n, outBatchShape, aIndex, bIndex, batchA: product(outerA), batchB: product(outerB) };
 }
 
-/** Swap the last two dims of `x` viewed as `[batch, rows, cols]`, with the stock wasm `Transpose`. */
+/** Swap the last two dims of float32 `x` viewed as `[batch, rows, cols]` (a new tensor). */
 export function swapLastTwo(
   backend: WasmBackend,
   x: TensorInfo,
@@ -106,9 +106,7 @@ export function swapLastTwo(
   rows: number,
   cols: number,
 ): TensorInfo {
-  const transpose = wasmKernel('Transpose');
-  const x3d: TensorInfo = { dataId: x.dataId, shape: [batch, rows, cols], dtype: x.dtype };
-  return transpose({ inputs: { x: x3d }, backend, attrs: { perm: [0, 2, 1] } });
+  return swapLastTwoF32(backend, x, batch, rows, cols);
 }
 
 /**
@@ -124,6 +122,9 @@ export function xnnBatchMatMul(
   plan: MatMulPlan,
 ): TensorInfo {
   const { m, k, n, batchA, batchB, aIndex, bIndex } = plan;
+  if (transposeA && !transposeB && batchA === 1 && batchB === 1 && n > m) {
+    return transposedWeightGradient(backend, a, b, plan);
+  }
   const temps: TensorInfo[] = [];
   // Bring both operands to untransposed row-major form: a as [batchA, m, k], b as [batchB, k, n].
   let aU = a;
@@ -182,6 +183,40 @@ export function xnnBatchMatMul(
   } finally {
     for (const id of views) releaseView(backend, id);
     for (const t of temps) backend.disposeData(t.dataId);
+  }
+}
+
+/**
+ * `a^T @ b` for unbatched `a: [k, m]`, `b: [k, n]` with `n > m` — a dense layer's weight gradient `x^T @ dy`
+ * when the layer widens (`[tokens, 384]^T @ [tokens, 1536]`) — computed as `(b^T @ a)^T`. Same product, but
+ * XNNPACK then runs with the long side as rows (`M = n`, `N = m`) and packs the smaller operand: measured
+ * 125 vs 175 ms for `[4096,384]^T @ [4096,1536]` on 2 threads (the GEMM alone: 54 vs 36 GFLOP/s at K = 4096).
+ * For `n <= m` the direct form is as fast or faster.
+ */
+function transposedWeightGradient(
+  backend: WasmBackend,
+  a: TensorInfo,
+  b: TensorInfo,
+  plan: MatMulPlan,
+): TensorInfo {
+  const { m, k, n } = plan;
+  const bT = swapLastTwo(backend, b, 1, k, n);
+  const views: number[] = [];
+  let productT: TensorInfo | undefined;
+  try {
+    let aId = wasmId(backend, a);
+    if (!mayUseCachedPacking(a, k, m)) {
+      aId = registerView(backend, heapOffset(backend, a), k * m);
+      views.push(aId);
+    }
+    productT = backend.makeOutput([n, m], 'float32');
+    xnnMatMul(backend, wasmId(backend, bT), aId, wasmId(backend, productT), n, k, m);
+    const out = swapLastTwo(backend, productT, 1, n, m);
+    return { dataId: out.dataId, shape: [...plan.outBatchShape, m, n], dtype: 'float32' };
+  } finally {
+    for (const id of views) releaseView(backend, id);
+    backend.disposeData(bT.dataId);
+    if (productT !== undefined) backend.disposeData(productT.dataId);
   }
 }
 

@@ -29,7 +29,17 @@ export function makeSum(original: WasmKernelFunc): WasmKernelFunc {
     const dst = heapF32(backend, heapOffset(backend, out), inner);
     // A float64 accumulator: summing thousands of rows in float32 would lose digits the cpu backend keeps.
     const acc = new Float64Array(inner);
-    for (let row = 0, base = 0; row < rows; row++, base += inner) {
+    // Four rows per pass over the accumulator: a quarter of the accumulator traffic, ~2x faster. Still all in
+    // float64; the changed order of additions moves the result by float64 rounding only, far below float32.
+    let row = 0;
+    let base = 0;
+    for (; row + 4 <= rows; row += 4, base += 4 * inner) {
+      const b1 = base + inner;
+      const b2 = b1 + inner;
+      const b3 = b2 + inner;
+      for (let j = 0; j < inner; j++) acc[j] += src[base + j] + src[b1 + j] + (src[b2 + j] + src[b3 + j]);
+    }
+    for (; row < rows; row++, base += inner) {
       for (let j = 0; j < inner; j++) acc[j] += src[base + j];
     }
     dst.set(acc);
