@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { hashInt } from '../util/random.js';
 
 /**
  * Transformer building blocks shared by the encoders, written on 2-D `[tokens, features]` tensors so every
@@ -298,28 +299,18 @@ export function scaleBy<T extends tf.Tensor>(x: T, s: number): T {
   return tf.tidy(() => op(x) as T);
 }
 
-/** murmur3's 32-bit finaliser: a bijection on uint32 with full avalanche. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /** A 32-bit key from a dropout seed (FNV-1a of its text), or a fresh random key when there is none. */
 function seedKey(seed: number | string | undefined): number {
   if (seed === undefined) return (Math.random() * 0x100000000) >>> 0;
   const text = String(seed);
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return fmix32(h >>> 0);
+  return hashInt(h >>> 0);
 }
 
 /**
  * A dropout mask and its multiplier, drawn in JavaScript from a counter-based generator: element `i` is kept
- * when `fmix32(fmix32(i * golden ^ k1) + k2) >= rate * 2^32`, with `k1`, `k2` derived from the seed. The same
+ * when `hashInt(hashInt(i * golden ^ k1) + k2) >= rate * 2^32`, with `k1`, `k2` derived from the seed. The same
  * seed gives the same mask on every backend and in any order of calls, which gradient caching (a mini-batch
  * embedded twice) relies on.
  *
@@ -338,11 +329,11 @@ export function dropoutMask(
   // Compare in [0, 2^32): drop when the hash is below rate * 2^32.
   const threshold = Math.min(0xffffffff, Math.floor(rate * 0x100000000));
   const k1 = seedKey(seed);
-  const k2 = fmix32(k1 ^ 0x5bd1e995);
+  const k2 = hashInt(k1 ^ 0x5bd1e995);
   const mask = new Uint8Array(size);
   const multiplier = new Float32Array(size);
   for (let i = 0; i < size; i++) {
-    const h = fmix32((fmix32((Math.imul(i, 0x9e3779b9) ^ k1) >>> 0) + k2) >>> 0);
+    const h = hashInt((hashInt((Math.imul(i, 0x9e3779b9) ^ k1) >>> 0) + k2) >>> 0);
     if (h >= threshold) {
       mask[i] = 1;
       multiplier[i] = scale;

@@ -9,7 +9,7 @@
  * the operands in place through extra C++ tensor ids (no copies).
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
-import { swapLastTwoF32 } from './transpose.js';
+import { swapLastTwo } from './transpose.js';
 import {
   heapOffset,
   mayUseCachedPacking,
@@ -96,17 +96,6 @@ export function planMatMul(
     bIndex[o] = ib;
   }
   return { m, k, n, outBatchShape, aIndex, bIndex, batchA: product(outerA), batchB: product(outerB) };
-}
-
-/** Swap the last two dims of float32 `x` viewed as `[batch, rows, cols]` (a new tensor). */
-export function swapLastTwo(
-  backend: WasmBackend,
-  x: TensorInfo,
-  batch: number,
-  rows: number,
-  cols: number,
-): TensorInfo {
-  return swapLastTwoF32(backend, x, batch, rows, cols);
 }
 
 /**

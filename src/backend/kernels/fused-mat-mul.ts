@@ -4,7 +4,8 @@
  * products.
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
-import { planMatMul, swapLastTwo, xnnBatchMatMul } from './batch-mat-mul.js';
+import { planMatMul, xnnBatchMatMul } from './batch-mat-mul.js';
+import { swapLastTwo } from './transpose.js';
 import { mayUseCachedPacking, wasmKernel, type WasmBackend, type WasmKernelFunc } from './wasm-internals.js';
 
 /** Apply `bias` then `activation` to a fresh product `y` with stock wasm kernels; consumes `y`. */

@@ -3,7 +3,7 @@
  * dimensions are ignored) free: the output shares the input's memory, as the stock `Reshape` does, instead of
  * the stock kernel's full copy. The gradient of every embedding `gather` ends with such a transpose of the
  * whole `[vocab, hidden]` table gradient. Float32 swaps of the last two axes (matrix transposes, the most common
- * real permutation in a backward pass) run {@link swapLastTwoF32}; other permutations go to the stock kernel.
+ * real permutation in a backward pass) run {@link swapLastTwo}; other permutations go to the stock kernel.
  */
 import type { TensorInfo } from '@tensorflow/tfjs';
 import { heapF32, heapOffset, type WasmBackend, type WasmKernelFunc } from './wasm-internals.js';
@@ -12,13 +12,13 @@ import { heapF32, heapOffset, type WasmBackend, type WasmKernelFunc } from './wa
 const TILE = 64;
 
 /**
- * `out[b, j, i] = x[b, i, j]` for float32 `x: [batch, rows, cols]`, in JavaScript on the wasm heap. The stock
+ * `out[b, j, i] = x[b, i, j]` for float32 `x: [batch, rows, cols]` (a new tensor), in JavaScript on the wasm heap. The stock
  * kernel walks the output with one index computation per element and writes with a stride of `rows`; this
  * loop writes each output row sequentially and reads the source in 64 x 64 tiles. Measured on the threaded
  * build's shared heap: `[4096, 1536]` 46 -> 14 ms, `[4096, 384]` 12 -> 5 ms. The backward pass of every dense
  * layer transposes its input activations for the weight gradient, so this is ~1 s of a MiniLM-sized step.
  */
-export function swapLastTwoF32(
+export function swapLastTwo(
   backend: WasmBackend,
   x: TensorInfo,
   batch: number,
@@ -74,7 +74,7 @@ export function makeTranspose(original: WasmKernelFunc): WasmKernelFunc {
       if (x.dtype !== 'float32' || !swapsLastTwo(perm)) return original(args);
       const n = x.shape.length;
       const batch = x.shape.slice(0, -2).reduce((p, d) => p * d, 1);
-      const t = swapLastTwoF32(args.backend, x, batch, x.shape[n - 2], x.shape[n - 1]);
+      const t = swapLastTwo(args.backend, x, batch, x.shape[n - 2], x.shape[n - 1]);
       return { dataId: t.dataId, shape: perm.map((axis) => x.shape[axis]), dtype: 'float32' };
     }
     args.backend.incRef(x.dataId);
