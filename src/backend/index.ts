@@ -66,11 +66,24 @@ async function loadBackend(name: BackendName, wasmThreads: number): Promise<void
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       wasm.setWasmPaths(wasmBinaryDir());
-      if (wasmThreads > 1 && (await registerThreadedWasm(wasmThreads))) {
-        selected = await tf.setBackend('wasm');
+      if (wasmThreads > 1) {
+        // The threaded build may fail to start where the single-threaded one works (no writable temp
+        // directory for its worker script, no worker threads): say so once and run on one thread.
+        let reason = 'it failed to initialise';
+        try {
+          if (await registerThreadedWasm(wasmThreads)) selected = await tf.setBackend('wasm');
+          else reason = '';
+        } catch (error) {
+          reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+        }
         if (selected) break;
-        // The threaded build could not start here (no worker threads, say): the single-threaded one can.
-        restoreStockWasm();
+        if (reason !== '') {
+          restoreStockWasm();
+          process.emitWarning(
+            `the multi-threaded wasm build could not start (${reason}); running on one thread`,
+            { code: 'DENSE_RETRIEVAL_WASM_THREADS' },
+          );
+        }
       }
       wasm.setThreadsCount(1);
       break;

@@ -10,6 +10,9 @@ import { initBackend } from '../../src/index.js';
 import { wasmThreadCount } from '../../src/backend/threaded-wasm.js';
 import { BertModel, parseBertConfig } from '../../src/models/bert.js';
 
+// PROBE_TMPDIR (set after every module is loaded: tsx itself caches in the temp dir) points the temp dir,
+// where the threaded build's worker script goes, somewhere unwritable.
+if (process.env.PROBE_TMPDIR !== undefined) process.env.TMPDIR = process.env.PROBE_TMPDIR;
 const backend = await initBackend({ backend: 'wasm' });
 const threads = await wasmThreadCount();
 const config = parseBertConfig({

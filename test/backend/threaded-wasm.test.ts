@@ -7,14 +7,17 @@ import { runTsScript } from '../helpers/cli.js';
 
 const PROBE = 'test/backend/threaded-wasm-probe.ts';
 
-async function probe(threads: string): Promise<{ backend: string; threads: number; digest: string }> {
-  const r = await runTsScript(PROBE, [], { env: { DENSE_RETRIEVAL_WASM_THREADS: threads } });
+interface ProbeResult {
+  backend: string;
+  threads: number;
+  digest: string;
+  stderr: string;
+}
+
+async function probe(threads: string, env: NodeJS.ProcessEnv = {}): Promise<ProbeResult> {
+  const r = await runTsScript(PROBE, [], { env: { DENSE_RETRIEVAL_WASM_THREADS: threads, ...env } });
   assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
-    backend: string;
-    threads: number;
-    digest: string;
-  };
+  return { ...(JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ProbeResult), stderr: r.stderr };
 }
 
 test('the threaded wasm build runs BERT forward+backward bit for bit like the single-threaded one, and exits', async () => {
@@ -24,6 +27,20 @@ test('the threaded wasm build runs BERT forward+backward bit for bit like the si
   assert.equal(two.backend, 'wasm');
   assert.equal(two.threads, 2, 'the pool must really have two threads (the C++ side halves the core count)');
   assert.equal(two.digest, one.digest);
+});
+
+test('when the threaded build cannot start, wasm runs on one thread with the same results and says why', async () => {
+  const [one, broken] = await Promise.all([
+    probe('1'),
+    probe('2', { PROBE_TMPDIR: '/etc/passwd/not-a-dir' }),
+  ]);
+  assert.equal(broken.backend, 'wasm', 'never a silent fall-through to the cpu backend');
+  assert.equal(broken.threads, 1, broken.stderr);
+  assert.equal(broken.digest, one.digest);
+  assert.match(
+    broken.stderr,
+    /multi-threaded wasm build could not start \(ENOTDIR.*\); running on one thread/,
+  );
 });
 
 test('thread counts are validated with the name of their source', () => {
