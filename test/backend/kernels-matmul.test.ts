@@ -41,6 +41,10 @@ const layouts: { name: string; m: number; k: number; n: number; batchA: number[]
   { name: '2-D odd sizes', m: 7, k: 13, n: 5, batchA: [], batchB: [] },
   { name: '2-D larger', m: 65, k: 33, n: 17, batchA: [], batchB: [] },
   { name: '2-D one row', m: 1, k: 9, n: 4, batchA: [], batchB: [] },
+  // Wider than tall with transposeA: the weight-gradient shape computed as (b^T a)^T; sizes cross the
+  // transpose's 64-wide tiles.
+  { name: '2-D wide output', m: 17, k: 70, n: 66, batchA: [], batchB: [] },
+  { name: 'rank-3 single batch, wide output', m: 9, k: 20, n: 31, batchA: [1], batchB: [1] },
   { name: 'rank-3 batched', m: 7, k: 13, n: 5, batchA: [3], batchB: [3] },
   { name: 'rank-3 against shared b', m: 7, k: 13, n: 5, batchA: [4], batchB: [1] },
   { name: 'rank-3 shared a against batched b', m: 7, k: 13, n: 5, batchA: [1], batchB: [4] },
