@@ -20,11 +20,11 @@
  *   --docs N             evaluate on the first N documents plus the judged ones only (smoke runs)
  *   --out DIR            save the fine-tuned model there (sentence-transformers layout)
  *
- * Why gradient caching by default: tfjs keeps every activation of a taped forward pass until the gradients
- * are computed, and the wasm backend's heap stops at 4 GiB. A MiniLM-sized model at batch 32 with SciFact's
- * long passages needs more than that with the plain loss (the process aborts); with `--mini 4` one step of
- * a MiniLM-L12-shaped model peaked at 2.9 GiB (examples/README.md has the numbers). With tfjs-node there is
- * no such limit and `--mini 0` saves the second forward pass.
+ * Why gradient caching by default: a taped forward pass keeps its activations until the gradients are
+ * computed, and the wasm backend's heap stops at 4 GiB. At batch 32 the plain loss fits a MiniLM-L12-shaped
+ * model at 128 tokens (3.4 GiB peak) but not SciFact's passages at 256 (the loss refuses the step up front);
+ * `--mini 4` peaks near 1 GiB and costs about a quarter more time (examples/README.md has the numbers). With
+ * tfjs-node there is no such limit and `--mini 0` saves the second forward pass.
  *
  * In your own project, import from 'dense-retrieval' instead of '../src/index.js'.
  */
