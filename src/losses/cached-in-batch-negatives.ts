@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { guardCachedStep } from '../train/memory.js';
 import { ArgumentError } from '../errors.js';
 import { deriveSeed } from '../util/random.js';
 import {
@@ -90,6 +91,7 @@ export class CachedInBatchNegativesLoss implements RetrievalLoss {
       { encoder: queryEncoder, parts: chunks(batch.queries, this.miniBatchSize), tower: 0 },
       { encoder: passageEncoder, parts: chunks(passages, this.miniBatchSize), tower: 1 },
     ];
+    guardCachedStep(queryEncoder, passageEncoder, [towers[0].parts, towers[1].parts], this.miniBatchSize);
     const embedOptions = (tower: number, chunk: number) => ({
       training: true,
       dropoutSeed: deriveSeed(seed, tower, chunk),

@@ -224,3 +224,50 @@ export function guardTrainingStep(
     limitBytes - MEMORY_MARGIN * untiedParams,
   );
 }
+
+/**
+ * The guard of a gradient-cached loss: one mini-batch of texts is embedded under the tape at a time, so on
+ * the wasm backend refuse (with an {@link ArgumentError} naming `miniBatchSize` and a size that fits) a
+ * mini-batch whose taped pass cannot fit the heap. Does nothing on other backends or for encoders it cannot
+ * size.
+ *
+ * @example
+ * ```ts
+ * guardCachedStep(model.queryEncoder, model.passageEncoder, [queryChunks, passageChunks], 16);
+ * ```
+ */
+export function guardCachedStep(
+  queryEncoder: unknown,
+  passageEncoder: unknown,
+  chunksPerTower: readonly [readonly (readonly string[])[], readonly (readonly string[])[]],
+  miniBatchSize: number,
+  limitBytes: number = WASM_HEAP_LIMIT_BYTES,
+): void {
+  if (!onWasmBackend() || !isProfiled(queryEncoder) || !isProfiled(passageEncoder)) return;
+  const q = queryEncoder.bert.config;
+  const p = passageEncoder.bert.config;
+  const tied = queryEncoder.bert === passageEncoder.bert;
+  const [config, other] = bertParameterCount(q) >= bertParameterCount(p) ? [q, p] : [p, q];
+  const limit = limitBytes - (tied ? 0 : MEMORY_MARGIN * fixedTrainingBytes(other).update);
+  const encoders = [queryEncoder, passageEncoder];
+  let seqLen = 0;
+  chunksPerTower.forEach((chunks, tower) => {
+    for (const texts of chunks) seqLen = Math.max(seqLen, paddedLength(encoders[tower], texts));
+  });
+  const fits = (n: number): boolean =>
+    MEMORY_MARGIN * estimateTrainingBytes(config, [{ sequences: n, seqLen }]) <= limit;
+  if (fits(miniBatchSize)) return;
+  let smaller = 0;
+  for (let n = 1; n < miniBatchSize && fits(n); n *= 2) smaller = n;
+  const need = MEMORY_MARGIN * estimateTrainingBytes(config, [{ sequences: miniBatchSize, seqLen }]);
+  const advice =
+    smaller === 0
+      ? `even one sequence of ${seqLen} tokens does not fit: use a shorter maxSeqLength or a smaller model`
+      : `use miniBatchSize ${smaller} (CLI: --cache-mini-batch ${smaller}) or a shorter maxSeqLength`;
+  throw new ArgumentError(
+    'miniBatchSize',
+    `a gradient-cached step embeds ${miniBatchSize} texts of up to ${seqLen} tokens under the tape at a time, ` +
+      `which needs about ${gib(need)} of wasm heap, more than the backend's ${gib(limit)} limit (it would ` +
+      `abort inside the wasm module); ${advice}`,
+  );
+}

@@ -3,6 +3,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { ArgumentError } from '../../src/errors.js';
+import { CachedInBatchNegativesLoss } from '../../src/losses/cached-in-batch-negatives.js';
 import { InBatchNegativesLoss } from '../../src/losses/in-batch-negatives.js';
 import { parseBertConfig } from '../../src/models/bert.js';
 import {
@@ -157,5 +158,49 @@ test('the guard does not fire on the cpu backend (no heap cap) nor for encoders 
   }
   // On wasm, an encoder without a BERT config is not sized.
   guardTrainingStep({ embed: () => null }, { embed: () => null }, queries, positives);
+  enc.dispose();
+});
+
+test('CachedInBatchNegativesLoss refuses, before any forward pass, a mini-batch too large for the heap, and its suggestion runs', async () => {
+  await tf.setBackend('wasm');
+  const enc = fakeSentenceEncoder(parseBertConfig({ model_type: 'bert' }), 512);
+  const queries = Array.from({ length: 64 }, (_, i) => longText(i));
+  const positives = Array.from({ length: 64 }, (_, i) => longText(100 + i));
+  let suggested = 0;
+  assert.throws(
+    () =>
+      new CachedInBatchNegativesLoss({ miniBatchSize: 64 }).computeGradients(enc, enc, {
+        queries,
+        positives,
+      }),
+    (e: unknown) => {
+      assert.ok(e instanceof ArgumentError);
+      assert.match(
+        e.message,
+        /miniBatchSize: .*embeds 64 texts of up to 305 tokens.*use miniBatchSize (\d+)/,
+      );
+      suggested = Number(/use miniBatchSize (\d+)/.exec(e.message)![1]);
+      return true;
+    },
+  );
+  assert.equal(enc.embedCalls, 0, 'refused before embedding');
+  assert.ok(suggested >= 1 && suggested < 64, `suggested ${suggested}`);
+  const { grads } = new CachedInBatchNegativesLoss({ miniBatchSize: suggested }).computeGradients(enc, enc, {
+    queries,
+    positives,
+  });
+  assert.ok(enc.embedCalls > 0);
+  for (const g of grads.values()) g.dispose();
+  // Off wasm there is no cap.
+  await tf.setBackend('cpu');
+  try {
+    const r = new CachedInBatchNegativesLoss({ miniBatchSize: 64 }).computeGradients(enc, enc, {
+      queries,
+      positives,
+    });
+    for (const g of r.grads.values()) g.dispose();
+  } finally {
+    await tf.setBackend('wasm');
+  }
   enc.dispose();
 });
