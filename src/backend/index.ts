@@ -69,21 +69,22 @@ async function loadBackend(name: BackendName, wasmThreads: number): Promise<void
       if (wasmThreads > 1) {
         // The threaded build may fail to start where the single-threaded one works (no writable temp
         // directory for its worker script, no worker threads): say so once and run on one thread.
-        let reason = 'it failed to initialise';
-        try {
-          if (await registerThreadedWasm(wasmThreads)) selected = await tf.setBackend('wasm');
-          else reason = '';
-        } catch (error) {
-          reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-        }
-        if (selected) break;
-        if (reason !== '') {
+        const fallBack = (reason: string): void => {
           restoreStockWasm();
           process.emitWarning(
             `the multi-threaded wasm build could not start (${reason}); running on one thread`,
             { code: 'DENSE_RETRIEVAL_WASM_THREADS' },
           );
+        };
+        try {
+          if (await registerThreadedWasm(wasmThreads)) {
+            selected = await tf.setBackend('wasm');
+            if (!selected) fallBack('it failed to initialise');
+          }
+        } catch (error) {
+          fallBack(error instanceof Error ? error.message.split('\n')[0] : String(error));
         }
+        if (selected) break;
       }
       wasm.setThreadsCount(1);
       break;

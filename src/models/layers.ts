@@ -342,13 +342,6 @@ export function dropoutMask(
   return { mask: tf.tensor(mask, shape, 'bool'), multiplier: tf.tensor(multiplier, shape, 'float32') };
 }
 
-/** `1 / (1 - rate)` where kept, 0 where dropped (see {@link dropoutMask}). */
-export function dropoutMultiplier(shape: number[], rate: number, seed?: number | string): tf.Tensor {
-  const { mask, multiplier } = dropoutMask(shape, rate, seed);
-  mask.dispose();
-  return multiplier;
-}
-
 /** The multiplier back from its `bool` mask (`mask / keepProb`: the same float32 values). */
 export function multiplierFromMask(mask: tf.Tensor, rate: number): tf.Tensor {
   return tf.div(tf.cast(mask, 'float32'), 1 - rate);

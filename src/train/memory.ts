@@ -190,6 +190,25 @@ function paddedLength(encoder: ProfiledEncoder, texts: readonly string[]): numbe
 }
 
 /**
+ * What both guards size a step by, or undefined when there is nothing to guard (not wasm, or an encoder
+ * without a BERT config and tokenizer). Untied towers hold two models: the step is sized by the larger, and
+ * the smaller's fixed bytes are set aside from the limit.
+ */
+function sizeTowers(
+  queryEncoder: unknown,
+  passageEncoder: unknown,
+  limitBytes: number,
+): { config: MemoryModelConfig; limit: number; encoders: [ProfiledEncoder, ProfiledEncoder] } | undefined {
+  if (!onWasmBackend() || !isProfiled(queryEncoder) || !isProfiled(passageEncoder)) return undefined;
+  const q = queryEncoder.bert.config;
+  const p = passageEncoder.bert.config;
+  const tied = queryEncoder.bert === passageEncoder.bert;
+  const [config, other] = bertParameterCount(q) >= bertParameterCount(p) ? [q, p] : [p, q];
+  const limit = limitBytes - (tied ? 0 : MEMORY_MARGIN * fixedTrainingBytes(other).update);
+  return { config, limit, encoders: [queryEncoder, passageEncoder] };
+}
+
+/**
  * The guard a plain loss runs before its forward pass: on the wasm backend, when both towers are BERT
  * sentence encoders, refuse (with {@link checkTrainingMemory}'s {@link ArgumentError}) a step that cannot
  * fit the heap. Does nothing on other backends or for encoders it cannot size (toy encoders of tests).
@@ -206,22 +225,17 @@ export function guardTrainingStep(
   passages: readonly string[],
   limitBytes: number = WASM_HEAP_LIMIT_BYTES,
 ): void {
-  if (!onWasmBackend() || !isProfiled(queryEncoder) || !isProfiled(passageEncoder)) return;
-  // Untied towers hold two models: size the step by the larger and set the smaller's fixed bytes aside.
-  const q = queryEncoder.bert.config;
-  const p = passageEncoder.bert.config;
-  const tied = queryEncoder.bert === passageEncoder.bert;
-  const [config, other] = bertParameterCount(q) >= bertParameterCount(p) ? [q, p] : [p, q];
-  const untiedParams = tied ? 0 : fixedTrainingBytes(other).update;
+  const sized = sizeTowers(queryEncoder, passageEncoder, limitBytes);
+  if (sized === undefined) return;
   checkTrainingMemory(
-    config,
+    sized.config,
     {
       queries: queries.length,
       passages: passages.length,
-      queryLen: paddedLength(queryEncoder, queries),
-      passageLen: paddedLength(passageEncoder, passages),
+      queryLen: paddedLength(sized.encoders[0], queries),
+      passageLen: paddedLength(sized.encoders[1], passages),
     },
-    limitBytes - MEMORY_MARGIN * untiedParams,
+    sized.limit,
   );
 }
 
@@ -243,13 +257,9 @@ export function guardCachedStep(
   miniBatchSize: number,
   limitBytes: number = WASM_HEAP_LIMIT_BYTES,
 ): void {
-  if (!onWasmBackend() || !isProfiled(queryEncoder) || !isProfiled(passageEncoder)) return;
-  const q = queryEncoder.bert.config;
-  const p = passageEncoder.bert.config;
-  const tied = queryEncoder.bert === passageEncoder.bert;
-  const [config, other] = bertParameterCount(q) >= bertParameterCount(p) ? [q, p] : [p, q];
-  const limit = limitBytes - (tied ? 0 : MEMORY_MARGIN * fixedTrainingBytes(other).update);
-  const encoders = [queryEncoder, passageEncoder];
+  const sized = sizeTowers(queryEncoder, passageEncoder, limitBytes);
+  if (sized === undefined) return;
+  const { config, limit, encoders } = sized;
   let seqLen = 0;
   chunksPerTower.forEach((chunks, tower) => {
     for (const texts of chunks) seqLen = Math.max(seqLen, paddedLength(encoders[tower], texts));
