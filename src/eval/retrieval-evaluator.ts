@@ -4,6 +4,8 @@ import { Bm25Index } from '../index/bm25.js';
 import { ExactIndex } from '../index/exact.js';
 import { HnswIndex } from '../index/hnsw.js';
 import type { HnswIndexOptions } from '../index/hnsw.js';
+import { PgvectorIndex } from '../index/pgvector.js';
+import type { PgvectorIndexOptions } from '../index/pgvector.js';
 import { recallOfResults } from '../index/recall.js';
 import { searchResultToRun } from '../index/result-run.js';
 import type { Metric, SearchResult } from '../index/types.js';
@@ -12,7 +14,7 @@ import { createProgress } from '../util/progress.js';
 import { evaluateRun, mrrAt, rankDocuments } from './metrics.js';
 
 /** Index kinds the evaluator can compare. */
-export type EvaluatorIndex = 'exact' | 'hnsw' | 'bm25';
+export type EvaluatorIndex = 'exact' | 'hnsw' | 'bm25' | 'pgvector';
 
 /** Anything that turns texts into a `[n, dim]` matrix, e.g. a `SentenceEncoder`. */
 export interface RetrievalEncoder {
@@ -38,6 +40,13 @@ export interface RetrievalEvaluatorOptions {
   metric?: Metric;
   /** Build options of the HNSW index (`M`, `efConstruction`, `seed`). */
   hnsw?: Omit<HnswIndexOptions, 'dim' | 'metric'>;
+  /**
+   * Where and how the `pgvector` index is built: a server `database` URL or an embedded `dataDir`
+   * (default: an in-memory PGlite), pgvector's `method`/`m`/`efConstruction`/`type`. The evaluator
+   * creates its own table (`dr_eval_<pid>_<random>`) and drops it afterwards; `ef` rows apply to it as
+   * to `hnsw` (`hnsw.ef_search`).
+   */
+  pgvector?: Omit<PgvectorIndexOptions, 'dim' | 'metric' | 'table'>;
   /** Write each run as `<runOut>.<row>.run` (TREC format), e.g. `out/scifact.hnsw-ef128.run`. */
   runOut?: string;
   /** Texts per encoder call between progress updates; default 1024. */
@@ -120,8 +129,8 @@ export class RetrievalEvaluator {
     if (opts.corpus.length === 0) throw new ArgumentError('corpus', 'is empty');
     if (opts.queries.size === 0) throw new ArgumentError('queries', 'is empty');
     for (const name of opts.indexes ?? []) {
-      if (!['exact', 'hnsw', 'bm25'].includes(name)) {
-        throw new ArgumentError('indexes', `unknown index '${name}'; expected exact, hnsw or bm25`);
+      if (!['exact', 'hnsw', 'bm25', 'pgvector'].includes(name)) {
+        throw new ArgumentError('indexes', `unknown index '${name}'; expected exact, hnsw, bm25 or pgvector`);
       }
     }
     for (const ef of opts.ef ?? []) {
@@ -184,6 +193,8 @@ export class RetrievalEvaluator {
           rows.push(row);
         }
       }
+      if (indexes.includes('pgvector'))
+        rows.push(...(await this.pgvectorRows(docs, qs, k, metric, queryIds, exactTop)));
     }
     if (indexes.includes('bm25')) {
       const bm25 = new Bm25Index();
@@ -198,6 +209,40 @@ export class RetrievalEvaluator {
     // Rows in the order the caller listed the indexes.
     rows.sort((a, b) => indexes.indexOf(a.index) - indexes.indexOf(b.index));
     return { rows, k, documents: corpus.length, queries: queryIds.length };
+  }
+
+  /** One row per `ef`: pgvector's approximate index on a table of its own, dropped afterwards. */
+  private async pgvectorRows(
+    docs: Matrix,
+    qs: Matrix,
+    k: number,
+    metric: Metric,
+    queryIds: string[],
+    exactTop: SearchResult,
+  ): Promise<EvaluationRow[]> {
+    const { corpus, quiet } = this.opts;
+    const table = `dr_eval_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    const pg = await PgvectorIndex.open({ ...this.opts.pgvector, dim: docs.cols, metric, table, quiet });
+    const rows: EvaluationRow[] = [];
+    try {
+      await pg.add(
+        docs,
+        corpus.map((d) => d.id),
+      );
+      await pg.createIndex();
+      for (const ef of this.opts.ef ?? [this.opts.pgvector?.efSearch ?? 40]) {
+        const result = await pg.search(qs, k, { ef });
+        const used = Math.max(ef, k);
+        const row = await this.row(`pgvector ef=${used}`, 'pgvector', result, queryIds, `pgvector-ef${used}`);
+        row.ef = used;
+        row.recallVsExact = recallOfResults(result.ids, exactTop.ids, Math.min(10, k));
+        rows.push(row);
+      }
+    } finally {
+      await pg.dropTable().catch(() => undefined);
+      await pg.close();
+    }
+    return rows;
   }
 
   private async encodeAll(

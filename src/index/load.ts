@@ -4,6 +4,7 @@ import { INDEX_FORMAT_VERSION } from './container.js';
 import type { IndexKind } from './container.js';
 import { ExactIndex } from './exact.js';
 import { HnswIndex } from './hnsw.js';
+import { PgvectorIndex } from './pgvector.js';
 
 /**
  * The kind of index a file holds, read from its header only (the payload is not loaded).
@@ -44,7 +45,9 @@ export async function readIndexKind(file: string): Promise<IndexKind> {
 }
 
 /**
- * Load any vector index saved by this library (exact or HNSW), whichever the file holds.
+ * Load any vector index saved by this library (exact, HNSW, or a pgvector reference), whichever the
+ * file holds. A pgvector reference reopens the database it names (`options.database` supplies a
+ * server URL with its password).
  *
  * @example
  * ```ts
@@ -53,9 +56,25 @@ export async function readIndexKind(file: string): Promise<IndexKind> {
  * const { ids } = await index.search(queryEmbeddings, 10);
  * ```
  */
-export async function loadVectorIndex(file: string): Promise<ExactIndex | HnswIndex> {
+export async function loadVectorIndex(
+  file: string,
+  options: { database?: string; quiet?: boolean } = {},
+): Promise<ExactIndex | HnswIndex | PgvectorIndex> {
+  if (await isJsonFile(file)) return PgvectorIndex.load(file, options);
   const kind = await readIndexKind(file);
   if (kind === 'exact') return ExactIndex.load(file);
   if (kind === 'hnsw') return HnswIndex.load(file);
   throw new InputFormatError(`index file holds a '${kind}' index, not a vector index`, file);
+}
+
+/** A pgvector reference is a JSON file; the binary container starts with its magic. */
+async function isJsonFile(file: string): Promise<boolean> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const first = Buffer.alloc(1);
+    const { bytesRead } = await handle.read(first, 0, 1, 0);
+    return bytesRead === 1 && first[0] === 0x7b; // '{'
+  } finally {
+    await handle.close();
+  }
 }

@@ -1,11 +1,15 @@
 import { promises as fs } from 'node:fs';
 import { readNpy } from '../../data/npy.js';
+import type { Metric } from '../../index/types.js';
+import type { Matrix } from '../../types.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
 import { HNSW_DEFAULTS, HnswIndex } from '../../index/hnsw.js';
+import { PgvectorIndex } from '../../index/pgvector.js';
+import type { VectorIndex } from '../../index/types.js';
 import { createProgress } from '../../util/progress.js';
-import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
-import type { Command } from '../command.js';
+import { optionalChoice, optionalInt, optionalString, requireFile, requireString } from '../args.js';
+import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
 
 /** Ids of a text file, one per line; blank or duplicate ids are errors naming the line. */
@@ -30,21 +34,35 @@ export async function readIdLines(file: string): Promise<string[]> {
 /** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and an id file. */
 export const indexBuildCommand: Command = {
   name: 'index build',
-  summary: 'build an exact or HNSW vector index from a .npy matrix and its ids',
-  help: `Usage: dense-retrieval index build --vectors X.npy --ids IDS.txt --type exact|hnsw --out PATH [options]
+  summary: 'build an exact, HNSW or pgvector index from a .npy matrix and its ids',
+  help: `Usage: dense-retrieval index build --vectors X.npy --ids IDS.txt --type exact|hnsw|pgvector --out PATH [options]
 
 Build a vector index over the rows of X.npy (float32 or float64, [n, dim]); row i gets the id on line
-i+1 of IDS.txt. The index is written atomically to one versioned file.
+i+1 of IDS.txt. An exact or HNSW index is written atomically to one versioned file. A pgvector index
+loads the vectors into PostgreSQL (COPY in batches), builds pgvector's index there, and writes PATH as a
+small JSON reference (engine, table, parameters; never a password) that 'index search' reopens.
 
 Options:
   --vectors X.npy          document vectors (required)
   --ids IDS.txt            one document id per line, as many as rows (required)
-  --type exact|hnsw        exhaustive search, or approximate HNSW (required)
+  --type exact|hnsw|pgvector
+                           exhaustive search, approximate HNSW (hnswlib), or PostgreSQL + pgvector (required)
   --metric ip|cosine|l2    similarity (default ip: dot product, as DPR; use the one the model was trained with)
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M}; higher = better recall, more memory)
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction}; higher = better graph, slower build)
   --ef-search N            HNSW default query beam stored with the index (default ${HNSW_DEFAULTS.efSearch})
-  --out PATH               where to write the index (required)
+  --out PATH               where to write the index, or the pgvector reference (required)
+
+pgvector options (embedded PGlite by default; a server with --database):
+  --table NAME             table to create and fill (required; must not hold rows already)
+  --database URL           postgres://user:password@host:port/db of a server with pgvector >= 0.5
+  --data-dir DIR           embedded database directory (default PATH.pgdata)
+  --pg-index hnsw|ivfflat|none
+                           pgvector index method (default hnsw; none = exact scans only)
+  --M N, --ef-construction N, --ef-search N
+                           pgvector HNSW m (default 16), ef_construction (64), hnsw.ef_search (40)
+  --lists N                IVFFlat lists (default rows/1000)
+  --halfvec                store float16 halfvec (half the space) instead of float32 vector
   --quiet                  no progress bar
   -h, --help               show this help
 `,
@@ -57,20 +75,32 @@ Options:
     'ef-construction': { type: 'string' },
     'ef-search': { type: 'string' },
     out: { type: 'string' },
+    table: { type: 'string' },
+    database: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'pg-index': { type: 'string' },
+    lists: { type: 'string' },
+    halfvec: { type: 'boolean' },
     quiet: { type: 'boolean' },
   },
   async run(values) {
     const vectorsFile = requireFile(values, 'vectors');
     const idsFile = requireFile(values, 'ids');
-    const type = optionalChoice(values, 'type', ['exact', 'hnsw'] as const);
-    if (type === undefined) throw new UsageError('missing required option --type (exact|hnsw)');
+    const type = optionalChoice(values, 'type', ['exact', 'hnsw', 'pgvector'] as const);
+    if (type === undefined) throw new UsageError('missing required option --type (exact|hnsw|pgvector)');
     const metric = optionalChoice(values, 'metric', ['ip', 'cosine', 'l2'] as const) ?? 'ip';
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
     const efSearch = optionalInt(values, 'ef-search', 1);
     const out = requireString(values, 'out');
     if (type === 'exact' && (M !== undefined || efConstruction !== undefined || efSearch !== undefined)) {
-      throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw only');
+      throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw and pgvector only');
+    }
+    const pgFlags = ['table', 'database', 'data-dir', 'pg-index', 'lists', 'halfvec'].filter(
+      (f) => values[f] !== undefined,
+    );
+    if (type !== 'pgvector' && pgFlags.length > 0) {
+      throw new UsageError(`--${pgFlags[0]} applies to --type pgvector only`);
     }
     const vectors = await readNpy(vectorsFile);
     const ids = await readIdLines(idsFile);
@@ -81,7 +111,11 @@ Options:
       );
     }
     const quiet = values.quiet === true;
-    const index =
+    if (type === 'pgvector') {
+      await buildPgvector(values, { vectors, ids, metric, M, efConstruction, efSearch, out, quiet });
+      return;
+    }
+    const index: VectorIndex =
       type === 'exact'
         ? new ExactIndex({ dim: vectors.cols, metric })
         : new HnswIndex({ dim: vectors.cols, metric, M, efConstruction, efSearch, capacity: vectors.rows });
@@ -102,3 +136,55 @@ Options:
     );
   },
 };
+
+/** Load the vectors into a new pgvector table, build its index, write the reference file. */
+async function buildPgvector(
+  values: OptionValues,
+  o: {
+    vectors: Matrix;
+    ids: string[];
+    metric: Metric;
+    M?: number;
+    efConstruction?: number;
+    efSearch?: number;
+    out: string;
+    quiet: boolean;
+  },
+): Promise<void> {
+  const table = optionalString(values, 'table');
+  if (table === undefined) throw new UsageError('missing required option --table (with --type pgvector)');
+  const database = optionalString(values, 'database');
+  const dataDir = optionalString(values, 'data-dir');
+  if (database !== undefined && dataDir !== undefined) {
+    throw new UsageError('give either --database (a server) or --data-dir (embedded), not both');
+  }
+  const method = optionalChoice(values, 'pg-index', ['hnsw', 'ivfflat', 'none'] as const) ?? 'hnsw';
+  const index = await PgvectorIndex.open({
+    dim: o.vectors.cols,
+    table,
+    metric: o.metric,
+    method,
+    type: values.halfvec === true ? 'halfvec' : 'vector',
+    m: o.M,
+    efConstruction: o.efConstruction,
+    efSearch: o.efSearch,
+    lists: optionalInt(values, 'lists', 1),
+    quiet: o.quiet,
+    ...(database !== undefined ? { database } : { dataDir: dataDir ?? `${o.out}.pgdata` }),
+  });
+  try {
+    if (index.size > 0) {
+      throw new UsageError(
+        `table ${table} in ${index.location} already holds ${index.size} vectors: choose another --table (nothing was changed)`,
+      );
+    }
+    await index.add(o.vectors, o.ids);
+    await index.createIndex();
+    await index.save(o.out);
+    process.stderr.write(
+      `dense-retrieval: pgvector ${method} index of ${index.size} x ${index.dim} (${o.metric}) in table ${table}, ${index.location} -> ${o.out}\n`,
+    );
+  } finally {
+    await index.close();
+  }
+}
