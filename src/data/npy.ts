@@ -101,6 +101,23 @@ export async function readNpy(file: string): Promise<Matrix> {
 }
 
 /**
+ * The preamble and header of a format-1.0 `.npy` holding a C-order little-endian float32 `[rows, cols]`
+ * array, padded as numpy pads it (data starts on a 64-byte boundary): for writers that stream the rows.
+ */
+export function npyFloat32Header(rows: number, cols: number): Buffer {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+  const total = 10 + header.length + 1;
+  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  const out = Buffer.alloc(10 + header.length);
+  MAGIC.forEach((b, i) => (out[i] = b));
+  out[6] = 1;
+  out[7] = 0;
+  out.writeUInt16LE(header.length, 8);
+  out.write(header, 10, 'latin1');
+  return out;
+}
+
+/**
  * Write a {@link Matrix} as a numpy-readable `.npy` (format 1.0, `<f4`, C order), atomically.
  *
  * @example
@@ -117,17 +134,10 @@ export async function writeNpy(file: string, m: Matrix): Promise<void> {
       file,
     );
   }
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${m.rows}, ${m.cols}), }`;
-  // numpy pads the header with spaces so that the data starts on a 64-byte boundary, ending in '\n'.
-  const total = 10 + header.length + 1;
-  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
-  const out = Buffer.alloc(10 + header.length + m.data.length * 4);
-  MAGIC.forEach((b, i) => (out[i] = b));
-  out[6] = 1;
-  out[7] = 0;
-  out.writeUInt16LE(header.length, 8);
-  out.write(header, 10, 'latin1');
-  const start = 10 + header.length;
+  const header = npyFloat32Header(m.rows, m.cols);
+  const out = Buffer.alloc(header.length + m.data.length * 4);
+  header.copy(out);
+  const start = header.length;
   for (let i = 0; i < m.data.length; i++) out.writeFloatLE(m.data[i], start + i * 4);
   await writeFileAtomic(file, out);
 }

@@ -8,21 +8,16 @@ import { loadVectorIndex } from '../../src/index/load.js';
 import { DatabaseError, optionalImport, redactUrl } from '../../src/index/pg-client.js';
 import { PgvectorIndex, checkIdentifier, pgArrayLiteral } from '../../src/index/pgvector.js';
 import { measureRecall } from '../../src/index/recall.js';
-import type { Matrix } from '../../src/types.js';
 import { startPgServer } from '../helpers/pg-server.js';
 import type { TestPgServer } from '../helpers/pg-server.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { ids, randomMatrix } from './helpers.js';
+import { ids, randomMatrix, rows } from './helpers.js';
 
 const DIM = 16;
 const N = 600;
 const docs = randomMatrix(N, DIM, 21);
 const docIds = ids(N, 'doc-');
 const queries = randomMatrix(25, DIM, 22);
-
-function rows(m: Matrix, start: number, end: number): Matrix {
-  return { data: m.data.slice(start * m.cols, end * m.cols), rows: end - start, cols: m.cols };
-}
 
 /** The exact top-k of the same vectors, by our own ExactIndex (float64 rescoring). */
 async function exactOf(metric: 'ip' | 'cosine' | 'l2', m = docs, idList = docIds): Promise<ExactIndex> {

@@ -14,6 +14,7 @@ import type { OptionValues } from '../command.js';
 import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
+import { runShardEncode, runShardMerge, SHARD_HELP, SHARD_OPTIONS } from './encode-shards.js';
 
 /**
  * Texts of an input file: `.txt` gives one text per line (blank lines inside the file are kept as empty
@@ -88,7 +89,7 @@ Options:
                        workers spread everything (and share the cores between them)
   --quiet              no progress bar
   -h, --help           show this help
-`,
+${SHARD_HELP}`,
   options: {
     model: { type: 'string' },
     input: { type: 'string' },
@@ -100,12 +101,16 @@ Options:
     'batch-size': { type: 'string' },
     workers: { type: 'string' },
     quiet: { type: 'boolean' },
+    ...SHARD_OPTIONS,
   },
   needsBackend: true,
-  async run(values) {
+  async run(values, positionals) {
+    if (values.merge === true) return runShardMerge(values, positionals, values.quiet === true);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const sharded = values.shard !== undefined;
     const model = requireString(values, 'model');
     const input = requireFile(values, 'input');
-    const output = requireString(values, 'output');
+    const output = sharded ? '' : requireString(values, 'output');
     const pooling = optionalChoice(values, 'pooling', POOLING_MODES);
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
@@ -115,8 +120,9 @@ Options:
     }
     const normalize = values.normalize === true ? true : values['no-normalize'] === true ? false : undefined;
     const quiet = values.quiet === true;
-    // Read the input before loading the model: a bad file should fail fast.
-    const texts = await readTexts(input);
+    if (sharded && workers > 1) throw new UsageError('--shard runs one process per shard: drop --workers');
+    // Read the input before loading the model: a bad file should fail fast (a shard streams it instead).
+    const texts = sharded ? [] : await readTexts(input);
     // Notes on pooling defaults and overrides are printed even with --quiet, which only silences progress.
     const log = (m: string): void => void process.stderr.write(`dense-retrieval: ${m}\n`);
     // Loaded here even with workers: bad models and flags fail before any worker starts, the notes above
@@ -132,6 +138,7 @@ Options:
       `${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, ` +
       `max length ${encoder.maxSeqLength}`;
     try {
+      if (sharded) return await runShardEncode(values, input, encoder, batchSize, quiet);
       let matrix: Matrix;
       if (workers === 1) {
         matrix = await encoder.encode(texts, { batchSize, quiet });
