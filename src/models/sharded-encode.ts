@@ -15,7 +15,7 @@ export interface ShardEncoder {
   readonly dim: number;
   encode(
     texts: string[],
-    options: { batchSize?: number; quiet?: boolean; progress?: boolean },
+    options?: { batchSize?: number; quiet?: boolean; progress?: boolean },
   ): Promise<Matrix>;
   /** Settings and weights that decide the embeddings, hashed into the manifest's model fingerprint. */
   trainableVariables(): tf.Variable[];
