@@ -43,7 +43,7 @@ export interface EncodeShardOptions {
 
 /**
  * sha256 over what decides a model's embeddings: pooling, normalisation, maximum length, dimension,
- * and every weight (name and float32 bytes, in order). Two shards merge only when this is equal.
+ * and every weight (shape and float32 bytes, in order). Two shards merge only when this is equal.
  */
 export function modelFingerprint(encoder: ShardEncoder): string {
   const hash = createHash('sha256');
@@ -56,7 +56,8 @@ export function modelFingerprint(encoder: ShardEncoder): string {
     }),
   );
   for (const v of encoder.trainableVariables()) {
-    hash.update(v.name);
+    // Shapes and values in order, not tfjs variable names: those carry a per-process model counter.
+    hash.update(JSON.stringify(v.shape));
     const data = v.dataSync() as Float32Array;
     hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }

@@ -83,6 +83,8 @@ Options:
   --no-normalize       do not normalize, even if the model does
   --max-length N       truncate texts to N tokens (default: the model's max_seq_length)
   --batch-size N       texts per forward pass (default 32)
+  --seed N             seed of a scratch: model's random weights (default: unseeded; give one to
+                       encode several shards, or runs, with the same scratch model)
   --workers N|auto     encode on N worker threads, each with its own backend and model copy
                        (default 1: this thread; auto: one per core); the same vectors as 1.
                        On wasm, --threads spreads only the matrix products over the cores;
@@ -100,6 +102,7 @@ ${SHARD_HELP}`,
     'max-length': { type: 'string' },
     'batch-size': { type: 'string' },
     workers: { type: 'string' },
+    seed: { type: 'string' },
     quiet: { type: 'boolean' },
     ...SHARD_OPTIONS,
   },
@@ -128,6 +131,7 @@ ${SHARD_HELP}`,
     // Loaded here even with workers: bad models and flags fail before any worker starts, the notes above
     // are printed once, and the summary line knows the settings.
     let encoder: SentenceEncoder | undefined = await loadModel(model, {
+      seed: optionalInt(values, 'seed', 0),
       pooling,
       normalize,
       maxSeqLength: maxLength,
