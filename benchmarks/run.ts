@@ -21,6 +21,7 @@ import { note } from './lib/common.js';
 import type { Row } from './lib/common.js';
 import { benchEncode } from './lib/encode.js';
 import { benchIndex } from './lib/index-search.js';
+import { benchPgvector } from './lib/pgvector.js';
 import { parseBenchOptions, USAGE } from './lib/options.js';
 import type { BenchOptions, CaseName } from './lib/options.js';
 import { findPython, runReference } from './lib/reference.js';
@@ -35,6 +36,7 @@ async function runCase(
 ): Promise<Row[]> {
   if (which === 'train') return [await benchTrain(opts, backend, workdir)];
   if (which === 'encode') return benchEncode(opts, backend, workdir);
+  if (which === 'pgvector') return benchPgvector(opts);
   return benchIndex(opts, workdir);
 }
 
@@ -65,7 +67,9 @@ async function main(): Promise<void> {
     for (const which of opts.cases) {
       const rows = await runCase(which, opts, backend, workdir);
       // The reference runs after our side, never at the same time: both want every core.
-      const refs = python ? await runReference(python.python, opts, which, workdir) : [];
+      // pgvector's reference rows are the index case's (HnswIndex, faiss) on the same data.
+      const refs =
+        python && which !== 'pgvector' ? await runReference(python.python, opts, which, workdir) : [];
       attachReference(rows, refs);
       ours.push(...rows);
       reference.push(...refs);

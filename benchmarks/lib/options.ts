@@ -7,8 +7,10 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 
-export const CASES = ['train', 'encode', 'index'] as const;
+export const CASES = ['train', 'encode', 'index', 'pgvector'] as const;
 export type CaseName = (typeof CASES)[number];
+/** What runs without --cases: pgvector (an embedded PostgreSQL build of the same index) is asked for. */
+export const DEFAULT_CASES: readonly CaseName[] = ['train', 'encode', 'index'];
 
 /** A BERT shape, with the field names every JSON row carries. */
 export interface Shape {
@@ -52,7 +54,9 @@ export interface BenchOptions {
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --cases LIST          train,encode,index (default all)
+  --cases LIST          train,encode,index,pgvector (default train,encode,index; pgvector builds pgvector's
+                        HNSW in an embedded PGlite on the index case's data: run --cases index,pgvector
+                        to see it beside HnswIndex and faiss)
   --quick               small sizes: a smoke run in under a minute
   --json                one JSON object per benchmark on stdout (progress goes to stderr)
   --backend NAME        wasm | cpu | tensorflow | auto (default: $DENSE_RETRIEVAL_BACKEND or auto)
@@ -122,7 +126,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     process.exit(0);
   }
   const quick = values.quick === true;
-  const cases = (values.cases ?? CASES.join(',')).split(',').map((c) => c.trim());
+  const cases = (values.cases ?? DEFAULT_CASES.join(',')).split(',').map((c) => c.trim());
   for (const c of cases) {
     if (!(CASES as readonly string[]).includes(c)) {
       throw new Error(`--cases: unknown case '${c}'; expected a list of ${CASES.join(', ')}`);

@@ -48,7 +48,9 @@ function config(row: Row): string {
     return `${base}, ${row.texts}/${row.corpusTexts} texts, ${row.variant}`;
   }
   const base = `${row.vectors}x${row.dim} ${String(row.data)}, ${row.queries} q`;
-  return row.name === 'index-hnsw' ? `${base}, M ${row.M} ef ${row.ef}` : base;
+  return row.name === 'index-hnsw' || row.name === 'index-pgvector'
+    ? `${base}, M ${row.M} ef ${row.ef}`
+    : base;
 }
 
 /** A plain-text table of our rows with their reference and ratio. */
