@@ -129,3 +129,27 @@ export type {
 } from './eval/retrieval-evaluator.js';
 export { createEvaluationCallback } from './train/evaluation-callback.js';
 export type { EvaluationCallbackOptions } from './train/evaluation-callback.js';
+export {
+  PgvectorIndex,
+  readPgvectorReference,
+  REFERENCE_FORMAT as PGVECTOR_REFERENCE_FORMAT,
+} from './index/pgvector.js';
+export type {
+  PgvectorIndexOptions,
+  PgvectorSearchOptions,
+  PgvectorIndexMethod,
+  PgvectorReference,
+} from './index/pgvector.js';
+export { DatabaseError } from './index/pg-client.js';
+export {
+  parseShardSpec,
+  fileFingerprint,
+  readShardManifest,
+  checkShardSet,
+  mergeShards,
+  streamTextRecords,
+  SHARD_MANIFEST,
+} from './data/shards.js';
+export type { ShardSpec, ShardManifest, ShardChunk } from './data/shards.js';
+export { encodeShard, modelFingerprint } from './models/sharded-encode.js';
+export type { EncodeShardOptions, ShardEncoder } from './models/sharded-encode.js';
