@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { readNpy } from '../../data/npy.js';
+import { readNpyBlocks, readNpyInfo } from '../../data/npy.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
 import { HNSW_DEFAULTS, HnswIndex } from '../../index/hnsw.js';
@@ -8,7 +8,10 @@ import { optionalChoice, optionalInt, requireFile, requireString } from '../args
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
 
-/** Ids of a text file, one per line; blank or duplicate ids are errors naming the line. */
+/**
+ * Ids of a text file, one per line (surrounding whitespace trimmed); blank or duplicate ids and ids with
+ * inner whitespace are errors naming the line.
+ */
 export async function readIdLines(file: string): Promise<string[]> {
   let raw = await fs.readFile(file, 'utf8');
   if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
@@ -18,6 +21,10 @@ export async function readIdLines(file: string): Promise<string[]> {
   lines.forEach((line, i) => {
     const id = line.trim();
     if (id === '') throw new InputFormatError('empty id', file, i + 1);
+    // A TREC run separates columns by whitespace: such an id would fail every later search and evaluation.
+    if (/\s/.test(id)) {
+      throw new InputFormatError(`id ${JSON.stringify(id)} contains whitespace`, file, i + 1);
+    }
     const first = seen.get(id);
     if (first !== undefined)
       throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, i + 1);
@@ -72,28 +79,22 @@ Options:
     if (type === 'exact' && (M !== undefined || efConstruction !== undefined || efSearch !== undefined)) {
       throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw only');
     }
-    const vectors = await readNpy(vectorsFile);
+    // The vectors are streamed in blocks: the .npy is never held whole beside the index it fills.
+    const info = await readNpyInfo(vectorsFile);
     const ids = await readIdLines(idsFile);
-    if (ids.length !== vectors.rows) {
-      throw new InputFormatError(
-        `has ${ids.length} ids but ${vectorsFile} has ${vectors.rows} rows`,
-        idsFile,
-      );
+    if (ids.length !== info.rows) {
+      throw new InputFormatError(`has ${ids.length} ids but ${vectorsFile} has ${info.rows} rows`, idsFile);
     }
     const quiet = values.quiet === true;
     const index =
       type === 'exact'
-        ? new ExactIndex({ dim: vectors.cols, metric })
-        : new HnswIndex({ dim: vectors.cols, metric, M, efConstruction, efSearch, capacity: vectors.rows });
-    const progress = createProgress({ total: vectors.rows, label: `${type} build`, unit: 'vectors', quiet });
-    const step = type === 'exact' ? vectors.rows : 1000;
-    for (let s = 0; s < vectors.rows; s += step) {
-      const e = Math.min(vectors.rows, s + step);
-      await index.add(
-        { data: vectors.data.subarray(s * vectors.cols, e * vectors.cols), rows: e - s, cols: vectors.cols },
-        ids.slice(s, e),
-      );
-      progress.tick(e - s);
+        ? new ExactIndex({ dim: info.cols, metric })
+        : new HnswIndex({ dim: info.cols, metric, M, efConstruction, efSearch, capacity: info.rows });
+    const progress = createProgress({ total: info.rows, label: `${type} build`, unit: 'vectors', quiet });
+    const step = type === 'exact' ? 65536 : 1000;
+    for await (const { start, matrix } of readNpyBlocks(vectorsFile, step)) {
+      await index.add(matrix, ids.slice(start, start + matrix.rows));
+      progress.tick(matrix.rows);
     }
     progress.done();
     await index.save(out);
