@@ -174,8 +174,8 @@ test('version-1 files (no checksums) still load and search as they did', async (
   const dir = tmpDir();
   const bad = path.join(dir, 'v1-bad.idx');
   const raw = await fs.readFile(path.join(FIXTURES, 'v1-exact.idx'));
-  await fs.writeFile(bad, Buffer.from(raw.toString('latin1').replace('"a"', '" a"'), 'latin1'));
-  await assert.rejects(ExactIndex.load(bad), isFormatError(bad, /id 0 in section 'ids' is " a"/));
+  await fs.writeFile(bad, Buffer.from(raw.toString('latin1').replace('"a"', '" "'), 'latin1'));
+  await assert.rejects(ExactIndex.load(bad), isFormatError(bad, /id 0 in section 'ids' is " "/));
 });
 
 after(() => setContainerChunkBytes(64 * 1024 * 1024));
