@@ -227,3 +227,28 @@ test('index commands fail with one clear line on bad input', async () => {
   assert.match(r.stderr, /x\.idx: truncated index file/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
 });
+
+test('index build refuses an id with whitespace, naming the id, the file and the line', async () => {
+  const dir = tmpDir();
+  const ids = path.join(dir, 'ids.txt');
+  const lines = (await fs.readFile(docIds, 'utf8')).split('\n');
+  lines[4] = 'doc 4';
+  await fs.writeFile(ids, lines.join('\n'));
+  const out = path.join(dir, 'x.idx');
+  const r = await runCli([
+    'index',
+    'build',
+    '--vectors',
+    vectors,
+    '--ids',
+    ids,
+    '--type',
+    'exact',
+    '--out',
+    out,
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /ids\.txt:5: id "doc 4" contains whitespace/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  await assert.rejects(fs.access(out), 'no index was written');
+});
