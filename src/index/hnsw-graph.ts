@@ -28,6 +28,11 @@ export interface HnswGraphExpectation {
   M: number;
   /** `efConstruction` the index was built with. */
   efConstruction: number;
+  /**
+   * The norm every stored point must have, or zero: 1 for hnswlib's `cosine` space (it normalises points),
+   * Φ under the inner-product reduction (every point is lifted to it); omitted when norms are free.
+   */
+  norm?: number;
 }
 
 /** Where the pieces of a validated graph are. */
@@ -114,9 +119,16 @@ export function checkHnswGraph(
       const to = view.getUint32(base + 4 + 4 * j, true);
       if (to >= n) fail(`element ${e} links to ${to} on level 0 (count ${n})`);
     }
+    let sq = 0;
     for (let j = 0; j < expect.dim; j++) {
-      if (!Number.isFinite(view.getFloat32(base + offsetData + 4 * j, true))) {
-        fail(`element ${e} stores a non-finite value`);
+      const x = view.getFloat32(base + offsetData + 4 * j, true);
+      if (!Number.isFinite(x)) fail(`element ${e} stores a non-finite value`);
+      sq += x * x;
+    }
+    if (expect.norm !== undefined && sq !== 0) {
+      const norm = Math.sqrt(sq);
+      if (Math.abs(norm - expect.norm) > 1e-3 * expect.norm) {
+        fail(`element ${e} has norm ${norm}, every stored point should have norm ${expect.norm}`);
       }
     }
     const label = u64(base + labelOffset);

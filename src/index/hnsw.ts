@@ -347,7 +347,8 @@ export class HnswIndex implements VectorIndex {
     const graphDim = dim + (mipsTransform ? 1 : 0);
     // Every byte hnswlib's loader and searches will follow is checked here, before any native call: the
     // loader trusts the file, and a native object whose load failed must never be touched again.
-    const layout = checkHnswGraph(graph, { dim: graphDim, count: size, M, efConstruction }, file);
+    const norm = mipsTransform ? maxNorm : metric === 'cosine' ? 1 : undefined;
+    const layout = checkHnswGraph(graph, { dim: graphDim, count: size, M, efConstruction, norm }, file);
     // The capacity is set to the element count: the stored one only sizes an allocation, and a corrupt or
     // huge value there would allocate before anything could be checked. `add` grows it on demand.
     new DataView(graph.buffer, graph.byteOffset).setBigUint64(

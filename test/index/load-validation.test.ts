@@ -153,6 +153,31 @@ test('hnsw: header fields of the wrong type name the field and the file', async 
   }
 });
 
+test('hnsw: stored points whose norms disagree with the metric (cosine: 1, ip reduction: Φ) are refused', async () => {
+  const m = { data: new Float32Array([3, 0, 0, 4, 1, 1]), rows: 3, cols: 2 };
+  const ip = new HnswIndex({ dim: 2, metric: 'ip', M: 4 });
+  await ip.add(m, ['a', 'b', 'c']);
+  const file = path.join(dir, 'ip.hnsw');
+  await ip.save(file);
+  const out = path.join(dir, 'ip-bad.hnsw');
+  await rewriteContainer(file, out, (h) => (h.maxNorm = 5));
+  await assert.rejects(HnswIndex.load(out), formatError(out, /every stored point should have norm 5/));
+  const cos = new HnswIndex({ dim: 2, metric: 'cosine', M: 4 });
+  await cos.add(m, ['a', 'b', 'c']);
+  await cos.save(file);
+  await rewriteContainer(file, out, (_h, s) => {
+    const g = new DataView(s.graph.buffer);
+    const offsetData = Number(g.getBigUint64(40, true));
+    g.setFloat32(96 + offsetData, g.getFloat32(96 + offsetData, true) * 2, true); // first element, x0 doubled
+  });
+  await assert.rejects(
+    HnswIndex.load(out),
+    formatError(out, /element 0 has norm [\d.]+, every stored point should have norm 1/),
+  );
+  // The undamaged files load (the check accepts the norms hnswlib writes).
+  assert.equal((await HnswIndex.load(file)).size, 3);
+});
+
 test('ids with whitespace are refused when added, naming the id and its position', async () => {
   const m = { data: new Float32Array([1, 0, 0, 1]), rows: 2, cols: 2 };
   for (const index of [new ExactIndex({ dim: 2 }), new HnswIndex({ dim: 2 })]) {
