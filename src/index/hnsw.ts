@@ -135,10 +135,15 @@ export class HnswIndex implements VectorIndex {
     this.hnsw = this.createGraph(capacity);
   }
 
-  private createGraph(capacity: number): hnswlib.HierarchicalNSW {
-    const graph = this.mipsTransform
+  /** A native graph object holding no index yet. */
+  private emptyGraph(): hnswlib.HierarchicalNSW {
+    return this.mipsTransform
       ? new hnswlib.HierarchicalNSW('l2', this.dim + 1)
       : new hnswlib.HierarchicalNSW(SPACE[this.metric], this.dim);
+  }
+
+  private createGraph(capacity: number): hnswlib.HierarchicalNSW {
+    const graph = this.emptyGraph();
     graph.initIndex({
       maxElements: capacity,
       m: this.M,
@@ -370,12 +375,17 @@ export class HnswIndex implements VectorIndex {
     const tmp = tempPath();
     try {
       await fs.writeFile(tmp, graph);
+      // Loaded into an object that never held an index: hnswlib-node frees the old index before loading,
+      // so a failed load into an initialised object would leave a dangling pointer for its finalizer to
+      // free again (the "typed error, then a segfault at exit"). An empty object stays empty on failure.
+      const loaded = index.emptyGraph();
       try {
-        index.hnsw.readIndexSync(tmp);
+        loaded.readIndexSync(tmp);
       } catch (error) {
-        // Not expected after checkHnswGraph; the half-loaded native object is dropped, never used again.
+        // Not expected after checkHnswGraph; the failed native object is dropped, never used again.
         throw new InputFormatError(`corrupt hnsw graph: ${(error as Error).message}`, file);
       }
+      index.hnsw = loaded;
     } finally {
       await fs.rm(tmp, { force: true });
     }
