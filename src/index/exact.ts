@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { InputFormatError } from '../errors.js';
+import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import {
   headerField,
@@ -30,6 +30,11 @@ export interface ExactIndexOptions {
   metric?: Metric;
   /** Documents scored together against a group of queries (cache blocking); default 1024. */
   blockSize?: number;
+  /**
+   * Rows to reserve up front (default 0). When the corpus size is known, this avoids the geometric regrowth
+   * of the store while adding in chunks, which can briefly hold up to three times the final store.
+   */
+  capacity?: number;
 }
 
 /**
@@ -70,8 +75,12 @@ export class ExactIndex implements VectorIndex {
     this.dim = checkPositiveInt('dim', opts.dim);
     this.metric = checkMetric(opts.metric ?? 'ip');
     this.blockSize = checkPositiveInt('blockSize', opts.blockSize ?? 1024);
-    this.store = new Float32Array(0);
-    this.sqNorms = new Float64Array(0);
+    const capacity = opts.capacity ?? 0;
+    if (!Number.isInteger(capacity) || capacity < 0) {
+      throw new ArgumentError('capacity', `must be a non-negative integer, got ${capacity}`);
+    }
+    this.store = new Float32Array(capacity * this.dim);
+    this.sqNorms = new Float64Array(capacity);
   }
 
   get size(): number {

@@ -88,7 +88,7 @@ Options:
     const quiet = values.quiet === true;
     const index =
       type === 'exact'
-        ? new ExactIndex({ dim: info.cols, metric })
+        ? new ExactIndex({ dim: info.cols, metric, capacity: info.rows })
         : new HnswIndex({ dim: info.cols, metric, M, efConstruction, efSearch, capacity: info.rows });
     const progress = createProgress({ total: info.rows, label: `${type} build`, unit: 'vectors', quiet });
     const step = type === 'exact' ? 65536 : 1000;
