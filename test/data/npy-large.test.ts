@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { readNpyBlocks, readNpyInfo, readNpyRows } from '../../src/data/npy.js';
+import { readNpy, readNpyBlocks, readNpyInfo, readNpyRows } from '../../src/data/npy.js';
 import { ArgumentError, InputFormatError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -93,4 +93,25 @@ test('a shape far beyond the file (2^60 rows) is refused before any allocation',
   );
   await assert.rejects(readNpyBlocks(file, 10).next(), /truncated \.npy data/);
   await assert.rejects(readNpyBlocks(file, 0).next(), /rowsPerBlock: must be a positive integer, got 0/);
+});
+
+test('float64 files are narrowed correctly across read chunks (16 MiB) and from a row offset', async () => {
+  const rows = 1_100_000;
+  const cols = 2; // 17.6 MB of float64: two read chunks, the boundary inside a row pair
+  let dict = `{'descr': '<f8', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+  dict += ' '.repeat((64 - ((10 + dict.length + 1) % 64)) % 64) + '\n';
+  const head = Buffer.alloc(10 + dict.length);
+  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(head);
+  head.writeUInt16LE(dict.length, 8);
+  head.write(dict, 10, 'latin1');
+  const values = Float64Array.from({ length: rows * cols }, (_, i) => i / 7);
+  const file = path.join(tmpDir(), 'f64.npy');
+  await fs.writeFile(file, Buffer.concat([head, new Uint8Array(values.buffer)]));
+  const m = await readNpy(file);
+  assert.deepEqual([m.rows, m.cols], [rows, cols]);
+  let wrong = 0;
+  for (let i = 0; i < values.length; i++) if (m.data[i] !== Math.fround(values[i])) wrong++;
+  assert.equal(wrong, 0);
+  const part = await readNpyRows(file, 1_048_570, 1_048_580); // rows around the 16 MiB boundary
+  assert.deepEqual(part.data, m.data.slice(1_048_570 * cols, 1_048_580 * cols));
 });
