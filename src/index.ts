@@ -103,7 +103,8 @@ export type {
   SentenceTransformersLayout,
   SentenceTransformersSettings,
 } from './checkpoint/sentence-transformers.js';
-export { readNpy, writeNpy } from './data/npy.js';
+export { readNpy, readNpyBlocks, readNpyInfo, readNpyRows, writeNpy } from './data/npy.js';
+export type { NpyInfo } from './data/npy.js';
 export type { Metric, SearchResult, SearchOptions, VectorIndex } from './index/types.js';
 export { ExactIndex } from './index/exact.js';
 export type { ExactIndexOptions } from './index/exact.js';

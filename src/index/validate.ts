@@ -42,17 +42,34 @@ export function checkMatrix(name: string, m: Matrix, dim: number): void {
   }
 }
 
-/** Ids for `add`: one per row, unique within the batch and against `existing`. */
+/**
+ * One document id: a non-empty string without whitespace. A TREC run separates its columns by whitespace,
+ * so an id holding a space or tab would be written as two columns and fail every later evaluation.
+ */
+export function checkIdText(argument: string, id: unknown, position: number): void {
+  if (typeof id !== 'string') {
+    throw new ArgumentError(argument, `id at position ${position} must be a string, got ${typeof id}`);
+  }
+  if (id === '') throw new ArgumentError(argument, `id at position ${position} is empty`);
+  if (/\s/.test(id)) {
+    throw new ArgumentError(
+      argument,
+      `id ${JSON.stringify(id)} at position ${position} contains whitespace (TREC runs cannot carry it)`,
+    );
+  }
+}
+
+/** Ids for `add`: one per row, well-formed, unique within the batch and against `existing`. */
 export function checkIds(ids: string[], rows: number, existing: ReadonlyMap<string, number>): void {
   if (ids.length !== rows) {
     throw new ArgumentError('ids', `got ${ids.length} ids for ${rows} vectors`);
   }
   const seen = new Set<string>();
-  for (const id of ids) {
-    if (typeof id !== 'string') throw new ArgumentError('ids', `ids must be strings, got ${typeof id}`);
+  ids.forEach((id, i) => {
+    checkIdText('ids', id, i);
     if (existing.has(id) || seen.has(id)) throw new ArgumentError('ids', `duplicate document id '${id}'`);
     seen.add(id);
-  }
+  });
 }
 
 /** `k` for a search over an index of `size` vectors. */

@@ -12,13 +12,24 @@ function tempSibling(target: string): string {
   return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Write `data` to `file` atomically (temp file in the same directory, fsync, rename). */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Write `data` to `file` atomically (temp file in the same directory, fsync, rename). An iterable of chunks
+ * is written chunk by chunk, so a multi-GiB file never needs one buffer of its whole size.
+ */
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+): Promise<void> {
   await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = tempSibling(path.resolve(file));
   const handle = await fs.open(tmp, 'w');
   try {
-    await handle.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+    else {
+      for await (const chunk of data) {
+        for (let o = 0; o < chunk.byteLength;) o += (await handle.write(chunk, o)).bytesWritten;
+      }
+    }
     await handle.sync();
   } catch (error) {
     await handle.close();

@@ -1,7 +1,6 @@
 import { promises as fs } from 'node:fs';
-import { readNpy } from '../../data/npy.js';
+import { readNpyBlocks, readNpyInfo } from '../../data/npy.js';
 import type { Metric } from '../../index/types.js';
-import type { Matrix } from '../../types.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
 import { HNSW_DEFAULTS, HnswIndex } from '../../index/hnsw.js';
@@ -12,7 +11,10 @@ import { optionalChoice, optionalInt, optionalString, requireFile, requireString
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
 
-/** Ids of a text file, one per line; blank or duplicate ids are errors naming the line. */
+/**
+ * Ids of a text file, one per line (surrounding whitespace trimmed); blank or duplicate ids and ids with
+ * inner whitespace are errors naming the line.
+ */
 export async function readIdLines(file: string): Promise<string[]> {
   let raw = await fs.readFile(file, 'utf8');
   if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
@@ -22,6 +24,10 @@ export async function readIdLines(file: string): Promise<string[]> {
   lines.forEach((line, i) => {
     const id = line.trim();
     if (id === '') throw new InputFormatError('empty id', file, i + 1);
+    // A TREC run separates columns by whitespace: such an id would fail every later search and evaluation.
+    if (/\s/.test(id)) {
+      throw new InputFormatError(`id ${JSON.stringify(id)} contains whitespace`, file, i + 1);
+    }
     const first = seen.get(id);
     if (first !== undefined)
       throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, i + 1);
@@ -102,32 +108,36 @@ pgvector options (embedded PGlite by default; a server with --database):
     if (type !== 'pgvector' && pgFlags.length > 0) {
       throw new UsageError(`--${pgFlags[0]} applies to --type pgvector only`);
     }
-    const vectors = await readNpy(vectorsFile);
+    // The vectors are streamed in blocks: the .npy is never held whole beside the index it fills.
+    const info = await readNpyInfo(vectorsFile);
     const ids = await readIdLines(idsFile);
-    if (ids.length !== vectors.rows) {
-      throw new InputFormatError(
-        `has ${ids.length} ids but ${vectorsFile} has ${vectors.rows} rows`,
-        idsFile,
-      );
+    if (ids.length !== info.rows) {
+      throw new InputFormatError(`has ${ids.length} ids but ${vectorsFile} has ${info.rows} rows`, idsFile);
     }
     const quiet = values.quiet === true;
     if (type === 'pgvector') {
-      await buildPgvector(values, { vectors, ids, metric, M, efConstruction, efSearch, out, quiet });
+      await buildPgvector(values, {
+        vectorsFile,
+        dim: info.cols,
+        ids,
+        metric,
+        M,
+        efConstruction,
+        efSearch,
+        out,
+        quiet,
+      });
       return;
     }
     const index: VectorIndex =
       type === 'exact'
-        ? new ExactIndex({ dim: vectors.cols, metric })
-        : new HnswIndex({ dim: vectors.cols, metric, M, efConstruction, efSearch, capacity: vectors.rows });
-    const progress = createProgress({ total: vectors.rows, label: `${type} build`, unit: 'vectors', quiet });
-    const step = type === 'exact' ? vectors.rows : 1000;
-    for (let s = 0; s < vectors.rows; s += step) {
-      const e = Math.min(vectors.rows, s + step);
-      await index.add(
-        { data: vectors.data.subarray(s * vectors.cols, e * vectors.cols), rows: e - s, cols: vectors.cols },
-        ids.slice(s, e),
-      );
-      progress.tick(e - s);
+        ? new ExactIndex({ dim: info.cols, metric, capacity: info.rows })
+        : new HnswIndex({ dim: info.cols, metric, M, efConstruction, efSearch, capacity: info.rows });
+    const progress = createProgress({ total: info.rows, label: `${type} build`, unit: 'vectors', quiet });
+    const step = type === 'exact' ? 65536 : 1000;
+    for await (const { start, matrix } of readNpyBlocks(vectorsFile, step)) {
+      await index.add(matrix, ids.slice(start, start + matrix.rows));
+      progress.tick(matrix.rows);
     }
     progress.done();
     await index.save(out);
@@ -141,7 +151,8 @@ pgvector options (embedded PGlite by default; a server with --database):
 async function buildPgvector(
   values: OptionValues,
   o: {
-    vectors: Matrix;
+    vectorsFile: string;
+    dim: number;
     ids: string[];
     metric: Metric;
     M?: number;
@@ -160,7 +171,7 @@ async function buildPgvector(
   }
   const method = optionalChoice(values, 'pg-index', ['hnsw', 'ivfflat', 'none'] as const) ?? 'hnsw';
   const index = await PgvectorIndex.open({
-    dim: o.vectors.cols,
+    dim: o.dim,
     table,
     metric: o.metric,
     method,
@@ -178,7 +189,9 @@ async function buildPgvector(
         `table ${table} in ${index.location} already holds ${index.size} vectors: choose another --table (nothing was changed)`,
       );
     }
-    await index.add(o.vectors, o.ids);
+    for await (const { start, matrix } of readNpyBlocks(o.vectorsFile, 65536)) {
+      await index.add(matrix, o.ids.slice(start, start + matrix.rows));
+    }
     await index.createIndex();
     await index.save(o.out);
     process.stderr.write(
