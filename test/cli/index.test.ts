@@ -155,7 +155,7 @@ test('index commands fail with one clear line on bad input', async () => {
     '--out',
     out,
   ]);
-  assert.match(r.stderr, /--M, --ef-construction and --ef-search apply to --type hnsw only/);
+  assert.match(r.stderr, /--M, --ef-construction and --ef-search apply to --type hnsw and pgvector only/);
   r = await runCli([
     'index',
     'build',
