@@ -184,7 +184,7 @@ test('index commands fail with one clear line on bad input', async () => {
     path.join(dir, 'r'),
   ]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /--ef applies to hnsw indexes only/);
+  assert.match(r.stderr, /--ef applies to hnsw and pgvector indexes only/);
   r = await runCli([
     'index',
     'search',
