@@ -9,6 +9,7 @@ import { SentenceEncoder } from '../models/sentence-encoder.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import { resolveModelSource } from './hub.js';
 import type { HubOptions } from './hub.js';
+import { verifyModelDir } from './model-dir.js';
 import { readSafetensors } from './safetensors.js';
 import type { SafetensorsTensor } from './safetensors.js';
 import { readSentenceTransformersLayout } from './sentence-transformers.js';
@@ -122,6 +123,7 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     return SentenceEncoder.fromScratch(source.slice(SCRATCH_PREFIX.length), options.tokenizerDir, options);
   }
   const dir = await resolveModelSource(source, options);
+  await verifyModelDir(dir);
   const layout = await readSentenceTransformersLayout(dir);
   const transformerDir = layout?.transformerDir ?? dir;
   const bert = await loadBert(transformerDir);

@@ -3,12 +3,14 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel } from '../checkpoint/load.js';
 import type { LoadModelOptions } from '../checkpoint/load.js';
+import { writeModelDir } from '../checkpoint/model-dir.js';
+import type { SaveOptions } from '../checkpoint/model-dir.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
 import { writeSentenceTransformersFiles } from '../checkpoint/sentence-transformers.js';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import type { Matrix } from '../types.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { createProgress } from '../util/progress.js';
 import { BertModel, parseBertConfig } from './bert.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
@@ -253,30 +255,37 @@ export class SentenceEncoder {
 
   /**
    * Save in the sentence-transformers layout (loadable by `SentenceTransformer(dir)` in Python and by
-   * {@link loadModel}), atomically: config.json, model.safetensors (F32), tokenizer files, modules.json,
+   * {@link loadModel}): config.json, model.safetensors (F32), tokenizer files, modules.json,
    * sentence_bert_config.json, 1_Pooling/config.json, 2_Normalize/ when normalizing,
-   * config_sentence_transformers.json.
+   * config_sentence_transformers.json, and `dense_retrieval_manifest.json` (size and sha256 of each file,
+   * checked on load, so a save killed midway is refused rather than loaded as a mix of two models).
+   * Other files in `dir` are kept unless `options.overwrite` is `'replace'` (see {@link writeModelDir}).
    *
    * @example
    * ```ts
-   * await encoder.save('runs/my-retriever/final');
+   * await encoder.save('runs/my-retriever'); // keeps runs/my-retriever/train_log.jsonl
+   * await encoder.save('runs/fresh', { overwrite: 'replace' }); // the directory holds only the model
    * ```
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
     const config: Record<string, unknown> = { architectures: ['BertModel'], ...this.bert.config };
     const tensors = this.bert.hfTensors();
-    await writeDirAtomic(dir, async (tmp) => {
-      await writeFileAtomic(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-      // transformers refuses safetensors files without format metadata.
-      await writeSafetensors(path.join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
-      await this.tokenizer.save(tmp);
-      await writeSentenceTransformersFiles(tmp, {
-        pooling: this.pooling,
-        normalize: this.normalize,
-        maxSeqLength: this.maxSeqLength,
-        dimension: this.dim,
-      });
-    });
+    await writeModelDir(
+      dir,
+      async (tmp) => {
+        await writeFileAtomic(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+        // transformers refuses safetensors files without format metadata.
+        await writeSafetensors(path.join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
+        await this.tokenizer.save(tmp);
+        await writeSentenceTransformersFiles(tmp, {
+          pooling: this.pooling,
+          normalize: this.normalize,
+          maxSeqLength: this.maxSeqLength,
+          dimension: this.dim,
+        });
+      },
+      options,
+    );
   }
 
   /** Free the model's tensors. */
