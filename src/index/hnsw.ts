@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import hnswlib from 'hnswlib-node';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
+import { removeStaleTemps } from '../util/atomic.js';
 import { compareIds } from '../eval/metrics.js';
 import { readContainer, writeContainer, jsonSection, parseJsonSection } from './container.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
@@ -43,7 +44,9 @@ export const HNSW_DEFAULTS = { M: 48, efConstruction: 200, efSearch: 1536 } as c
 /** hnswlib's names for our metrics: `l2` is squared distance, `ip` is `1 - dot`, `cosine` normalises. */
 const SPACE: Record<Metric, 'l2' | 'ip' | 'cosine'> = { ip: 'ip', cosine: 'cosine', l2: 'l2' };
 
-function tempPath(): string {
+/** A fresh temp file for hnswlib (it reads and writes only paths); litter of killed processes goes first. */
+async function tempPath(): Promise<string> {
+  await removeStaleTemps(os.tmpdir(), /^dr-hnsw-(?<pid>\d+)-[0-9a-f]{12}\.bin$/);
   return path.join(os.tmpdir(), `dr-hnsw-${process.pid}-${randomBytes(6).toString('hex')}.bin`);
 }
 
@@ -286,7 +289,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   async save(file: string): Promise<void> {
-    const tmp = tempPath();
+    const tmp = await tempPath();
     try {
       this.hnsw.writeIndexSync(tmp);
       const graph = await fs.readFile(tmp);
@@ -333,7 +336,7 @@ export class HnswIndex implements VectorIndex {
       capacity: 1,
     });
     index.maxNorm = header.maxNorm as number;
-    const tmp = tempPath();
+    const tmp = await tempPath();
     try {
       await fs.writeFile(tmp, graph);
       try {
