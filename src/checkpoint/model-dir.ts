@@ -159,8 +159,18 @@ export async function writeModelDir(
   }
 }
 
-/** A relative path inside the model directory: no absolute paths, `..`, empty or `.` segments. */
-function safeRelative(rel: unknown): rel is string {
+/**
+ * Whether `rel` is a relative path that stays inside a model directory: not absolute, no `..`, empty or
+ * `.` segments, no backslashes. What a model's own files (modules.json paths, shard names, tower folders)
+ * may name; the hub downloader applies the same rule.
+ *
+ * @example
+ * ```ts
+ * safeRelative('1_Pooling'); // true
+ * safeRelative('../elsewhere'); // false
+ * ```
+ */
+export function safeRelative(rel: unknown): rel is string {
   return (
     typeof rel === 'string' &&
     rel !== '' &&

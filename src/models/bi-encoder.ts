@@ -8,7 +8,7 @@ import type { Matrix } from '../types.js';
 import { loadModel } from '../checkpoint/load.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { verifyModelDir, writeModelDir } from '../checkpoint/model-dir.js';
+import { safeRelative, verifyModelDir, writeModelDir } from '../checkpoint/model-dir.js';
 import type { SaveOptions } from '../checkpoint/model-dir.js';
 
 /**
@@ -194,6 +194,14 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
         `similarity must be 'dot' or 'cosine', got '${String(config.similarity)}'`,
         file,
       );
+    }
+    for (const key of ['query', 'passage'] as const) {
+      if (!config.tied && !safeRelative(config[key])) {
+        throw new InputFormatError(
+          `"${key}" must be a folder inside the model directory, got ${JSON.stringify(config[key])}`,
+          file,
+        );
+      }
     }
     const similarity = options.similarity ?? config.similarity;
     if (config.tied) return BiEncoder.tied(await loadEncoder(dir), { similarity });
