@@ -6,6 +6,7 @@ import type { Similarity } from '../losses/in-batch-negatives.js';
 import type { TrainableEncoder } from '../losses/types.js';
 import type { Matrix } from '../types.js';
 import { loadModel } from '../checkpoint/load.js';
+import { assertFiniteRows } from './sentence-encoder.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { safeRelative, verifyModelDir, writeModelDir } from '../checkpoint/model-dir.js';
@@ -229,8 +230,15 @@ async function encodeWith(
   for (let i = 0; i < texts.length; i += batchSize) {
     const emb = encoder.embed(texts.slice(i, i + batchSize), { training: false });
     cols = emb.shape[1];
-    parts.push((await emb.data()) as Float32Array);
+    const values = (await emb.data()) as Float32Array;
     emb.dispose();
+    assertFiniteRows(
+      values,
+      Array.from({ length: values.length / cols }, (_, j) => i + j),
+      cols,
+      texts,
+    );
+    parts.push(values);
   }
   const data = new Float32Array(texts.length * cols);
   let o = 0;

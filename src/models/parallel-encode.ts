@@ -15,7 +15,7 @@ import type { Matrix } from '../types.js';
 import { createProgress } from '../util/progress.js';
 import type { FromWorker, ToWorker, WorkerInit } from './parallel-encode-worker.js';
 import { parseBertConfig } from './bert.js';
-import { SentenceEncoder } from './sentence-encoder.js';
+import { assertFiniteRows, SentenceEncoder } from './sentence-encoder.js';
 
 /** Options of {@link encodeParallel}. */
 export interface ParallelEncodeOptions {
@@ -198,6 +198,7 @@ export async function encodeParallel(
               `encode worker returned ${data.length} values for ${batch.length} texts of dim ${dim}`,
             );
           }
+          assertFiniteRows(data, batch, dim, texts);
           batch.forEach((row, j) => out.set(data.subarray(j * dim, (j + 1) * dim), row * dim));
           progress.tick(batch.length);
         },

@@ -7,7 +7,7 @@ import { writeModelDir } from '../checkpoint/model-dir.js';
 import type { SaveOptions } from '../checkpoint/model-dir.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
 import { writeSentenceTransformersFiles } from '../checkpoint/sentence-transformers.js';
-import { ArgumentError, InputFormatError } from '../errors.js';
+import { ArgumentError, InputFormatError, NonFiniteError } from '../errors.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import type { Matrix } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -26,6 +26,35 @@ export interface EncodeOptions {
   quiet?: boolean;
   /** Truncate texts to this many tokens instead of the encoder's `maxSeqLength`. */
   maxLength?: number;
+  /**
+   * Refuse a NaN or infinite embedding with a {@link NonFiniteError} naming the text (default true); false
+   * returns such rows as they are, e.g. to inspect a broken checkpoint.
+   */
+  checkFinite?: boolean;
+}
+
+/**
+ * Throw a {@link NonFiniteError} for the first row of `values` (`rows.length` x `dim`) holding a NaN or
+ * infinity; `rows[j]` is the input index of row `j` and `texts` the inputs, quoted in the message.
+ *
+ * @example
+ * ```ts
+ * assertFiniteRows(new Float32Array([1, NaN]), [7], 2, texts); // NonFiniteError: ... text 7 ...
+ * ```
+ */
+export function assertFiniteRows(values: Float32Array, rows: number[], dim: number, texts: string[]): void {
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isFinite(values[i])) continue;
+    const j = Math.floor(i / dim);
+    const row = rows[j];
+    const text = texts[row] ?? '';
+    const quoted = JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}...` : text);
+    throw new NonFiniteError(
+      `the embedding of text ${row} (${quoted}) has ${values[i]} at dimension ${i - j * dim}: ` +
+        "the model's weights (or its config) produce non-finite values; check the checkpoint for NaN/Infinity",
+      row,
+    );
+  }
 }
 
 /** What a {@link SentenceEncoder} is built from. */
@@ -239,6 +268,7 @@ export class SentenceEncoder {
         );
         const values = (await vectors.data()) as Float32Array;
         vectors.dispose();
+        if (options.checkFinite !== false) assertFiniteRows(values, idx, dim, texts);
         idx.forEach((row, j) => out.set(values.subarray(j * dim, (j + 1) * dim), row * dim));
         progress.tick(idx.length);
       }
