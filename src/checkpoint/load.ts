@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputFormatError } from '../errors.js';
-import { BertModel, parseBertConfig } from '../models/bert.js';
+import { BertModel, checkLayersAgainstWeights, parseBertConfig } from '../models/bert.js';
 import type { BertConfig } from '../models/bert.js';
 import type { PoolingMode } from '../models/pooling.js';
 import { SentenceEncoder } from '../models/sentence-encoder.js';
@@ -99,6 +99,7 @@ export async function loadBert(dir: string): Promise<BertModel> {
   const files = await weightFiles(dir);
   const raw = new Map<string, SafetensorsTensor>();
   for (const f of files) for (const [name, t] of await readSafetensors(f)) raw.set(name, t);
+  checkLayersAgainstWeights(config, raw.keys(), configFile);
   const weights = new Map<string, tf.Tensor>();
   try {
     for (const [name, t] of raw) weights.set(name, tf.tensor(t.data, t.shape, 'float32'));

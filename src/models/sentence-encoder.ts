@@ -12,7 +12,7 @@ import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import type { Matrix } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { createProgress } from '../util/progress.js';
-import { BertModel, parseBertConfig } from './bert.js';
+import { BertModel, checkScratchSize, parseBertConfig } from './bert.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
 import type { PoolingMode } from './pooling.js';
 
@@ -176,6 +176,7 @@ export class SentenceEncoder {
       throw new InputFormatError(`invalid JSON (${(error as Error).message})`, configFile);
     }
     const config = parseBertConfig(json, configFile);
+    checkScratchSize(config, configFile);
     const tokenizer = await TextTokenizer.fromDirectory(tokenizerDir);
     const maxSeqLength =
       options.maxSeqLength ?? Math.min(config.max_position_embeddings, tokenizer.modelMaxLength ?? Infinity);
