@@ -52,6 +52,7 @@ export {
   HubError,
   REQUIRED_HUB_FILES,
   OPTIONAL_HUB_FILES,
+  redactCredentials,
 } from './checkpoint/hub.js';
 export type { HubOptions } from './checkpoint/hub.js';
 export { defaultCacheDir, modelCacheDir, COMPLETE_MARKER } from './checkpoint/cache.js';

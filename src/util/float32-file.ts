@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { InputFormatError } from '../errors.js';
+
+const READ_CHUNK = 1 << 30;
 
 /**
  * Raw float32 files of training checkpoints (`weights.bin`, `optimizer.bin`) and the JSON index that
@@ -34,27 +37,37 @@ export function float32Sha256(data: Float32Array): string {
  * ```
  */
 export async function readFloat32File(file: string, sha256?: string): Promise<Float32Array> {
-  let buf: Buffer;
+  let handle: FileHandle;
   try {
-    buf = await fs.readFile(file);
+    handle = await fs.open(file, 'r');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new InputFormatError(code === 'ENOENT' ? 'missing' : `cannot read (${code})`, file);
   }
-  if (buf.byteLength % 4 !== 0) {
-    throw new InputFormatError(
-      `${buf.byteLength} bytes is not a whole number of float32 values (truncated?)`,
-      file,
-    );
+  try {
+    const size = (await handle.stat()).size;
+    if (size % 4 !== 0) {
+      throw new InputFormatError(`${size} bytes is not a whole number of float32 values (truncated?)`, file);
+    }
+    // Read straight into the result in 1 GiB pieces: one fs.readFile stops at 2 GiB.
+    const all = new Float32Array(size / 4);
+    const bytes = new Uint8Array(all.buffer);
+    let done = 0;
+    while (done < size) {
+      const { bytesRead } = await handle.read(bytes, done, Math.min(READ_CHUNK, size - done), done);
+      if (bytesRead === 0) throw new InputFormatError(`file shrank to ${done} bytes while being read`, file);
+      done += bytesRead;
+    }
+    if (sha256 !== undefined && float32Sha256(all) !== sha256) {
+      throw new InputFormatError(
+        'content does not match the sha256 recorded when it was written (corrupt copy?)',
+        file,
+      );
+    }
+    return all;
+  } finally {
+    await handle.close();
   }
-  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  if (sha256 !== undefined && float32Sha256(all) !== sha256) {
-    throw new InputFormatError(
-      'content does not match the sha256 recorded when it was written (corrupt copy?)',
-      file,
-    );
-  }
-  return all;
 }
 
 /**

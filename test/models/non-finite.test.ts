@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from '../../src/backend/index.js';
@@ -57,6 +58,15 @@ test('NaN weights: encode, the bi-encoder and parallel encode refuse, naming the
   assert.ok(Number.isNaN(raw.data[2 * raw.cols]));
   await assert.rejects(BiEncoder.tied(enc).encodeQueries(TEXTS, { quiet: true }), namesText2);
   await assert.rejects(encodeParallel(model, TEXTS, { workers: 2, batchSize: 1, quiet: true }), namesText2);
+  // From memory the encoder is saved to a temp copy first; a copy a killed run left behind goes away.
+  const { spawnSync } = await import('node:child_process');
+  const deadPid = Number(
+    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout,
+  );
+  const litter = path.join(os.tmpdir(), `dr-parallel-encode-${deadPid}-abc123`);
+  mkdirSync(path.join(litter, 'model'), { recursive: true });
+  await assert.rejects(encodeParallel(enc, TEXTS, { workers: 1, quiet: true }), namesText2);
+  assert.ok(!existsSync(litter), 'stale temp model copy removed');
   enc.dispose();
 });
 
