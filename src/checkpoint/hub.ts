@@ -739,7 +739,11 @@ async function receive(
   });
   const hash = createHash('sha256');
   if (offset > 0 && sha256) {
-    for await (const chunk of createReadStream(part, { end: offset - 1 })) hash.update(chunk as Buffer);
+    // Local work, not a stall: keep the deadline away while the prefix is hashed.
+    for await (const chunk of createReadStream(part, { end: offset - 1 })) {
+      hash.update(chunk as Buffer);
+      stall.touch();
+    }
   }
   const handle = await openNoFollow(job, part, offset > 0);
   let written = offset;
