@@ -78,6 +78,16 @@ test('a server sending forever is cut at the size the Hub announces and at maxFi
   });
   const dir = modelCacheDir(cacheDir, 'org/endless', 'main');
   assert.ok((await sizeOf(dir)) < 64 * 1024, 'the partial file is removed');
+  // The CDN's Content-Length disagrees with the Hub's announcement: refused before any byte is written.
+  const cdn2 = await startLoopbackServer(serveFiles({ '/blob': WEIGHTS }));
+  servers.push(cdn2);
+  const liar = await hubWith('org/liar', (_req, res) =>
+    res.writeHead(302, { location: `${cdn2.url}/blob`, 'x-linked-size': '100' }).end(),
+  );
+  await assert.rejects(
+    resolveModelSource('org/liar', { ...options, endpoint: liar.url }),
+    /the response is 307200 bytes but the Hub announces 100 for model\.safetensors/,
+  );
   // No announcement at all: the cap (maxFileBytes) applies.
   const bare = await hubWith('org/bare', (_req, res) => endless(res));
   await assert.rejects(
