@@ -90,8 +90,8 @@ const manifestJson = (m: ModelManifest): string => `${JSON.stringify(m, null, 2)
  * Write a model directory as one unit. `build` fills an empty staging directory with the model's files;
  * then, with `overwrite: 'replace'` or when `dir` does not exist, the staging directory (manifest added)
  * replaces `dir` in one rename. Otherwise (`'files'`, the default) the manifest is written into `dir`
- * first and each file is renamed over its old version; files of `dir` that the model does not have are
- * kept. A file of the model whose path is a directory in `dir` (or the reverse) is an
+ * first and each file is renamed over its old version; files of the previous save (listed in its
+ * manifest) that the new model does not have are removed, and every other file of `dir` is kept. A file of the model whose path is a directory in `dir` (or the reverse) is an
  * {@link ArgumentError} before anything changes.
  *
  * @throws {ArgumentError} for an unknown `overwrite` mode or a `dir` that is not a directory.
@@ -148,15 +148,47 @@ export async function writeModelDir(
         );
       }
     }
+    const previous = await previousModelFiles(target);
     await writeFileAtomic(path.join(target, MODEL_MANIFEST), manifestJson(manifest));
     for (const rel of manifest.directories) await fs.mkdir(path.join(target, rel), { recursive: true });
     // Each rename replaces one file atomically (a file never goes missing); the manifest, already in place,
     // tells a loader whether all of them arrived.
-    for (const { path: rel } of manifest.files)
+    for (const { path: rel } of manifest.files) {
       await fs.rename(path.join(staging, rel), path.join(target, rel));
+    }
+    // Files the previous save listed and this one does not write belong to the old model (e.g. the root
+    // weights of a tied model now saved untied): left in place, a plain `loadModel(dir)` would load them.
+    // Only what the old manifest proves we wrote goes; nothing else in the directory is touched.
+    const written = new Set(manifest.files.map((f) => f.path));
+    for (const rel of previous.files) {
+      if (!written.has(rel)) await fs.rm(path.join(target, rel), { force: true });
+    }
+    const kept = new Set(manifest.directories);
+    for (const rel of previous.directories.sort((a, b) => b.length - a.length)) {
+      if (!kept.has(rel)) await fs.rmdir(path.join(target, rel)).catch(() => undefined); // only if empty
+    }
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
   }
+}
+
+/** Files and directories the manifest already in `dir` lists (nothing when absent, unreadable or unsafe). */
+async function previousModelFiles(dir: string): Promise<{ files: string[]; directories: string[] }> {
+  const none = { files: [], directories: [] };
+  let manifest: Partial<ModelManifest>;
+  try {
+    manifest = JSON.parse(
+      await fs.readFile(path.join(dir, MODEL_MANIFEST), 'utf8'),
+    ) as Partial<ModelManifest>;
+  } catch {
+    return none;
+  }
+  if (manifest?.format !== 'dense-retrieval.model-manifest' || !Array.isArray(manifest.files)) return none;
+  const files = manifest.files.map((f) => (f as { path?: unknown })?.path);
+  const directories = Array.isArray(manifest.directories) ? manifest.directories : [];
+  // A manifest naming a path outside the directory is not ours to act on.
+  if (!files.every(safeRelative) || !directories.every(safeRelative)) return none;
+  return { files: files as string[], directories: directories as string[] };
 }
 
 /**

@@ -186,3 +186,29 @@ test('a save killed at a random moment never leaves a directory that verifies bu
   }
   assert.equal(refused + verified, 4);
 });
+
+test('re-saving tied over untied (and back) removes the previous model files only', async () => {
+  const dir = tmpDir();
+  const out = path.join(dir, 'run');
+  mkdirSync(out);
+  writeFileSync(path.join(out, 'notes.txt'), 'mine');
+  const q = await tiny(dir, 1);
+  const p = await tiny(dir, 2);
+  await BiEncoder.untied(q, p).save(out);
+  assert.ok(existsSync(path.join(out, 'query', 'model.safetensors')));
+  await BiEncoder.tied(q).save(out);
+  assert.ok(!existsSync(path.join(out, 'query')), 'the untied towers are gone');
+  assert.ok(!existsSync(path.join(out, 'passage')));
+  assert.equal(readFileSync(path.join(out, 'notes.txt'), 'utf8'), 'mine');
+  // Back to untied: the root weights of the tied model must not stay loadable as if current.
+  await BiEncoder.untied(q, p).save(out);
+  assert.ok(!existsSync(path.join(out, 'model.safetensors')));
+  assert.ok(!existsSync(path.join(out, 'config.json')));
+  await assert.rejects(loadModel(out, { quiet: true }), /config\.json: missing config\.json/);
+  const back = await BiEncoder.load(out, { loadEncoder: (d) => SentenceEncoder.load(d, { quiet: true }) });
+  assert.equal(back.tied, false);
+  assert.equal(readFileSync(path.join(out, 'notes.txt'), 'utf8'), 'mine');
+  back.dispose();
+  q.dispose();
+  p.dispose();
+});
