@@ -15,7 +15,7 @@ export {
 } from './backend/kernels/index.js';
 export { createProgress } from './util/progress.js';
 export type { Progress, ProgressOptions } from './util/progress.js';
-export { writeFileAtomic, writeDirAtomic } from './util/atomic.js';
+export { writeFileAtomic, writeDirAtomic, removeStaleTemps } from './util/atomic.js';
 export type { Qrels, Run, Matrix, CorpusDoc, QueryRecord } from './types.js';
 export {
   rankDocuments,
@@ -52,6 +52,7 @@ export {
   HubError,
   REQUIRED_HUB_FILES,
   OPTIONAL_HUB_FILES,
+  redactCredentials,
 } from './checkpoint/hub.js';
 export type { HubOptions } from './checkpoint/hub.js';
 export { defaultCacheDir, modelCacheDir, COMPLETE_MARKER } from './checkpoint/cache.js';
@@ -93,7 +94,13 @@ export type { ParallelEncodeOptions } from './models/parallel-encode.js';
 export { loadModel, loadBert, loadTokenizerFor, SCRATCH_PREFIX } from './checkpoint/load.js';
 export type { LoadModelOptions } from './checkpoint/load.js';
 export { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
-export type { SafetensorsTensor, SafetensorsInput } from './checkpoint/safetensors.js';
+export type {
+  SafetensorsTensor,
+  SafetensorsInput,
+  ReadSafetensorsOptions,
+} from './checkpoint/safetensors.js';
+export { writeModelDir, verifyModelDir, MODEL_MANIFEST } from './checkpoint/model-dir.js';
+export type { SaveOptions, OverwriteMode, ModelManifest } from './checkpoint/model-dir.js';
 export {
   parsePoolingConfig,
   readSentenceTransformersLayout,

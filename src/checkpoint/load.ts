@@ -2,13 +2,14 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputFormatError } from '../errors.js';
-import { BertModel, parseBertConfig } from '../models/bert.js';
+import { BertModel, checkLayersAgainstWeights, parseBertConfig } from '../models/bert.js';
 import type { BertConfig } from '../models/bert.js';
 import type { PoolingMode } from '../models/pooling.js';
 import { SentenceEncoder } from '../models/sentence-encoder.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import { resolveModelSource } from './hub.js';
 import type { HubOptions } from './hub.js';
+import { safeRelative, verifyModelDir } from './model-dir.js';
 import { readSafetensors } from './safetensors.js';
 import type { SafetensorsTensor } from './safetensors.js';
 import { readSentenceTransformersLayout } from './sentence-transformers.js';
@@ -64,7 +65,15 @@ async function weightFiles(dir: string): Promise<string[]> {
     if (index === null || typeof index !== 'object' || typeof index.weight_map !== 'object') {
       throw new InputFormatError('no "weight_map" object', indexFile);
     }
-    return [...new Set(Object.values(index.weight_map))].sort().map((f) => path.join(dir, f));
+    const shards = [...new Set(Object.values(index.weight_map))];
+    const bad = shards.find((f) => !safeRelative(f));
+    if (bad !== undefined) {
+      throw new InputFormatError(
+        `"weight_map" names ${JSON.stringify(bad)}, which is not a file inside the model directory`,
+        indexFile,
+      );
+    }
+    return (shards as string[]).sort().map((f) => path.join(dir, f));
   }
   const hasLegacy = await exists(path.join(dir, 'pytorch_model.bin'));
   throw new InputFormatError(
@@ -90,6 +99,7 @@ export async function loadBert(dir: string): Promise<BertModel> {
   const files = await weightFiles(dir);
   const raw = new Map<string, SafetensorsTensor>();
   for (const f of files) for (const [name, t] of await readSafetensors(f)) raw.set(name, t);
+  checkLayersAgainstWeights(config, raw.keys(), configFile);
   const weights = new Map<string, tf.Tensor>();
   try {
     for (const [name, t] of raw) weights.set(name, tf.tensor(t.data, t.shape, 'float32'));
@@ -122,6 +132,7 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     return SentenceEncoder.fromScratch(source.slice(SCRATCH_PREFIX.length), options.tokenizerDir, options);
   }
   const dir = await resolveModelSource(source, options);
+  await verifyModelDir(dir);
   const layout = await readSentenceTransformersLayout(dir);
   const transformerDir = layout?.transformerDir ?? dir;
   const bert = await loadBert(transformerDir);

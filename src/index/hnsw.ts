@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import hnswlib from 'hnswlib-node';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
+import { removeStaleTemps } from '../util/atomic.js';
 import { compareIds } from '../eval/metrics.js';
 import {
   headerField,
@@ -53,7 +54,9 @@ export const HNSW_DEFAULTS = { M: 48, efConstruction: 200, efSearch: 1536 } as c
 /** hnswlib's names for our metrics: `l2` is squared distance, `ip` is `1 - dot`, `cosine` normalises. */
 const SPACE: Record<Metric, 'l2' | 'ip' | 'cosine'> = { ip: 'ip', cosine: 'cosine', l2: 'l2' };
 
-function tempPath(): string {
+/** A fresh temp file for hnswlib (it reads and writes only paths); litter of killed processes goes first. */
+async function tempPath(): Promise<string> {
+  await removeStaleTemps(os.tmpdir(), /^dr-hnsw-(?<pid>\d+)-[0-9a-f]{12}\.bin$/);
   return path.join(os.tmpdir(), `dr-hnsw-${process.pid}-${randomBytes(6).toString('hex')}.bin`);
 }
 
@@ -301,7 +304,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   async save(file: string): Promise<void> {
-    const tmp = tempPath();
+    const tmp = await tempPath();
     try {
       this.hnsw.writeIndexSync(tmp);
       const graph = await readFileChunked(tmp);
@@ -372,7 +375,7 @@ export class HnswIndex implements VectorIndex {
       capacity: 1,
     });
     index.maxNorm = maxNorm;
-    const tmp = tempPath();
+    const tmp = await tempPath();
     try {
       await fs.writeFile(tmp, graph);
       // Loaded into an object that never held an index: hnswlib-node frees the old index before loading,

@@ -7,7 +7,7 @@ import type { BiEncoder } from '../models/bi-encoder.js';
 import { AdamW, clipGradNorm } from '../optim/adamw.js';
 import { WarmupCosineScheduler } from '../optim/schedulers.js';
 import type { LrScheduler } from '../optim/schedulers.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { createProgress } from '../util/progress.js';
 import { deriveSeed } from '../util/random.js';
 import {
@@ -425,8 +425,8 @@ async function truncateLog(file: string, step: number): Promise<void> {
 
 /**
  * Save the trained model's files into `dir` without removing what else is there (checkpoints, log): the
- * model is written atomically to a sibling first, then each of its entries is renamed into place (each
- * rename is atomic; `BiEncoder.save` would replace the whole directory).
+ * same as `model.save(dir)`, whose default keeps other files and writes a manifest that loading checks, so a
+ * kill during the save never leaves a directory that loads as a mix of two models.
  *
  * @example
  * ```ts
@@ -435,24 +435,5 @@ async function truncateLog(file: string, step: number): Promise<void> {
  * ```
  */
 export async function saveModelInto(model: BiEncoder, dir: string): Promise<void> {
-  const staging = path.join(path.dirname(path.resolve(dir)), `.${path.basename(dir)}.model-${process.pid}`);
-  await writeDirAtomic(staging, (tmp) => model.save(tmp));
-  await fs.mkdir(dir, { recursive: true });
-  try {
-    for (const entry of await fs.readdir(staging)) {
-      const target = path.join(dir, entry);
-      const old = `${target}.old-${process.pid}`;
-      let moved = false;
-      try {
-        await fs.rename(target, old);
-        moved = true;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
-      await fs.rename(path.join(staging, entry), target);
-      if (moved) await fs.rm(old, { recursive: true, force: true });
-    }
-  } finally {
-    await fs.rm(staging, { recursive: true, force: true });
-  }
+  await model.save(dir, { overwrite: 'files' });
 }

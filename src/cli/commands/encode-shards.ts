@@ -1,4 +1,3 @@
-import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   checkShardSet,
@@ -127,8 +126,8 @@ export async function runShardMerge(values: OptionValues, dirs: string[], quiet:
 
 /**
  * Stream the merged rows into one `.npy` (and its ids file) without holding the matrix in memory: the
- * header states the final shape, rows are appended block by block, and the file is renamed into place
- * once complete.
+ * header states the final shape and the rows follow block by block, written atomically (a failed merge
+ * leaves no partial output, and a killed one only a temp file the next write sweeps).
  */
 async function writeMergedNpy(
   output: string,
@@ -137,12 +136,10 @@ async function writeMergedNpy(
   dim: number,
   tick: (n: number) => void,
 ): Promise<void> {
-  const tmp = `${output}.partial-${process.pid}`;
-  const handle = await open(tmp, 'w');
   const ids: string[] = [];
   const seen = new Set<string>();
-  try {
-    await handle.write(npyFloat32Header(total, dim));
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    yield npyFloat32Header(total, dim);
     for await (const block of mergeShards(shards)) {
       for (const id of block.ids) {
         if (seen.has(id))
@@ -151,16 +148,10 @@ async function writeMergedNpy(
       }
       ids.push(...block.ids);
       const d = block.vectors.data;
-      await handle.write(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      yield new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
       tick(block.ids.length);
     }
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await rm(tmp, { force: true });
-    throw error;
   }
-  await handle.close();
+  await writeFileAtomic(output, chunks());
   await writeFileAtomic(`${output.slice(0, -4)}.ids.txt`, `${ids.join('\n')}\n`);
-  await rename(tmp, output);
 }
