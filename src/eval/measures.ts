@@ -94,10 +94,10 @@ export const TREC_MEASURE_ORDER: readonly MeasureFamily[] = [
 
 /** The measure names we accept, for help texts and error messages. */
 export const SUPPORTED_MEASURES =
-  'all_trec (every trec_eval measure below), num_q, num_ret, num_rel, num_rel_ret, map, gm_map, Rprec, ' +
-  'bpref, recip_rank, iprec_at_recall, P.K, recall.K, infAP, ndcg, ndcg_cut.K, map_cut.K, success.K ' +
-  `(K: one or more comma-separated cutoffs; without K trec_eval's defaults, ${DEFAULT_CUTOFFS.join(',')} ` +
-  `and ${SUCCESS_CUTOFFS.join(',')} for success); not trec_eval: judged@K, ndcg_burges@K, ndcg_burges`;
+  'ndcg_cut.K, ndcg, map, map_cut.K, recip_rank, P.K, recall.K, success.K, Rprec, bpref, infAP, gm_map, ' +
+  'iprec_at_recall, num_q, num_ret, num_rel, num_rel_ret, all_trec (all of these) ' +
+  `(K: one or more comma-separated cutoffs; without K trec_eval's defaults ${DEFAULT_CUTOFFS.join(',')}, ` +
+  `${SUCCESS_CUTOFFS.join(',')} for success); not trec_eval: judged@K, ndcg_burges@K, ndcg_burges`;
 
 function unsupported(name: string): ArgumentError {
   return new ArgumentError('measures', `unsupported measure '${name}'; supported: ${SUPPORTED_MEASURES}`);
