@@ -60,7 +60,7 @@ export type {
   Correction,
   TestResult,
 } from './eval/significance.js';
-export { formatComparison } from './eval/compare.js';
+export { formatComparison, formatPerQueryDifferences, SIGNIFICANCE_MARKER } from './eval/compare.js';
 export type { ComparisonFormat, ComparisonReportOptions } from './eval/compare.js';
 export { optimizeFusionWeights } from './eval/fusion-weights.js';
 export type { OptimizeFusionOptions, FusionWeights } from './eval/fusion-weights.js';

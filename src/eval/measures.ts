@@ -199,6 +199,13 @@ export function parseMeasures(names: readonly string[]): MeasureSpec[] {
         for (const spec of ALL_TREC) add(spec.family, spec.k);
         continue;
       }
+      const level = /^iprec_at_recall_(\d\.\d\d)$/.exec(token);
+      if (level !== null) {
+        const k = IPREC_RECALL_LEVELS.find((l) => l.toFixed(2) === level[1]);
+        if (k === undefined) throw unsupported(token);
+        add('iprec_at_recall', k);
+        continue;
+      }
       if (token === 'iprec_at_recall') {
         for (const level of IPREC_RECALL_LEVELS) add('iprec_at_recall', level);
         continue;
