@@ -235,7 +235,7 @@ def evaluate(qrels, run, complete=False, ignore_identical_ids=False):
             mean[key] = math.exp(total / n)
         else:
             mean[key] = total / n
-    return per_query, mean
+    return (per_query, mean, scored) if complete else (per_query, mean)
 
 
 def trec_line(name, key, qid, value):
@@ -345,7 +345,7 @@ def main():
         write_qrels(os.path.join(OUT, "%s.%s" % (name, ext)), qrels)
         write_run(os.path.join(OUT, "%s.run" % name), run, rng)
         per_query, mean = evaluate(qrels, run)
-        _, mean_complete = evaluate(qrels, run, complete=True)
+        _, mean_complete, scored_complete = evaluate(qrels, run, complete=True)
         per_query_ident, mean_ident = evaluate(qrels, run, ignore_identical_ids=True)
         expected = {
             "measures": MEASURES,
@@ -362,6 +362,8 @@ def main():
             f.write(trec_text(per_query, mean))
         with open(os.path.join(OUT, "%s.expected-c.txt" % name), "w", encoding="utf-8") as f:
             f.write(trec_text({}, mean_complete))
+        with open(os.path.join(OUT, "%s.expected-qc.txt" % name), "w", encoding="utf-8") as f:
+            f.write(trec_text(scored_complete, mean_complete))
         print(name, {k: round(v, 4) for k, v in mean.items()})
 
 

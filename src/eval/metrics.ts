@@ -289,6 +289,11 @@ export interface Evaluation {
    * except the sums `num_q`, `num_ret`, `num_rel`, `num_rel_ret` and the geometric mean `gm_map`.
    */
   mean: Record<string, number>;
+  /**
+   * With `complete` only: the values of the judged queries missing from the run (what trec_eval `-q -c`
+   * prints for them), keyed like `perQuery`.
+   */
+  perQueryMissing?: Map<string, Record<string, number>>;
 }
 
 /**
@@ -345,13 +350,19 @@ export function evaluateRun(
       `no query of the run has judgements in the qrels (run query ids look like '${example ?? ''}')`,
     );
   }
+  const missing = new Map<string, Record<string, number>>();
   if (options.complete) {
     // trec_eval -c scores a judged query missing from the run on an empty ranking: 0 for every measure
     // except its relevant count (num_rel) and gm_map's floor log(1e-5).
     for (const [qid, judgments] of qrels) {
       if (perQuery.has(qid)) continue;
       const q = summarize(judgments);
-      for (const spec of specs) sums[spec.key] += compute(spec.family, spec.k, [], q, []);
+      const values: Record<string, number> = {};
+      for (const spec of specs) {
+        values[spec.key] = compute(spec.family, spec.k, [], q, []);
+        sums[spec.key] += values[spec.key];
+      }
+      missing.set(qid, values);
     }
   }
   const count = options.complete ? qrels.size : perQuery.size;
@@ -361,5 +372,5 @@ export function evaluateRun(
     const sum = sums[spec.key];
     mean[spec.key] = how === 'sum' ? sum : how === 'geometric' ? Math.exp(sum / count) : sum / count;
   }
-  return { perQuery, mean };
+  return options.complete ? { perQuery, mean, perQueryMissing: missing } : { perQuery, mean };
 }

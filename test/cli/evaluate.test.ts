@@ -40,6 +40,21 @@ test('evaluate --complete on BEIR TSV qrels matches the reference -c means', asy
   assert.equal(r.stdout, readFileSync(path.join(F, 'synthetic.expected-c.txt'), 'utf8'));
 });
 
+test('evaluate -q -c also prints the judged queries the run lacks, as trec_eval v10', async () => {
+  const r = await runCli([
+    'evaluate',
+    '--qrels',
+    path.join(F, 'cranfield.qrels'),
+    '--run',
+    path.join(F, 'cranfield.run'),
+    ...MEASURE_ARGS,
+    '-q',
+    '-c',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, readFileSync(path.join(F, 'cranfield.expected-qc.txt'), 'utf8'));
+});
+
 test('evaluate prints the default measures as <measure>\\tall\\t<value> lines', async () => {
   const r = await runCli([
     'evaluate',

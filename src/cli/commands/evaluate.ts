@@ -66,8 +66,10 @@ Options:
     });
     const lines: string[] = [];
     if (values['per-query'] === true) {
-      for (const qid of [...result.perQuery.keys()].sort(compareIds)) {
-        const perQuery = result.perQuery.get(qid) as Record<string, number>;
+      // With -c, trec_eval -q also prints the judged queries the run lacks.
+      const all = new Map([...result.perQuery, ...(result.perQueryMissing ?? [])]);
+      for (const qid of [...all.keys()].sort(compareIds)) {
+        const perQuery = all.get(qid) as Record<string, number>;
         for (const spec of specs) {
           if (printsPerQuery(spec.family)) lines.push(formatMeasureLine(spec, qid, perQuery[spec.key]));
         }
