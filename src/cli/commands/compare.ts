@@ -4,7 +4,7 @@ import { readQrels } from '../../data/qrels.js';
 import { readRun } from '../../data/run.js';
 import { ArgumentError } from '../../errors.js';
 import { formatComparison, formatPerQueryDifferences } from '../../eval/compare.js';
-import { inTrecOrder, parseMeasures } from '../../eval/measures.js';
+import { inTrecOrder, measureAggregation, parseMeasures } from '../../eval/measures.js';
 import { compareRuns } from '../../eval/significance.js';
 import type { Correction, RunComparison, SignificanceTest } from '../../eval/significance.js';
 import type { Run } from '../../types.js';
@@ -37,7 +37,8 @@ rows runs, columns measures, '†' and the corrected p-value where a run differs
 Options:
   --qrels FILE          relevance judgements (required)
   --run [NAME=]FILE     a TREC run (repeat, at least two); named after its file unless NAME= is given
-  -m, --measures LIST   trec_eval measure names, comma separated, repeatable (default ${DEFAULT_MEASURES})
+  -m, --measures LIST   trec_eval measure names, comma separated, repeatable (default ${DEFAULT_MEASURES});
+                        counts such as num_rel are left out (all_trec gives every other trec_eval measure)
   --baseline NAME       the run the others are tested against (default the first run)
   --test NAME           ${TESTS.join('|')} (default paired-t)
   --correction NAME     ${CORRECTIONS.join('|')} (default holm), over the runs compared, per measure
@@ -88,7 +89,12 @@ Options:
     const measureArgs = Array.isArray(given) && given.length > 0 ? given.map(String) : [DEFAULT_MEASURES];
     let measures: string[];
     try {
-      measures = inTrecOrder(parseMeasures(measureArgs)).map((s) => s.key);
+      // Counts (num_q, num_rel, ...; part of all_trec) are sums over queries, not per-query scores to test.
+      const specs = inTrecOrder(parseMeasures(measureArgs)).filter(
+        (s) => measureAggregation(s.family) !== 'sum',
+      );
+      if (specs.length === 0) throw new UsageError('--measures: only counts given; name a per-query measure');
+      measures = specs.map((s) => s.key);
     } catch (error) {
       if (error instanceof ArgumentError) throw new UsageError(`--${error.message}`);
       throw error;
