@@ -4,6 +4,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { loadBeir } from '../../src/data/beir.js';
 import { readRun, writeRun } from '../../src/data/run.js';
+import { optimizeFusionWeights } from '../../src/eval/fusion-weights.js';
 import { compareRuns } from '../../src/eval/significance.js';
 import { Bm25Index } from '../../src/index/bm25.js';
 import { fuse } from '../../src/index/fuse.js';
@@ -158,6 +159,38 @@ test('fuse writes the run the library computes (combmnz over min-max)', async ()
     for (const [docid, score] of docs) assert.equal(got.get(docid), score, `${qid} ${docid}`);
   }
   assert.match(readFileSync(out, 'utf8'), / combmnz\n/);
+});
+
+test('fuse --method wsum --train-qrels fits the weights as optimizeFusionWeights does', async () => {
+  const out = path.join(dir, 'wsum.trec');
+  const r = await runCli([
+    'fuse',
+    '--run',
+    files.bm25,
+    '--run',
+    files.flat,
+    '--method',
+    'wsum',
+    '--train-qrels',
+    qrelsFile,
+    '--measure',
+    'ndcg_cut.10',
+    '--step',
+    '0.25',
+    '--output',
+    out,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const inputs = [await readRun(files.bm25), await readRun(files.flat)];
+  const fitted = optimizeFusionWeights(qrels, inputs, 'ndcg_cut.10', { step: 0.25 });
+  assert.ok(
+    r.stderr.includes(`fuse: weights ${fitted.weights.join(',')} (ndcg_cut.10 ${fitted.score.toFixed(4)}`),
+  );
+  const expected = fuse(inputs, { method: 'wsum', weights: fitted.weights });
+  const written = await readRun(out);
+  for (const [qid, docs] of expected) {
+    for (const [docid, score] of docs) assert.equal(written.get(qid)?.get(docid), score, `${qid} ${docid}`);
+  }
 });
 
 test('compare and fuse usage errors name the option', async () => {
