@@ -146,6 +146,11 @@ export function inTrecOrder(specs: readonly MeasureSpec[]): MeasureSpec[] {
  * How trec_eval turns per-query values into its `all` line: `sum` for the counts (`num_q`, `num_ret`,
  * `num_rel`, `num_rel_ret`), `geometric` for `gm_map` (whose per-query value is log(max(AP, 1e-5))),
  * `mean` for everything else.
+ *
+ * @example
+ * ```ts
+ * measureAggregation('num_rel'); // 'sum'
+ * ```
  */
 export function measureAggregation(family: MeasureFamily): 'mean' | 'sum' | 'geometric' {
   if (family === 'num_q' || family === 'num_ret' || family === 'num_rel' || family === 'num_rel_ret') {

@@ -355,7 +355,7 @@ export function evaluateRun(
     // trec_eval -c scores a judged query missing from the run on an empty ranking: 0 for every measure
     // except its relevant count (num_rel) and gm_map's floor log(1e-5).
     for (const [qid, judgments] of qrels) {
-      if (perQuery.has(qid)) continue;
+      if (perQuery.has(qid) || judgments.size === 0) continue; // no lines, no query (as trec_eval)
       const q = summarize(judgments);
       const values: Record<string, number> = {};
       for (const spec of specs) {

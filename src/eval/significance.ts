@@ -137,7 +137,7 @@ function averageRanks(values: readonly number[]): { ranks: number[]; ties: numbe
  * @throws {ArgumentError} as {@link pairedTTest}.
  * @example
  * ```ts
- * wilcoxonTest([0.9, 0.8, 0.7, 0.6, 0.5], [0.5, 0.6, 0.5, 0.5, 0.4]); // { statistic: 0, pValue: 0.0625, method: 'exact' }
+ * wilcoxonTest([0.9, 0.8, 0.7, 0.6, 0.5], [0.1, 0.6, 0.4, 0.55, 0.4]); // { statistic: 0, pValue: 0.0625, method: 'exact' }
  * ```
  */
 export function wilcoxonTest(
@@ -253,7 +253,15 @@ export function correctPValues(pValues: readonly number[], correction: Correctio
   return out;
 }
 
-/** Run the named paired test; `seed` only matters for the randomization test. */
+/**
+ * Run the named paired test; `seed` and `permutations` only matter for the randomization test.
+ *
+ * @throws {ArgumentError} for an unknown test, or as the test itself throws.
+ * @example
+ * ```ts
+ * pairedTest('wilcoxon', ndcgDense, ndcgBm25).pValue;
+ * ```
+ */
 export function pairedTest(
   test: SignificanceTest,
   x: readonly number[],
@@ -276,7 +284,7 @@ export function pairedTest(
 }
 
 /** Seed of the randomization test for the pair (i, j) of runs: independent of which other pairs run. */
-export function pairSeed(seed: number, i: number, j: number): number {
+function pairSeed(seed: number, i: number, j: number): number {
   return deriveSeed(seed, i, j);
 }
 
