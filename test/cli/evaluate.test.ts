@@ -55,6 +55,48 @@ test('evaluate -q -c also prints the judged queries the run lacks, as trec_eval 
   assert.equal(r.stdout, readFileSync(path.join(F, 'cranfield.expected-qc.txt'), 'utf8'));
 });
 
+test('evaluate -m all_trec prints every supported trec_eval measure in trec_eval order', async () => {
+  const r = await runCli([
+    'evaluate',
+    '--qrels',
+    path.join(F, 'cranfield.qrels'),
+    '--run',
+    path.join(F, 'cranfield.run'),
+    '-m',
+    'all_trec',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.split('\t'));
+  const names = rows.map((row) => row[0].trim());
+  assert.deepEqual(names.slice(0, 11), [
+    'num_q',
+    'num_ret',
+    'num_rel',
+    'num_rel_ret',
+    'map',
+    'gm_map',
+    'Rprec',
+    'bpref',
+    'recip_rank',
+    'iprec_at_recall_0.00',
+    'iprec_at_recall_0.10',
+  ]);
+  assert.deepEqual(names.slice(-4), ['map_cut_1000', 'success_1', 'success_5', 'success_10']);
+  assert.equal(names.length, 61);
+  // Counts print as integers and equal the reference's sums (58 of 65 judged queries are in the run).
+  const expected = JSON.parse(readFileSync(path.join(F, 'cranfield.expected.json'), 'utf8')) as {
+    mean: Record<string, number>;
+  };
+  for (const key of ['num_q', 'num_ret', 'num_rel', 'num_rel_ret'])
+    assert.equal(rows[names.indexOf(key)][2], String(expected.mean[key]));
+  for (const key of ['map', 'gm_map', 'Rprec', 'bpref', 'infAP', 'success_5', 'iprec_at_recall_0.50']) {
+    assert.equal(Number(rows[names.indexOf(key)][2]).toFixed(4), expected.mean[key].toFixed(4), key);
+  }
+});
+
 test('evaluate prints the default measures as <measure>\\tall\\t<value> lines', async () => {
   const r = await runCli([
     'evaluate',
