@@ -81,9 +81,9 @@ export async function benchIndex(opts: BenchOptions, workdir: string): Promise<R
 
   note(`index-exact: ${vectors} x ${dim} ${common.data} vectors, ${nq} queries, k = ${k}`);
   const exact = new ExactIndex({ dim, metric: 'ip' });
-  exact.add(base, ids);
+  await exact.add(base, ids);
   let t0 = performance.now();
-  const truth = exact.search(queries, k);
+  const truth = await exact.search(queries, k);
   let seconds = since(t0);
   rows.push({
     name: 'index-exact',
@@ -104,12 +104,12 @@ export async function benchIndex(opts: BenchOptions, workdir: string): Promise<R
   note(`index-hnsw: building M = ${M}, efConstruction = ${efConstruction}`);
   const hnsw = new HnswIndex({ dim, metric: 'ip', M, efConstruction, capacity: vectors });
   t0 = performance.now();
-  hnsw.add(base, ids);
+  await hnsw.add(base, ids);
   const buildSeconds = since(t0);
   note(`index-hnsw: built in ${buildSeconds.toFixed(1)} s`);
   for (const e of ef) {
     t0 = performance.now();
-    const result = hnsw.search(queries, k, { ef: e });
+    const result = await hnsw.search(queries, k, { ef: e });
     seconds = since(t0);
     const recall = recallOfResults(result.ids, truth.ids, k);
     rows.push({

@@ -170,11 +170,11 @@ export class RetrievalEvaluator {
       const metric = this.opts.metric ?? 'ip';
       // Exact search always runs when an approximate index is compared: it is the recall reference.
       const exact = new ExactIndex({ dim: docs.cols, metric });
-      exact.add(
+      await exact.add(
         docs,
         corpus.map((d) => d.id),
       );
-      exactTop = exact.search(qs, k);
+      exactTop = await exact.search(qs, k);
       if (indexes.includes('exact')) rows.push(await this.row('exact', 'exact', exactTop, queryIds));
       if (indexes.includes('hnsw')) {
         const hnsw = new HnswIndex({ ...this.opts.hnsw, dim: docs.cols, metric, capacity: corpus.length });
@@ -182,7 +182,7 @@ export class RetrievalEvaluator {
         const step = 1000;
         for (let s = 0; s < corpus.length; s += step) {
           const e = Math.min(corpus.length, s + step);
-          hnsw.add(
+          await hnsw.add(
             { data: docs.data.subarray(s * docs.cols, e * docs.cols), rows: e - s, cols: docs.cols },
             corpus.slice(s, e).map((d) => d.id),
           );
@@ -190,7 +190,7 @@ export class RetrievalEvaluator {
         }
         progress.done();
         for (const ef of this.opts.ef ?? [hnsw.efSearch]) {
-          const result = hnsw.search(qs, k, { ef });
+          const result = await hnsw.search(qs, k, { ef });
           const used = Math.max(ef, k);
           const row = await this.row(`hnsw ef=${used}`, 'hnsw', result, queryIds, `hnsw-ef${used}`);
           row.ef = used;

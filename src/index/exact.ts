@@ -38,8 +38,8 @@ export interface ExactIndexOptions {
  * ```ts
  * import { ExactIndex } from 'dense-retrieval';
  * const index = new ExactIndex({ dim: 3, metric: 'ip' });
- * index.add({ data: new Float32Array([1, 0, 0, 0, 1, 0]), rows: 2, cols: 3 }, ['d1', 'd2']);
- * const { ids, scores } = index.search({ data: new Float32Array([0.9, 0.1, 0]), rows: 1, cols: 3 }, 1);
+ * await index.add({ data: new Float32Array([1, 0, 0, 0, 1, 0]), rows: 2, cols: 3 }, ['d1', 'd2']);
+ * const { ids, scores } = await index.search({ data: new Float32Array([0.9, 0.1, 0]), rows: 1, cols: 3 }, 1);
  * // ids[0] = ['d1'], scores[0][0] ≈ 0.9
  * await index.save('corpus.exact');
  * ```
@@ -78,7 +78,7 @@ export class ExactIndex implements VectorIndex {
     return this.store.subarray(row * this.dim, (row + 1) * this.dim);
   }
 
-  add(vectors: Matrix, ids: string[]): void {
+  async add(vectors: Matrix, ids: string[]): Promise<void> {
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
     this.append(vectors, ids, this.metric === 'cosine');
@@ -109,7 +109,7 @@ export class ExactIndex implements VectorIndex {
     }
   }
 
-  search(queries: Matrix, k: number): SearchResult {
+  async search(queries: Matrix, k: number): Promise<SearchResult> {
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
     const d = this.dim;

@@ -74,8 +74,8 @@ function tempPath(): string {
  * ```ts
  * import { HnswIndex } from 'dense-retrieval';
  * const index = new HnswIndex({ dim: 384, metric: 'cosine' });
- * index.add(corpusEmbeddings, docIds);
- * const top10 = index.search(queryEmbeddings, 10, { ef: 256 });
+ * await index.add(corpusEmbeddings, docIds);
+ * const top10 = await index.search(queryEmbeddings, 10, { ef: 256 });
  * await index.save('corpus.hnsw');
  * const again = await HnswIndex.load('corpus.hnsw');
  * ```
@@ -193,7 +193,7 @@ export class HnswIndex implements VectorIndex {
     return this.ids;
   }
 
-  add(vectors: Matrix, ids: string[]): void {
+  async add(vectors: Matrix, ids: string[]): Promise<void> {
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
     const need = this.size + vectors.rows;
@@ -222,7 +222,7 @@ export class HnswIndex implements VectorIndex {
     }
   }
 
-  search(queries: Matrix, k: number, options: SearchOptions = {}): SearchResult {
+  async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
     const ef = checkPositiveInt('ef', options.ef ?? this.efSearch);

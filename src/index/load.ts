@@ -50,7 +50,7 @@ export async function readIndexKind(file: string): Promise<IndexKind> {
  * ```ts
  * import { loadVectorIndex } from 'dense-retrieval';
  * const index = await loadVectorIndex('corpus.idx');
- * const { ids } = index.search(queryEmbeddings, 10);
+ * const { ids } = await index.search(queryEmbeddings, 10);
  * ```
  */
 export async function loadVectorIndex(file: string): Promise<ExactIndex | HnswIndex> {

@@ -10,16 +10,16 @@ import type { SearchOptions, VectorIndex } from './types.js';
  * @example
  * ```ts
  * import { ExactIndex, HnswIndex, measureRecall } from 'dense-retrieval';
- * const r = measureRecall(hnsw, exact, queryEmbeddings, 10); // e.g. 0.991
+ * const r = await measureRecall(hnsw, exact, queryEmbeddings, 10); // e.g. 0.991
  * ```
  */
-export function measureRecall(
+export async function measureRecall(
   approx: VectorIndex,
   exact: VectorIndex,
   queries: Matrix,
   k: number,
   options: SearchOptions = {},
-): number {
+): Promise<number> {
   if (approx.size !== exact.size || approx.dim !== exact.dim || approx.metric !== exact.metric) {
     throw new ArgumentError(
       'approx',
@@ -27,8 +27,8 @@ export function measureRecall(
     );
   }
   if (queries.rows === 0) throw new ArgumentError('queries', 'no query vectors');
-  const a = approx.search(queries, k, options);
-  const e = exact.search(queries, k);
+  const a = await approx.search(queries, k, options);
+  const e = await exact.search(queries, k);
   return recallOfResults(a.ids, e.ids, k);
 }
 

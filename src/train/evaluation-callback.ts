@@ -53,8 +53,8 @@ export function createEvaluationCallback(
       { batchSize, quiet: true },
     );
     const index = new ExactIndex({ dim: docs.cols, metric: model.similarity === 'cosine' ? 'cosine' : 'ip' });
-    index.add(docs, ids);
-    const run = searchResultToRun(index.search(q, k), queryIds);
+    await index.add(docs, ids);
+    const run = searchResultToRun(await index.search(q, k), queryIds);
     return evaluateRun(qrels, run, measures).mean;
   };
 }

@@ -11,41 +11,41 @@ import type { SearchResult } from '../../src/index/types.js';
 import type { Matrix } from '../../src/types.js';
 import { ids, randomMatrix, rows } from './helpers.js';
 
-test('default settings reach recall@10 >= 0.98 against exact search on random 384-d vectors', () => {
+test('default settings reach recall@10 >= 0.98 against exact search on random 384-d vectors', async () => {
   const docs = randomMatrix(5000, 384, 11);
   const queries = randomMatrix(100, 384, 12);
   const exact = new ExactIndex({ dim: 384, metric: 'cosine' });
-  exact.add(docs, ids(5000));
+  await exact.add(docs, ids(5000));
   const hnsw = new HnswIndex({ dim: 384, metric: 'cosine' });
-  hnsw.add(docs, ids(5000));
-  const recall = measureRecall(hnsw, exact, queries, 10);
+  await hnsw.add(docs, ids(5000));
+  const recall = await measureRecall(hnsw, exact, queries, 10);
   assert.ok(recall >= 0.98, `recall@10 = ${recall}`);
   // A starved beam must do visibly worse: the test can tell good settings from bad ones.
-  assert.ok(measureRecall(hnsw, exact, queries, 10, { ef: 10 }) < recall);
+  assert.ok((await measureRecall(hnsw, exact, queries, 10, { ef: 10 })) < recall);
 });
 
-test('grows past its initial capacity and finds every vector it holds', () => {
+test('grows past its initial capacity and finds every vector it holds', async () => {
   const docs = randomMatrix(300, 16, 21);
   const index = new HnswIndex({ dim: 16, metric: 'l2', capacity: 8 });
-  index.add(rows(docs, 0, 5), ids(5));
-  index.add(rows(docs, 5, 300), ids(300).slice(5));
+  await index.add(rows(docs, 0, 5), ids(5));
+  await index.add(rows(docs, 5, 300), ids(300).slice(5));
   assert.equal(index.size, 300);
   assert.ok(index.capacity >= 300);
-  const hit = index.search(rows(docs, 0, 300), 1);
+  const hit = await index.search(rows(docs, 0, 300), 1);
   const self = hit.ids.filter((r, i) => r[0] === `d${i}`).length;
   assert.ok(self >= 297, `${self}/300 vectors found themselves`);
   assert.ok(Math.abs(hit.scores[0][0]) < 1e-4, 'l2 score of a vector against itself is -0');
 });
 
-test('scores follow the metric (ip: dot product, best first)', () => {
+test('scores follow the metric (ip: dot product, best first)', async () => {
   const index = new HnswIndex({ dim: 2, metric: 'ip' });
-  index.add({ data: new Float32Array([1, 0, 0, 2, 3, 3]), rows: 3, cols: 2 }, ['a', 'b', 'c']);
-  const r = index.search({ data: new Float32Array([1, 1]), rows: 1, cols: 2 }, 3);
+  await index.add({ data: new Float32Array([1, 0, 0, 2, 3, 3]), rows: 3, cols: 2 }, ['a', 'b', 'c']);
+  const r = await index.search({ data: new Float32Array([1, 1]), rows: 1, cols: 2 }, 3);
   assert.deepEqual(r.ids[0], ['c', 'b', 'a']);
   assert.deepEqual(Array.from(r.scores[0]), [6, 2, 1]);
 });
 
-test('ip uses the exact inner-product reduction: full-beam search equals exact search, even after Φ grows', () => {
+test('ip uses the exact inner-product reduction: full-beam search equals exact search, even after Φ grows', async () => {
   const small = randomMatrix(150, 12, 41);
   const big = randomMatrix(150, 12, 42);
   for (let i = 0; i < big.data.length; i++) big.data[i] *= 3; // longer vectors: forces a rebuild
@@ -53,12 +53,12 @@ test('ip uses the exact inner-product reduction: full-beam search equals exact s
   const hnsw = new HnswIndex({ dim: 12, metric: 'ip' });
   const exact = new ExactIndex({ dim: 12, metric: 'ip' });
   assert.equal(hnsw.mipsTransform, true);
-  hnsw.add(small, ids(150, 's'));
-  exact.add(small, ids(150, 's'));
-  hnsw.add(big, ids(150, 'b'));
-  exact.add(big, ids(150, 'b'));
-  const a = hnsw.search(q, 10, { ef: 300 });
-  const e = exact.search(q, 10);
+  await hnsw.add(small, ids(150, 's'));
+  await exact.add(small, ids(150, 's'));
+  await hnsw.add(big, ids(150, 'b'));
+  await exact.add(big, ids(150, 'b'));
+  const a = await hnsw.search(q, 10, { ef: 300 });
+  const e = await exact.search(q, 10);
   assert.deepEqual(a.ids, e.ids);
   a.scores.forEach((s, i) => s.forEach((v, j) => assert.ok(Math.abs(v - e.scores[i][j]) < 1e-4)));
   assert.equal(new HnswIndex({ dim: 4, metric: 'ip', mipsTransform: false }).mipsTransform, false);
@@ -70,22 +70,22 @@ test('save/load keeps graph and id mapping; truncated or other-version files are
   const docs = randomMatrix(400, 32, 31);
   const q = randomMatrix(20, 32, 32);
   const index = new HnswIndex({ dim: 32, metric: 'cosine', M: 8, efConstruction: 50, efSearch: 40 });
-  index.add(docs, ids(400, 'doc-'));
+  await index.add(docs, ids(400, 'doc-'));
   const file = path.join(dir, 'g.hnsw');
   await index.save(file);
   const loaded = await HnswIndex.load(file);
   assert.equal(loaded.size, 400);
   assert.equal(loaded.M, 8);
   assert.equal(loaded.efSearch, 40);
-  assert.deepEqual(loaded.search(q, 5), index.search(q, 5));
-  loaded.add(randomMatrix(1, 32, 33), ['new']);
+  assert.deepEqual(await loaded.search(q, 5), await index.search(q, 5));
+  await loaded.add(randomMatrix(1, 32, 33), ['new']);
   assert.equal(loaded.size, 401);
   const ip = new HnswIndex({ dim: 32, metric: 'ip', M: 8 });
-  ip.add(docs, ids(400));
+  await ip.add(docs, ids(400));
   await ip.save(path.join(dir, 'ip.hnsw'));
   const ipLoaded = await HnswIndex.load(path.join(dir, 'ip.hnsw'));
   assert.equal(ipLoaded.mipsTransform, true);
-  assert.deepEqual(ipLoaded.search(q, 5), ip.search(q, 5));
+  assert.deepEqual(await ipLoaded.search(q, 5), await ip.search(q, 5));
   const bytes = await fs.readFile(file);
   const cut = path.join(dir, 'cut.hnsw');
   await fs.writeFile(cut, bytes.subarray(0, bytes.length - 100));
@@ -100,7 +100,7 @@ test('save/load keeps graph and id mapping; truncated or other-version files are
   await assert.rejects(HnswIndex.load(cut), /cut\.hnsw: index format version 2 is not supported/);
   const exactFile = path.join(dir, 'e.idx');
   const exact = new ExactIndex({ dim: 32 });
-  exact.add(rows(docs, 0, 3), ids(3));
+  await exact.add(rows(docs, 0, 3), ids(3));
   await exact.save(exactFile);
   await assert.rejects(
     HnswIndex.load(exactFile),
@@ -108,22 +108,22 @@ test('save/load keeps graph and id mapping; truncated or other-version files are
   );
 });
 
-test('bad input is a clear ArgumentError', () => {
+test('bad input is a clear ArgumentError', async () => {
   const index = new HnswIndex({ dim: 4 });
   const q = randomMatrix(1, 4, 3);
-  assert.throws(() => index.search(q, 1), /index: cannot search an empty index/);
-  index.add(randomMatrix(3, 4, 4), ['a', 'b', 'c']);
-  assert.throws(() => index.search(q, 4), /k: k = 4 exceeds the number of indexed vectors \(3\)/);
-  assert.throws(() => index.search(randomMatrix(1, 8, 1), 1), /queries: dimension mismatch/);
-  assert.throws(() => index.add(randomMatrix(1, 3, 1), ['x']), /vectors: dimension mismatch/);
+  await assert.rejects(() => index.search(q, 1), /index: cannot search an empty index/);
+  await index.add(randomMatrix(3, 4, 4), ['a', 'b', 'c']);
+  await assert.rejects(() => index.search(q, 4), /k: k = 4 exceeds the number of indexed vectors \(3\)/);
+  await assert.rejects(() => index.search(randomMatrix(1, 8, 1), 1), /queries: dimension mismatch/);
+  await assert.rejects(() => index.add(randomMatrix(1, 3, 1), ['x']), /vectors: dimension mismatch/);
   const nan = randomMatrix(2, 4, 5);
   nan.data[1] = Number.NaN;
-  assert.throws(() => index.add(nan, ['x', 'y']), /vectors: row 0 contains NaN/);
+  await assert.rejects(() => index.add(nan, ['x', 'y']), /vectors: row 0 contains NaN/);
   const nanQ = randomMatrix(1, 4, 5);
   nanQ.data[0] = Number.POSITIVE_INFINITY;
-  assert.throws(() => index.search(nanQ, 1), /queries: row 0 contains an infinite value/);
-  assert.throws(() => index.add(randomMatrix(1, 4, 6), ['b']), /ids: duplicate document id 'b'/);
-  assert.throws(() => index.search(q, 1, { ef: 0 }), /ef: must be a positive integer/);
+  await assert.rejects(() => index.search(nanQ, 1), /queries: row 0 contains an infinite value/);
+  await assert.rejects(() => index.add(randomMatrix(1, 4, 6), ['b']), /ids: duplicate document id 'b'/);
+  await assert.rejects(() => index.search(q, 1, { ef: 0 }), /ef: must be a positive integer/);
   assert.throws(() => new HnswIndex({ dim: 4, M: 0 }), /M: must be a positive integer/);
   assert.throws(() => new HnswIndex({ dim: 4, seed: -1 }), /seed: must be a non-negative integer, got -1/);
   assert.equal(index.size, 3);
@@ -165,10 +165,15 @@ function stack(...parts: [Matrix, number[]?][]): Matrix {
 }
 
 /** Every row of a batch search equals the same query searched alone. */
-function assertBatchEqualsOneByOne(index: HnswIndex, q: Matrix, k: number, ef: number): SearchResult {
-  const batch = index.search(q, k, { ef });
+async function assertBatchEqualsOneByOne(
+  index: HnswIndex,
+  q: Matrix,
+  k: number,
+  ef: number,
+): Promise<SearchResult> {
+  const batch = await index.search(q, k, { ef });
   for (let i = 0; i < q.rows; i++) {
-    const one = index.search(stack([q, [i]]), k, { ef });
+    const one = await index.search(stack([q, [i]]), k, { ef });
     assert.deepEqual(one, { ids: [batch.ids[i]], scores: [batch.scores[i]] }, `query ${i}`);
   }
   return batch;
@@ -182,29 +187,29 @@ test('ip: batch equals one-by-one, scores are exact float64 dot products in trec
   const docIds = [...ids(120, 's'), ...ids(120, 'b')];
   const q = randomMatrix(20, 16, 53);
   const index = new HnswIndex({ dim: 16, metric: 'ip', M: 8, efConstruction: 64, capacity: 4 });
-  index.add(small, ids(120, 's'));
-  index.add(big, ids(120, 'b'));
-  const batch = assertBatchEqualsOneByOne(index, q, 10, 20);
+  await index.add(small, ids(120, 's'));
+  await index.add(big, ids(120, 'b'));
+  const batch = await assertBatchEqualsOneByOne(index, q, 10, 20);
   // A beam over the whole index finds everything: the result is brute force, bit for bit.
-  const full = index.search(q, 10, { ef: 240 });
+  const full = await index.search(q, 10, { ef: 240 });
   assert.deepEqual(full, bruteForceIp(docs, docIds, q, 10));
 
   const file = path.join(tmpDir(), 'ip.hnsw');
   await index.save(file);
   const loaded = await HnswIndex.load(file);
-  assert.deepEqual(loaded.search(q, 10, { ef: 20 }), batch);
-  assert.deepEqual(loaded.search(q, 10, { ef: 240 }), full);
+  assert.deepEqual(await loaded.search(q, 10, { ef: 20 }), batch);
+  assert.deepEqual(await loaded.search(q, 10, { ef: 240 }), full);
   // The reloaded index rescores and rebuilds from the vectors it read back.
   const more = randomMatrix(5, 16, 54);
   for (let i = 0; i < more.data.length; i++) more.data[i] *= 4;
-  loaded.add(more, ids(5, 'm'));
+  await loaded.add(more, ids(5, 'm'));
   assert.deepEqual(
-    loaded.search(q, 10, { ef: 245 }),
+    await loaded.search(q, 10, { ef: 245 }),
     bruteForceIp(stack([docs], [more]), [...docIds, ...ids(5, 'm')], q, 10),
   );
 });
 
-test('ip: exact duplicates tie and rank by id, descending', () => {
+test('ip: exact duplicates tie and rank by id, descending', async () => {
   const docs = randomMatrix(150, 16, 55);
   // Copies of d7 under ids whose order is not insertion order. (hnswlib may leave some copies of a point
   // unreachable, so the test checks the order of what is returned, not that every copy is.)
@@ -212,10 +217,10 @@ test('ip: exact duplicates tie and rank by id, descending', () => {
   const all = stack([docs], [docs, [7, 7, 7, 7, 7]]);
   const allIds = [...ids(150), ...dupIds];
   const index = new HnswIndex({ dim: 16, metric: 'ip', M: 8, efConstruction: 64 });
-  index.add(stack([docs]), ids(150));
-  index.add(stack([docs, [7, 7, 7, 7, 7]]), dupIds);
+  await index.add(stack([docs]), ids(150));
+  await index.add(stack([docs, [7, 7, 7, 7, 7]]), dupIds);
   const q = stack([randomMatrix(10, 16, 56)], [docs, [7]]);
-  const got = assertBatchEqualsOneByOne(index, q, 8, 155);
+  const got = await assertBatchEqualsOneByOne(index, q, 8, 155);
   let ties = 0;
   got.ids.forEach((row, i) => {
     const ranked = row.map((id) => ({ id, score: dot(q, i, all, allIds.indexOf(id)) }));
@@ -229,14 +234,14 @@ test('ip: exact duplicates tie and rank by id, descending', () => {
   assert.ok(ties >= 2, `the duplicates produced ties (${ties})`);
 });
 
-test('l2 and cosine: batch equals one-by-one, scores from the distance, equal distances ranked by id', () => {
+test('l2 and cosine: batch equals one-by-one, scores from the distance, equal distances ranked by id', async () => {
   const docs = randomMatrix(200, 8, 61);
   for (const metric of ['l2', 'cosine'] as const) {
     const index = new HnswIndex({ dim: 8, metric, M: 8, efConstruction: 64 });
-    index.add(docs, ids(200));
-    index.add(stack([docs, [3, 3, 3]]), ['t-b', 't-c', 't-a']);
+    await index.add(docs, ids(200));
+    await index.add(stack([docs, [3, 3, 3]]), ['t-b', 't-c', 't-a']);
     const q = stack([randomMatrix(10, 8, 62)], [docs, [3]]);
-    const batch = assertBatchEqualsOneByOne(index, q, 6, 203);
+    const batch = await assertBatchEqualsOneByOne(index, q, 6, 203);
     batch.scores.forEach((s) => s.forEach((v, j) => assert.ok(j === 0 || s[j - 1] >= v, `${metric} order`)));
     // Query 10 is document d3 itself: copies returned with it tie at the top, greater id first.
     const top = batch.ids[10].filter((id) => id === 'd3' || id.startsWith('t-'));

@@ -89,7 +89,7 @@ Options:
     const step = type === 'exact' ? vectors.rows : 1000;
     for (let s = 0; s < vectors.rows; s += step) {
       const e = Math.min(vectors.rows, s + step);
-      index.add(
+      await index.add(
         { data: vectors.data.subarray(s * vectors.cols, e * vectors.cols), rows: e - s, cols: vectors.cols },
         ids.slice(s, e),
       );

@@ -62,7 +62,7 @@ Options:
     if (ef !== undefined && !(index instanceof HnswIndex)) {
       throw new UsageError('--ef applies to hnsw indexes only');
     }
-    const result = index.search(queries, k, { ef });
+    const result = await index.search(queries, k, { ef });
     const tag = optionalString(values, 'tag') ?? (index instanceof HnswIndex ? 'hnsw' : 'exact');
     await writeRun(output, searchResultToRun(result, queryIds), { tag });
     process.stderr.write(`dense-retrieval: ${queries.rows} queries x top ${k} -> ${output}\n`);
