@@ -37,6 +37,33 @@ export {
   SUPPORTED_MEASURES,
 } from './eval/measures.js';
 export type { MeasureSpec, MeasureFamily } from './eval/measures.js';
+export {
+  inTrecOrder,
+  formatMeasureLine,
+  measureAggregation,
+  TREC_MEASURE_ORDER,
+  IPREC_RECALL_LEVELS,
+  SUCCESS_CUTOFFS,
+} from './eval/measures.js';
+export {
+  compareRuns,
+  pairedTTest,
+  wilcoxonTest,
+  randomizationTest,
+  correctPValues,
+} from './eval/significance.js';
+export type {
+  CompareRunsOptions,
+  RunComparison,
+  PairComparison,
+  SignificanceTest,
+  Correction,
+  TestResult,
+} from './eval/significance.js';
+export { formatComparison, formatPerQueryDifferences, SIGNIFICANCE_MARKER } from './eval/compare.js';
+export type { ComparisonFormat, ComparisonReportOptions } from './eval/compare.js';
+export { optimizeFusionWeights } from './eval/fusion-weights.js';
+export type { OptimizeFusionOptions, FusionWeights } from './eval/fusion-weights.js';
 export { readJsonl } from './data/jsonl.js';
 export { readQrels, readQrelsWithFormat, writeQrels } from './data/qrels.js';
 export type { QrelsFormat } from './data/qrels.js';
@@ -122,6 +149,8 @@ export type { Bm25Options } from './index/bm25.js';
 export { analyzeEnglish, standardTokenize, LUCENE_ENGLISH_STOP_WORDS } from './index/analyzer.js';
 export { fuse } from './index/fuse.js';
 export type { FuseOptions } from './index/fuse.js';
+export { normalizeRun, FUSION_METHODS, SCORE_NORMS } from './index/fuse.js';
+export type { FusionMethod, ScoreNorm } from './index/fuse.js';
 export { measureRecall, recallOfResults } from './index/recall.js';
 export { searchResultToRun } from './index/result-run.js';
 export { loadVectorIndex, readIndexKind } from './index/load.js';

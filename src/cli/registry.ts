@@ -1,5 +1,7 @@
 import type { Command } from './command.js';
 import { evaluateCommand } from './commands/evaluate.js';
+import { compareCommand } from './commands/compare.js';
+import { fuseCommand } from './commands/fuse.js';
 import { encodeCommand } from './commands/encode.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { trainCommand } from './commands/train.js';
@@ -15,6 +17,8 @@ export const COMMANDS: Command[] = [
   tokenizeCommand,
   encodeCommand,
   evaluateCommand,
+  compareCommand,
+  fuseCommand,
   trainCommand,
   indexBuildCommand,
   indexSearchCommand,
