@@ -6,7 +6,7 @@
  */
 
 export * from './errors.js';
-export { initBackend, currentBackend, wasmBinaryDir, BACKEND_ORDER } from './backend/index.js';
+export { initBackend, ensureBackend, currentBackend, wasmBinaryDir, BACKEND_ORDER } from './backend/index.js';
 export type { BackendName, InitBackendOptions } from './backend/index.js';
 export {
   registerWasmKernels,

@@ -12,6 +12,7 @@ import type { HubOptions } from './hub.js';
 import { readSafetensors } from './safetensors.js';
 import type { SafetensorsTensor } from './safetensors.js';
 import { readSentenceTransformersLayout } from './sentence-transformers.js';
+import { ensureBackend } from '../backend/index.js';
 
 /** Options of {@link loadModel}: hub download options plus overrides of the checkpoint's settings. */
 export interface LoadModelOptions extends HubOptions {
@@ -85,6 +86,7 @@ async function weightFiles(dir: string): Promise<string[]> {
  * ```
  */
 export async function loadBert(dir: string): Promise<BertModel> {
+  await ensureBackend();
   const configFile = path.join(dir, 'config.json');
   const config: BertConfig = parseBertConfig(await readJson(configFile, 'config.json'), configFile);
   const files = await weightFiles(dir);
@@ -115,6 +117,7 @@ export async function loadBert(dir: string): Promise<BertModel> {
  * ```
  */
 export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<SentenceEncoder> {
+  await ensureBackend();
   const log =
     options.log ??
     ((m: string) => (options.quiet ? undefined : process.stderr.write(`dense-retrieval: ${m}\n`)));

@@ -2,10 +2,10 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import hnswlib from 'hnswlib-node';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import { compareIds } from '../eval/metrics.js';
+import { loadHnswlib, type Hnswlib } from './hnswlib-loader.js';
 import { readContainer, writeContainer, jsonSection, parseJsonSection } from './container.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
@@ -90,7 +90,7 @@ export class HnswIndex implements VectorIndex {
   readonly seed: number;
   /** Whether `ip` search runs through the Euclidean reduction (see the class notes). */
   readonly mipsTransform: boolean;
-  private hnsw: hnswlib.HierarchicalNSW;
+  private hnsw: InstanceType<Hnswlib['HierarchicalNSW']>;
   /** Φ: the norm every stored vector is lifted to under the reduction. */
   private maxNorm = 0;
   /**
@@ -125,7 +125,8 @@ export class HnswIndex implements VectorIndex {
     this.hnsw = this.createGraph(capacity);
   }
 
-  private createGraph(capacity: number): hnswlib.HierarchicalNSW {
+  private createGraph(capacity: number): InstanceType<Hnswlib['HierarchicalNSW']> {
+    const hnswlib = loadHnswlib();
     const graph = this.mipsTransform
       ? new hnswlib.HierarchicalNSW('l2', this.dim + 1)
       : new hnswlib.HierarchicalNSW(SPACE[this.metric], this.dim);

@@ -21,6 +21,7 @@ import {
 import type { TrainerState } from './checkpoint.js';
 import type { TrainingExample } from './examples.js';
 import { NoDuplicatesBatchSampler } from './sampler.js';
+import { ensureBackend } from '../backend/index.js';
 
 /** One line of the JSONL training log. */
 export interface StepRecord {
@@ -211,6 +212,7 @@ export class Trainer {
    * when there is none); the run's configuration and data must be the same as when it was written.
    */
   async train(examples: TrainingExample[], options: { resume?: boolean } = {}): Promise<TrainResult> {
+    await ensureBackend();
     const o = this.options;
     this.checkExamples(examples);
     const seed = o.seed ?? 42;
