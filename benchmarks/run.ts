@@ -25,6 +25,7 @@ import { parseBenchOptions, USAGE } from './lib/options.js';
 import type { BenchOptions, CaseName } from './lib/options.js';
 import { findPython, runReference } from './lib/reference.js';
 import { attachReference, formatTable } from './lib/report.js';
+import { benchStartup } from './lib/startup.js';
 import { benchTrain } from './lib/train.js';
 
 async function runCase(
@@ -35,6 +36,7 @@ async function runCase(
 ): Promise<Row[]> {
   if (which === 'train') return [await benchTrain(opts, backend, workdir)];
   if (which === 'encode') return benchEncode(opts, backend, workdir);
+  if (which === 'startup') return benchStartup(opts, workdir);
   return benchIndex(opts, workdir);
 }
 
@@ -65,7 +67,8 @@ async function main(): Promise<void> {
     for (const which of opts.cases) {
       const rows = await runCase(which, opts, backend, workdir);
       // The reference runs after our side, never at the same time: both want every core.
-      const refs = python ? await runReference(python.python, opts, which, workdir) : [];
+      const refs =
+        python && which !== 'startup' ? await runReference(python.python, opts, which, workdir) : [];
       attachReference(rows, refs);
       ours.push(...rows);
       reference.push(...refs);

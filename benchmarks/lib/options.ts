@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 
-export const CASES = ['train', 'encode', 'index'] as const;
+export const CASES = ['train', 'encode', 'index', 'startup'] as const;
 export type CaseName = (typeof CASES)[number];
 
 /** A BERT shape, with the field names every JSON row carries. */
@@ -48,11 +48,13 @@ export interface BenchOptions {
     /** 0: uniform random unit vectors (the issue's case); r > 0: vectors of intrinsic dimension r. */
     rank: number;
   };
+  /** CLI start-up (needs `npm run build`): runs per command. */
+  startup: { runs: number };
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --cases LIST          train,encode,index (default all)
+  --cases LIST          train,encode,index,startup (default all; startup runs the built CLI)
   --quick               small sizes: a smoke run in under a minute
   --json                one JSON object per benchmark on stdout (progress goes to stderr)
   --backend NAME        wasm | cpu | tensorflow | auto (default: $DENSE_RETRIEVAL_BACKEND or auto)
@@ -64,6 +66,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   encode: --encode-seq N --encode-batch N --encode-corpus N --encode-texts N --workers LIST
   index:  --vectors N --queries N --dim N --M N --ef-construction N --ef LIST
           --rank R (vectors of intrinsic dimension R instead of uniform random ones)
+  startup: --startup-runs N (timed runs per command; default 10, 3 with --quick)
 `;
 
 function int(name: string, value: string | undefined, fallback: number): number {
@@ -115,6 +118,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       'ef-construction': { type: 'string' },
       ef: { type: 'string' },
       rank: { type: 'string' },
+      'startup-runs': { type: 'string' },
     },
   });
   if (values.help) {
@@ -181,5 +185,6 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       ef: intList('ef', values.ef, quick ? [10, 40, 160] : [10, 20, 40, 80, 160, 320, 640, 1280]),
       rank: values.rank === undefined ? 0 : int('rank', values.rank, 0),
     },
+    startup: { runs: int('startup-runs', values['startup-runs'], quick ? 3 : 10) },
   };
 }
