@@ -91,6 +91,7 @@ export type { EncodeOptions, SentenceEncoderInit, FromScratchOptions } from './m
 export { encodeParallel } from './models/parallel-encode.js';
 export type { ParallelEncodeOptions } from './models/parallel-encode.js';
 export { loadModel, loadBert, loadTokenizerFor, SCRATCH_PREFIX } from './checkpoint/load.js';
+export { SCRATCH_CONFIGS, scratchConfigFile } from './checkpoint/scratch.js';
 export type { LoadModelOptions } from './checkpoint/load.js';
 export { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
 export type { SafetensorsTensor, SafetensorsInput } from './checkpoint/safetensors.js';
