@@ -221,6 +221,20 @@ export class Trainer {
     if (o.epochs !== undefined) {
       for (let e = 0; e < o.epochs; e++) totalSteps += sampler.epochBatches(e).length;
     }
+    if (o.warmupSteps !== undefined && o.scheduler === undefined && o.warmupSteps > totalSteps) {
+      // Checked here, where the real number of steps is known, with the arithmetic that produced it: the
+      // scheduler's own check only knows the two numbers.
+      const perEpoch = sampler.epochBatches(0).length;
+      const how =
+        o.epochs !== undefined
+          ? `${o.epochs} epoch(s) of ${examples.length} examples = ${totalSteps} steps at batch ${o.batchSize} ` +
+            `(1 epoch = ${perEpoch} steps at batch ${o.batchSize})`
+          : `steps is ${totalSteps}`;
+      throw new ArgumentError(
+        'warmupSteps',
+        `(${o.warmupSteps}) must not exceed the number of training steps: ${how}; lower warmupSteps or train longer`,
+      );
+    }
     const scheduler = o.scheduler
       ? o.scheduler(totalSteps)
       : new WarmupCosineScheduler({
