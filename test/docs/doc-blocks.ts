@@ -73,6 +73,7 @@ export const TINY_FLAGS: Readonly<Record<string, number>> = {
   warmup: 1,
   'cache-mini-batch': 2,
   'max-length': 32,
+  k: 10,
 };
 
 /** Object keys (TypeScript options) shrunk to at most this value. */

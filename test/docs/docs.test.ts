@@ -22,16 +22,32 @@ import type { PackedProject } from '../helpers/packed.js';
 import { extractBlocks, joinCodeBlocks, tinySettings } from './doc-blocks.js';
 import type { DocBlock } from './doc-blocks.js';
 
-/** A tiny BEIR dataset: 8 topics, 3 documents and 3 queries each; train and test queries disjoint. */
+/**
+ * A tiny BEIR dataset: 12 topics, 4 documents and 4 queries each (3 train, 1 test): 36 training pairs, enough
+ * for the default batch of 32.
+ */
 function writeTinyBeir(dir: string): void {
-  const topics = ['protein', 'vaccine', 'climate', 'neuron', 'bacteria', 'insulin', 'gene', 'tumor'];
+  const topics = [
+    'protein',
+    'vaccine',
+    'climate',
+    'neuron',
+    'bacteria',
+    'insulin',
+    'gene',
+    'tumor',
+    'virus',
+    'enzyme',
+    'cortex',
+    'plasma',
+  ];
   const corpus: string[] = [];
   const queries: string[] = [];
   const train = ['query-id\tcorpus-id\tscore'];
   const testQrels = ['query-id\tcorpus-id\tscore'];
   topics.forEach((topic, t) => {
-    for (let i = 0; i < 3; i++) {
-      const id = `d${t * 3 + i}`;
+    for (let i = 0; i < 4; i++) {
+      const id = `d${t * 4 + i}`;
       corpus.push(
         JSON.stringify({
           _id: id,
@@ -39,9 +55,9 @@ function writeTinyBeir(dir: string): void {
           text: `The ${topic} result number ${i} shows an effect of ${topic} on cells.`,
         }),
       );
-      const qid = `q${t * 3 + i}`;
+      const qid = `q${t * 4 + i}`;
       queries.push(JSON.stringify({ _id: qid, text: `does ${topic} have an effect ${i}` }));
-      (i < 2 ? train : testQrels).push(`${qid}\t${id}\t1`);
+      (i < 3 ? train : testQrels).push(`${qid}\t${id}\t1`);
     }
   });
   mkdirSync(path.join(dir, 'qrels'), { recursive: true });
@@ -181,7 +197,6 @@ test('every shell and code block of README.md and docs/*.md runs from the packed
         target: 'es2022',
         strict: true,
         skipLibCheck: false,
-        types: ['node'],
       },
       files: programs,
     }),

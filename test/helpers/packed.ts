@@ -79,8 +79,9 @@ export function installPacked(
       link(dir, name);
     }
   }
-  // Type declarations a TypeScript consumer would install itself.
-  link(dir, '@types/node');
+  // Type packages npm would hoist to the top (tfjs-core's d.ts use the global `Long` of @types/long), and
+  // @types/node, which a TypeScript consumer installs itself.
+  for (const types of ['node', 'long', 'offscreencanvas', 'seedrandom']) link(dir, `@types/${types}`);
   const bin = path.join(dir, 'node_modules', '.bin');
   mkdirSync(bin, { recursive: true });
   symlinkSync(
