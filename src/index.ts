@@ -16,6 +16,9 @@ export {
 export { createProgress } from './util/progress.js';
 export type { Progress, ProgressOptions } from './util/progress.js';
 export { writeFileAtomic, writeDirAtomic } from './util/atomic.js';
+export { checkMatrixShape, matrixFromRows, matrixRow } from './util/matrix.js';
+export { cosSim, dotScore, l2NormalizeRows, semanticSearch } from './util/similarity.js';
+export type { SemanticSearchHit, SemanticSearchOptions } from './util/similarity.js';
 export type { Qrels, Run, Matrix, CorpusDoc, QueryRecord } from './types.js';
 export {
   rankDocuments,

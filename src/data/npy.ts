@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { InputFormatError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Matrix } from '../types.js';
+import { checkMatrixShape } from '../util/matrix.js';
 
 /**
  * NumPy `.npy` reading and writing for 2-D float matrices (embeddings), so vectors move between
@@ -111,12 +112,13 @@ export async function readNpy(file: string): Promise<Matrix> {
  * ```
  */
 export async function writeNpy(file: string, m: Matrix): Promise<void> {
-  if (m.data.length !== m.rows * m.cols) {
+  if (m?.data instanceof Float32Array && m.data.length !== m.rows * m.cols) {
     throw new InputFormatError(
       `matrix data has ${m.data.length} values, expected rows*cols = ${m.rows * m.cols}`,
       file,
     );
   }
+  checkMatrixShape('m', m);
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${m.rows}, ${m.cols}), }`;
   // numpy pads the header with spaces so that the data starts on a 64-byte boundary, ending in '\n'.
   const total = 10 + header.length + 1;
