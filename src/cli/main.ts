@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DenseRetrievalError } from '../errors.js';
+import { nearestFlag } from './args.js';
 import { UsageError } from './errors.js';
 import { packageVersion } from '../util/package.js';
 import { COMMANDS } from './registry.js';
@@ -61,7 +62,17 @@ export async function main(argv: string[]): Promise<number> {
         strict: true,
       });
     } catch (error) {
-      throw new UsageError(`${command.name}: ${(error as Error).message.split('\n')[0]}`);
+      const message = (error as Error).message.split('\n')[0];
+      const unknown = /^Unknown option '(-{1,2}[^']+)'/.exec(message);
+      if (unknown) {
+        const known = [...Object.keys(command.options), 'backend', 'threads', 'help'];
+        const near = nearestFlag(unknown[1], known);
+        const hint = near === undefined ? '' : `; did you mean --${near}?`;
+        throw new UsageError(
+          `${command.name}: Unknown option '${unknown[1]}'${hint} (see '${PROGRAM} ${command.name} --help')`,
+        );
+      }
+      throw new UsageError(`${command.name}: ${message}`);
     }
     if (command.needsBackend) {
       // Imported here, not at the top: tfjs takes over a second to load, and commands without a model

@@ -19,6 +19,7 @@ import {
   writeCheckpoint,
 } from './checkpoint.js';
 import type { TrainerState } from './checkpoint.js';
+import { checkExampleFields } from './examples.js';
 import type { TrainingExample } from './examples.js';
 import { NoDuplicatesBatchSampler } from './sampler.js';
 import { ensureBackend } from '../backend/index.js';
@@ -177,6 +178,7 @@ export class Trainer {
     }
     const k = examples[0].negatives?.length ?? 0;
     examples.forEach((e, i) => {
+      checkExampleFields(e, i);
       const n = e.negatives?.length ?? 0;
       if (n !== k)
         throw new ArgumentError('examples', `example ${i} has ${n} hard negatives but example 0 has ${k}`);

@@ -69,11 +69,7 @@ test('--help, evaluate --help and evaluate load neither tfjs, the tokenizers nor
     path.join(dir, 'x.npy'),
   ]);
   assert.ok(train.packages.has('@tensorflow/tfjs'), `trace saw ${[...train.packages].join(', ')}`);
-  for (const args of [
-    ['--help'],
-    ['evaluate', '--help'],
-    ['evaluate', '--qrels', qrels, '--run', run],
-  ]) {
+  for (const args of [['--help'], ['evaluate', '--help'], ['evaluate', '--qrels', qrels, '--run', run]]) {
     const { status, packages, stdout } = packagesLoadedBy(args);
     assert.equal(status, 0, args.join(' '));
     assert.ok(stdout.length > 0);
