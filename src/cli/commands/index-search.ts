@@ -62,6 +62,13 @@ Options:
     if (ef !== undefined && !(index instanceof HnswIndex)) {
       throw new UsageError('--ef applies to hnsw indexes only');
     }
+    if (!(index instanceof HnswIndex)) {
+      // Exact search runs its products on the tfjs backend: initialise it here (only for this kind, so an
+      // HNSW search does not pay for loading tfjs), or tfjs would pick its slow cpu backend by itself.
+      const { initBackend } = await import('../../backend/index.js');
+      const backend = typeof values.backend === 'string' ? values.backend : undefined;
+      await initBackend({ backend: backend as never });
+    }
     const result = await index.search(queries, k, { ef });
     const tag = optionalString(values, 'tag') ?? (index instanceof HnswIndex ? 'hnsw' : 'exact');
     await writeRun(output, searchResultToRun(result, queryIds), { tag });
