@@ -6,7 +6,7 @@
  */
 
 export * from './errors.js';
-export { initBackend, currentBackend, wasmBinaryDir, BACKEND_ORDER } from './backend/index.js';
+export { initBackend, ensureBackend, currentBackend, wasmBinaryDir, BACKEND_ORDER } from './backend/index.js';
 export type { BackendName, InitBackendOptions } from './backend/index.js';
 export {
   registerWasmKernels,
@@ -16,6 +16,9 @@ export {
 export { createProgress } from './util/progress.js';
 export type { Progress, ProgressOptions } from './util/progress.js';
 export { writeFileAtomic, writeDirAtomic, removeStaleTemps } from './util/atomic.js';
+export { checkMatrixShape, matrixFromRows, matrixRow } from './util/matrix.js';
+export { cosSim, dotScore, l2NormalizeRows, semanticSearch } from './util/similarity.js';
+export type { SemanticSearchHit, SemanticSearchOptions } from './util/similarity.js';
 export type { Qrels, Run, Matrix, CorpusDoc, QueryRecord } from './types.js';
 export {
   rankDocuments,
@@ -119,6 +122,7 @@ export type { EncodeOptions, SentenceEncoderInit, FromScratchOptions } from './m
 export { encodeParallel } from './models/parallel-encode.js';
 export type { ParallelEncodeOptions } from './models/parallel-encode.js';
 export { loadModel, loadBert, loadTokenizerFor, SCRATCH_PREFIX } from './checkpoint/load.js';
+export { SCRATCH_CONFIGS, scratchConfigFile } from './checkpoint/scratch.js';
 export type { LoadModelOptions } from './checkpoint/load.js';
 export { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
 export type {

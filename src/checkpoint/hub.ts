@@ -273,6 +273,16 @@ export async function resolveModelSource(source: string, options: HubOptions = {
       `${source}: no such directory, and not a Hugging Face hub id (org/name)`,
     );
   }
+  // `runs/lib-modle` (a typo of a local output directory) looks exactly like a hub id. When its first
+  // segment exists here, the user meant a local path: say so at once instead of trying a download (and
+  // creating a cache directory) for a repository that cannot exist. docs/hub-cache.md states the rule.
+  const owner = source.split('/')[0];
+  if (source.includes('/') && (await fs.stat(owner).catch(() => undefined)) !== undefined) {
+    throw new ArgumentError(
+      'source',
+      `${source}: no such directory (${owner}/ exists here, so this names a local path, not a hub id)`,
+    );
+  }
   const settings = settingsFrom(options);
   const dir = modelCacheDir(settings.cacheDir, source, settings.revision);
   if (await isCompleteModelDir(dir)) return dir;

@@ -13,6 +13,8 @@ import { safeRelative, verifyModelDir } from './model-dir.js';
 import { readSafetensors } from './safetensors.js';
 import type { SafetensorsTensor } from './safetensors.js';
 import { readSentenceTransformersLayout } from './sentence-transformers.js';
+import { ensureBackend } from '../backend/index.js';
+import { SCRATCH_PREFIX, scratchConfigFile } from './scratch.js';
 
 /** Options of {@link loadModel}: hub download options plus overrides of the checkpoint's settings. */
 export interface LoadModelOptions extends HubOptions {
@@ -31,7 +33,7 @@ export interface LoadModelOptions extends HubOptions {
 }
 
 /** Prefix of a source that means "random init from this config.json". */
-export const SCRATCH_PREFIX = 'scratch:';
+export { SCRATCH_PREFIX } from './scratch.js';
 
 async function readJson(file: string, what: string): Promise<unknown> {
   let raw: string;
@@ -94,6 +96,7 @@ async function weightFiles(dir: string): Promise<string[]> {
  * ```
  */
 export async function loadBert(dir: string): Promise<BertModel> {
+  await ensureBackend();
   const configFile = path.join(dir, 'config.json');
   const config: BertConfig = parseBertConfig(await readJson(configFile, 'config.json'), configFile);
   const files = await weightFiles(dir);
@@ -125,11 +128,12 @@ export async function loadBert(dir: string): Promise<BertModel> {
  * ```
  */
 export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<SentenceEncoder> {
+  await ensureBackend();
   const log =
     options.log ??
     ((m: string) => (options.quiet ? undefined : process.stderr.write(`dense-retrieval: ${m}\n`)));
   if (typeof source === 'string' && source.startsWith(SCRATCH_PREFIX)) {
-    return SentenceEncoder.fromScratch(source.slice(SCRATCH_PREFIX.length), options.tokenizerDir, options);
+    return SentenceEncoder.fromScratch(scratchConfigFile(source), options.tokenizerDir, options);
   }
   const dir = await resolveModelSource(source, options);
   await verifyModelDir(dir);
@@ -189,7 +193,7 @@ export async function loadTokenizerFor(
   let tokenizerDir: string;
   let layoutMax: number | undefined;
   if (typeof source === 'string' && source.startsWith(SCRATCH_PREFIX)) {
-    configFile = source.slice(SCRATCH_PREFIX.length);
+    configFile = scratchConfigFile(source);
     tokenizerDir = options.tokenizerDir ?? BUNDLED_TOKENIZERS.bertBaseUncased;
   } else {
     const dir = await resolveModelSource(source, options);

@@ -3,6 +3,7 @@ import os from 'node:os';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Matrix } from '../types.js';
+import { checkMatrixShape } from '../util/matrix.js';
 
 /**
  * NumPy `.npy` reading and writing for 2-D float matrices (embeddings), so vectors move between
@@ -286,12 +287,13 @@ export function npyFloat32Header(rows: number, cols: number): Buffer {
  * ```
  */
 export async function writeNpy(file: string, m: Matrix): Promise<void> {
-  if (m.data.length !== m.rows * m.cols) {
+  if (m?.data instanceof Float32Array && m.data.length !== m.rows * m.cols) {
     throw new InputFormatError(
       `matrix data has ${m.data.length} values, expected rows*cols = ${m.rows * m.cols}`,
       file,
     );
   }
+  checkMatrixShape('m', m);
   const head = npyFloat32Header(m.rows, m.cols);
   const data = m.data;
   function* chunks(): Generator<Uint8Array> {

@@ -150,8 +150,11 @@ export class ExactIndex implements VectorIndex {
     // Infinity or NaN, which the error bound of the matMul path does not cover.
     const fitsFloat32 = Math.sqrt(maxQSq) * Math.sqrt(maxSq) < 1e37;
     // The cpu backend's matMul is plain JS and slower than the scalar loop (7.4 s against 2.9 s for
-    // 256 queries x 20k x 384-d), so it keeps the loop; every other backend takes the matMul path.
-    if (tf.getBackend() === 'cpu' || !fitsFloat32) this.scoreScalar(q, qSq, heaps);
+    // 256 queries x 20k x 384-d), so it keeps the loop; every other backend takes the matMul path. With no
+    // backend initialised yet, the loop too: `tf.getBackend()` would make tfjs pick one by itself (its cpu
+    // backend, with its "install tfjs-node" banner) behind the host's back.
+    const backend = (tf.engine() as unknown as { backendName: string | null }).backendName;
+    if (backend == null || backend === 'cpu' || !fitsFloat32) this.scoreScalar(q, qSq, heaps);
     else this.scoreMatMul(q, qSq, maxSq, heaps);
     const out: SearchResult = { ids: [], scores: [] };
     for (const h of heaps) {

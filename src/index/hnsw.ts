@@ -2,7 +2,6 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import hnswlib from 'hnswlib-node';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import { removeStaleTemps } from '../util/atomic.js';
@@ -18,6 +17,7 @@ import {
   writeContainer,
 } from './container.js';
 import { MAX_ELEMENTS_OFFSET, checkHnswGraph, hnswGraphVectors } from './hnsw-graph.js';
+import { loadHnswlib, type Hnswlib } from './hnswlib-loader.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import { METRICS, checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
 
@@ -103,7 +103,7 @@ export class HnswIndex implements VectorIndex {
   readonly seed: number;
   /** Whether `ip` search runs through the Euclidean reduction (see the class notes). */
   readonly mipsTransform: boolean;
-  private hnsw: hnswlib.HierarchicalNSW;
+  private hnsw: InstanceType<Hnswlib['HierarchicalNSW']>;
   /** Φ: the norm every stored vector is lifted to under the reduction. */
   private maxNorm = 0;
   /**
@@ -138,14 +138,15 @@ export class HnswIndex implements VectorIndex {
     this.hnsw = this.createGraph(capacity);
   }
 
-  /** A native graph object holding no index yet. */
-  private emptyGraph(): hnswlib.HierarchicalNSW {
+  /** A native graph object holding no index yet (hnswlib-node is loaded on the first one). */
+  private emptyGraph(): InstanceType<Hnswlib['HierarchicalNSW']> {
+    const hnswlib = loadHnswlib();
     return this.mipsTransform
       ? new hnswlib.HierarchicalNSW('l2', this.dim + 1)
       : new hnswlib.HierarchicalNSW(SPACE[this.metric], this.dim);
   }
 
-  private createGraph(capacity: number): hnswlib.HierarchicalNSW {
+  private createGraph(capacity: number): InstanceType<Hnswlib['HierarchicalNSW']> {
     const graph = this.emptyGraph();
     graph.initIndex({
       maxElements: capacity,

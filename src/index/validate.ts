@@ -1,5 +1,6 @@
 import { ArgumentError } from '../errors.js';
 import type { Matrix } from '../types.js';
+import { checkMatrixShape } from '../util/matrix.js';
 import type { Metric } from './types.js';
 
 /** Input checks shared by the vector indexes, so every index fails the same way on the same mistake. */
@@ -22,9 +23,7 @@ export function checkPositiveInt(name: string, value: number): number {
 
 /** Shape, dimension and finiteness of a matrix handed to `add` or `search`. */
 export function checkMatrix(name: string, m: Matrix, dim: number): void {
-  if (m.data.length !== m.rows * m.cols) {
-    throw new ArgumentError(name, `has ${m.data.length} values, expected rows*cols = ${m.rows * m.cols}`);
-  }
+  checkMatrixShape(name, m);
   if (m.cols !== dim) {
     throw new ArgumentError(
       name,

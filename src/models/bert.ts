@@ -19,6 +19,7 @@ import {
   SUPPORTED_ACTIVATIONS,
 } from './layers.js';
 import type { Activation } from './layers.js';
+import { requireBackend } from '../backend/index.js';
 
 /** `model_type`s this encoder can run. */
 export const SUPPORTED_MODEL_TYPES = ['bert'] as const;
@@ -360,6 +361,7 @@ export class BertModel {
    * the word embeddings zero, LayerNorm weight 1 and bias 0, biases 0.
    */
   static random(config: BertConfig, seed?: number): BertModel {
+    requireBackend('BertModel.random');
     checkScratchSize(config);
     const id = modelCounter++;
     const vars = new Map<string, tf.Variable>();

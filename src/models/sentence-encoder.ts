@@ -15,6 +15,7 @@ import { createProgress } from '../util/progress.js';
 import { BertModel, checkScratchSize, parseBertConfig } from './bert.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
 import type { PoolingMode } from './pooling.js';
+import { ensureBackend } from '../backend/index.js';
 
 /** Options of {@link SentenceEncoder.encode}. */
 export interface EncodeOptions {
@@ -159,6 +160,7 @@ export class SentenceEncoder {
     tokenizerDir: string = BUNDLED_TOKENIZERS.bertBaseUncased,
     options: FromScratchOptions = {},
   ): Promise<SentenceEncoder> {
+    await ensureBackend();
     let raw: string;
     try {
       raw = await fs.readFile(configFile, 'utf8');
@@ -231,6 +233,7 @@ export class SentenceEncoder {
    * ```
    */
   async encode(texts: string[], options: EncodeOptions = {}): Promise<Matrix> {
+    await ensureBackend();
     if (!Array.isArray(texts)) throw new ArgumentError('texts', 'expected an array of strings');
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1) {

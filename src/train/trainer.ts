@@ -19,8 +19,10 @@ import {
   writeCheckpoint,
 } from './checkpoint.js';
 import type { TrainerState } from './checkpoint.js';
+import { checkExampleFields } from './examples.js';
 import type { TrainingExample } from './examples.js';
 import { NoDuplicatesBatchSampler } from './sampler.js';
+import { ensureBackend } from '../backend/index.js';
 
 /** One line of the JSONL training log. */
 export interface StepRecord {
@@ -176,6 +178,7 @@ export class Trainer {
     }
     const k = examples[0].negatives?.length ?? 0;
     examples.forEach((e, i) => {
+      checkExampleFields(e, i);
       const n = e.negatives?.length ?? 0;
       if (n !== k)
         throw new ArgumentError('examples', `example ${i} has ${n} hard negatives but example 0 has ${k}`);
@@ -211,6 +214,7 @@ export class Trainer {
    * when there is none); the run's configuration and data must be the same as when it was written.
    */
   async train(examples: TrainingExample[], options: { resume?: boolean } = {}): Promise<TrainResult> {
+    await ensureBackend();
     const o = this.options;
     this.checkExamples(examples);
     const seed = o.seed ?? 42;
@@ -218,6 +222,20 @@ export class Trainer {
     let totalSteps = o.steps ?? 0;
     if (o.epochs !== undefined) {
       for (let e = 0; e < o.epochs; e++) totalSteps += sampler.epochBatches(e).length;
+    }
+    if (o.warmupSteps !== undefined && o.scheduler === undefined && o.warmupSteps > totalSteps) {
+      // Checked here, where the real number of steps is known, with the arithmetic that produced it: the
+      // scheduler's own check only knows the two numbers.
+      const perEpoch = sampler.epochBatches(0).length;
+      const how =
+        o.epochs !== undefined
+          ? `${o.epochs} epoch(s) of ${examples.length} examples = ${totalSteps} steps at batch ${o.batchSize} ` +
+            `(1 epoch = ${perEpoch} steps at batch ${o.batchSize})`
+          : `steps is ${totalSteps}`;
+      throw new ArgumentError(
+        'warmupSteps',
+        `(${o.warmupSteps}) must not exceed the number of training steps: ${how}; lower warmupSteps or train longer`,
+      );
     }
     const scheduler = o.scheduler
       ? o.scheduler(totalSteps)

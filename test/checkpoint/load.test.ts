@@ -269,6 +269,6 @@ test('scratch:<config.json> builds a random encoder with the bundled tokenizer',
   encoder.dispose();
   await assert.rejects(
     loadModel('scratch:/nonexistent/config.json'),
-    /\/nonexistent\/config\.json: config\.json not found/,
+    /model: scratch config '\/nonexistent\/config\.json' not found/,
   );
 });

@@ -69,6 +69,13 @@ Options:
       if (ef !== undefined && index instanceof ExactIndex) {
         throw new UsageError('--ef applies to hnsw and pgvector indexes only');
       }
+      if (index instanceof ExactIndex) {
+        // Exact search runs its products on the tfjs backend: initialise it here (only for this kind, so an
+        // HNSW or pgvector search does not pay for loading tfjs), or tfjs would pick its slow cpu backend.
+        const { initBackend } = await import('../../backend/index.js');
+        const backend = typeof values.backend === 'string' ? values.backend : undefined;
+        await initBackend({ backend: backend as never });
+      }
       result = await index.search(queries, k, { ef });
     } finally {
       if (index instanceof PgvectorIndex) await index.close();
