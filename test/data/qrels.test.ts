@@ -103,3 +103,39 @@ test('writeQrels writes TREC qrels that read back the same', async () => {
   assert.deepEqual(await readQrels(f), qrels);
   await assert.rejects(writeQrels(f, new Map([['q1', new Map([['a b', 1]])]])), /qrels: document id "a b"/);
 });
+
+test('issue 13: a headerless BEIR file whose first grade is not an integer is an error, not a header', async () => {
+  const f = file('q1\td1\t1.0\nq1\td2\t1\n', 'qrels.tsv');
+  await rejectsAt(readQrels(f), f, 1, /non-integer grade '1.0'/);
+});
+
+test('issue 13: only the exact BEIR header is skipped; a headerless BEIR file keeps its first line', async () => {
+  const q = await readQrels(file('q1\td1\t1\nq1\td2\t0\n', 'a.tsv'));
+  assert.deepEqual(
+    [...(q.get('q1') ?? [])],
+    [
+      ['d1', 1],
+      ['d2', 0],
+    ],
+  );
+  const h = await readQrels(file('query-id\tcorpus-id\tscore\nq1\td1\t1\n', 'b.tsv'));
+  assert.deepEqual([...h.keys()], ['q1']);
+  const g = file('qid\tdocid\tgrade\nq1\td1\t1\n', 'c.tsv');
+  await rejectsAt(readQrels(g), g, 1, /non-integer grade 'grade'/);
+});
+
+test('issue 13: grades use the strict decimal grammar (no 0x, no unsafe integers)', async () => {
+  const f = file('q1 0 d1 0x1\n');
+  await rejectsAt(readQrels(f), f, 1, /non-integer grade '0x1'/);
+  const g = file('q1 0 d1 99999999999999999999\n');
+  await rejectsAt(readQrels(g), g, 1, /non-integer grade/);
+});
+
+test('issue 13: invalid UTF-8 in a qrels id is an error naming file and line, not U+FFFD', async () => {
+  const f = path.join(tmpDir(), 'bad.tsv');
+  writeFileSync(
+    f,
+    Buffer.concat([Buffer.from('q1\td4\t1\nq1\td4'), Buffer.from([0xfe]), Buffer.from('\t1\n')]),
+  );
+  await rejectsAt(readQrels(f), f, 2, /invalid UTF-8/);
+});

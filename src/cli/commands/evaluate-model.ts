@@ -6,6 +6,7 @@ import { optionalChoice, optionalInt, optionalString, requireString } from '../a
 import { HNSW_DEFAULTS } from '../../index/hnsw.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
+import { parseInteger } from '../../util/number.js';
 
 const INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25'];
 
@@ -73,9 +74,9 @@ Options:
       return name as EvaluatorIndex;
     });
     const ef = parseList(optionalString(values, 'ef'), 'ef')?.map((s) => {
-      if (!/^\d+$/.test(s) || Number(s) < 1)
-        throw new UsageError(`--ef expects positive integers, got '${s}'`);
-      return Number(s);
+      const n = parseInteger(s);
+      if (n === undefined || n < 1) throw new UsageError(`--ef expects positive integers, got '${s}'`);
+      return n;
     });
     const metric = optionalChoice(values, 'metric', ['ip', 'cosine'] as const);
     const M = optionalInt(values, 'M', 2);

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { readLines } from '../../data/lines.js';
 import { readNpy } from '../../data/npy.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
@@ -10,21 +10,20 @@ import { UsageError } from '../errors.js';
 
 /** Ids of a text file, one per line; blank or duplicate ids are errors naming the line. */
 export async function readIdLines(file: string): Promise<string[]> {
-  let raw = await fs.readFile(file, 'utf8');
-  if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
-  const lines = raw.split(/\r?\n/);
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const ids: string[] = [];
   const seen = new Map<string, number>();
-  lines.forEach((line, i) => {
-    const id = line.trim();
-    if (id === '') throw new InputFormatError('empty id', file, i + 1);
+  // The shared line reader refuses invalid UTF-8 (which would otherwise merge ids into U+FFFD).
+  for await (const { text, line } of readLines(file, { keepBlank: true })) {
+    const id = text.trim();
+    if (id === '') throw new InputFormatError('empty id', file, line);
     const first = seen.get(id);
     if (first !== undefined)
-      throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, i + 1);
-    seen.set(id, i + 1);
-  });
-  if (lines.length === 0) throw new InputFormatError('no ids', file);
-  return lines.map((l) => l.trim());
+      throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, line);
+    seen.set(id, line);
+    ids.push(id);
+  }
+  if (ids.length === 0) throw new InputFormatError('no ids', file);
+  return ids;
 }
 
 /** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and an id file. */
