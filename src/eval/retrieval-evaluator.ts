@@ -81,13 +81,12 @@ const ROW_MEASURES = ['ndcg_cut.10', 'recall.100', 'map_cut.100'];
  * MRR@10 as trec_eval's `recip_rank` over the top 10, averaged over the run's judged queries.
  */
 function scoreRun(qrels: Qrels, run: Run): Pick<EvaluationRow, 'ndcg10' | 'mrr10' | 'recall100' | 'map100'> {
-  const { mean } = evaluateRun(qrels, run, ROW_MEASURES);
+  const { mean, perQuery } = evaluateRun(qrels, run, ROW_MEASURES);
+  // MRR@10 over exactly the queries evaluateRun evaluated (queries exist only through their lines).
   let mrr = 0;
   let n = 0;
-  for (const [qid, docs] of run) {
-    const judgments = qrels.get(qid);
-    if (judgments === undefined) continue;
-    mrr += mrrAt(rankDocuments(docs), judgments, 10);
+  for (const qid of perQuery.keys()) {
+    mrr += mrrAt(rankDocuments(run.get(qid)!), qrels.get(qid)!, 10);
     n++;
   }
   return {

@@ -24,7 +24,8 @@ function ranked(docs: Map<string, number>): string[] {
  * Reciprocal-rank fusion of several runs (e.g. dense + BM25 for hybrid retrieval): each document gets
  * Σ over runs of 1 / (k + rank), with rank counted from 1 in each run's own order. Only ranks matter, so
  * runs with incomparable scores (BM25 vs dot products) fuse without normalisation. A query missing from
- * a run simply gets nothing from it.
+ * a run (or present with no document) simply gets nothing from it; a query with no document in any
+ * run is not in the output.
  *
  * @example
  * ```ts
@@ -43,6 +44,8 @@ export function fuse(runs: Run[], options: FuseOptions = {}): Run {
   const out: Run = new Map();
   for (const run of runs) {
     for (const [qid, docs] of run) {
+      // An empty map is no query (it has no line in a run file); it must not create one in the output.
+      if (docs.size === 0) continue;
       let fused = out.get(qid);
       if (!fused) out.set(qid, (fused = new Map()));
       const order = ranked(docs);

@@ -191,3 +191,37 @@ test('configuration errors are clear', async () => {
     ['bm25'],
   );
 });
+
+test('issue 12: a query with an empty judgement map is not evaluated (MRR@10 and the means agree)', async () => {
+  const corpus: CorpusDoc[] = Array.from({ length: 5 }, (_, i) => ({
+    id: `d${i}`,
+    title: '',
+    text: String(5 - i),
+  }));
+  const encoder: RetrievalEncoder = {
+    async encode(texts) {
+      return {
+        data: Float32Array.from(texts, (t) => (t.startsWith('query') ? 1 : Number(t))),
+        rows: texts.length,
+        cols: 1,
+      };
+    },
+  };
+  const queries = new Map([
+    ['a', 'query a'],
+    ['b', 'query b'],
+  ]);
+  const qrels: Qrels = new Map([
+    ['a', new Map([['d1', 1]])], // rank 2
+    ['b', new Map<string, number>()],
+  ]);
+  const table = await new RetrievalEvaluator({
+    corpus,
+    queries,
+    qrels,
+    indexes: ['exact'],
+    quiet: true,
+  }).evaluate(encoder);
+  assert.equal(table.rows[0].mrr10, 1 / 2);
+  assert.equal(table.rows[0].ndcg10, 1 / Math.log2(3));
+});

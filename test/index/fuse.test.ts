@@ -38,3 +38,10 @@ test('bad options are clear errors', () => {
   );
   assert.throws(() => fuse([new Map()], { depth: 0 }), /depth: must be >= 1, got 0/);
 });
+
+test('issue 12: an empty per-query map adds no query to the fused run (it has no line in a run file)', () => {
+  const fused = fuse([run({ q1: { a: 1 }, q2: {} }), run({ q2: {}, q3: {} })]);
+  assert.deepEqual([...fused.keys()], ['q1']);
+  const mixed = fuse([run({ q2: {} }), run({ q2: { b: 2 } })], { k: 0 });
+  assert.deepEqual([...mixed.get('q2')!], [['b', 1]]);
+});
