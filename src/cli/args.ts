@@ -59,3 +59,9 @@ export function optionalChoice<T extends string>(
   }
   return v as T;
 }
+
+/** `--mips-transform auto|on|off` as the `HnswIndex` option (undefined when absent). */
+export function parseMipsTransform(values: OptionValues): boolean | 'auto' | undefined {
+  const v = optionalChoice(values, 'mips-transform', ['auto', 'on', 'off'] as const);
+  return v === undefined ? undefined : v === 'auto' ? 'auto' : v === 'on';
+}

@@ -1,8 +1,8 @@
 import { loadModel } from '../../checkpoint/load.js';
 import { loadBeir } from '../../data/beir.js';
-import { formatEvaluationTable, RetrievalEvaluator } from '../../eval/retrieval-evaluator.js';
+import { formatEvaluationTable, RECALL_WARNING, RetrievalEvaluator } from '../../eval/retrieval-evaluator.js';
 import type { EvaluatorIndex } from '../../eval/retrieval-evaluator.js';
-import { optionalChoice, optionalInt, optionalString, requireString } from '../args.js';
+import { optionalChoice, optionalInt, optionalString, parseMipsTransform, requireString } from '../args.js';
 import { HNSW_DEFAULTS } from '../../index/hnsw.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
@@ -40,6 +40,11 @@ Options:
   --metric ip|cosine       dense similarity (default ip, the dot product; for a normalizing model the two agree)
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M})
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction})
+  --mips-transform auto|on|off
+                           HNSW graph for --metric ip: on = MIPS-to-L2 reduction, off = hnswlib's ip
+                           space, auto (default) = by the norm spread of the vectors; each loses recall
+                           on some data (docs/index-tuning.md), and a row below ${RECALL_WARNING} recall@10 vs
+                           exact is flagged with a warning
   --k N                    retrieval depth (default 100)
   --run-out PREFIX         write runs as PREFIX.<index>.run (TREC format)
   --max-length N           truncate texts to N tokens (default: the model's max_seq_length)
@@ -57,6 +62,7 @@ Options:
     metric: { type: 'string' },
     M: { type: 'string' },
     'ef-construction': { type: 'string' },
+    'mips-transform': { type: 'string' },
     k: { type: 'string' },
     'run-out': { type: 'string' },
     'max-length': { type: 'string' },
@@ -81,6 +87,7 @@ Options:
     const metric = optionalChoice(values, 'metric', ['ip', 'cosine'] as const);
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
+    const mipsTransform = parseMipsTransform(values);
     const k = optionalInt(values, 'k', 1);
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
@@ -109,7 +116,7 @@ Options:
         ef,
         k,
         metric,
-        hnsw: { M, efConstruction },
+        hnsw: { M, efConstruction, mipsTransform },
         runOut,
         batchSize,
         quiet,
