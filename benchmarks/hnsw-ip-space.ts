@@ -20,7 +20,7 @@
  * The table in docs/index-tuning.md ("Inner product: which graph space") comes from this script.
  */
 import { ExactIndex } from '../src/index/exact.js';
-import { HnswIndex } from '../src/index/hnsw.js';
+import { HnswIndex, chooseMipsTransform } from '../src/index/hnsw.js';
 import { measureRecall } from '../src/index/recall.js';
 import type { Matrix } from '../src/types.js';
 import { Rng } from '../src/util/random.js';
@@ -130,7 +130,7 @@ for (const [name, generate] of Object.entries(GENERATORS)) {
         dim,
         M,
         efConstruction,
-        space: mipsTransform ? 'l2-reduction' : 'ip',
+        space: `${mipsTransform ? 'l2-reduction' : 'ip'}${chooseMipsTransform(docs) === mipsTransform ? ' (auto)' : ''}`,
         recall,
       };
       rows.push(row);
