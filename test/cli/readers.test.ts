@@ -6,6 +6,7 @@ import { optionalFloat, optionalInt } from '../../src/cli/args.js';
 import { readTexts } from '../../src/cli/commands/encode.js';
 import { readIdLines } from '../../src/cli/commands/index-build.js';
 import { UsageError } from '../../src/cli/errors.js';
+import { main } from '../../src/cli/main.js';
 import { InputFormatError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -54,4 +55,21 @@ test('issue 13: numeric CLI flags use the strict decimal grammar', () => {
     assert.throws(() => optionalFloat({ lr: v }, 'lr'), UsageError, JSON.stringify(v));
   }
   assert.equal(optionalFloat({ lr: '2e-5' }, 'lr'), 2e-5);
+});
+
+test('issue 13: --threads uses the strict grammar too (Number() reads 0x2 as 2)', async () => {
+  let stderr = '';
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    return true;
+  }) as typeof process.stderr.write;
+  let code: number;
+  try {
+    code = await main(['encode', '--threads', '0x2', '--model', 'nowhere']);
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.equal(code, 2);
+  assert.match(stderr, /--threads must be an integer from 1 to 8, got '0x2'/);
 });
