@@ -1,7 +1,7 @@
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Qrels } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { parseInteger } from '../util/number.js';
+import { parseDecimal } from '../util/number.js';
 import { assertTrecId, readLines } from './lines.js';
 
 /** Which on-disk layout a qrels file uses. */
@@ -20,7 +20,9 @@ const BEIR_HEADER = ['query-id', 'corpus-id', 'score'];
  * - BEIR: `query-id<TAB>corpus-id<TAB>score`, with an optional header line that must be exactly BEIR's
  *   (`query-id`, `corpus-id`, `score`); any other first line is read as data.
  *
- * Lines starting with `#` and blank lines are skipped. Grades must be integers; grade >= 1 counts as
+ * Lines starting with `#` and blank lines are skipped. Grades must be integers, written as such or as a
+ * decimal with an integer value (`1.0` is 1, as trec_eval's `atol` reads it; `0.5` is refused where
+ * `atol` would silently read 0); grade >= 1 counts as
  * relevant for binary measures, and nDCG uses the grade as gain (negative grades act like 0, as in
  * trec_eval).
  *
@@ -67,10 +69,13 @@ export async function readQrelsWithFormat(file: string): Promise<{ qrels: Qrels;
     const qid = fields[0];
     const docid = format === 'beir' ? fields[1] : fields[2];
     const gradeText = format === 'beir' ? fields[2] : fields[3];
-    const grade = parseInteger(gradeText);
-    if (grade === undefined) {
+    // trec_eval reads the grade with atol, so `1.0` is grade 1 (and `0.5` silently 0): a decimal with an
+    // integer value is that integer; any other value is refused rather than truncated.
+    const value = parseDecimal(gradeText);
+    if (value === undefined || !Number.isSafeInteger(value)) {
       throw new InputFormatError(`non-integer grade '${gradeText}'`, file, line);
     }
+    const grade = value === 0 ? 0 : value; // no -0
     let judged = qrels.get(qid);
     let lines = firstLine.get(qid);
     if (judged === undefined || lines === undefined) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { readQrels, readQrelsWithFormat, writeQrels } from '../../src/data/qrels.js';
 import { InputFormatError } from '../../src/errors.js';
+import { evaluateRun } from '../../src/eval/metrics.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 function file(content: string, name = 'qrels.txt'): string {
@@ -104,9 +105,31 @@ test('writeQrels writes TREC qrels that read back the same', async () => {
   await assert.rejects(writeQrels(f, new Map([['q1', new Map([['a b', 1]])]])), /qrels: document id "a b"/);
 });
 
-test('issue 13: a headerless BEIR file whose first grade is not an integer is an error, not a header', async () => {
+test('issue 13: a headerless BEIR file whose first grade is written 1.0 is data (grade 1), not a header', async () => {
   const f = file('q1\td1\t1.0\nq1\td2\t1\n', 'qrels.tsv');
-  await rejectsAt(readQrels(f), f, 1, /non-integer grade '1.0'/);
+  const qrels = await readQrels(f);
+  assert.deepEqual(
+    [...(qrels.get('q1') ?? [])],
+    [
+      ['d1', 1],
+      ['d2', 1],
+    ],
+  );
+  // d1 first, a non-relevant d3, then d2: AP = (1/1 + 2/3) / 2. Skipping line 1 as a header gave 1/3.
+  const run = new Map([
+    [
+      'q1',
+      new Map([
+        ['d1', 3],
+        ['d3', 2],
+        ['d2', 1],
+      ]),
+    ],
+  ]);
+  assert.equal(evaluateRun(qrels, run, ['map']).mean.map, (1 + 2 / 3) / 2);
+  // A grade that is not an integer value is refused (trec_eval's atol would read 0.5 as 0, silently).
+  const g = file('q1\td1\t0.5\n', 'half.tsv');
+  await rejectsAt(readQrels(g), g, 1, /non-integer grade '0.5'/);
 });
 
 test('issue 13: only the exact BEIR header is skipped; a headerless BEIR file keeps its first line', async () => {
