@@ -312,3 +312,25 @@ test("issue 12: 'auto' keeps the reduction for nearly equal norms around a share
   assert.ok(auto > raw, `auto ${auto} vs hnswlib ip ${raw}`);
   assert.throws(() => new HnswIndex({ dim: 2, mipsTransform: 'yes' as never }), /mipsTransform: must be/);
 });
+
+test("issue 12: the graph 'auto' chose is saved with the index and kept on load and later adds", async () => {
+  const docs = scaledRows(randomMatrix(300, 16, 101), 0.2, 5, 102);
+  const q = randomMatrix(10, 16, 103);
+  const index = new HnswIndex({ dim: 16, metric: 'ip', M: 8 });
+  assert.equal(index.mipsTransform, false, 'undecided until the first add');
+  index.add(docs, ids(300));
+  assert.equal(index.mipsTransform, false);
+  const file = path.join(tmpDir(), 'auto.hnsw');
+  await index.save(file);
+  const loaded = await HnswIndex.load(file);
+  assert.equal(loaded.mipsTransform, false);
+  assert.deepEqual(loaded.search(q, 5), index.search(q, 5));
+  // Equal norms later do not switch an index that already holds vectors.
+  const unit = randomMatrix(5, 16, 104);
+  loaded.add(unit, ids(5, 'u'));
+  assert.equal(loaded.mipsTransform, false);
+  const equal = new HnswIndex({ dim: 16, metric: 'ip', M: 8 });
+  equal.add(randomMatrix(300, 16, 105), ids(300));
+  // 16-d Gaussian rows: norms within about 3.0-5.0 (95th/5th percentile < 2), so the reduction.
+  assert.equal(equal.mipsTransform, true);
+});
