@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { TextDecoder } from 'node:util';
 import { ArgumentError, InputFormatError } from '../errors.js';
 
 /**
@@ -29,9 +30,9 @@ const NEWLINE = 0x0a;
  * Decode one line's bytes as strict UTF-8. Node's `'utf8'` stream decoding replaces invalid bytes with
  * U+FFFD, which silently merges ids such as `d4\xff` and `d4\xfe`; a fatal decoder refuses them instead.
  */
-function decodeLine(bytes: Uint8Array, file: string, line: number): string {
+function decodeLine(decoder: TextDecoder, bytes: Uint8Array, file: string, line: number): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    return decoder.decode(bytes);
   } catch {
     const bad = firstInvalidByte(bytes);
     throw new InputFormatError(`invalid UTF-8 at byte ${bad + 1} of the line`, file, line);
@@ -75,6 +76,8 @@ export async function* readLines(file: string, options: ReadLinesOptions = {}): 
   // Bytes are split at '\n' before decoding (a UTF-8 continuation byte can never be 0x0a), so each line
   // is decoded strictly on its own and an error names its line.
   const input = handle.createReadStream();
+  // One decoder per file: without `stream`, each decode() call starts afresh, so reuse is safe.
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   let line = 0;
   let yielded = 0;
   let pending: Buffer[] = [];
@@ -83,7 +86,7 @@ export async function* readLines(file: string, options: ReadLinesOptions = {}): 
     pending = [];
     line++;
     if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);
-    let text = decodeLine(bytes, file, line);
+    let text = decodeLine(decoder, bytes, file, line);
     if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     const trimmed = text.trim();
     if (trimmed === '' && !options.keepBlank) return undefined;
