@@ -8,6 +8,9 @@ import { InputFormatError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { SCIFACT_DIR } from '../helpers/data.js';
 import { examplesFromQrels } from '../../src/train/examples.js';
+import { Bm25Index } from '../../src/index/bm25.js';
+import { searchResultToRun } from '../../src/index/result-run.js';
+import { evaluateRun } from '../../src/eval/metrics.js';
 
 function dataset(files: Record<string, string>): string {
   const dir = tmpDir();
@@ -186,4 +189,21 @@ test('issue 13: invalid UTF-8 in a corpus or queries line is an error naming fil
     Buffer.concat([Buffer.from('{"_id":"q'), Buffer.from([0xc3, 0x28]), Buffer.from('","text":"b"}\n')]),
   );
   await rejectsAt(readQueries(queries), queries, 1, /invalid UTF-8/);
+});
+
+test('issue 12: with a numeric corpus id, BM25 retrieval scores nDCG@10 1.0 (the id read back matches the qrels)', async () => {
+  const dir = dataset({
+    'corpus.jsonl':
+      '{"_id": 1234567890123456789, "title": "", "text": "macrophages are seeded before birth"}\n' +
+      '{"_id": "d2", "title": "", "text": "obesity and quality of life"}\n',
+    'queries.jsonl': '{"_id": "q1", "text": "when are macrophages seeded"}\n',
+    'qrels/test.tsv': 'query-id\tcorpus-id\tscore\nq1\t1234567890123456789\t1\n',
+  });
+  const { corpus, queries, qrels } = await loadBeir(dir);
+  const bm25 = new Bm25Index();
+  bm25.addDocuments(corpus);
+  const result = bm25.search([...queries.values()], 2);
+  assert.equal(result.ids[0][0], '1234567890123456789');
+  const run = searchResultToRun(result, [...queries.keys()]);
+  assert.equal(evaluateRun(qrels, run, ['ndcg_cut.10']).mean.ndcg_cut_10, 1);
 });
