@@ -32,16 +32,28 @@ export interface BertFixes {
   lowercasePerCodePoint: boolean;
 }
 
-/** The fixes a tokenizer.json `normalizer` needs, or undefined when it is not a BertNormalizer. */
+/**
+ * The fixes a tokenizer.json `normalizer` needs, or undefined when it needs none: a BertNormalizer, a
+ * `Lowercase` normalizer (JS `toLowerCase` there too, where Rust maps per `char`), or a `Sequence`
+ * holding either.
+ */
 export function bertFixesFor(normalizer: unknown): BertFixes | undefined {
-  if (normalizer === null || typeof normalizer !== 'object') return undefined;
-  const n = normalizer as Record<string, unknown>;
-  if (n.type !== 'BertNormalizer') return undefined;
-  return {
-    spaceAstralCjk: n.handle_chinese_chars !== false,
-    // The JS library lowercases exactly when `lowercase` is truthy; the fix is needed exactly then.
-    lowercasePerCodePoint: Boolean(n.lowercase),
+  const fixes: BertFixes = { spaceAstralCjk: false, lowercasePerCodePoint: false };
+  const visit = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    const n = node as Record<string, unknown>;
+    if (n.type === 'BertNormalizer') {
+      if (n.handle_chinese_chars !== false) fixes.spaceAstralCjk = true;
+      // The JS library lowercases exactly when `lowercase` is truthy; the fix is needed exactly then.
+      if (n.lowercase) fixes.lowercasePerCodePoint = true;
+    } else if (n.type === 'Lowercase') {
+      fixes.lowercasePerCodePoint = true;
+    } else if (n.type === 'Sequence' && Array.isArray(n.normalizers)) {
+      n.normalizers.forEach(visit);
+    }
   };
+  visit(normalizer);
+  return fixes.spaceAstralCjk || fixes.lowercasePerCodePoint ? fixes : undefined;
 }
 
 /** Rust's astral CJK ranges (`is_chinese_char` in tokenizers/src/normalizers/bert.rs). */

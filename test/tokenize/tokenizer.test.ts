@@ -295,3 +295,16 @@ test('issue 12: the astral-CJK fix runs on code points, and a final capital sigm
   assert.deepEqual(tok.encodeIds('ΟΔΟΣ'), inner);
   assert.notDeepEqual(tok.encodeIds('οδος'), inner, 'σ and ς are different tokens, so the test can fail');
 });
+
+test('issue 12: a Lowercase normalizer (in a Sequence) lowercases a final sigma per code point too', async () => {
+  const json = JSON.parse(
+    readFileSync(path.join(BUNDLED_TOKENIZERS.bertBaseUncased, 'tokenizer.json'), 'utf8'),
+  ) as Record<string, unknown>;
+  json.normalizer = {
+    type: 'Sequence',
+    normalizers: [{ type: 'NFD' }, { type: 'Lowercase' }, { type: 'StripAccents' }],
+  };
+  const tok = TextTokenizer.fromJSON(json);
+  assert.deepEqual(tok.encodeIds('ΟΔΟΣ ΟΔΟΣ.'), tok.encodeIds('οδοσ οδοσ.'));
+  assert.notDeepEqual(tok.encodeIds('οδος'), tok.encodeIds('οδοσ'));
+});
