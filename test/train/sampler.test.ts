@@ -3,6 +3,9 @@ import { test } from 'node:test';
 import { ArgumentError } from '../../src/errors.js';
 import type { TrainingExample } from '../../src/train/examples.js';
 import { NoDuplicatesBatchSampler } from '../../src/train/sampler.js';
+import { loadBeir } from '../../src/data/beir.js';
+import { examplesFromQrels } from '../../src/train/examples.js';
+import { SCIFACT_DIR } from '../helpers/data.js';
 
 function examples(n: number): TrainingExample[] {
   // Queries 0..n-1; positives repeat every 5 (p0..p4) so batches must avoid putting two of them together.
@@ -149,4 +152,21 @@ test('issue 12: a text is a duplicate across columns (a query equal to another e
         0,
       ),
   );
+});
+
+test('issue 12: SciFact train, batch 32, seed 42, 10 epochs: no batch holds one text twice', async () => {
+  const { corpus, queries, qrels } = await loadBeir(SCIFACT_DIR, { split: 'train' });
+  const data = examplesFromQrels({ queries, corpus, qrels });
+  const sampler = new NoDuplicatesBatchSampler(data, 32, 42);
+  let batches = 0;
+  let repeated = 0;
+  for (let epoch = 0; epoch < 10; epoch++) {
+    for (const batch of sampler.epochBatches(epoch)) {
+      batches++;
+      const texts = batch.flatMap((i) => [data[i].query, data[i].positive]);
+      if (new Set(texts).size !== texts.length) repeated++;
+    }
+  }
+  assert.ok(batches >= 270, `${batches} batches`);
+  assert.equal(repeated, 0);
 });
