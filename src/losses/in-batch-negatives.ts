@@ -63,8 +63,7 @@ type SamePassage = (a: number, b: number) => boolean;
 
 function samePassage(ids: string[] | undefined, texts: string[] | undefined): SamePassage | undefined {
   if (ids === undefined && texts === undefined) return undefined;
-  return (a, b) =>
-    (ids !== undefined && ids[a] === ids[b]) || (texts !== undefined && texts[a] === texts[b]);
+  return (a, b) => (ids !== undefined && ids[a] === ids[b]) || (texts !== undefined && texts[a] === texts[b]);
 }
 
 /** Mean cross-entropy of `logits` rows against targets given as a one-hot matrix, plus an additive mask. */
