@@ -1,11 +1,12 @@
 import { loadModel } from '../../checkpoint/load.js';
 import { loadBeir } from '../../data/beir.js';
-import { formatEvaluationTable, RetrievalEvaluator } from '../../eval/retrieval-evaluator.js';
+import { formatEvaluationTable, RECALL_WARNING, RetrievalEvaluator } from '../../eval/retrieval-evaluator.js';
 import type { EvaluatorIndex } from '../../eval/retrieval-evaluator.js';
-import { optionalChoice, optionalInt, optionalString, requireString } from '../args.js';
+import { optionalChoice, optionalInt, optionalString, parseMipsTransform, requireString } from '../args.js';
 import { HNSW_DEFAULTS } from '../../index/hnsw.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
+import { parseInteger } from '../../util/number.js';
 
 const INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25', 'pgvector'];
 const DEFAULT_INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25'];
@@ -44,6 +45,11 @@ Options:
   --database URL           pgvector on a PostgreSQL server (postgres://user:password@host:port/db) instead
                            of the embedded PGlite; the evaluator creates a table of its own and drops it
   --pg-data-dir DIR        embedded pgvector data directory (default: in memory)
+  --mips-transform auto|on|off
+                           HNSW graph for --metric ip: on = MIPS-to-L2 reduction, off = hnswlib's ip
+                           space, auto (default) = by the norm spread of the vectors; each loses recall
+                           on some data (docs/index-tuning.md), and a row below ${RECALL_WARNING} recall@10 vs
+                           exact is flagged with a warning
   --k N                    retrieval depth (default 100)
   --run-out PREFIX         write runs as PREFIX.<index>.run (TREC format)
   --max-length N           truncate texts to N tokens (default: the model's max_seq_length)
@@ -63,6 +69,7 @@ Options:
     metric: { type: 'string' },
     M: { type: 'string' },
     'ef-construction': { type: 'string' },
+    'mips-transform': { type: 'string' },
     k: { type: 'string' },
     'run-out': { type: 'string' },
     'max-length': { type: 'string' },
@@ -84,13 +91,14 @@ Options:
       },
     );
     const ef = parseList(optionalString(values, 'ef'), 'ef')?.map((s) => {
-      if (!/^\d+$/.test(s) || Number(s) < 1)
-        throw new UsageError(`--ef expects positive integers, got '${s}'`);
-      return Number(s);
+      const n = parseInteger(s);
+      if (n === undefined || n < 1) throw new UsageError(`--ef expects positive integers, got '${s}'`);
+      return n;
     });
     const metric = optionalChoice(values, 'metric', ['ip', 'cosine'] as const);
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
+    const mipsTransform = parseMipsTransform(values);
     const k = optionalInt(values, 'k', 1);
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
@@ -119,7 +127,7 @@ Options:
         ef,
         k,
         metric,
-        hnsw: { M, efConstruction },
+        hnsw: { M, efConstruction, mipsTransform },
         pgvector: pgvectorOptions(values, indexes, { M, efConstruction }),
         runOut,
         batchSize,

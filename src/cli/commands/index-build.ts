@@ -1,5 +1,5 @@
-import { promises as fs } from 'node:fs';
-import { readNpyBlocks, readNpyInfo } from '../../data/npy.js';
+import { readLines } from '../../data/lines.js';
+import { readNpy, readNpyBlocks, readNpyInfo } from '../../data/npy.js';
 import type { Metric } from '../../index/types.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
@@ -7,34 +7,43 @@ import { HNSW_DEFAULTS, HnswIndex } from '../../index/hnsw.js';
 import { PgvectorIndex } from '../../index/pgvector.js';
 import type { VectorIndex } from '../../index/types.js';
 import { createProgress } from '../../util/progress.js';
-import { optionalChoice, optionalInt, optionalString, requireFile, requireString } from '../args.js';
+import {
+  optionalChoice,
+  optionalInt,
+  optionalString,
+  parseMipsTransform,
+  requireFile,
+  requireString,
+} from '../args.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
+import { RECALL_WARNING } from '../../eval/retrieval-evaluator.js';
+import type { Matrix } from '../../types.js';
+import { recallOfResults } from '../../index/recall.js';
 
 /**
  * Ids of a text file, one per line (surrounding whitespace trimmed); blank or duplicate ids and ids with
  * inner whitespace are errors naming the line.
  */
 export async function readIdLines(file: string): Promise<string[]> {
-  let raw = await fs.readFile(file, 'utf8');
-  if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
-  const lines = raw.split(/\r?\n/);
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const ids: string[] = [];
   const seen = new Map<string, number>();
-  lines.forEach((line, i) => {
-    const id = line.trim();
-    if (id === '') throw new InputFormatError('empty id', file, i + 1);
+  // The shared line reader refuses invalid UTF-8 (which would otherwise merge ids into U+FFFD).
+  for await (const { text, line } of readLines(file, { keepBlank: true })) {
+    const id = text.trim();
+    if (id === '') throw new InputFormatError('empty id', file, line);
     // A TREC run separates columns by whitespace: such an id would fail every later search and evaluation.
     if (/\s/.test(id)) {
-      throw new InputFormatError(`id ${JSON.stringify(id)} contains whitespace`, file, i + 1);
+      throw new InputFormatError(`id ${JSON.stringify(id)} contains whitespace`, file, line);
     }
     const first = seen.get(id);
     if (first !== undefined)
-      throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, i + 1);
-    seen.set(id, i + 1);
-  });
-  if (lines.length === 0) throw new InputFormatError('no ids', file);
-  return lines.map((l) => l.trim());
+      throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, line);
+    seen.set(id, line);
+    ids.push(id);
+  }
+  if (ids.length === 0) throw new InputFormatError('no ids', file);
+  return ids;
 }
 
 /** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and an id file. */
@@ -57,6 +66,11 @@ Options:
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M}; higher = better recall, more memory)
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction}; higher = better graph, slower build)
   --ef-search N            HNSW default query beam stored with the index (default ${HNSW_DEFAULTS.efSearch})
+  --mips-transform auto|on|off
+                           HNSW graph for --metric ip: on = MIPS-to-L2 reduction, off = hnswlib's ip
+                           space, auto (default) = by the norm spread of the vectors (docs/index-tuning.md).
+                           After the build, recall@10 at --ef-search is measured on sampled documents used
+                           as queries, with a warning below ${RECALL_WARNING}
   --out PATH               where to write the index, or the pgvector reference (required)
 
 pgvector options (embedded PGlite by default; a server with --database):
@@ -80,6 +94,7 @@ pgvector options (embedded PGlite by default; a server with --database):
     M: { type: 'string' },
     'ef-construction': { type: 'string' },
     'ef-search': { type: 'string' },
+    'mips-transform': { type: 'string' },
     out: { type: 'string' },
     table: { type: 'string' },
     database: { type: 'string' },
@@ -99,8 +114,15 @@ pgvector options (embedded PGlite by default; a server with --database):
     const efConstruction = optionalInt(values, 'ef-construction', 1);
     const efSearch = optionalInt(values, 'ef-search', 1);
     const out = requireString(values, 'out');
+    const mipsTransform = parseMipsTransform(values);
     if (type === 'exact' && (M !== undefined || efConstruction !== undefined || efSearch !== undefined)) {
       throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw and pgvector only');
+    }
+    if (mipsTransform !== undefined && type !== 'hnsw') {
+      throw new UsageError('--mips-transform applies to --type hnsw only');
+    }
+    if (mipsTransform !== undefined && metric !== 'ip') {
+      throw new UsageError('--mips-transform applies to --metric ip only');
     }
     const pgFlags = ['table', 'database', 'data-dir', 'pg-index', 'lists', 'halfvec'].filter(
       (f) => values[f] !== undefined,
@@ -132,7 +154,15 @@ pgvector options (embedded PGlite by default; a server with --database):
     const index: VectorIndex =
       type === 'exact'
         ? new ExactIndex({ dim: info.cols, metric, capacity: info.rows })
-        : new HnswIndex({ dim: info.cols, metric, M, efConstruction, efSearch, capacity: info.rows });
+        : new HnswIndex({
+            dim: info.cols,
+            metric,
+            M,
+            efConstruction,
+            efSearch,
+            mipsTransform,
+            capacity: info.rows,
+          });
     const progress = createProgress({ total: info.rows, label: `${type} build`, unit: 'vectors', quiet });
     const step = type === 'exact' ? 65536 : 1000;
     for await (const { start, matrix } of readNpyBlocks(vectorsFile, step)) {
@@ -141,9 +171,28 @@ pgvector options (embedded PGlite by default; a server with --database):
     }
     progress.done();
     await index.save(out);
+    const graph =
+      index instanceof HnswIndex && metric === 'ip'
+        ? `, graph: ${index.mipsTransform ? 'MIPS-to-L2 reduction' : "hnswlib's ip space"}`
+        : '';
     process.stderr.write(
-      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}) -> ${out}\n`,
+      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}${graph}) -> ${out}\n`,
     );
+    if (index instanceof HnswIndex) {
+      const probe = await probeRecall(index, vectorsFile, info, ids);
+      if (probe === undefined) {
+        process.stderr.write('dense-retrieval: recall not measured (index too large for a quick check)\n');
+      } else if (probe.recall < RECALL_WARNING) {
+        const other =
+          metric === 'ip'
+            ? `, or the other graph (--mips-transform ${index.mipsTransform ? 'off' : 'on'})`
+            : '';
+        process.stderr.write(
+          `dense-retrieval: warning: recall@10 vs exact search is ${probe.recall.toFixed(3)} at ef ${index.efSearch} ` +
+            `(${probe.queries} documents as queries; < ${RECALL_WARNING}): raise --ef-search${other}\n`,
+        );
+      }
+    }
   },
 };
 
@@ -200,4 +249,36 @@ async function buildPgvector(
   } finally {
     await index.close();
   }
+}
+
+/** Multiply-adds the build-time recall check may spend (about a second in JavaScript). */
+const PROBE_BUDGET = 1e9;
+
+/**
+ * Recall@10 of `index` at its default `ef` against brute force, with up to 100 evenly spaced stored
+ * vectors as queries. Stored vectors are not the real queries, but a graph that cannot find the top 10 of
+ * its own documents (the failure of the wrong `ip` graph on some data) fails here too. Undefined when even
+ * 10 queries would cost more than {@link PROBE_BUDGET}.
+ */
+async function probeRecall(
+  index: HnswIndex,
+  vectorsFile: string,
+  info: { rows: number; cols: number },
+  ids: string[],
+): Promise<{ recall: number; queries: number } | undefined> {
+  const { rows, cols } = info;
+  const count = Math.min(100, rows, Math.floor(PROBE_BUDGET / (rows * cols)));
+  if (count < Math.min(10, rows)) return undefined;
+  // Within the budget the matrix is small enough to read whole for the brute-force reference.
+  const vectors = await readNpy(vectorsFile);
+  const { data } = vectors;
+  const k = Math.min(10, rows);
+  const picks = Array.from({ length: count }, (_, i) => Math.floor((i * rows) / count));
+  const queries: Matrix = { data: new Float32Array(count * cols), rows: count, cols };
+  picks.forEach((r, i) => queries.data.set(data.subarray(r * cols, (r + 1) * cols), i * cols));
+  const exact = new ExactIndex({ dim: cols, metric: index.metric });
+  await exact.add(vectors, ids);
+  const truth = (await exact.search(queries, k)).ids;
+  const found = (await index.search(queries, k)).ids;
+  return { recall: recallOfResults(found, truth, k), queries: count };
 }

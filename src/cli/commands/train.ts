@@ -49,6 +49,8 @@ Options:
   --warmup N              warmup updates (default 10% of the total)
   --pooling MODE          cls|mean|max (default: the model's own)
   --max-length N          truncate texts to N tokens (default: the model's max_seq_length)
+                          N is saved as the trained model's max_seq_length, so inference
+                          truncates at N tokens too (as sentence-transformers does)
   --untied                separate query and passage encoders (both start from --model)
   --similarity S          dot|cosine (default dot)
   --scale X               logit scale (default 1 for dot, 20 for cosine)
@@ -208,6 +210,11 @@ Options:
       const result = await trainer.train(examples, { resume: values.resume === true });
       trainer.dispose();
       await saveModelInto(model, out);
+      if (maxSeqLength !== undefined) {
+        say(
+          `saved max_seq_length: ${maxSeqLength} with the model (from --max-length): encoding with it truncates at ${maxSeqLength} tokens too`,
+        );
+      }
       const losses = result.losses;
       const summary =
         losses.length === 0
