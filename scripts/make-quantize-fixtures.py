@@ -55,3 +55,16 @@ with open(os.path.join(OUT, 'quantize-codes.json'), 'w') as f:
         f,
     )
     f.write('\n')
+
+# --- float16 and code .npy files -----------------------------------------------------------------------
+# Values that exercise rounding: ties to even, subnormals, overflow to inf, signed zero, plus randoms.
+special = np.array(
+    [0.0, -0.0, 1.0, 1.0 + 2**-11, 1.0 + 3 * 2**-11, 65504.0, 65520.0, 1e6, -1e6, 2**-24, 2**-25,
+     3 * 2**-26, 6e-8, 1e-5, -1e-5, 0.1, -0.3333, 2**-14, 2**-14 - 2**-25],
+    dtype=np.float32,
+)
+src = np.concatenate([special, rng.standard_normal(29).astype(np.float32) * 3]).reshape(6, 8)
+np.save(os.path.join(OUT, 'f16-source.npy'), src)  # float32 input of writeNpy(..., float16)
+np.save(os.path.join(OUT, 'f16.npy'), src.astype(np.float16))  # numpy's float16 bytes
+np.save(os.path.join(OUT, 'i1.npy'), int8[:4])
+np.save(os.path.join(OUT, 'u1.npy'), ubinary[:4])

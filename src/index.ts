@@ -104,6 +104,8 @@ export type {
   SentenceTransformersSettings,
 } from './checkpoint/sentence-transformers.js';
 export { readNpy, writeNpy } from './data/npy.js';
+export { readNpyCodes, writeNpyCodes } from './data/npy-codes.js';
+export type { NpyCodes } from './data/npy-codes.js';
 export type { Metric, SearchResult, SearchOptions, VectorIndex } from './index/types.js';
 export { ExactIndex } from './index/exact.js';
 export type { ExactIndexOptions } from './index/exact.js';

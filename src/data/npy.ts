@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { InputFormatError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Matrix } from '../types.js';
+import { floatToHalf, halfToFloat } from './float16.js';
 
 /**
  * NumPy `.npy` reading and writing for 2-D float matrices (embeddings), so vectors move between
@@ -10,9 +11,12 @@ import type { Matrix } from '../types.js';
  * either pull in heavy dependencies or do not check truncation and Fortran order.
  */
 
-const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+export const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
-function parseHeader(header: string, file: string): { descr: string; fortran: boolean; shape: number[] } {
+export function parseHeader(
+  header: string,
+  file: string,
+): { descr: string; fortran: boolean; shape: number[] } {
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header);
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shape = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
@@ -31,7 +35,8 @@ function parseHeader(header: string, file: string): { descr: string; fortran: bo
 }
 
 /**
- * Read a 2-D float32 or float64 C-order `.npy` file as a float32 {@link Matrix} (float64 is narrowed).
+ * Read a 2-D float32, float64 or float16 C-order `.npy` file as a float32 {@link Matrix} (float64 is
+ * narrowed, float16 widened exactly). Quantized int8/uint8 codes are read by `readNpyCodes`.
  * A 1-D array is read as one row. Bad magic, another dtype, Fortran order and a truncated file are
  * {@link InputFormatError}s naming the file.
  *
@@ -72,9 +77,10 @@ export async function readNpy(file: string): Promise<Matrix> {
   let itemSize: number;
   if (descr === '<f4' || descr === '|f4') itemSize = 4;
   else if (descr === '<f8' || descr === '|f8') itemSize = 8;
+  else if (descr === '<f2' || descr === '|f2') itemSize = 2;
   else {
     throw new InputFormatError(
-      `unsupported dtype '${descr}'; expected little-endian float32 ('<f4') or float64 ('<f8')`,
+      `unsupported dtype '${descr}'; expected little-endian float32 ('<f4'), float64 ('<f8') or float16 ('<f2')`,
       file,
     );
   }
@@ -96,12 +102,15 @@ export async function readNpy(file: string): Promise<Matrix> {
   // Copy through a DataView: the payload offset is not necessarily aligned for a typed-array view.
   const view = new DataView(buf.buffer, buf.byteOffset + dataStart, need);
   if (itemSize === 4) for (let i = 0; i < count; i++) data[i] = view.getFloat32(i * 4, true);
+  else if (itemSize === 2) for (let i = 0; i < count; i++) data[i] = halfToFloat(view.getUint16(i * 2, true));
   else for (let i = 0; i < count; i++) data[i] = view.getFloat64(i * 8, true);
   return { data, rows, cols };
 }
 
 /**
- * Write a {@link Matrix} as a numpy-readable `.npy` (format 1.0, `<f4`, C order), atomically.
+ * Write a {@link Matrix} as a numpy-readable `.npy` (format 1.0, C order), atomically: `<f4` by default;
+ * with `dtype: 'float16'`, `<f2`, rounded to nearest even as numpy's `astype(np.float16)` (half the size;
+ * about 3 significant digits, enough for embeddings, values beyond ±65504 become infinite).
  *
  * @example
  * ```ts
@@ -110,24 +119,30 @@ export async function readNpy(file: string): Promise<Matrix> {
  * // python: np.load('emb.npy').shape == (2, 2)
  * ```
  */
-export async function writeNpy(file: string, m: Matrix): Promise<void> {
+export async function writeNpy(
+  file: string,
+  m: Matrix,
+  options: { dtype?: 'float32' | 'float16' } = {},
+): Promise<void> {
   if (m.data.length !== m.rows * m.cols) {
     throw new InputFormatError(
       `matrix data has ${m.data.length} values, expected rows*cols = ${m.rows * m.cols}`,
       file,
     );
   }
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${m.rows}, ${m.cols}), }`;
+  const half = options.dtype === 'float16';
+  let header = `{'descr': '${half ? '<f2' : '<f4'}', 'fortran_order': False, 'shape': (${m.rows}, ${m.cols}), }`;
   // numpy pads the header with spaces so that the data starts on a 64-byte boundary, ending in '\n'.
   const total = 10 + header.length + 1;
   header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
-  const out = Buffer.alloc(10 + header.length + m.data.length * 4);
+  const out = Buffer.alloc(10 + header.length + m.data.length * (half ? 2 : 4));
   MAGIC.forEach((b, i) => (out[i] = b));
   out[6] = 1;
   out[7] = 0;
   out.writeUInt16LE(header.length, 8);
   out.write(header, 10, 'latin1');
   const start = 10 + header.length;
-  for (let i = 0; i < m.data.length; i++) out.writeFloatLE(m.data[i], start + i * 4);
+  if (half) for (let i = 0; i < m.data.length; i++) out.writeUInt16LE(floatToHalf(m.data[i]), start + i * 2);
+  else for (let i = 0; i < m.data.length; i++) out.writeFloatLE(m.data[i], start + i * 4);
   await writeFileAtomic(file, out);
 }
