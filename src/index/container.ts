@@ -15,7 +15,7 @@ const MAGIC = Buffer.from('DRINDEX\n', 'latin1');
 /** Bumped whenever the layout or a section's meaning changes; older/newer files are refused. */
 export const INDEX_FORMAT_VERSION = 1;
 
-export type IndexKind = 'exact' | 'hnsw' | 'bm25';
+export type IndexKind = 'exact' | 'hnsw' | 'bm25' | 'int8' | 'binary';
 
 export interface ContainerHeader {
   kind: IndexKind;

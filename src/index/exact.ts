@@ -9,7 +9,7 @@ import {
   parseJsonSection,
 } from './container.js';
 import { TopK } from './topk.js';
-import type { Metric, SearchResult, VectorIndex } from './types.js';
+import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt, normalizeRows } from './validate.js';
 
 /** Options of {@link ExactIndex}. */
@@ -109,9 +109,82 @@ export class ExactIndex implements VectorIndex {
     }
   }
 
-  async search(queries: Matrix, k: number): Promise<SearchResult> {
+  /**
+   * Replace the vectors of ids already in the index (in place) and append the new ones.
+   *
+   * @throws {ArgumentError} on a bad matrix or ids repeated within the batch.
+   */
+  async upsert(vectors: Matrix, ids: string[]): Promise<void> {
+    checkMatrix('vectors', vectors, this.dim);
+    checkIds(ids, vectors.rows, new Map());
+    const d = this.dim;
+    const fresh: number[] = [];
+    for (let r = 0; r < vectors.rows; r++) {
+      const row = this.idToRow.get(ids[r]);
+      if (row === undefined) {
+        fresh.push(r);
+        continue;
+      }
+      const dst = this.store.subarray(row * d, (row + 1) * d);
+      dst.set(vectors.data.subarray(r * d, (r + 1) * d));
+      if (this.metric === 'cosine') normalizeRows(dst, d);
+      let sq = 0;
+      for (let j = 0; j < d; j++) sq += dst[j] * dst[j];
+      this.sqNorms[row] = sq;
+    }
+    if (fresh.length === 0) return;
+    const data = new Float32Array(fresh.length * d);
+    fresh.forEach((r, i) => data.set(vectors.data.subarray(r * d, (r + 1) * d), i * d));
+    this.append(
+      { data, rows: fresh.length, cols: d },
+      fresh.map((r) => ids[r]),
+      this.metric === 'cosine',
+    );
+  }
+
+  /**
+   * Remove documents by id (unknown ids are ignored); the later rows move down, keeping their order, so
+   * memory is reclaimed at once. Resolves to the number removed.
+   */
+  async remove(ids: string[]): Promise<number> {
+    const gone = new Set<number>();
+    for (const id of ids) {
+      const row = this.idToRow.get(id);
+      if (row !== undefined) gone.add(row);
+    }
+    if (gone.size === 0) return 0;
+    const d = this.dim;
+    const kept: string[] = [];
+    for (let r = 0; r < this.ids.length; r++) {
+      if (gone.has(r)) {
+        this.idToRow.delete(this.ids[r]);
+        continue;
+      }
+      const w = kept.length;
+      if (w !== r) {
+        this.store.copyWithin(w * d, r * d, (r + 1) * d);
+        this.sqNorms[w] = this.sqNorms[r];
+        this.idToRow.set(this.ids[r], w);
+      }
+      kept.push(this.ids[r]);
+    }
+    this.ids = kept;
+    return gone.size;
+  }
+
+  /**
+   * Top-`k` per query; with `options.filter`, only documents whose id passes (fewer than `k` results
+   * when fewer pass). `ef` and the rescoring options do not apply to exact search.
+   */
+  async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
+    let allowed: Uint8Array | null = null;
+    if (options.filter !== undefined) {
+      // One predicate call per document per search, not per query and document.
+      allowed = new Uint8Array(this.size);
+      for (let r = 0; r < this.size; r++) allowed[r] = options.filter(this.ids[r]) ? 1 : 0;
+    }
     const d = this.dim;
     const nq = queries.rows;
     const q = Float32Array.from(queries.data);
@@ -132,8 +205,8 @@ export class ExactIndex implements VectorIndex {
     const fitsFloat32 = Math.sqrt(maxQSq) * Math.sqrt(maxSq) < 1e37;
     // The cpu backend's matMul is plain JS and slower than the scalar loop (7.4 s against 2.9 s for
     // 256 queries x 20k x 384-d), so it keeps the loop; every other backend takes the matMul path.
-    if (tf.getBackend() === 'cpu' || !fitsFloat32) this.scoreScalar(q, qSq, heaps);
-    else this.scoreMatMul(q, qSq, maxSq, heaps);
+    if (tf.getBackend() === 'cpu' || !fitsFloat32) this.scoreScalar(q, qSq, heaps, allowed);
+    else this.scoreMatMul(q, qSq, maxSq, heaps, allowed);
     const out: SearchResult = { ids: [], scores: [] };
     for (const h of heaps) {
       const r = h.result();
@@ -148,7 +221,13 @@ export class ExactIndex implements VectorIndex {
    * when its float32 score, plus a rigorous bound on the float32 rounding error, can still reach the
    * query's k-th best float64 score so far, so the result equals a float64 brute force.
    */
-  private scoreMatMul(q: Float32Array, qSq: Float64Array, maxSq: number, heaps: TopK[]): void {
+  private scoreMatMul(
+    q: Float32Array,
+    qSq: Float64Array,
+    maxSq: number,
+    heaps: TopK[],
+    allowed: Uint8Array | null,
+  ): void {
     const d = this.dim;
     const nq = qSq.length;
     const n = this.size;
@@ -180,6 +259,7 @@ export class ExactIndex implements VectorIndex {
     // float32 score is below it cannot reach the k-th best even on a tie, so it is skipped unscored.
     const cut = new Float64Array(nq).fill(-Infinity);
     const consider = (qi: number, row: number): void => {
+      if (allowed !== null && allowed[row] === 0) return;
       const h = heaps[qi];
       h.push(exactScore(qi, row), row);
       cut[qi] = h.threshold - slack[qi];
@@ -234,7 +314,7 @@ export class ExactIndex implements VectorIndex {
    * Scalar float64 scoring: four queries share each document load (the loop is memory-bound otherwise)
    * over cache-sized blocks of documents.
    */
-  private scoreScalar(q: Float32Array, qSq: Float64Array, heaps: TopK[]): void {
+  private scoreScalar(q: Float32Array, qSq: Float64Array, heaps: TopK[], allowed: Uint8Array | null): void {
     const d = this.dim;
     const nq = qSq.length;
     const l2 = this.metric === 'l2';
@@ -257,6 +337,7 @@ export class ExactIndex implements VectorIndex {
         const h2 = heaps[qi + 2];
         const h3 = heaps[qi + 3];
         for (let row = b0; row < b1; row++) {
+          if (allowed !== null && allowed[row] === 0) continue;
           const o = row * d;
           let s0 = 0;
           let s1 = 0;
@@ -279,6 +360,7 @@ export class ExactIndex implements VectorIndex {
         const q0 = qi * d;
         const h = heaps[qi];
         for (let row = b0; row < b1; row++) {
+          if (allowed !== null && allowed[row] === 0) continue;
           const o = row * d;
           let s = 0;
           for (let j = 0; j < d; j++) s += q[q0 + j] * store[o + j];

@@ -106,6 +106,8 @@ export class HnswIndex implements VectorIndex {
   private point: number[] = [];
   private ids: string[] = [];
   private idToRow = new Map<string, number>();
+  /** Rows removed (hnswlib `markDelete`); `add`/`upsert` reuse them before growing the graph. */
+  private deleted = new Set<number>();
 
   constructor(opts: HnswIndexOptions) {
     this.dim = checkPositiveInt('dim', opts.dim);
@@ -167,7 +169,7 @@ export class HnswIndex implements VectorIndex {
   private reserveVectors(rows: number): void {
     if (!this.mipsTransform || rows * this.dim <= this.vectors.length) return;
     const grown = new Float32Array(Math.max(rows, 2 * (this.vectors.length / this.dim)) * this.dim);
-    grown.set(this.vectors.subarray(0, this.size * this.dim));
+    grown.set(this.vectors.subarray(0, this.rows * this.dim));
     this.vectors = grown;
   }
 
@@ -175,11 +177,20 @@ export class HnswIndex implements VectorIndex {
   private rebuild(maxNorm: number, capacity: number): void {
     this.maxNorm = maxNorm;
     this.hnsw = this.createGraph(capacity);
-    for (let row = 0; row < this.size; row++)
+    for (let row = 0; row < this.rows; row++) {
       this.hnsw.addPoint(this.lift(this.vectors, row * this.dim), row);
+      // Removed rows keep their label (and stay removed), so the row numbering survives the rebuild.
+      if (this.deleted.has(row)) this.hnsw.markDelete(row);
+    }
   }
 
+  /** Live (not removed) vectors. */
   get size(): number {
+    return this.ids.length - this.deleted.size;
+  }
+
+  /** Rows of the graph, removed ones included (hnswlib labels are row numbers). */
+  private get rows(): number {
     return this.ids.length;
   }
 
@@ -196,7 +207,51 @@ export class HnswIndex implements VectorIndex {
   async add(vectors: Matrix, ids: string[]): Promise<void> {
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
-    const need = this.size + vectors.rows;
+    this.place(vectors, ids);
+  }
+
+  /**
+   * Add new ids and replace the vectors of ids already present (hnswlib updates the point and repairs its
+   * links in place). New ids take removed rows first (hnswlib's replace-deleted idea), so a stream of
+   * removals and insertions does not grow the graph.
+   *
+   * @throws {ArgumentError} on a bad matrix or ids repeated within the batch.
+   */
+  async upsert(vectors: Matrix, ids: string[]): Promise<void> {
+    checkMatrix('vectors', vectors, this.dim);
+    checkIds(ids, vectors.rows, new Map());
+    this.place(vectors, ids);
+  }
+
+  /**
+   * Remove documents by id (hnswlib `markDelete`; unknown ids are ignored). A removed document never
+   * comes back from `search`, also after save/load; its row is reused by the next new id. Resolves to the
+   * number removed.
+   */
+  async remove(ids: string[]): Promise<number> {
+    let removed = 0;
+    for (const id of ids) {
+      const row = this.idToRow.get(id);
+      if (row === undefined) continue;
+      this.hnsw.markDelete(row);
+      this.deleted.add(row);
+      this.idToRow.delete(id);
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Store each vector at its id's row: the live row of a known id, else a removed row, else a new one. */
+  private place(vectors: Matrix, ids: string[]): void {
+    const free = [...this.deleted].sort((a, b) => b - a);
+    let appended = 0;
+    const target = ids.map((id) => {
+      const row = this.idToRow.get(id);
+      if (row !== undefined) return row;
+      const reused = free.pop();
+      return reused ?? this.rows + appended++;
+    });
+    const need = this.rows + appended;
     const capacity = Math.max(need, need > this.hnsw.getMaxElements() ? 2 * this.hnsw.getMaxElements() : 0);
     const d = this.dim;
     if (this.mipsTransform) {
@@ -207,17 +262,20 @@ export class HnswIndex implements VectorIndex {
         batchMax = Math.max(batchMax, Math.sqrt(sq));
       }
       if (batchMax > this.maxNorm) {
-        if (this.size === 0) this.maxNorm = batchMax;
+        if (this.rows === 0) this.maxNorm = batchMax;
         else this.rebuild(batchMax, Math.max(capacity, this.hnsw.getMaxElements()));
       }
     }
     if (need > this.hnsw.getMaxElements()) this.hnsw.resizeIndex(capacity);
     this.reserveVectors(need);
     for (let r = 0; r < vectors.rows; r++) {
-      const row = this.size;
+      const row = target[r];
+      // An existing label (live or removed) is updated in place and un-deleted by hnswlib.
       this.hnsw.addPoint(this.lift(vectors.data, r * d), row);
       if (this.mipsTransform) this.vectors.set(vectors.data.subarray(r * d, (r + 1) * d), row * d);
-      this.ids.push(ids[r]);
+      if (row === this.rows) this.ids.push(ids[r]);
+      else this.ids[row] = ids[r];
+      this.deleted.delete(row);
       this.idToRow.set(ids[r], row);
     }
   }
@@ -236,9 +294,16 @@ export class HnswIndex implements VectorIndex {
     // of the output, as the exact index does) and the order of the hits.
     const scores = new Float64Array(k);
     const order = Array.from({ length: k }, (_, j) => j);
+    const userFilter = options.filter;
+    const filter =
+      userFilter === undefined ? undefined : (label: number): boolean => userFilter(this.ids[label]);
     for (let i = 0; i < queries.rows; i++) {
       const offset = i * d;
-      const { distances, neighbors } = this.hnsw.searchKnn(this.fillPoint(queries.data, offset), k);
+      let { distances, neighbors } = this.hnsw.searchKnn(this.fillPoint(queries.data, offset), k, filter);
+      // A selective filter (or many removals) can leave the beam with fewer than k hits although k
+      // documents pass: then score the passing documents exhaustively, so k results come back.
+      if (neighbors.length < k)
+        ({ distances, neighbors } = this.scanPassing(queries.data, offset, k, filter));
       const n = neighbors.length;
       for (let j = 0; j < n; j++) {
         scores[j] = this.mipsTransform
@@ -265,6 +330,41 @@ export class HnswIndex implements VectorIndex {
       out.scores[i] = rowScores;
     }
     return out;
+  }
+
+  /**
+   * Exhaustive top-`k` over the live rows that pass `filter`, as hnswlib distances (nearest first): the
+   * fall-back of a filtered search whose beam found fewer than `k`. Reads each passing vector through
+   * `getPoint` (or the kept copy under the reduction), so it is meant for the small sets a selective
+   * filter leaves.
+   */
+  private scanPassing(
+    q: Float32Array,
+    offset: number,
+    k: number,
+    filter: ((label: number) => boolean) | undefined,
+  ): { distances: number[]; neighbors: number[] } {
+    const d = this.dim;
+    const query = Array.from(q.subarray(offset, offset + d));
+    if (this.metric === 'cosine') {
+      const norm = Math.hypot(...query);
+      if (norm > 0) for (let j = 0; j < d; j++) query[j] /= norm;
+    }
+    const hits: { distance: number; row: number }[] = [];
+    for (let row = 0; row < this.rows; row++) {
+      if (this.deleted.has(row) || (filter !== undefined && !filter(row))) continue;
+      const v = this.mipsTransform ? this.vectors.subarray(row * d, (row + 1) * d) : this.hnsw.getPoint(row);
+      let dot = 0;
+      let sq = 0;
+      for (let j = 0; j < d; j++) {
+        dot += query[j] * v[j];
+        sq += (query[j] - v[j]) ** 2;
+      }
+      hits.push({ distance: this.metric === 'l2' ? sq : 1 - dot, row });
+    }
+    hits.sort((a, b) => a.distance - b.distance);
+    const top = hits.slice(0, k);
+    return { distances: top.map((h) => h.distance), neighbors: top.map((h) => h.row) };
   }
 
   /**
@@ -296,7 +396,7 @@ export class HnswIndex implements VectorIndex {
           kind: 'hnsw',
           dim: this.dim,
           metric: this.metric,
-          size: this.size,
+          size: this.rows,
           M: this.M,
           efConstruction: this.efConstruction,
           efSearch: this.efSearch,
@@ -304,7 +404,7 @@ export class HnswIndex implements VectorIndex {
           mipsTransform: this.mipsTransform,
           maxNorm: this.maxNorm,
         },
-        { ids: jsonSection(this.ids), graph },
+        { ids: jsonSection(this.ids), graph, deleted: jsonSection([...this.deleted]) },
       );
     } finally {
       await fs.rm(tmp, { force: true });
@@ -349,7 +449,18 @@ export class HnswIndex implements VectorIndex {
       throw new InputFormatError('corrupt hnsw index: graph does not match the id mapping', file);
     }
     index.ids = ids;
-    index.idToRow = new Map(ids.map((id, row) => [id, row]));
+    // Removed rows (files written before removals existed have no such section).
+    const deleted = sections.has('deleted')
+      ? parseJsonSection<number[]>(sections.get('deleted'), 'deleted', file)
+      : [];
+    if (!Array.isArray(deleted) || deleted.some((r) => !Number.isInteger(r) || r < 0 || r >= ids.length)) {
+      throw new InputFormatError('corrupt hnsw index: removed rows out of range', file);
+    }
+    index.deleted = new Set(deleted);
+    index.idToRow = new Map();
+    ids.forEach((id, row) => {
+      if (!index.deleted.has(row)) index.idToRow.set(id, row);
+    });
     if (index.mipsTransform) index.vectors = index.vectorsOf(graph);
     return index;
   }
@@ -363,7 +474,7 @@ export class HnswIndex implements VectorIndex {
    */
   private vectorsOf(graph: Uint8Array): Float32Array {
     const d = this.dim;
-    const n = this.size;
+    const n = this.rows;
     const out = new Float32Array(Math.max(n, 1) * d);
     const view = new DataView(graph.buffer, graph.byteOffset, graph.byteLength);
     const u64 = (at: number): number => Number(view.getBigUint64(at, true));
@@ -384,7 +495,10 @@ export class HnswIndex implements VectorIndex {
       return true;
     })();
     if (!ok) {
-      for (let row = 0; row < n; row++) out.set(this.hnsw.getPoint(row).slice(0, d), row * d);
+      // getPoint refuses removed labels; their vectors are never read again.
+      for (let row = 0; row < n; row++) {
+        if (!this.deleted.has(row)) out.set(this.hnsw.getPoint(row).slice(0, d), row * d);
+      }
     }
     return out;
   }

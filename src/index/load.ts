@@ -4,6 +4,8 @@ import { INDEX_FORMAT_VERSION } from './container.js';
 import type { IndexKind } from './container.js';
 import { ExactIndex } from './exact.js';
 import { HnswIndex } from './hnsw.js';
+import { Int8Index } from './int8.js';
+import { BinaryIndex } from './binary.js';
 
 /**
  * The kind of index a file holds, read from its header only (the payload is not loaded).
@@ -11,7 +13,7 @@ import { HnswIndex } from './hnsw.js';
  * @example
  * ```ts
  * import { readIndexKind } from 'dense-retrieval';
- * await readIndexKind('corpus.idx'); // 'exact' | 'hnsw' | 'bm25'
+ * await readIndexKind('corpus.idx'); // 'exact' | 'hnsw' | 'bm25' | 'int8' | 'binary'
  * ```
  */
 export async function readIndexKind(file: string): Promise<IndexKind> {
@@ -44,7 +46,7 @@ export async function readIndexKind(file: string): Promise<IndexKind> {
 }
 
 /**
- * Load any vector index saved by this library (exact or HNSW), whichever the file holds.
+ * Load any vector index saved by this library (exact, HNSW, int8 or binary), whichever the file holds.
  *
  * @example
  * ```ts
@@ -53,9 +55,13 @@ export async function readIndexKind(file: string): Promise<IndexKind> {
  * const { ids } = await index.search(queryEmbeddings, 10);
  * ```
  */
-export async function loadVectorIndex(file: string): Promise<ExactIndex | HnswIndex> {
+export async function loadVectorIndex(
+  file: string,
+): Promise<ExactIndex | HnswIndex | Int8Index | BinaryIndex> {
   const kind = await readIndexKind(file);
   if (kind === 'exact') return ExactIndex.load(file);
   if (kind === 'hnsw') return HnswIndex.load(file);
+  if (kind === 'int8') return Int8Index.load(file);
+  if (kind === 'binary') return BinaryIndex.load(file);
   throw new InputFormatError(`index file holds a '${kind}' index, not a vector index`, file);
 }

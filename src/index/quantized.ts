@@ -1,0 +1,366 @@
+import { InputFormatError } from '../errors.js';
+import type { Matrix } from '../types.js';
+import { jsonSection, parseJsonSection, sectionToFloat32 } from './container.js';
+import type { ContainerHeader } from './container.js';
+import { TopK } from './topk.js';
+import { checkTruncateDim } from './truncate.js';
+import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
+import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt, normalizeRows } from './validate.js';
+
+/** Options shared by the quantized indexes ({@link Int8Index}, {@link BinaryIndex}). */
+export interface QuantizedIndexOptions {
+  /** Dimension of the vectors given to `add` and `search`. */
+  dim: number;
+  /** Similarity of the rescoring (and of the int8 code scan); default `ip`. */
+  metric?: Metric;
+  /**
+   * Candidates per result: `search` scans the codes for `k * rescoreMultiplier` candidates and rescores
+   * them with the float query (sentence-transformers' `rescore_multiplier`). Higher = recall closer to
+   * float search and slower rescoring; 1 only reorders the code top-k. Default 4.
+   */
+  rescoreMultiplier?: number;
+  /**
+   * Also keep the float32 document vectors for rescoring (faiss `IndexRefineFlat`-style): rescored
+   * results are then exact float scores, at `dim * 4` more bytes per vector (5x the int8 memory, 33x the
+   * binary). Without them, rescoring uses the float query against the codes (ST's `rescore`). Default false.
+   */
+  keepVectors?: boolean;
+  /**
+   * Matryoshka truncation: keep only the first `truncateDim` coordinates of every vector added and every
+   * query (re-normalised under `cosine`). Fewer dimensions = smaller codes and faster scans, at the recall
+   * the model's Matryoshka training kept there. Default: no truncation.
+   */
+  truncateDim?: number;
+}
+
+/**
+ * Bounded selection of the best `k` (score, row) pairs over the code scan; on equal code scores the
+ * earlier row wins, so the candidate set is deterministic and cheap (no id comparison per tie, which
+ * Hamming distances have by the thousand).
+ */
+export class RowHeap {
+  readonly scores: Float64Array;
+  readonly rows: Int32Array;
+  count = 0;
+
+  constructor(readonly k: number) {
+    this.scores = new Float64Array(k);
+    this.rows = new Int32Array(k);
+  }
+
+  /** The score a row must beat to enter (−Infinity until full). */
+  get threshold(): number {
+    return this.count < this.k ? -Infinity : this.scores[0];
+  }
+
+  push(score: number, row: number): void {
+    const { scores, rows, k } = this;
+    if (this.count < k) {
+      let i = this.count++;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (!(score < scores[p] || (score === scores[p] && row > rows[p]))) break;
+        scores[i] = scores[p];
+        rows[i] = rows[p];
+        i = p;
+      }
+      scores[i] = score;
+      rows[i] = row;
+      return;
+    }
+    if (k === 0 || score < scores[0] || (score === scores[0] && row > rows[0])) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= k) break;
+      const r = l + 1;
+      let c = l;
+      if (r < k && (scores[r] < scores[l] || (scores[r] === scores[l] && rows[r] > rows[l]))) c = r;
+      if (!(scores[c] < score || (scores[c] === score && rows[c] > row))) break;
+      scores[i] = scores[c];
+      rows[i] = rows[c];
+      i = c;
+    }
+    scores[i] = score;
+    rows[i] = row;
+  }
+}
+
+/**
+ * Shared machinery of the quantized indexes: id bookkeeping, compaction on `remove`, in-place `upsert`,
+ * filters, the rescoring stage and the saved sections. Subclasses provide the codes and the scans.
+ */
+export abstract class QuantizedIndex implements VectorIndex {
+  readonly dim: number;
+  readonly metric: Metric;
+  readonly rescoreMultiplier: number;
+  readonly keepVectors: boolean;
+  /** Dimension actually indexed: `truncateDim`, or `dim`. */
+  readonly workDim: number;
+  readonly truncateDim: number | undefined;
+  /** Bytes of one stored code row. */
+  protected abstract readonly codeBytes: number;
+  protected codes: Uint8Array = new Uint8Array(0);
+  protected vectors: Float32Array = new Float32Array(0);
+  protected ids: string[] = [];
+  protected idToRow = new Map<string, number>();
+
+  constructor(opts: QuantizedIndexOptions) {
+    this.dim = checkPositiveInt('dim', opts.dim);
+    this.metric = checkMetric(opts.metric ?? 'ip');
+    this.rescoreMultiplier = checkPositiveInt('rescoreMultiplier', opts.rescoreMultiplier ?? 4);
+    this.keepVectors = opts.keepVectors === true;
+    this.truncateDim =
+      opts.truncateDim === undefined ? undefined : checkTruncateDim(opts.truncateDim, this.dim);
+    this.workDim = this.truncateDim ?? this.dim;
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** Document ids in row order (removals compact the rows, keeping the order of the rest). */
+  get documentIds(): readonly string[] {
+    return this.ids;
+  }
+
+  /** Bytes held per stored vector: the code row, plus the float32 vector when `keepVectors`. */
+  get bytesPerVector(): number {
+    return this.codeBytes + (this.keepVectors ? this.workDim * 4 : 0);
+  }
+
+  /** Bytes held by the stored codes and vectors (ids and their map not counted). */
+  get memoryBytes(): number {
+    return this.size * this.bytesPerVector;
+  }
+
+  /** Encode `rows` prepared (truncated, normalised) vectors into `out`, `codeBytes` per row. */
+  protected abstract encode(data: Float32Array, rows: number, out: Uint8Array): void;
+
+  /** Called with the first batch ever added, before it is encoded (int8 self-calibration). */
+  protected prepareFirstBatch(_data: Float32Array, _rows: number): void {}
+
+  /**
+   * Scan the codes of every allowed row for query `qi` (of the prepared `queries`), keeping the best
+   * `heap.k` by code score in `heap`.
+   */
+  protected abstract scan(queries: Float32Array, qi: number, heap: RowHeap, allowed: Uint8Array | null): void;
+
+  /** The rescoring score of `row` against the float query at `offset` when no float vectors are kept. */
+  protected abstract codeRescore(q: Float32Array, offset: number, row: number): number;
+
+  /** Called once per search with the prepared queries, before any scan (e.g. to quantize them). */
+  protected abstract beginSearch(queries: Float32Array, rows: number): void;
+
+  /** Truncate (Matryoshka) and normalise (cosine) a copy of the incoming rows. */
+  protected prepare(m: Matrix): Float32Array {
+    const d = this.workDim;
+    let data: Float32Array;
+    if (d === m.cols) data = Float32Array.from(m.data);
+    else {
+      data = new Float32Array(m.rows * d);
+      for (let r = 0; r < m.rows; r++) data.set(m.data.subarray(r * m.cols, r * m.cols + d), r * d);
+    }
+    if (this.metric === 'cosine') normalizeRows(data, d);
+    return data;
+  }
+
+  private reserve(rows: number): void {
+    const cb = this.codeBytes;
+    if (rows * cb > this.codes.length) {
+      const cap = Math.max(rows, 2 * (this.codes.length / cb));
+      const grown = new Uint8Array(cap * cb);
+      grown.set(this.codes.subarray(0, this.size * cb));
+      this.codes = grown;
+      if (this.keepVectors) {
+        const v = new Float32Array(cap * this.workDim);
+        v.set(this.vectors.subarray(0, this.size * this.workDim));
+        this.vectors = v;
+      }
+    }
+  }
+
+  /** Write prepared rows at the given row positions (appending where `row === size`). */
+  private store(data: Float32Array, rows: number[], ids: string[]): void {
+    const cb = this.codeBytes;
+    const d = this.workDim;
+    const encoded = new Uint8Array(rows.length * cb);
+    this.encode(data, rows.length, encoded);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      this.codes.set(encoded.subarray(i * cb, (i + 1) * cb), row * cb);
+      if (this.keepVectors) this.vectors.set(data.subarray(i * d, (i + 1) * d), row * d);
+      if (row === this.ids.length) this.ids.push(ids[i]);
+      this.idToRow.set(ids[i], row);
+    }
+  }
+
+  async add(vectors: Matrix, ids: string[]): Promise<void> {
+    checkMatrix('vectors', vectors, this.dim);
+    checkIds(ids, vectors.rows, this.idToRow);
+    if (vectors.rows === 0) return;
+    const data = this.prepare(vectors);
+    if (this.size === 0) this.prepareFirstBatch(data, vectors.rows);
+    this.reserve(this.size + vectors.rows);
+    this.store(
+      data,
+      ids.map((_, i) => this.size + i),
+      ids,
+    );
+  }
+
+  async upsert(vectors: Matrix, ids: string[]): Promise<void> {
+    checkMatrix('vectors', vectors, this.dim);
+    checkIds(ids, vectors.rows, new Map());
+    if (vectors.rows === 0) return;
+    const data = this.prepare(vectors);
+    if (this.size === 0) this.prepareFirstBatch(data, vectors.rows);
+    let next = this.size;
+    const rows = ids.map((id) => this.idToRow.get(id) ?? next++);
+    this.reserve(next);
+    this.store(data, rows, ids);
+  }
+
+  async remove(ids: string[]): Promise<number> {
+    const gone = new Set<number>();
+    for (const id of ids) {
+      const row = this.idToRow.get(id);
+      if (row !== undefined) gone.add(row);
+    }
+    if (gone.size === 0) return 0;
+    // Compaction: later rows move down over the removed ones, keeping their order.
+    const cb = this.codeBytes;
+    const d = this.workDim;
+    let w = 0;
+    const kept: string[] = [];
+    for (let r = 0; r < this.ids.length; r++) {
+      if (gone.has(r)) {
+        this.idToRow.delete(this.ids[r]);
+        continue;
+      }
+      if (w !== r) {
+        this.codes.copyWithin(w * cb, r * cb, (r + 1) * cb);
+        if (this.keepVectors) this.vectors.copyWithin(w * d, r * d, (r + 1) * d);
+        this.idToRow.set(this.ids[r], w);
+      }
+      kept.push(this.ids[r]);
+      w++;
+    }
+    this.ids = kept;
+    return gone.size;
+  }
+
+  async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
+    checkMatrix('queries', queries, this.dim);
+    checkK(k, this.size);
+    const mult = checkPositiveInt('rescoreMultiplier', options.rescoreMultiplier ?? this.rescoreMultiplier);
+    const rescore = options.rescore !== false;
+    const q = this.prepare(queries);
+    const d = this.workDim;
+    const n = this.size;
+    let allowed: Uint8Array | null = null;
+    if (options.filter !== undefined) {
+      // One predicate call per document per search, not per query.
+      allowed = new Uint8Array(n);
+      for (let r = 0; r < n; r++) allowed[r] = options.filter(this.ids[r]) ? 1 : 0;
+    }
+    this.beginSearch(q, queries.rows);
+    const candidates = rescore ? Math.min(n, k * mult) : k;
+    const out: SearchResult = { ids: [], scores: [] };
+    for (let qi = 0; qi < queries.rows; qi++) {
+      const heap = new RowHeap(candidates);
+      this.scan(q, qi, heap, allowed);
+      const top = new TopK(k, this.ids);
+      for (let c = 0; c < heap.count; c++) {
+        const row = heap.rows[c];
+        top.push(rescore ? this.rescoreRow(q, qi * d, row) : heap.scores[c], row);
+      }
+      const r = top.result();
+      out.ids.push(r.rows.map((row) => this.ids[row]));
+      out.scores.push(Float32Array.from(r.scores));
+    }
+    return out;
+  }
+
+  /** Float64 rescoring score of `row`: exact from the kept vector, else the subclass's code estimate. */
+  private rescoreRow(q: Float32Array, offset: number, row: number): number {
+    if (!this.keepVectors) return this.codeRescore(q, offset, row);
+    const d = this.workDim;
+    const v = this.vectors;
+    const base = row * d;
+    if (this.metric === 'l2') {
+      let s = 0;
+      for (let j = 0; j < d; j++) {
+        const t = q[offset + j] - v[base + j];
+        s += t * t;
+      }
+      return -s;
+    }
+    let s = 0;
+    for (let j = 0; j < d; j++) s += q[offset + j] * v[base + j];
+    return s;
+  }
+
+  abstract save(path: string): Promise<void>;
+
+  /** Header fields and sections shared by the quantized kinds. */
+  protected baseHeader(): Omit<ContainerHeader, 'kind'> {
+    return {
+      dim: this.dim,
+      metric: this.metric,
+      size: this.size,
+      rescoreMultiplier: this.rescoreMultiplier,
+      keepVectors: this.keepVectors,
+      truncateDim: this.truncateDim ?? null,
+      codeBytes: this.codeBytes,
+    };
+  }
+
+  protected baseSections(): Record<string, Uint8Array> {
+    const codes = this.codes.subarray(0, this.size * this.codeBytes);
+    const sections: Record<string, Uint8Array> = { ids: jsonSection(this.ids), codes };
+    if (this.keepVectors) {
+      const v = this.vectors.subarray(0, this.size * this.workDim);
+      sections.vectors = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    }
+    return sections;
+  }
+
+  /** Restore ids, codes and vectors saved by {@link baseSections}, checking their sizes. */
+  protected restore(header: ContainerHeader, sections: Map<string, Buffer>, file: string): void {
+    const ids = parseJsonSection<string[]>(sections.get('ids'), 'ids', file);
+    const codes = sections.get('codes');
+    const size = header.size as number;
+    const vectors = sections.get('vectors');
+    if (
+      !Array.isArray(ids) ||
+      ids.length !== size ||
+      header.codeBytes !== this.codeBytes ||
+      codes === undefined ||
+      codes.byteLength !== size * this.codeBytes ||
+      (this.keepVectors && vectors?.byteLength !== size * this.workDim * 4)
+    ) {
+      throw new InputFormatError(
+        `corrupt ${String(header.kind)} index: ids, codes or vectors do not match the header`,
+        file,
+      );
+    }
+    this.codes = Uint8Array.from(codes);
+    if (this.keepVectors && vectors !== undefined) this.vectors = sectionToFloat32(vectors);
+    this.ids = ids;
+    this.idToRow = new Map(ids.map((id, row) => [id, row]));
+    if (this.idToRow.size !== ids.length) throw new InputFormatError('corrupt index: duplicate ids', file);
+  }
+}
+
+/** Options common to the quantized kinds as read back from a header. */
+export function baseOptionsFromHeader(header: ContainerHeader): QuantizedIndexOptions {
+  const t = header.truncateDim;
+  return {
+    dim: header.dim as number,
+    metric: header.metric as Metric,
+    rescoreMultiplier: header.rescoreMultiplier as number,
+    keepVectors: header.keepVectors === true,
+    truncateDim: typeof t === 'number' ? t : undefined,
+  };
+}
