@@ -123,7 +123,7 @@ export type { Int8IndexOptions } from './index/int8.js';
 export { BinaryIndex } from './index/binary.js';
 export type { BinaryIndexOptions } from './index/binary.js';
 export type { QuantizedIndexOptions, QuantizedIndex } from './index/quantized.js';
-export { truncateEmbeddings } from './index/truncate.js';
+export { truncateEmbeddings } from './util/truncate.js';
 export { searchResultToRun } from './index/result-run.js';
 export { loadVectorIndex, readIndexKind } from './index/load.js';
 export { INDEX_FORMAT_VERSION } from './index/container.js';

@@ -42,7 +42,7 @@ export class BinaryIndex extends QuantizedIndex {
 
   constructor(opts: BinaryIndexOptions) {
     super(opts);
-    this.words = Math.ceil(this.workDim / 32);
+    this.words = Math.ceil(this.dim / 32);
     this.codeBytes = this.words * 4;
     if (this.metric === 'l2' && !this.keepVectors) {
       throw new ArgumentError('metric', "'l2' needs keepVectors: true (sign bits carry no distances)");
@@ -51,7 +51,7 @@ export class BinaryIndex extends QuantizedIndex {
 
   /** Sign bits, MSB first within each byte (np.packbits order), zero-padded to whole words. */
   protected encode(data: Float32Array, rows: number, out: Uint8Array): void {
-    const d = this.workDim;
+    const d = this.dim;
     const cb = this.codeBytes;
     out.fill(0, 0, rows * cb);
     for (let r = 0; r < rows; r++) {
@@ -74,7 +74,7 @@ export class BinaryIndex extends QuantizedIndex {
     const q = this.queryBits.subarray(qi * w, (qi + 1) * w);
     const n = this.size;
     const dist = this.dist;
-    const bits = this.workDim;
+    const bits = this.dim;
     const hist = new Int32Array(bits + 2);
     for (let row = 0; row < n; row++) {
       if (allowed !== null && allowed[row] === 0) {
@@ -107,7 +107,7 @@ export class BinaryIndex extends QuantizedIndex {
 
   /** ST's rescoring without float documents: q · bits (the unpacked 0/1 code). */
   protected codeRescore(q: Float32Array, offset: number, row: number): number {
-    const d = this.workDim;
+    const d = this.dim;
     const base = row * this.codeBytes;
     const codes = this.codes;
     let s = 0;

@@ -8,6 +8,7 @@ import type { Matrix } from '../types.js';
 import { compareIds } from '../eval/metrics.js';
 import { readContainer, writeContainer, jsonSection, parseJsonSection } from './container.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
+import { checkTruncateDim, dims, fitToIndex } from '../util/truncate.js';
 import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
 
 /** Options of {@link HnswIndex}; defaults in {@link HNSW_DEFAULTS}. */
@@ -26,6 +27,12 @@ export interface HnswIndexOptions {
   capacity?: number;
   /** Seed of the level generator, for reproducible graphs; default 100. */
   seed?: number;
+  /**
+   * Matryoshka truncation: index only the first `truncateDim` of `dim` coordinates (vectors and queries
+   * are cut on the way in; re-normalised under `cosine`). A smaller graph and faster search, at the recall
+   * the model's Matryoshka training kept there. Default: no truncation.
+   */
+  truncateDim?: number;
   /**
    * With `metric: 'ip'`, search an equivalent L2 problem (see the class notes) instead of hnswlib's raw
    * `ip` space. Default true; false only to reproduce the raw behaviour.
@@ -81,7 +88,11 @@ function tempPath(): string {
  * ```
  */
 export class HnswIndex implements VectorIndex {
+  /** Dimension indexed (`truncateDim` when set). */
   readonly dim: number;
+  /** Dimension of the vectors `add`/`search` take; wider than `dim` under Matryoshka truncation. */
+  readonly inputDim: number;
+  readonly truncateDim: number | undefined;
   readonly metric: Metric;
   readonly M: number;
   readonly efConstruction: number;
@@ -110,7 +121,10 @@ export class HnswIndex implements VectorIndex {
   private deleted = new Set<number>();
 
   constructor(opts: HnswIndexOptions) {
-    this.dim = checkPositiveInt('dim', opts.dim);
+    this.inputDim = checkPositiveInt('dim', opts.dim);
+    this.truncateDim =
+      opts.truncateDim === undefined ? undefined : checkTruncateDim(opts.truncateDim, this.inputDim);
+    this.dim = this.truncateDim ?? this.inputDim;
     this.metric = checkMetric(opts.metric ?? 'ip');
     this.M = checkPositiveInt('M', opts.M ?? HNSW_DEFAULTS.M);
     this.efConstruction = checkPositiveInt(
@@ -205,6 +219,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   async add(vectors: Matrix, ids: string[]): Promise<void> {
+    vectors = fitToIndex(vectors, this.inputDim, this.dim);
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
     this.place(vectors, ids);
@@ -218,6 +233,7 @@ export class HnswIndex implements VectorIndex {
    * @throws {ArgumentError} on a bad matrix or ids repeated within the batch.
    */
   async upsert(vectors: Matrix, ids: string[]): Promise<void> {
+    vectors = fitToIndex(vectors, this.inputDim, this.dim);
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, new Map());
     this.place(vectors, ids);
@@ -281,6 +297,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
+    queries = fitToIndex(queries, this.inputDim, this.dim);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
     const ef = checkPositiveInt('ef', options.ef ?? this.efSearch);
@@ -395,6 +412,7 @@ export class HnswIndex implements VectorIndex {
         {
           kind: 'hnsw',
           dim: this.dim,
+          inputDim: this.inputDim,
           metric: this.metric,
           size: this.rows,
           M: this.M,
@@ -423,7 +441,7 @@ export class HnswIndex implements VectorIndex {
       throw new InputFormatError('corrupt hnsw index: ids do not match the header', file);
     }
     const index = new HnswIndex({
-      dim: header.dim as number,
+      ...dims(header.dim as number, header.inputDim),
       metric: header.metric as Metric,
       M: header.M as number,
       efConstruction: header.efConstruction as number,

@@ -47,24 +47,24 @@ export class Int8Index extends QuantizedIndex {
 
   constructor(opts: Int8IndexOptions) {
     super(opts);
-    this.codeBytes = this.workDim;
+    this.codeBytes = this.dim;
     if (opts.ranges !== undefined) this.setRanges(opts.ranges);
     else if (opts.calibration !== undefined) {
-      if (opts.calibration.cols !== this.dim) {
+      if (opts.calibration.cols !== this.inputDim && opts.calibration.cols !== this.dim) {
         throw new ArgumentError(
           'calibration',
           `has ${opts.calibration.cols} dimensions, the index ${this.dim}`,
         );
       }
       const prepared = this.prepare(opts.calibration);
-      this.setRanges(calibrationRanges({ data: prepared, rows: opts.calibration.rows, cols: this.workDim }));
+      this.setRanges(calibrationRanges({ data: prepared, rows: opts.calibration.rows, cols: this.dim }));
     }
   }
 
   private setRanges(ranges: QuantizationRanges): void {
     const q = new ScalarQuantizer(ranges);
-    if (q.dim !== this.workDim) {
-      throw new ArgumentError('ranges', `cover ${q.dim} dimensions, the index stores ${this.workDim}`);
+    if (q.dim !== this.dim) {
+      throw new ArgumentError('ranges', `cover ${q.dim} dimensions, the index stores ${this.dim}`);
     }
     this.quantizer = q;
   }
@@ -75,7 +75,7 @@ export class Int8Index extends QuantizedIndex {
   }
 
   protected override prepareFirstBatch(data: Float32Array, rows: number): void {
-    if (this.quantizer === undefined) this.setRanges(calibrationRanges({ data, rows, cols: this.workDim }));
+    if (this.quantizer === undefined) this.setRanges(calibrationRanges({ data, rows, cols: this.dim }));
   }
 
   private get q(): ScalarQuantizer {
@@ -85,18 +85,18 @@ export class Int8Index extends QuantizedIndex {
 
   protected encode(data: Float32Array, rows: number, out: Uint8Array): void {
     const q = this.q;
-    const d = this.workDim;
+    const d = this.dim;
     const codes = new Int8Array(out.buffer, out.byteOffset, rows * d);
     for (let i = 0; i < rows * d; i++) codes[i] = q.int8(data[i], i % d);
   }
 
   protected beginSearch(queries: Float32Array, rows: number): void {
-    this.queryCodes = new Int8Array(rows * this.workDim);
+    this.queryCodes = new Int8Array(rows * this.dim);
     this.encode(queries, rows, new Uint8Array(this.queryCodes.buffer));
   }
 
   protected scan(_queries: Float32Array, qi: number, heap: RowHeap, allowed: Uint8Array | null): void {
-    const d = this.workDim;
+    const d = this.dim;
     const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset, this.size * d);
     const qc = this.queryCodes.subarray(qi * d, (qi + 1) * d);
     const n = this.size;
@@ -119,7 +119,7 @@ export class Int8Index extends QuantizedIndex {
   }
 
   protected codeRescore(q: Float32Array, offset: number, row: number): number {
-    const d = this.workDim;
+    const d = this.dim;
     const quant = this.q;
     const o = row * d;
     const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset + o, d);
@@ -139,9 +139,9 @@ export class Int8Index extends QuantizedIndex {
     const ranges = this.ranges;
     const sections = this.baseSections();
     if (ranges !== undefined) {
-      const both = new Float32Array(2 * this.workDim);
+      const both = new Float32Array(2 * this.dim);
       both.set(ranges.min);
-      both.set(ranges.max, this.workDim);
+      both.set(ranges.max, this.dim);
       sections.ranges = new Uint8Array(both.buffer);
     }
     await writeContainer(path, { kind: 'int8', ...this.baseHeader() }, sections);
@@ -156,10 +156,10 @@ export class Int8Index extends QuantizedIndex {
     const index = new Int8Index(baseOptionsFromHeader(header));
     const raw = sections.get('ranges');
     if (raw !== undefined) {
-      if (raw.byteLength !== 2 * index.workDim * 4)
+      if (raw.byteLength !== 2 * index.dim * 4)
         throw new InputFormatError('corrupt int8 index: ranges', path);
       const both = sectionToFloat32(raw);
-      index.setRanges({ min: both.subarray(0, index.workDim), max: both.subarray(index.workDim) });
+      index.setRanges({ min: both.subarray(0, index.dim), max: both.subarray(index.dim) });
     } else if ((header.size as number) > 0) {
       throw new InputFormatError('corrupt int8 index: codes without ranges', path);
     }

@@ -3,7 +3,7 @@ import type { Matrix } from '../types.js';
 import { jsonSection, parseJsonSection, sectionToFloat32 } from './container.js';
 import type { ContainerHeader } from './container.js';
 import { TopK } from './topk.js';
-import { checkTruncateDim } from './truncate.js';
+import { checkTruncateDim, fitToIndex } from '../util/truncate.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt, normalizeRows } from './validate.js';
 
@@ -27,7 +27,7 @@ export interface QuantizedIndexOptions {
   keepVectors?: boolean;
   /**
    * Matryoshka truncation: keep only the first `truncateDim` coordinates of every vector added and every
-   * query (re-normalised under `cosine`). Fewer dimensions = smaller codes and faster scans, at the recall
+   * query (re-normalised under `cosine`); vectors already `truncateDim` wide are taken as they are. Fewer dimensions = smaller codes and faster scans, at the recall
    * the model's Matryoshka training kept there. Default: no truncation.
    */
   truncateDim?: number;
@@ -91,12 +91,13 @@ export class RowHeap {
  * filters, the rescoring stage and the saved sections. Subclasses provide the codes and the scans.
  */
 export abstract class QuantizedIndex implements VectorIndex {
+  /** Dimension indexed: `truncateDim` when set, else the input dimension. */
   readonly dim: number;
   readonly metric: Metric;
   readonly rescoreMultiplier: number;
   readonly keepVectors: boolean;
-  /** Dimension actually indexed: `truncateDim`, or `dim`. */
-  readonly workDim: number;
+  /** Dimension of the vectors `add`/`search` take (the model's); `dim` is what is indexed. */
+  readonly inputDim: number;
   readonly truncateDim: number | undefined;
   /** Bytes of one stored code row. */
   protected abstract readonly codeBytes: number;
@@ -106,13 +107,13 @@ export abstract class QuantizedIndex implements VectorIndex {
   protected idToRow = new Map<string, number>();
 
   constructor(opts: QuantizedIndexOptions) {
-    this.dim = checkPositiveInt('dim', opts.dim);
+    this.inputDim = checkPositiveInt('dim', opts.dim);
     this.metric = checkMetric(opts.metric ?? 'ip');
     this.rescoreMultiplier = checkPositiveInt('rescoreMultiplier', opts.rescoreMultiplier ?? 4);
     this.keepVectors = opts.keepVectors === true;
     this.truncateDim =
-      opts.truncateDim === undefined ? undefined : checkTruncateDim(opts.truncateDim, this.dim);
-    this.workDim = this.truncateDim ?? this.dim;
+      opts.truncateDim === undefined ? undefined : checkTruncateDim(opts.truncateDim, this.inputDim);
+    this.dim = this.truncateDim ?? this.inputDim;
   }
 
   get size(): number {
@@ -126,7 +127,7 @@ export abstract class QuantizedIndex implements VectorIndex {
 
   /** Bytes held per stored vector: the code row, plus the float32 vector when `keepVectors`. */
   get bytesPerVector(): number {
-    return this.codeBytes + (this.keepVectors ? this.workDim * 4 : 0);
+    return this.codeBytes + (this.keepVectors ? this.dim * 4 : 0);
   }
 
   /** Bytes held by the stored codes and vectors (ids and their map not counted). */
@@ -154,7 +155,7 @@ export abstract class QuantizedIndex implements VectorIndex {
 
   /** Truncate (Matryoshka) and normalise (cosine) a copy of the incoming rows. */
   protected prepare(m: Matrix): Float32Array {
-    const d = this.workDim;
+    const d = this.dim;
     let data: Float32Array;
     if (d === m.cols) data = Float32Array.from(m.data);
     else {
@@ -173,8 +174,8 @@ export abstract class QuantizedIndex implements VectorIndex {
       grown.set(this.codes.subarray(0, this.size * cb));
       this.codes = grown;
       if (this.keepVectors) {
-        const v = new Float32Array(cap * this.workDim);
-        v.set(this.vectors.subarray(0, this.size * this.workDim));
+        const v = new Float32Array(cap * this.dim);
+        v.set(this.vectors.subarray(0, this.size * this.dim));
         this.vectors = v;
       }
     }
@@ -183,7 +184,7 @@ export abstract class QuantizedIndex implements VectorIndex {
   /** Write prepared rows at the given row positions (appending where `row === size`). */
   private store(data: Float32Array, rows: number[], ids: string[]): void {
     const cb = this.codeBytes;
-    const d = this.workDim;
+    const d = this.dim;
     const encoded = new Uint8Array(rows.length * cb);
     this.encode(data, rows.length, encoded);
     for (let i = 0; i < rows.length; i++) {
@@ -196,6 +197,7 @@ export abstract class QuantizedIndex implements VectorIndex {
   }
 
   async add(vectors: Matrix, ids: string[]): Promise<void> {
+    vectors = fitToIndex(vectors, this.inputDim, this.dim);
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
     if (vectors.rows === 0) return;
@@ -210,6 +212,7 @@ export abstract class QuantizedIndex implements VectorIndex {
   }
 
   async upsert(vectors: Matrix, ids: string[]): Promise<void> {
+    vectors = fitToIndex(vectors, this.inputDim, this.dim);
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, new Map());
     if (vectors.rows === 0) return;
@@ -230,7 +233,7 @@ export abstract class QuantizedIndex implements VectorIndex {
     if (gone.size === 0) return 0;
     // Compaction: later rows move down over the removed ones, keeping their order.
     const cb = this.codeBytes;
-    const d = this.workDim;
+    const d = this.dim;
     let w = 0;
     const kept: string[] = [];
     for (let r = 0; r < this.ids.length; r++) {
@@ -251,12 +254,13 @@ export abstract class QuantizedIndex implements VectorIndex {
   }
 
   async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
+    queries = fitToIndex(queries, this.inputDim, this.dim);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
     const mult = checkPositiveInt('rescoreMultiplier', options.rescoreMultiplier ?? this.rescoreMultiplier);
     const rescore = options.rescore !== false;
     const q = this.prepare(queries);
-    const d = this.workDim;
+    const d = this.dim;
     const n = this.size;
     let allowed: Uint8Array | null = null;
     if (options.filter !== undefined) {
@@ -285,7 +289,7 @@ export abstract class QuantizedIndex implements VectorIndex {
   /** Float64 rescoring score of `row`: exact from the kept vector, else the subclass's code estimate. */
   private rescoreRow(q: Float32Array, offset: number, row: number): number {
     if (!this.keepVectors) return this.codeRescore(q, offset, row);
-    const d = this.workDim;
+    const d = this.dim;
     const v = this.vectors;
     const base = row * d;
     if (this.metric === 'l2') {
@@ -306,7 +310,7 @@ export abstract class QuantizedIndex implements VectorIndex {
   /** Header fields and sections shared by the quantized kinds. */
   protected baseHeader(): Omit<ContainerHeader, 'kind'> {
     return {
-      dim: this.dim,
+      dim: this.inputDim,
       metric: this.metric,
       size: this.size,
       rescoreMultiplier: this.rescoreMultiplier,
@@ -320,7 +324,7 @@ export abstract class QuantizedIndex implements VectorIndex {
     const codes = this.codes.subarray(0, this.size * this.codeBytes);
     const sections: Record<string, Uint8Array> = { ids: jsonSection(this.ids), codes };
     if (this.keepVectors) {
-      const v = this.vectors.subarray(0, this.size * this.workDim);
+      const v = this.vectors.subarray(0, this.size * this.dim);
       sections.vectors = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
     }
     return sections;
@@ -338,7 +342,7 @@ export abstract class QuantizedIndex implements VectorIndex {
       header.codeBytes !== this.codeBytes ||
       codes === undefined ||
       codes.byteLength !== size * this.codeBytes ||
-      (this.keepVectors && vectors?.byteLength !== size * this.workDim * 4)
+      (this.keepVectors && vectors?.byteLength !== size * this.dim * 4)
     ) {
       throw new InputFormatError(
         `corrupt ${String(header.kind)} index: ids, codes or vectors do not match the header`,

@@ -12,6 +12,7 @@ import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { createProgress } from '../util/progress.js';
 import { BertModel, parseBertConfig } from './bert.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
+import { checkTruncateDim, truncateEmbeddings } from '../util/truncate.js';
 import type { PoolingMode } from './pooling.js';
 
 /** Options of {@link SentenceEncoder.encode}. */
@@ -24,6 +25,12 @@ export interface EncodeOptions {
   quiet?: boolean;
   /** Truncate texts to this many tokens instead of the encoder's `maxSeqLength`. */
   maxLength?: number;
+  /**
+   * Matryoshka truncation (sentence-transformers' `truncate_dim`): keep the first `truncateDim`
+   * dimensions of each embedding, re-normalised when the encoder normalises. Smaller vectors and
+   * indexes, at the quality the model's Matryoshka training kept at that size. Default: all dimensions.
+   */
+  truncateDim?: number;
 }
 
 /** What a {@link SentenceEncoder} is built from. */
@@ -215,6 +222,7 @@ export class SentenceEncoder {
         `must be an integer in [3, ${this.bert.config.max_position_embeddings}] (max_position_embeddings), got ${maxLength}`,
       );
     }
+    if (options.truncateDim !== undefined) checkTruncateDim(options.truncateDim, this.dim);
     const bad = texts.findIndex((t) => typeof t !== 'string');
     if (bad >= 0) throw new ArgumentError('texts', `element ${bad} is not a string`);
     const dim = this.dim;
@@ -243,7 +251,10 @@ export class SentenceEncoder {
     } finally {
       progress.done();
     }
-    return { data: out, rows: texts.length, cols: dim };
+    const full = { data: out, rows: texts.length, cols: dim };
+    return options.truncateDim === undefined
+      ? full
+      : truncateEmbeddings(full, options.truncateDim, this.normalize);
   }
 
   /** The parameters an optimizer updates (all BERT weights). */

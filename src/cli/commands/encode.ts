@@ -5,6 +5,7 @@ import { resolveModelSource } from '../../checkpoint/hub.js';
 import { loadModel, SCRATCH_PREFIX } from '../../checkpoint/load.js';
 import { readJsonl } from '../../data/jsonl.js';
 import { writeNpy } from '../../data/npy.js';
+import { truncateEmbeddings } from '../../util/truncate.js';
 import { InputFormatError } from '../../errors.js';
 import { encodeParallel } from '../../models/parallel-encode.js';
 import { POOLING_MODES } from '../../models/pooling.js';
@@ -86,6 +87,7 @@ Options:
                        (default 1: this thread; auto: one per core); the same vectors as 1.
                        On wasm, --threads spreads only the matrix products over the cores;
                        workers spread everything (and share the cores between them)
+  --truncate-dim N     keep the first N dimensions (Matryoshka models), re-normalised if the model normalizes
   --quiet              no progress bar
   -h, --help           show this help
 `,
@@ -99,6 +101,7 @@ Options:
     'max-length': { type: 'string' },
     'batch-size': { type: 'string' },
     workers: { type: 'string' },
+    'truncate-dim': { type: 'string' },
     quiet: { type: 'boolean' },
   },
   needsBackend: true,
@@ -109,6 +112,7 @@ Options:
     const pooling = optionalChoice(values, 'pooling', POOLING_MODES);
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
+    const truncateDim = optionalInt(values, 'truncate-dim', 1);
     const workers = parseWorkers(values);
     if (values.normalize === true && values['no-normalize'] === true) {
       throw new UsageError('--normalize and --no-normalize contradict each other');
@@ -128,9 +132,14 @@ Options:
       quiet,
       log,
     });
+    const normalizes = encoder.normalize;
+    if (truncateDim !== undefined && truncateDim > encoder.dim) {
+      throw new UsageError(`--truncate-dim ${truncateDim} exceeds the model's ${encoder.dim} dimensions`);
+    }
     const settings =
       `${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, ` +
-      `max length ${encoder.maxSeqLength}`;
+      `max length ${encoder.maxSeqLength}` +
+      (truncateDim === undefined ? '' : `, truncated to ${truncateDim} dims`);
     try {
       let matrix: Matrix;
       if (workers === 1) {
@@ -148,6 +157,8 @@ Options:
         }
         matrix = await encodeParallel(source, texts, { workers, batchSize, maxLength: maxSeqLength, quiet });
       }
+      // Truncated here, after either path, so workers need not know: re-normalised when the model normalises.
+      if (truncateDim !== undefined) matrix = truncateEmbeddings(matrix, truncateDim, normalizes);
       await writeNpy(output, matrix);
       process.stderr.write(
         `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +

@@ -3,6 +3,8 @@ import { readNpy } from '../../data/npy.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
 import { HNSW_DEFAULTS, HnswIndex } from '../../index/hnsw.js';
+import { BinaryIndex } from '../../index/binary.js';
+import { Int8Index } from '../../index/int8.js';
 import { createProgress } from '../../util/progress.js';
 import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
@@ -31,7 +33,7 @@ export async function readIdLines(file: string): Promise<string[]> {
 export const indexBuildCommand: Command = {
   name: 'index build',
   summary: 'build an exact or HNSW vector index from a .npy matrix and its ids',
-  help: `Usage: dense-retrieval index build --vectors X.npy --ids IDS.txt --type exact|hnsw --out PATH [options]
+  help: `Usage: dense-retrieval index build --vectors X.npy --ids IDS.txt --type exact|hnsw|int8|binary --out PATH [options]
 
 Build a vector index over the rows of X.npy (float32 or float64, [n, dim]); row i gets the id on line
 i+1 of IDS.txt. The index is written atomically to one versioned file.
@@ -39,11 +41,16 @@ i+1 of IDS.txt. The index is written atomically to one versioned file.
 Options:
   --vectors X.npy          document vectors (required)
   --ids IDS.txt            one document id per line, as many as rows (required)
-  --type exact|hnsw        exhaustive search, or approximate HNSW (required)
+  --type exact|hnsw|int8|binary
+                           exhaustive float search, approximate HNSW, or an exhaustive scan of int8 codes
+                           (4x smaller) / sign bits (32x smaller) with float rescoring (required)
   --metric ip|cosine|l2    similarity (default ip: dot product, as DPR; use the one the model was trained with)
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M}; higher = better recall, more memory)
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction}; higher = better graph, slower build)
   --ef-search N            HNSW default query beam stored with the index (default ${HNSW_DEFAULTS.efSearch})
+  --truncate-dim N         Matryoshka: index only the first N dimensions (queries are cut the same way)
+  --rescore-multiplier N   int8/binary: candidates rescored per result (default 4; higher = better recall)
+  --keep-vectors           int8/binary: also keep float32 vectors so rescoring is exact (more memory)
   --out PATH               where to write the index (required)
   --quiet                  no progress bar
   -h, --help               show this help
@@ -56,21 +63,31 @@ Options:
     M: { type: 'string' },
     'ef-construction': { type: 'string' },
     'ef-search': { type: 'string' },
+    'truncate-dim': { type: 'string' },
+    'rescore-multiplier': { type: 'string' },
+    'keep-vectors': { type: 'boolean' },
     out: { type: 'string' },
     quiet: { type: 'boolean' },
   },
   async run(values) {
     const vectorsFile = requireFile(values, 'vectors');
     const idsFile = requireFile(values, 'ids');
-    const type = optionalChoice(values, 'type', ['exact', 'hnsw'] as const);
-    if (type === undefined) throw new UsageError('missing required option --type (exact|hnsw)');
+    const type = optionalChoice(values, 'type', ['exact', 'hnsw', 'int8', 'binary'] as const);
+    if (type === undefined) throw new UsageError('missing required option --type (exact|hnsw|int8|binary)');
     const metric = optionalChoice(values, 'metric', ['ip', 'cosine', 'l2'] as const) ?? 'ip';
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
     const efSearch = optionalInt(values, 'ef-search', 1);
     const out = requireString(values, 'out');
-    if (type === 'exact' && (M !== undefined || efConstruction !== undefined || efSearch !== undefined)) {
+    const truncateDim = optionalInt(values, 'truncate-dim', 1);
+    const rescoreMultiplier = optionalInt(values, 'rescore-multiplier', 1);
+    const keepVectors = values['keep-vectors'] === true;
+    if (type !== 'hnsw' && (M !== undefined || efConstruction !== undefined || efSearch !== undefined)) {
       throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw only');
+    }
+    const quantized = type === 'int8' || type === 'binary';
+    if (!quantized && (rescoreMultiplier !== undefined || keepVectors)) {
+      throw new UsageError('--rescore-multiplier and --keep-vectors apply to --type int8|binary only');
     }
     const vectors = await readNpy(vectorsFile);
     const ids = await readIdLines(idsFile);
@@ -81,12 +98,29 @@ Options:
       );
     }
     const quiet = values.quiet === true;
+    if (truncateDim !== undefined && truncateDim > vectors.cols) {
+      throw new UsageError(
+        `--truncate-dim ${truncateDim} exceeds the ${vectors.cols} dimensions of ${vectorsFile}`,
+      );
+    }
+    const dim = vectors.cols;
     const index =
       type === 'exact'
-        ? new ExactIndex({ dim: vectors.cols, metric })
-        : new HnswIndex({ dim: vectors.cols, metric, M, efConstruction, efSearch, capacity: vectors.rows });
+        ? new ExactIndex({ dim, metric, truncateDim })
+        : type === 'hnsw'
+          ? new HnswIndex({ dim, metric, M, efConstruction, efSearch, capacity: vectors.rows, truncateDim })
+          : type === 'int8'
+            ? new Int8Index({
+                dim,
+                metric,
+                truncateDim,
+                rescoreMultiplier,
+                keepVectors,
+                calibration: vectors,
+              })
+            : new BinaryIndex({ dim, metric, truncateDim, rescoreMultiplier, keepVectors });
     const progress = createProgress({ total: vectors.rows, label: `${type} build`, unit: 'vectors', quiet });
-    const step = type === 'exact' ? vectors.rows : 1000;
+    const step = type === 'hnsw' ? 1000 : vectors.rows;
     for (let s = 0; s < vectors.rows; s += step) {
       const e = Math.min(vectors.rows, s + step);
       await index.add(

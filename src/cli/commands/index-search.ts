@@ -2,6 +2,8 @@ import { readNpy } from '../../data/npy.js';
 import { writeRun } from '../../data/run.js';
 import { InputFormatError } from '../../errors.js';
 import { HnswIndex } from '../../index/hnsw.js';
+import { BinaryIndex } from '../../index/binary.js';
+import { Int8Index } from '../../index/int8.js';
 import { loadVectorIndex } from '../../index/load.js';
 import { searchResultToRun } from '../../index/result-run.js';
 import { optionalInt, optionalString, requireFile, requireString } from '../args.js';
@@ -19,11 +21,15 @@ Search the index built by 'dense-retrieval index build' with every row of Q.npy 
 documents per query as a TREC run (qid Q0 docid rank score tag).
 
 Options:
-  --index PATH         index file (exact or hnsw) (required)
+  --index PATH         index file (exact, hnsw, int8 or binary) (required)
   --queries Q.npy      query vectors, [m, dim] (required)
   --k N                documents per query (required; at most the index size)
   --ef N               HNSW query beam for this search (default: the one stored with the index;
                        raised to N when smaller). Raise it if recall against exact search is low.
+  --filter-ids FILE    only return documents whose id is listed in FILE (one per line); k results still
+                       come back when k listed documents exist
+  --rescore-multiplier N  int8/binary: candidates per result rescored with the float query (default: the
+                       one stored with the index; higher = recall closer to float search, slower)
   --output RUN         where to write the run (required)
   --query-ids FILE     one query id per line for the rows of Q.npy (default: row numbers 0, 1, ...)
   --tag TAG            run tag (default: the index type)
@@ -36,6 +42,8 @@ Options:
     ef: { type: 'string' },
     output: { type: 'string' },
     'query-ids': { type: 'string' },
+    'filter-ids': { type: 'string' },
+    'rescore-multiplier': { type: 'string' },
     tag: { type: 'string' },
   },
   async run(values) {
@@ -44,6 +52,9 @@ Options:
     const k = optionalInt(values, 'k', 1);
     if (k === undefined) throw new UsageError('missing required option --k');
     const ef = optionalInt(values, 'ef', 1);
+    const rescoreMultiplier = optionalInt(values, 'rescore-multiplier', 1);
+    const filterFile = optionalString(values, 'filter-ids');
+    if (filterFile !== undefined) requireFile(values, 'filter-ids');
     const output = requireString(values, 'output');
     const queryIdsFile = optionalString(values, 'query-ids');
     if (queryIdsFile !== undefined) requireFile(values, 'query-ids');
@@ -62,8 +73,24 @@ Options:
     if (ef !== undefined && !(index instanceof HnswIndex)) {
       throw new UsageError('--ef applies to hnsw indexes only');
     }
-    const result = await index.search(queries, k, { ef });
-    const tag = optionalString(values, 'tag') ?? (index instanceof HnswIndex ? 'hnsw' : 'exact');
+    if (rescoreMultiplier !== undefined && !(index instanceof Int8Index || index instanceof BinaryIndex)) {
+      throw new UsageError('--rescore-multiplier applies to int8 and binary indexes only');
+    }
+    let filter: ((id: string) => boolean) | undefined;
+    if (filterFile !== undefined) {
+      const allowed = new Set(await readIdLines(filterFile));
+      filter = (id) => allowed.has(id);
+    }
+    const result = await index.search(queries, k, { ef, filter, rescoreMultiplier });
+    const tag =
+      optionalString(values, 'tag') ??
+      (index instanceof HnswIndex
+        ? 'hnsw'
+        : index instanceof Int8Index
+          ? 'int8'
+          : index instanceof BinaryIndex
+            ? 'binary'
+            : 'exact');
     await writeRun(output, searchResultToRun(result, queryIds), { tag });
     process.stderr.write(`dense-retrieval: ${queries.rows} queries x top ${k} -> ${output}\n`);
   },
