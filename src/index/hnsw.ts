@@ -8,6 +8,8 @@ import type { Matrix } from '../types.js';
 import { compareIds } from '../eval/metrics.js';
 import { readContainer, writeContainer, jsonSection, parseJsonSection } from './container.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
+import { tuneHnsw } from './tune.js';
+import type { HnswTuning, TuneOptions } from './tune.js';
 import { checkTruncateDim, dims, fitToIndex } from '../util/truncate.js';
 import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
 
@@ -117,6 +119,8 @@ export class HnswIndex implements VectorIndex {
   private point: number[] = [];
   private ids: string[] = [];
   private idToRow = new Map<string, number>();
+  /** What the last {@link HnswIndex.tune} measured (saved with the index), if it was tuned. */
+  tuning: HnswTuning | undefined;
   /** Rows removed (hnswlib `markDelete`); `add`/`upsert` reuse them before growing the graph. */
   private deleted = new Set<number>();
 
@@ -350,6 +354,38 @@ export class HnswIndex implements VectorIndex {
   }
 
   /**
+   * Pick the query beam from measurement: search a sample of queries with rising `ef`, compare with
+   * exact search, and set {@link efSearch} to the smallest `ef` whose recall@k meets `targetRecall`
+   * (default 0.98) with 95 % confidence (its lower bound, so the target holds on new queries like the
+   * sample). Without `sampleQueries`, stored documents are the queries (each one's own id is dropped from
+   * both result lists), which is optimistic: prefer real or held-out queries (see `TuneOptions`). The result, with the whole recall/`ef` curve, is kept in
+   * {@link tuning} and saved with the index. Cost: one exact search of the sample plus one approximate
+   * search per `ef` tried; an index whose graph cannot reach the target keeps the best `ef` tried
+   * (`met: false`): raise `M` (see `buildTunedHnsw`).
+   *
+   * @example
+   * ```ts
+   * const t = await index.tune({ targetRecall: 0.98 });
+   * console.log(t.ef, t.recall); // e.g. 96 0.985
+   * ```
+   */
+  async tune(options: TuneOptions = {}): Promise<HnswTuning> {
+    return tuneHnsw(this, options);
+  }
+
+  /** The live stored vectors (as indexed: truncated, and normalised under cosine) with their ids. */
+  storedVectors(): { vectors: Matrix; ids: string[] } {
+    const d = this.dim;
+    const rows: number[] = [];
+    for (let r = 0; r < this.rows; r++) if (!this.deleted.has(r)) rows.push(r);
+    const data = new Float32Array(rows.length * d);
+    rows.forEach((r, i) => {
+      data.set(this.mipsTransform ? this.vectors.subarray(r * d, (r + 1) * d) : this.hnsw.getPoint(r), i * d);
+    });
+    return { vectors: { data, rows: rows.length, cols: d }, ids: rows.map((r) => this.ids[r]) };
+  }
+
+  /**
    * Exhaustive top-`k` over the live rows that pass `filter`, as hnswlib distances (nearest first): the
    * fall-back of a filtered search whose beam found fewer than `k`. Reads each passing vector through
    * `getPoint` (or the kept copy under the reduction), so it is meant for the small sets a selective
@@ -421,6 +457,7 @@ export class HnswIndex implements VectorIndex {
           seed: this.seed,
           mipsTransform: this.mipsTransform,
           maxNorm: this.maxNorm,
+          tuning: this.tuning ?? null,
         },
         { ids: jsonSection(this.ids), graph, deleted: jsonSection([...this.deleted]) },
       );
@@ -451,6 +488,8 @@ export class HnswIndex implements VectorIndex {
       capacity: 1,
     });
     index.maxNorm = header.maxNorm as number;
+    if (typeof header.tuning === 'object' && header.tuning !== null)
+      index.tuning = header.tuning as HnswTuning;
     const tmp = tempPath();
     try {
       await fs.writeFile(tmp, graph);

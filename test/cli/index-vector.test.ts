@@ -6,6 +6,7 @@ import { readNpy } from '../../src/data/npy.js';
 import { readRun } from '../../src/data/run.js';
 import { rankDocuments } from '../../src/eval/metrics.js';
 import { ExactIndex } from '../../src/index/exact.js';
+import { HnswIndex } from '../../src/index/hnsw.js';
 import { truncateEmbeddings } from '../../src/util/truncate.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -84,4 +85,51 @@ test('index build --type binary --truncate-dim + index search --filter-ids: the 
   ]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--keep-vectors apply to --type int8\|binary only/);
+});
+
+test('index build --target-recall tunes M and ef on held-out documents and stores them', async () => {
+  const dir = tmpDir();
+  const out = path.join(dir, 'tuned.hnsw');
+  const b = await runCli([
+    'index',
+    'build',
+    '--vectors',
+    vectors,
+    '--ids',
+    docIds,
+    '--type',
+    'hnsw',
+    '--target-recall',
+    '0.9',
+    '--out',
+    out,
+    '--quiet',
+  ]);
+  assert.equal(b.code, 0, b.stderr);
+  const m =
+    /tuned M=(\d+) ef=(\d+): recall@10 (\S+) \(95 % lower bound (\S+)\) on 30 held-out documents; target 0\.9 met/.exec(
+      b.stderr,
+    );
+  assert.ok(m, b.stderr);
+  const index = await HnswIndex.load(out);
+  assert.equal(index.size, 300);
+  assert.equal(index.M, Number(m[1]));
+  assert.equal(index.efSearch, Number(m[2]));
+  assert.ok(index.tuning!.recallLowerBound >= 0.9);
+  const bad = await runCli([
+    'index',
+    'build',
+    '--vectors',
+    vectors,
+    '--ids',
+    docIds,
+    '--type',
+    'exact',
+    '--target-recall',
+    '0.9',
+    '--out',
+    out,
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--target-recall applies to --type hnsw/);
 });
