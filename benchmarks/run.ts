@@ -26,6 +26,7 @@ import type { BenchOptions, CaseName } from './lib/options.js';
 import { findPython, runReference } from './lib/reference.js';
 import { attachReference, formatTable } from './lib/report.js';
 import { benchTrain } from './lib/train.js';
+import { benchQuantized } from './lib/quantized.js';
 
 async function runCase(
   which: CaseName,
@@ -35,6 +36,7 @@ async function runCase(
 ): Promise<Row[]> {
   if (which === 'train') return [await benchTrain(opts, backend, workdir)];
   if (which === 'encode') return benchEncode(opts, backend, workdir);
+  if (which === 'quantized') return benchQuantized(opts, workdir);
   return benchIndex(opts, workdir);
 }
 

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import { readContainer, sectionToFloat32, writeContainer } from './container.js';
@@ -115,6 +116,72 @@ export class Int8Index extends QuantizedIndex {
         for (let j = 0; j < d; j++) s += qc[j] * docs[o + j];
       }
       if (s >= heap.threshold) heap.push(s, row);
+    }
+  }
+
+  /**
+   * All queries at once through the backend's matMul (wasm SIMD) on blocks of codes widened to float32:
+   * integer dot products stay exact in float32 while every partial sum is below 2^24, which holds for
+   * `dim * 128 * 128 < 2^24` (dim <= 1023), in any summation order. Otherwise, and on the plain-JS `cpu`
+   * backend, the scalar scan. Only one [block, chunk] score matrix and one widened block live at a time.
+   */
+  protected override scanAll(queries: Float32Array, heaps: RowHeap[], allowed: Uint8Array | null): void {
+    const d = this.dim;
+    if (tf.getBackend() === 'cpu' || d * 128 * 128 >= 2 ** 24) {
+      super.scanAll(queries, heaps, allowed);
+      return;
+    }
+    const n = this.size;
+    const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset, n * d);
+    const l2 = this.metric === 'l2';
+    const BLOCK = 1024;
+    const CHUNK = 1024;
+    const block = new Float32Array(BLOCK * d);
+    const docSq = new Float64Array(BLOCK);
+    for (let c0 = 0; c0 < heaps.length; c0 += CHUNK) {
+      const m = Math.min(CHUNK, heaps.length - c0);
+      const qt = new Float32Array(d * m);
+      const qSq = new Float64Array(m);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < d; j++) {
+          const v = this.queryCodes[(c0 + i) * d + j];
+          qt[j * m + i] = v;
+          qSq[i] += v * v;
+        }
+      }
+      const qTensor = tf.tensor2d(qt, [d, m]);
+      try {
+        for (let b0 = 0; b0 < n; b0 += BLOCK) {
+          const b = Math.min(BLOCK, n - b0);
+          for (let t = 0; t < b * d; t++) block[t] = docs[b0 * d + t];
+          if (l2) {
+            for (let r = 0; r < b; r++) {
+              let s = 0;
+              for (let j = 0; j < d; j++) s += block[r * d + j] * block[r * d + j];
+              docSq[r] = s;
+            }
+          }
+          const product = tf.tidy(() => tf.matMul(tf.tensor2d(block.subarray(0, b * d), [b, d]), qTensor));
+          let dots: Float32Array;
+          try {
+            dots = product.dataSync() as Float32Array;
+          } finally {
+            product.dispose();
+          }
+          for (let r = 0; r < b; r++) {
+            const row = b0 + r;
+            if (allowed !== null && allowed[row] === 0) continue;
+            for (let i = 0; i < m; i++) {
+              const dot = dots[r * m + i];
+              const s = l2 ? -(qSq[i] - 2 * dot + docSq[r]) : dot;
+              const h = heaps[c0 + i];
+              if (s >= h.threshold) h.push(s, row);
+            }
+          }
+        }
+      } finally {
+        qTensor.dispose();
+      }
     }
   }
 

@@ -130,6 +130,14 @@ export abstract class QuantizedIndex implements VectorIndex {
     return this.codeBytes + (this.keepVectors ? this.dim * 4 : 0);
   }
 
+  /**
+   * Bytes allocated for codes and kept vectors, spare capacity included (adding in batches grows the
+   * buffers geometrically, by up to 2x; one `add` of the whole corpus allocates exactly).
+   */
+  get allocatedBytes(): number {
+    return this.codes.byteLength + this.vectors.byteLength;
+  }
+
   /** Bytes held by the stored codes and vectors (ids and their map not counted). */
   get memoryBytes(): number {
     return this.size * this.bytesPerVector;
@@ -146,6 +154,11 @@ export abstract class QuantizedIndex implements VectorIndex {
    * `heap.k` by code score in `heap`.
    */
   protected abstract scan(queries: Float32Array, qi: number, heap: RowHeap, allowed: Uint8Array | null): void;
+
+  /** Scan for every query; a subclass may score all queries at once (the int8 matMul path). */
+  protected scanAll(queries: Float32Array, heaps: RowHeap[], allowed: Uint8Array | null): void {
+    for (let qi = 0; qi < heaps.length; qi++) this.scan(queries, qi, heaps[qi], allowed);
+  }
 
   /** The rescoring score of `row` against the float query at `offset` when no float vectors are kept. */
   protected abstract codeRescore(q: Float32Array, offset: number, row: number): number;
@@ -271,9 +284,10 @@ export abstract class QuantizedIndex implements VectorIndex {
     this.beginSearch(q, queries.rows);
     const candidates = rescore ? Math.min(n, k * mult) : k;
     const out: SearchResult = { ids: [], scores: [] };
+    const heaps = Array.from({ length: queries.rows }, () => new RowHeap(candidates));
+    this.scanAll(q, heaps, allowed);
     for (let qi = 0; qi < queries.rows; qi++) {
-      const heap = new RowHeap(candidates);
-      this.scan(q, qi, heap, allowed);
+      const heap = heaps[qi];
       const top = new TopK(k, this.ids);
       for (let c = 0; c < heap.count; c++) {
         const row = heap.rows[c];

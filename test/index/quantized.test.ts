@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend/index.js';
 import { ArgumentError, InputFormatError } from '../../src/errors.js';
 import { BinaryIndex } from '../../src/index/binary.js';
 import { ExactIndex } from '../../src/index/exact.js';
@@ -72,32 +74,52 @@ test('binary: rescoring over the whole corpus equals the brute force of q · bit
   }
 });
 
-test('int8: the code scan returns the integer dot-product top-k of the ST codes (rescore off)', async () => {
-  const index = new Int8Index({ dim: d, calibration: docs });
-  await index.add(docs, docIds);
-  const codes = quantizeEmbeddings(docs, 'int8', { calibration: docs }).data;
-  const qc = quantizeEmbeddings(queries, 'int8', { calibration: docs }).data;
-  const k = 10;
-  const got = await index.search(queries, k, { rescore: false });
-  for (let qi = 0; qi < queries.rows; qi++) {
-    const s = Array.from({ length: n }, (_, r) => {
-      let x = 0;
-      for (let j = 0; j < d; j++) x += qc[qi * d + j] * codes[r * d + j];
-      return x;
-    });
-    const rowsBy = s
-      .map((_, r) => r)
-      .sort((a, b) => s[b] - s[a] || a - b)
-      .slice(0, k);
-    const e = topK(
-      rowsBy.map((r) => s[r]),
-      rowsBy.map((r) => docIds[r]),
-      k,
-    );
-    assert.deepEqual(got.ids[qi], e.ids);
-    assert.deepEqual(Array.from(got.scores[qi]), e.scores);
-  }
-});
+for (const backend of ['wasm', 'cpu'] as const) {
+  test(`${backend}: int8 code scan = brute force of integer dot products / code distances of the ST codes`, async () => {
+    await initBackend({ backend });
+    try {
+      // 2500 rows: several 1024-row blocks of the matMul path, and a filter across them.
+      const big = randomMatrix(2500, 24, 9);
+      const q = randomMatrix(7, 24, 10);
+      const names = ids(2500);
+      const codes = quantizeEmbeddings(big, 'int8').data;
+      const qc = quantizeEmbeddings(q, 'int8', { calibration: big }).data;
+      const keep = (id: string): boolean => Number(id.slice(1)) % 3 !== 1;
+      for (const metric of ['ip', 'l2'] as Metric[]) {
+        const index = new Int8Index({ dim: 24, metric });
+        await index.add(big, names);
+        const before = tf.memory().numTensors;
+        const got = await index.search(q, 10, { rescore: false, filter: keep });
+        assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
+        for (let qi = 0; qi < q.rows; qi++) {
+          const s = Array.from({ length: 2500 }, (_, r) => {
+            let x = 0;
+            for (let j = 0; j < 24; j++) {
+              const a = qc[qi * 24 + j];
+              const b = codes[r * 24 + j];
+              x += metric === 'l2' ? -((a - b) ** 2) : a * b;
+            }
+            return x;
+          });
+          const rowsBy = s
+            .map((_, r) => r)
+            .filter((r) => keep(names[r]))
+            .sort((a, b) => s[b] - s[a] || a - b)
+            .slice(0, 10);
+          const e = topK(
+            rowsBy.map((r) => s[r]),
+            rowsBy.map((r) => names[r]),
+            10,
+          );
+          assert.deepEqual(got.ids[qi], e.ids, `${metric} query ${qi}`);
+          assert.deepEqual(Array.from(got.scores[qi]), e.scores);
+        }
+      }
+    } finally {
+      await initBackend();
+    }
+  });
+}
 
 for (const metric of ['ip', 'cosine', 'l2'] as Metric[]) {
   test(`${metric}: with float vectors kept and the multiplier covering the corpus, results equal exact search`, async () => {
