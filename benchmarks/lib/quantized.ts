@@ -18,7 +18,7 @@ import { lowRankUnitVectors, randomUnitVectors } from './index-search.js';
 import type { BenchOptions } from './options.js';
 
 /** Rescore multipliers measured per kind: 1 is the code ranking alone (reordered), then wider pools. */
-export const MULTIPLIERS = { int8: [1, 4], binary: [1, 4, 10] } as const;
+export const MULTIPLIERS = { int8: [1, 4, 10], binary: [1, 4, 10] } as const;
 
 export async function benchQuantized(opts: BenchOptions, workdir: string): Promise<Row[]> {
   const { vectors, queries: nq, dim, k, rank } = opts.index;
