@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import { readContainer, sectionToFloat32, writeContainer } from './container.js';
-import { calibrationRanges, ScalarQuantizer } from './quantize.js';
-import type { QuantizationRanges } from './quantize.js';
+import { calibrationRanges, ScalarQuantizer } from '../util/quantize.js';
+import type { QuantizationRanges } from '../util/quantize.js';
 import { baseOptionsFromHeader, QuantizedIndex } from './quantized.js';
 import type { QuantizedIndexOptions, RowHeap } from './quantized.js';
 

@@ -12,6 +12,8 @@ import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { createProgress } from '../util/progress.js';
 import { BertModel, parseBertConfig } from './bert.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
+import { quantizeEmbeddings } from '../util/quantize.js';
+import type { Precision, QuantizedEmbeddings, QuantizeOptions } from '../util/quantize.js';
 import { checkTruncateDim, truncateEmbeddings } from '../util/truncate.js';
 import type { PoolingMode } from './pooling.js';
 
@@ -197,15 +199,33 @@ export class SentenceEncoder {
 
   /**
    * Embed many texts for inference: texts are sorted by token length so batches carry little padding, then
-   * put back in input order. Returns a row-major float32 `[texts.length, dim]` matrix.
+   * put back in input order. Returns a row-major float32 `[texts.length, dim]` matrix; with `precision`
+   * (sentence-transformers' `encode(..., precision=...)`), the quantized codes of that matrix instead,
+   * from {@link quantizeEmbeddings} (int8/uint8 ranges from `quantize.ranges` / `quantize.calibration`,
+   * else from these embeddings, as ST does).
    *
    * @example
    * ```ts
    * const m = await encoder.encode(corpus.map((d) => `${d.title} ${d.text}`), { batchSize: 64 });
    * const firstVector = m.data.subarray(0, m.cols);
+   * const bits = await encoder.encode(texts, { precision: 'ubinary' }); // bits.data: Uint8Array
    * ```
    */
-  async encode(texts: string[], options: EncodeOptions = {}): Promise<Matrix> {
+  async encode(texts: string[], options?: EncodeOptions & { precision?: 'float32' }): Promise<Matrix>;
+  async encode(
+    texts: string[],
+    options: EncodeOptions & { precision: Precision; quantize?: QuantizeOptions },
+  ): Promise<QuantizedEmbeddings>;
+  async encode(
+    texts: string[],
+    options: EncodeOptions & { precision?: Precision | 'float32'; quantize?: QuantizeOptions } = {},
+  ): Promise<Matrix | QuantizedEmbeddings> {
+    const m = await this.encodeFloat(texts, options);
+    const precision = options.precision ?? 'float32';
+    return precision === 'float32' ? m : quantizeEmbeddings(m, precision, options.quantize);
+  }
+
+  private async encodeFloat(texts: string[], options: EncodeOptions): Promise<Matrix> {
     if (!Array.isArray(texts)) throw new ArgumentError('texts', 'expected an array of strings');
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1) {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { readNpyCodes, writeNpyCodes } from '../../src/data/npy-codes.js';
 import { InputFormatError } from '../../src/errors.js';
-import { quantizeEmbeddings } from '../../src/index/quantize.js';
+import { quantizeEmbeddings } from '../../src/util/quantize.js';
 import { readNpy } from '../../src/data/npy.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { REPO_ROOT } from '../helpers/cli.js';

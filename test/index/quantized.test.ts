@@ -8,7 +8,7 @@ import { BinaryIndex } from '../../src/index/binary.js';
 import { ExactIndex } from '../../src/index/exact.js';
 import { Int8Index } from '../../src/index/int8.js';
 import { loadVectorIndex } from '../../src/index/load.js';
-import { quantizeEmbeddings } from '../../src/index/quantize.js';
+import { quantizeEmbeddings } from '../../src/util/quantize.js';
 import { measureIndex } from '../../src/index/recall.js';
 import type { Metric } from '../../src/index/types.js';
 import type { Matrix } from '../../src/types.js';

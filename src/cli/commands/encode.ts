@@ -6,6 +6,8 @@ import { loadModel, SCRATCH_PREFIX } from '../../checkpoint/load.js';
 import { readJsonl } from '../../data/jsonl.js';
 import { writeNpy } from '../../data/npy.js';
 import { truncateEmbeddings } from '../../util/truncate.js';
+import { quantizeEmbeddings } from '../../util/quantize.js';
+import { writeNpyCodes } from '../../data/npy-codes.js';
 import { InputFormatError } from '../../errors.js';
 import { encodeParallel } from '../../models/parallel-encode.js';
 import { POOLING_MODES } from '../../models/pooling.js';
@@ -87,6 +89,8 @@ Options:
                        (default 1: this thread; auto: one per core); the same vectors as 1.
                        On wasm, --threads spreads only the matrix products over the cores;
                        workers spread everything (and share the cores between them)
+  --precision P        float32 (default), or int8 | uint8 | binary | ubinary: write sentence-transformers'
+                       quantized codes (int8/uint8 ranges from these embeddings) as an int8/uint8 .npy
   --truncate-dim N     keep the first N dimensions (Matryoshka models), re-normalised if the model normalizes
   --quiet              no progress bar
   -h, --help           show this help
@@ -102,6 +106,7 @@ Options:
     'batch-size': { type: 'string' },
     workers: { type: 'string' },
     'truncate-dim': { type: 'string' },
+    precision: { type: 'string' },
     quiet: { type: 'boolean' },
   },
   needsBackend: true,
@@ -113,6 +118,9 @@ Options:
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
     const truncateDim = optionalInt(values, 'truncate-dim', 1);
+    const precision =
+      optionalChoice(values, 'precision', ['float32', 'int8', 'uint8', 'binary', 'ubinary'] as const) ??
+      'float32';
     const workers = parseWorkers(values);
     if (values.normalize === true && values['no-normalize'] === true) {
       throw new UsageError('--normalize and --no-normalize contradict each other');
@@ -159,10 +167,15 @@ Options:
       }
       // Truncated here, after either path, so workers need not know: re-normalised when the model normalises.
       if (truncateDim !== undefined) matrix = truncateEmbeddings(matrix, truncateDim, normalizes);
-      await writeNpy(output, matrix);
+      if (precision === 'float32') await writeNpy(output, matrix);
+      else {
+        const q = quantizeEmbeddings(matrix, precision);
+        const dtype = q.data instanceof Int8Array ? 'int8' : 'uint8';
+        await writeNpyCodes(output, { dtype, data: q.data, rows: q.rows, cols: q.cols });
+      }
       process.stderr.write(
         `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +
-          `(${settings})${workers > 1 ? ` on ${workers} workers` : ''}\n`,
+          `(${settings}${precision === 'float32' ? '' : `, ${precision} codes`})${workers > 1 ? ` on ${workers} workers` : ''}\n`,
       );
     } finally {
       encoder?.dispose();

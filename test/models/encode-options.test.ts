@@ -5,6 +5,8 @@ import { ArgumentError } from '../../src/errors.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { tinyConfig } from '../train/tiny-bert.js';
+import { packSignBits, quantizeEmbeddings } from '../../src/util/quantize.js';
+import { truncateEmbeddings } from '../../src/util/truncate.js';
 
 before(async () => {
   await initBackend();
@@ -32,5 +34,24 @@ test('encode truncateDim keeps the first dims, re-normalised when the encoder no
     } finally {
       enc.dispose();
     }
+  }
+});
+
+test('encode precision returns the quantizeEmbeddings codes of the float embeddings (ST encode precision)', async () => {
+  const texts = ['a first text', 'another one', 'third', 'and a fourth'];
+  const enc = await SentenceEncoder.fromScratch(tinyConfig(tmpDir()), undefined, { seed: 4 });
+  try {
+    const full = await enc.encode(texts, { quiet: true });
+    const calibration = full;
+    const int8 = await enc.encode(texts, { quiet: true, precision: 'int8', quantize: { calibration } });
+    assert.deepEqual(
+      Array.from(int8.data),
+      Array.from(quantizeEmbeddings(full, 'int8', { calibration }).data),
+    );
+    const bits = await enc.encode(texts, { quiet: true, precision: 'ubinary', truncateDim: 8 });
+    assert.equal(bits.cols, 1);
+    assert.deepEqual(Array.from(bits.data), Array.from(packSignBits(truncateEmbeddings(full, 8, false))));
+  } finally {
+    enc.dispose();
   }
 });

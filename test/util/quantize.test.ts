@@ -8,8 +8,8 @@ import {
   packSignBits,
   quantizeEmbeddings,
   ScalarQuantizer,
-} from '../../src/index/quantize.js';
-import { FIXTURES, fixtureJson } from './helpers.js';
+} from '../../src/util/quantize.js';
+import { FIXTURES, fixtureJson } from '../index/helpers.js';
 
 interface Codes {
   steps: number[];
