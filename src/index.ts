@@ -131,12 +131,7 @@ export { searchResultToRun } from './index/result-run.js';
 export { loadVectorIndex, readIndexKind } from './index/load.js';
 export { INDEX_FORMAT_VERSION } from './index/container.js';
 export { quantizeEmbeddings, calibrationRanges, packSignBits, ScalarQuantizer } from './util/quantize.js';
-export type {
-  Precision,
-  QuantizationRanges,
-  QuantizeOptions,
-  QuantizedEmbeddings,
-} from './util/quantize.js';
+export type { Precision, QuantizationRanges, QuantizeOptions, QuantizedEmbeddings } from './util/quantize.js';
 export type { IndexKind } from './index/container.js';
 export { RetrievalEvaluator, formatEvaluationTable } from './eval/retrieval-evaluator.js';
 export type {
