@@ -217,9 +217,9 @@ export class HnswIndex implements VectorIndex {
     return this.hnsw.getMaxElements();
   }
 
-  /** Document ids in insertion order. */
+  /** Ids of the live documents in row order (removed rows left out; a reused row holds its new id). */
   get documentIds(): readonly string[] {
-    return this.ids;
+    return this.deleted.size === 0 ? this.ids : this.ids.filter((_, row) => !this.deleted.has(row));
   }
 
   async add(vectors: Matrix, ids: string[]): Promise<void> {

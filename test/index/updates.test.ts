@@ -61,6 +61,11 @@ for (const metric of ['ip', 'cosine'] as Metric[]) {
         removed[0],
       ]);
       assert.equal(index.size, n - 4);
+      if ('documentIds' in index) {
+        const live = index.documentIds as readonly string[];
+        assert.equal(live.length, n - 4);
+        assert.ok(removed.slice(1).every((id) => !live.includes(id)) && live.includes(removed[0]));
+      }
       const check = async (ix: VectorIndex, label: string): Promise<void> => {
         const r = await ix.search(queries, 10);
         for (const list of r.ids)
