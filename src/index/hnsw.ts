@@ -8,6 +8,7 @@ import type { Matrix } from '../types.js';
 import { compareIds } from '../eval/metrics.js';
 import { readContainer, writeContainer, jsonSection, parseJsonSection } from './container.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
+import { scanRows } from './scan-rows.js';
 import { tuneHnsw } from './tune.js';
 import type { HnswTuning, TuneOptions } from './tune.js';
 import { checkTruncateDim, dims, fitToIndex } from '../util/truncate.js';
@@ -323,8 +324,17 @@ export class HnswIndex implements VectorIndex {
       let { distances, neighbors } = this.hnsw.searchKnn(this.fillPoint(queries.data, offset), k, filter);
       // A selective filter (or many removals) can leave the beam with fewer than k hits although k
       // documents pass: then score the passing documents exhaustively, so k results come back.
-      if (neighbors.length < k)
-        ({ distances, neighbors } = this.scanPassing(queries.data, offset, k, filter));
+      if (neighbors.length < k) {
+        ({ distances, neighbors } = scanRows(
+          queries.data.subarray(offset, offset + d),
+          this.metric,
+          k,
+          this.rows,
+          (row) => !this.deleted.has(row) && (filter === undefined || filter(row)),
+          (row) =>
+            this.mipsTransform ? this.vectors.subarray(row * d, (row + 1) * d) : this.hnsw.getPoint(row),
+        ));
+      }
       const n = neighbors.length;
       for (let j = 0; j < n; j++) {
         scores[j] = this.mipsTransform
@@ -383,41 +393,6 @@ export class HnswIndex implements VectorIndex {
       data.set(this.mipsTransform ? this.vectors.subarray(r * d, (r + 1) * d) : this.hnsw.getPoint(r), i * d);
     });
     return { vectors: { data, rows: rows.length, cols: d }, ids: rows.map((r) => this.ids[r]) };
-  }
-
-  /**
-   * Exhaustive top-`k` over the live rows that pass `filter`, as hnswlib distances (nearest first): the
-   * fall-back of a filtered search whose beam found fewer than `k`. Reads each passing vector through
-   * `getPoint` (or the kept copy under the reduction), so it is meant for the small sets a selective
-   * filter leaves.
-   */
-  private scanPassing(
-    q: Float32Array,
-    offset: number,
-    k: number,
-    filter: ((label: number) => boolean) | undefined,
-  ): { distances: number[]; neighbors: number[] } {
-    const d = this.dim;
-    const query = Array.from(q.subarray(offset, offset + d));
-    if (this.metric === 'cosine') {
-      const norm = Math.hypot(...query);
-      if (norm > 0) for (let j = 0; j < d; j++) query[j] /= norm;
-    }
-    const hits: { distance: number; row: number }[] = [];
-    for (let row = 0; row < this.rows; row++) {
-      if (this.deleted.has(row) || (filter !== undefined && !filter(row))) continue;
-      const v = this.mipsTransform ? this.vectors.subarray(row * d, (row + 1) * d) : this.hnsw.getPoint(row);
-      let dot = 0;
-      let sq = 0;
-      for (let j = 0; j < d; j++) {
-        dot += query[j] * v[j];
-        sq += (query[j] - v[j]) ** 2;
-      }
-      hits.push({ distance: this.metric === 'l2' ? sq : 1 - dot, row });
-    }
-    hits.sort((a, b) => a.distance - b.distance);
-    const top = hits.slice(0, k);
-    return { distances: top.map((h) => h.distance), neighbors: top.map((h) => h.row) };
   }
 
   /**
