@@ -20,7 +20,15 @@ function columns(result: StudyResult): string[] {
     'recall@10 vs exact',
     'bytes/vector',
     `nDCG@10, unseen-positive queries (n=${result.overlap.unseenQueries})`,
+    'p vs BM25 (nDCG@10)',
   ];
+}
+
+/** Holm-corrected p-value of the paired t-test against BM25, † when below 0.05; BM25 is the baseline. */
+function vsBm25(row: MethodRow): string {
+  if (row.vsBm25 === undefined) return row.key === 'bm25' ? 'baseline' : '-';
+  const p = row.vsBm25.pValue < 0.001 ? '<0.001' : row.vsBm25.pValue.toFixed(3);
+  return row.vsBm25.significant ? `${p} †` : p;
 }
 
 function cells(row: MethodRow): string[] {
@@ -32,6 +40,7 @@ function cells(row: MethodRow): string[] {
     pct(row.recallVsExact),
     row.bytesPerVector === undefined ? '-' : String(row.bytesPerVector),
     pct(row.ndcg10Unseen),
+    vsBm25(row),
   ];
 }
 
@@ -197,7 +206,8 @@ export function renderReport(result: StudyResult, command: string): string {
       'graph not counted). The int8 and binary rows scan sentence-transformers codes and rescore ' +
       `${RESCORE} x 10 candidates with the float query. HNSW rows take nDCG@10 and ` +
       'MRR@10 from a top-10 search at that ef; Recall@100 needs a top-100 search, for which hnswlib raises ef to ' +
-      'at least 100. The hybrid fuses the top 100 of each run.',
+      'at least 100. The hybrid fuses the top 100 of each run. The last column is the paired t-test of each ' +
+      "row's per-query nDCG@10 against BM25's, Holm-corrected over the rows; † marks p < 0.05.",
     '',
     '## How much of this is generalisation?',
     '',

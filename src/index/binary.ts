@@ -125,7 +125,7 @@ export class BinaryIndex extends QuantizedIndex {
    */
   static async load(path: string): Promise<BinaryIndex> {
     const { header, sections } = await readContainer(path, 'binary');
-    const index = new BinaryIndex(baseOptionsFromHeader(header));
+    const index = new BinaryIndex(baseOptionsFromHeader(header, path));
     index.restore(header, sections, path);
     return index;
   }

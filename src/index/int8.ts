@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
-import { readContainer, sectionToFloat32, writeContainer } from './container.js';
+import { headerField, readContainer, sectionFloat32, writeContainer } from './container.js';
 import { calibrationRanges, ScalarQuantizer } from '../util/quantize.js';
 import type { QuantizationRanges } from '../util/quantize.js';
 import { baseOptionsFromHeader, QuantizedIndex } from './quantized.js';
@@ -220,14 +220,30 @@ export class Int8Index extends QuantizedIndex {
    */
   static async load(path: string): Promise<Int8Index> {
     const { header, sections } = await readContainer(path, 'int8');
-    const index = new Int8Index(baseOptionsFromHeader(header));
+    const index = new Int8Index(baseOptionsFromHeader(header, path));
     const raw = sections.get('ranges');
     if (raw !== undefined) {
-      if (raw.byteLength !== 2 * index.dim * 4)
-        throw new InputFormatError('corrupt int8 index: ranges', path);
-      const both = sectionToFloat32(raw);
+      const both = sectionFloat32(raw, path);
+      if (both.length !== 2 * index.dim) {
+        throw new InputFormatError(
+          `corrupt int8 index: section 'ranges' holds ${both.length} values, expected 2 x dim = ${2 * index.dim}`,
+          path,
+        );
+      }
+      for (let j = 0; j < index.dim; j++) {
+        if (
+          !Number.isFinite(both[j]) ||
+          !Number.isFinite(both[index.dim + j]) ||
+          both[j] > both[index.dim + j]
+        ) {
+          throw new InputFormatError(
+            `corrupt int8 index: calibration range of dimension ${j} is [${both[j]}, ${both[index.dim + j]}]`,
+            path,
+          );
+        }
+      }
       index.setRanges({ min: both.subarray(0, index.dim), max: both.subarray(index.dim) });
-    } else if ((header.size as number) > 0) {
+    } else if (headerField.int(header, 'size', path, 0) > 0) {
       throw new InputFormatError('corrupt int8 index: codes without ranges', path);
     }
     index.restore(header, sections, path);

@@ -1,11 +1,26 @@
 import { InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
-import { jsonSection, parseJsonSection, sectionToFloat32 } from './container.js';
-import type { ContainerHeader } from './container.js';
+import {
+  headerField,
+  jsonSection,
+  parseIdsSection,
+  requireSection,
+  sectionBytes,
+  sectionFloat32,
+} from './container.js';
+import type { ContainerHeader, Section } from './container.js';
 import { TopK } from './topk.js';
 import { checkTruncateDim, fitToIndex } from '../util/truncate.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
-import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt, normalizeRows } from './validate.js';
+import {
+  METRICS,
+  checkIds,
+  checkK,
+  checkMatrix,
+  checkMetric,
+  checkPositiveInt,
+  normalizeRows,
+} from './validate.js';
 
 /** Options shared by the quantized indexes ({@link Int8Index}, {@link BinaryIndex}). */
 export interface QuantizedIndexOptions {
@@ -345,40 +360,52 @@ export abstract class QuantizedIndex implements VectorIndex {
   }
 
   /** Restore ids, codes and vectors saved by {@link baseSections}, checking their sizes. */
-  protected restore(header: ContainerHeader, sections: Map<string, Buffer>, file: string): void {
-    const ids = parseJsonSection<string[]>(sections.get('ids'), 'ids', file);
-    const codes = sections.get('codes');
-    const size = header.size as number;
-    const vectors = sections.get('vectors');
-    if (
-      !Array.isArray(ids) ||
-      ids.length !== size ||
-      header.codeBytes !== this.codeBytes ||
-      codes === undefined ||
-      codes.byteLength !== size * this.codeBytes ||
-      (this.keepVectors && vectors?.byteLength !== size * this.dim * 4)
-    ) {
+  protected restore(header: ContainerHeader, sections: Map<string, Section>, file: string): void {
+    const kind = String(header.kind);
+    const size = headerField.int(header, 'size', file, 0, 2 ** 32 - 1);
+    headerField.int(header, 'codeBytes', file, this.codeBytes, this.codeBytes);
+    const ids = parseIdsSection(sections, 'ids', size, file);
+    const codes = sectionBytes(requireSection(sections, 'codes', file), file);
+    if (codes.byteLength !== size * this.codeBytes) {
       throw new InputFormatError(
-        `corrupt ${String(header.kind)} index: ids, codes or vectors do not match the header`,
+        `corrupt ${kind} index: section 'codes' holds ${codes.byteLength} bytes, the header's size x codeBytes is ${size * this.codeBytes}`,
         file,
       );
     }
+    if (this.keepVectors) {
+      const vectors = sectionFloat32(requireSection(sections, 'vectors', file), file);
+      if (vectors.length !== size * this.dim) {
+        throw new InputFormatError(
+          `corrupt ${kind} index: section 'vectors' holds ${vectors.length} values, the header's size x dim is ${size * this.dim}`,
+          file,
+        );
+      }
+      const bad = vectors.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) {
+        throw new InputFormatError(
+          `corrupt ${kind} index: kept vector of '${ids[Math.floor(bad / this.dim)]}' holds a non-finite value`,
+          file,
+        );
+      }
+      this.vectors = vectors;
+    }
     this.codes = Uint8Array.from(codes);
-    if (this.keepVectors && vectors !== undefined) this.vectors = sectionToFloat32(vectors);
     this.ids = ids;
     this.idToRow = new Map(ids.map((id, row) => [id, row]));
-    if (this.idToRow.size !== ids.length) throw new InputFormatError('corrupt index: duplicate ids', file);
   }
 }
 
 /** Options common to the quantized kinds as read back from a header. */
-export function baseOptionsFromHeader(header: ContainerHeader): QuantizedIndexOptions {
-  const t = header.truncateDim;
+export function baseOptionsFromHeader(header: ContainerHeader, file: string): QuantizedIndexOptions {
+  const dim = headerField.int(header, 'dim', file, 1, 2 ** 24);
   return {
-    dim: header.dim as number,
-    metric: header.metric as Metric,
-    rescoreMultiplier: header.rescoreMultiplier as number,
-    keepVectors: header.keepVectors === true,
-    truncateDim: typeof t === 'number' ? t : undefined,
+    dim,
+    metric: headerField.choice(header, 'metric', file, METRICS),
+    rescoreMultiplier: headerField.int(header, 'rescoreMultiplier', file, 1, 2 ** 24),
+    keepVectors: headerField.bool(header, 'keepVectors', file),
+    truncateDim:
+      header.truncateDim === null || header.truncateDim === undefined
+        ? undefined
+        : headerField.int(header, 'truncateDim', file, 1, dim),
   };
 }

@@ -17,6 +17,7 @@ import type { OptionValues } from '../command.js';
 import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
+import { runShardEncode, runShardMerge, SHARD_HELP, SHARD_OPTIONS } from './encode-shards.js';
 
 /**
  * Texts of an input file: `.txt` gives one text per line (blank lines inside the file are kept as empty
@@ -85,6 +86,8 @@ Options:
   --no-normalize       do not normalize, even if the model does
   --max-length N       truncate texts to N tokens (default: the model's max_seq_length)
   --batch-size N       texts per forward pass (default 32)
+  --seed N             seed of a scratch: model's random weights (default: unseeded; give one to
+                       encode several shards, or runs, with the same scratch model)
   --workers N|auto     encode on N worker threads, each with its own backend and model copy
                        (default 1: this thread; auto: one per core); the same vectors as 1.
                        On wasm, --threads spreads only the matrix products over the cores;
@@ -94,7 +97,7 @@ Options:
   --truncate-dim N     keep the first N dimensions (Matryoshka models), re-normalised if the model normalizes
   --quiet              no progress bar
   -h, --help           show this help
-`,
+${SHARD_HELP}`,
   options: {
     model: { type: 'string' },
     input: { type: 'string' },
@@ -107,13 +110,18 @@ Options:
     workers: { type: 'string' },
     'truncate-dim': { type: 'string' },
     precision: { type: 'string' },
+    seed: { type: 'string' },
     quiet: { type: 'boolean' },
+    ...SHARD_OPTIONS,
   },
   needsBackend: true,
-  async run(values) {
+  async run(values, positionals) {
+    if (values.merge === true) return runShardMerge(values, positionals, values.quiet === true);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const sharded = values.shard !== undefined;
     const model = requireString(values, 'model');
     const input = requireFile(values, 'input');
-    const output = requireString(values, 'output');
+    const output = sharded ? '' : requireString(values, 'output');
     const pooling = optionalChoice(values, 'pooling', POOLING_MODES);
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
@@ -127,13 +135,21 @@ Options:
     }
     const normalize = values.normalize === true ? true : values['no-normalize'] === true ? false : undefined;
     const quiet = values.quiet === true;
-    // Read the input before loading the model: a bad file should fail fast.
-    const texts = await readTexts(input);
+    if (sharded && workers > 1) throw new UsageError('--shard runs one process per shard: drop --workers');
+    // Shards are float32 rows merged (or loaded into pgvector) as they are: truncate or quantize after --merge.
+    if (sharded && (truncateDim !== undefined || precision !== 'float32')) {
+      throw new UsageError(
+        '--shard writes float32 rows of the full dimension: drop --truncate-dim/--precision',
+      );
+    }
+    // Read the input before loading the model: a bad file should fail fast (a shard streams it instead).
+    const texts = sharded ? [] : await readTexts(input);
     // Notes on pooling defaults and overrides are printed even with --quiet, which only silences progress.
     const log = (m: string): void => void process.stderr.write(`dense-retrieval: ${m}\n`);
     // Loaded here even with workers: bad models and flags fail before any worker starts, the notes above
     // are printed once, and the summary line knows the settings.
     let encoder: SentenceEncoder | undefined = await loadModel(model, {
+      seed: optionalInt(values, 'seed', 0),
       pooling,
       normalize,
       maxSeqLength: maxLength,
@@ -149,6 +165,7 @@ Options:
       `max length ${encoder.maxSeqLength}` +
       (truncateDim === undefined ? '' : `, truncated to ${truncateDim} dims`);
     try {
+      if (sharded) return await runShardEncode(values, input, encoder, batchSize, quiet);
       let matrix: Matrix;
       if (workers === 1) {
         matrix = await encoder.encode(texts, { batchSize, quiet });

@@ -1,17 +1,23 @@
 import { promises as fs } from 'node:fs';
-import { readNpy } from '../../data/npy.js';
+import { readNpy, readNpyBlocks, readNpyInfo } from '../../data/npy.js';
+import type { Metric } from '../../index/types.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
 import { HNSW_DEFAULTS, HnswIndex } from '../../index/hnsw.js';
 import { BinaryIndex } from '../../index/binary.js';
 import { Int8Index } from '../../index/int8.js';
+import { PgvectorIndex } from '../../index/pgvector.js';
+import type { VectorIndex } from '../../index/types.js';
 import { createProgress } from '../../util/progress.js';
 import { buildTunedHnsw } from '../../index/tune-build.js';
 import { optionalChoice, optionalInt, optionalString, requireFile, requireString } from '../args.js';
-import type { Command } from '../command.js';
+import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
 
-/** Ids of a text file, one per line; blank or duplicate ids are errors naming the line. */
+/**
+ * Ids of a text file, one per line (surrounding whitespace trimmed); blank or duplicate ids and ids with
+ * inner whitespace are errors naming the line.
+ */
 export async function readIdLines(file: string): Promise<string[]> {
   let raw = await fs.readFile(file, 'utf8');
   if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
@@ -21,6 +27,10 @@ export async function readIdLines(file: string): Promise<string[]> {
   lines.forEach((line, i) => {
     const id = line.trim();
     if (id === '') throw new InputFormatError('empty id', file, i + 1);
+    // A TREC run separates columns by whitespace: such an id would fail every later search and evaluation.
+    if (/\s/.test(id)) {
+      throw new InputFormatError(`id ${JSON.stringify(id)} contains whitespace`, file, i + 1);
+    }
     const first = seen.get(id);
     if (first !== undefined)
       throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, i + 1);
@@ -33,18 +43,21 @@ export async function readIdLines(file: string): Promise<string[]> {
 /** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and an id file. */
 export const indexBuildCommand: Command = {
   name: 'index build',
-  summary: 'build an exact or HNSW vector index from a .npy matrix and its ids',
-  help: `Usage: dense-retrieval index build --vectors X.npy --ids IDS.txt --type exact|hnsw|int8|binary --out PATH [options]
+  summary: 'build an exact, HNSW, int8, binary or pgvector index from a .npy matrix and its ids',
+  help: `Usage: dense-retrieval index build --vectors X.npy --ids IDS.txt --type exact|hnsw|int8|binary|pgvector --out PATH [options]
 
 Build a vector index over the rows of X.npy (float32 or float64, [n, dim]); row i gets the id on line
-i+1 of IDS.txt. The index is written atomically to one versioned file.
+i+1 of IDS.txt. An exact or HNSW index is written atomically to one versioned file. A pgvector index
+loads the vectors into PostgreSQL (COPY in batches), builds pgvector's index there, and writes PATH as a
+small JSON reference (engine, table, parameters; never a password) that 'index search' reopens.
 
 Options:
   --vectors X.npy          document vectors (required)
   --ids IDS.txt            one document id per line, as many as rows (required)
-  --type exact|hnsw|int8|binary
-                           exhaustive float search, approximate HNSW, or an exhaustive scan of int8 codes
-                           (4x smaller) / sign bits (32x smaller) with float rescoring (required)
+  --type exact|hnsw|int8|binary|pgvector
+                           exhaustive float search, approximate HNSW (hnswlib), an exhaustive scan of int8
+                           codes (4x smaller) / sign bits (32x smaller) with float rescoring, or PostgreSQL +
+                           pgvector (required)
   --metric ip|cosine|l2    similarity (default ip: dot product, as DPR; use the one the model was trained with)
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M}; higher = better recall, more memory)
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction}; higher = better graph, slower build)
@@ -55,7 +68,18 @@ Options:
   --truncate-dim N         Matryoshka: index only the first N dimensions (queries are cut the same way)
   --rescore-multiplier N   int8/binary: candidates rescored per result (default 4; higher = better recall)
   --keep-vectors           int8/binary: also keep float32 vectors so rescoring is exact (more memory)
-  --out PATH               where to write the index (required)
+  --out PATH               where to write the index, or the pgvector reference (required)
+
+pgvector options (embedded PGlite by default; a server with --database):
+  --table NAME             table to create and fill (required; must not hold rows already)
+  --database URL           postgres://user:password@host:port/db of a server with pgvector >= 0.5
+  --data-dir DIR           embedded database directory (default PATH.pgdata)
+  --pg-index hnsw|ivfflat|none
+                           pgvector index method (default hnsw; none = exact scans only)
+  --M N, --ef-construction N, --ef-search N
+                           pgvector HNSW m (default 16), ef_construction (64), hnsw.ef_search (40)
+  --lists N                IVFFlat lists (default rows/1000)
+  --halfvec                store float16 halfvec (half the space) instead of float32 vector
   --quiet                  no progress bar
   -h, --help               show this help
 `,
@@ -72,13 +96,21 @@ Options:
     'rescore-multiplier': { type: 'string' },
     'keep-vectors': { type: 'boolean' },
     out: { type: 'string' },
+    table: { type: 'string' },
+    database: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'pg-index': { type: 'string' },
+    lists: { type: 'string' },
+    halfvec: { type: 'boolean' },
     quiet: { type: 'boolean' },
   },
   async run(values) {
     const vectorsFile = requireFile(values, 'vectors');
     const idsFile = requireFile(values, 'ids');
-    const type = optionalChoice(values, 'type', ['exact', 'hnsw', 'int8', 'binary'] as const);
-    if (type === undefined) throw new UsageError('missing required option --type (exact|hnsw|int8|binary)');
+    const type = optionalChoice(values, 'type', ['exact', 'hnsw', 'int8', 'binary', 'pgvector'] as const);
+    if (type === undefined) {
+      throw new UsageError('missing required option --type (exact|hnsw|int8|binary|pgvector)');
+    }
     const metric = optionalChoice(values, 'metric', ['ip', 'cosine', 'l2'] as const) ?? 'ip';
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
@@ -95,30 +127,42 @@ Options:
     if (targetRecall !== undefined && (type !== 'hnsw' || efSearch !== undefined)) {
       throw new UsageError('--target-recall applies to --type hnsw, and chooses --ef-search itself');
     }
-    if (type !== 'hnsw' && (M !== undefined || efConstruction !== undefined || efSearch !== undefined)) {
-      throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw only');
+    if (
+      type !== 'hnsw' &&
+      type !== 'pgvector' &&
+      (M !== undefined || efConstruction !== undefined || efSearch !== undefined)
+    ) {
+      throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw and pgvector only');
     }
     const quantized = type === 'int8' || type === 'binary';
     if (!quantized && (rescoreMultiplier !== undefined || keepVectors)) {
       throw new UsageError('--rescore-multiplier and --keep-vectors apply to --type int8|binary only');
     }
-    const vectors = await readNpy(vectorsFile);
+    const pgFlags = ['table', 'database', 'data-dir', 'pg-index', 'lists', 'halfvec'].filter(
+      (f) => values[f] !== undefined,
+    );
+    if (type !== 'pgvector' && pgFlags.length > 0) {
+      throw new UsageError(`--${pgFlags[0]} applies to --type pgvector only`);
+    }
+    if (type === 'pgvector' && truncateDim !== undefined) {
+      throw new UsageError('--truncate-dim does not apply to --type pgvector: truncate the vectors first');
+    }
+    // The vectors are streamed in blocks: the .npy is never held whole beside the index it fills (except
+    // for int8's calibration ranges and --target-recall's held-out documents, which need every row).
+    const info = await readNpyInfo(vectorsFile);
     const ids = await readIdLines(idsFile);
-    if (ids.length !== vectors.rows) {
-      throw new InputFormatError(
-        `has ${ids.length} ids but ${vectorsFile} has ${vectors.rows} rows`,
-        idsFile,
-      );
+    if (ids.length !== info.rows) {
+      throw new InputFormatError(`has ${ids.length} ids but ${vectorsFile} has ${info.rows} rows`, idsFile);
     }
     const quiet = values.quiet === true;
-    if (truncateDim !== undefined && truncateDim > vectors.cols) {
+    if (truncateDim !== undefined && truncateDim > info.cols) {
       throw new UsageError(
-        `--truncate-dim ${truncateDim} exceeds the ${vectors.cols} dimensions of ${vectorsFile}`,
+        `--truncate-dim ${truncateDim} exceeds the ${info.cols} dimensions of ${vectorsFile}`,
       );
     }
-    const dim = vectors.cols;
+    const dim = info.cols;
     if (targetRecall !== undefined) {
-      const tuned = await buildTunedHnsw(vectors, ids, {
+      const tuned = await buildTunedHnsw(await readNpy(vectorsFile), ids, {
         metric,
         targetRecall,
         Ms: M === undefined ? undefined : [M],
@@ -136,11 +180,25 @@ Options:
       );
       return;
     }
-    const index =
+    if (type === 'pgvector') {
+      await buildPgvector(values, {
+        vectorsFile,
+        dim,
+        ids,
+        metric,
+        M,
+        efConstruction,
+        efSearch,
+        out,
+        quiet,
+      });
+      return;
+    }
+    const index: VectorIndex =
       type === 'exact'
-        ? new ExactIndex({ dim, metric, truncateDim })
+        ? new ExactIndex({ dim, metric, truncateDim, capacity: info.rows })
         : type === 'hnsw'
-          ? new HnswIndex({ dim, metric, M, efConstruction, efSearch, capacity: vectors.rows, truncateDim })
+          ? new HnswIndex({ dim, metric, M, efConstruction, efSearch, capacity: info.rows, truncateDim })
           : type === 'int8'
             ? new Int8Index({
                 dim,
@@ -148,18 +206,14 @@ Options:
                 truncateDim,
                 rescoreMultiplier,
                 keepVectors,
-                calibration: vectors,
+                calibration: await readNpy(vectorsFile),
               })
             : new BinaryIndex({ dim, metric, truncateDim, rescoreMultiplier, keepVectors });
-    const progress = createProgress({ total: vectors.rows, label: `${type} build`, unit: 'vectors', quiet });
-    const step = type === 'hnsw' ? 1000 : vectors.rows;
-    for (let s = 0; s < vectors.rows; s += step) {
-      const e = Math.min(vectors.rows, s + step);
-      await index.add(
-        { data: vectors.data.subarray(s * vectors.cols, e * vectors.cols), rows: e - s, cols: vectors.cols },
-        ids.slice(s, e),
-      );
-      progress.tick(e - s);
+    const progress = createProgress({ total: info.rows, label: `${type} build`, unit: 'vectors', quiet });
+    const step = type === 'hnsw' ? 1000 : 65536;
+    for await (const { start, matrix } of readNpyBlocks(vectorsFile, step)) {
+      await index.add(matrix, ids.slice(start, start + matrix.rows));
+      progress.tick(matrix.rows);
     }
     progress.done();
     await index.save(out);
@@ -168,3 +222,58 @@ Options:
     );
   },
 };
+
+/** Load the vectors into a new pgvector table, build its index, write the reference file. */
+async function buildPgvector(
+  values: OptionValues,
+  o: {
+    vectorsFile: string;
+    dim: number;
+    ids: string[];
+    metric: Metric;
+    M?: number;
+    efConstruction?: number;
+    efSearch?: number;
+    out: string;
+    quiet: boolean;
+  },
+): Promise<void> {
+  const table = optionalString(values, 'table');
+  if (table === undefined) throw new UsageError('missing required option --table (with --type pgvector)');
+  const database = optionalString(values, 'database');
+  const dataDir = optionalString(values, 'data-dir');
+  if (database !== undefined && dataDir !== undefined) {
+    throw new UsageError('give either --database (a server) or --data-dir (embedded), not both');
+  }
+  const method = optionalChoice(values, 'pg-index', ['hnsw', 'ivfflat', 'none'] as const) ?? 'hnsw';
+  const index = await PgvectorIndex.open({
+    dim: o.dim,
+    table,
+    metric: o.metric,
+    method,
+    type: values.halfvec === true ? 'halfvec' : 'vector',
+    m: o.M,
+    efConstruction: o.efConstruction,
+    efSearch: o.efSearch,
+    lists: optionalInt(values, 'lists', 1),
+    quiet: o.quiet,
+    ...(database !== undefined ? { database } : { dataDir: dataDir ?? `${o.out}.pgdata` }),
+  });
+  try {
+    if (index.size > 0) {
+      throw new UsageError(
+        `table ${table} in ${index.location} already holds ${index.size} vectors: choose another --table (nothing was changed)`,
+      );
+    }
+    for await (const { start, matrix } of readNpyBlocks(o.vectorsFile, 65536)) {
+      await index.add(matrix, o.ids.slice(start, start + matrix.rows));
+    }
+    await index.createIndex();
+    await index.save(o.out);
+    process.stderr.write(
+      `dense-retrieval: pgvector ${method} index of ${index.size} x ${index.dim} (${o.metric}) in table ${table}, ${index.location} -> ${o.out}\n`,
+    );
+  } finally {
+    await index.close();
+  }
+}

@@ -1,10 +1,12 @@
 import { readNpy } from '../../data/npy.js';
 import { writeRun } from '../../data/run.js';
 import { InputFormatError } from '../../errors.js';
+import { ExactIndex } from '../../index/exact.js';
 import { HnswIndex } from '../../index/hnsw.js';
 import { BinaryIndex } from '../../index/binary.js';
 import { Int8Index } from '../../index/int8.js';
 import { loadVectorIndex } from '../../index/load.js';
+import { PgvectorIndex } from '../../index/pgvector.js';
 import { searchResultToRun } from '../../index/result-run.js';
 import { optionalInt, optionalString, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
@@ -21,7 +23,7 @@ Search the index built by 'dense-retrieval index build' with every row of Q.npy 
 documents per query as a TREC run (qid Q0 docid rank score tag).
 
 Options:
-  --index PATH         index file (exact, hnsw, int8 or binary) (required)
+  --index PATH         index file (exact, hnsw, int8 or binary), or a pgvector reference (required)
   --queries Q.npy      query vectors, [m, dim] (required)
   --k N                documents per query (required; at most the index size)
   --ef N               HNSW query beam for this search (default: the one stored with the index;
@@ -33,6 +35,8 @@ Options:
   --output RUN         where to write the run (required)
   --query-ids FILE     one query id per line for the rows of Q.npy (default: row numbers 0, 1, ...)
   --tag TAG            run tag (default: the index type)
+  --database URL       pgvector on a server: the URL with its password (the reference stores none;
+                       PGPASSWORD works too)
   -h, --help           show this help
 `,
   options: {
@@ -45,6 +49,7 @@ Options:
     'filter-ids': { type: 'string' },
     'rescore-multiplier': { type: 'string' },
     tag: { type: 'string' },
+    database: { type: 'string' },
   },
   async run(values) {
     const indexFile = requireFile(values, 'index');
@@ -69,19 +74,35 @@ Options:
         queryIdsFile,
       );
     }
-    const index = await loadVectorIndex(indexFile);
-    if (ef !== undefined && !(index instanceof HnswIndex)) {
-      throw new UsageError('--ef applies to hnsw indexes only');
+    const index = await loadVectorIndex(indexFile, { database: optionalString(values, 'database') });
+    let result;
+    try {
+      if (ef !== undefined && !(index instanceof HnswIndex || index instanceof PgvectorIndex)) {
+        throw new UsageError('--ef applies to hnsw and pgvector indexes only');
+      }
+      if (rescoreMultiplier !== undefined && !(index instanceof Int8Index || index instanceof BinaryIndex)) {
+        throw new UsageError('--rescore-multiplier applies to int8 and binary indexes only');
+      }
+      if (filterFile !== undefined && index instanceof PgvectorIndex) {
+        // pgvector filters in SQL, not with a JS predicate: PgvectorIndex refuses one.
+        throw new UsageError('--filter-ids applies to exact, hnsw, int8 and binary indexes only');
+      }
+      if (index instanceof ExactIndex || index instanceof Int8Index) {
+        // Exact and int8 search run their products on the tfjs backend: initialise it here (only for these
+        // kinds, so an HNSW or pgvector search does not pay for it), or tfjs would pick its slow cpu backend.
+        const { initBackend } = await import('../../backend/index.js');
+        const backend = typeof values.backend === 'string' ? values.backend : undefined;
+        await initBackend({ backend: backend as never });
+      }
+      let filter: ((id: string) => boolean) | undefined;
+      if (filterFile !== undefined) {
+        const allowed = new Set(await readIdLines(filterFile));
+        filter = (id) => allowed.has(id);
+      }
+      result = await index.search(queries, k, { ef, filter, rescoreMultiplier });
+    } finally {
+      if (index instanceof PgvectorIndex) await index.close();
     }
-    if (rescoreMultiplier !== undefined && !(index instanceof Int8Index || index instanceof BinaryIndex)) {
-      throw new UsageError('--rescore-multiplier applies to int8 and binary indexes only');
-    }
-    let filter: ((id: string) => boolean) | undefined;
-    if (filterFile !== undefined) {
-      const allowed = new Set(await readIdLines(filterFile));
-      filter = (id) => allowed.has(id);
-    }
-    const result = await index.search(queries, k, { ef, filter, rescoreMultiplier });
     const tag =
       optionalString(values, 'tag') ??
       (index instanceof HnswIndex
@@ -90,7 +111,9 @@ Options:
           ? 'int8'
           : index instanceof BinaryIndex
             ? 'binary'
-            : 'exact');
+            : index instanceof PgvectorIndex
+              ? 'pgvector'
+              : 'exact');
     await writeRun(output, searchResultToRun(result, queryIds), { tag });
     process.stderr.write(`dense-retrieval: ${queries.rows} queries x top ${k} -> ${output}\n`);
   },
