@@ -28,6 +28,7 @@ import { findPython, runReference } from './lib/reference.js';
 import { attachReference, formatTable } from './lib/report.js';
 import { benchStartup } from './lib/startup.js';
 import { benchTrain } from './lib/train.js';
+import { benchQuantized } from './lib/quantized.js';
 
 async function runCase(
   which: CaseName,
@@ -37,6 +38,7 @@ async function runCase(
 ): Promise<Row[]> {
   if (which === 'train') return [await benchTrain(opts, backend, workdir)];
   if (which === 'encode') return benchEncode(opts, backend, workdir);
+  if (which === 'quantized') return benchQuantized(opts, workdir);
   if (which === 'pgvector') return benchPgvector(opts);
   if (which === 'startup') return benchStartup(opts, workdir);
   return benchIndex(opts, workdir);

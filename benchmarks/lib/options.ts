@@ -7,10 +7,10 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 
-export const CASES = ['train', 'encode', 'index', 'pgvector', 'startup'] as const;
+export const CASES = ['train', 'encode', 'index', 'quantized', 'pgvector', 'startup'] as const;
 export type CaseName = (typeof CASES)[number];
 /** What runs without --cases: pgvector (an embedded PostgreSQL build of the same index) is asked for. */
-export const DEFAULT_CASES: readonly CaseName[] = ['train', 'encode', 'index', 'startup'];
+export const DEFAULT_CASES: readonly CaseName[] = ['train', 'encode', 'index', 'quantized', 'startup'];
 
 /** A BERT shape, with the field names every JSON row carries. */
 export interface Shape {
@@ -56,9 +56,10 @@ export interface BenchOptions {
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --cases LIST          train,encode,index,pgvector,startup (default train,encode,index,startup; pgvector
-                        builds pgvector's HNSW in an embedded PGlite on the index case's data: run --cases
-                        index,pgvector to see it beside HnswIndex and faiss; startup runs the built CLI)
+  --cases LIST          train,encode,index,quantized,pgvector,startup (default train,encode,index,quantized,
+                        startup; quantized = int8/binary + rescoring; pgvector builds pgvector's HNSW in an
+                        embedded PGlite on the index case's data: run --cases index,pgvector to see it beside
+                        HnswIndex and faiss; startup runs the built CLI)
   --quick               small sizes: a smoke run in under a minute
   --json                one JSON object per benchmark on stdout (progress goes to stderr)
   --backend NAME        wasm | cpu | tensorflow | auto (default: $DENSE_RETRIEVAL_BACKEND or auto)

@@ -22,7 +22,7 @@ export type EvaluatorIndex = 'exact' | 'hnsw' | 'bm25' | 'pgvector';
 export interface RetrievalEncoder {
   encode(
     texts: string[],
-    options?: { batchSize?: number; progress?: boolean; quiet?: boolean },
+    options?: { batchSize?: number; progress?: boolean; quiet?: boolean; truncateDim?: number },
   ): Promise<Matrix>;
 }
 
@@ -55,6 +55,8 @@ export interface RetrievalEvaluatorOptions {
   chunkSize?: number;
   /** Encoder batch size; default 32. */
   batchSize?: number;
+  /** Matryoshka truncation passed to the encoder (corpus and queries alike); default none. */
+  truncateDim?: number;
   /** Print no progress. */
   quiet?: boolean;
   /**
@@ -288,7 +290,12 @@ export class RetrievalEvaluator {
     for (let s = 0; s < corpus.length; s += chunk) {
       // BEIR's convention for sentence-transformers models: title and text joined by a space.
       const texts = corpus.slice(s, s + chunk).map((d) => (d.title ? `${d.title} ${d.text}` : d.text));
-      const m = await encoder.encode(texts, { batchSize, quiet: true, progress: false });
+      const m = await encoder.encode(texts, {
+        batchSize,
+        quiet: true,
+        progress: false,
+        truncateDim: this.opts.truncateDim,
+      });
       if (m.rows !== texts.length) {
         throw new ArgumentError('encoder', `returned ${m.rows} vectors for ${texts.length} texts`);
       }
@@ -297,7 +304,12 @@ export class RetrievalEvaluator {
       docs.data.set(m.data, s * m.cols);
       progress.tick(texts.length);
     }
-    const qs = await encoder.encode(queryTexts, { batchSize, quiet: true, progress: false });
+    const qs = await encoder.encode(queryTexts, {
+      batchSize,
+      quiet: true,
+      progress: false,
+      truncateDim: this.opts.truncateDim,
+    });
     progress.tick(queryTexts.length);
     progress.done();
     return { docs: docs!, qs };

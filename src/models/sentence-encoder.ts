@@ -14,6 +14,9 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { createProgress } from '../util/progress.js';
 import { BertModel, checkScratchSize, parseBertConfig } from './bert.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
+import { quantizeEmbeddings } from '../util/quantize.js';
+import type { Precision, QuantizedEmbeddings, QuantizeOptions } from '../util/quantize.js';
+import { checkTruncateDim, truncateEmbeddings } from '../util/truncate.js';
 import type { PoolingMode } from './pooling.js';
 import { ensureBackend } from '../backend/index.js';
 
@@ -27,6 +30,12 @@ export interface EncodeOptions {
   quiet?: boolean;
   /** Truncate texts to this many tokens instead of the encoder's `maxSeqLength`. */
   maxLength?: number;
+  /**
+   * Matryoshka truncation (sentence-transformers' `truncate_dim`): keep the first `truncateDim`
+   * dimensions of each embedding, re-normalised when the encoder normalises. Smaller vectors and
+   * indexes, at the quality the model's Matryoshka training kept at that size. Default: all dimensions.
+   */
+  truncateDim?: number;
   /**
    * Refuse a NaN or infinite embedding with a {@link NonFiniteError} naming the text (default true); false
    * returns such rows as they are, e.g. to inspect a broken checkpoint.
@@ -224,15 +233,33 @@ export class SentenceEncoder {
 
   /**
    * Embed many texts for inference: texts are sorted by token length so batches carry little padding, then
-   * put back in input order. Returns a row-major float32 `[texts.length, dim]` matrix.
+   * put back in input order. Returns a row-major float32 `[texts.length, dim]` matrix; with `precision`
+   * (sentence-transformers' `encode(..., precision=...)`), the quantized codes of that matrix instead,
+   * from {@link quantizeEmbeddings} (int8/uint8 ranges from `quantize.ranges` / `quantize.calibration`,
+   * else from these embeddings, as ST does).
    *
    * @example
    * ```ts
    * const m = await encoder.encode(corpus.map((d) => `${d.title} ${d.text}`), { batchSize: 64 });
    * const firstVector = m.data.subarray(0, m.cols);
+   * const bits = await encoder.encode(texts, { precision: 'ubinary' }); // bits.data: Uint8Array
    * ```
    */
-  async encode(texts: string[], options: EncodeOptions = {}): Promise<Matrix> {
+  async encode(texts: string[], options?: EncodeOptions & { precision?: 'float32' }): Promise<Matrix>;
+  async encode(
+    texts: string[],
+    options: EncodeOptions & { precision: Precision; quantize?: QuantizeOptions },
+  ): Promise<QuantizedEmbeddings>;
+  async encode(
+    texts: string[],
+    options: EncodeOptions & { precision?: Precision | 'float32'; quantize?: QuantizeOptions } = {},
+  ): Promise<Matrix | QuantizedEmbeddings> {
+    const m = await this.encodeFloat(texts, options);
+    const precision = options.precision ?? 'float32';
+    return precision === 'float32' ? m : quantizeEmbeddings(m, precision, options.quantize);
+  }
+
+  private async encodeFloat(texts: string[], options: EncodeOptions): Promise<Matrix> {
     await ensureBackend();
     if (!Array.isArray(texts)) throw new ArgumentError('texts', 'expected an array of strings');
     const batchSize = options.batchSize ?? 32;
@@ -250,6 +277,7 @@ export class SentenceEncoder {
         `must be an integer in [3, ${this.bert.config.max_position_embeddings}] (max_position_embeddings), got ${maxLength}`,
       );
     }
+    if (options.truncateDim !== undefined) checkTruncateDim(options.truncateDim, this.dim);
     const bad = texts.findIndex((t) => typeof t !== 'string');
     if (bad >= 0) throw new ArgumentError('texts', `element ${bad} is not a string`);
     const dim = this.dim;
@@ -279,7 +307,10 @@ export class SentenceEncoder {
     } finally {
       progress.done();
     }
-    return { data: out, rows: texts.length, cols: dim };
+    const full = { data: out, rows: texts.length, cols: dim };
+    return options.truncateDim === undefined
+      ? full
+      : truncateEmbeddings(full, options.truncateDim, this.normalize);
   }
 
   /** The parameters an optimizer updates (all BERT weights). */

@@ -141,7 +141,7 @@ test('index commands fail with one clear line on bad input', async () => {
   assert.match(r.stderr, /ids\.txt:2: empty id/);
   r = await runCli(['index', 'build', '--vectors', vectors, '--ids', docIds, '--type', 'ivf', '--out', out]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /--type must be one of exact\|hnsw\|pgvector, got 'ivf'/);
+  assert.match(r.stderr, /--type must be one of exact\|hnsw\|int8\|binary\|pgvector, got 'ivf'/);
   r = await runCli([
     'index',
     'build',

@@ -5,6 +5,9 @@ import { resolveModelSource } from '../../checkpoint/hub.js';
 import { loadModel, SCRATCH_PREFIX } from '../../checkpoint/load.js';
 import { readJsonl } from '../../data/jsonl.js';
 import { writeNpy } from '../../data/npy.js';
+import { truncateEmbeddings } from '../../util/truncate.js';
+import { quantizeEmbeddings } from '../../util/quantize.js';
+import { writeNpyCodes } from '../../data/npy-codes.js';
 import { InputFormatError } from '../../errors.js';
 import { encodeParallel } from '../../models/parallel-encode.js';
 import { POOLING_MODES } from '../../models/pooling.js';
@@ -88,6 +91,9 @@ Options:
                        (default 1: this thread; auto: one per core); the same vectors as 1.
                        On wasm, --threads spreads only the matrix products over the cores;
                        workers spread everything (and share the cores between them)
+  --precision P        float32 (default), or int8 | uint8 | binary | ubinary: write sentence-transformers'
+                       quantized codes (int8/uint8 ranges from these embeddings) as an int8/uint8 .npy
+  --truncate-dim N     keep the first N dimensions (Matryoshka models), re-normalised if the model normalizes
   --quiet              no progress bar
   -h, --help           show this help
 ${SHARD_HELP}`,
@@ -101,6 +107,8 @@ ${SHARD_HELP}`,
     'max-length': { type: 'string' },
     'batch-size': { type: 'string' },
     workers: { type: 'string' },
+    'truncate-dim': { type: 'string' },
+    precision: { type: 'string' },
     seed: { type: 'string' },
     quiet: { type: 'boolean' },
     ...SHARD_OPTIONS,
@@ -116,6 +124,10 @@ ${SHARD_HELP}`,
     const pooling = optionalChoice(values, 'pooling', POOLING_MODES);
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
+    const truncateDim = optionalInt(values, 'truncate-dim', 1);
+    const precision =
+      optionalChoice(values, 'precision', ['float32', 'int8', 'uint8', 'binary', 'ubinary'] as const) ??
+      'float32';
     const workers = parseWorkers(values);
     if (values.normalize === true && values['no-normalize'] === true) {
       throw new UsageError('--normalize and --no-normalize contradict each other');
@@ -123,6 +135,12 @@ ${SHARD_HELP}`,
     const normalize = values.normalize === true ? true : values['no-normalize'] === true ? false : undefined;
     const quiet = values.quiet === true;
     if (sharded && workers > 1) throw new UsageError('--shard runs one process per shard: drop --workers');
+    // Shards are float32 rows merged (or loaded into pgvector) as they are: truncate or quantize after --merge.
+    if (sharded && (truncateDim !== undefined || precision !== 'float32')) {
+      throw new UsageError(
+        '--shard writes float32 rows of the full dimension: drop --truncate-dim/--precision',
+      );
+    }
     // Read the input before loading the model: a bad file should fail fast (a shard streams it instead).
     const texts = sharded ? [] : await readTexts(input);
     // Notes on pooling defaults and overrides are printed even with --quiet, which only silences progress.
@@ -137,9 +155,14 @@ ${SHARD_HELP}`,
       quiet,
       log,
     });
+    const normalizes = encoder.normalize;
+    if (truncateDim !== undefined && truncateDim > encoder.dim) {
+      throw new UsageError(`--truncate-dim ${truncateDim} exceeds the model's ${encoder.dim} dimensions`);
+    }
     const settings =
       `${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, ` +
-      `max length ${encoder.maxSeqLength}`;
+      `max length ${encoder.maxSeqLength}` +
+      (truncateDim === undefined ? '' : `, truncated to ${truncateDim} dims`);
     try {
       if (sharded) return await runShardEncode(values, input, encoder, batchSize, quiet);
       let matrix: Matrix;
@@ -158,10 +181,17 @@ ${SHARD_HELP}`,
         }
         matrix = await encodeParallel(source, texts, { workers, batchSize, maxLength: maxSeqLength, quiet });
       }
-      await writeNpy(output, matrix);
+      // Truncated here, after either path, so workers need not know: re-normalised when the model normalises.
+      if (truncateDim !== undefined) matrix = truncateEmbeddings(matrix, truncateDim, normalizes);
+      if (precision === 'float32') await writeNpy(output, matrix);
+      else {
+        const q = quantizeEmbeddings(matrix, precision);
+        const dtype = q.data instanceof Int8Array ? 'int8' : 'uint8';
+        await writeNpyCodes(output, { dtype, data: q.data, rows: q.rows, cols: q.cols });
+      }
       process.stderr.write(
         `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +
-          `(${settings})${workers > 1 ? ` on ${workers} workers` : ''}\n`,
+          `(${settings}${precision === 'float32' ? '' : `, ${precision} codes`})${workers > 1 ? ` on ${workers} workers` : ''}\n`,
       );
     } finally {
       encoder?.dispose();

@@ -55,6 +55,7 @@ Options:
   --max-length N           truncate texts to N tokens (default: the model's max_seq_length)
   --batch-size N           texts per forward pass (default 32)
   --seed N                 seed of a scratch: model
+  --truncate-dim N         Matryoshka: keep the first N embedding dimensions (re-normalised if the model normalizes)
   --quiet                  no progress bars
   -h, --help               show this help
 `,
@@ -75,6 +76,7 @@ Options:
     'max-length': { type: 'string' },
     'batch-size': { type: 'string' },
     seed: { type: 'string' },
+    'truncate-dim': { type: 'string' },
     quiet: { type: 'boolean' },
   },
   needsBackend: true,
@@ -103,6 +105,7 @@ Options:
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
     const seed = optionalInt(values, 'seed', 0);
+    const truncateDim = optionalInt(values, 'truncate-dim', 1);
     const runOut = optionalString(values, 'run-out');
     const quiet = values.quiet === true;
     const dense = indexes.some((i) => i !== 'bm25');
@@ -131,6 +134,7 @@ Options:
         pgvector: pgvectorOptions(values, indexes, { M, efConstruction }),
         runOut,
         batchSize,
+        truncateDim,
         quiet,
       });
       const table = await evaluator.evaluate(encoder);

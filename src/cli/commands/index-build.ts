@@ -4,11 +4,15 @@ import type { Metric } from '../../index/types.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
 import { HNSW_DEFAULTS, HnswIndex } from '../../index/hnsw.js';
+import { BinaryIndex } from '../../index/binary.js';
+import { Int8Index } from '../../index/int8.js';
 import { PgvectorIndex } from '../../index/pgvector.js';
 import type { VectorIndex } from '../../index/types.js';
 import { createProgress } from '../../util/progress.js';
+import { buildTunedHnsw } from '../../index/tune-build.js';
 import {
   optionalChoice,
+  optionalFloat,
   optionalInt,
   optionalString,
   parseMipsTransform,
@@ -49,8 +53,8 @@ export async function readIdLines(file: string): Promise<string[]> {
 /** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and an id file. */
 export const indexBuildCommand: Command = {
   name: 'index build',
-  summary: 'build an exact, HNSW or pgvector index from a .npy matrix and its ids',
-  help: `Usage: dense-retrieval index build --vectors X.npy --ids IDS.txt --type exact|hnsw|pgvector --out PATH [options]
+  summary: 'build an exact, HNSW, int8, binary or pgvector index from a .npy matrix and its ids',
+  help: `Usage: dense-retrieval index build --vectors X.npy --ids IDS.txt --type exact|hnsw|int8|binary|pgvector --out PATH [options]
 
 Build a vector index over the rows of X.npy (float32 or float64, [n, dim]); row i gets the id on line
 i+1 of IDS.txt. An exact or HNSW index is written atomically to one versioned file. A pgvector index
@@ -60,8 +64,10 @@ small JSON reference (engine, table, parameters; never a password) that 'index s
 Options:
   --vectors X.npy          document vectors (required)
   --ids IDS.txt            one document id per line, as many as rows (required)
-  --type exact|hnsw|pgvector
-                           exhaustive search, approximate HNSW (hnswlib), or PostgreSQL + pgvector (required)
+  --type exact|hnsw|int8|binary|pgvector
+                           exhaustive float search, approximate HNSW (hnswlib), an exhaustive scan of int8
+                           codes (4x smaller) / sign bits (32x smaller) with float rescoring, or PostgreSQL +
+                           pgvector (required)
   --metric ip|cosine|l2    similarity (default ip: dot product, as DPR; use the one the model was trained with)
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M}; higher = better recall, more memory)
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction}; higher = better graph, slower build)
@@ -71,6 +77,12 @@ Options:
                            space, auto (default) = by the norm spread of the vectors (docs/index-tuning.md).
                            After the build, recall@10 at --ef-search is measured on sampled documents used
                            as queries, with a warning below ${RECALL_WARNING}
+  --target-recall R        HNSW: tune to recall@10 >= R against exact search (e.g. 0.98), measured on 200
+                           held-out documents: tries M = 16, 32, 48 (or the given --M) and picks the
+                           smallest M, then the smallest ef, that reach R; both are stored and printed
+  --truncate-dim N         Matryoshka: index only the first N dimensions (queries are cut the same way)
+  --rescore-multiplier N   int8/binary: candidates rescored per result (default 4; higher = better recall)
+  --keep-vectors           int8/binary: also keep float32 vectors so rescoring is exact (more memory)
   --out PATH               where to write the index, or the pgvector reference (required)
 
 pgvector options (embedded PGlite by default; a server with --database):
@@ -95,6 +107,10 @@ pgvector options (embedded PGlite by default; a server with --database):
     'ef-construction': { type: 'string' },
     'ef-search': { type: 'string' },
     'mips-transform': { type: 'string' },
+    'truncate-dim': { type: 'string' },
+    'target-recall': { type: 'string' },
+    'rescore-multiplier': { type: 'string' },
+    'keep-vectors': { type: 'boolean' },
     out: { type: 'string' },
     table: { type: 'string' },
     database: { type: 'string' },
@@ -107,17 +123,37 @@ pgvector options (embedded PGlite by default; a server with --database):
   async run(values) {
     const vectorsFile = requireFile(values, 'vectors');
     const idsFile = requireFile(values, 'ids');
-    const type = optionalChoice(values, 'type', ['exact', 'hnsw', 'pgvector'] as const);
-    if (type === undefined) throw new UsageError('missing required option --type (exact|hnsw|pgvector)');
+    const type = optionalChoice(values, 'type', ['exact', 'hnsw', 'int8', 'binary', 'pgvector'] as const);
+    if (type === undefined) {
+      throw new UsageError('missing required option --type (exact|hnsw|int8|binary|pgvector)');
+    }
     const metric = optionalChoice(values, 'metric', ['ip', 'cosine', 'l2'] as const) ?? 'ip';
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
     const efSearch = optionalInt(values, 'ef-search', 1);
     const out = requireString(values, 'out');
-    const mipsTransform = parseMipsTransform(values);
-    if (type === 'exact' && (M !== undefined || efConstruction !== undefined || efSearch !== undefined)) {
+    const truncateDim = optionalInt(values, 'truncate-dim', 1);
+    const rescoreMultiplier = optionalInt(values, 'rescore-multiplier', 1);
+    const keepVectors = values['keep-vectors'] === true;
+    const targetRecall = optionalFloat(values, 'target-recall');
+    if (targetRecall !== undefined && !(targetRecall > 0 && targetRecall <= 1)) {
+      throw new UsageError(`--target-recall must be a number in (0, 1], got ${targetRecall}`);
+    }
+    if (targetRecall !== undefined && (type !== 'hnsw' || efSearch !== undefined)) {
+      throw new UsageError('--target-recall applies to --type hnsw, and chooses --ef-search itself');
+    }
+    if (
+      type !== 'hnsw' &&
+      type !== 'pgvector' &&
+      (M !== undefined || efConstruction !== undefined || efSearch !== undefined)
+    ) {
       throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw and pgvector only');
     }
+    const quantized = type === 'int8' || type === 'binary';
+    if (!quantized && (rescoreMultiplier !== undefined || keepVectors)) {
+      throw new UsageError('--rescore-multiplier and --keep-vectors apply to --type int8|binary only');
+    }
+    const mipsTransform = parseMipsTransform(values);
     if (mipsTransform !== undefined && type !== 'hnsw') {
       throw new UsageError('--mips-transform applies to --type hnsw only');
     }
@@ -130,17 +166,46 @@ pgvector options (embedded PGlite by default; a server with --database):
     if (type !== 'pgvector' && pgFlags.length > 0) {
       throw new UsageError(`--${pgFlags[0]} applies to --type pgvector only`);
     }
-    // The vectors are streamed in blocks: the .npy is never held whole beside the index it fills.
+    if (type === 'pgvector' && truncateDim !== undefined) {
+      throw new UsageError('--truncate-dim does not apply to --type pgvector: truncate the vectors first');
+    }
+    // The vectors are streamed in blocks: the .npy is never held whole beside the index it fills (except
+    // for int8's calibration ranges and --target-recall's held-out documents, which need every row).
     const info = await readNpyInfo(vectorsFile);
     const ids = await readIdLines(idsFile);
     if (ids.length !== info.rows) {
       throw new InputFormatError(`has ${ids.length} ids but ${vectorsFile} has ${info.rows} rows`, idsFile);
     }
     const quiet = values.quiet === true;
+    if (truncateDim !== undefined && truncateDim > info.cols) {
+      throw new UsageError(
+        `--truncate-dim ${truncateDim} exceeds the ${info.cols} dimensions of ${vectorsFile}`,
+      );
+    }
+    const dim = info.cols;
+    if (targetRecall !== undefined) {
+      const tuned = await buildTunedHnsw(await readNpy(vectorsFile), ids, {
+        metric,
+        targetRecall,
+        Ms: M === undefined ? undefined : [M],
+        efConstruction,
+        truncateDim,
+        quiet,
+      });
+      await tuned.save(out);
+      const t = tuned.tuning!;
+      process.stderr.write(
+        `dense-retrieval: hnsw index of ${tuned.size} x ${tuned.dim} (${metric}) -> ${out}\n` +
+          `dense-retrieval: tuned M=${tuned.M} ef=${t.ef}: recall@${t.k} ${t.recall.toFixed(3)} ` +
+          `(95 % lower bound ${t.recallLowerBound.toFixed(3)}) on ${t.queries} held-out documents; ` +
+          `target ${targetRecall} ${t.met ? 'met' : 'NOT met (best tried kept; raise --M)'}\n`,
+      );
+      return;
+    }
     if (type === 'pgvector') {
       await buildPgvector(values, {
         vectorsFile,
-        dim: info.cols,
+        dim,
         ids,
         metric,
         M,
@@ -153,18 +218,30 @@ pgvector options (embedded PGlite by default; a server with --database):
     }
     const index: VectorIndex =
       type === 'exact'
-        ? new ExactIndex({ dim: info.cols, metric, capacity: info.rows })
-        : new HnswIndex({
-            dim: info.cols,
-            metric,
-            M,
-            efConstruction,
-            efSearch,
-            mipsTransform,
-            capacity: info.rows,
-          });
+        ? new ExactIndex({ dim, metric, truncateDim, capacity: info.rows })
+        : type === 'hnsw'
+          ? new HnswIndex({
+              dim,
+              metric,
+              M,
+              efConstruction,
+              efSearch,
+              mipsTransform,
+              capacity: info.rows,
+              truncateDim,
+            })
+          : type === 'int8'
+            ? new Int8Index({
+                dim,
+                metric,
+                truncateDim,
+                rescoreMultiplier,
+                keepVectors,
+                calibration: await readNpy(vectorsFile),
+              })
+            : new BinaryIndex({ dim, metric, truncateDim, rescoreMultiplier, keepVectors });
     const progress = createProgress({ total: info.rows, label: `${type} build`, unit: 'vectors', quiet });
-    const step = type === 'exact' ? 65536 : 1000;
+    const step = type === 'hnsw' ? 1000 : 65536;
     for await (const { start, matrix } of readNpyBlocks(vectorsFile, step)) {
       await index.add(matrix, ids.slice(start, start + matrix.rows));
       progress.tick(matrix.rows);

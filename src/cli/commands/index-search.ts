@@ -3,6 +3,8 @@ import { writeRun } from '../../data/run.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
 import { HnswIndex } from '../../index/hnsw.js';
+import { BinaryIndex } from '../../index/binary.js';
+import { Int8Index } from '../../index/int8.js';
 import { loadVectorIndex } from '../../index/load.js';
 import { PgvectorIndex } from '../../index/pgvector.js';
 import { searchResultToRun } from '../../index/result-run.js';
@@ -21,11 +23,15 @@ Search the index built by 'dense-retrieval index build' with every row of Q.npy 
 documents per query as a TREC run (qid Q0 docid rank score tag).
 
 Options:
-  --index PATH         index file (exact or hnsw), or a pgvector reference (required)
+  --index PATH         index file (exact, hnsw, int8 or binary), or a pgvector reference (required)
   --queries Q.npy      query vectors, [m, dim] (required)
   --k N                documents per query (required; at most the index size)
   --ef N               HNSW query beam for this search (default: the one stored with the index;
                        raised to N when smaller). Raise it if recall against exact search is low.
+  --filter-ids FILE    only return documents whose id is listed in FILE (one per line); k results still
+                       come back when k listed documents exist
+  --rescore-multiplier N  int8/binary: candidates per result rescored with the float query (default: the
+                       one stored with the index; higher = recall closer to float search, slower)
   --output RUN         where to write the run (required)
   --query-ids FILE     one query id per line for the rows of Q.npy (default: row numbers 0, 1, ...)
   --tag TAG            run tag (default: the index type)
@@ -40,6 +46,8 @@ Options:
     ef: { type: 'string' },
     output: { type: 'string' },
     'query-ids': { type: 'string' },
+    'filter-ids': { type: 'string' },
+    'rescore-multiplier': { type: 'string' },
     tag: { type: 'string' },
     database: { type: 'string' },
   },
@@ -49,6 +57,9 @@ Options:
     const k = optionalInt(values, 'k', 1);
     if (k === undefined) throw new UsageError('missing required option --k');
     const ef = optionalInt(values, 'ef', 1);
+    const rescoreMultiplier = optionalInt(values, 'rescore-multiplier', 1);
+    const filterFile = optionalString(values, 'filter-ids');
+    if (filterFile !== undefined) requireFile(values, 'filter-ids');
     const output = requireString(values, 'output');
     const queryIdsFile = optionalString(values, 'query-ids');
     if (queryIdsFile !== undefined) requireFile(values, 'query-ids');
@@ -66,23 +77,43 @@ Options:
     const index = await loadVectorIndex(indexFile, { database: optionalString(values, 'database') });
     let result;
     try {
-      if (ef !== undefined && index instanceof ExactIndex) {
+      if (ef !== undefined && !(index instanceof HnswIndex || index instanceof PgvectorIndex)) {
         throw new UsageError('--ef applies to hnsw and pgvector indexes only');
       }
-      if (index instanceof ExactIndex) {
-        // Exact search runs its products on the tfjs backend: initialise it here (only for this kind, so an
-        // HNSW or pgvector search does not pay for loading tfjs), or tfjs would pick its slow cpu backend.
+      if (rescoreMultiplier !== undefined && !(index instanceof Int8Index || index instanceof BinaryIndex)) {
+        throw new UsageError('--rescore-multiplier applies to int8 and binary indexes only');
+      }
+      if (filterFile !== undefined && index instanceof PgvectorIndex) {
+        // pgvector filters in SQL, not with a JS predicate: PgvectorIndex refuses one.
+        throw new UsageError('--filter-ids applies to exact, hnsw, int8 and binary indexes only');
+      }
+      if (index instanceof ExactIndex || index instanceof Int8Index) {
+        // Exact and int8 search run their products on the tfjs backend: initialise it here (only for these
+        // kinds, so an HNSW or pgvector search does not pay for it), or tfjs would pick its slow cpu backend.
         const { initBackend } = await import('../../backend/index.js');
         const backend = typeof values.backend === 'string' ? values.backend : undefined;
         await initBackend({ backend: backend as never });
       }
-      result = await index.search(queries, k, { ef });
+      let filter: ((id: string) => boolean) | undefined;
+      if (filterFile !== undefined) {
+        const allowed = new Set(await readIdLines(filterFile));
+        filter = (id) => allowed.has(id);
+      }
+      result = await index.search(queries, k, { ef, filter, rescoreMultiplier });
     } finally {
       if (index instanceof PgvectorIndex) await index.close();
     }
     const tag =
       optionalString(values, 'tag') ??
-      (index instanceof HnswIndex ? 'hnsw' : index instanceof PgvectorIndex ? 'pgvector' : 'exact');
+      (index instanceof HnswIndex
+        ? 'hnsw'
+        : index instanceof Int8Index
+          ? 'int8'
+          : index instanceof BinaryIndex
+            ? 'binary'
+            : index instanceof PgvectorIndex
+              ? 'pgvector'
+              : 'exact');
     await writeRun(output, searchResultToRun(result, queryIds), { tag });
     process.stderr.write(`dense-retrieval: ${queries.rows} queries x top ${k} -> ${output}\n`);
   },
