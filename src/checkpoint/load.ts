@@ -154,7 +154,14 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     // that an impossible request is an error rather than silently shortened.
     const fromCheckpoint = Math.min(maxPos, layout?.maxSeqLength ?? tokenizer.modelMaxLength ?? maxPos);
     const maxSeqLength = options.maxSeqLength ?? fromCheckpoint;
-    return new SentenceEncoder({ bert, tokenizer, pooling, normalize, maxSeqLength });
+    return new SentenceEncoder({
+      bert,
+      tokenizer,
+      pooling,
+      normalize,
+      maxSeqLength,
+      similarity: layout?.similarity,
+    });
   } catch (error) {
     bert.dispose();
     throw error;

@@ -5,25 +5,59 @@ import { loadModel } from '../checkpoint/load.js';
 import type { LoadModelOptions } from '../checkpoint/load.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
 import { writeSentenceTransformersFiles } from '../checkpoint/sentence-transformers.js';
+import type { StSimilarity } from '../checkpoint/sentence-transformers.js';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import type { Matrix } from '../types.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { checkOptionKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
 import { BertModel, parseBertConfig } from './bert.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
 import type { PoolingMode } from './pooling.js';
 
-/** Options of {@link SentenceEncoder.encode}. */
+/**
+ * Options of {@link SentenceEncoder.encode}. Unknown keys are an `ArgumentError` (from plain JavaScript a
+ * misspelt option would otherwise be ignored). sentence-transformers' `encode()` names map as:
+ * `batch_size` -> `batchSize`, `show_progress_bar` -> `showProgressBar` (alias of `progress`),
+ * `normalize_embeddings` -> `normalizeEmbeddings` (alias of `normalize`).
+ */
 export interface EncodeOptions {
   /** Texts per forward pass; default 32. */
   batchSize?: number;
   /** Draw a progress bar (on a TTY only); default true. */
   progress?: boolean;
+  /** sentence-transformers' name of `progress`. */
+  showProgressBar?: boolean;
   /** Print nothing (overrides `progress`). */
   quiet?: boolean;
   /** Truncate texts to this many tokens instead of the encoder's `maxSeqLength`. */
   maxLength?: number;
+  /**
+   * L2-normalise every vector (unit length; a zero vector stays zero). Default false. A model with a
+   * Normalize module (`encoder.normalize`) normalises whatever this says, as in sentence-transformers.
+   */
+  normalize?: boolean;
+  /** sentence-transformers' name of `normalize`. */
+  normalizeEmbeddings?: boolean;
+}
+
+const ENCODE_OPTION_KEYS = [
+  'batchSize',
+  'progress',
+  'showProgressBar',
+  'quiet',
+  'maxLength',
+  'normalize',
+  'normalizeEmbeddings',
+] as const;
+
+/** `a ?? b`, but two different explicit values of one option under two names are an error. */
+function alias(names: [string, string], a: boolean | undefined, b: boolean | undefined): boolean | undefined {
+  if (a !== undefined && b !== undefined && a !== b) {
+    throw new ArgumentError(names[1], `contradicts ${names[0]} (${String(a)} vs ${String(b)}); give one`);
+  }
+  return a ?? b;
 }
 
 /** What a {@link SentenceEncoder} is built from. */
@@ -34,6 +68,11 @@ export interface SentenceEncoderInit {
   normalize: boolean;
   /** Texts are truncated to this many tokens (special tokens included). */
   maxSeqLength: number;
+  /**
+   * The similarity the model was trained for (sentence-transformers' `similarity_fn_name`); saved with the
+   * model. Undefined when unknown.
+   */
+  similarity?: StSimilarity;
 }
 
 /** Options of {@link SentenceEncoder.fromScratch}. */
@@ -91,14 +130,25 @@ export class SentenceEncoder {
   readonly pooling: PoolingMode;
   readonly normalize: boolean;
   readonly maxSeqLength: number;
+  /** The similarity the model was trained for (`similarity_fn_name`), when known. */
+  readonly similarity: StSimilarity | undefined;
 
   constructor(init: SentenceEncoderInit) {
+    checkOptionKeys('SentenceEncoder', init, [
+      'bert',
+      'tokenizer',
+      'pooling',
+      'normalize',
+      'maxSeqLength',
+      'similarity',
+    ]);
     checkInit(init);
     this.bert = init.bert;
     this.tokenizer = init.tokenizer;
     this.pooling = init.pooling;
     this.normalize = init.normalize;
     this.maxSeqLength = init.maxSeqLength;
+    this.similarity = init.similarity;
   }
 
   /** Width of the sentence vectors. */
@@ -200,6 +250,9 @@ export class SentenceEncoder {
    */
   async encode(texts: string[], options: EncodeOptions = {}): Promise<Matrix> {
     if (!Array.isArray(texts)) throw new ArgumentError('texts', 'expected an array of strings');
+    checkOptionKeys('encode', options, ENCODE_OPTION_KEYS);
+    const progressOn = alias(['progress', 'showProgressBar'], options.progress, options.showProgressBar);
+    const normalize = alias(['normalize', 'normalizeEmbeddings'], options.normalize, options.normalizeEmbeddings);
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new ArgumentError('batchSize', `must be a positive integer, got ${batchSize}`);
@@ -226,7 +279,7 @@ export class SentenceEncoder {
       total: texts.length,
       label: 'encode',
       unit: 'texts',
-      quiet: options.quiet === true || options.progress === false,
+      quiet: options.quiet === true || progressOn === false,
     });
     try {
       for (let start = 0; start < order.length; start += batchSize) {
@@ -243,6 +296,7 @@ export class SentenceEncoder {
     } finally {
       progress.done();
     }
+    if (normalize === true && !this.normalize) normalizeRows(out, dim);
     return { data: out, rows: texts.length, cols: dim };
   }
 
@@ -275,6 +329,7 @@ export class SentenceEncoder {
         normalize: this.normalize,
         maxSeqLength: this.maxSeqLength,
         dimension: this.dim,
+        similarity: this.similarity,
       });
     });
   }
@@ -282,5 +337,15 @@ export class SentenceEncoder {
   /** Free the model's tensors. */
   dispose(): void {
     this.bert.dispose();
+  }
+}
+
+/** L2-normalise each `dim`-wide row of `data` in place, as `torch.nn.functional.normalize` (eps 1e-12). */
+function normalizeRows(data: Float32Array, dim: number): void {
+  for (let o = 0; o < data.length; o += dim) {
+    let sum = 0;
+    for (let j = 0; j < dim; j++) sum += data[o + j] * data[o + j];
+    const scale = 1 / Math.max(Math.sqrt(sum), 1e-12);
+    for (let j = 0; j < dim; j++) data[o + j] *= scale;
   }
 }
