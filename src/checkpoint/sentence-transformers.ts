@@ -251,7 +251,6 @@ export async function readSentenceTransformersLayout(
   return { transformerDir, pooling, normalize, maxSeqLength, similarity };
 }
 
-
 /**
  * Write the sentence-transformers files into a model directory whose root holds the Transformer module
  * (config.json, model.safetensors, tokenizer): `modules.json`, `sentence_bert_config.json`,

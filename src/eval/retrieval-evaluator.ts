@@ -8,7 +8,7 @@ import { recallOfResults } from '../index/recall.js';
 import { searchResultToRun } from '../index/result-run.js';
 import type { Metric, SearchResult } from '../index/types.js';
 import type { CorpusDoc, Matrix, Qrels, Run } from '../types.js';
-import { checkOptionKeys } from '../util/options.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
 import { evaluateRun, mrrAt, rankDocuments } from './metrics.js';
 
@@ -66,20 +66,20 @@ function isBiEncoder(e: RetrievalEncoder | RetrievalBiEncoder): e is RetrievalBi
   );
 }
 
-const OPTION_KEYS = [
-  'corpus',
-  'queries',
-  'qrels',
-  'indexes',
-  'ef',
-  'k',
-  'metric',
-  'hnsw',
-  'runOut',
-  'chunkSize',
-  'batchSize',
-  'quiet',
-] as const;
+const OPTION_KEYS = optionKeys<RetrievalEvaluatorOptions>({
+  corpus: true,
+  queries: true,
+  qrels: true,
+  indexes: true,
+  ef: true,
+  k: true,
+  metric: true,
+  hnsw: true,
+  runOut: true,
+  chunkSize: true,
+  batchSize: true,
+  quiet: true,
+});
 
 /** Options of {@link RetrievalEvaluator}. */
 export interface RetrievalEvaluatorOptions {

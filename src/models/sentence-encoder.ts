@@ -10,7 +10,7 @@ import { ArgumentError, InputFormatError } from '../errors.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import type { Matrix } from '../types.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
-import { checkOptionKeys } from '../util/options.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
 import { BertModel, parseBertConfig } from './bert.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
@@ -42,15 +42,15 @@ export interface EncodeOptions {
   normalizeEmbeddings?: boolean;
 }
 
-const ENCODE_OPTION_KEYS = [
-  'batchSize',
-  'progress',
-  'showProgressBar',
-  'quiet',
-  'maxLength',
-  'normalize',
-  'normalizeEmbeddings',
-] as const;
+const ENCODE_OPTION_KEYS = optionKeys<EncodeOptions>({
+  batchSize: true,
+  progress: true,
+  showProgressBar: true,
+  quiet: true,
+  maxLength: true,
+  normalize: true,
+  normalizeEmbeddings: true,
+});
 
 /** `a ?? b`, but two different explicit values of one option under two names are an error. */
 function alias(names: [string, string], a: boolean | undefined, b: boolean | undefined): boolean | undefined {
@@ -74,6 +74,15 @@ export interface SentenceEncoderInit {
    */
   similarity?: StSimilarity;
 }
+
+const INIT_KEYS = optionKeys<SentenceEncoderInit>({
+  bert: true,
+  tokenizer: true,
+  pooling: true,
+  normalize: true,
+  maxSeqLength: true,
+  similarity: true,
+});
 
 /** Options of {@link SentenceEncoder.fromScratch}. */
 export interface FromScratchOptions {
@@ -134,14 +143,7 @@ export class SentenceEncoder {
   readonly similarity: StSimilarity | undefined;
 
   constructor(init: SentenceEncoderInit) {
-    checkOptionKeys('SentenceEncoder', init, [
-      'bert',
-      'tokenizer',
-      'pooling',
-      'normalize',
-      'maxSeqLength',
-      'similarity',
-    ]);
+    checkOptionKeys('SentenceEncoder', init, INIT_KEYS);
     checkInit(init);
     this.bert = init.bert;
     this.tokenizer = init.tokenizer;
@@ -252,7 +254,11 @@ export class SentenceEncoder {
     if (!Array.isArray(texts)) throw new ArgumentError('texts', 'expected an array of strings');
     checkOptionKeys('encode', options, ENCODE_OPTION_KEYS);
     const progressOn = alias(['progress', 'showProgressBar'], options.progress, options.showProgressBar);
-    const normalize = alias(['normalize', 'normalizeEmbeddings'], options.normalize, options.normalizeEmbeddings);
+    const normalize = alias(
+      ['normalize', 'normalizeEmbeddings'],
+      options.normalize,
+      options.normalizeEmbeddings,
+    );
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new ArgumentError('batchSize', `must be a positive integer, got ${batchSize}`);

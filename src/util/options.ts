@@ -75,3 +75,17 @@ function levenshtein(a: string, b: string): number {
   }
   return row[b.length];
 }
+
+/**
+ * The keys of an options type as a runtime list, for {@link checkOptionKeys}. The argument must name every
+ * key of `T` and no other, so adding an option to the interface without adding it here fails to compile
+ * (instead of the new option being refused at run time).
+ *
+ * @example
+ * ```ts
+ * const KEYS = optionKeys<{ batchSize?: number; quiet?: boolean }>({ batchSize: true, quiet: true });
+ * ```
+ */
+export function optionKeys<T>(keys: { [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.keys(keys);
+}

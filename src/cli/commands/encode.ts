@@ -2,12 +2,17 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveModelSource } from '../../checkpoint/hub.js';
-import { loadModel, SCRATCH_PREFIX } from '../../checkpoint/load.js';
+import { SCRATCH_PREFIX } from '../../checkpoint/load.js';
 import { readJsonl } from '../../data/jsonl.js';
 import { writeNpy } from '../../data/npy.js';
+import { vectorSidecarPaths, writeVectorSidecars } from '../../data/vector-sidecar.js';
 import { InputFormatError } from '../../errors.js';
+import { metricOfSimilarity } from '../../eval/retrieval-evaluator.js';
+import { loadRetrievalModel, towerEncoder } from '../../models/load-retrieval-model.js';
+import type { Tower } from '../../models/load-retrieval-model.js';
 import { encodeParallel } from '../../models/parallel-encode.js';
 import { POOLING_MODES } from '../../models/pooling.js';
+import type { BiEncoder } from '../../models/bi-encoder.js';
 import type { SentenceEncoder } from '../../models/sentence-encoder.js';
 import type { Matrix } from '../../types.js';
 import type { OptionValues } from '../command.js';
@@ -21,8 +26,22 @@ import { UsageError } from '../errors.js';
  * when a title is present, as BEIR and sentence-transformers join them.
  */
 export async function readTexts(file: string, flag = 'input'): Promise<string[]> {
+  return (await readTextRecords(file, flag)).texts;
+}
+
+/**
+ * {@link readTexts} plus the records' ids: a `.jsonl` whose records carry `"_id"` (BEIR) or `"id"` gives
+ * them (every record or none; numbers become strings); a `.txt` has none.
+ */
+export async function readTextRecords(
+  file: string,
+  flag = 'input',
+): Promise<{ texts: string[]; ids: string[] | undefined }> {
   const ext = path.extname(file).toLowerCase();
   const texts: string[] = [];
+  const ids: string[] = [];
+  let withoutId: number | undefined;
+  const seen = new Map<string, number>();
   if (ext === '.txt') {
     let raw = await fs.readFile(file, 'utf8');
     if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
@@ -34,7 +53,33 @@ export async function readTexts(file: string, flag = 'input'): Promise<string[]>
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw new InputFormatError('expected a JSON object with a "text" field', file, line);
       }
-      const { text, title } = value as { text?: unknown; title?: unknown };
+      const { text, title, _id, id } = value as {
+        text?: unknown;
+        title?: unknown;
+        _id?: unknown;
+        id?: unknown;
+      };
+      const rawId = _id ?? id;
+      if (rawId === undefined || rawId === null) {
+        withoutId ??= line;
+      } else {
+        if (typeof rawId !== 'string' && typeof rawId !== 'number') {
+          throw new InputFormatError(`"_id" must be a string, got ${JSON.stringify(rawId)}`, file, line);
+        }
+        const key = String(rawId).trim();
+        if (key === '' || /\s/.test(key)) {
+          throw new InputFormatError(`id ${JSON.stringify(rawId)} is empty or has white space`, file, line);
+        }
+        const first = seen.get(key);
+        if (first !== undefined) {
+          throw new InputFormatError(`duplicate id '${key}' (first on line ${first})`, file, line);
+        }
+        seen.set(key, line);
+        ids.push(key);
+      }
+      if (ids.length > 0 && withoutId !== undefined) {
+        throw new InputFormatError('some records have an "_id" and some do not', file, withoutId);
+      }
       if (typeof text !== 'string')
         throw new InputFormatError(`"text" must be a string, got ${JSON.stringify(text)}`, file, line);
       if (title !== undefined && title !== null && typeof title !== 'string') {
@@ -47,7 +92,7 @@ export async function readTexts(file: string, flag = 'input'): Promise<string[]>
   }
   if (texts.every((t) => t.trim() === ''))
     throw new InputFormatError('empty input file: no texts to process', file);
-  return texts;
+  return { texts, ids: ids.length === texts.length ? ids : undefined };
 }
 
 /** `--workers N|auto`: 1 when absent, `os.availableParallelism()` for `auto`. */
@@ -68,14 +113,20 @@ export const encodeCommand: Command = {
   help: `Usage: dense-retrieval encode --model SRC --input FILE --output OUT.npy [options]
 
 Embed every text of FILE and write an [n, dim] float32 .npy (numpy.load reads it). Pooling,
-normalization and max length default to the model's sentence-transformers settings.
+normalization and max length default to the model's sentence-transformers settings. Next to OUT.npy go
+OUT.ids.txt (the records' "_id"s, line i+1 = row i; for a .jsonl input with ids) and OUT.meta.json
+(model, tower, similarity, normalization), which 'index build' and 'index search' read by default.
 
 Options:
-  --model SRC          model directory, Hugging Face hub id (org/name), or scratch:<config.json>
-                       (random init with the bundled bert-base-uncased tokenizer) (required)
+  --model SRC          model directory (also a 'train --untied' output), Hugging Face hub id
+                       (org/name), or scratch:<config.json> (random init with the bundled
+                       bert-base-uncased tokenizer) (required)
+  --tower query|passage  which tower of an untied (DPR-style) model embeds the texts: query for
+                       queries, passage for the corpus (required for an untied model; a tied model
+                       has one encoder for both)
   --input FILE         .txt: one text per line (row i = line i+1; blank lines are empty texts);
-                       .jsonl: one {"text", optional "title"} object per line, encoded as
-                       "title text" as BEIR does (required)
+                       .jsonl: one {"_id", "text", optional "title"} object per line, encoded as
+                       "title text" as BEIR does; the ids go to OUT.ids.txt (required)
   --output OUT.npy     where to write the embeddings (required)
   --pooling MODE       cls|mean|max (default: the model's 1_Pooling config, else mean)
   --normalize          L2-normalize the vectors (default: the model's 2_Normalize module)
@@ -91,6 +142,7 @@ Options:
 `,
   options: {
     model: { type: 'string' },
+    tower: { type: 'string' },
     input: { type: 'string' },
     output: { type: 'string' },
     pooling: { type: 'string' },
@@ -103,7 +155,7 @@ Options:
   },
   needsBackend: true,
   async run(values) {
-    const model = requireString(values, 'model');
+    const modelSource = requireString(values, 'model');
     const input = requireFile(values, 'input');
     const output = requireString(values, 'output');
     const pooling = optionalChoice(values, 'pooling', POOLING_MODES);
@@ -115,46 +167,77 @@ Options:
     }
     const normalize = values.normalize === true ? true : values['no-normalize'] === true ? false : undefined;
     const quiet = values.quiet === true;
+    const tower = optionalChoice(values, 'tower', ['query', 'passage'] as const) as Tower | undefined;
     // Read the input before loading the model: a bad file should fail fast.
-    const texts = await readTexts(input);
+    const { texts, ids } = await readTextRecords(input);
     // Notes on pooling defaults and overrides are printed even with --quiet, which only silences progress.
     const log = (m: string): void => void process.stderr.write(`dense-retrieval: ${m}\n`);
     // Loaded here even with workers: bad models and flags fail before any worker starts, the notes above
     // are printed once, and the summary line knows the settings.
-    let encoder: SentenceEncoder | undefined = await loadModel(model, {
+    let model: BiEncoder<SentenceEncoder> | undefined = await loadRetrievalModel(modelSource, {
       pooling,
       normalize,
       maxSeqLength: maxLength,
       quiet,
       log,
     });
-    const settings =
-      `${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, ` +
-      `max length ${encoder.maxSeqLength}`;
     try {
+      if (!model.tied && tower === undefined) {
+        throw new UsageError(
+          `${modelSource} has separate query and passage towers (untied): give --tower query for ` +
+            'queries or --tower passage for the corpus',
+        );
+      }
+      const encoder = towerEncoder(model, tower);
+      const settings =
+        `${model.tied ? '' : `${tower} tower, `}${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, ` +
+        `max length ${encoder.maxSeqLength}`;
+      const similarity = model.similarityIsDefault ? null : model.similarity;
+      const normalized = encoder.normalize;
+      const untiedTower = model.tied ? undefined : tower;
       let matrix: Matrix;
       if (workers === 1) {
         matrix = await encoder.encode(texts, { batchSize, quiet });
       } else {
         const maxSeqLength = encoder.maxSeqLength;
-        // Workers load the model from disk. Without overrides that is the checkpoint's own directory (a hub
-        // id's cache directory), and this thread's copy can go now; a scratch model or overridden pooling /
-        // normalisation exists only in memory, so encodeParallel saves it to a temporary directory.
+        // Workers load the model from disk. A tied model without overrides is the checkpoint's own
+        // directory (a hub id's cache directory), and this thread's copy can go now; a scratch model, a
+        // tower of an untied model, or overridden pooling / normalisation exists only in memory as such, so
+        // encodeParallel saves it to a temporary directory.
         let source: string | SentenceEncoder = encoder;
-        if (!model.startsWith(SCRATCH_PREFIX) && pooling === undefined && normalize === undefined) {
-          source = await resolveModelSource(model, { quiet });
-          encoder.dispose();
-          encoder = undefined;
+        if (
+          model.tied &&
+          !modelSource.startsWith(SCRATCH_PREFIX) &&
+          pooling === undefined &&
+          normalize === undefined
+        ) {
+          source = await resolveModelSource(modelSource, { quiet });
+          model.dispose();
+          model = undefined;
         }
         matrix = await encodeParallel(source, texts, { workers, batchSize, maxLength: maxSeqLength, quiet });
       }
       await writeNpy(output, matrix);
+      await writeVectorSidecars(output, {
+        ids,
+        meta: {
+          rows: matrix.rows,
+          dim: matrix.cols,
+          model: modelSource,
+          ...(untiedTower === undefined ? {} : { tower: untiedTower }),
+          similarity,
+          metric: metricOfSimilarity(similarity) ?? null,
+          normalized,
+        },
+      });
+      const sidecars = vectorSidecarPaths(output);
       process.stderr.write(
         `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +
-          `(${settings})${workers > 1 ? ` on ${workers} workers` : ''}\n`,
+          `(${settings})${workers > 1 ? ` on ${workers} workers` : ''}; ` +
+          `${ids === undefined ? 'no ids (the input has none)' : `ids -> ${sidecars.ids}`}\n`,
       );
     } finally {
-      encoder?.dispose();
+      model?.dispose();
     }
   },
 };

@@ -1,46 +1,41 @@
-import { promises as fs } from 'node:fs';
 import { readNpy } from '../../data/npy.js';
+import {
+  readIdLines,
+  readVectorIds,
+  readVectorsMeta,
+  vectorSidecarPaths,
+} from '../../data/vector-sidecar.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
 import { HNSW_DEFAULTS, HnswIndex } from '../../index/hnsw.js';
 import { createProgress } from '../../util/progress.js';
-import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
+import { optionalChoice, optionalInt, optionalString, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
 
-/** Ids of a text file, one per line; blank or duplicate ids are errors naming the line. */
-export async function readIdLines(file: string): Promise<string[]> {
-  let raw = await fs.readFile(file, 'utf8');
-  if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
-  const lines = raw.split(/\r?\n/);
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  const seen = new Map<string, number>();
-  lines.forEach((line, i) => {
-    const id = line.trim();
-    if (id === '') throw new InputFormatError('empty id', file, i + 1);
-    const first = seen.get(id);
-    if (first !== undefined)
-      throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, i + 1);
-    seen.set(id, i + 1);
-  });
-  if (lines.length === 0) throw new InputFormatError('no ids', file);
-  return lines.map((l) => l.trim());
-}
+export { readIdLines };
 
-/** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and an id file. */
+const warn = (m: string): void => void process.stderr.write(`dense-retrieval: warning: ${m}\n`);
+
+/** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and its ids. */
 export const indexBuildCommand: Command = {
   name: 'index build',
   summary: 'build an exact or HNSW vector index from a .npy matrix and its ids',
-  help: `Usage: dense-retrieval index build --vectors X.npy --ids IDS.txt --type exact|hnsw --out PATH [options]
+  help: `Usage: dense-retrieval index build --vectors X.npy --type exact|hnsw --out PATH [options]
 
-Build a vector index over the rows of X.npy (float32 or float64, [n, dim]); row i gets the id on line
-i+1 of IDS.txt. The index is written atomically to one versioned file.
+Build a vector index over the rows of X.npy (float32 or float64, [n, dim]). Row i gets the id on line
+i+1 of X.ids.txt, which 'encode' writes next to X.npy for a .jsonl input with ids; the metric defaults
+to the model's similarity recorded in X.meta.json (also written by 'encode'). The index is written
+atomically to one versioned file.
 
 Options:
   --vectors X.npy          document vectors (required)
-  --ids IDS.txt            one document id per line, as many as rows (required)
+  --ids IDS.txt            one document id per line, as many as rows (default: X.ids.txt)
+  --row-numbers            number the rows 0, 1, ... instead (only when the vectors have no ids)
   --type exact|hnsw        exhaustive search, or approximate HNSW (required)
-  --metric ip|cosine|l2    similarity (default ip: dot product, as DPR; use the one the model was trained with)
+  --metric ip|cosine|l2    similarity (default: the model's, from X.meta.json: dot -> ip, cosine,
+                           euclidean -> l2; else ip, the dot product). A metric other than the
+                           model's is a warning.
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M}; higher = better recall, more memory)
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction}; higher = better graph, slower build)
   --ef-search N            HNSW default query beam stored with the index (default ${HNSW_DEFAULTS.efSearch})
@@ -51,6 +46,7 @@ Options:
   options: {
     vectors: { type: 'string' },
     ids: { type: 'string' },
+    'row-numbers': { type: 'boolean' },
     type: { type: 'string' },
     metric: { type: 'string' },
     M: { type: 'string' },
@@ -61,10 +57,14 @@ Options:
   },
   async run(values) {
     const vectorsFile = requireFile(values, 'vectors');
-    const idsFile = requireFile(values, 'ids');
+    const idsFile = optionalString(values, 'ids');
+    if (idsFile !== undefined) requireFile(values, 'ids');
+    const rowNumbers = values['row-numbers'] === true;
+    if (rowNumbers && idsFile !== undefined)
+      throw new UsageError('--ids and --row-numbers exclude each other');
     const type = optionalChoice(values, 'type', ['exact', 'hnsw'] as const);
     if (type === undefined) throw new UsageError('missing required option --type (exact|hnsw)');
-    const metric = optionalChoice(values, 'metric', ['ip', 'cosine', 'l2'] as const) ?? 'ip';
+    const explicitMetric = optionalChoice(values, 'metric', ['ip', 'cosine', 'l2'] as const);
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
     const efSearch = optionalInt(values, 'ef-search', 1);
@@ -73,11 +73,48 @@ Options:
       throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw only');
     }
     const vectors = await readNpy(vectorsFile);
-    const ids = await readIdLines(idsFile);
-    if (ids.length !== vectors.rows) {
-      throw new InputFormatError(
-        `has ${ids.length} ids but ${vectorsFile} has ${vectors.rows} rows`,
-        idsFile,
+    const meta = await readVectorsMeta(vectorsFile, vectors);
+    let ids: string[];
+    if (idsFile !== undefined) {
+      ids = await readIdLines(idsFile);
+      if (ids.length !== vectors.rows) {
+        throw new InputFormatError(
+          `has ${ids.length} ids but ${vectorsFile} has ${vectors.rows} rows`,
+          idsFile,
+        );
+      }
+    } else {
+      const sidecar = await readVectorIds(vectorsFile, vectors, meta);
+      if (sidecar !== undefined && rowNumbers) {
+        throw new UsageError(
+          `--row-numbers: ${vectorSidecarPaths(vectorsFile).ids} holds the rows' ids; drop --row-numbers to use them`,
+        );
+      }
+      if (sidecar === undefined && !rowNumbers) {
+        throw new UsageError(
+          `no ids for ${vectorsFile}: ${vectorSidecarPaths(vectorsFile).ids} does not exist ` +
+            '(\'encode\' writes it for a .jsonl input with "_id" fields); give --ids IDS.txt, or ' +
+            '--row-numbers to number the rows 0, 1, ...',
+        );
+      }
+      ids = sidecar ?? Array.from({ length: vectors.rows }, (_, i) => String(i));
+    }
+    if (meta?.tower === 'query') {
+      warn(`${vectorsFile} was encoded with the query tower; documents belong to the passage tower`);
+    }
+    const modelMetric = meta?.metric ?? undefined;
+    const metric = explicitMetric ?? modelMetric ?? 'ip';
+    // Unit vectors rank alike under ip and cosine: no warning then.
+    const alike = meta?.normalized === true && explicitMetric !== 'l2' && modelMetric !== 'l2';
+    if (
+      explicitMetric !== undefined &&
+      modelMetric !== undefined &&
+      explicitMetric !== modelMetric &&
+      !alike
+    ) {
+      warn(
+        `--metric ${explicitMetric} differs from the model's similarity (${meta!.similarity}, metric ` +
+          `${modelMetric}, from ${vectorSidecarPaths(vectorsFile).meta})`,
       );
     }
     const quiet = values.quiet === true;

@@ -1,0 +1,106 @@
+import { resolveModelSource } from '../checkpoint/hub.js';
+import { loadModel, SCRATCH_PREFIX } from '../checkpoint/load.js';
+import type { LoadModelOptions } from '../checkpoint/load.js';
+import { ArgumentError } from '../errors.js';
+import type { Similarity } from '../losses/in-batch-negatives.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
+import { BiEncoder } from './bi-encoder.js';
+import type { SentenceEncoder } from './sentence-encoder.js';
+
+/** Options of {@link loadRetrievalModel}: those of `loadModel` (applied to each tower) plus a similarity. */
+export interface LoadRetrievalModelOptions extends LoadModelOptions {
+  /** Override the saved similarity (default: the model's own, else `dot`). */
+  similarity?: Similarity;
+}
+
+const OPTION_KEYS = optionKeys<LoadRetrievalModelOptions>({
+  cacheDir: true,
+  endpoint: true,
+  revision: true,
+  offline: true,
+  token: true,
+  quiet: true,
+  files: true,
+  retries: true,
+  retryDelayMs: true,
+  pooling: true,
+  normalize: true,
+  maxSeqLength: true,
+  tokenizerDir: true,
+  seed: true,
+  log: true,
+  similarity: true,
+});
+
+/**
+ * Load any retrieval model as a {@link BiEncoder}: a directory written by `BiEncoder.save` (tied, or untied
+ * DPR-style with a query and a passage tower), a plain sentence-transformers or Hugging Face directory, a
+ * hub id (tied), or `scratch:<config.json>` (tied, random init). Every CLI command that runs a model loads
+ * it here, so a new on-disk format needs to be taught to this function only.
+ *
+ * The similarity is `options.similarity`, else the saved one (`bi_encoder.json` or sentence-transformers'
+ * `similarity_fn_name`), else `dot` (then `model.similarityIsDefault` is true). The load options
+ * (`pooling`, `normalize`, `maxSeqLength`, ...) apply to every tower. The caller owns the model
+ * (`model.dispose()`).
+ *
+ * @throws {InputFormatError} malformed model files; {@link ArgumentError} unknown option keys.
+ * @example
+ * ```ts
+ * import { initBackend, loadRetrievalModel } from 'dense-retrieval';
+ *
+ * await initBackend();
+ * const model = await loadRetrievalModel('runs/untied'); // train --untied output
+ * const q = await model.encodeQueries(['what is dense retrieval?']);
+ * const d = await model.encodePassages(['Dense retrieval embeds queries and passages.']);
+ * model.similarity; // 'dot' or 'cosine', as trained
+ * model.dispose();
+ * ```
+ */
+export async function loadRetrievalModel(
+  source: string,
+  options: LoadRetrievalModelOptions = {},
+): Promise<BiEncoder<SentenceEncoder>> {
+  checkOptionKeys('loadRetrievalModel', options, OPTION_KEYS);
+  if (typeof source !== 'string' || source === '') {
+    throw new ArgumentError('source', 'expected a model directory, hub id or scratch:<config.json>');
+  }
+  const { similarity, ...loadOptions } = options;
+  if (source.startsWith(SCRATCH_PREFIX)) {
+    const encoder = await loadModel(source, loadOptions);
+    return BiEncoder.tied(encoder, { similarity });
+  }
+  const dir = await resolveModelSource(source, loadOptions);
+  return BiEncoder.load<SentenceEncoder>(dir, {
+    similarity,
+    loadEncoder: (d) => loadModel(d, loadOptions),
+  });
+}
+
+/** Which tower of a bi-encoder embeds a text file: queries or passages (the corpus). */
+export type Tower = 'query' | 'passage';
+
+/**
+ * The encoder of one tower. A tied model has one encoder for both, so `tower` may be omitted; an untied
+ * model needs it.
+ *
+ * @throws {ArgumentError} `tower` missing for an untied model.
+ * @example
+ * ```ts
+ * const encoder = towerEncoder(model, 'passage');
+ * ```
+ */
+export function towerEncoder<E extends SentenceEncoder>(model: BiEncoder<E>, tower?: Tower): E {
+  if (tower === undefined) {
+    if (!model.tied) {
+      throw new ArgumentError(
+        'tower',
+        "the model has separate query and passage towers (untied); say which one: 'query' or 'passage'",
+      );
+    }
+    return model.queryEncoder;
+  }
+  if (tower !== 'query' && tower !== 'passage') {
+    throw new ArgumentError('tower', `must be 'query' or 'passage', got '${String(tower)}'`);
+  }
+  return tower === 'query' ? model.queryEncoder : model.passageEncoder;
+}
