@@ -73,6 +73,9 @@ export type { CachedInBatchNegativesOptions } from './losses/cached-in-batch-neg
 export type { TrainableEncoder, TrainingBatch, GradientResult, RetrievalLoss } from './losses/types.js';
 export { BiEncoder, BI_ENCODER_CONFIG } from './models/bi-encoder.js';
 export type { BiEncoderConfig, BiEncoderOptions, TowerEncoder } from './models/bi-encoder.js';
+export { loadRetrievalModel, towerEncoder } from './models/load-retrieval-model.js';
+export type { LoadRetrievalModelOptions, Tower } from './models/load-retrieval-model.js';
+export { checkOptionKeys } from './util/options.js';
 export { mineHardNegatives } from './train/hard-negatives.js';
 export type { MineHardNegativesOptions } from './train/hard-negatives.js';
 export { examplesFromQrels, passageText } from './train/examples.js';
@@ -98,12 +101,24 @@ export {
   parsePoolingConfig,
   readSentenceTransformersLayout,
   writeSentenceTransformersFiles,
+  readSimilarityFnName,
+  writeSimilarityFnName,
+  ST_SIMILARITIES,
 } from './checkpoint/sentence-transformers.js';
 export type {
   SentenceTransformersLayout,
   SentenceTransformersSettings,
+  StSimilarity,
 } from './checkpoint/sentence-transformers.js';
 export { readNpy, writeNpy } from './data/npy.js';
+export {
+  vectorSidecarPaths,
+  readIdLines,
+  writeVectorSidecars,
+  readVectorsMeta,
+  readVectorIds,
+} from './data/vector-sidecar.js';
+export type { VectorsMeta } from './data/vector-sidecar.js';
 export type { Metric, SearchResult, SearchOptions, VectorIndex } from './index/types.js';
 export { ExactIndex } from './index/exact.js';
 export type { ExactIndexOptions } from './index/exact.js';
@@ -119,8 +134,9 @@ export { searchResultToRun } from './index/result-run.js';
 export { loadVectorIndex, readIndexKind } from './index/load.js';
 export { INDEX_FORMAT_VERSION } from './index/container.js';
 export type { IndexKind } from './index/container.js';
-export { RetrievalEvaluator, formatEvaluationTable } from './eval/retrieval-evaluator.js';
+export { RetrievalEvaluator, formatEvaluationTable, metricOfSimilarity } from './eval/retrieval-evaluator.js';
 export type {
+  RetrievalBiEncoder,
   RetrievalEvaluatorOptions,
   EvaluationRow,
   EvaluationTable,
