@@ -93,6 +93,7 @@ test('index build + search (hnsw) with row-number query ids and --ef', async () 
     '300',
     '--output',
     runFile,
+    '--row-numbers',
   ]);
   assert.equal(s.code, 0, s.stderr);
   const run = await readRun(runFile);
@@ -179,6 +180,7 @@ test('index commands fail with one clear line on bad input', async () => {
     '50',
     '--output',
     path.join(dir, 'r'),
+    '--row-numbers',
   ]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--ef applies to hnsw indexes only/);
@@ -193,6 +195,7 @@ test('index commands fail with one clear line on bad input', async () => {
     '301',
     '--output',
     path.join(dir, 'r'),
+    '--row-numbers',
   ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /k: k = 301 exceeds the number of indexed vectors \(300\)/);
@@ -207,6 +210,7 @@ test('index commands fail with one clear line on bad input', async () => {
     '1',
     '--output',
     path.join(dir, 'r'),
+    '--row-numbers',
   ]);
   assert.match(r.stderr, /queries: dimension mismatch: vectors have 4 dimensions, the index has 16/);
   const bytes = await fs.readFile(out);
@@ -222,6 +226,7 @@ test('index commands fail with one clear line on bad input', async () => {
     '1',
     '--output',
     path.join(dir, 'r'),
+    '--row-numbers',
   ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /x\.idx: truncated index file/);
