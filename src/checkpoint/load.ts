@@ -7,11 +7,12 @@ import type { BertConfig } from '../models/bert.js';
 import type { PoolingMode } from '../models/pooling.js';
 import { SentenceEncoder } from '../models/sentence-encoder.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
-import { resolveModelSource } from './hub.js';
+import { HUB_OPTION_KEYS, pickHubOptions, resolveModelSource } from './hub.js';
 import type { HubOptions } from './hub.js';
 import { readSafetensors } from './safetensors.js';
 import type { SafetensorsTensor } from './safetensors.js';
 import { readSentenceTransformersLayout } from './sentence-transformers.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Options of {@link loadModel}: hub download options plus overrides of the checkpoint's settings. */
 export interface LoadModelOptions extends HubOptions {
@@ -28,6 +29,24 @@ export interface LoadModelOptions extends HubOptions {
   /** Where notes about chosen defaults go; default one line on stderr (nothing when `quiet`). */
   log?: (message: string) => void;
 }
+
+const LOAD_MODEL_KEYS = optionKeys<LoadModelOptions>({
+  cacheDir: true,
+  endpoint: true,
+  revision: true,
+  offline: true,
+  token: true,
+  quiet: true,
+  files: true,
+  retries: true,
+  retryDelayMs: true,
+  pooling: true,
+  normalize: true,
+  maxSeqLength: true,
+  tokenizerDir: true,
+  seed: true,
+  log: true,
+});
 
 /** Prefix of a source that means "random init from this config.json". */
 export const SCRATCH_PREFIX = 'scratch:';
@@ -115,13 +134,20 @@ export async function loadBert(dir: string): Promise<BertModel> {
  * ```
  */
 export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<SentenceEncoder> {
+  checkOptionKeys('loadModel', options, LOAD_MODEL_KEYS);
   const log =
     options.log ??
     ((m: string) => (options.quiet ? undefined : process.stderr.write(`dense-retrieval: ${m}\n`)));
   if (typeof source === 'string' && source.startsWith(SCRATCH_PREFIX)) {
-    return SentenceEncoder.fromScratch(source.slice(SCRATCH_PREFIX.length), options.tokenizerDir, options);
+    const { pooling, normalize, maxSeqLength, seed } = options;
+    return SentenceEncoder.fromScratch(source.slice(SCRATCH_PREFIX.length), options.tokenizerDir, {
+      pooling,
+      normalize,
+      maxSeqLength,
+      seed,
+    });
   }
-  const dir = await resolveModelSource(source, options);
+  const dir = await resolveModelSource(source, pickHubOptions(options));
   const layout = await readSentenceTransformersLayout(dir);
   const transformerDir = layout?.transformerDir ?? dir;
   const bert = await loadBert(transformerDir);
@@ -181,6 +207,7 @@ export async function loadTokenizerFor(
   source: string,
   options: Pick<LoadModelOptions, keyof HubOptions | 'tokenizerDir' | 'maxSeqLength'> = {},
 ): Promise<{ tokenizer: TextTokenizer; maxSeqLength: number }> {
+  checkOptionKeys('loadTokenizerFor', options, [...HUB_OPTION_KEYS, 'tokenizerDir', 'maxSeqLength']);
   let configFile: string;
   let tokenizerDir: string;
   let layoutMax: number | undefined;
@@ -188,7 +215,7 @@ export async function loadTokenizerFor(
     configFile = source.slice(SCRATCH_PREFIX.length);
     tokenizerDir = options.tokenizerDir ?? BUNDLED_TOKENIZERS.bertBaseUncased;
   } else {
-    const dir = await resolveModelSource(source, options);
+    const dir = await resolveModelSource(source, pickHubOptions(options));
     const layout = await readSentenceTransformersLayout(dir);
     tokenizerDir = layout?.transformerDir ?? dir;
     configFile = path.join(tokenizerDir, 'config.json');

@@ -2,6 +2,7 @@ import { ArgumentError } from '../errors.js';
 import type { Qrels, Run } from '../types.js';
 import { parseMeasures } from './measures.js';
 import type { MeasureFamily } from './measures.js';
+import { checkOptionKeys } from '../util/options.js';
 
 /**
  * Ranking metrics with exactly trec_eval's (v9/v10) semantics, so numbers computed here can be compared
@@ -298,6 +299,7 @@ export function evaluateRun(
   measures: string[],
   options: EvaluateOptions = {},
 ): Evaluation {
+  checkOptionKeys('evaluateRun', options, ['complete', 'ignoreIdenticalIds']);
   const specs = parseMeasures(measures);
   const perQuery = new Map<string, Record<string, number>>();
   const sums: Record<string, number> = {};

@@ -11,6 +11,7 @@ import {
 import { TopK } from './topk.js';
 import type { Metric, SearchResult, VectorIndex } from './types.js';
 import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt, normalizeRows } from './validate.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Options of {@link ExactIndex}. */
 export interface ExactIndexOptions {
@@ -44,6 +45,12 @@ export interface ExactIndexOptions {
  * await index.save('corpus.exact');
  * ```
  */
+const EXACTINDEXOPTIONS_KEYS = optionKeys<ExactIndexOptions>({
+  dim: true,
+  metric: true,
+  blockSize: true,
+});
+
 /** Queries scored per matMul: bounds the float32 score block at blockSize x 1024 values. */
 const QUERY_CHUNK = 1024;
 
@@ -57,6 +64,7 @@ export class ExactIndex implements VectorIndex {
   private idToRow = new Map<string, number>();
 
   constructor(opts: ExactIndexOptions) {
+    checkOptionKeys('ExactIndex', opts, EXACTINDEXOPTIONS_KEYS);
     this.dim = checkPositiveInt('dim', opts.dim);
     this.metric = checkMetric(opts.metric ?? 'ip');
     this.blockSize = checkPositiveInt('blockSize', opts.blockSize ?? 1024);

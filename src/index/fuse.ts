@@ -1,6 +1,13 @@
 import { ArgumentError } from '../errors.js';
 import type { Run } from '../types.js';
 import { compareRanked } from './topk.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
+
+const FUSEOPTIONS_KEYS = optionKeys<FuseOptions>({
+  method: true,
+  k: true,
+  depth: true,
+});
 
 /** Options of {@link fuse}. */
 export interface FuseOptions {
@@ -33,6 +40,7 @@ function ranked(docs: Map<string, number>): string[] {
  * ```
  */
 export function fuse(runs: Run[], options: FuseOptions = {}): Run {
+  checkOptionKeys('fuse', options, FUSEOPTIONS_KEYS);
   const method = options.method ?? 'rrf';
   if (method !== 'rrf') throw new ArgumentError('method', `unknown fusion method '${String(method)}'`);
   const k = options.k ?? 60;

@@ -9,6 +9,7 @@ import { compareIds } from '../eval/metrics.js';
 import { readContainer, writeContainer, jsonSection, parseJsonSection } from './container.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Options of {@link HnswIndex}; defaults in {@link HNSW_DEFAULTS}. */
 export interface HnswIndexOptions {
@@ -46,6 +47,17 @@ const SPACE: Record<Metric, 'l2' | 'ip' | 'cosine'> = { ip: 'ip', cosine: 'cosin
 function tempPath(): string {
   return path.join(os.tmpdir(), `dr-hnsw-${process.pid}-${randomBytes(6).toString('hex')}.bin`);
 }
+
+const HNSWINDEXOPTIONS_KEYS = optionKeys<HnswIndexOptions>({
+  dim: true,
+  metric: true,
+  M: true,
+  efConstruction: true,
+  efSearch: true,
+  capacity: true,
+  seed: true,
+  mipsTransform: true,
+});
 
 /**
  * Approximate nearest-neighbour search with HNSW (hnswlib through `hnswlib-node`).
@@ -108,6 +120,7 @@ export class HnswIndex implements VectorIndex {
   private idToRow = new Map<string, number>();
 
   constructor(opts: HnswIndexOptions) {
+    checkOptionKeys('HnswIndex', opts, HNSWINDEXOPTIONS_KEYS);
     this.dim = checkPositiveInt('dim', opts.dim);
     this.metric = checkMetric(opts.metric ?? 'ip');
     this.M = checkPositiveInt('M', opts.M ?? HNSW_DEFAULTS.M);
@@ -223,6 +236,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
+    checkOptionKeys('search', options, ['ef']);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
     const ef = checkPositiveInt('ef', options.ef ?? this.efSearch);

@@ -1,6 +1,7 @@
 import { ArgumentError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import type { SearchOptions, VectorIndex } from './types.js';
+import { checkOptionKeys } from '../util/options.js';
 
 /**
  * Recall@k of an approximate index against exact search: for each query, the fraction of the exact top-k
@@ -20,6 +21,7 @@ export async function measureRecall(
   k: number,
   options: SearchOptions = {},
 ): Promise<number> {
+  checkOptionKeys('measureRecall', options, ['ef']);
   if (approx.size !== exact.size || approx.dim !== exact.dim || approx.metric !== exact.metric) {
     throw new ArgumentError(
       'approx',

@@ -154,11 +154,13 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
 
   /** Inference embeddings of queries (no dropout), as a plain matrix. */
   encodeQueries(texts: string[], options: { batchSize?: number; quiet?: boolean } = {}): Promise<Matrix> {
+    checkOptionKeys('encodeQueries', options, ['batchSize', 'quiet']);
     return encodeWith(this.queryEncoder, texts, options);
   }
 
   /** Inference embeddings of passages (no dropout), as a plain matrix. */
   encodePassages(texts: string[], options: { batchSize?: number; quiet?: boolean } = {}): Promise<Matrix> {
+    checkOptionKeys('encodePassages', options, ['batchSize', 'quiet']);
     return encodeWith(this.passageEncoder, texts, options);
   }
 

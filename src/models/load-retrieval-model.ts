@@ -1,4 +1,4 @@
-import { resolveModelSource } from '../checkpoint/hub.js';
+import { pickHubOptions, resolveModelSource } from '../checkpoint/hub.js';
 import { loadModel, SCRATCH_PREFIX } from '../checkpoint/load.js';
 import type { LoadModelOptions } from '../checkpoint/load.js';
 import { ArgumentError } from '../errors.js';
@@ -69,7 +69,7 @@ export async function loadRetrievalModel(
     const encoder = await loadModel(source, loadOptions);
     return BiEncoder.tied(encoder, { similarity });
   }
-  const dir = await resolveModelSource(source, loadOptions);
+  const dir = await resolveModelSource(source, pickHubOptions(loadOptions));
   return BiEncoder.load<SentenceEncoder>(dir, {
     similarity,
     loadEncoder: (d) => loadModel(d, loadOptions),

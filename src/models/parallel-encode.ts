@@ -16,6 +16,16 @@ import { createProgress } from '../util/progress.js';
 import type { FromWorker, ToWorker, WorkerInit } from './parallel-encode-worker.js';
 import { parseBertConfig } from './bert.js';
 import { SentenceEncoder } from './sentence-encoder.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
+
+const PARALLELENCODEOPTIONS_KEYS = optionKeys<ParallelEncodeOptions>({
+  workers: true,
+  batchSize: true,
+  maxLength: true,
+  progress: true,
+  quiet: true,
+  backend: true,
+});
 
 /** Options of {@link encodeParallel}. */
 export interface ParallelEncodeOptions {
@@ -145,6 +155,7 @@ export async function encodeParallel(
   texts: string[],
   options: ParallelEncodeOptions = {},
 ): Promise<Matrix> {
+  checkOptionKeys('encodeParallel', options, PARALLELENCODEOPTIONS_KEYS);
   if (!Array.isArray(texts)) throw new ArgumentError('texts', 'expected an array of strings');
   const bad = texts.findIndex((t) => typeof t !== 'string');
   if (bad >= 0) throw new ArgumentError('texts', `element ${bad} is not a string`);

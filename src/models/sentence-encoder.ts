@@ -84,6 +84,13 @@ const INIT_KEYS = optionKeys<SentenceEncoderInit>({
   similarity: true,
 });
 
+const FROM_SCRATCH_KEYS = optionKeys<FromScratchOptions>({
+  pooling: true,
+  normalize: true,
+  maxSeqLength: true,
+  seed: true,
+});
+
 /** Options of {@link SentenceEncoder.fromScratch}. */
 export interface FromScratchOptions {
   /** Default `mean`, as a new sentence-transformers model. */
@@ -180,6 +187,7 @@ export class SentenceEncoder {
     tokenizerDir: string = BUNDLED_TOKENIZERS.bertBaseUncased,
     options: FromScratchOptions = {},
   ): Promise<SentenceEncoder> {
+    checkOptionKeys('fromScratch', options, FROM_SCRATCH_KEYS);
     let raw: string;
     try {
       raw = await fs.readFile(configFile, 'utf8');

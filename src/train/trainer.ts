@@ -241,6 +241,7 @@ export class Trainer {
    * when there is none); the run's configuration and data must be the same as when it was written.
    */
   async train(examples: TrainingExample[], options: { resume?: boolean } = {}): Promise<TrainResult> {
+    checkOptionKeys('train', options, ['resume']);
     const o = this.options;
     this.checkExamples(examples);
     const seed = o.seed ?? 42;

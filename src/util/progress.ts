@@ -3,6 +3,8 @@
  * with rate and ETA on a TTY, and prints nothing when the stream is not a TTY or when `quiet` is set.
  */
 
+import { checkOptionKeys, optionKeys } from './options.js';
+
 export interface ProgressOptions {
   /** Total units of work (steps, texts, vectors); 0 or undefined draws a counter without a bar. */
   total?: number;
@@ -17,6 +19,15 @@ export interface ProgressOptions {
   /** Minimum milliseconds between redraws. */
   intervalMs?: number;
 }
+
+const PROGRESSOPTIONS_KEYS = optionKeys<ProgressOptions>({
+  total: true,
+  label: true,
+  unit: true,
+  quiet: true,
+  stream: true,
+  intervalMs: true,
+});
 
 export interface Progress {
   /** Advance by `n` units, with optional extra fields (e.g. `{loss: '0.41'}`) shown after the bar. */
@@ -38,6 +49,7 @@ function formatDuration(seconds: number): string {
 
 /** Create a progress reporter. See {@link ProgressOptions}. */
 export function createProgress(options: ProgressOptions = {}): Progress {
+  checkOptionKeys('createProgress', options, PROGRESSOPTIONS_KEYS);
   const stream = options.stream ?? process.stderr;
   const enabled = !options.quiet && stream.isTTY === true;
   const total = options.total ?? 0;
