@@ -233,8 +233,9 @@ Options:
       const sidecars = vectorSidecarPaths(output);
       process.stderr.write(
         `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +
-          `(${settings})${workers > 1 ? ` on ${workers} workers` : ''}; ` +
-          `${ids === undefined ? 'no ids (the input has none)' : `ids -> ${sidecars.ids}`}\n`,
+          `(${settings})${workers > 1 ? ` on ${workers} workers` : ''}\n` +
+          `dense-retrieval: ${ids === undefined ? 'no ids (the input has none)' : `ids -> ${sidecars.ids}`}, ` +
+          `settings -> ${sidecars.meta}\n`,
       );
     } finally {
       model?.dispose();
