@@ -224,3 +224,76 @@ test('evaluate-model refuses ef below the depth and repeated ef values instead o
   assert.equal(twice.code, 2);
   assert.match(twice.stderr, /--ef lists 12 twice/);
 });
+
+test('a tied model: query ids from encode reach the run (not row numbers), and the dataset scores it', async () => {
+  const model = `scratch:${tinyConfig(dir)}`;
+  const docs = path.join(dir, 'tied-docs.npy');
+  const queries = path.join(dir, 'tied-queries.npy');
+  for (const [input, output] of [
+    ['corpus.jsonl', docs],
+    ['queries.jsonl', queries],
+  ]) {
+    const r = await cli([
+      'encode',
+      '--model',
+      model,
+      '--input',
+      path.join(data, input),
+      '--output',
+      output,
+      '--quiet',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const index = path.join(dir, 'tied.idx');
+  // Document ids given explicitly here; the query ids are left to the sidecar.
+  const docIds = path.join(dir, 'doc-ids.txt');
+  writeFileSync(docIds, TOPICS.map((_, i) => `d${i + 1}\n`).join(''));
+  let r = await cli([
+    ...['index', 'build', '--vectors', docs, '--ids', docIds],
+    ...['--type', 'exact', '--out', index, '--quiet'],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const runFile = path.join(dir, 'tied.run');
+  r = await cli([
+    'index',
+    'search',
+    '--index',
+    index,
+    '--queries',
+    queries,
+    '--k',
+    '12',
+    '--output',
+    runFile,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const run = await readRun(runFile);
+  // Query i+1 (row i) must be the query with id i+1: each query's run lists every document, so the
+  // judged document is retrieved for every judged query id.
+  assert.deepEqual([...run.keys()].sort(), TOPICS.map((_, i) => String(i + 1)).sort());
+  for (const [qid, docsOfQuery] of run) assert.ok(docsOfQuery.has(`d${qid}`), qid);
+});
+
+test('records whose ids cannot serve (some missing, repeated) get a warning and no ids file, never wrong ids', async () => {
+  const input = path.join(dir, 'mixed.jsonl');
+  writeFileSync(input, ['{"_id": "a", "text": "one"}', '{"text": "two"}'].join('\n') + '\n');
+  const out = path.join(dir, 'mixed.npy');
+  const r = await cli([
+    'encode',
+    '--model',
+    `scratch:${tinyConfig(dir)}`,
+    '--input',
+    input,
+    '--output',
+    out,
+    '--quiet',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /warning: the records' ids are not usable, no ids file is written: .*mixed\.jsonl:2: no "_id"/,
+  );
+  assert.ok(!existsSync(path.join(dir, 'mixed.ids.txt')));
+  assert.equal(JSON.parse(readFileSync(path.join(dir, 'mixed.meta.json'), 'utf8')).ids, false);
+});

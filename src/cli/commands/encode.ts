@@ -30,18 +30,16 @@ export async function readTexts(file: string, flag = 'input'): Promise<string[]>
 }
 
 /**
- * {@link readTexts} plus the records' ids: a `.jsonl` whose records carry `"_id"` (BEIR) or `"id"` gives
- * them (every record or none; numbers become strings); a `.txt` has none.
+ * {@link readTexts} plus each `.jsonl` record's `"_id"` (BEIR) or `"id"` (numbers become strings) and line;
+ * `ids` is undefined for a `.txt`. {@link recordIds} checks them.
  */
 export async function readTextRecords(
   file: string,
   flag = 'input',
-): Promise<{ texts: string[]; ids: string[] | undefined }> {
+): Promise<{ texts: string[]; ids: { id?: string; line: number }[] | undefined }> {
   const ext = path.extname(file).toLowerCase();
   const texts: string[] = [];
-  const ids: string[] = [];
-  let withoutId: number | undefined;
-  const seen = new Map<string, number>();
+  const idOf: { id?: string; line: number }[] = [];
   if (ext === '.txt') {
     let raw = await fs.readFile(file, 'utf8');
     if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
@@ -60,26 +58,9 @@ export async function readTextRecords(
         id?: unknown;
       };
       const rawId = _id ?? id;
-      if (rawId === undefined || rawId === null) {
-        withoutId ??= line;
-      } else {
-        if (typeof rawId !== 'string' && typeof rawId !== 'number') {
-          throw new InputFormatError(`"_id" must be a string, got ${JSON.stringify(rawId)}`, file, line);
-        }
-        const key = String(rawId).trim();
-        if (key === '' || /\s/.test(key)) {
-          throw new InputFormatError(`id ${JSON.stringify(rawId)} is empty or has white space`, file, line);
-        }
-        const first = seen.get(key);
-        if (first !== undefined) {
-          throw new InputFormatError(`duplicate id '${key}' (first on line ${first})`, file, line);
-        }
-        seen.set(key, line);
-        ids.push(key);
-      }
-      if (ids.length > 0 && withoutId !== undefined) {
-        throw new InputFormatError('some records have an "_id" and some do not', file, withoutId);
-      }
+      idOf.push(
+        typeof rawId === 'string' || typeof rawId === 'number' ? { id: String(rawId), line } : { line },
+      );
       if (typeof text !== 'string')
         throw new InputFormatError(`"text" must be a string, got ${JSON.stringify(text)}`, file, line);
       if (title !== undefined && title !== null && typeof title !== 'string') {
@@ -92,7 +73,35 @@ export async function readTextRecords(
   }
   if (texts.every((t) => t.trim() === ''))
     throw new InputFormatError('empty input file: no texts to process', file);
-  return { texts, ids: ids.length === texts.length ? ids : undefined };
+  return { texts, ids: idOf.length === texts.length ? idOf : undefined };
+}
+
+/**
+ * The ids of {@link readTextRecords}' records for the `.ids.txt` sidecar; `undefined` when no record has one.
+ * When they cannot serve as ids — some records without one, a repeated id, one with white space (TREC runs
+ * are white-space separated) — `problem` says why (naming the line) and no ids are written, so that
+ * `index build` / `index search` ask for ids rather than use wrong ones.
+ */
+export function recordIds(
+  file: string,
+  records: { id?: string; line: number }[] | undefined,
+): { ids?: string[]; problem?: string } {
+  if (records === undefined || records.every((r) => r.id === undefined)) return {};
+  const seen = new Map<string, number>();
+  const ids: string[] = [];
+  for (const { id, line } of records) {
+    if (id === undefined) return { problem: `${file}:${line}: no "_id", but other records have one` };
+    const key = id.trim();
+    if (key === '' || /\s/.test(key)) {
+      return { problem: `${file}:${line}: id ${JSON.stringify(id)} is empty or has white space` };
+    }
+    const first = seen.get(key);
+    if (first !== undefined)
+      return { problem: `${file}:${line}: duplicate id '${key}' (first on line ${first})` };
+    seen.set(key, line);
+    ids.push(key);
+  }
+  return { ids };
 }
 
 /** `--workers N|auto`: 1 when absent, `os.availableParallelism()` for `auto`. */
@@ -169,9 +178,13 @@ Options:
     const quiet = values.quiet === true;
     const tower = optionalChoice(values, 'tower', ['query', 'passage'] as const) as Tower | undefined;
     // Read the input before loading the model: a bad file should fail fast.
-    const { texts, ids } = await readTextRecords(input);
+    const records = await readTextRecords(input);
+    const texts = records.texts;
+    const { ids, problem } = recordIds(input, records.ids);
     // Notes on pooling defaults and overrides are printed even with --quiet, which only silences progress.
     const log = (m: string): void => void process.stderr.write(`dense-retrieval: ${m}\n`);
+    if (problem !== undefined)
+      log(`warning: the records' ids are not usable, no ids file is written: ${problem}`);
     // Loaded here even with workers: bad models and flags fail before any worker starts, the notes above
     // are printed once, and the summary line knows the settings.
     let model: BiEncoder<SentenceEncoder> | undefined = await loadRetrievalModel(modelSource, {
@@ -234,7 +247,7 @@ Options:
       process.stderr.write(
         `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +
           `(${settings})${workers > 1 ? ` on ${workers} workers` : ''}\n` +
-          `dense-retrieval: ${ids === undefined ? 'no ids (the input has none)' : `ids -> ${sidecars.ids}`}, ` +
+          `dense-retrieval: ${ids !== undefined ? `ids -> ${sidecars.ids}` : 'no ids'}, ` +
           `settings -> ${sidecars.meta}\n`,
       );
     } finally {
