@@ -135,7 +135,10 @@ Options:
     progress.done();
     await index.save(out);
     process.stderr.write(
-      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}) -> ${out}\n`,
+      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}) -> ${out}\n` +
+        (explicitMetric === undefined && modelMetric === undefined
+          ? `dense-retrieval: metric ${metric}: the default; ${vectorsFile} records no model similarity\n`
+          : ''),
     );
   },
 };
