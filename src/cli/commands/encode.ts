@@ -243,12 +243,10 @@ Options:
           normalized,
         },
       });
-      const sidecars = vectorSidecarPaths(output);
       process.stderr.write(
         `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +
           `(${settings})${workers > 1 ? ` on ${workers} workers` : ''}\n` +
-          `dense-retrieval: ${ids !== undefined ? `ids -> ${sidecars.ids}` : 'no ids'}, ` +
-          `settings -> ${sidecars.meta}\n`,
+          (ids === undefined ? '' : `dense-retrieval: ids -> ${vectorSidecarPaths(output).ids}\n`),
       );
     } finally {
       model?.dispose();
