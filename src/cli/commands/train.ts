@@ -36,8 +36,7 @@ Train a bi-encoder with in-batch negatives on the qrels of a BEIR split (one exa
 pair with grade >= 1; documents as "title text"), with AdamW, gradient clipping at norm 1 and a
 linear-warmup + cosine learning rate. DIR receives the final model (sentence-transformers layout,
 loadable by 'encode --model DIR'; with --untied a query and a passage tower, which 'encode --tower'
-and 'evaluate-model' use), the
-log DIR/${TRAIN_LOG} and checkpoints DIR/checkpoints/step-N.
+and 'evaluate-model' use), the log DIR/${TRAIN_LOG} and checkpoints DIR/checkpoints/step-N.
 
 An existing, non-empty DIR is refused unless --resume (continue from its newest checkpoint) or
 --overwrite (start afresh: its model files, log and checkpoints are replaced; other files are left).
