@@ -1,10 +1,13 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { pickHubOptions, resolveModelSource } from '../checkpoint/hub.js';
 import { loadModel, SCRATCH_PREFIX } from '../checkpoint/load.js';
 import type { LoadModelOptions } from '../checkpoint/load.js';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Similarity } from '../losses/in-batch-negatives.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
-import { BiEncoder } from './bi-encoder.js';
+import { BI_ENCODER_CONFIG, BiEncoder } from './bi-encoder.js';
+import type { BiEncoderConfig } from './bi-encoder.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
 
 /** Options of {@link loadRetrievalModel}: those of `loadModel` (applied to each tower) plus a similarity. */
@@ -103,4 +106,40 @@ export function towerEncoder<E extends SentenceEncoder>(model: BiEncoder<E>, tow
     throw new ArgumentError('tower', `must be 'query' or 'passage', got '${String(tower)}'`);
   }
   return tower === 'query' ? model.queryEncoder : model.passageEncoder;
+}
+
+/**
+ * The model source of one tower, without loading weights (for the tokenizer alone): `source` itself for a
+ * tied model, a sentence-transformers directory, a hub id or `scratch:`; the tower's directory for an
+ * untied bi-encoder directory, which needs `tower`. Kept next to {@link loadRetrievalModel} so that the
+ * on-disk format is known in one file.
+ *
+ * @throws {ArgumentError} `tower` missing for an untied model; {@link InputFormatError} a bad `bi_encoder.json`.
+ * @example
+ * ```ts
+ * const { tokenizer } = await loadTokenizerFor(await towerSource('runs/untied', 'query'));
+ * ```
+ */
+export async function towerSource(source: string, tower?: Tower): Promise<string> {
+  const file = path.join(source, BI_ENCODER_CONFIG);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    return source; // not a bi-encoder directory (or not a directory at all)
+  }
+  let config: BiEncoderConfig;
+  try {
+    config = JSON.parse(text) as BiEncoderConfig;
+  } catch (error) {
+    throw new InputFormatError(`invalid JSON: ${(error as Error).message}`, file);
+  }
+  if (config.tied) return source;
+  if (tower === undefined) {
+    throw new ArgumentError(
+      'tower',
+      "the model has separate query and passage towers (untied); say which one: 'query' or 'passage'",
+    );
+  }
+  return path.join(source, tower === 'query' ? config.query : config.passage);
 }

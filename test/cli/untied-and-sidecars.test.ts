@@ -297,3 +297,15 @@ test('records whose ids cannot serve (some missing, repeated) get a warning and 
   assert.ok(!existsSync(path.join(dir, 'mixed.ids.txt')));
   assert.equal(JSON.parse(readFileSync(path.join(dir, 'mixed.meta.json'), 'utf8')).ids, false);
 });
+
+test("tokenize reads an untied model's tower tokenizer, and asks which tower", async () => {
+  await trainUntied();
+  const input = path.join(data, 'queries.jsonl');
+  const r = await runCli(['tokenize', '--model', untied, '--tower', 'query', '--input', input]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, 12);
+  assert.ok(JSON.parse(r.stdout.split('\n')[0]).input_ids.length > 2);
+  const missing = await runCli(['tokenize', '--model', untied, '--input', input]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /tower: the model has separate query and passage towers/);
+});
