@@ -21,10 +21,12 @@ import { note } from './lib/common.js';
 import type { Row } from './lib/common.js';
 import { benchEncode } from './lib/encode.js';
 import { benchIndex } from './lib/index-search.js';
+import { benchPgvector } from './lib/pgvector.js';
 import { parseBenchOptions, USAGE } from './lib/options.js';
 import type { BenchOptions, CaseName } from './lib/options.js';
 import { findPython, runReference } from './lib/reference.js';
 import { attachReference, formatTable } from './lib/report.js';
+import { benchStartup } from './lib/startup.js';
 import { benchTrain } from './lib/train.js';
 
 async function runCase(
@@ -35,6 +37,8 @@ async function runCase(
 ): Promise<Row[]> {
   if (which === 'train') return [await benchTrain(opts, backend, workdir)];
   if (which === 'encode') return benchEncode(opts, backend, workdir);
+  if (which === 'pgvector') return benchPgvector(opts);
+  if (which === 'startup') return benchStartup(opts, workdir);
   return benchIndex(opts, workdir);
 }
 
@@ -65,7 +69,11 @@ async function main(): Promise<void> {
     for (const which of opts.cases) {
       const rows = await runCase(which, opts, backend, workdir);
       // The reference runs after our side, never at the same time: both want every core.
-      const refs = python ? await runReference(python.python, opts, which, workdir) : [];
+      // pgvector's reference rows are the index case's (HnswIndex, faiss) on the same data; startup has none.
+      const refs =
+        python && which !== 'pgvector' && which !== 'startup'
+          ? await runReference(python.python, opts, which, workdir)
+          : [];
       attachReference(rows, refs);
       ours.push(...rows);
       reference.push(...refs);

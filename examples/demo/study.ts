@@ -15,6 +15,7 @@ import {
   InBatchNegativesLoss,
   SCRATCH_PREFIX,
   Trainer,
+  compareRuns,
   evaluateRun,
   examplesFromQrels,
   fuse,
@@ -42,6 +43,8 @@ export interface MethodRow {
   recallVsExact?: number;
   /** nDCG@10 over the test queries none of whose positives is a train positive (undefined if none). */
   ndcg10Unseen?: number;
+  /** Rows other than BM25: paired t-test on nDCG@10 against BM25, Holm-corrected over those rows. */
+  vsBm25?: { pValue: number; significant: boolean };
 }
 
 /** One point of the `ef` sweep. */
@@ -246,7 +249,9 @@ export async function runStudy(
       return index;
     };
     const rows: MethodRow[] = [];
+    const rowRuns = new Map<string, Run>(); // by row name, for the significance column
     const addRow = (key: MethodRow['key'], name: string, run: Run): void => {
+      rowRuns.set(name, run);
       rows.push({
         key,
         name,
@@ -324,6 +329,7 @@ export async function runStudy(
       const top10 = await hnsw.search(after.queries, 10, { ef });
       const top100 = await hnsw.search(after.queries, DEPTH, { ef });
       const run10 = searchResultToRun(top10, testIds);
+      rowRuns.set(name, run10);
       rows.push({
         key,
         name,
@@ -349,6 +355,17 @@ export async function runStudy(
       `hybrid: RRF(trained exact, BM25), k=${RRF_K}`,
       fuse([exactRun, bm25Run], { k: RRF_K, depth: DEPTH }),
     );
+    // Which rows differ from BM25 beyond chance: the same test `dense-retrieval compare` runs.
+    const vsBm25 = compareRuns(test.qrels, rowRuns, {
+      measure: 'ndcg_cut.10',
+      test: 'paired-t',
+      correction: 'holm',
+      baseline: rows[0].name,
+    });
+    for (const pair of vsBm25.pairs) {
+      const row = rows.find((r) => r.name === pair.run) as MethodRow;
+      row.vsBm25 = { pValue: pair.pValueCorrected, significant: pair.significant };
+    }
 
     const cfg = encoder.bert.config;
     const result: StudyResult = {

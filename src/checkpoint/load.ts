@@ -2,17 +2,20 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { InputFormatError } from '../errors.js';
-import { BertModel, parseBertConfig } from '../models/bert.js';
+import { BertModel, checkLayersAgainstWeights, parseBertConfig } from '../models/bert.js';
 import type { BertConfig } from '../models/bert.js';
 import type { PoolingMode } from '../models/pooling.js';
 import { SentenceEncoder } from '../models/sentence-encoder.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import { HUB_OPTION_KEYS, pickHubOptions, resolveModelSource } from './hub.js';
 import type { HubOptions } from './hub.js';
+import { safeRelative, verifyModelDir } from './model-dir.js';
 import { readSafetensors } from './safetensors.js';
 import type { SafetensorsTensor } from './safetensors.js';
 import { readSentenceTransformersLayout } from './sentence-transformers.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
+import { ensureBackend } from '../backend/index.js';
+import { SCRATCH_PREFIX, scratchConfigFile } from './scratch.js';
 
 /** Options of {@link loadModel}: hub download options plus overrides of the checkpoint's settings. */
 export interface LoadModelOptions extends HubOptions {
@@ -40,6 +43,8 @@ const LOAD_MODEL_KEYS = optionKeys<LoadModelOptions>({
   files: true,
   retries: true,
   retryDelayMs: true,
+  stallTimeoutMs: true,
+  maxFileBytes: true,
   pooling: true,
   normalize: true,
   maxSeqLength: true,
@@ -49,7 +54,7 @@ const LOAD_MODEL_KEYS = optionKeys<LoadModelOptions>({
 });
 
 /** Prefix of a source that means "random init from this config.json". */
-export const SCRATCH_PREFIX = 'scratch:';
+export { SCRATCH_PREFIX } from './scratch.js';
 
 async function readJson(file: string, what: string): Promise<unknown> {
   let raw: string;
@@ -83,7 +88,15 @@ async function weightFiles(dir: string): Promise<string[]> {
     if (index === null || typeof index !== 'object' || typeof index.weight_map !== 'object') {
       throw new InputFormatError('no "weight_map" object', indexFile);
     }
-    return [...new Set(Object.values(index.weight_map))].sort().map((f) => path.join(dir, f));
+    const shards = [...new Set(Object.values(index.weight_map))];
+    const bad = shards.find((f) => !safeRelative(f));
+    if (bad !== undefined) {
+      throw new InputFormatError(
+        `"weight_map" names ${JSON.stringify(bad)}, which is not a file inside the model directory`,
+        indexFile,
+      );
+    }
+    return (shards as string[]).sort().map((f) => path.join(dir, f));
   }
   const hasLegacy = await exists(path.join(dir, 'pytorch_model.bin'));
   throw new InputFormatError(
@@ -104,11 +117,13 @@ async function weightFiles(dir: string): Promise<string[]> {
  * ```
  */
 export async function loadBert(dir: string): Promise<BertModel> {
+  await ensureBackend();
   const configFile = path.join(dir, 'config.json');
   const config: BertConfig = parseBertConfig(await readJson(configFile, 'config.json'), configFile);
   const files = await weightFiles(dir);
   const raw = new Map<string, SafetensorsTensor>();
   for (const f of files) for (const [name, t] of await readSafetensors(f)) raw.set(name, t);
+  checkLayersAgainstWeights(config, raw.keys(), configFile);
   const weights = new Map<string, tf.Tensor>();
   try {
     for (const [name, t] of raw) weights.set(name, tf.tensor(t.data, t.shape, 'float32'));
@@ -135,12 +150,13 @@ export async function loadBert(dir: string): Promise<BertModel> {
  */
 export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<SentenceEncoder> {
   checkOptionKeys('loadModel', options, LOAD_MODEL_KEYS);
+  await ensureBackend();
   const log =
     options.log ??
     ((m: string) => (options.quiet ? undefined : process.stderr.write(`dense-retrieval: ${m}\n`)));
   if (typeof source === 'string' && source.startsWith(SCRATCH_PREFIX)) {
     const { pooling, normalize, maxSeqLength, seed } = options;
-    return SentenceEncoder.fromScratch(source.slice(SCRATCH_PREFIX.length), options.tokenizerDir, {
+    return SentenceEncoder.fromScratch(scratchConfigFile(source), options.tokenizerDir, {
       pooling,
       normalize,
       maxSeqLength,
@@ -148,6 +164,7 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     });
   }
   const dir = await resolveModelSource(source, pickHubOptions(options));
+  await verifyModelDir(dir);
   const layout = await readSentenceTransformersLayout(dir);
   const transformerDir = layout?.transformerDir ?? dir;
   const bert = await loadBert(transformerDir);
@@ -212,7 +229,7 @@ export async function loadTokenizerFor(
   let tokenizerDir: string;
   let layoutMax: number | undefined;
   if (typeof source === 'string' && source.startsWith(SCRATCH_PREFIX)) {
-    configFile = source.slice(SCRATCH_PREFIX.length);
+    configFile = scratchConfigFile(source);
     tokenizerDir = options.tokenizerDir ?? BUNDLED_TOKENIZERS.bertBaseUncased;
   } else {
     const dir = await resolveModelSource(source, pickHubOptions(options));

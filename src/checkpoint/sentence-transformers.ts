@@ -4,6 +4,7 @@ import { InputFormatError } from '../errors.js';
 import { POOLING_MODES } from '../models/pooling.js';
 import type { PoolingMode } from '../models/pooling.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { safeRelative } from './model-dir.js';
 
 /**
  * The sentence-transformers directory layout (see docs/checkpoints.md): `modules.json` lists the modules
@@ -202,6 +203,14 @@ export async function readSentenceTransformersLayout(
       throw new InputFormatError(`module ${i} has no "type"`, modulesFile);
     }
     const modPath = typeof mod.path === 'string' ? mod.path : '';
+    // The hub downloader refuses such paths; a local directory follows the same rule, so a model cannot
+    // make us read files outside its own folder.
+    if (modPath !== '' && !safeRelative(modPath.replace(/\/+$/, ''))) {
+      throw new InputFormatError(
+        `module ${i} has path ${JSON.stringify(modPath)}, which leaves the model directory`,
+        modulesFile,
+      );
+    }
     if (mod.type === TYPE_TRANSFORMER || mod.type.endsWith('.Transformer')) {
       if (i !== 0)
         throw new InputFormatError(`the Transformer must be the first module, found it at ${i}`, modulesFile);

@@ -58,3 +58,40 @@ export function optionalChoice<T extends string>(
   }
   return v as T;
 }
+
+/**
+ * Edit distance with adjacent transpositions (optimal string alignment: `stpes` is one edit from `steps`).
+ * Own code rather than a dependency: a dozen lines, and the CLI's start-up must stay light.
+ */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * The known flag nearest to an unknown one (`--stpes` -> `--steps`, `--batchsize` -> `--batch-size`), when
+ * it is close enough to be a typo: at most a third of its length away, or a prefix of one flag only.
+ */
+export function nearestFlag(given: string, known: string[]): string | undefined {
+  const name = given.replace(/^-+/, '').split('=')[0];
+  const prefixed = known.filter((k) => k.startsWith(name));
+  if (name.length >= 2 && prefixed.length === 1) return prefixed[0];
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = Math.min(editDistance(name, k), editDistance(name.replace(/[-_]/g, ''), k.replace(/-/g, '')));
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
+}

@@ -106,6 +106,15 @@ export async function loadBeir(dir: string, options: { split?: string } = {}): P
   checkOptionKeys('loadBeir', options, ['split']);
   const split = options.split ?? 'test';
   const qrelsFile = path.join(dir, 'qrels', `${split}.tsv`);
+  const stat = await fs.stat(dir).catch(() => undefined);
+  if (stat === undefined || !stat.isDirectory()) {
+    throw new InputFormatError(
+      stat === undefined
+        ? `no such directory (a BEIR dataset directory holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv)`
+        : 'is a file; expected a BEIR dataset directory',
+      dir,
+    );
+  }
   try {
     await fs.access(qrelsFile);
   } catch {

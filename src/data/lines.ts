@@ -14,14 +14,14 @@ export interface NumberedLine {
 }
 
 /**
- * Stream the lines of `file` (UTF-8, `\n` or `\r\n`), skipping blank lines and, when `comments` is set,
+ * Stream the lines of `file` (UTF-8, `\n` or `\r\n`), skipping blank lines (unless `keepBlank`) and, when `comments` is set,
  * lines whose first non-blank character is `#`. A leading byte-order mark is dropped.
  *
  * @throws {InputFormatError} if `nonEmpty` is set and the file has no line left to parse.
  */
 export async function* readLines(
   file: string,
-  options: { comments?: boolean; nonEmpty?: boolean } = {},
+  options: { comments?: boolean; nonEmpty?: boolean; keepBlank?: boolean } = {},
 ): AsyncGenerator<NumberedLine> {
   // Opening first makes a missing file fail here with ENOENT rather than inside readline.
   const handle = await fs.open(file, 'r');
@@ -38,7 +38,7 @@ export async function* readLines(
       line++;
       const text = line === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
       const trimmed = text.trim();
-      if (trimmed === '') continue;
+      if (trimmed === '' && !options.keepBlank) continue;
       if (options.comments && trimmed.startsWith('#')) continue;
       yielded++;
       yield { text, line };

@@ -41,9 +41,10 @@ export function vectorSidecarPaths(npyFile: string): { ids: string; meta: string
 }
 
 /**
- * Ids of a text file, one per line; blank or duplicate ids are errors naming the line.
+ * Ids of a text file, one per line (surrounding whitespace trimmed); blank or duplicate ids and ids with
+ * inner whitespace are errors naming the line.
  *
- * @throws {InputFormatError} an empty file, a blank or a repeated id.
+ * @throws {InputFormatError} an empty file, a blank or a repeated id, an id with whitespace.
  * @example
  * ```ts
  * const ids = await readIdLines('corpus.ids.txt');
@@ -58,6 +59,10 @@ export async function readIdLines(file: string): Promise<string[]> {
   lines.forEach((line, i) => {
     const id = line.trim();
     if (id === '') throw new InputFormatError('empty id', file, i + 1);
+    // A TREC run separates columns by whitespace: such an id would fail every later search and evaluation.
+    if (/\s/.test(id)) {
+      throw new InputFormatError(`id ${JSON.stringify(id)} contains whitespace`, file, i + 1);
+    }
     const first = seen.get(id);
     if (first !== undefined)
       throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, i + 1);

@@ -2,13 +2,24 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import hnswlib from 'hnswlib-node';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
+import { removeStaleTemps } from '../util/atomic.js';
 import { compareIds } from '../eval/metrics.js';
-import { readContainer, writeContainer, jsonSection, parseJsonSection } from './container.js';
+import {
+  headerField,
+  jsonSection,
+  parseIdsSection,
+  readContainer,
+  readFileChunked,
+  requireSection,
+  sectionBytes,
+  writeContainer,
+} from './container.js';
+import { MAX_ELEMENTS_OFFSET, checkHnswGraph, hnswGraphVectors } from './hnsw-graph.js';
+import { loadHnswlib, type Hnswlib } from './hnswlib-loader.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
-import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
+import { METRICS, checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Options of {@link HnswIndex}; defaults in {@link HNSW_DEFAULTS}. */
@@ -44,7 +55,9 @@ export const HNSW_DEFAULTS = { M: 48, efConstruction: 200, efSearch: 1536 } as c
 /** hnswlib's names for our metrics: `l2` is squared distance, `ip` is `1 - dot`, `cosine` normalises. */
 const SPACE: Record<Metric, 'l2' | 'ip' | 'cosine'> = { ip: 'ip', cosine: 'cosine', l2: 'l2' };
 
-function tempPath(): string {
+/** A fresh temp file for hnswlib (it reads and writes only paths); litter of killed processes goes first. */
+async function tempPath(): Promise<string> {
+  await removeStaleTemps(os.tmpdir(), /^dr-hnsw-(?<pid>\d+)-[0-9a-f]{12}\.bin$/);
   return path.join(os.tmpdir(), `dr-hnsw-${process.pid}-${randomBytes(6).toString('hex')}.bin`);
 }
 
@@ -102,7 +115,7 @@ export class HnswIndex implements VectorIndex {
   readonly seed: number;
   /** Whether `ip` search runs through the Euclidean reduction (see the class notes). */
   readonly mipsTransform: boolean;
-  private hnsw: hnswlib.HierarchicalNSW;
+  private hnsw: InstanceType<Hnswlib['HierarchicalNSW']>;
   /** Φ: the norm every stored vector is lifted to under the reduction. */
   private maxNorm = 0;
   /**
@@ -138,10 +151,16 @@ export class HnswIndex implements VectorIndex {
     this.hnsw = this.createGraph(capacity);
   }
 
-  private createGraph(capacity: number): hnswlib.HierarchicalNSW {
-    const graph = this.mipsTransform
+  /** A native graph object holding no index yet (hnswlib-node is loaded on the first one). */
+  private emptyGraph(): InstanceType<Hnswlib['HierarchicalNSW']> {
+    const hnswlib = loadHnswlib();
+    return this.mipsTransform
       ? new hnswlib.HierarchicalNSW('l2', this.dim + 1)
       : new hnswlib.HierarchicalNSW(SPACE[this.metric], this.dim);
+  }
+
+  private createGraph(capacity: number): InstanceType<Hnswlib['HierarchicalNSW']> {
+    const graph = this.emptyGraph();
     graph.initIndex({
       maxElements: capacity,
       m: this.M,
@@ -300,10 +319,10 @@ export class HnswIndex implements VectorIndex {
   }
 
   async save(file: string): Promise<void> {
-    const tmp = tempPath();
+    const tmp = await tempPath();
     try {
       this.hnsw.writeIndexSync(tmp);
-      const graph = await fs.readFile(tmp);
+      const graph = await readFileChunked(tmp);
       await writeContainer(
         file,
         {
@@ -326,80 +345,71 @@ export class HnswIndex implements VectorIndex {
   }
 
   /**
-   * Load an index written by {@link HnswIndex.save} (graph and id mapping); another format version,
-   * another index kind or a truncated file is an {@link InputFormatError}.
+   * Load an index written by {@link HnswIndex.save} (graph and id mapping). Another format version,
+   * another index kind, a truncated file, a checksum mismatch, a header field of the wrong type, ids that
+   * are not unique strings without whitespace, and a graph whose bytes do not check out (see
+   * `checkHnswGraph`: every count, label and link is verified before hnswlib's loader sees the graph) are
+   * {@link InputFormatError}s naming the file. The loaded index's capacity is its size (it grows on `add`).
    */
   static async load(file: string): Promise<HnswIndex> {
     const { header, sections } = await readContainer(file, 'hnsw');
-    const ids = parseJsonSection<string[]>(sections.get('ids'), 'ids', file);
-    const graph = sections.get('graph');
-    if (!Array.isArray(ids) || ids.length !== header.size || graph === undefined) {
-      throw new InputFormatError('corrupt hnsw index: ids do not match the header', file);
+    const dim = headerField.int(header, 'dim', file, 1, 2 ** 24);
+    const size = headerField.int(header, 'size', file, 0, 2 ** 32 - 1);
+    const metric = headerField.choice(header, 'metric', file, METRICS);
+    const M = headerField.int(header, 'M', file, 1, 2 ** 24);
+    const efConstruction = headerField.int(header, 'efConstruction', file, 1, 2 ** 31);
+    const efSearch = headerField.int(header, 'efSearch', file, 1, 2 ** 31);
+    const seed = headerField.int(header, 'seed', file, 0);
+    const mipsTransform = headerField.bool(header, 'mipsTransform', file);
+    const maxNorm = headerField.number(header, 'maxNorm', file, 0);
+    if (mipsTransform && metric !== 'ip') {
+      throw new InputFormatError(`corrupt index header: 'mipsTransform' is set for metric '${metric}'`, file);
     }
+    const ids = parseIdsSection(sections, 'ids', size, file);
+    const graph = sectionBytes(requireSection(sections, 'graph', file), file);
+    const graphDim = dim + (mipsTransform ? 1 : 0);
+    // Every byte hnswlib's loader and searches will follow is checked here, before any native call: the
+    // loader trusts the file, and a native object whose load failed must never be touched again.
+    const norm = mipsTransform ? maxNorm : metric === 'cosine' ? 1 : undefined;
+    const layout = checkHnswGraph(graph, { dim: graphDim, count: size, M, efConstruction, norm }, file);
+    // The capacity is set to the element count: the stored one only sizes an allocation, and a corrupt or
+    // huge value there would allocate before anything could be checked. `add` grows it on demand.
+    new DataView(graph.buffer, graph.byteOffset).setBigUint64(
+      MAX_ELEMENTS_OFFSET,
+      BigInt(Math.max(size, 1)),
+      true,
+    );
     const index = new HnswIndex({
-      dim: header.dim as number,
-      metric: header.metric as Metric,
-      M: header.M as number,
-      efConstruction: header.efConstruction as number,
-      efSearch: header.efSearch as number,
-      seed: header.seed as number,
-      mipsTransform: header.mipsTransform as boolean,
+      dim,
+      metric,
+      M,
+      efConstruction,
+      efSearch,
+      seed,
+      mipsTransform,
       capacity: 1,
     });
-    index.maxNorm = header.maxNorm as number;
-    const tmp = tempPath();
+    index.maxNorm = maxNorm;
+    const tmp = await tempPath();
     try {
       await fs.writeFile(tmp, graph);
+      // Loaded into an object that never held an index: hnswlib-node frees the old index before loading,
+      // so a failed load into an initialised object would leave a dangling pointer for its finalizer to
+      // free again (the "typed error, then a segfault at exit"). An empty object stays empty on failure.
+      const loaded = index.emptyGraph();
       try {
-        index.hnsw.readIndexSync(tmp);
+        loaded.readIndexSync(tmp);
       } catch (error) {
+        // Not expected after checkHnswGraph; the failed native object is dropped, never used again.
         throw new InputFormatError(`corrupt hnsw graph: ${(error as Error).message}`, file);
       }
+      index.hnsw = loaded;
     } finally {
       await fs.rm(tmp, { force: true });
     }
-    const graphDim = index.dim + (index.mipsTransform ? 1 : 0);
-    if (index.hnsw.getCurrentCount() !== ids.length || index.hnsw.getNumDimensions() !== graphDim) {
-      throw new InputFormatError('corrupt hnsw index: graph does not match the id mapping', file);
-    }
     index.ids = ids;
     index.idToRow = new Map(ids.map((id, row) => [id, row]));
-    if (index.mipsTransform) index.vectors = index.vectorsOf(graph);
+    if (index.mipsTransform) index.vectors = hnswGraphVectors(graph, layout, size, dim);
     return index;
-  }
-
-  /**
-   * The stored vectors (reduction only) of a loaded graph, read straight from hnswlib's serialised level-0
-   * block (hnswalg.h `saveIndex`: a 96-byte header of size_t fields, then per element its links, its
-   * `dim + 1` floats and its size_t label). Hand-read because hnswlib-node has no bulk accessor and
-   * `getPoint` per row takes ~36 µs (over half a minute for a million vectors). If the block does not look
-   * as expected (another hnswlib layout), fall back to `getPoint`.
-   */
-  private vectorsOf(graph: Uint8Array): Float32Array {
-    const d = this.dim;
-    const n = this.size;
-    const out = new Float32Array(Math.max(n, 1) * d);
-    const view = new DataView(graph.buffer, graph.byteOffset, graph.byteLength);
-    const u64 = (at: number): number => Number(view.getBigUint64(at, true));
-    const HEADER = 96;
-    const ok = (() => {
-      if (graph.byteLength < HEADER || u64(16) !== n) return false;
-      const [perElement, labelOffset, dataOffset] = [u64(24), u64(32), u64(40)];
-      if (dataOffset + (d + 1) * 4 > labelOffset || labelOffset + 8 > perElement) return false;
-      if (HEADER + n * perElement > graph.byteLength) return false;
-      const seen = new Uint8Array(n);
-      for (let e = 0; e < n; e++) {
-        const at = HEADER + e * perElement;
-        const row = u64(at + labelOffset);
-        if (row >= n || seen[row] === 1) return false;
-        seen[row] = 1;
-        for (let j = 0; j < d; j++) out[row * d + j] = view.getFloat32(at + dataOffset + 4 * j, true);
-      }
-      return true;
-    })();
-    if (!ok) {
-      for (let row = 0; row < n; row++) out.set(this.hnsw.getPoint(row).slice(0, d), row * d);
-    }
-    return out;
   }
 }

@@ -2,6 +2,7 @@ import { ArgumentError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import type { SearchOptions, VectorIndex } from './types.js';
 import { checkOptionKeys } from '../util/options.js';
+import { checkMatrixShape } from '../util/matrix.js';
 
 /**
  * Recall@k of an approximate index against exact search: for each query, the fraction of the exact top-k
@@ -28,7 +29,7 @@ export async function measureRecall(
       `indexes differ (approx: ${approx.size} x ${approx.dim} ${approx.metric}, exact: ${exact.size} x ${exact.dim} ${exact.metric})`,
     );
   }
-  if (queries.rows === 0) throw new ArgumentError('queries', 'no query vectors');
+  if (checkMatrixShape('queries', queries).rows === 0) throw new ArgumentError('queries', 'no query vectors');
   const a = await approx.search(queries, k, options);
   const e = await exact.search(queries, k);
   return recallOfResults(a.ids, e.ids, k);

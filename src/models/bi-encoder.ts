@@ -7,9 +7,12 @@ import type { TrainableEncoder } from '../losses/types.js';
 import type { Matrix } from '../types.js';
 import { loadModel } from '../checkpoint/load.js';
 import { writeSimilarityFnName } from '../checkpoint/sentence-transformers.js';
+import { assertFiniteRows } from './sentence-encoder.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { checkOptionKeys } from '../util/options.js';
+import { safeRelative, verifyModelDir, writeModelDir } from '../checkpoint/model-dir.js';
+import type { SaveOptions } from '../checkpoint/model-dir.js';
 
 /**
  * A DPR-style bi-encoder: a query tower and a passage tower (the same encoder when tied) and the similarity
@@ -19,7 +22,7 @@ import { checkOptionKeys } from '../util/options.js';
 /** An encoder a {@link BiEncoder} can hold: trainable, and optionally saveable (`SentenceEncoder` is both). */
 export interface TowerEncoder extends TrainableEncoder {
   /** Write the encoder to `dir` (sentence-transformers layout for `SentenceEncoder`). */
-  save?(dir: string): Promise<void>;
+  save?(dir: string, options?: SaveOptions): Promise<void>;
   /** Batched inference; when absent, {@link BiEncoder} embeds in batches itself. */
   encode?(texts: string[], options?: { batchSize?: number; quiet?: boolean }): Promise<Matrix>;
   dispose?(): void;
@@ -165,11 +168,13 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
   }
 
   /**
-   * Save both towers and `bi_encoder.json` to `dir`, atomically (the directory appears complete or not at
-   * all). The similarity is written to `bi_encoder.json` and, as `similarity_fn_name`, to each tower's
-   * `config_sentence_transformers.json`, so sentence-transformers and every command of this library use it.
+   * Save both towers and `bi_encoder.json` to `dir` as one unit with a manifest checked on load (see
+   * {@link writeModelDir}). Other files in `dir` (a training log, checkpoints) are kept unless
+   * `options.overwrite` is `'replace'`. The similarity is written to `bi_encoder.json` and, as
+   * `similarity_fn_name`, to each tower's `config_sentence_transformers.json`, so sentence-transformers and
+   * every command of this library use it.
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
     const saveTower = (encoder: E, which: string) => {
       if (typeof encoder.save !== 'function') {
         throw new ArgumentError(which, 'encoder has no save(); it cannot be written as a model directory');
@@ -186,21 +191,29 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
     };
     const saveQuery = saveTower(this.queryEncoder, 'queryEncoder');
     const savePassage = this.tied ? undefined : saveTower(this.passageEncoder, 'passageEncoder');
-    await writeDirAtomic(dir, async (tmp) => {
-      if (savePassage === undefined) {
-        await saveQuery(tmp);
-        await writeSimilarityFnName(tmp, this.similarity);
-      } else {
-        for (const [save, sub] of [
-          [saveQuery, 'query'],
-          [savePassage, 'passage'],
-        ] as const) {
-          await save(path.join(tmp, sub));
-          await writeSimilarityFnName(path.join(tmp, sub), this.similarity);
+    await writeModelDir(
+      dir,
+      async (tmp) => {
+        if (savePassage === undefined) {
+          await saveQuery(tmp);
+          // The manifest of `dir` is computed after this, over the edited file.
+          await writeSimilarityFnName(tmp, this.similarity);
+        } else {
+          for (const [save, sub] of [
+            [saveQuery, 'query'],
+            [savePassage, 'passage'],
+          ] as const) {
+            // A tower of its own model directory: its manifest must cover the similarity written into it.
+            await writeModelDir(path.join(tmp, sub), async (towerDir) => {
+              await save(towerDir);
+              await writeSimilarityFnName(towerDir, this.similarity);
+            });
+          }
         }
-      }
-      await writeFileAtomic(path.join(tmp, BI_ENCODER_CONFIG), JSON.stringify(config, null, 2) + '\n');
-    });
+        await writeFileAtomic(path.join(tmp, BI_ENCODER_CONFIG), JSON.stringify(config, null, 2) + '\n');
+      },
+      options,
+    );
   }
 
   /**
@@ -237,6 +250,8 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
         throw error;
       }
     }
+    // The towers check their own manifests; this one covers bi_encoder.json and the pairing of the towers.
+    await verifyModelDir(dir);
     let config: BiEncoderConfig;
     try {
       config = JSON.parse(text) as BiEncoderConfig;
@@ -251,6 +266,14 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
         `similarity must be 'dot' or 'cosine', got '${String(config.similarity)}'`,
         file,
       );
+    }
+    for (const key of ['query', 'passage'] as const) {
+      if (!config.tied && !safeRelative(config[key])) {
+        throw new InputFormatError(
+          `"${key}" must be a folder inside the model directory, got ${JSON.stringify(config[key])}`,
+          file,
+        );
+      }
     }
     const similarity = options.similarity ?? config.similarity;
     const towers: E[] = [];
@@ -295,8 +318,15 @@ async function encodeWith(
   for (let i = 0; i < texts.length; i += batchSize) {
     const emb = encoder.embed(texts.slice(i, i + batchSize), { training: false });
     cols = emb.shape[1];
-    parts.push((await emb.data()) as Float32Array);
+    const values = (await emb.data()) as Float32Array;
     emb.dispose();
+    assertFiniteRows(
+      values,
+      Array.from({ length: values.length / cols }, (_, j) => i + j),
+      cols,
+      texts,
+    );
+    parts.push(values);
   }
   const data = new Float32Array(texts.length * cols);
   let o = 0;

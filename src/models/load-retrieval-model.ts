@@ -26,6 +26,8 @@ const OPTION_KEYS = optionKeys<LoadRetrievalModelOptions>({
   files: true,
   retries: true,
   retryDelayMs: true,
+  stallTimeoutMs: true,
+  maxFileBytes: true,
   pooling: true,
   normalize: true,
   maxSeqLength: true,

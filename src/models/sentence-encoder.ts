@@ -3,18 +3,21 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel } from '../checkpoint/load.js';
 import type { LoadModelOptions } from '../checkpoint/load.js';
+import { writeModelDir } from '../checkpoint/model-dir.js';
+import type { SaveOptions } from '../checkpoint/model-dir.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
 import { writeSentenceTransformersFiles } from '../checkpoint/sentence-transformers.js';
 import type { StSimilarity } from '../checkpoint/sentence-transformers.js';
-import { ArgumentError, InputFormatError } from '../errors.js';
+import { ArgumentError, InputFormatError, NonFiniteError } from '../errors.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import type { Matrix } from '../types.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
-import { BertModel, parseBertConfig } from './bert.js';
+import { BertModel, checkScratchSize, parseBertConfig } from './bert.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
 import type { PoolingMode } from './pooling.js';
+import { ensureBackend } from '../backend/index.js';
 
 /**
  * Options of {@link SentenceEncoder.encode}. Unknown keys are an `ArgumentError` (from plain JavaScript a
@@ -40,6 +43,11 @@ export interface EncodeOptions {
   normalize?: boolean;
   /** sentence-transformers' name of `normalize`. */
   normalizeEmbeddings?: boolean;
+  /**
+   * Refuse a NaN or infinite embedding with a {@link NonFiniteError} naming the text (default true); false
+   * returns such rows as they are, e.g. to inspect a broken checkpoint.
+   */
+  checkFinite?: boolean;
 }
 
 const ENCODE_OPTION_KEYS = optionKeys<EncodeOptions>({
@@ -50,6 +58,7 @@ const ENCODE_OPTION_KEYS = optionKeys<EncodeOptions>({
   maxLength: true,
   normalize: true,
   normalizeEmbeddings: true,
+  checkFinite: true,
 });
 
 /** `a ?? b`, but two different explicit values of one option under two names are an error. */
@@ -58,6 +67,30 @@ function alias(names: [string, string], a: boolean | undefined, b: boolean | und
     throw new ArgumentError(names[1], `contradicts ${names[0]} (${String(a)} vs ${String(b)}); give one`);
   }
   return a ?? b;
+}
+
+/**
+ * Throw a {@link NonFiniteError} for the first row of `values` (`rows.length` x `dim`) holding a NaN or
+ * infinity; `rows[j]` is the input index of row `j` and `texts` the inputs, quoted in the message.
+ *
+ * @example
+ * ```ts
+ * assertFiniteRows(new Float32Array([1, NaN]), [7], 2, texts); // NonFiniteError: ... text 7 ...
+ * ```
+ */
+export function assertFiniteRows(values: Float32Array, rows: number[], dim: number, texts: string[]): void {
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isFinite(values[i])) continue;
+    const j = Math.floor(i / dim);
+    const row = rows[j];
+    const text = texts[row] ?? '';
+    const quoted = JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}...` : text);
+    throw new NonFiniteError(
+      `the embedding of text ${row} (${quoted}) has ${values[i]} at dimension ${i - j * dim}: ` +
+        "the model's weights (or its config) produce non-finite values; check the checkpoint for NaN/Infinity",
+      row,
+    );
+  }
 }
 
 /** What a {@link SentenceEncoder} is built from. */
@@ -188,6 +221,7 @@ export class SentenceEncoder {
     options: FromScratchOptions = {},
   ): Promise<SentenceEncoder> {
     checkOptionKeys('fromScratch', options, FROM_SCRATCH_KEYS);
+    await ensureBackend();
     let raw: string;
     try {
       raw = await fs.readFile(configFile, 'utf8');
@@ -205,6 +239,7 @@ export class SentenceEncoder {
       throw new InputFormatError(`invalid JSON (${(error as Error).message})`, configFile);
     }
     const config = parseBertConfig(json, configFile);
+    checkScratchSize(config, configFile);
     const tokenizer = await TextTokenizer.fromDirectory(tokenizerDir);
     const maxSeqLength =
       options.maxSeqLength ?? Math.min(config.max_position_embeddings, tokenizer.modelMaxLength ?? Infinity);
@@ -259,6 +294,7 @@ export class SentenceEncoder {
    * ```
    */
   async encode(texts: string[], options: EncodeOptions = {}): Promise<Matrix> {
+    await ensureBackend();
     if (!Array.isArray(texts)) throw new ArgumentError('texts', 'expected an array of strings');
     checkOptionKeys('encode', options, ENCODE_OPTION_KEYS);
     const progressOn = alias(['progress', 'showProgressBar'], options.progress, options.showProgressBar);
@@ -304,6 +340,7 @@ export class SentenceEncoder {
         );
         const values = (await vectors.data()) as Float32Array;
         vectors.dispose();
+        if (options.checkFinite !== false) assertFiniteRows(values, idx, dim, texts);
         idx.forEach((row, j) => out.set(values.subarray(j * dim, (j + 1) * dim), row * dim));
         progress.tick(idx.length);
       }
@@ -321,31 +358,38 @@ export class SentenceEncoder {
 
   /**
    * Save in the sentence-transformers layout (loadable by `SentenceTransformer(dir)` in Python and by
-   * {@link loadModel}), atomically: config.json, model.safetensors (F32), tokenizer files, modules.json,
+   * {@link loadModel}): config.json, model.safetensors (F32), tokenizer files, modules.json,
    * sentence_bert_config.json, 1_Pooling/config.json, 2_Normalize/ when normalizing,
-   * config_sentence_transformers.json.
+   * config_sentence_transformers.json, and `dense_retrieval_manifest.json` (size and sha256 of each file,
+   * checked on load, so a save killed midway is refused rather than loaded as a mix of two models).
+   * Other files in `dir` are kept unless `options.overwrite` is `'replace'` (see {@link writeModelDir}).
    *
    * @example
    * ```ts
-   * await encoder.save('runs/my-retriever/final');
+   * await encoder.save('runs/my-retriever'); // keeps runs/my-retriever/train_log.jsonl
+   * await encoder.save('runs/fresh', { overwrite: 'replace' }); // the directory holds only the model
    * ```
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
     const config: Record<string, unknown> = { architectures: ['BertModel'], ...this.bert.config };
     const tensors = this.bert.hfTensors();
-    await writeDirAtomic(dir, async (tmp) => {
-      await writeFileAtomic(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-      // transformers refuses safetensors files without format metadata.
-      await writeSafetensors(path.join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
-      await this.tokenizer.save(tmp);
-      await writeSentenceTransformersFiles(tmp, {
-        pooling: this.pooling,
-        normalize: this.normalize,
-        maxSeqLength: this.maxSeqLength,
-        dimension: this.dim,
-        similarity: this.similarity,
-      });
-    });
+    await writeModelDir(
+      dir,
+      async (tmp) => {
+        await writeFileAtomic(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+        // transformers refuses safetensors files without format metadata.
+        await writeSafetensors(path.join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
+        await this.tokenizer.save(tmp);
+        await writeSentenceTransformersFiles(tmp, {
+          pooling: this.pooling,
+          normalize: this.normalize,
+          maxSeqLength: this.maxSeqLength,
+          dimension: this.dim,
+          similarity: this.similarity,
+        });
+      },
+      options,
+    );
   }
 
   /** Free the model's tensors. */

@@ -95,6 +95,46 @@ function longestFirst(n1: number, n2: number, budget: number): [number, number] 
 }
 
 /**
+ * Token ids must be integers bounded by the vocabulary's size: the tokenizers library sizes tables by
+ * the largest id, so a single id of 1e9 made it allocate and loop for minutes. Gaps are tolerated (some
+ * tokenizers have a few), ids far beyond the number of tokens are not.
+ */
+function checkTokenIds(json: JsonObject, fail: (message: string) => DenseRetrievalError): void {
+  const ids = new Set<number>();
+  let max = -1;
+  let maxToken = '';
+  const take = (token: string, id: unknown, where: string): void => {
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
+      throw fail(
+        `${where} id ${JSON.stringify(id)} of token ${JSON.stringify(token)} is not a non-negative integer`,
+      );
+    }
+    ids.add(id);
+    if (id > max) {
+      max = id;
+      maxToken = token;
+    }
+  };
+  const model = json.model as JsonObject;
+  if (isObject(model.vocab)) {
+    for (const [token, id] of Object.entries(model.vocab as JsonObject)) take(token, id, 'vocab');
+  }
+  if (Array.isArray(json.added_tokens)) {
+    for (const t of json.added_tokens as unknown[]) {
+      const entry = t as { id?: unknown; content?: unknown } | null;
+      if (entry === null || typeof entry !== 'object') throw fail('added_tokens holds a non-object entry');
+      take(String(entry.content), entry.id, 'added token');
+    }
+  }
+  if (max >= 2 * ids.size + 1000) {
+    throw fail(
+      `token ${JSON.stringify(maxToken)} has id ${max}, far beyond the ${ids.size} ids the vocabulary holds; ` +
+        'ids must run from 0 to about the vocabulary size',
+    );
+  }
+}
+
+/**
  * A Hugging Face `tokenizer.json` tokenizer with batch encoding for bi-encoders.
  *
  * @example
@@ -134,6 +174,7 @@ export class TextTokenizer {
     // The JS library has no truncation or padding (a tokenizer.json may carry e.g. `Fixed: 128` padding);
     // both are done here, per batch, so they are dropped from what the library sees.
     const forLibrary = { ...json, truncation: null, padding: null, added_tokens: json.added_tokens ?? [] };
+    checkTokenIds(json, fail);
     try {
       this.hf = new Tokenizer(forLibrary, config);
     } catch (error) {

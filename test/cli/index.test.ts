@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { readNpy } from '../../src/data/npy.js';
 import { readRun } from '../../src/data/run.js';
 import { rankDocuments } from '../../src/eval/metrics.js';
+import { HnswIndex } from '../../src/index/hnsw.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { rawContainer, rewriteContainer } from '../index/container-helpers.js';
 import { FIXTURES, fixtureJson } from '../index/helpers.js';
 
 const vectors = path.join(FIXTURES, 'docs.npy');
@@ -138,7 +141,7 @@ test('index commands fail with one clear line on bad input', async () => {
   assert.match(r.stderr, /ids\.txt:2: empty id/);
   r = await runCli(['index', 'build', '--vectors', vectors, '--ids', docIds, '--type', 'ivf', '--out', out]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /--type must be one of exact\|hnsw, got 'ivf'/);
+  assert.match(r.stderr, /--type must be one of exact\|hnsw\|pgvector, got 'ivf'/);
   r = await runCli([
     'index',
     'build',
@@ -153,7 +156,7 @@ test('index commands fail with one clear line on bad input', async () => {
     '--out',
     out,
   ]);
-  assert.match(r.stderr, /--M, --ef-construction and --ef-search apply to --type hnsw only/);
+  assert.match(r.stderr, /--M, --ef-construction and --ef-search apply to --type hnsw and pgvector only/);
   r = await runCli([
     'index',
     'build',
@@ -183,7 +186,7 @@ test('index commands fail with one clear line on bad input', async () => {
     '--row-numbers',
   ]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /--ef applies to hnsw indexes only/);
+  assert.match(r.stderr, /--ef applies to hnsw and pgvector indexes only/);
   r = await runCli([
     'index',
     'search',
@@ -231,4 +234,86 @@ test('index commands fail with one clear line on bad input', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /x\.idx: truncated index file/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
+});
+
+test('index build refuses an id with whitespace, naming the id, the file and the line', async () => {
+  const dir = tmpDir();
+  const ids = path.join(dir, 'ids.txt');
+  const lines = (await fs.readFile(docIds, 'utf8')).split('\n');
+  lines[4] = 'doc 4';
+  await fs.writeFile(ids, lines.join('\n'));
+  const out = path.join(dir, 'x.idx');
+  const r = await runCli([
+    'index',
+    'build',
+    '--vectors',
+    vectors,
+    '--ids',
+    ids,
+    '--type',
+    'exact',
+    '--out',
+    out,
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /ids\.txt:5: id "doc 4" contains whitespace/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  await assert.rejects(fs.access(out), 'no index was written');
+});
+
+test('index search on damaged index files exits 1 with one typed line, never with a signal', async () => {
+  const dir = tmpDir();
+  const good = path.join(dir, 'good.hnsw');
+  const index = new HnswIndex({ dim: 16, metric: 'l2', M: 8 });
+  await index.add(await readNpy(vectors), (await fs.readFile(docIds, 'utf8')).trim().split('\n'));
+  await index.save(good);
+  const search = (file: string, run: string) =>
+    runCli([
+      'index',
+      'search',
+      '--index',
+      file,
+      '--queries',
+      queries,
+      '--k',
+      '3',
+      '--row-numbers',
+      '--output',
+      run,
+    ]);
+  const ok = await search(good, path.join(dir, 'good.run'));
+  assert.equal(ok.code, 0, ok.stderr);
+
+  const entry = path.join(dir, 'entry.hnsw');
+  await rewriteContainer(good, entry, (_h, s) =>
+    new DataView(s.graph.buffer).setUint32(52, 0x0fffffff, true),
+  );
+  const capacity = path.join(dir, 'capacity.hnsw');
+  await rewriteContainer(good, capacity, (_h, s) =>
+    new DataView(s.graph.buffer).setBigUint64(8, 2n ** 50n, true),
+  );
+  const headerLen = path.join(dir, 'header-len.hnsw');
+  const bytes = await fs.readFile(good);
+  bytes.writeUInt32LE(0xffffffff, 12);
+  await fs.writeFile(headerLen, bytes);
+  const sections = path.join(dir, 'sections.hnsw');
+  await fs.writeFile(sections, rawContainer({ kind: 'hnsw', sections: 5 }));
+  const cases: [string, RegExp][] = [
+    [entry, /entry\.hnsw: corrupt hnsw graph: entry point 268435455 is not an element/],
+    [headerLen, /header-len\.hnsw: truncated index file: header length 4294967295 exceeds/],
+    [sections, /sections\.hnsw: corrupt index file: header field 'sections' must be a list, got 5/],
+  ];
+  for (const [file, re] of cases) {
+    const r = await search(file, path.join(dir, 'bad.run'));
+    assert.equal(r.code, 1, `${file}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+  // A capacity of 2^50 is only an allocation size: the index loads and answers exactly as before.
+  const big = await search(capacity, path.join(dir, 'capacity.run'));
+  assert.equal(big.code, 0, big.stderr);
+  assert.equal(
+    await fs.readFile(path.join(dir, 'capacity.run'), 'utf8'),
+    await fs.readFile(path.join(dir, 'good.run'), 'utf8'),
+  );
 });

@@ -175,7 +175,7 @@ test('bad inputs are one-line errors naming the problem', async () => {
     [
       ['--steps', '5', '--warmup', '10', '--batch-size', '4'],
       1,
-      /warmupSteps: \(10\) must not exceed totalSteps \(5\)/,
+      /warmupSteps: \(10\) must not exceed the number of training steps: steps is 5/,
     ],
     [['--steps', '5', '--epochs', '1'], 2, /--epochs and --steps exclude each other/],
     [['--similarity', 'l2'], 2, /--similarity must be one of dot\|cosine, got 'l2'/],

@@ -139,3 +139,17 @@ test('SciFact qrels read through the BEIR and TREC paths agree', async () => {
   await writeQrels(f, beir);
   assert.deepEqual(await readQrels(f), beir);
 });
+
+test('loadBeir: a missing data directory says so (not "no qrels/*.tsv found")', async () => {
+  const dir = path.join(tmpDir(), 'scifcat');
+  await assert.rejects(
+    loadBeir(dir),
+    (e: unknown) =>
+      e instanceof InputFormatError &&
+      e.file === dir &&
+      /: no such directory \(a BEIR dataset directory holds/.test(e.message),
+  );
+  const file = path.join(tmpDir(), 'corpus.jsonl');
+  writeFileSync(file, '');
+  await assert.rejects(loadBeir(file), /corpus\.jsonl: is a file; expected a BEIR dataset directory/);
+});

@@ -4,10 +4,11 @@ import { test } from 'node:test';
 import { readRun } from '../../src/data/run.js';
 import { evaluateRun, mrrAt, rankDocuments } from '../../src/eval/metrics.js';
 import { formatEvaluationTable, RetrievalEvaluator } from '../../src/eval/retrieval-evaluator.js';
+import { compareRuns } from '../../src/eval/significance.js';
 import type { RetrievalEncoder } from '../../src/eval/retrieval-evaluator.js';
 import { Bm25Index } from '../../src/index/bm25.js';
 import { recallOfResults } from '../../src/index/recall.js';
-import type { CorpusDoc, Matrix, Qrels } from '../../src/types.js';
+import type { CorpusDoc, Matrix, Qrels, Run } from '../../src/types.js';
 import { ArgumentError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -120,9 +121,49 @@ test('rows match the written runs re-scored with evaluateRun, and recall@10 vs e
   ids.forEach((q, i) => assert.deepEqual(rankDocuments(bmRun.get(q)!), direct.ids[i]));
   const text = formatEvaluationTable(table);
   assert.match(text, /^index\s+nDCG@10\s+MRR@10\s+R@100\s+MAP@100\s+R@10 vs exact$/m);
-  assert.match(text, /^hnsw ef=200\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}$/m);
-  assert.match(text, /^bm25(\s+\d\.\d{4}){4}\s+-$/m);
+  assert.match(text, /^hnsw ef=200\s+\d\.\d{4}†?\s+\d\.\d{4}\s+\d\.\d{4}†?\s+\d\.\d{4}†?\s+\d\.\d{4}$/m);
+  assert.match(text, /^bm25(\s+\d\.\d{4}†?){4}\s+-$/m);
   assert.match(text, /240 documents, 15 queries, depth 100/);
+
+  // Rows after the first carry the Holm-corrected paired t-test against it, as `compare` computes it.
+  const runs = new Map<string, Run>();
+  for (const row of table.rows) runs.set(row.name, await readRun(row.runFile!));
+  assert.equal(table.rows[0].significance, undefined);
+  for (const [field, measure] of [
+    ['ndcg10', 'ndcg_cut.10'],
+    ['map100', 'map_cut.100'],
+  ] as const) {
+    const expected = compareRuns(qrels, runs, { measure, baseline: 'exact', correction: 'holm' });
+    for (const pair of expected.pairs) {
+      const got = table.rows.find((r) => r.name === pair.run)!.significance![field]!;
+      assert.ok(Math.abs(got.pValue - pair.pValueCorrected) < 1e-9, `${pair.run} ${measure}`);
+      assert.equal(got.significant, pair.significant);
+    }
+  }
+});
+
+test('formatEvaluationTable marks significant differences from the first row with †', () => {
+  const base = { ndcg10: 0.5, mrr10: 0.5, recall100: 0.9, map100: 0.4 };
+  const text = formatEvaluationTable({
+    rows: [
+      { name: 'exact', index: 'exact', ...base },
+      {
+        name: 'bm25',
+        index: 'bm25',
+        ...base,
+        ndcg10: 0.3,
+        significance: {
+          ndcg10: { pValue: 0.001, significant: true },
+          map100: { pValue: 0.2, significant: false },
+        },
+      },
+    ],
+    k: 100,
+    documents: 10,
+    queries: 5,
+  });
+  assert.match(text, /^bm25\s+0\.3000†\s+0\.5000\s+0\.9000\s+0\.4000\s+-$/m);
+  assert.match(text, /† differs from exact \(paired test, Holm-corrected over the rows, p < 0\.05\)/);
 });
 
 test('MRR@10 is reciprocal rank cut at 10', async () => {

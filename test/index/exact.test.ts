@@ -207,3 +207,19 @@ test('wasm: scores beyond float32 range (NaN/Infinity in a float32 product) stil
   assert.deepEqual(got.ids[0], ['one', 'huge', 'minus']);
   assert.deepEqual(Array.from(got.scores[0]), [1e20, 0, -1e20].map(Math.fround));
 });
+
+test('capacity reserves rows up front; search and save are as without it', async () => {
+  const docs = randomMatrix(50, 6, 91);
+  const q = randomMatrix(3, 6, 92);
+  const plain = new ExactIndex({ dim: 6 });
+  const reserved = new ExactIndex({ dim: 6, capacity: 50 });
+  for (const index of [plain, reserved]) {
+    await index.add(rows(docs, 0, 20), ids(50).slice(0, 20));
+    await index.add(rows(docs, 20, 50), ids(50).slice(20));
+  }
+  assert.deepEqual(await reserved.search(q, 5), await plain.search(q, 5));
+  const file = path.join(tmpDir(), 'r.idx');
+  await reserved.save(file);
+  assert.equal((await ExactIndex.load(file)).size, 50);
+  assert.throws(() => new ExactIndex({ dim: 6, capacity: -1 }), /capacity: must be a non-negative integer/);
+});

@@ -94,10 +94,10 @@ test('save/load keeps graph and id mapping; truncated or other-version files are
     (e: unknown) =>
       e instanceof InputFormatError && /cut\.hnsw: truncated index file: section 'graph'/.test(e.message),
   );
-  const v2 = Buffer.from(bytes);
-  v2.writeUInt32LE(2, 8);
-  await fs.writeFile(cut, v2);
-  await assert.rejects(HnswIndex.load(cut), /cut\.hnsw: index format version 2 is not supported/);
+  const v3 = Buffer.from(bytes);
+  v3.writeUInt32LE(3, 8);
+  await fs.writeFile(cut, v3);
+  await assert.rejects(HnswIndex.load(cut), /cut\.hnsw: index format version 3 is not supported/);
   const exactFile = path.join(dir, 'e.idx');
   const exact = new ExactIndex({ dim: 32 });
   await exact.add(rows(docs, 0, 3), ids(3));

@@ -19,6 +19,7 @@ import type { OptionValues } from '../command.js';
 import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
+import { runShardEncode, runShardMerge, SHARD_HELP, SHARD_OPTIONS } from './encode-shards.js';
 
 /**
  * Texts of an input file: `.txt` gives one text per line (blank lines inside the file are kept as empty
@@ -142,13 +143,15 @@ Options:
   --no-normalize       do not normalize, even if the model does
   --max-length N       truncate texts to N tokens (default: the model's max_seq_length)
   --batch-size N       texts per forward pass (default 32)
+  --seed N             seed of a scratch: model's random weights (default: unseeded; give one to
+                       encode several shards, or runs, with the same scratch model)
   --workers N|auto     encode on N worker threads, each with its own backend and model copy
                        (default 1: this thread; auto: one per core); the same vectors as 1.
                        On wasm, --threads spreads only the matrix products over the cores;
                        workers spread everything (and share the cores between them)
   --quiet              no progress bar
   -h, --help           show this help
-`,
+${SHARD_HELP}`,
   options: {
     model: { type: 'string' },
     tower: { type: 'string' },
@@ -160,13 +163,18 @@ Options:
     'max-length': { type: 'string' },
     'batch-size': { type: 'string' },
     workers: { type: 'string' },
+    seed: { type: 'string' },
     quiet: { type: 'boolean' },
+    ...SHARD_OPTIONS,
   },
   needsBackend: true,
-  async run(values) {
+  async run(values, positionals) {
+    if (values.merge === true) return runShardMerge(values, positionals, values.quiet === true);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const sharded = values.shard !== undefined;
     const modelSource = requireString(values, 'model');
     const input = requireFile(values, 'input');
-    const output = requireString(values, 'output');
+    const output = sharded ? '' : requireString(values, 'output');
     const pooling = optionalChoice(values, 'pooling', POOLING_MODES);
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
@@ -177,8 +185,10 @@ Options:
     const normalize = values.normalize === true ? true : values['no-normalize'] === true ? false : undefined;
     const quiet = values.quiet === true;
     const tower = optionalChoice(values, 'tower', ['query', 'passage'] as const) as Tower | undefined;
-    // Read the input before loading the model: a bad file should fail fast.
-    const records = await readTextRecords(input);
+    if (sharded && workers > 1) throw new UsageError('--shard runs one process per shard: drop --workers');
+    // Read the input before loading the model: a bad file should fail fast (a shard streams it instead,
+    // and its chunks carry their ids).
+    const records = sharded ? { texts: [], ids: undefined } : await readTextRecords(input);
     const texts = records.texts;
     const { ids, problem } = recordIds(input, records.ids);
     // Notes on pooling defaults and overrides are printed even with --quiet, which only silences progress.
@@ -188,6 +198,7 @@ Options:
     // Loaded here even with workers: bad models and flags fail before any worker starts, the notes above
     // are printed once, and the summary line knows the settings.
     let model: BiEncoder<SentenceEncoder> | undefined = await loadRetrievalModel(modelSource, {
+      seed: optionalInt(values, 'seed', 0),
       pooling,
       normalize,
       maxSeqLength: maxLength,
@@ -208,6 +219,15 @@ Options:
       const similarity = model.similarityIsDefault ? null : model.similarity;
       const normalized = encoder.normalize;
       const untiedTower = model.tied ? undefined : tower;
+      const vectorsMeta = {
+        model: modelSource,
+        ...(untiedTower === undefined ? {} : { tower: untiedTower }),
+        similarity,
+        metric: metricOfSimilarity(similarity) ?? null,
+        normalized,
+      };
+      // Each shard records this meta; the merge writes it as OUT.meta.json beside OUT.ids.txt.
+      if (sharded) return await runShardEncode(values, input, encoder, batchSize, quiet, vectorsMeta);
       let matrix: Matrix;
       if (workers === 1) {
         matrix = await encoder.encode(texts, { batchSize, quiet });
@@ -233,15 +253,7 @@ Options:
       await writeNpy(output, matrix);
       await writeVectorSidecars(output, {
         ids,
-        meta: {
-          rows: matrix.rows,
-          dim: matrix.cols,
-          model: modelSource,
-          ...(untiedTower === undefined ? {} : { tower: untiedTower }),
-          similarity,
-          metric: metricOfSimilarity(similarity) ?? null,
-          normalized,
-        },
+        meta: { rows: matrix.rows, dim: matrix.cols, ...vectorsMeta },
       });
       process.stderr.write(
         `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +

@@ -8,10 +8,11 @@ import { loadRetrievalModel } from '../../models/load-retrieval-model.js';
 import type { EvaluatorIndex } from '../../eval/retrieval-evaluator.js';
 import { optionalChoice, optionalInt, optionalString, requireString } from '../args.js';
 import { HNSW_DEFAULTS } from '../../index/hnsw.js';
-import type { Command } from '../command.js';
+import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
 
-const INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25'];
+const INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25', 'pgvector'];
+const DEFAULT_INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25'];
 
 function parseList(value: string | undefined, flag: string): string[] | undefined {
   if (value === undefined) return undefined;
@@ -40,13 +41,16 @@ Options:
                            (random init); not needed with --index bm25
   --data BEIR_DIR          directory with corpus.jsonl, queries.jsonl, qrels/<split>.tsv (required)
   --split NAME             qrels split (default test)
-  --index LIST             comma list of exact,hnsw,bm25 (default exact,hnsw,bm25)
+  --index LIST             comma list of exact,hnsw,bm25,pgvector (default exact,hnsw,bm25)
   --ef LIST                HNSW query beam(s), e.g. 16,64,256: one row each, each >= --k
-                           (default ${HNSW_DEFAULTS.efSearch})
+                           (default ${HNSW_DEFAULTS.efSearch}; pgvector: hnsw.ef_search, default 40)
   --metric ip|cosine       dense similarity (default: the model's, dot -> ip, cosine -> cosine;
                            ip when the model does not say); another metric is a warning
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M})
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction})
+  --database URL           pgvector on a PostgreSQL server (postgres://user:password@host:port/db) instead
+                           of the embedded PGlite; the evaluator creates a table of its own and drops it
+  --pg-data-dir DIR        embedded pgvector data directory (default: in memory)
   --k N                    retrieval depth (default 100)
   --run-out PREFIX         write runs as PREFIX.<index>.run (TREC format)
   --max-length N           truncate texts to N tokens (default: the model's max_seq_length)
@@ -61,6 +65,8 @@ Options:
     split: { type: 'string' },
     index: { type: 'string' },
     ef: { type: 'string' },
+    database: { type: 'string' },
+    'pg-data-dir': { type: 'string' },
     metric: { type: 'string' },
     M: { type: 'string' },
     'ef-construction': { type: 'string' },
@@ -74,12 +80,16 @@ Options:
   needsBackend: true,
   async run(values) {
     const data = requireString(values, 'data');
-    const indexes = (parseList(optionalString(values, 'index'), 'index') ?? [...INDEXES]).map((name) => {
-      if (!(INDEXES as readonly string[]).includes(name)) {
-        throw new UsageError(`--index: unknown index '${name}'; expected a comma list of exact, hnsw, bm25`);
-      }
-      return name as EvaluatorIndex;
-    });
+    const indexes = (parseList(optionalString(values, 'index'), 'index') ?? [...DEFAULT_INDEXES]).map(
+      (name) => {
+        if (!(INDEXES as readonly string[]).includes(name)) {
+          throw new UsageError(
+            `--index: unknown index '${name}'; expected a comma list of ${INDEXES.join(', ')}`,
+          );
+        }
+        return name as EvaluatorIndex;
+      },
+    );
     const ef = parseList(optionalString(values, 'ef'), 'ef')?.map((s) => {
       if (!/^\d+$/.test(s) || Number(s) < 1)
         throw new UsageError(`--ef expects positive integers, got '${s}'`);
@@ -116,6 +126,7 @@ Options:
       k,
       metric,
       hnsw: { M, efConstruction },
+      pgvector: pgvectorOptions(values, indexes, { M, efConstruction }),
       runOut,
       batchSize,
       quiet,
@@ -142,3 +153,22 @@ Options:
     }
   },
 };
+
+function pgvectorOptions(
+  values: OptionValues,
+  indexes: EvaluatorIndex[],
+  hnsw: { M?: number; efConstruction?: number },
+): { database?: string; dataDir?: string; m?: number; efConstruction?: number } | undefined {
+  const database = optionalString(values, 'database');
+  const dataDir = optionalString(values, 'pg-data-dir');
+  if (!indexes.includes('pgvector')) {
+    if (database !== undefined || dataDir !== undefined) {
+      throw new UsageError('--database and --pg-data-dir apply to --index pgvector only');
+    }
+    return undefined;
+  }
+  if (database !== undefined && dataDir !== undefined) {
+    throw new UsageError('give either --database (a server) or --pg-data-dir (embedded), not both');
+  }
+  return { database, dataDir, m: hnsw.M, efConstruction: hnsw.efConstruction };
+}

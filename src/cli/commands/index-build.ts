@@ -1,16 +1,19 @@
-import { readNpy } from '../../data/npy.js';
+import { readNpyBlocks, readNpyInfo } from '../../data/npy.js';
 import {
   readIdLines,
   readVectorIds,
   readVectorsMeta,
   vectorSidecarPaths,
 } from '../../data/vector-sidecar.js';
+import type { Metric } from '../../index/types.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
 import { HNSW_DEFAULTS, HnswIndex } from '../../index/hnsw.js';
+import { PgvectorIndex } from '../../index/pgvector.js';
+import type { VectorIndex } from '../../index/types.js';
 import { createProgress } from '../../util/progress.js';
 import { optionalChoice, optionalInt, optionalString, requireFile, requireString } from '../args.js';
-import type { Command } from '../command.js';
+import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
 
 export { readIdLines };
@@ -20,26 +23,40 @@ const warn = (m: string): void => void process.stderr.write(`dense-retrieval: wa
 /** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and its ids. */
 export const indexBuildCommand: Command = {
   name: 'index build',
-  summary: 'build an exact or HNSW vector index from a .npy matrix and its ids',
-  help: `Usage: dense-retrieval index build --vectors X.npy --type exact|hnsw --out PATH [options]
+  summary: 'build an exact, HNSW or pgvector index from a .npy matrix and its ids',
+  help: `Usage: dense-retrieval index build --vectors X.npy --type exact|hnsw|pgvector --out PATH [options]
 
 Build a vector index over the rows of X.npy (float32 or float64, [n, dim]). Row i gets the id on line
 i+1 of X.ids.txt, which 'encode' writes next to X.npy for a .jsonl input with ids; the metric defaults
-to the model's similarity recorded in X.meta.json (also written by 'encode'). The index is written
-atomically to one versioned file.
+to the model's similarity recorded in X.meta.json (also written by 'encode'). An exact or HNSW index is
+written atomically to one versioned file. A pgvector index loads the vectors into PostgreSQL (COPY in
+batches), builds pgvector's index there, and writes PATH as a small JSON reference (engine, table,
+parameters; never a password) that 'index search' reopens.
 
 Options:
   --vectors X.npy          document vectors (required)
   --ids IDS.txt            one document id per line, as many as rows (default: X.ids.txt)
   --row-numbers            number the rows 0, 1, ... instead (only when the vectors have no ids)
-  --type exact|hnsw        exhaustive search, or approximate HNSW (required)
+  --type exact|hnsw|pgvector
+                           exhaustive search, approximate HNSW (hnswlib), or PostgreSQL + pgvector (required)
   --metric ip|cosine|l2    similarity (default: the model's, from X.meta.json: dot -> ip, cosine,
                            euclidean -> l2; else ip, the dot product). A metric other than the
                            model's is a warning.
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M}; higher = better recall, more memory)
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction}; higher = better graph, slower build)
   --ef-search N            HNSW default query beam stored with the index (default ${HNSW_DEFAULTS.efSearch})
-  --out PATH               where to write the index (required)
+  --out PATH               where to write the index, or the pgvector reference (required)
+
+pgvector options (embedded PGlite by default; a server with --database):
+  --table NAME             table to create and fill (required; must not hold rows already)
+  --database URL           postgres://user:password@host:port/db of a server with pgvector >= 0.5
+  --data-dir DIR           embedded database directory (default PATH.pgdata)
+  --pg-index hnsw|ivfflat|none
+                           pgvector index method (default hnsw; none = exact scans only)
+  --M N, --ef-construction N, --ef-search N
+                           pgvector HNSW m (default 16), ef_construction (64), hnsw.ef_search (40)
+  --lists N                IVFFlat lists (default rows/1000)
+  --halfvec                store float16 halfvec (half the space) instead of float32 vector
   --quiet                  no progress bar
   -h, --help               show this help
 `,
@@ -53,6 +70,12 @@ Options:
     'ef-construction': { type: 'string' },
     'ef-search': { type: 'string' },
     out: { type: 'string' },
+    table: { type: 'string' },
+    database: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'pg-index': { type: 'string' },
+    lists: { type: 'string' },
+    halfvec: { type: 'boolean' },
     quiet: { type: 'boolean' },
   },
   async run(values) {
@@ -62,29 +85,33 @@ Options:
     const rowNumbers = values['row-numbers'] === true;
     if (rowNumbers && idsFile !== undefined)
       throw new UsageError('--ids and --row-numbers exclude each other');
-    const type = optionalChoice(values, 'type', ['exact', 'hnsw'] as const);
-    if (type === undefined) throw new UsageError('missing required option --type (exact|hnsw)');
+    const type = optionalChoice(values, 'type', ['exact', 'hnsw', 'pgvector'] as const);
+    if (type === undefined) throw new UsageError('missing required option --type (exact|hnsw|pgvector)');
     const explicitMetric = optionalChoice(values, 'metric', ['ip', 'cosine', 'l2'] as const);
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
     const efSearch = optionalInt(values, 'ef-search', 1);
     const out = requireString(values, 'out');
     if (type === 'exact' && (M !== undefined || efConstruction !== undefined || efSearch !== undefined)) {
-      throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw only');
+      throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw and pgvector only');
     }
-    const vectors = await readNpy(vectorsFile);
-    const meta = await readVectorsMeta(vectorsFile, vectors);
+    const pgFlags = ['table', 'database', 'data-dir', 'pg-index', 'lists', 'halfvec'].filter(
+      (f) => values[f] !== undefined,
+    );
+    if (type !== 'pgvector' && pgFlags.length > 0) {
+      throw new UsageError(`--${pgFlags[0]} applies to --type pgvector only`);
+    }
+    // The vectors are streamed in blocks: the .npy is never held whole beside the index it fills.
+    const info = await readNpyInfo(vectorsFile);
+    const meta = await readVectorsMeta(vectorsFile, info);
     let ids: string[];
     if (idsFile !== undefined) {
       ids = await readIdLines(idsFile);
-      if (ids.length !== vectors.rows) {
-        throw new InputFormatError(
-          `has ${ids.length} ids but ${vectorsFile} has ${vectors.rows} rows`,
-          idsFile,
-        );
+      if (ids.length !== info.rows) {
+        throw new InputFormatError(`has ${ids.length} ids but ${vectorsFile} has ${info.rows} rows`, idsFile);
       }
     } else {
-      const sidecar = await readVectorIds(vectorsFile, vectors, meta);
+      const sidecar = await readVectorIds(vectorsFile, info, meta);
       if (sidecar !== undefined && rowNumbers) {
         throw new UsageError(
           `--row-numbers: ${vectorSidecarPaths(vectorsFile).ids} holds the rows' ids; drop --row-numbers to use them`,
@@ -97,7 +124,7 @@ Options:
             '--row-numbers to number the rows 0, 1, ...',
         );
       }
-      ids = sidecar ?? Array.from({ length: vectors.rows }, (_, i) => String(i));
+      ids = sidecar ?? Array.from({ length: info.rows }, (_, i) => String(i));
     }
     if (meta?.tower === 'query') {
       warn(`${vectorsFile} was encoded with the query tower; documents belong to the passage tower`);
@@ -118,19 +145,29 @@ Options:
       );
     }
     const quiet = values.quiet === true;
-    const index =
+    if (type === 'pgvector') {
+      await buildPgvector(values, {
+        vectorsFile,
+        dim: info.cols,
+        ids,
+        metric,
+        M,
+        efConstruction,
+        efSearch,
+        out,
+        quiet,
+      });
+      return;
+    }
+    const index: VectorIndex =
       type === 'exact'
-        ? new ExactIndex({ dim: vectors.cols, metric })
-        : new HnswIndex({ dim: vectors.cols, metric, M, efConstruction, efSearch, capacity: vectors.rows });
-    const progress = createProgress({ total: vectors.rows, label: `${type} build`, unit: 'vectors', quiet });
-    const step = type === 'exact' ? vectors.rows : 1000;
-    for (let s = 0; s < vectors.rows; s += step) {
-      const e = Math.min(vectors.rows, s + step);
-      await index.add(
-        { data: vectors.data.subarray(s * vectors.cols, e * vectors.cols), rows: e - s, cols: vectors.cols },
-        ids.slice(s, e),
-      );
-      progress.tick(e - s);
+        ? new ExactIndex({ dim: info.cols, metric, capacity: info.rows })
+        : new HnswIndex({ dim: info.cols, metric, M, efConstruction, efSearch, capacity: info.rows });
+    const progress = createProgress({ total: info.rows, label: `${type} build`, unit: 'vectors', quiet });
+    const step = type === 'exact' ? 65536 : 1000;
+    for await (const { start, matrix } of readNpyBlocks(vectorsFile, step)) {
+      await index.add(matrix, ids.slice(start, start + matrix.rows));
+      progress.tick(matrix.rows);
     }
     progress.done();
     await index.save(out);
@@ -142,3 +179,58 @@ Options:
     );
   },
 };
+
+/** Load the vectors into a new pgvector table, build its index, write the reference file. */
+async function buildPgvector(
+  values: OptionValues,
+  o: {
+    vectorsFile: string;
+    dim: number;
+    ids: string[];
+    metric: Metric;
+    M?: number;
+    efConstruction?: number;
+    efSearch?: number;
+    out: string;
+    quiet: boolean;
+  },
+): Promise<void> {
+  const table = optionalString(values, 'table');
+  if (table === undefined) throw new UsageError('missing required option --table (with --type pgvector)');
+  const database = optionalString(values, 'database');
+  const dataDir = optionalString(values, 'data-dir');
+  if (database !== undefined && dataDir !== undefined) {
+    throw new UsageError('give either --database (a server) or --data-dir (embedded), not both');
+  }
+  const method = optionalChoice(values, 'pg-index', ['hnsw', 'ivfflat', 'none'] as const) ?? 'hnsw';
+  const index = await PgvectorIndex.open({
+    dim: o.dim,
+    table,
+    metric: o.metric,
+    method,
+    type: values.halfvec === true ? 'halfvec' : 'vector',
+    m: o.M,
+    efConstruction: o.efConstruction,
+    efSearch: o.efSearch,
+    lists: optionalInt(values, 'lists', 1),
+    quiet: o.quiet,
+    ...(database !== undefined ? { database } : { dataDir: dataDir ?? `${o.out}.pgdata` }),
+  });
+  try {
+    if (index.size > 0) {
+      throw new UsageError(
+        `table ${table} in ${index.location} already holds ${index.size} vectors: choose another --table (nothing was changed)`,
+      );
+    }
+    for await (const { start, matrix } of readNpyBlocks(o.vectorsFile, 65536)) {
+      await index.add(matrix, o.ids.slice(start, start + matrix.rows));
+    }
+    await index.createIndex();
+    await index.save(o.out);
+    process.stderr.write(
+      `dense-retrieval: pgvector ${method} index of ${index.size} x ${index.dim} (${o.metric}) in table ${table}, ${index.location} -> ${o.out}\n`,
+    );
+  } finally {
+    await index.close();
+  }
+}

@@ -7,8 +7,10 @@ import {
 } from '../../data/vector-sidecar.js';
 import { writeRun } from '../../data/run.js';
 import { InputFormatError } from '../../errors.js';
+import { ExactIndex } from '../../index/exact.js';
 import { HnswIndex } from '../../index/hnsw.js';
 import { loadVectorIndex } from '../../index/load.js';
+import { PgvectorIndex } from '../../index/pgvector.js';
 import { searchResultToRun } from '../../index/result-run.js';
 import { optionalInt, optionalString, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
@@ -25,7 +27,7 @@ documents per query as a TREC run (qid Q0 docid rank score tag). Row i of Q.npy 
 is on line i+1 of Q.ids.txt, which 'encode' writes next to Q.npy for a .jsonl input with ids.
 
 Options:
-  --index PATH         index file (exact or hnsw) (required)
+  --index PATH         index file (exact or hnsw), or a pgvector reference (required)
   --queries Q.npy      query vectors, [m, dim] (required)
   --k N                documents per query (required; at most the index size)
   --ef N               HNSW query beam for this search (default: the one stored with the index;
@@ -34,6 +36,8 @@ Options:
   --query-ids FILE     one query id per line for the rows of Q.npy (default: Q.ids.txt)
   --row-numbers        number the queries 0, 1, ... instead (only when Q.npy has no ids)
   --tag TAG            run tag (default: the index type)
+  --database URL       pgvector on a server: the URL with its password (the reference stores none;
+                       PGPASSWORD works too)
   -h, --help           show this help
 `,
   options: {
@@ -45,6 +49,7 @@ Options:
     'query-ids': { type: 'string' },
     'row-numbers': { type: 'boolean' },
     tag: { type: 'string' },
+    database: { type: 'string' },
   },
   async run(values) {
     const indexFile = requireFile(values, 'index');
@@ -86,25 +91,39 @@ Options:
         queryIdsFile,
       );
     }
-    const index = await loadVectorIndex(indexFile);
-    if (meta?.tower === 'passage') {
-      process.stderr.write(
-        `dense-retrieval: warning: ${queriesFile} was encoded with the passage tower; queries belong to the query tower\n`,
-      );
+    const index = await loadVectorIndex(indexFile, { database: optionalString(values, 'database') });
+    let result;
+    try {
+      if (meta?.tower === 'passage') {
+        process.stderr.write(
+          `dense-retrieval: warning: ${queriesFile} was encoded with the passage tower; queries belong to the query tower\n`,
+        );
+      }
+      const queryMetric = meta?.metric ?? undefined;
+      const alike = meta?.normalized === true && index.metric !== 'l2' && queryMetric !== 'l2';
+      if (queryMetric !== undefined && queryMetric !== index.metric && !alike) {
+        process.stderr.write(
+          `dense-retrieval: warning: the index uses ${index.metric} but the queries' model was trained ` +
+            `with ${meta!.similarity} (metric ${queryMetric}, from ${vectorSidecarPaths(queriesFile).meta})\n`,
+        );
+      }
+      if (ef !== undefined && index instanceof ExactIndex) {
+        throw new UsageError('--ef applies to hnsw and pgvector indexes only');
+      }
+      if (index instanceof ExactIndex) {
+        // Exact search runs its products on the tfjs backend: initialise it here (only for this kind, so an
+        // HNSW or pgvector search does not pay for loading tfjs), or tfjs would pick its slow cpu backend.
+        const { initBackend } = await import('../../backend/index.js');
+        const backend = typeof values.backend === 'string' ? values.backend : undefined;
+        await initBackend({ backend: backend as never });
+      }
+      result = await index.search(queries, k, { ef });
+    } finally {
+      if (index instanceof PgvectorIndex) await index.close();
     }
-    const queryMetric = meta?.metric ?? undefined;
-    const alike = meta?.normalized === true && index.metric !== 'l2' && queryMetric !== 'l2';
-    if (queryMetric !== undefined && queryMetric !== index.metric && !alike) {
-      process.stderr.write(
-        `dense-retrieval: warning: the index uses ${index.metric} but the queries' model was trained ` +
-          `with ${meta!.similarity} (metric ${queryMetric}, from ${vectorSidecarPaths(queriesFile).meta})\n`,
-      );
-    }
-    if (ef !== undefined && !(index instanceof HnswIndex)) {
-      throw new UsageError('--ef applies to hnsw indexes only');
-    }
-    const result = await index.search(queries, k, { ef });
-    const tag = optionalString(values, 'tag') ?? (index instanceof HnswIndex ? 'hnsw' : 'exact');
+    const tag =
+      optionalString(values, 'tag') ??
+      (index instanceof HnswIndex ? 'hnsw' : index instanceof PgvectorIndex ? 'pgvector' : 'exact');
     await writeRun(output, searchResultToRun(result, queryIds), { tag });
     process.stderr.write(`dense-retrieval: ${queries.rows} queries x top ${k} -> ${output}\n`);
   },

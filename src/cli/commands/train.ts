@@ -168,14 +168,14 @@ Options:
       );
     }
 
-    let evaluate: ((m: BiEncoder) => Promise<Record<string, number>>) | undefined;
+    let evaluate: ((m: BiEncoder, step: number) => Promise<Record<string, number>>) | undefined;
     if (evalSplit !== undefined) {
       const dev = await loadBeir(data, { split: evalSplit });
       const run = createEvaluationCallback(dev);
-      evaluate = async (m) => {
+      evaluate = async (m, step) => {
         const metrics = await run(m);
         const shown = Object.entries(metrics).map(([name, v]) => `${name} ${v.toFixed(4)}`);
-        say(`${evalSplit}: ${shown.join(', ')}`);
+        say(`step ${step}: ${evalSplit}: ${shown.join(', ')}`);
         return metrics;
       };
     }
