@@ -87,6 +87,7 @@ export {
 export type { HubOptions } from './checkpoint/hub.js';
 export { defaultCacheDir, modelCacheDir, COMPLETE_MARKER } from './checkpoint/cache.js';
 export { Rng, deriveSeed } from './util/random.js';
+export { parseDecimal, parseInteger } from './util/number.js';
 export {
   WarmupCosineScheduler,
   LinearScheduler,
@@ -161,7 +162,7 @@ export type { NpyInfo } from './data/npy.js';
 export type { Metric, SearchResult, SearchOptions, VectorIndex } from './index/types.js';
 export { ExactIndex } from './index/exact.js';
 export type { ExactIndexOptions } from './index/exact.js';
-export { HnswIndex, HNSW_DEFAULTS } from './index/hnsw.js';
+export { HnswIndex, HNSW_DEFAULTS, chooseMipsTransform, MIPS_NORM_SPREAD } from './index/hnsw.js';
 export type { HnswIndexOptions } from './index/hnsw.js';
 export { Bm25Index, lengthToNormByte, normByteToLength } from './index/bm25.js';
 export type { Bm25Options } from './index/bm25.js';
@@ -175,7 +176,12 @@ export { searchResultToRun } from './index/result-run.js';
 export { loadVectorIndex, readIndexKind } from './index/load.js';
 export { INDEX_FORMAT_VERSION } from './index/container.js';
 export type { IndexKind } from './index/container.js';
-export { RetrievalEvaluator, formatEvaluationTable, metricOfSimilarity } from './eval/retrieval-evaluator.js';
+export {
+  RetrievalEvaluator,
+  formatEvaluationTable,
+  metricOfSimilarity,
+  RECALL_WARNING,
+} from './eval/retrieval-evaluator.js';
 export type {
   RetrievalBiEncoder,
   RetrievalEvaluatorOptions,

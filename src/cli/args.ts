@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { parseDecimal, parseInteger } from '../util/number.js';
 import { UsageError } from './errors.js';
 import type { OptionValues } from './command.js';
 
@@ -28,10 +29,10 @@ export function optionalInt(
 ): number | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !/^-?\d+$/.test(v)) {
+  const n = typeof v === 'string' ? parseInteger(v) : undefined;
+  if (n === undefined) {
     throw new UsageError(`--${name} expects an integer, got '${String(v)}'`);
   }
-  const n = Number(v);
   if (n < min) throw new UsageError(`--${name} must be >= ${min}, got ${n}`);
   return n;
 }
@@ -39,8 +40,8 @@ export function optionalInt(
 export function optionalFloat(values: OptionValues, name: string): number | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
-  const n = typeof v === 'string' ? Number(v) : Number.NaN;
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n)) {
+  const n = typeof v === 'string' ? parseDecimal(v) : undefined;
+  if (n === undefined) {
     throw new UsageError(`--${name} expects a number, got '${String(v)}'`);
   }
   return n;
@@ -94,4 +95,10 @@ export function nearestFlag(given: string, known: string[]): string | undefined 
     if (d < bestDistance) [best, bestDistance] = [k, d];
   }
   return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+/** `--mips-transform auto|on|off` as the `HnswIndex` option (undefined when absent). */
+export function parseMipsTransform(values: OptionValues): boolean | 'auto' | undefined {
+  const v = optionalChoice(values, 'mips-transform', ['auto', 'on', 'off'] as const);
+  return v === undefined ? undefined : v === 'auto' ? 'auto' : v === 'on';
 }

@@ -5,6 +5,7 @@ import { UsageError } from './errors.js';
 import { packageVersion } from '../util/package.js';
 import { COMMANDS } from './registry.js';
 import type { CommandEntry } from './registry.js';
+import { parseInteger } from '../util/number.js';
 
 const PROGRAM = 'dense-retrieval';
 
@@ -83,8 +84,8 @@ export async function main(argv: string[]): Promise<number> {
       const threads = typeof parsed.values.threads === 'string' ? parsed.values.threads : undefined;
       let wasmThreads: number | undefined;
       if (threads !== undefined) {
-        wasmThreads = Number(threads);
-        if (!Number.isInteger(wasmThreads) || wasmThreads < 1 || wasmThreads > MAX_WASM_THREADS) {
+        wasmThreads = parseInteger(threads);
+        if (wasmThreads === undefined || wasmThreads < 1 || wasmThreads > MAX_WASM_THREADS) {
           throw new UsageError(
             `--threads must be an integer from 1 to ${MAX_WASM_THREADS}, got '${threads}'`,
           );

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputFormatError } from '../errors.js';
 import type { CorpusDoc, Qrels } from '../types.js';
-import { readJsonl, stringField } from './jsonl.js';
+import { readJsonlRecords, stringField } from './jsonl.js';
 import { readQrels } from './qrels.js';
 import { checkOptionKeys } from '../util/options.js';
 
@@ -27,11 +27,12 @@ export interface BeirDataset {
  */
 export async function* streamCorpus(file: string): AsyncGenerator<CorpusDoc> {
   const firstLine = new Map<string, number>();
-  for await (const { value, line } of readJsonl(file)) {
-    const id = stringField(value, '_id', file, line);
-    const text = stringField(value, 'text', file, line);
+  for await (const { value, line, text: source } of readJsonlRecords(file)) {
+    const id = stringField(value, '_id', file, line, source);
+    const text = stringField(value, 'text', file, line, source);
     const rawTitle = (value as Record<string, unknown>).title;
-    const title = rawTitle === undefined || rawTitle === null ? '' : stringField(value, 'title', file, line);
+    const title =
+      rawTitle === undefined || rawTitle === null ? '' : stringField(value, 'title', file, line, source);
     const previous = firstLine.get(id);
     if (previous !== undefined) {
       throw new InputFormatError(`duplicate document id '${id}' (first at line ${previous})`, file, line);
@@ -55,9 +56,9 @@ export async function* streamCorpus(file: string): AsyncGenerator<CorpusDoc> {
 export async function readQueries(file: string): Promise<Map<string, string>> {
   const queries = new Map<string, string>();
   const firstLine = new Map<string, number>();
-  for await (const { value, line } of readJsonl(file)) {
-    const id = stringField(value, '_id', file, line);
-    const text = stringField(value, 'text', file, line);
+  for await (const { value, line, text: source } of readJsonlRecords(file)) {
+    const id = stringField(value, '_id', file, line, source);
+    const text = stringField(value, 'text', file, line, source);
     const previous = firstLine.get(id);
     if (previous !== undefined) {
       throw new InputFormatError(`duplicate query id '${id}' (first at line ${previous})`, file, line);

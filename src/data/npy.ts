@@ -4,6 +4,7 @@ import { ArgumentError, InputFormatError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Matrix } from '../types.js';
 import { checkMatrixShape } from '../util/matrix.js';
+import { parseInteger } from '../util/number.js';
 
 /**
  * NumPy `.npy` reading and writing for 2-D float matrices (embeddings), so vectors move between
@@ -26,8 +27,9 @@ function parseHeader(header: string, file: string): { descr: string; fortran: bo
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map((s) => {
-      if (!/^\d+$/.test(s)) throw new InputFormatError(`malformed .npy shape (${shape[1]})`, file);
-      return Number(s);
+      const n = /^\d+$/.test(s) ? parseInteger(s) : undefined;
+      if (n === undefined) throw new InputFormatError(`malformed .npy shape (${shape[1]})`, file);
+      return n;
     });
   return { descr: descr[1], fortran: fortran[1] === 'True', shape: dims };
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { stringField, readJsonl } from './jsonl.js';
+import { readJsonlRecords, stringField } from './jsonl.js';
 import { readLines } from './lines.js';
 import { readNpy } from './npy.js';
 
@@ -296,17 +296,18 @@ export async function* streamTextRecords(file: string): AsyncGenerator<{ id: str
   if (ext !== '.jsonl') {
     throw new ArgumentError('input', `expected a .txt (one text per line) or .jsonl file, got ${file}`);
   }
-  for await (const { value, line } of readJsonl(file)) {
+  for await (const { value, line, text: source } of readJsonlRecords(file)) {
     const rec = value as Record<string, unknown>;
     const id = stringField(
       value,
       rec !== null && typeof rec === 'object' && '_id' in rec ? '_id' : 'id',
       file,
       line,
+      source,
     );
-    const text = stringField(value, 'text', file, line);
+    const text = stringField(value, 'text', file, line, source);
     const title =
-      rec.title === undefined || rec.title === null ? '' : stringField(value, 'title', file, line);
+      rec.title === undefined || rec.title === null ? '' : stringField(value, 'title', file, line, source);
     yield { id, text: title === '' ? text : `${title} ${text}` };
   }
 }

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { InputFormatError } from '../errors.js';
+import { readLines } from './lines.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
 /**
@@ -44,32 +45,31 @@ export function vectorSidecarPaths(npyFile: string): { ids: string; meta: string
  * Ids of a text file, one per line (surrounding whitespace trimmed); blank or duplicate ids and ids with
  * inner whitespace are errors naming the line.
  *
- * @throws {InputFormatError} an empty file, a blank or a repeated id, an id with whitespace.
+ * @throws {InputFormatError} an empty file, a blank or a repeated id, an id with whitespace, invalid UTF-8.
  * @example
  * ```ts
  * const ids = await readIdLines('corpus.ids.txt');
  * ```
  */
 export async function readIdLines(file: string): Promise<string[]> {
-  let raw = await fs.readFile(file, 'utf8');
-  if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
-  const lines = raw.split(/\r?\n/);
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const ids: string[] = [];
   const seen = new Map<string, number>();
-  lines.forEach((line, i) => {
-    const id = line.trim();
-    if (id === '') throw new InputFormatError('empty id', file, i + 1);
+  // The shared line reader refuses invalid UTF-8 (which would otherwise merge ids into U+FFFD).
+  for await (const { text, line } of readLines(file, { keepBlank: true })) {
+    const id = text.trim();
+    if (id === '') throw new InputFormatError('empty id', file, line);
     // A TREC run separates columns by whitespace: such an id would fail every later search and evaluation.
     if (/\s/.test(id)) {
-      throw new InputFormatError(`id ${JSON.stringify(id)} contains whitespace`, file, i + 1);
+      throw new InputFormatError(`id ${JSON.stringify(id)} contains whitespace`, file, line);
     }
     const first = seen.get(id);
     if (first !== undefined)
-      throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, i + 1);
-    seen.set(id, i + 1);
-  });
-  if (lines.length === 0) throw new InputFormatError('no ids', file);
-  return lines.map((l) => l.trim());
+      throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, line);
+    seen.set(id, line);
+    ids.push(id);
+  }
+  if (ids.length === 0) throw new InputFormatError('no ids', file);
+  return ids;
 }
 
 /**

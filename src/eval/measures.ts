@@ -1,4 +1,5 @@
 import { ArgumentError } from '../errors.js';
+import { parseInteger } from '../util/number.js';
 
 /**
  * trec_eval measure names: parsing the `-m` style names users type (`ndcg_cut.10`, `P.5,10`, `map`) into
@@ -104,10 +105,11 @@ function unsupported(name: string): ArgumentError {
 }
 
 function cutoff(text: string, name: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+  const n = /^\d+$/.test(text) ? parseInteger(text) : undefined;
+  if (n === undefined || n < 1) {
     throw new ArgumentError('measures', `cutoff '${text}' of measure '${name}' must be a positive integer`);
   }
-  return Number(text);
+  return n;
 }
 
 /** Output name of a measure: `ndcg_cut_10`, `map`, `iprec_at_recall_0.10` (C `%3.2f`), `judged@10`. */

@@ -264,10 +264,21 @@ export function averagePrecision(ranking: string[], judgments: Map<string, numbe
   return single('map', Infinity, ranking, judgments);
 }
 
+/**
+ * Queries of `qrels` with at least one judgement. A query with an empty map has no line in a qrels file,
+ * so trec_eval never sees it; counting it would make the in-memory and the file path disagree.
+ */
+function judgedQueryCount(qrels: Qrels): number {
+  let n = 0;
+  for (const judgments of qrels.values()) if (judgments.size > 0) n++;
+  return n;
+}
+
 /** Options of {@link evaluateRun}. */
 export interface EvaluateOptions {
   /**
-   * trec_eval `-c`: average over every query of the qrels, counting those missing from the run as 0.
+   * trec_eval `-c`: average over every query of the qrels (with at least one judgement), counting those
+   * missing from the run (or with no document in it) as 0.
    * Default false: average over queries present in both run and qrels.
    */
   complete?: boolean;
@@ -300,6 +311,10 @@ export interface Evaluation {
 /**
  * Evaluate a run against relevance judgements, as `trec_eval -q -m ...` (with `complete`, `-c`).
  * Queries of the run without judgements are ignored; judged queries without relevant documents score 0.
+ * As in trec_eval, a query exists only through its lines: a query whose map is empty (in `run` or in
+ * `qrels`) is not a query, so the result is the same as after `writeRun`/`writeQrels` and reading back,
+ * with `complete` too. (With `ignoreIdenticalIds`, a query whose only documents were dropped did have
+ * lines and scores 0.)
  *
  * @param measures trec_eval `-m` names: `'ndcg_cut.10'`, `'map'`, `'map_cut.100'`, `'recip_rank'`,
  *   `'P.10'`, `'recall.100'`, `'ndcg'`, `'Rprec'`, `'bpref'`, `'infAP'`, `'gm_map'`, `'success.1,5,10'`,
@@ -327,8 +342,10 @@ export function evaluateRun(
   const sums: Record<string, number> = {};
   for (const spec of specs) sums[spec.key] = 0;
   for (const [qid, scores] of run) {
+    // A query exists only through its lines (trec_eval): an empty map is no query, in run or qrels.
+    if (scores.size === 0) continue;
     const judgments = qrels.get(qid);
-    if (judgments === undefined) continue;
+    if (judgments === undefined || judgments.size === 0) continue;
     let kept = scores;
     if (options.ignoreIdenticalIds && scores.has(qid)) {
       kept = new Map(scores);
@@ -367,7 +384,7 @@ export function evaluateRun(
       missing.set(qid, values);
     }
   }
-  const count = options.complete ? qrels.size : perQuery.size;
+  const count = options.complete ? judgedQueryCount(qrels) : perQuery.size;
   const mean: Record<string, number> = {};
   for (const spec of specs) {
     const how = measureAggregation(spec.family);

@@ -39,10 +39,12 @@ export interface HnswIndexOptions {
   /** Seed of the level generator, for reproducible graphs; default 100. */
   seed?: number;
   /**
-   * With `metric: 'ip'`, search an equivalent L2 problem (see the class notes) instead of hnswlib's raw
-   * `ip` space. Default true; false only to reproduce the raw behaviour.
+   * With `metric: 'ip'`, which graph to build: `true` searches an equivalent L2 problem (the MIPS-to-L2
+   * reduction, see the class notes), `false` hnswlib's own `ip` space, `'auto'` (default) picks from the
+   * first batch added with {@link chooseMipsTransform}. Each loses recall on some data (measured in
+   * docs/index-tuning.md); `evaluate-model` and `index build` warn when they measure it.
    */
-  mipsTransform?: boolean;
+  mipsTransform?: boolean | 'auto';
 }
 
 /**
@@ -51,6 +53,39 @@ export interface HnswIndexOptions {
  * `M`: lower them for a real corpus and check the recall column of `evaluate-model`.
  */
 export const HNSW_DEFAULTS = { M: 48, efConstruction: 200, efSearch: 1536 } as const;
+
+/**
+ * Row-norm spread (95th over 5th percentile) below which `'auto'` picks the MIPS-to-L2 reduction.
+ * Measured (docs/index-tuning.md, benchmarks/hnsw-ip-space.ts): the reduction collapses when norms vary
+ * widely (uniform(0.2, 5): recall@10 0.36 at ef 64, 0.69 at ef 1024, where hnswlib's `ip` space gives 0.99
+ * and 1.00), and hnswlib's `ip` space plateaus when norms are nearly equal around a shared direction
+ * (randomly initialised BERT: 0.97 however large ef, where the reduction reaches 1.00).
+ */
+export const MIPS_NORM_SPREAD = 2;
+
+/**
+ * The graph space `'auto'` chooses for `ip` on `vectors`: the reduction (true) when the 95th/5th
+ * percentile ratio of their norms is below {@link MIPS_NORM_SPREAD}, hnswlib's `ip` space (false) otherwise.
+ *
+ * @example
+ * ```ts
+ * chooseMipsTransform(unitVectors); // true: equal norms
+ * ```
+ */
+export function chooseMipsTransform(vectors: Matrix): boolean {
+  const { rows, cols, data } = vectors;
+  if (rows === 0) return false;
+  const norms = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let sq = 0;
+    for (let j = r * cols; j < (r + 1) * cols; j++) sq += data[j] * data[j];
+    norms[r] = Math.sqrt(sq);
+  }
+  norms.sort();
+  const low = norms[Math.floor(0.05 * (rows - 1))];
+  const high = norms[Math.ceil(0.95 * (rows - 1))];
+  return low > 0 && high / low < MIPS_NORM_SPREAD;
+}
 
 /** hnswlib's names for our metrics: `l2` is squared distance, `ip` is `1 - dot`, `cosine` normalises. */
 const SPACE: Record<Metric, 'l2' | 'ip' | 'cosine'> = { ip: 'ip', cosine: 'cosine', l2: 'l2' };
@@ -84,11 +119,13 @@ const HNSWINDEXOPTIONS_KEYS = optionKeys<HnswIndexOptions>({
  * - `efSearch` / `search(..., { ef })` (query beam): the knob to turn at query time. Recall rises and
  *   speed falls roughly linearly in `ef`; it is always at least `k`. If an approximate index costs you
  *   nDCG, first raise `ef` and watch {@link measureRecall} against an {@link ExactIndex}.
- * - Metric `ip` (maximum inner product): hnswlib's raw `ip` space builds its graph on `1 - dot`, which is
- *   not a distance; on unnormalised embeddings (DPR-style dot-product models) large-norm vectors become
- *   hubs, some documents become unreachable, and recall stalls below 0.9 however high `ef` goes (measured
- *   in docs/index-tuning.md). So by default `ip` uses the standard reduction of inner-product search to
- *   Euclidean search (Bachrach et al., 2014): each stored vector x gets one extra coordinate
+ * - Metric `ip` (maximum inner product) has two graph spaces, and each fails on some data (measured in
+ *   docs/index-tuning.md). hnswlib's raw `ip` space builds its graph on `1 - dot`, which is not a
+ *   distance: on vectors of nearly equal norm around a shared direction (a randomly initialised BERT)
+ *   recall plateaus near 0.97 however high `ef` goes. The standard reduction of inner-product search to
+ *   Euclidean search (Bachrach et al., 2014) has no plateau there, but on vectors of widely varied norms
+ *   its graph is hard to navigate (0.36 at ef 64). So `mipsTransform: 'auto'` (the default) picks by the
+ *   norm spread of the first batch ({@link chooseMipsTransform}). The reduction: each stored vector x gets one extra coordinate
  *   sqrt(Φ² − |x|²), where Φ is the largest norm seen, and each query a 0, so that the L2 nearest
  *   neighbours are exactly the largest inner products; scores are then recomputed exactly, from a
  *   float32 copy of the vectors the index keeps for that (`size * dim * 4` bytes beside the graph). Adding a
@@ -114,7 +151,12 @@ export class HnswIndex implements VectorIndex {
   efSearch: number;
   readonly seed: number;
   /** Whether `ip` search runs through the Euclidean reduction (see the class notes). */
-  readonly mipsTransform: boolean;
+  get mipsTransform(): boolean {
+    return this.transform;
+  }
+  private transform: boolean;
+  /** `mipsTransform: 'auto'` and nothing added yet: the first `add` decides. */
+  private autoSpace: boolean;
   private hnsw: InstanceType<Hnswlib['HierarchicalNSW']>;
   /** Φ: the norm every stored vector is lifted to under the reduction. */
   private maxNorm = 0;
@@ -147,7 +189,12 @@ export class HnswIndex implements VectorIndex {
     if (!Number.isInteger(this.seed) || this.seed < 0) {
       throw new ArgumentError('seed', `must be a non-negative integer, got ${this.seed}`);
     }
-    this.mipsTransform = this.metric === 'ip' && opts.mipsTransform !== false;
+    const mode = opts.mipsTransform ?? 'auto';
+    if (mode !== true && mode !== false && mode !== 'auto') {
+      throw new ArgumentError('mipsTransform', `must be true, false or 'auto', got ${String(mode)}`);
+    }
+    this.transform = this.metric === 'ip' && mode === true;
+    this.autoSpace = this.metric === 'ip' && mode === 'auto';
     this.hnsw = this.createGraph(capacity);
   }
 
@@ -228,6 +275,14 @@ export class HnswIndex implements VectorIndex {
   async add(vectors: Matrix, ids: string[]): Promise<void> {
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
+    if (this.autoSpace && vectors.rows > 0) {
+      this.autoSpace = false;
+      const transform = chooseMipsTransform(vectors);
+      if (transform !== this.transform && this.size === 0) {
+        this.transform = transform;
+        this.hnsw = this.createGraph(this.hnsw.getMaxElements());
+      }
+    }
     const need = this.size + vectors.rows;
     const capacity = Math.max(need, need > this.hnsw.getMaxElements() ? 2 * this.hnsw.getMaxElements() : 0);
     const d = this.dim;

@@ -36,8 +36,12 @@ export async function measureRecall(
 }
 
 /**
- * The same measure over id lists that were already retrieved.
+ * The same measure over id lists that were already retrieved: per query |approx ∩ exact| / |exact|, with
+ * both lists cut at `k`, averaged over the queries whose exact list is not empty. A query with no exact
+ * result has nothing to recall: it is no query (as a query without lines in a run), rather than a 0 that
+ * would lower the mean. 0 when no query has an exact result.
  *
+ * @throws {ArgumentError} if the two lists hold different numbers of queries.
  * @example
  * ```ts
  * import { recallOfResults } from 'dense-retrieval';
@@ -45,12 +49,18 @@ export async function measureRecall(
  * ```
  */
 export function recallOfResults(approx: string[][], exact: string[][], k: number): number {
+  if (approx.length !== exact.length) {
+    throw new ArgumentError('approx', `has ${approx.length} result lists for ${exact.length} exact ones`);
+  }
   let sum = 0;
+  let counted = 0;
   for (let i = 0; i < exact.length; i++) {
     const truth = new Set(exact[i].slice(0, k));
+    if (truth.size === 0) continue;
     let hit = 0;
     for (const id of approx[i].slice(0, k)) if (truth.has(id)) hit++;
-    sum += hit / k;
+    sum += hit / truth.size;
+    counted++;
   }
-  return exact.length === 0 ? 0 : sum / exact.length;
+  return counted === 0 ? 0 : sum / counted;
 }

@@ -5,6 +5,8 @@ import { ArgumentError, InputFormatError } from '../errors.js';
 import type { DenseRetrievalError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { packageRoot } from '../util/package.js';
+import { bertFixesFor, fixBertText } from './bert-normalizer-fixes.js';
+import type { BertFixes } from './bert-normalizer-fixes.js';
 
 /**
  * The text tokenizer of a text encoder: a thin layer over `@huggingface/tokenizers` (the pure-JS port of
@@ -552,40 +554,6 @@ class RowWriter {
     this.out.tokenTypeIds[this.pos] = type;
     this.pos += 1;
   }
-}
-
-/** What {@link fixBertText} must do for a tokenizer's BertNormalizer. */
-interface BertFixes {
-  dropUnassigned: boolean;
-  spaceAstralCjk: boolean;
-}
-
-function bertFixesFor(normalizer: unknown): BertFixes | undefined {
-  if (!isObject(normalizer) || normalizer.type !== 'BertNormalizer') return undefined;
-  return {
-    dropUnassigned: normalizer.clean_text !== false,
-    spaceAstralCjk: normalizer.handle_chinese_chars !== false,
-  };
-}
-
-/** CJK ideographs outside the Basic Multilingual Plane (extensions B-E and compatibility supplement). */
-const ASTRAL_CJK =
-  /[\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\u{2F800}-\u{2FA1F}]/gu;
-const UNASSIGNED = /\p{Cn}/gu;
-const HIGH_SURROGATE_OR_UNASSIGNED = /[\uD800-\uDBFF]|\p{Cn}/u;
-
-/**
- * Two places where the JS BertNormalizer differs from Hugging Face's (Rust and Python agree): it checks
- * CJK ideographs per UTF-16 unit, so those outside the BMP are not split off as words, and it keeps
- * unassigned code points (category Cn), which Hugging Face drops as control characters. Both are fixed
- * on the raw text before the library sees it; the parity fixture has a case for each.
- */
-function fixBertText(text: string, fixes: BertFixes): string {
-  if (!HIGH_SURROGATE_OR_UNASSIGNED.test(text)) return text;
-  let out = text;
-  if (fixes.dropUnassigned) out = out.replace(UNASSIGNED, '');
-  if (fixes.spaceAstralCjk) out = out.replace(ASTRAL_CJK, ' $& ');
-  return out;
 }
 
 /**

@@ -8,11 +8,14 @@ export interface TrainingExample {
   positive: string;
   /** Hard negatives; every example of a run must have the same number. */
   negatives?: string[];
-  /** Identity of the query (its text when absent); the sampler keeps one copy per batch. */
+  /**
+   * Identity of the query. The sampler never puts two examples with the same query id, nor (with or
+   * without ids) the same text, into one batch.
+   */
   queryId?: string;
-  /** Identity of the positive (its text when absent), used to mask false negatives. */
+  /** Identity of the positive; the loss masks a passage with the same id or the same text. */
   positiveId?: string;
-  /** Identities of the negatives (their texts when absent). */
+  /** Identities of the negatives (compared like `positiveId`). */
   negativeIds?: string[];
 }
 

@@ -9,7 +9,8 @@ import { HnswIndex } from '../../src/index/hnsw.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { rawContainer, rewriteContainer } from '../index/container-helpers.js';
-import { FIXTURES, fixtureJson } from '../index/helpers.js';
+import { FIXTURES, fixtureJson, randomMatrix } from '../index/helpers.js';
+import { writeNpy } from '../../src/data/npy.js';
 
 const vectors = path.join(FIXTURES, 'docs.npy');
 const queries = path.join(FIXTURES, 'queries.npy');
@@ -316,4 +317,71 @@ test('index search on damaged index files exits 1 with one typed line, never wit
     await fs.readFile(path.join(dir, 'capacity.run'), 'utf8'),
     await fs.readFile(path.join(dir, 'good.run'), 'utf8'),
   );
+});
+
+test('issue 12: index build --mips-transform picks the ip graph, names it, and warns when its recall is low', async () => {
+  const dir = tmpDir();
+  // The issue's input: 3,000 x 32 Gaussian rows scaled by uniform(0.2, 5).
+  const n = 3000;
+  const d = 32;
+  const base = randomMatrix(n, d, 81);
+  const scales = randomMatrix(n, 1, 82);
+  for (let r = 0; r < n; r++) {
+    const s = 0.2 + 4.8 * (0.5 + 0.5 * Math.tanh(scales.data[r]));
+    for (let j = 0; j < d; j++) base.data[r * d + j] *= s;
+  }
+  const npy = path.join(dir, 'v.npy');
+  await writeNpy(npy, base);
+  const idFile = path.join(dir, 'ids.txt');
+  await fs.writeFile(idFile, Array.from({ length: n }, (_, i) => `d${i}`).join('\n') + '\n');
+  const build = (extra: string[]) =>
+    runCli([
+      'index',
+      'build',
+      '--vectors',
+      npy,
+      '--ids',
+      idFile,
+      '--type',
+      'hnsw',
+      '--metric',
+      'ip',
+      '--M',
+      '16',
+      '--ef-construction',
+      '100',
+      '--ef-search',
+      '64',
+      '--out',
+      path.join(dir, 'x.hnsw'),
+      '--quiet',
+      ...extra,
+    ]);
+  const auto = await build([]);
+  assert.equal(auto.code, 0, auto.stderr);
+  assert.match(auto.stderr, /\(ip, graph: hnswlib's ip space\)/);
+  assert.doesNotMatch(auto.stderr, /warning/);
+  const forced = await build(['--mips-transform', 'on']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stderr, /graph: MIPS-to-L2 reduction/);
+  assert.match(
+    forced.stderr,
+    /warning: recall@10 vs exact search is 0\.\d+ at ef 64 \(100 documents as queries; < 0\.95\): raise --ef-search, or the other graph \(--mips-transform off\)/,
+  );
+  const bad = await runCli([
+    'index',
+    'build',
+    '--vectors',
+    npy,
+    '--ids',
+    idFile,
+    '--type',
+    'exact',
+    '--mips-transform',
+    'on',
+    '--out',
+    path.join(dir, 'y'),
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--mips-transform applies to --type hnsw only/);
 });

@@ -11,6 +11,7 @@ import { recallOfResults } from '../../src/index/recall.js';
 import type { CorpusDoc, Matrix, Qrels, Run } from '../../src/types.js';
 import { ArgumentError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { randomMatrix } from '../index/helpers.js';
 
 /** A deterministic stand-in encoder: hashed bag of words, so similar texts get similar vectors. */
 function hashEncoder(dim = 32): RetrievalEncoder & { calls: number } {
@@ -294,4 +295,90 @@ test("the dense metric defaults to the model's similarity; a bi-encoder embeds q
   assert.equal(seen.passage.length, corpus.length);
   assert.equal(table.metric, 'ip');
   assert.deepEqual(table.rows, ip.rows);
+});
+
+test('issue 12: a query with an empty judgement map is not evaluated (MRR@10 and the means agree)', async () => {
+  const corpus: CorpusDoc[] = Array.from({ length: 5 }, (_, i) => ({
+    id: `d${i}`,
+    title: '',
+    text: String(5 - i),
+  }));
+  const encoder: RetrievalEncoder = {
+    async encode(texts) {
+      return {
+        data: Float32Array.from(texts, (t) => (t.startsWith('query') ? 1 : Number(t))),
+        rows: texts.length,
+        cols: 1,
+      };
+    },
+  };
+  const queries = new Map([
+    ['a', 'query a'],
+    ['b', 'query b'],
+  ]);
+  const qrels: Qrels = new Map([
+    ['a', new Map([['d1', 1]])], // rank 2
+    ['b', new Map<string, number>()],
+  ]);
+  const table = await new RetrievalEvaluator({
+    corpus,
+    queries,
+    qrels,
+    indexes: ['exact'],
+    quiet: true,
+  }).evaluate(encoder);
+  assert.equal(table.rows[0].mrr10, 1 / 2);
+  assert.equal(table.rows[0].ndcg10, 1 / Math.log2(3));
+});
+
+test('issue 12: an HNSW row far below exact search is flagged, naming the other ip graph', async () => {
+  const n = 2000;
+  const d = 32;
+  const docs = randomMatrix(n, d, 91);
+  const scales = randomMatrix(n, 1, 92);
+  for (let r = 0; r < n; r++) {
+    const s = 0.2 + 4.8 * (0.5 + 0.5 * Math.tanh(scales.data[r]));
+    for (let j = 0; j < d; j++) docs.data[r * d + j] *= s;
+  }
+  const qs = randomMatrix(40, d, 93);
+  const encoder: RetrievalEncoder = {
+    async encode(texts) {
+      const data = new Float32Array(texts.length * d);
+      texts.forEach((t, i) => {
+        const [src, row] = t.startsWith('q') ? [qs, Number(t.slice(1))] : [docs, Number(t)];
+        data.set(src.data.subarray(row * d, (row + 1) * d), i * d);
+      });
+      return { data, rows: texts.length, cols: d };
+    },
+  };
+  const corpus: CorpusDoc[] = Array.from({ length: n }, (_, i) => ({
+    id: `d${i}`,
+    title: '',
+    text: String(i),
+  }));
+  const queries = new Map(Array.from({ length: 40 }, (_, i) => [`q${i}`, `q${i}`] as const));
+  const qrels: Qrels = new Map(
+    Array.from({ length: 40 }, (_, i) => [`q${i}`, new Map([[`d${i}`, 1]])] as const),
+  );
+  const run = async (mipsTransform: boolean | 'auto') =>
+    formatEvaluationTable(
+      await new RetrievalEvaluator({
+        corpus,
+        queries,
+        qrels,
+        indexes: ['hnsw'],
+        ef: [16],
+        k: 10,
+        hnsw: { M: 16, efConstruction: 100, mipsTransform },
+        quiet: true,
+      }).evaluate(encoder),
+    );
+  const forced = await run(true);
+  assert.match(forced, /hnsw ip graph: MIPS-to-L2 reduction/);
+  assert.match(
+    forced,
+    /warning: hnsw ef=16 finds 0\.\d+ of exact search's top 10 \(< 0\.95\); .*--mips-transform off/,
+  );
+  const auto = await run('auto');
+  assert.match(auto, /hnsw ip graph: hnswlib's ip space/);
 });

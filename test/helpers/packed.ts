@@ -50,11 +50,12 @@ export interface PackedProject {
  * resolves a symlinked package's own dependencies from its real path). Only what `files` in package.json
  * ships is there, which is the point.
  *
- * `hideHnswlibBinary` installs a copy of hnswlib-node without its compiled `build/` directory: what a
+ * `optionalPeers` links optional peer dependencies too, as a user who followed a guide's install line has
+ * them. `hideHnswlibBinary` installs a copy of hnswlib-node without its compiled `build/` directory: what a
  * machine without a C++ toolchain ends up with.
  */
 export function installPacked(
-  options: { type?: 'module' | 'commonjs'; hideHnswlibBinary?: boolean } = {},
+  options: { type?: 'module' | 'commonjs'; hideHnswlibBinary?: boolean; optionalPeers?: string[] } = {},
 ): PackedProject {
   const dir = tmpDir('dr-consumer-');
   const pkgDir = path.join(dir, 'node_modules', 'dense-retrieval');
@@ -79,6 +80,8 @@ export function installPacked(
       link(dir, name);
     }
   }
+  // Optional peer dependencies a user installs when a guide says so (e.g. PGlite for pgvector).
+  for (const name of options.optionalPeers ?? []) link(dir, name);
   // Type packages npm would hoist to the top (tfjs-core's d.ts use the global `Long` of @types/long), and
   // @types/node, which a TypeScript consumer installs itself.
   for (const types of ['node', 'long', 'offscreencanvas', 'seedrandom']) link(dir, `@types/${types}`);

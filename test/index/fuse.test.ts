@@ -140,3 +140,10 @@ test('optimizeFusionWeights searches the simplex grid and keeps the best (later 
   assert.throws(() => optimizeFusionWeights(qrels, [a, b], 'map', { step: 0.3 }), /step: must divide 1/);
   assert.throws(() => optimizeFusionWeights(qrels, [a], 'map'), /at least two runs/);
 });
+
+test('issue 12: an empty per-query map adds no query to the fused run (it has no line in a run file)', () => {
+  const fused = fuse([run({ q1: { a: 1 }, q2: {} }), run({ q2: {}, q3: {} })]);
+  assert.deepEqual([...fused.keys()], ['q1']);
+  const mixed = fuse([run({ q2: {} }), run({ q2: { b: 2 } })], { k: 0 });
+  assert.deepEqual([...mixed.get('q2')!], [['b', 1]]);
+});

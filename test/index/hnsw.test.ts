@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { InputFormatError } from '../../src/errors.js';
 import { ExactIndex } from '../../src/index/exact.js';
-import { HnswIndex } from '../../src/index/hnsw.js';
+import { HnswIndex, chooseMipsTransform } from '../../src/index/hnsw.js';
 import { measureRecall } from '../../src/index/recall.js';
 import { tmpDir } from '../helpers/tmp.js';
 import type { SearchResult } from '../../src/index/types.js';
@@ -50,7 +50,7 @@ test('ip uses the exact inner-product reduction: full-beam search equals exact s
   const big = randomMatrix(150, 12, 42);
   for (let i = 0; i < big.data.length; i++) big.data[i] *= 3; // longer vectors: forces a rebuild
   const q = randomMatrix(15, 12, 43);
-  const hnsw = new HnswIndex({ dim: 12, metric: 'ip' });
+  const hnsw = new HnswIndex({ dim: 12, metric: 'ip', mipsTransform: true });
   const exact = new ExactIndex({ dim: 12, metric: 'ip' });
   assert.equal(hnsw.mipsTransform, true);
   await hnsw.add(small, ids(150, 's'));
@@ -80,7 +80,7 @@ test('save/load keeps graph and id mapping; truncated or other-version files are
   assert.deepEqual(await loaded.search(q, 5), await index.search(q, 5));
   await loaded.add(randomMatrix(1, 32, 33), ['new']);
   assert.equal(loaded.size, 401);
-  const ip = new HnswIndex({ dim: 32, metric: 'ip', M: 8 });
+  const ip = new HnswIndex({ dim: 32, metric: 'ip', M: 8, mipsTransform: true });
   await ip.add(docs, ids(400));
   await ip.save(path.join(dir, 'ip.hnsw'));
   const ipLoaded = await HnswIndex.load(path.join(dir, 'ip.hnsw'));
@@ -251,4 +251,91 @@ test('l2 and cosine: batch equals one-by-one, scores from the distance, equal di
     const best = batch.scores[10][0];
     assert.ok(metric === 'l2' ? Math.abs(best) < 1e-5 : Math.abs(best - 1) < 1e-5, `${metric} self ${best}`);
   }
+});
+
+/** Rows of `m` scaled by uniform(lo, hi) (deterministic from `seed`). */
+function scaledRows(m: Matrix, lo: number, hi: number, seed: number): Matrix {
+  const u = randomMatrix(m.rows, 1, seed);
+  const data = Float32Array.from(m.data);
+  for (let r = 0; r < m.rows; r++) {
+    const s = lo + (hi - lo) * (0.5 + 0.5 * Math.tanh(u.data[r])); // a smooth map of N(0,1) into (lo, hi)
+    for (let j = 0; j < m.cols; j++) data[r * m.cols + j] *= s;
+  }
+  return { data, rows: m.rows, cols: m.cols };
+}
+
+/** Randomly initialised BERT-like vectors: a large shared direction plus small low-rank noise. */
+function sharedDirection(n: number, d: number, seed: number): Matrix {
+  const mean = randomMatrix(1, d, 7).data;
+  const noise = randomMatrix(16, d, 8).data;
+  const coef = randomMatrix(n, 16, seed).data;
+  const jitter = randomMatrix(n, d, seed + 1).data;
+  const data = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) {
+      let v = 3.3 * mean[j] + 0.05 * jitter[i * d + j];
+      for (let b = 0; b < 16; b++) v += 0.35 * coef[i * 16 + b] * noise[b * d + j];
+      data[i * d + j] = v;
+    }
+  }
+  return { data, rows: n, cols: d };
+}
+
+test("issue 12: 'auto' picks hnswlib's ip space for widely varied norms (recall@10 0.40 -> >= 0.95 at ef 64)", async () => {
+  // The issue's input: 3,000 x 32 Gaussian rows scaled by ~uniform(0.2, 5), Gaussian queries, M 16, efC 100.
+  const docs = scaledRows(randomMatrix(3000, 32, 51), 0.2, 5, 52);
+  const queries = randomMatrix(50, 32, 53);
+  assert.equal(chooseMipsTransform(docs), false);
+  const exact = new ExactIndex({ dim: 32, metric: 'ip' });
+  await exact.add(docs, ids(3000));
+  const recall = async (mipsTransform: boolean | 'auto') => {
+    const hnsw = new HnswIndex({ dim: 32, metric: 'ip', M: 16, efConstruction: 100, mipsTransform });
+    await hnsw.add(docs, ids(3000));
+    return { value: await measureRecall(hnsw, exact, queries, 10, { ef: 64 }), space: hnsw.mipsTransform };
+  };
+  const auto = await recall('auto');
+  assert.equal(auto.space, false);
+  assert.ok(auto.value >= 0.95, `auto: ${auto.value}`);
+  const reduction = await recall(true);
+  assert.ok(reduction.value < 0.7, `the reduction's failure this guards against: ${reduction.value}`);
+});
+
+test("issue 12: 'auto' keeps the reduction for nearly equal norms around a shared direction (no ip plateau)", async () => {
+  const docs = sharedDirection(3000, 32, 61);
+  const queries = sharedDirection(50, 32, 71);
+  assert.equal(chooseMipsTransform(docs), true);
+  const exact = new ExactIndex({ dim: 32, metric: 'ip' });
+  await exact.add(docs, ids(3000));
+  const recall = async (mipsTransform: boolean | 'auto') => {
+    const hnsw = new HnswIndex({ dim: 32, metric: 'ip', M: 16, efConstruction: 100, mipsTransform });
+    await hnsw.add(docs, ids(3000));
+    return measureRecall(hnsw, exact, queries, 10, { ef: 1024 });
+  };
+  const auto = await recall('auto');
+  const raw = await recall(false);
+  assert.ok(auto >= 0.99, `auto: ${auto}`);
+  assert.ok(auto > raw, `auto ${auto} vs hnswlib ip ${raw}`);
+  assert.throws(() => new HnswIndex({ dim: 2, mipsTransform: 'yes' as never }), /mipsTransform: must be/);
+});
+
+test("issue 12: the graph 'auto' chose is saved with the index and kept on load and later adds", async () => {
+  const docs = scaledRows(randomMatrix(300, 16, 101), 0.2, 5, 102);
+  const q = randomMatrix(10, 16, 103);
+  const index = new HnswIndex({ dim: 16, metric: 'ip', M: 8 });
+  assert.equal(index.mipsTransform, false, 'undecided until the first add');
+  await index.add(docs, ids(300));
+  assert.equal(index.mipsTransform, false);
+  const file = path.join(tmpDir(), 'auto.hnsw');
+  await index.save(file);
+  const loaded = await HnswIndex.load(file);
+  assert.equal(loaded.mipsTransform, false);
+  assert.deepEqual(await loaded.search(q, 5), await index.search(q, 5));
+  // Equal norms later do not switch an index that already holds vectors.
+  const unit = randomMatrix(5, 16, 104);
+  await loaded.add(unit, ids(5, 'u'));
+  assert.equal(loaded.mipsTransform, false);
+  const equal = new HnswIndex({ dim: 16, metric: 'ip', M: 8 });
+  await equal.add(randomMatrix(300, 16, 105), ids(300));
+  // 16-d Gaussian rows: norms within about 3.0-5.0 (95th/5th percentile < 2), so the reduction.
+  assert.equal(equal.mipsTransform, true);
 });

@@ -155,7 +155,7 @@ test('hnsw: header fields of the wrong type name the field and the file', async 
 
 test('hnsw: stored points whose norms disagree with the metric (cosine: 1, ip reduction: Φ) are refused', async () => {
   const m = { data: new Float32Array([3, 0, 0, 4, 1, 1]), rows: 3, cols: 2 };
-  const ip = new HnswIndex({ dim: 2, metric: 'ip', M: 4 });
+  const ip = new HnswIndex({ dim: 2, metric: 'ip', M: 4, mipsTransform: true });
   await ip.add(m, ['a', 'b', 'c']);
   const file = path.join(dir, 'ip.hnsw');
   await ip.save(file);

@@ -79,3 +79,15 @@ test('searchResultToRun keys rows by query id and keeps scores', async () => {
     /queryIds: duplicate query id 'q'/,
   );
 });
+
+test('issue 12: a query with no exact result is no query, and a short exact list is recalled in full', () => {
+  // Query 2 has no exact result (nothing to recall): it must not count as a 0.
+  assert.equal(recallOfResults([['a', 'b'], ['c', 'x'], []], [['a', 'b'], ['c', 'd'], []], 2), (1 + 0.5) / 2);
+  // An exact list shorter than k (a corpus of 3): finding all 3 is recall 1, not 3/10.
+  assert.equal(recallOfResults([['a', 'b', 'c']], [['c', 'b', 'a']], 10), 1);
+  assert.equal(recallOfResults([[]], [[]], 10), 0);
+  assert.throws(
+    () => recallOfResults([['a']], [['a'], ['b']], 1),
+    /approx: has 1 result lists for 2 exact ones/,
+  );
+});

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { readLines } from '../../data/lines.js';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveModelSource } from '../../checkpoint/hub.js';
@@ -20,6 +20,7 @@ import { optionalChoice, optionalInt, requireFile, requireString } from '../args
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { runShardEncode, runShardMerge, SHARD_HELP, SHARD_OPTIONS } from './encode-shards.js';
+import { parseInteger } from '../../util/number.js';
 
 /**
  * Texts of an input file: `.txt` gives one text per line (blank lines inside the file are kept as empty
@@ -42,11 +43,8 @@ export async function readTextRecords(
   const texts: string[] = [];
   const idOf: { id?: string; line: number }[] = [];
   if (ext === '.txt') {
-    let raw = await fs.readFile(file, 'utf8');
-    if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
-    const lines = raw.split(/\r?\n/);
-    if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-    texts.push(...lines);
+    // Through the shared line reader, so invalid UTF-8 is an error naming the line, not U+FFFD.
+    for await (const { text } of readLines(file, { keepBlank: true })) texts.push(text);
   } else if (ext === '.jsonl') {
     for await (const { value, line } of readJsonl(file)) {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -110,10 +108,11 @@ function parseWorkers(values: OptionValues): number {
   const v = values.workers;
   if (v === undefined) return 1;
   if (v === 'auto') return os.availableParallelism();
-  if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+  const n = typeof v === 'string' ? parseInteger(v) : undefined;
+  if (n === undefined || n < 1) {
     throw new UsageError(`--workers expects a positive integer or 'auto', got '${String(v)}'`);
   }
-  return Number(v);
+  return n;
 }
 
 /** `dense-retrieval encode`: embed the texts of a file with a model and write a float32 .npy. */

@@ -2,14 +2,16 @@ import { loadBeir } from '../../data/beir.js';
 import {
   formatEvaluationTable,
   metricOfSimilarity,
+  RECALL_WARNING,
   RetrievalEvaluator,
 } from '../../eval/retrieval-evaluator.js';
 import { loadRetrievalModel } from '../../models/load-retrieval-model.js';
 import type { EvaluatorIndex } from '../../eval/retrieval-evaluator.js';
-import { optionalChoice, optionalInt, optionalString, requireString } from '../args.js';
+import { optionalChoice, optionalInt, optionalString, parseMipsTransform, requireString } from '../args.js';
 import { HNSW_DEFAULTS } from '../../index/hnsw.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
+import { parseInteger } from '../../util/number.js';
 
 const INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25', 'pgvector'];
 const DEFAULT_INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25'];
@@ -51,6 +53,11 @@ Options:
   --database URL           pgvector on a PostgreSQL server (postgres://user:password@host:port/db) instead
                            of the embedded PGlite; the evaluator creates a table of its own and drops it
   --pg-data-dir DIR        embedded pgvector data directory (default: in memory)
+  --mips-transform auto|on|off
+                           HNSW graph for --metric ip: on = MIPS-to-L2 reduction, off = hnswlib's ip
+                           space, auto (default) = by the norm spread of the vectors; each loses recall
+                           on some data (docs/index-tuning.md), and a row below ${RECALL_WARNING} recall@10 vs
+                           exact is flagged with a warning
   --k N                    retrieval depth (default 100)
   --run-out PREFIX         write runs as PREFIX.<index>.run (TREC format)
   --max-length N           truncate texts to N tokens (default: the model's max_seq_length)
@@ -70,6 +77,7 @@ Options:
     metric: { type: 'string' },
     M: { type: 'string' },
     'ef-construction': { type: 'string' },
+    'mips-transform': { type: 'string' },
     k: { type: 'string' },
     'run-out': { type: 'string' },
     'max-length': { type: 'string' },
@@ -91,15 +99,16 @@ Options:
       },
     );
     const ef = parseList(optionalString(values, 'ef'), 'ef')?.map((s) => {
-      if (!/^\d+$/.test(s) || Number(s) < 1)
-        throw new UsageError(`--ef expects positive integers, got '${s}'`);
-      return Number(s);
+      const n = parseInteger(s);
+      if (n === undefined || n < 1) throw new UsageError(`--ef expects positive integers, got '${s}'`);
+      return n;
     });
     const repeated = ef?.find((v, i) => ef.indexOf(v) !== i);
     if (repeated !== undefined) throw new UsageError(`--ef lists ${repeated} twice`);
     const metric = optionalChoice(values, 'metric', ['ip', 'cosine'] as const);
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
+    const mipsTransform = parseMipsTransform(values);
     const k = optionalInt(values, 'k', 1);
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
@@ -125,7 +134,7 @@ Options:
       ef,
       k,
       metric,
-      hnsw: { M, efConstruction },
+      hnsw: { M, efConstruction, mipsTransform },
       pgvector: pgvectorOptions(values, indexes, { M, efConstruction }),
       runOut,
       batchSize,

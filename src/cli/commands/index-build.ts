@@ -1,4 +1,4 @@
-import { readNpyBlocks, readNpyInfo } from '../../data/npy.js';
+import { readNpy, readNpyBlocks, readNpyInfo } from '../../data/npy.js';
 import {
   readIdLines,
   readVectorIds,
@@ -12,9 +12,19 @@ import { HNSW_DEFAULTS, HnswIndex } from '../../index/hnsw.js';
 import { PgvectorIndex } from '../../index/pgvector.js';
 import type { VectorIndex } from '../../index/types.js';
 import { createProgress } from '../../util/progress.js';
-import { optionalChoice, optionalInt, optionalString, requireFile, requireString } from '../args.js';
+import {
+  optionalChoice,
+  optionalInt,
+  optionalString,
+  parseMipsTransform,
+  requireFile,
+  requireString,
+} from '../args.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
+import { RECALL_WARNING } from '../../eval/retrieval-evaluator.js';
+import type { Matrix } from '../../types.js';
+import { recallOfResults } from '../../index/recall.js';
 
 export { readIdLines };
 
@@ -45,6 +55,11 @@ Options:
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M}; higher = better recall, more memory)
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction}; higher = better graph, slower build)
   --ef-search N            HNSW default query beam stored with the index (default ${HNSW_DEFAULTS.efSearch})
+  --mips-transform auto|on|off
+                           HNSW graph for --metric ip: on = MIPS-to-L2 reduction, off = hnswlib's ip
+                           space, auto (default) = by the norm spread of the vectors (docs/index-tuning.md).
+                           After the build, recall@10 at --ef-search is measured on sampled documents used
+                           as queries, with a warning below ${RECALL_WARNING}
   --out PATH               where to write the index, or the pgvector reference (required)
 
 pgvector options (embedded PGlite by default; a server with --database):
@@ -69,6 +84,7 @@ pgvector options (embedded PGlite by default; a server with --database):
     M: { type: 'string' },
     'ef-construction': { type: 'string' },
     'ef-search': { type: 'string' },
+    'mips-transform': { type: 'string' },
     out: { type: 'string' },
     table: { type: 'string' },
     database: { type: 'string' },
@@ -92,8 +108,12 @@ pgvector options (embedded PGlite by default; a server with --database):
     const efConstruction = optionalInt(values, 'ef-construction', 1);
     const efSearch = optionalInt(values, 'ef-search', 1);
     const out = requireString(values, 'out');
+    const mipsTransform = parseMipsTransform(values);
     if (type === 'exact' && (M !== undefined || efConstruction !== undefined || efSearch !== undefined)) {
       throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw and pgvector only');
+    }
+    if (mipsTransform !== undefined && type !== 'hnsw') {
+      throw new UsageError('--mips-transform applies to --type hnsw only');
     }
     const pgFlags = ['table', 'database', 'data-dir', 'pg-index', 'lists', 'halfvec'].filter(
       (f) => values[f] !== undefined,
@@ -131,6 +151,11 @@ pgvector options (embedded PGlite by default; a server with --database):
     }
     const modelMetric = meta?.metric ?? undefined;
     const metric = explicitMetric ?? modelMetric ?? 'ip';
+    if (mipsTransform !== undefined && metric !== 'ip') {
+      throw new UsageError(
+        `--mips-transform applies to metric ip only (this index: ${metric}${explicitMetric === undefined ? `, from ${vectorSidecarPaths(vectorsFile).meta}` : ''})`,
+      );
+    }
     // Unit vectors rank alike under ip and cosine: no warning then.
     const alike = meta?.normalized === true && explicitMetric !== 'l2' && modelMetric !== 'l2';
     if (
@@ -162,7 +187,15 @@ pgvector options (embedded PGlite by default; a server with --database):
     const index: VectorIndex =
       type === 'exact'
         ? new ExactIndex({ dim: info.cols, metric, capacity: info.rows })
-        : new HnswIndex({ dim: info.cols, metric, M, efConstruction, efSearch, capacity: info.rows });
+        : new HnswIndex({
+            dim: info.cols,
+            metric,
+            M,
+            efConstruction,
+            efSearch,
+            mipsTransform,
+            capacity: info.rows,
+          });
     const progress = createProgress({ total: info.rows, label: `${type} build`, unit: 'vectors', quiet });
     const step = type === 'exact' ? 65536 : 1000;
     for await (const { start, matrix } of readNpyBlocks(vectorsFile, step)) {
@@ -171,12 +204,31 @@ pgvector options (embedded PGlite by default; a server with --database):
     }
     progress.done();
     await index.save(out);
+    const graph =
+      index instanceof HnswIndex && metric === 'ip'
+        ? `, graph: ${index.mipsTransform ? 'MIPS-to-L2 reduction' : "hnswlib's ip space"}`
+        : '';
     process.stderr.write(
-      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}) -> ${out}\n` +
+      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}${graph}) -> ${out}\n` +
         (explicitMetric === undefined && modelMetric === undefined
           ? `dense-retrieval: metric ${metric}: the default; ${vectorsFile} records no model similarity\n`
           : ''),
     );
+    if (index instanceof HnswIndex) {
+      const probe = await probeRecall(index, vectorsFile, info, ids);
+      if (probe === undefined) {
+        process.stderr.write('dense-retrieval: recall not measured (index too large for a quick check)\n');
+      } else if (probe.recall < RECALL_WARNING) {
+        const other =
+          metric === 'ip'
+            ? `, or the other graph (--mips-transform ${index.mipsTransform ? 'off' : 'on'})`
+            : '';
+        process.stderr.write(
+          `dense-retrieval: warning: recall@10 vs exact search is ${probe.recall.toFixed(3)} at ef ${index.efSearch} ` +
+            `(${probe.queries} documents as queries; < ${RECALL_WARNING}): raise --ef-search${other}\n`,
+        );
+      }
+    }
   },
 };
 
@@ -233,4 +285,36 @@ async function buildPgvector(
   } finally {
     await index.close();
   }
+}
+
+/** Multiply-adds the build-time recall check may spend (about a second in JavaScript). */
+const PROBE_BUDGET = 1e9;
+
+/**
+ * Recall@10 of `index` at its default `ef` against brute force, with up to 100 evenly spaced stored
+ * vectors as queries. Stored vectors are not the real queries, but a graph that cannot find the top 10 of
+ * its own documents (the failure of the wrong `ip` graph on some data) fails here too. Undefined when even
+ * 10 queries would cost more than {@link PROBE_BUDGET}.
+ */
+async function probeRecall(
+  index: HnswIndex,
+  vectorsFile: string,
+  info: { rows: number; cols: number },
+  ids: string[],
+): Promise<{ recall: number; queries: number } | undefined> {
+  const { rows, cols } = info;
+  const count = Math.min(100, rows, Math.floor(PROBE_BUDGET / (rows * cols)));
+  if (count < Math.min(10, rows)) return undefined;
+  // Within the budget the matrix is small enough to read whole for the brute-force reference.
+  const vectors = await readNpy(vectorsFile);
+  const { data } = vectors;
+  const k = Math.min(10, rows);
+  const picks = Array.from({ length: count }, (_, i) => Math.floor((i * rows) / count));
+  const queries: Matrix = { data: new Float32Array(count * cols), rows: count, cols };
+  picks.forEach((r, i) => queries.data.set(data.subarray(r * cols, (r + 1) * cols), i * cols));
+  const exact = new ExactIndex({ dim: cols, metric: index.metric });
+  await exact.add(vectors, ids);
+  const truth = (await exact.search(queries, k)).ids;
+  const found = (await index.search(queries, k)).ids;
+  return { recall: recallOfResults(found, truth, k), queries: count };
 }

@@ -56,6 +56,8 @@ Options:
   --warmup N              warmup updates (default 10% of the total)
   --pooling MODE          cls|mean|max (default: the model's own)
   --max-length N          truncate texts to N tokens (default: the model's max_seq_length)
+                          N is saved as the trained model's max_seq_length, so inference
+                          truncates at N tokens too (as sentence-transformers does)
   --untied                separate query and passage encoders (both start from --model)
   --similarity S          dot|cosine (default: --model's own, else dot); saved with the model, and
                           the default metric of evaluate-model and index build
@@ -230,6 +232,11 @@ Options:
       const result = await trainer.train(examples, { resume });
       trainer.dispose();
       await saveModelInto(model, out);
+      if (maxSeqLength !== undefined) {
+        say(
+          `saved max_seq_length: ${maxSeqLength} with the model (from --max-length): encoding with it truncates at ${maxSeqLength} tokens too`,
+        );
+      }
       const losses = result.losses;
       const summary =
         losses.length === 0

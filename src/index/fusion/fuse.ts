@@ -105,6 +105,8 @@ export function fuse(runs: Run[], options: FuseOptions = {}): Run {
     const k = options.k ?? 60;
     for (const run of runs) {
       for (const [qid, docs] of run) {
+        // An empty map is no query (it has no line in a run file); it must not create one in the output.
+        if (docs.size === 0) continue;
         const fused = slot(qid);
         const order = rankedEntries(docs);
         const n = Math.min(order.length, depth);
@@ -118,6 +120,7 @@ export function fuse(runs: Run[], options: FuseOptions = {}): Run {
   const hits = new Map<string, Map<string, number>>();
   runs.forEach((run, i) => {
     for (const [qid, docs] of normalizeRun(run, norm, depth)) {
+      if (docs.size === 0) continue;
       const fused = slot(qid);
       let counts = hits.get(qid);
       if (!counts) hits.set(qid, (counts = new Map()));
