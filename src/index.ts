@@ -105,6 +105,9 @@ export type { CachedInBatchNegativesOptions } from './losses/cached-in-batch-neg
 export type { TrainableEncoder, TrainingBatch, GradientResult, RetrievalLoss } from './losses/types.js';
 export { BiEncoder, BI_ENCODER_CONFIG } from './models/bi-encoder.js';
 export type { BiEncoderConfig, BiEncoderOptions, TowerEncoder } from './models/bi-encoder.js';
+export { loadRetrievalModel, towerEncoder } from './models/load-retrieval-model.js';
+export type { LoadRetrievalModelOptions, Tower } from './models/load-retrieval-model.js';
+export { checkOptionKeys } from './util/options.js';
 export { mineHardNegatives } from './train/hard-negatives.js';
 export type { MineHardNegativesOptions } from './train/hard-negatives.js';
 export { examplesFromQrels, passageText } from './train/examples.js';
@@ -137,11 +140,23 @@ export {
   parsePoolingConfig,
   readSentenceTransformersLayout,
   writeSentenceTransformersFiles,
+  readSimilarityFnName,
+  writeSimilarityFnName,
+  ST_SIMILARITIES,
 } from './checkpoint/sentence-transformers.js';
 export type {
   SentenceTransformersLayout,
   SentenceTransformersSettings,
+  StSimilarity,
 } from './checkpoint/sentence-transformers.js';
+export {
+  vectorSidecarPaths,
+  readIdLines,
+  writeVectorSidecars,
+  readVectorsMeta,
+  readVectorIds,
+} from './data/vector-sidecar.js';
+export type { VectorsMeta } from './data/vector-sidecar.js';
 export { readNpy, readNpyBlocks, readNpyInfo, readNpyRows, writeNpy } from './data/npy.js';
 export type { NpyInfo } from './data/npy.js';
 export { readNpyCodes, writeNpyCodes } from './data/npy-codes.js';
@@ -175,8 +190,14 @@ export { INDEX_FORMAT_VERSION } from './index/container.js';
 export { quantizeEmbeddings, calibrationRanges, packSignBits, ScalarQuantizer } from './util/quantize.js';
 export type { Precision, QuantizationRanges, QuantizeOptions, QuantizedEmbeddings } from './util/quantize.js';
 export type { IndexKind } from './index/container.js';
-export { RetrievalEvaluator, formatEvaluationTable, RECALL_WARNING } from './eval/retrieval-evaluator.js';
+export {
+  RetrievalEvaluator,
+  formatEvaluationTable,
+  metricOfSimilarity,
+  RECALL_WARNING,
+} from './eval/retrieval-evaluator.js';
 export type {
+  RetrievalBiEncoder,
   RetrievalEvaluatorOptions,
   EvaluationRow,
   EvaluationTable,

@@ -289,7 +289,8 @@ export async function runStudy(
     await phase('train', async () => {
       const trainer = new Trainer({
         model,
-        loss: new InBatchNegativesLoss({ similarity: 'cosine', scale: SCALE }),
+        // The loss takes the model's similarity (cosine); only the scale is the loss's own.
+        loss: new InBatchNegativesLoss({ scale: SCALE }),
         batchSize: options.batchSize,
         steps: options.steps,
         lr: options.lr,

@@ -7,12 +7,13 @@ import type { BertConfig } from '../models/bert.js';
 import type { PoolingMode } from '../models/pooling.js';
 import { SentenceEncoder } from '../models/sentence-encoder.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
-import { resolveModelSource } from './hub.js';
+import { HUB_OPTION_KEYS, pickHubOptions, resolveModelSource } from './hub.js';
 import type { HubOptions } from './hub.js';
 import { safeRelative, verifyModelDir } from './model-dir.js';
 import { readSafetensors } from './safetensors.js';
 import type { SafetensorsTensor } from './safetensors.js';
 import { readSentenceTransformersLayout } from './sentence-transformers.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { ensureBackend } from '../backend/index.js';
 import { SCRATCH_PREFIX, scratchConfigFile } from './scratch.js';
 
@@ -31,6 +32,26 @@ export interface LoadModelOptions extends HubOptions {
   /** Where notes about chosen defaults go; default one line on stderr (nothing when `quiet`). */
   log?: (message: string) => void;
 }
+
+const LOAD_MODEL_KEYS = optionKeys<LoadModelOptions>({
+  cacheDir: true,
+  endpoint: true,
+  revision: true,
+  offline: true,
+  token: true,
+  quiet: true,
+  files: true,
+  retries: true,
+  retryDelayMs: true,
+  stallTimeoutMs: true,
+  maxFileBytes: true,
+  pooling: true,
+  normalize: true,
+  maxSeqLength: true,
+  tokenizerDir: true,
+  seed: true,
+  log: true,
+});
 
 /** Prefix of a source that means "random init from this config.json". */
 export { SCRATCH_PREFIX } from './scratch.js';
@@ -128,14 +149,21 @@ export async function loadBert(dir: string): Promise<BertModel> {
  * ```
  */
 export async function loadModel(source: string, options: LoadModelOptions = {}): Promise<SentenceEncoder> {
+  checkOptionKeys('loadModel', options, LOAD_MODEL_KEYS);
   await ensureBackend();
   const log =
     options.log ??
     ((m: string) => (options.quiet ? undefined : process.stderr.write(`dense-retrieval: ${m}\n`)));
   if (typeof source === 'string' && source.startsWith(SCRATCH_PREFIX)) {
-    return SentenceEncoder.fromScratch(scratchConfigFile(source), options.tokenizerDir, options);
+    const { pooling, normalize, maxSeqLength, seed } = options;
+    return SentenceEncoder.fromScratch(scratchConfigFile(source), options.tokenizerDir, {
+      pooling,
+      normalize,
+      maxSeqLength,
+      seed,
+    });
   }
-  const dir = await resolveModelSource(source, options);
+  const dir = await resolveModelSource(source, pickHubOptions(options));
   await verifyModelDir(dir);
   const layout = await readSentenceTransformersLayout(dir);
   const transformerDir = layout?.transformerDir ?? dir;
@@ -169,7 +197,14 @@ export async function loadModel(source: string, options: LoadModelOptions = {}):
     // that an impossible request is an error rather than silently shortened.
     const fromCheckpoint = Math.min(maxPos, layout?.maxSeqLength ?? tokenizer.modelMaxLength ?? maxPos);
     const maxSeqLength = options.maxSeqLength ?? fromCheckpoint;
-    return new SentenceEncoder({ bert, tokenizer, pooling, normalize, maxSeqLength });
+    return new SentenceEncoder({
+      bert,
+      tokenizer,
+      pooling,
+      normalize,
+      maxSeqLength,
+      similarity: layout?.similarity,
+    });
   } catch (error) {
     bert.dispose();
     throw error;
@@ -189,6 +224,7 @@ export async function loadTokenizerFor(
   source: string,
   options: Pick<LoadModelOptions, keyof HubOptions | 'tokenizerDir' | 'maxSeqLength'> = {},
 ): Promise<{ tokenizer: TextTokenizer; maxSeqLength: number }> {
+  checkOptionKeys('loadTokenizerFor', options, [...HUB_OPTION_KEYS, 'tokenizerDir', 'maxSeqLength']);
   let configFile: string;
   let tokenizerDir: string;
   let layoutMax: number | undefined;
@@ -196,7 +232,7 @@ export async function loadTokenizerFor(
     configFile = scratchConfigFile(source);
     tokenizerDir = options.tokenizerDir ?? BUNDLED_TOKENIZERS.bertBaseUncased;
   } else {
-    const dir = await resolveModelSource(source, options);
+    const dir = await resolveModelSource(source, pickHubOptions(options));
     const layout = await readSentenceTransformersLayout(dir);
     tokenizerDir = layout?.transformerDir ?? dir;
     configFile = path.join(tokenizerDir, 'config.json');

@@ -22,6 +22,7 @@ import {
   checkPositiveInt,
   normalizeRows,
 } from './validate.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Options of {@link ExactIndex}. */
 export interface ExactIndexOptions {
@@ -66,6 +67,14 @@ export interface ExactIndexOptions {
  * await index.save('corpus.exact');
  * ```
  */
+const EXACTINDEXOPTIONS_KEYS = optionKeys<ExactIndexOptions>({
+  dim: true,
+  metric: true,
+  blockSize: true,
+  truncateDim: true,
+  capacity: true,
+});
+
 /** Queries scored per matMul: bounds the float32 score block at blockSize x 1024 values. */
 const QUERY_CHUNK = 1024;
 
@@ -83,6 +92,7 @@ export class ExactIndex implements VectorIndex {
   private idToRow = new Map<string, number>();
 
   constructor(opts: ExactIndexOptions) {
+    checkOptionKeys('ExactIndex', opts, EXACTINDEXOPTIONS_KEYS);
     this.inputDim = checkPositiveInt('dim', opts.dim);
     this.truncateDim =
       opts.truncateDim === undefined ? undefined : checkTruncateDim(opts.truncateDim, this.inputDim);

@@ -26,6 +26,7 @@ import type { HnswTuning, TuneOptions } from './tune.js';
 import { parseTuning } from './tuning-header.js';
 import { checkTruncateDim, dims, fitToIndex } from '../util/truncate.js';
 import { METRICS, checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Options of {@link HnswIndex}; defaults in {@link HNSW_DEFAULTS}. */
 export interface HnswIndexOptions {
@@ -107,6 +108,18 @@ async function tempPath(): Promise<string> {
   return path.join(os.tmpdir(), `dr-hnsw-${process.pid}-${randomBytes(6).toString('hex')}.bin`);
 }
 
+const HNSWINDEXOPTIONS_KEYS = optionKeys<HnswIndexOptions>({
+  dim: true,
+  metric: true,
+  M: true,
+  efConstruction: true,
+  efSearch: true,
+  capacity: true,
+  seed: true,
+  truncateDim: true,
+  mipsTransform: true,
+});
+
 /**
  * Approximate nearest-neighbour search with HNSW (hnswlib through `hnswlib-node`).
  *
@@ -183,6 +196,7 @@ export class HnswIndex implements VectorIndex {
   private deleted = new Set<number>();
 
   constructor(opts: HnswIndexOptions) {
+    checkOptionKeys('HnswIndex', opts, HNSWINDEXOPTIONS_KEYS);
     this.inputDim = checkPositiveInt('dim', opts.dim);
     this.truncateDim =
       opts.truncateDim === undefined ? undefined : checkTruncateDim(opts.truncateDim, this.inputDim);
@@ -378,6 +392,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
+    checkOptionKeys('search', options, ['ef', 'filter']);
     queries = fitToIndex(queries, this.inputDim, this.dim);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);

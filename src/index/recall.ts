@@ -1,6 +1,7 @@
 import { ArgumentError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import type { SearchOptions, VectorIndex } from './types.js';
+import { checkOptionKeys } from '../util/options.js';
 import { checkMatrixShape } from '../util/matrix.js';
 
 /**
@@ -21,6 +22,7 @@ export async function measureRecall(
   k: number,
   options: SearchOptions = {},
 ): Promise<number> {
+  checkOptionKeys('measureRecall', options, ['ef']);
   if (approx.size !== exact.size || approx.dim !== exact.dim || approx.metric !== exact.metric) {
     throw new ArgumentError(
       'approx',

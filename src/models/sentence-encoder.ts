@@ -7,10 +7,12 @@ import { writeModelDir } from '../checkpoint/model-dir.js';
 import type { SaveOptions } from '../checkpoint/model-dir.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
 import { writeSentenceTransformersFiles } from '../checkpoint/sentence-transformers.js';
+import type { StSimilarity } from '../checkpoint/sentence-transformers.js';
 import { ArgumentError, InputFormatError, NonFiniteError } from '../errors.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import type { Matrix } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
 import { BertModel, checkScratchSize, parseBertConfig } from './bert.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
@@ -20,12 +22,19 @@ import { checkTruncateDim, truncateEmbeddings } from '../util/truncate.js';
 import type { PoolingMode } from './pooling.js';
 import { ensureBackend } from '../backend/index.js';
 
-/** Options of {@link SentenceEncoder.encode}. */
+/**
+ * Options of {@link SentenceEncoder.encode}. Unknown keys are an `ArgumentError` (from plain JavaScript a
+ * misspelt option would otherwise be ignored). sentence-transformers' `encode()` names map as:
+ * `batch_size` -> `batchSize`, `show_progress_bar` -> `showProgressBar` (alias of `progress`),
+ * `normalize_embeddings` -> `normalizeEmbeddings` (alias of `normalize`).
+ */
 export interface EncodeOptions {
   /** Texts per forward pass; default 32. */
   batchSize?: number;
   /** Draw a progress bar (on a TTY only); default true. */
   progress?: boolean;
+  /** sentence-transformers' name of `progress`. */
+  showProgressBar?: boolean;
   /** Print nothing (overrides `progress`). */
   quiet?: boolean;
   /** Truncate texts to this many tokens instead of the encoder's `maxSeqLength`. */
@@ -37,10 +46,37 @@ export interface EncodeOptions {
    */
   truncateDim?: number;
   /**
+   * L2-normalise every vector (unit length; a zero vector stays zero). Default false. A model with a
+   * Normalize module (`encoder.normalize`) normalises whatever this says, as in sentence-transformers.
+   */
+  normalize?: boolean;
+  /** sentence-transformers' name of `normalize`. */
+  normalizeEmbeddings?: boolean;
+  /**
    * Refuse a NaN or infinite embedding with a {@link NonFiniteError} naming the text (default true); false
    * returns such rows as they are, e.g. to inspect a broken checkpoint.
    */
   checkFinite?: boolean;
+}
+
+const ENCODE_OPTION_KEYS = optionKeys<EncodeOptions>({
+  batchSize: true,
+  progress: true,
+  showProgressBar: true,
+  quiet: true,
+  maxLength: true,
+  truncateDim: true,
+  normalize: true,
+  normalizeEmbeddings: true,
+  checkFinite: true,
+});
+
+/** `a ?? b`, but two different explicit values of one option under two names are an error. */
+function alias(names: [string, string], a: boolean | undefined, b: boolean | undefined): boolean | undefined {
+  if (a !== undefined && b !== undefined && a !== b) {
+    throw new ArgumentError(names[1], `contradicts ${names[0]} (${String(a)} vs ${String(b)}); give one`);
+  }
+  return a ?? b;
 }
 
 /**
@@ -75,7 +111,28 @@ export interface SentenceEncoderInit {
   normalize: boolean;
   /** Texts are truncated to this many tokens (special tokens included). */
   maxSeqLength: number;
+  /**
+   * The similarity the model was trained for (sentence-transformers' `similarity_fn_name`); saved with the
+   * model. Undefined when unknown.
+   */
+  similarity?: StSimilarity;
 }
+
+const INIT_KEYS = optionKeys<SentenceEncoderInit>({
+  bert: true,
+  tokenizer: true,
+  pooling: true,
+  normalize: true,
+  maxSeqLength: true,
+  similarity: true,
+});
+
+const FROM_SCRATCH_KEYS = optionKeys<FromScratchOptions>({
+  pooling: true,
+  normalize: true,
+  maxSeqLength: true,
+  seed: true,
+});
 
 /** Options of {@link SentenceEncoder.fromScratch}. */
 export interface FromScratchOptions {
@@ -132,14 +189,18 @@ export class SentenceEncoder {
   readonly pooling: PoolingMode;
   readonly normalize: boolean;
   readonly maxSeqLength: number;
+  /** The similarity the model was trained for (`similarity_fn_name`), when known. */
+  readonly similarity: StSimilarity | undefined;
 
   constructor(init: SentenceEncoderInit) {
+    checkOptionKeys('SentenceEncoder', init, INIT_KEYS);
     checkInit(init);
     this.bert = init.bert;
     this.tokenizer = init.tokenizer;
     this.pooling = init.pooling;
     this.normalize = init.normalize;
     this.maxSeqLength = init.maxSeqLength;
+    this.similarity = init.similarity;
   }
 
   /** Width of the sentence vectors. */
@@ -169,6 +230,7 @@ export class SentenceEncoder {
     tokenizerDir: string = BUNDLED_TOKENIZERS.bertBaseUncased,
     options: FromScratchOptions = {},
   ): Promise<SentenceEncoder> {
+    checkOptionKeys('fromScratch', options, FROM_SCRATCH_KEYS);
     await ensureBackend();
     let raw: string;
     try {
@@ -262,6 +324,13 @@ export class SentenceEncoder {
   private async encodeFloat(texts: string[], options: EncodeOptions): Promise<Matrix> {
     await ensureBackend();
     if (!Array.isArray(texts)) throw new ArgumentError('texts', 'expected an array of strings');
+    checkOptionKeys('encode', options, ENCODE_OPTION_KEYS);
+    const progressOn = alias(['progress', 'showProgressBar'], options.progress, options.showProgressBar);
+    const normalize = alias(
+      ['normalize', 'normalizeEmbeddings'],
+      options.normalize,
+      options.normalizeEmbeddings,
+    );
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new ArgumentError('batchSize', `must be a positive integer, got ${batchSize}`);
@@ -289,7 +358,7 @@ export class SentenceEncoder {
       total: texts.length,
       label: 'encode',
       unit: 'texts',
-      quiet: options.quiet === true || options.progress === false,
+      quiet: options.quiet === true || progressOn === false,
     });
     try {
       for (let start = 0; start < order.length; start += batchSize) {
@@ -307,10 +376,11 @@ export class SentenceEncoder {
     } finally {
       progress.done();
     }
+    if (normalize === true && !this.normalize) normalizeRows(out, dim);
     const full = { data: out, rows: texts.length, cols: dim };
     return options.truncateDim === undefined
       ? full
-      : truncateEmbeddings(full, options.truncateDim, this.normalize);
+      : truncateEmbeddings(full, options.truncateDim, this.normalize || normalize === true);
   }
 
   /** The parameters an optimizer updates (all BERT weights). */
@@ -347,6 +417,7 @@ export class SentenceEncoder {
           normalize: this.normalize,
           maxSeqLength: this.maxSeqLength,
           dimension: this.dim,
+          similarity: this.similarity,
         });
       },
       options,
@@ -356,5 +427,15 @@ export class SentenceEncoder {
   /** Free the model's tensors. */
   dispose(): void {
     this.bert.dispose();
+  }
+}
+
+/** L2-normalise each `dim`-wide row of `data` in place, as `torch.nn.functional.normalize` (eps 1e-12). */
+function normalizeRows(data: Float32Array, dim: number): void {
+  for (let o = 0; o < data.length; o += dim) {
+    let sum = 0;
+    for (let j = 0; j < dim; j++) sum += data[o + j] * data[o + j];
+    const scale = 1 / Math.max(Math.sqrt(sum), 1e-12);
+    for (let j = 0; j < dim; j++) data[o + j] *= scale;
   }
 }

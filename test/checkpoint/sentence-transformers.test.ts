@@ -77,6 +77,7 @@ test('reads pooling, normalize and max_seq_length from the layout', async () => 
     pooling: 'mean',
     normalize: true,
     maxSeqLength: 256,
+    similarity: undefined,
   });
   const plain = layoutDir(MODULES, { pooling_mode: 'cls' });
   assert.deepEqual(await readSentenceTransformersLayout(plain), {
@@ -84,6 +85,7 @@ test('reads pooling, normalize and max_seq_length from the layout', async () => 
     pooling: 'cls',
     normalize: false,
     maxSeqLength: undefined,
+    similarity: undefined,
   });
   assert.equal(
     await readSentenceTransformersLayout(tmpDir()),
@@ -139,6 +141,7 @@ test('written files are what sentence-transformers expects, and read back the sa
     normalize: true,
     maxSeqLength: 200,
     dimension: 384,
+    similarity: 'cosine',
   });
   const modules = JSON.parse(readFileSync(path.join(dir, 'modules.json'), 'utf8'));
   assert.deepEqual(modules, [...MODULES, NORMALIZE]);
@@ -156,11 +159,13 @@ test('written files are what sentence-transformers expects, and read back the sa
   });
   const st = JSON.parse(readFileSync(path.join(dir, 'config_sentence_transformers.json'), 'utf8'));
   assert.equal(typeof st.__version__.sentence_transformers, 'string');
+  assert.equal(st.similarity_fn_name, 'cosine');
   assert.deepEqual(await readSentenceTransformersLayout(dir), {
     transformerDir: dir,
     pooling: 'max',
     normalize: true,
     maxSeqLength: 200,
+    similarity: 'cosine',
   });
 });
 

@@ -2,15 +2,20 @@ import { readLines } from '../../data/lines.js';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveModelSource } from '../../checkpoint/hub.js';
-import { loadModel, SCRATCH_PREFIX } from '../../checkpoint/load.js';
+import { SCRATCH_PREFIX } from '../../checkpoint/load.js';
 import { readJsonl } from '../../data/jsonl.js';
 import { writeNpy } from '../../data/npy.js';
 import { truncateEmbeddings } from '../../util/truncate.js';
 import { quantizeEmbeddings } from '../../util/quantize.js';
 import { writeNpyCodes } from '../../data/npy-codes.js';
+import { vectorSidecarPaths, writeVectorSidecars } from '../../data/vector-sidecar.js';
 import { InputFormatError } from '../../errors.js';
+import { metricOfSimilarity } from '../../eval/retrieval-evaluator.js';
+import { loadRetrievalModel, towerEncoder } from '../../models/load-retrieval-model.js';
+import type { Tower } from '../../models/load-retrieval-model.js';
 import { encodeParallel } from '../../models/parallel-encode.js';
 import { POOLING_MODES } from '../../models/pooling.js';
+import type { BiEncoder } from '../../models/bi-encoder.js';
 import type { SentenceEncoder } from '../../models/sentence-encoder.js';
 import type { Matrix } from '../../types.js';
 import type { OptionValues } from '../command.js';
@@ -26,8 +31,20 @@ import { parseInteger } from '../../util/number.js';
  * when a title is present, as BEIR and sentence-transformers join them.
  */
 export async function readTexts(file: string, flag = 'input'): Promise<string[]> {
+  return (await readTextRecords(file, flag)).texts;
+}
+
+/**
+ * {@link readTexts} plus each `.jsonl` record's `"_id"` (BEIR) or `"id"` (numbers become strings) and line;
+ * `ids` is undefined for a `.txt`. {@link recordIds} checks them.
+ */
+export async function readTextRecords(
+  file: string,
+  flag = 'input',
+): Promise<{ texts: string[]; ids: { id?: string; line: number }[] | undefined }> {
   const ext = path.extname(file).toLowerCase();
   const texts: string[] = [];
+  const idOf: { id?: string; line: number }[] = [];
   if (ext === '.txt') {
     // Through the shared line reader, so invalid UTF-8 is an error naming the line, not U+FFFD.
     for await (const { text } of readLines(file, { keepBlank: true })) texts.push(text);
@@ -36,7 +53,16 @@ export async function readTexts(file: string, flag = 'input'): Promise<string[]>
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw new InputFormatError('expected a JSON object with a "text" field', file, line);
       }
-      const { text, title } = value as { text?: unknown; title?: unknown };
+      const { text, title, _id, id } = value as {
+        text?: unknown;
+        title?: unknown;
+        _id?: unknown;
+        id?: unknown;
+      };
+      const rawId = _id ?? id;
+      idOf.push(
+        typeof rawId === 'string' || typeof rawId === 'number' ? { id: String(rawId), line } : { line },
+      );
       if (typeof text !== 'string')
         throw new InputFormatError(`"text" must be a string, got ${JSON.stringify(text)}`, file, line);
       if (title !== undefined && title !== null && typeof title !== 'string') {
@@ -49,7 +75,35 @@ export async function readTexts(file: string, flag = 'input'): Promise<string[]>
   }
   if (texts.every((t) => t.trim() === ''))
     throw new InputFormatError('empty input file: no texts to process', file);
-  return texts;
+  return { texts, ids: idOf.length === texts.length ? idOf : undefined };
+}
+
+/**
+ * The ids of {@link readTextRecords}' records for the `.ids.txt` sidecar; `undefined` when no record has one.
+ * When they cannot serve as ids — some records without one, a repeated id, one with white space (TREC runs
+ * are white-space separated) — `problem` says why (naming the line) and no ids are written, so that
+ * `index build` / `index search` ask for ids rather than use wrong ones.
+ */
+export function recordIds(
+  file: string,
+  records: { id?: string; line: number }[] | undefined,
+): { ids?: string[]; problem?: string } {
+  if (records === undefined || records.every((r) => r.id === undefined)) return {};
+  const seen = new Map<string, number>();
+  const ids: string[] = [];
+  for (const { id, line } of records) {
+    if (id === undefined) return { problem: `${file}:${line}: no "_id", but other records have one` };
+    const key = id.trim();
+    if (key === '' || /\s/.test(key)) {
+      return { problem: `${file}:${line}: id ${JSON.stringify(id)} is empty or has white space` };
+    }
+    const first = seen.get(key);
+    if (first !== undefined)
+      return { problem: `${file}:${line}: duplicate id '${key}' (first on line ${first})` };
+    seen.set(key, line);
+    ids.push(key);
+  }
+  return { ids };
 }
 
 /** `--workers N|auto`: 1 when absent, `os.availableParallelism()` for `auto`. */
@@ -71,14 +125,20 @@ export const encodeCommand: Command = {
   help: `Usage: dense-retrieval encode --model SRC --input FILE --output OUT.npy [options]
 
 Embed every text of FILE and write an [n, dim] float32 .npy (numpy.load reads it). Pooling,
-normalization and max length default to the model's sentence-transformers settings.
+normalization and max length default to the model's sentence-transformers settings. Next to OUT.npy go
+OUT.ids.txt (the records' "_id"s, line i+1 = row i; for a .jsonl input with ids) and OUT.meta.json
+(model, tower, similarity, normalization), which 'index build' and 'index search' read by default.
 
 Options:
-  --model SRC          model directory, Hugging Face hub id (org/name), or scratch:<config.json>
-                       (random init with the bundled bert-base-uncased tokenizer) (required)
+  --model SRC          model directory (also a 'train --untied' output), Hugging Face hub id
+                       (org/name), or scratch:<config.json> (random init with the bundled
+                       bert-base-uncased tokenizer) (required)
+  --tower query|passage  which tower of an untied (DPR-style) model embeds the texts: query for
+                       queries, passage for the corpus (required for an untied model; a tied model
+                       has one encoder for both)
   --input FILE         .txt: one text per line (row i = line i+1; blank lines are empty texts);
-                       .jsonl: one {"text", optional "title"} object per line, encoded as
-                       "title text" as BEIR does (required)
+                       .jsonl: one {"_id", "text", optional "title"} object per line, encoded as
+                       "title text" as BEIR does; the ids go to OUT.ids.txt (required)
   --output OUT.npy     where to write the embeddings (required)
   --pooling MODE       cls|mean|max (default: the model's 1_Pooling config, else mean)
   --normalize          L2-normalize the vectors (default: the model's 2_Normalize module)
@@ -99,6 +159,7 @@ Options:
 ${SHARD_HELP}`,
   options: {
     model: { type: 'string' },
+    tower: { type: 'string' },
     input: { type: 'string' },
     output: { type: 'string' },
     pooling: { type: 'string' },
@@ -118,7 +179,7 @@ ${SHARD_HELP}`,
     if (values.merge === true) return runShardMerge(values, positionals, values.quiet === true);
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const sharded = values.shard !== undefined;
-    const model = requireString(values, 'model');
+    const modelSource = requireString(values, 'model');
     const input = requireFile(values, 'input');
     const output = sharded ? '' : requireString(values, 'output');
     const pooling = optionalChoice(values, 'pooling', POOLING_MODES);
@@ -134,6 +195,7 @@ ${SHARD_HELP}`,
     }
     const normalize = values.normalize === true ? true : values['no-normalize'] === true ? false : undefined;
     const quiet = values.quiet === true;
+    const tower = optionalChoice(values, 'tower', ['query', 'passage'] as const) as Tower | undefined;
     if (sharded && workers > 1) throw new UsageError('--shard runs one process per shard: drop --workers');
     // Shards are float32 rows merged (or loaded into pgvector) as they are: truncate or quantize after --merge.
     if (sharded && (truncateDim !== undefined || precision !== 'float32')) {
@@ -141,13 +203,18 @@ ${SHARD_HELP}`,
         '--shard writes float32 rows of the full dimension: drop --truncate-dim/--precision',
       );
     }
-    // Read the input before loading the model: a bad file should fail fast (a shard streams it instead).
-    const texts = sharded ? [] : await readTexts(input);
+    // Read the input before loading the model: a bad file should fail fast (a shard streams it instead,
+    // and its chunks carry their ids).
+    const records = sharded ? { texts: [], ids: undefined } : await readTextRecords(input);
+    const texts = records.texts;
+    const { ids, problem } = recordIds(input, records.ids);
     // Notes on pooling defaults and overrides are printed even with --quiet, which only silences progress.
     const log = (m: string): void => void process.stderr.write(`dense-retrieval: ${m}\n`);
+    if (problem !== undefined)
+      log(`warning: the records' ids are not usable, no ids file is written: ${problem}`);
     // Loaded here even with workers: bad models and flags fail before any worker starts, the notes above
     // are printed once, and the summary line knows the settings.
-    let encoder: SentenceEncoder | undefined = await loadModel(model, {
+    let model: BiEncoder<SentenceEncoder> | undefined = await loadRetrievalModel(modelSource, {
       seed: optionalInt(values, 'seed', 0),
       pooling,
       normalize,
@@ -155,46 +222,74 @@ ${SHARD_HELP}`,
       quiet,
       log,
     });
-    const normalizes = encoder.normalize;
-    if (truncateDim !== undefined && truncateDim > encoder.dim) {
-      throw new UsageError(`--truncate-dim ${truncateDim} exceeds the model's ${encoder.dim} dimensions`);
-    }
-    const settings =
-      `${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, ` +
-      `max length ${encoder.maxSeqLength}` +
-      (truncateDim === undefined ? '' : `, truncated to ${truncateDim} dims`);
     try {
-      if (sharded) return await runShardEncode(values, input, encoder, batchSize, quiet);
+      if (!model.tied && tower === undefined) {
+        throw new UsageError(
+          `${modelSource} has separate query and passage towers (untied): give --tower query for ` +
+            'queries or --tower passage for the corpus',
+        );
+      }
+      const encoder = towerEncoder(model, tower);
+      if (truncateDim !== undefined && truncateDim > encoder.dim) {
+        throw new UsageError(`--truncate-dim ${truncateDim} exceeds the model's ${encoder.dim} dimensions`);
+      }
+      const settings =
+        `${model.tied ? '' : `${tower} tower, `}${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, ` +
+        `max length ${encoder.maxSeqLength}` +
+        (truncateDim === undefined ? '' : `, truncated to ${truncateDim} dims`);
+      const similarity = model.similarityIsDefault ? null : model.similarity;
+      const normalized = encoder.normalize;
+      const untiedTower = model.tied ? undefined : tower;
+      const vectorsMeta = {
+        model: modelSource,
+        ...(untiedTower === undefined ? {} : { tower: untiedTower }),
+        similarity,
+        metric: metricOfSimilarity(similarity) ?? null,
+        normalized,
+      };
+      // Each shard records this meta; the merge writes it as OUT.meta.json beside OUT.ids.txt.
+      if (sharded) return await runShardEncode(values, input, encoder, batchSize, quiet, vectorsMeta);
       let matrix: Matrix;
       if (workers === 1) {
         matrix = await encoder.encode(texts, { batchSize, quiet });
       } else {
         const maxSeqLength = encoder.maxSeqLength;
-        // Workers load the model from disk. Without overrides that is the checkpoint's own directory (a hub
-        // id's cache directory), and this thread's copy can go now; a scratch model or overridden pooling /
-        // normalisation exists only in memory, so encodeParallel saves it to a temporary directory.
+        // Workers load the model from disk. A tied model without overrides is the checkpoint's own
+        // directory (a hub id's cache directory), and this thread's copy can go now; a scratch model, a
+        // tower of an untied model, or overridden pooling / normalisation exists only in memory as such, so
+        // encodeParallel saves it to a temporary directory.
         let source: string | SentenceEncoder = encoder;
-        if (!model.startsWith(SCRATCH_PREFIX) && pooling === undefined && normalize === undefined) {
-          source = await resolveModelSource(model, { quiet });
-          encoder.dispose();
-          encoder = undefined;
+        if (
+          model.tied &&
+          !modelSource.startsWith(SCRATCH_PREFIX) &&
+          pooling === undefined &&
+          normalize === undefined
+        ) {
+          source = await resolveModelSource(modelSource, { quiet });
+          model.dispose();
+          model = undefined;
         }
         matrix = await encodeParallel(source, texts, { workers, batchSize, maxLength: maxSeqLength, quiet });
       }
       // Truncated here, after either path, so workers need not know: re-normalised when the model normalises.
-      if (truncateDim !== undefined) matrix = truncateEmbeddings(matrix, truncateDim, normalizes);
+      if (truncateDim !== undefined) matrix = truncateEmbeddings(matrix, truncateDim, normalized);
       if (precision === 'float32') await writeNpy(output, matrix);
       else {
         const q = quantizeEmbeddings(matrix, precision);
         const dtype = q.data instanceof Int8Array ? 'int8' : 'uint8';
         await writeNpyCodes(output, { dtype, data: q.data, rows: q.rows, cols: q.cols });
       }
+      await writeVectorSidecars(output, {
+        ids,
+        meta: { rows: matrix.rows, dim: matrix.cols, ...vectorsMeta },
+      });
       process.stderr.write(
         `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +
-          `(${settings}${precision === 'float32' ? '' : `, ${precision} codes`})${workers > 1 ? ` on ${workers} workers` : ''}\n`,
+          `(${settings}${precision === 'float32' ? '' : `, ${precision} codes`})${workers > 1 ? ` on ${workers} workers` : ''}\n` +
+          (ids === undefined ? '' : `dense-retrieval: ids -> ${vectorSidecarPaths(output).ids}\n`),
       );
     } finally {
-      encoder?.dispose();
+      model?.dispose();
     }
   },
 };

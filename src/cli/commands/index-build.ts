@@ -1,5 +1,10 @@
-import { readLines } from '../../data/lines.js';
 import { readNpy, readNpyBlocks, readNpyInfo } from '../../data/npy.js';
+import {
+  readIdLines,
+  readVectorIds,
+  readVectorsMeta,
+  vectorSidecarPaths,
+} from '../../data/vector-sidecar.js';
 import type { Metric } from '../../index/types.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
@@ -25,50 +30,34 @@ import { RECALL_WARNING } from '../../eval/retrieval-evaluator.js';
 import type { Matrix } from '../../types.js';
 import { recallOfResults } from '../../index/recall.js';
 
-/**
- * Ids of a text file, one per line (surrounding whitespace trimmed); blank or duplicate ids and ids with
- * inner whitespace are errors naming the line.
- */
-export async function readIdLines(file: string): Promise<string[]> {
-  const ids: string[] = [];
-  const seen = new Map<string, number>();
-  // The shared line reader refuses invalid UTF-8 (which would otherwise merge ids into U+FFFD).
-  for await (const { text, line } of readLines(file, { keepBlank: true })) {
-    const id = text.trim();
-    if (id === '') throw new InputFormatError('empty id', file, line);
-    // A TREC run separates columns by whitespace: such an id would fail every later search and evaluation.
-    if (/\s/.test(id)) {
-      throw new InputFormatError(`id ${JSON.stringify(id)} contains whitespace`, file, line);
-    }
-    const first = seen.get(id);
-    if (first !== undefined)
-      throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, line);
-    seen.set(id, line);
-    ids.push(id);
-  }
-  if (ids.length === 0) throw new InputFormatError('no ids', file);
-  return ids;
-}
+export { readIdLines };
 
-/** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and an id file. */
+const warn = (m: string): void => void process.stderr.write(`dense-retrieval: warning: ${m}\n`);
+
+/** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and its ids. */
 export const indexBuildCommand: Command = {
   name: 'index build',
   summary: 'build an exact, HNSW, int8, binary or pgvector index from a .npy matrix and its ids',
-  help: `Usage: dense-retrieval index build --vectors X.npy --ids IDS.txt --type exact|hnsw|int8|binary|pgvector --out PATH [options]
+  help: `Usage: dense-retrieval index build --vectors X.npy --type exact|hnsw|int8|binary|pgvector --out PATH [options]
 
-Build a vector index over the rows of X.npy (float32 or float64, [n, dim]); row i gets the id on line
-i+1 of IDS.txt. An exact or HNSW index is written atomically to one versioned file. A pgvector index
-loads the vectors into PostgreSQL (COPY in batches), builds pgvector's index there, and writes PATH as a
-small JSON reference (engine, table, parameters; never a password) that 'index search' reopens.
+Build a vector index over the rows of X.npy (float32 or float64, [n, dim]). Row i gets the id on line
+i+1 of X.ids.txt, which 'encode' writes next to X.npy for a .jsonl input with ids; the metric defaults
+to the model's similarity recorded in X.meta.json (also written by 'encode'). An exact or HNSW index is
+written atomically to one versioned file. A pgvector index loads the vectors into PostgreSQL (COPY in
+batches), builds pgvector's index there, and writes PATH as a small JSON reference (engine, table,
+parameters; never a password) that 'index search' reopens.
 
 Options:
   --vectors X.npy          document vectors (required)
-  --ids IDS.txt            one document id per line, as many as rows (required)
+  --ids IDS.txt            one document id per line, as many as rows (default: X.ids.txt)
+  --row-numbers            number the rows 0, 1, ... instead (only when the vectors have no ids)
   --type exact|hnsw|int8|binary|pgvector
                            exhaustive float search, approximate HNSW (hnswlib), an exhaustive scan of int8
                            codes (4x smaller) / sign bits (32x smaller) with float rescoring, or PostgreSQL +
                            pgvector (required)
-  --metric ip|cosine|l2    similarity (default ip: dot product, as DPR; use the one the model was trained with)
+  --metric ip|cosine|l2    similarity (default: the model's, from X.meta.json: dot -> ip, cosine,
+                           euclidean -> l2; else ip, the dot product). A metric other than the
+                           model's is a warning.
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M}; higher = better recall, more memory)
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction}; higher = better graph, slower build)
   --ef-search N            HNSW default query beam stored with the index (default ${HNSW_DEFAULTS.efSearch})
@@ -101,6 +90,7 @@ pgvector options (embedded PGlite by default; a server with --database):
   options: {
     vectors: { type: 'string' },
     ids: { type: 'string' },
+    'row-numbers': { type: 'boolean' },
     type: { type: 'string' },
     metric: { type: 'string' },
     M: { type: 'string' },
@@ -122,12 +112,16 @@ pgvector options (embedded PGlite by default; a server with --database):
   },
   async run(values) {
     const vectorsFile = requireFile(values, 'vectors');
-    const idsFile = requireFile(values, 'ids');
+    const idsFile = optionalString(values, 'ids');
+    if (idsFile !== undefined) requireFile(values, 'ids');
+    const rowNumbers = values['row-numbers'] === true;
+    if (rowNumbers && idsFile !== undefined)
+      throw new UsageError('--ids and --row-numbers exclude each other');
     const type = optionalChoice(values, 'type', ['exact', 'hnsw', 'int8', 'binary', 'pgvector'] as const);
     if (type === undefined) {
       throw new UsageError('missing required option --type (exact|hnsw|int8|binary|pgvector)');
     }
-    const metric = optionalChoice(values, 'metric', ['ip', 'cosine', 'l2'] as const) ?? 'ip';
+    const explicitMetric = optionalChoice(values, 'metric', ['ip', 'cosine', 'l2'] as const);
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
     const efSearch = optionalInt(values, 'ef-search', 1);
@@ -157,9 +151,6 @@ pgvector options (embedded PGlite by default; a server with --database):
     if (mipsTransform !== undefined && type !== 'hnsw') {
       throw new UsageError('--mips-transform applies to --type hnsw only');
     }
-    if (mipsTransform !== undefined && metric !== 'ip') {
-      throw new UsageError('--mips-transform applies to --metric ip only');
-    }
     const pgFlags = ['table', 'database', 'data-dir', 'pg-index', 'lists', 'halfvec'].filter(
       (f) => values[f] !== undefined,
     );
@@ -172,9 +163,51 @@ pgvector options (embedded PGlite by default; a server with --database):
     // The vectors are streamed in blocks: the .npy is never held whole beside the index it fills (except
     // for int8's calibration ranges and --target-recall's held-out documents, which need every row).
     const info = await readNpyInfo(vectorsFile);
-    const ids = await readIdLines(idsFile);
-    if (ids.length !== info.rows) {
-      throw new InputFormatError(`has ${ids.length} ids but ${vectorsFile} has ${info.rows} rows`, idsFile);
+    const meta = await readVectorsMeta(vectorsFile, info);
+    let ids: string[];
+    if (idsFile !== undefined) {
+      ids = await readIdLines(idsFile);
+      if (ids.length !== info.rows) {
+        throw new InputFormatError(`has ${ids.length} ids but ${vectorsFile} has ${info.rows} rows`, idsFile);
+      }
+    } else {
+      const sidecar = await readVectorIds(vectorsFile, info, meta);
+      if (sidecar !== undefined && rowNumbers) {
+        throw new UsageError(
+          `--row-numbers: ${vectorSidecarPaths(vectorsFile).ids} holds the rows' ids; drop --row-numbers to use them`,
+        );
+      }
+      if (sidecar === undefined && !rowNumbers) {
+        throw new UsageError(
+          `no ids for ${vectorsFile}: ${vectorSidecarPaths(vectorsFile).ids} does not exist ` +
+            '(\'encode\' writes it for a .jsonl input with "_id" fields); give --ids IDS.txt, or ' +
+            '--row-numbers to number the rows 0, 1, ...',
+        );
+      }
+      ids = sidecar ?? Array.from({ length: info.rows }, (_, i) => String(i));
+    }
+    if (meta?.tower === 'query') {
+      warn(`${vectorsFile} was encoded with the query tower; documents belong to the passage tower`);
+    }
+    const modelMetric = meta?.metric ?? undefined;
+    const metric = explicitMetric ?? modelMetric ?? 'ip';
+    if (mipsTransform !== undefined && metric !== 'ip') {
+      throw new UsageError(
+        `--mips-transform applies to metric ip only (this index: ${metric}${explicitMetric === undefined ? `, from ${vectorSidecarPaths(vectorsFile).meta}` : ''})`,
+      );
+    }
+    // Unit vectors rank alike under ip and cosine: no warning then.
+    const alike = meta?.normalized === true && explicitMetric !== 'l2' && modelMetric !== 'l2';
+    if (
+      explicitMetric !== undefined &&
+      modelMetric !== undefined &&
+      explicitMetric !== modelMetric &&
+      !alike
+    ) {
+      warn(
+        `--metric ${explicitMetric} differs from the model's similarity (${meta!.similarity}, metric ` +
+          `${modelMetric}, from ${vectorSidecarPaths(vectorsFile).meta})`,
+      );
     }
     const quiet = values.quiet === true;
     if (truncateDim !== undefined && truncateDim > info.cols) {
@@ -253,7 +286,10 @@ pgvector options (embedded PGlite by default; a server with --database):
         ? `, graph: ${index.mipsTransform ? 'MIPS-to-L2 reduction' : "hnswlib's ip space"}`
         : '';
     process.stderr.write(
-      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}${graph}) -> ${out}\n`,
+      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}${graph}) -> ${out}\n` +
+        (explicitMetric === undefined && modelMetric === undefined
+          ? `dense-retrieval: metric ${metric}: the default; ${vectorsFile} records no model similarity\n`
+          : ''),
     );
     if (index instanceof HnswIndex) {
       const probe = await probeRecall(index, vectorsFile, info, ids);

@@ -1,4 +1,10 @@
 import { readNpy } from '../../data/npy.js';
+import {
+  readIdLines,
+  readVectorIds,
+  readVectorsMeta,
+  vectorSidecarPaths,
+} from '../../data/vector-sidecar.js';
 import { writeRun } from '../../data/run.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
@@ -11,7 +17,6 @@ import { searchResultToRun } from '../../index/result-run.js';
 import { optionalInt, optionalString, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
-import { readIdLines } from './index-build.js';
 
 /** `dense-retrieval index search`: search a saved index with a .npy of query vectors, write a TREC run. */
 export const indexSearchCommand: Command = {
@@ -20,7 +25,8 @@ export const indexSearchCommand: Command = {
   help: `Usage: dense-retrieval index search --index PATH --queries Q.npy --k N --output RUN [options]
 
 Search the index built by 'dense-retrieval index build' with every row of Q.npy and write the top N
-documents per query as a TREC run (qid Q0 docid rank score tag).
+documents per query as a TREC run (qid Q0 docid rank score tag). Row i of Q.npy is the query whose id
+is on line i+1 of Q.ids.txt, which 'encode' writes next to Q.npy for a .jsonl input with ids.
 
 Options:
   --index PATH         index file (exact, hnsw, int8 or binary), or a pgvector reference (required)
@@ -33,7 +39,8 @@ Options:
   --rescore-multiplier N  int8/binary: candidates per result rescored with the float query (default: the
                        one stored with the index; higher = recall closer to float search, slower)
   --output RUN         where to write the run (required)
-  --query-ids FILE     one query id per line for the rows of Q.npy (default: row numbers 0, 1, ...)
+  --query-ids FILE     one query id per line for the rows of Q.npy (default: Q.ids.txt)
+  --row-numbers        number the queries 0, 1, ... instead (only when Q.npy has no ids)
   --tag TAG            run tag (default: the index type)
   --database URL       pgvector on a server: the URL with its password (the reference stores none;
                        PGPASSWORD works too)
@@ -48,6 +55,7 @@ Options:
     'query-ids': { type: 'string' },
     'filter-ids': { type: 'string' },
     'rescore-multiplier': { type: 'string' },
+    'row-numbers': { type: 'boolean' },
     tag: { type: 'string' },
     database: { type: 'string' },
   },
@@ -63,11 +71,31 @@ Options:
     const output = requireString(values, 'output');
     const queryIdsFile = optionalString(values, 'query-ids');
     if (queryIdsFile !== undefined) requireFile(values, 'query-ids');
+    const rowNumbers = values['row-numbers'] === true;
+    if (rowNumbers && queryIdsFile !== undefined) {
+      throw new UsageError('--query-ids and --row-numbers exclude each other');
+    }
     const queries = await readNpy(queriesFile);
-    const queryIds =
-      queryIdsFile === undefined
-        ? Array.from({ length: queries.rows }, (_, i) => String(i))
-        : await readIdLines(queryIdsFile);
+    const meta = await readVectorsMeta(queriesFile, queries);
+    let queryIds: string[];
+    if (queryIdsFile !== undefined) {
+      queryIds = await readIdLines(queryIdsFile);
+    } else {
+      const sidecar = await readVectorIds(queriesFile, queries, meta);
+      const sidecarFile = vectorSidecarPaths(queriesFile).ids;
+      if (sidecar !== undefined && rowNumbers) {
+        throw new UsageError(`--row-numbers: ${sidecarFile} holds the queries' ids; drop --row-numbers`);
+      }
+      if (sidecar === undefined && !rowNumbers) {
+        // Numbering queries 0..n-1 silently scores a run against the wrong judgments.
+        throw new UsageError(
+          `no query ids for ${queriesFile}: ${sidecarFile} does not exist ('encode' writes it for a ` +
+            '.jsonl input with "_id" fields); give --query-ids FILE, or --row-numbers to number the ' +
+            'queries 0, 1, ...',
+        );
+      }
+      queryIds = sidecar ?? Array.from({ length: queries.rows }, (_, i) => String(i));
+    }
     if (queryIds.length !== queries.rows) {
       throw new InputFormatError(
         `has ${queryIds.length} query ids but ${queriesFile} has ${queries.rows} rows`,
@@ -77,6 +105,19 @@ Options:
     const index = await loadVectorIndex(indexFile, { database: optionalString(values, 'database') });
     let result;
     try {
+      if (meta?.tower === 'passage') {
+        process.stderr.write(
+          `dense-retrieval: warning: ${queriesFile} was encoded with the passage tower; queries belong to the query tower\n`,
+        );
+      }
+      const queryMetric = meta?.metric ?? undefined;
+      const alike = meta?.normalized === true && index.metric !== 'l2' && queryMetric !== 'l2';
+      if (queryMetric !== undefined && queryMetric !== index.metric && !alike) {
+        process.stderr.write(
+          `dense-retrieval: warning: the index uses ${index.metric} but the queries' model was trained ` +
+            `with ${meta!.similarity} (metric ${queryMetric}, from ${vectorSidecarPaths(queriesFile).meta})\n`,
+        );
+      }
       if (ef !== undefined && !(index instanceof HnswIndex || index instanceof PgvectorIndex)) {
         throw new UsageError('--ef applies to hnsw and pgvector indexes only');
       }
