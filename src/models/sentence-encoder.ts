@@ -316,7 +316,9 @@ export class SentenceEncoder {
     texts: string[],
     options: EncodeOptions & { precision?: Precision | 'float32'; quantize?: QuantizeOptions } = {},
   ): Promise<Matrix | QuantizedEmbeddings> {
-    const m = await this.encodeFloat(texts, options);
+    checkOptionKeys('encode', options, [...ENCODE_OPTION_KEYS, 'precision', 'quantize']);
+    const { precision: _p, quantize: _q, ...floatOptions } = options;
+    const m = await this.encodeFloat(texts, floatOptions);
     const precision = options.precision ?? 'float32';
     return precision === 'float32' ? m : quantizeEmbeddings(m, precision, options.quantize);
   }

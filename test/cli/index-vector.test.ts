@@ -57,6 +57,7 @@ test('index build --type binary --truncate-dim + index search --filter-ids: the 
     runFile,
     '--filter-ids',
     allowFile,
+    '--row-numbers',
   ]);
   assert.equal(s.code, 0, s.stderr);
   const run = await readRun(runFile);

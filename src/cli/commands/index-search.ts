@@ -140,7 +140,12 @@ Options:
         const allowed = new Set(await readIdLines(filterFile));
         filter = (id) => allowed.has(id);
       }
-      result = await index.search(queries, k, { ef, filter, rescoreMultiplier });
+      // Only the options given: each index kind accepts its own (an unknown key is an error).
+      result = await index.search(queries, k, {
+        ...(ef === undefined ? {} : { ef }),
+        ...(filter === undefined ? {} : { filter }),
+        ...(rescoreMultiplier === undefined ? {} : { rescoreMultiplier }),
+      });
     } finally {
       if (index instanceof PgvectorIndex) await index.close();
     }
