@@ -5,7 +5,7 @@ import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Similarity } from '../losses/in-batch-negatives.js';
 import type { TrainableEncoder } from '../losses/types.js';
 import type { Matrix } from '../types.js';
-import { loadModel } from '../checkpoint/load.js';
+import { loadModel } from './load.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 

@@ -1,18 +1,23 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadModel } from '../checkpoint/load.js';
-import type { LoadModelOptions } from '../checkpoint/load.js';
+import { resolveModelSource } from '../checkpoint/hub.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
-import { writeSentenceTransformersFiles } from '../checkpoint/sentence-transformers.js';
+import {
+  readSentenceTransformersLayout,
+  writeSentenceTransformersFiles,
+} from '../checkpoint/sentence-transformers.js';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import type { Matrix } from '../types.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { createProgress } from '../util/progress.js';
-import { BertModel, parseBertConfig } from './bert.js';
+import type { TransformerEncoder } from './architectures/encoder.js';
+import { parseEncoderConfig, randomEncoder } from './architectures/registry.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
 import type { PoolingMode } from './pooling.js';
+import { loadTransformer, SCRATCH_PREFIX } from './transformer-loader.js';
+import type { LoadModelOptions } from './transformer-loader.js';
 
 /** Options of {@link SentenceEncoder.encode}. */
 export interface EncodeOptions {
@@ -28,7 +33,10 @@ export interface EncodeOptions {
 
 /** What a {@link SentenceEncoder} is built from. */
 export interface SentenceEncoderInit {
-  bert: BertModel;
+  /** The token encoder (any architecture of the registry). */
+  model?: TransformerEncoder;
+  /** @deprecated The old name of `model`. */
+  bert?: TransformerEncoder;
   tokenizer: TextTokenizer;
   pooling: PoolingMode;
   normalize: boolean;
@@ -48,27 +56,30 @@ export interface FromScratchOptions {
   seed?: number;
 }
 
-function checkInit(init: SentenceEncoderInit): void {
+function checkInit(init: SentenceEncoderInit): TransformerEncoder {
+  const model = init.model ?? init.bert;
+  if (model === undefined) throw new ArgumentError('model', 'is required');
   if (!(POOLING_MODES as readonly string[]).includes(init.pooling)) {
     throw new ArgumentError(
       'pooling',
       `must be one of ${POOLING_MODES.join(', ')}, got '${String(init.pooling)}'`,
     );
   }
-  const maxPos = init.bert.config.max_position_embeddings;
+  const maxPos = model.maxSequenceLength;
   if (!Number.isInteger(init.maxSeqLength) || init.maxSeqLength < 3 || init.maxSeqLength > maxPos) {
     throw new ArgumentError(
       'maxSeqLength',
       `must be an integer in [3, ${maxPos}] (max_position_embeddings), got ${init.maxSeqLength}`,
     );
   }
-  if (init.tokenizer.vocabSize > init.bert.config.vocab_size) {
+  if (init.tokenizer.vocabSize > model.config.vocab_size) {
     throw new ArgumentError(
       'tokenizer',
-      `has ${init.tokenizer.vocabSize} token ids but the model's vocab_size is ${init.bert.config.vocab_size}; ` +
+      `has ${init.tokenizer.vocabSize} token ids but the model's vocab_size is ${model.config.vocab_size}; ` +
         'tokenizer and model do not belong together',
     );
   }
+  return model;
 }
 
 /**
@@ -86,15 +97,15 @@ function checkInit(init: SentenceEncoderInit): void {
  * ```
  */
 export class SentenceEncoder {
-  readonly bert: BertModel;
+  /** The token encoder (BERT, RoBERTa, XLM-RoBERTa, DistilBERT or MPNet). */
+  readonly model: TransformerEncoder;
   readonly tokenizer: TextTokenizer;
   readonly pooling: PoolingMode;
   readonly normalize: boolean;
   readonly maxSeqLength: number;
 
   constructor(init: SentenceEncoderInit) {
-    checkInit(init);
-    this.bert = init.bert;
+    this.model = checkInit(init);
     this.tokenizer = init.tokenizer;
     this.pooling = init.pooling;
     this.normalize = init.normalize;
@@ -103,15 +114,73 @@ export class SentenceEncoder {
 
   /** Width of the sentence vectors. */
   get dim(): number {
-    return this.bert.config.hidden_size;
+    return this.model.hiddenSize;
+  }
+
+  /** @deprecated The old name of {@link SentenceEncoder.model}, kept for existing callers. */
+  get bert(): TransformerEncoder {
+    return this.model;
   }
 
   /**
-   * Load a model directory or hub id; the same as {@link loadModel}. Pooling, normalisation and
-   * max_seq_length default to the checkpoint's sentence-transformers files.
+   * Load a local directory, a Hugging Face hub id (downloaded into the cache), or `scratch:<config.json>`
+   * (random init with the bundled tokenizer); the same as {@link loadModel}. The architecture comes from
+   * config.json's `model_type` (see docs/models.md); pooling, normalisation and max_seq_length from the
+   * checkpoint's sentence-transformers files. A plain checkpoint gets what sentence-transformers gives it
+   * (mean pooling, no normalisation), and that choice is logged.
+   *
+   * @throws {InputFormatError} naming the file, for an unsupported `model_type` or module, or bad weights.
+   * @example
+   * ```ts
+   * const encoder = await SentenceEncoder.load('sentence-transformers/all-mpnet-base-v2');
+   * encoder.model.config.model_type; // 'mpnet'
+   * ```
    */
   static async load(source: string, options: LoadModelOptions = {}): Promise<SentenceEncoder> {
-    return loadModel(source, options);
+    const log =
+      options.log ??
+      ((m: string) => (options.quiet ? undefined : process.stderr.write(`dense-retrieval: ${m}\n`)));
+    if (typeof source === 'string' && source.startsWith(SCRATCH_PREFIX)) {
+      return SentenceEncoder.fromScratch(source.slice(SCRATCH_PREFIX.length), options.tokenizerDir, options);
+    }
+    const dir = await resolveModelSource(source, options);
+    const layout = await readSentenceTransformersLayout(dir);
+    const transformerDir = layout?.transformerDir ?? dir;
+    const model = await loadTransformer(transformerDir);
+    try {
+      const tokenizer = await TextTokenizer.fromDirectory(transformerDir);
+      let pooling: PoolingMode;
+      let normalize: boolean;
+      if (layout === undefined) {
+        pooling = options.pooling ?? 'mean';
+        normalize = options.normalize ?? false;
+        if (options.pooling === undefined || options.normalize === undefined) {
+          log(
+            `${source} has no sentence-transformers modules.json: using ${pooling} pooling` +
+              `${normalize ? ' with' : ' without'} normalization (as sentence-transformers does for a plain checkpoint)`,
+          );
+        }
+      } else {
+        pooling = options.pooling ?? layout.pooling;
+        normalize = options.normalize ?? layout.normalize;
+        if (pooling !== layout.pooling)
+          log(`${source} was trained with ${layout.pooling} pooling; using ${pooling} as requested`);
+        if (normalize !== layout.normalize) {
+          log(
+            `${source} ${layout.normalize ? 'normalizes' : 'does not normalize'} embeddings; overriding as requested`,
+          );
+        }
+      }
+      const maxPos = model.maxSequenceLength;
+      // A checkpoint's own limit is capped at what the position table holds; an explicit override is not, so
+      // that an impossible request is an error rather than silently shortened.
+      const fromCheckpoint = Math.min(maxPos, layout?.maxSeqLength ?? tokenizer.modelMaxLength ?? maxPos);
+      const maxSeqLength = options.maxSeqLength ?? fromCheckpoint;
+      return new SentenceEncoder({ model, tokenizer, pooling, normalize, maxSeqLength });
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
   }
 
   /**
@@ -144,21 +213,21 @@ export class SentenceEncoder {
     } catch (error) {
       throw new InputFormatError(`invalid JSON (${(error as Error).message})`, configFile);
     }
-    const config = parseBertConfig(json, configFile);
+    const config = parseEncoderConfig(json, configFile);
     const tokenizer = await TextTokenizer.fromDirectory(tokenizerDir);
+    const model = randomEncoder(config, options.seed);
     const maxSeqLength =
-      options.maxSeqLength ?? Math.min(config.max_position_embeddings, tokenizer.modelMaxLength ?? Infinity);
-    const bert = BertModel.random(config, options.seed);
+      options.maxSeqLength ?? Math.min(model.maxSequenceLength, tokenizer.modelMaxLength ?? Infinity);
     try {
       return new SentenceEncoder({
-        bert,
+        model,
         tokenizer,
         pooling: options.pooling ?? 'mean',
         normalize: options.normalize ?? false,
         maxSeqLength,
       });
     } catch (error) {
-      bert.dispose();
+      model.dispose();
       throw error;
     }
   }
@@ -179,7 +248,7 @@ export class SentenceEncoder {
       const inputIds = tf.tensor2d(batch.inputIds, shape, 'int32');
       const attentionMask = tf.tensor2d(batch.attentionMask, shape, 'int32');
       const tokenTypeIds = tf.tensor2d(batch.tokenTypeIds, shape, 'int32');
-      const hidden = this.bert.forward(
+      const hidden = this.model.forward(
         { inputIds, attentionMask, tokenTypeIds },
         { training: options.training, dropoutSeed: options.dropoutSeed },
       );
@@ -205,14 +274,11 @@ export class SentenceEncoder {
       throw new ArgumentError('batchSize', `must be a positive integer, got ${batchSize}`);
     }
     const maxLength = options.maxLength ?? this.maxSeqLength;
-    if (
-      !Number.isInteger(maxLength) ||
-      maxLength < 3 ||
-      maxLength > this.bert.config.max_position_embeddings
-    ) {
+    const maxPos = this.model.maxSequenceLength;
+    if (!Number.isInteger(maxLength) || maxLength < 3 || maxLength > maxPos) {
       throw new ArgumentError(
         'maxLength',
-        `must be an integer in [3, ${this.bert.config.max_position_embeddings}] (max_position_embeddings), got ${maxLength}`,
+        `must be an integer in [3, ${maxPos}] (max_position_embeddings), got ${maxLength}`,
       );
     }
     const bad = texts.findIndex((t) => typeof t !== 'string');
@@ -246,9 +312,9 @@ export class SentenceEncoder {
     return { data: out, rows: texts.length, cols: dim };
   }
 
-  /** The parameters an optimizer updates (all BERT weights). */
+  /** The parameters an optimizer updates (all trainable transformer weights). */
   trainableVariables(): tf.Variable[] {
-    return [...this.bert.variables().values()];
+    return [...this.model.variables().values()];
   }
 
   /**
@@ -263,8 +329,8 @@ export class SentenceEncoder {
    * ```
    */
   async save(dir: string): Promise<void> {
-    const config: Record<string, unknown> = { architectures: ['BertModel'], ...this.bert.config };
-    const tensors = this.bert.hfTensors();
+    const config = this.model.hfConfig();
+    const tensors = this.model.hfTensors();
     await writeDirAtomic(dir, async (tmp) => {
       await writeFileAtomic(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
       // transformers refuses safetensors files without format metadata.
@@ -281,6 +347,6 @@ export class SentenceEncoder {
 
   /** Free the model's tensors. */
   dispose(): void {
-    this.bert.dispose();
+    this.model.dispose();
   }
 }

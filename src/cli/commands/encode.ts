@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveModelSource } from '../../checkpoint/hub.js';
-import { loadModel, SCRATCH_PREFIX } from '../../checkpoint/load.js';
+import { loadModel, SCRATCH_PREFIX } from '../../models/load.js';
 import { readJsonl } from '../../data/jsonl.js';
 import { writeNpy } from '../../data/npy.js';
 import { InputFormatError } from '../../errors.js';

@@ -1,4 +1,4 @@
-import { loadModel } from '../../checkpoint/load.js';
+import { loadModel } from '../../models/load.js';
 import { loadBeir } from '../../data/beir.js';
 import { formatEvaluationTable, RetrievalEvaluator } from '../../eval/retrieval-evaluator.js';
 import type { EvaluatorIndex } from '../../eval/retrieval-evaluator.js';

@@ -1,4 +1,4 @@
-import { loadTokenizerFor } from '../../checkpoint/load.js';
+import { loadTokenizerFor } from '../../models/load.js';
 import { optionalInt, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { readTexts } from './encode.js';

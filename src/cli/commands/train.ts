@@ -1,4 +1,4 @@
-import { loadModel } from '../../checkpoint/load.js';
+import { loadModel } from '../../models/load.js';
 import { loadBeir } from '../../data/beir.js';
 import { Bm25Index } from '../../index/bm25.js';
 import { CachedInBatchNegativesLoss } from '../../losses/cached-in-batch-negatives.js';
