@@ -84,6 +84,42 @@ export function parseBertConfig(json: unknown, file?: string): BertConfig {
   return parseBertFamilyConfig(json, file, ['bert'], BERT_DEFAULTS);
 }
 
+// The fields each parsed config's file had: saving drops BERT fields an architecture's config does not have.
+const FILE_KEYS = new WeakMap<object, Set<string>>();
+
+/**
+ * `config` without the fields in `keys` that its file did not have (fields BERT's parser filled in that the
+ * architecture's HF config class does not know).
+ */
+export function withoutAddedFields(config: BertConfig, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  const given = FILE_KEYS.get(config);
+  for (const key of keys) if (given !== undefined && !given.has(key)) delete out[key];
+  return out;
+}
+
+/**
+ * Rename the tensors of one encoder layer between two naming schemes: `encoder.layer.3.attention.self.query.weight`
+ * <-> `transformer.layer.3.attention.q_lin.weight` with `modules` mapping whole module paths (not substrings,
+ * which would rename `output.dense` inside `attention.output.dense`).
+ */
+export function layerRenamer(
+  fromLayers: string,
+  toLayers: string,
+  modules: Readonly<Record<string, string>>,
+): (name: string) => string {
+  return (name) => {
+    if (!name.startsWith(fromLayers)) return name;
+    const rest = name.slice(fromLayers.length);
+    const dot = rest.indexOf('.');
+    const lastDot = rest.lastIndexOf('.');
+    if (dot < 0 || lastDot <= dot) return name;
+    const module = rest.slice(dot + 1, lastDot);
+    const mapped = modules[module];
+    return mapped === undefined ? name : `${toLayers}${rest.slice(0, dot)}.${mapped}${rest.slice(lastDot)}`;
+  };
+}
+
 /**
  * {@link parseBertConfig} for any `model_type` of `modelTypes`, with that architecture's HF defaults.
  *
@@ -109,6 +145,7 @@ export function parseBertFamilyConfig(
     fail(`unsupported model_type ${JSON.stringify(modelType)}; supported: ${modelTypes.join(', ')}`);
   }
   const config = { ...defaults, ...raw } as Record<string, unknown>;
+  FILE_KEYS.set(config, new Set(Object.keys(raw)));
   for (const key of INT_FIELDS) {
     const v = config[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {

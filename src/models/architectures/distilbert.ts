@@ -1,5 +1,5 @@
 import { InputFormatError } from '../../errors.js';
-import { parseBertFamilyConfig } from './bert.js';
+import { layerRenamer, parseBertFamilyConfig } from './bert.js';
 import type { BertConfig, BertFamilySpec } from './bert.js';
 
 /**
@@ -8,26 +8,18 @@ import type { BertConfig, BertFamilySpec } from './bert.js';
  * `hidden_dim`, `activation`, `dropout`, `attention_dropout` (HF `DistilBertModel`).
  */
 
-/** DistilBERT checkpoint name (after `distilbert.`) fragments and BERT's names for the same tensors. */
-const RENAMES: readonly [string, string][] = [
-  ['transformer.layer.', 'encoder.layer.'],
-  ['.attention.q_lin.', '.attention.self.query.'],
-  ['.attention.k_lin.', '.attention.self.key.'],
-  ['.attention.v_lin.', '.attention.self.value.'],
-  ['.attention.out_lin.', '.attention.output.dense.'],
-  ['.sa_layer_norm.', '.attention.output.LayerNorm.'],
-  ['.ffn.lin1.', '.intermediate.dense.'],
-  ['.ffn.lin2.', '.output.dense.'],
-  ['.output_layer_norm.', '.output.LayerNorm.'],
-];
-
-function rename(name: string, pairs: readonly [string, string][]): string {
-  let n = name;
-  for (const [from, to] of pairs) n = n.replace(from, to);
-  return n;
-}
-
-const BACK = RENAMES.map(([a, b]) => [b, a] as [string, string]).reverse();
+/** DistilBERT's module paths inside a layer and BERT's for the same modules. */
+const MODULES: Record<string, string> = {
+  'attention.q_lin': 'attention.self.query',
+  'attention.k_lin': 'attention.self.key',
+  'attention.v_lin': 'attention.self.value',
+  'attention.out_lin': 'attention.output.dense',
+  sa_layer_norm: 'attention.output.LayerNorm',
+  'ffn.lin1': 'intermediate.dense',
+  'ffn.lin2': 'output.dense',
+  output_layer_norm: 'output.LayerNorm',
+};
+const BACK = Object.fromEntries(Object.entries(MODULES).map(([a, b]) => [b, a]));
 
 /** Fields of HF `DistilBertConfig` and the BERT field each becomes. */
 const FIELD_MAP: readonly [string, string][] = [
@@ -56,7 +48,7 @@ const DEFAULTS: Record<string, unknown> = {
   pad_token_id: 0,
 };
 
-// The fields each parsed config's file had, so that saving writes DistilBERT's fields back and not BERT's.
+// The fields each parsed config's file had (the parser saw BERT's names, so it cannot record them).
 const RAW_KEYS = new WeakMap<BertConfig, Set<string>>();
 
 export const DISTILBERT_SPEC: BertFamilySpec = {
@@ -66,8 +58,8 @@ export const DISTILBERT_SPEC: BertFamilySpec = {
   positions: 'absolute',
   tokenTypes: false,
   pooler: false,
-  toCanonical: (name) => rename(name, RENAMES),
-  fromCanonical: (name) => rename(name, BACK),
+  toCanonical: layerRenamer('transformer.layer.', 'encoder.layer.', MODULES),
+  fromCanonical: layerRenamer('encoder.layer.', 'transformer.layer.', BACK),
   sinusoidalPositions: (config) => config.sinusoidal_pos_embds === true,
   hfConfig: (config) => {
     const out: Record<string, unknown> = { ...config };
@@ -76,9 +68,8 @@ export const DISTILBERT_SPEC: BertFamilySpec = {
       delete out[bert];
     }
     // Fields BERT's parser added that DistilBertConfig does not have.
-    const given = RAW_KEYS.get(config);
     for (const key of ['type_vocab_size', 'layer_norm_eps', 'position_embedding_type']) {
-      if (given !== undefined && !given.has(key)) delete out[key];
+      if (!RAW_KEYS.get(config)?.has(key)) delete out[key];
     }
     return out;
   },

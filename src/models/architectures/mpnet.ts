@@ -1,4 +1,4 @@
-import { BERT_DEFAULTS, parseBertFamilyConfig } from './bert.js';
+import { BERT_DEFAULTS, layerRenamer, parseBertFamilyConfig, withoutAddedFields } from './bert.js';
 import type { BertConfig, BertFamilySpec } from './bert.js';
 import { InputFormatError } from '../../errors.js';
 
@@ -8,22 +8,15 @@ import { InputFormatError } from '../../errors.js';
  * layers, T5-style buckets), RoBERTa-style position ids, no token types.
  */
 
-/** MPNet checkpoint name (after `mpnet.`) fragments and BERT's names for the same tensors. */
-const RENAMES: readonly [string, string][] = [
-  ['.attention.attn.q.', '.attention.self.query.'],
-  ['.attention.attn.k.', '.attention.self.key.'],
-  ['.attention.attn.v.', '.attention.self.value.'],
-  ['.attention.attn.o.', '.attention.output.dense.'],
-  ['.attention.LayerNorm.', '.attention.output.LayerNorm.'],
-];
-
-function rename(name: string, pairs: readonly [string, string][]): string {
-  let n = name;
-  for (const [from, to] of pairs) n = n.replace(from, to);
-  return n;
-}
-
-const BACK = RENAMES.map(([a, b]) => [b, a] as [string, string]);
+/** MPNet's module paths inside a layer and BERT's for the same modules. */
+const MODULES: Record<string, string> = {
+  'attention.attn.q': 'attention.self.query',
+  'attention.attn.k': 'attention.self.key',
+  'attention.attn.v': 'attention.self.value',
+  'attention.attn.o': 'attention.output.dense',
+  'attention.LayerNorm': 'attention.output.LayerNorm',
+};
+const BACK = Object.fromEntries(Object.entries(MODULES).map(([a, b]) => [b, a]));
 
 export const MPNET_SPEC: BertFamilySpec = {
   name: 'MPNet',
@@ -32,8 +25,10 @@ export const MPNET_SPEC: BertFamilySpec = {
   positions: 'padding-offset',
   tokenTypes: false,
   pooler: true,
-  toCanonical: (name) => rename(name, RENAMES),
-  fromCanonical: (name) => rename(name, BACK),
+  toCanonical: layerRenamer('encoder.layer.', 'encoder.layer.', MODULES),
+  fromCanonical: layerRenamer('encoder.layer.', 'encoder.layer.', BACK),
+  // MPNetConfig has no token types and no position_embedding_type.
+  hfConfig: (config) => withoutAddedFields(config, ['type_vocab_size', 'position_embedding_type']),
   relativeAttentionBuckets: (config) => config.relative_attention_num_buckets as number,
 };
 
