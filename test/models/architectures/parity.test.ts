@@ -10,9 +10,9 @@ import type { TransformerEncoder } from '../../../src/models/architectures/encod
 import { pool } from '../../../src/models/pooling.js';
 import type { PoolingMode } from '../../../src/models/pooling.js';
 import { SentenceEncoder } from '../../../src/models/sentence-encoder.js';
-import { REPO_ROOT } from '../../helpers/cli.js';
 import { tmpDir } from '../../helpers/tmp.js';
 import { matrixRows, maxAbsDiff } from '../bert-fixture.js';
+import { ARCH_FIXTURES, archDir } from './fixtures.js';
 
 /** Parity of each architecture with the float64 torch references of scripts/make_architecture_fixtures.py. */
 
@@ -28,14 +28,6 @@ interface Reference {
   };
 }
 
-export const ARCH_FIXTURES = [
-  'roberta',
-  'xlm-roberta',
-  'distilbert',
-  'distilbert-sinusoidal',
-  'mpnet',
-] as const;
-export const archDir = (arch: string): string => path.join(REPO_ROOT, 'test', 'fixtures', arch);
 const reference = (arch: string): Reference =>
   JSON.parse(readFileSync(path.join(archDir(arch), 'reference.json'), 'utf8')) as Reference;
 
