@@ -44,9 +44,9 @@ TEXTS = [
 ]
 WORDS = sorted(
     set(w for t in TEXTS for w in basic_tokenize(t) if len(w) > 2 and w.isalpha())
-    | {"a", "is", "of", "on", "to", "the"}
+    | {"a", "is", "of", "on", "to", "the", "query", "passage"}
 )
-LETTERS = [chr(c) for c in range(ord("a"), ord("z") + 1)] + [str(d) for d in range(10)] + list(".;,")
+LETTERS = [chr(c) for c in range(ord("a"), ord("z") + 1)] + [str(d) for d in range(10)] + list(".;,:")
 
 HIDDEN, LAYERS, HEADS, INTER = 16, 2, 4, 32
 
@@ -412,6 +412,24 @@ def make(arch, seed):
             wd["embeddings.position_embeddings.weight"] = w["embeddings.position_embeddings.weight"]
         hidden = forward(arch, wd, cfg, ids, mask)
         ref["pooled"][key] = {mode: rows(pool(hidden, mask, mode)) for mode in ("cls", "mean", "max")}
+
+    # include_prompt false: an e5-style prompt is prepended and its tokens (with the opening special token,
+    # sentence-transformers' prompt_length = len(tokenize(prompt)) - 1) are left out of mean pooling.
+    prompt = "query: "
+    pseqs = [encode(prompt + t, vocab, cls, sep) for t in TEXTS]
+    prompt_length = len(encode(prompt, vocab, cls, sep)) - 1
+    ps = max(len(x) for x in pseqs)
+    pids = torch.full((len(pseqs), ps), pad, dtype=torch.long)
+    pmask = torch.zeros(len(pseqs), ps, dtype=torch.long)
+    for r, x in enumerate(pseqs):
+        pids[r, : len(x)] = torch.tensor(x)
+        pmask[r, : len(x)] = 1
+    phidden = forward(arch, w, cfg, pids, pmask)
+    pool_mask = pmask.clone()
+    pool_mask[:, :prompt_length] = 0
+    ref["prompt"] = {"prompt": prompt, "prompt_length": prompt_length, "input_ids": pids.tolist(),
+                     "mean_including_prompt": rows(pool(phidden, pmask, "mean")),
+                     "mean_excluding_prompt": rows(pool(phidden, pool_mask, "mean"))}
 
     # Gradient check on the F32 weights.
     params = grad_params(arch)

@@ -22,6 +22,12 @@ export interface SentenceTransformersLayout {
   normalize: boolean;
   /** `max_seq_length` of sentence_bert_config.json, when set. */
   maxSeqLength: number | undefined;
+  /** The Pooling module's `include_prompt` (default true): false leaves prompt tokens out of pooling. */
+  includePrompt: boolean;
+  /** `prompts` of config_sentence_transformers.json: name -> text prepended to inputs (e5: "query: "). */
+  prompts: Record<string, string>;
+  /** `default_prompt_name` of config_sentence_transformers.json, when set. */
+  defaultPromptName: string | undefined;
 }
 
 /** Settings written by {@link writeSentenceTransformersFiles}. */
@@ -31,6 +37,11 @@ export interface SentenceTransformersSettings {
   maxSeqLength: number;
   /** Width of the token embeddings (hidden size). */
   dimension: number;
+  /** Default true; written only when false (older sentence-transformers do not know the key). */
+  includePrompt?: boolean;
+  /** Written to config_sentence_transformers.json. */
+  prompts?: Record<string, string>;
+  defaultPromptName?: string;
 }
 
 const TYPE_TRANSFORMER = 'sentence_transformers.models.Transformer';
@@ -60,10 +71,69 @@ const LEGACY_KEYS: Record<string, PoolingMode | undefined> = {
   pooling_mode_cls_token: 'cls',
   pooling_mode_mean_tokens: 'mean',
   pooling_mode_max_tokens: 'max',
-  pooling_mode_mean_sqrt_len_tokens: undefined,
-  pooling_mode_weightedmean_tokens: undefined,
-  pooling_mode_lasttoken: undefined,
+  pooling_mode_mean_sqrt_len_tokens: 'mean_sqrt_len_tokens',
+  pooling_mode_weightedmean_tokens: 'weightedmean',
+  pooling_mode_lasttoken: 'lasttoken',
 };
+
+/**
+ * The Pooling module's `include_prompt` (sentence-transformers >= 2.4): whether prompt tokens count in pooling.
+ *
+ * @example
+ * ```ts
+ * parseIncludePrompt({ pooling_mode: 'mean', include_prompt: false }); // false
+ * ```
+ */
+export function parseIncludePrompt(json: unknown, file?: string): boolean {
+  const v = (json as Record<string, unknown>).include_prompt;
+  if (v === undefined || v === null) return true;
+  if (typeof v !== 'boolean') {
+    throw new InputFormatError(`"include_prompt" must be true or false, got ${JSON.stringify(v)}`, file);
+  }
+  return v;
+}
+
+/**
+ * `prompts` and `default_prompt_name` of a parsed `config_sentence_transformers.json`.
+ *
+ * @example
+ * ```ts
+ * parsePrompts({ prompts: { query: 'query: ', document: 'passage: ' }, default_prompt_name: null });
+ * ```
+ */
+export function parsePrompts(
+  json: unknown,
+  file?: string,
+): { prompts: Record<string, string>; defaultPromptName: string | undefined } {
+  if (json === undefined) return { prompts: {}, defaultPromptName: undefined };
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new InputFormatError('expected a JSON object', file);
+  }
+  const raw = json as Record<string, unknown>;
+  const prompts: Record<string, string> = {};
+  if (raw.prompts !== undefined && raw.prompts !== null) {
+    if (typeof raw.prompts !== 'object' || Array.isArray(raw.prompts)) {
+      throw new InputFormatError('"prompts" must be an object of name -> prompt text', file);
+    }
+    for (const [name, text] of Object.entries(raw.prompts as Record<string, unknown>)) {
+      if (typeof text !== 'string') {
+        throw new InputFormatError(
+          `prompt ${JSON.stringify(name)} must be a string, got ${JSON.stringify(text)}`,
+          file,
+        );
+      }
+      prompts[name] = text;
+    }
+  }
+  const d = raw.default_prompt_name;
+  if (d !== undefined && d !== null && (typeof d !== 'string' || !(d in prompts))) {
+    throw new InputFormatError(
+      `"default_prompt_name" ${JSON.stringify(d)} is not one of the prompts (${Object.keys(prompts).join(', ') || 'none'})`,
+      file,
+    );
+  }
+  return { prompts, defaultPromptName: typeof d === 'string' ? d : undefined };
+}
 
 /**
  * The pooling of a `1_Pooling/config.json`, from the newer `pooling_mode` key or the legacy
@@ -84,8 +154,9 @@ export function parsePoolingConfig(json: unknown, file?: string): PoolingMode {
   const supported = `supported: ${POOLING_MODES.join(', ')}`;
   if (raw.pooling_mode !== undefined && raw.pooling_mode !== null) {
     const mode = raw.pooling_mode;
-    const alias =
-      mode === 'mean_tokens' ? 'mean' : mode === 'max_tokens' ? 'max' : mode === 'cls_token' ? 'cls' : mode;
+    // sentence-transformers accepts these older spellings of three modes too.
+    const aliases: Record<string, string> = { mean_tokens: 'mean', max_tokens: 'max', cls_token: 'cls' };
+    const alias = typeof mode === 'string' ? (aliases[mode] ?? mode) : mode;
     if (typeof alias !== 'string' || !(POOLING_MODES as readonly string[]).includes(alias)) {
       throw new InputFormatError(`unsupported pooling_mode ${JSON.stringify(mode)} (${supported})`, file);
     }
@@ -167,6 +238,9 @@ export async function readSentenceTransformersLayout(
     );
   }
   const pooling = parsePoolingConfig(poolingJson, poolingFile);
+  const includePrompt = parseIncludePrompt(poolingJson, poolingFile);
+  const stConfigFile = path.join(dir, 'config_sentence_transformers.json');
+  const { prompts, defaultPromptName } = parsePrompts(await readJsonFile(stConfigFile), stConfigFile);
   const sbertFile = path.join(transformerDir, 'sentence_bert_config.json');
   const sbert = (await readJsonFile(sbertFile)) as Record<string, unknown> | undefined;
   let maxSeqLength: number | undefined;
@@ -180,7 +254,7 @@ export async function readSentenceTransformersLayout(
     }
     maxSeqLength = v;
   }
-  return { transformerDir, pooling, normalize, maxSeqLength };
+  return { transformerDir, pooling, normalize, maxSeqLength, includePrompt, prompts, defaultPromptName };
 }
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
@@ -221,15 +295,19 @@ export async function writeSentenceTransformersFiles(
       pooling_mode_cls_token: s.pooling === 'cls',
       pooling_mode_mean_tokens: s.pooling === 'mean',
       pooling_mode_max_tokens: s.pooling === 'max',
-      pooling_mode_mean_sqrt_len_tokens: false,
+      pooling_mode_mean_sqrt_len_tokens: s.pooling === 'mean_sqrt_len_tokens',
+      // Present in every version that reads safetensors (2.2.2); written only when used, like the next one.
+      ...(s.pooling === 'weightedmean' ? { pooling_mode_weightedmean_tokens: true } : {}),
+      ...(s.pooling === 'lasttoken' ? { pooling_mode_lasttoken: true } : {}),
+      ...(s.includePrompt === false ? { include_prompt: false } : {}),
     }),
   );
   await writeFileAtomic(
     path.join(dir, 'config_sentence_transformers.json'),
     json({
       __version__: { sentence_transformers: ST_VERSION, transformers: '4.30.0', pytorch: '1.13.0' },
-      prompts: {},
-      default_prompt_name: null,
+      prompts: s.prompts ?? {},
+      default_prompt_name: s.defaultPromptName ?? null,
     }),
   );
 }

@@ -29,6 +29,22 @@ export interface EncodeOptions {
   quiet?: boolean;
   /** Truncate texts to this many tokens instead of the encoder's `maxSeqLength`. */
   maxLength?: number;
+  /** Text prepended to every input (e5: `"query: "`); overrides `promptName` and the default prompt. */
+  prompt?: string;
+  /** Name of one of the model's {@link SentenceEncoder.prompts}; default its `defaultPromptName`. */
+  promptName?: string;
+}
+
+/** Options of {@link SentenceEncoder.embed}. */
+export interface EmbedOptions {
+  /** Apply dropout (default false). */
+  training?: boolean;
+  /** Seed of the dropout masks. */
+  dropoutSeed?: number;
+  /** Truncate texts to this many tokens instead of `maxSeqLength`. */
+  maxLength?: number;
+  /** Text prepended to every input; with `includePrompt: false` its tokens are left out of pooling. */
+  prompt?: string;
 }
 
 /** What a {@link SentenceEncoder} is built from. */
@@ -42,6 +58,12 @@ export interface SentenceEncoderInit {
   normalize: boolean;
   /** Texts are truncated to this many tokens (special tokens included). */
   maxSeqLength: number;
+  /** Named prompts (config_sentence_transformers.json `prompts`); default none. */
+  prompts?: Record<string, string>;
+  /** The prompt `encode` applies when given none (`default_prompt_name`); must name one of `prompts`. */
+  defaultPromptName?: string;
+  /** Whether prompt tokens count in pooling (the Pooling module's `include_prompt`); default true. */
+  includePrompt?: boolean;
 }
 
 /** Options of {@link SentenceEncoder.fromScratch}. */
@@ -79,8 +101,22 @@ function checkInit(init: SentenceEncoderInit): TransformerEncoder {
         'tokenizer and model do not belong together',
     );
   }
+  if (init.prompts !== undefined) {
+    for (const [name, text] of Object.entries(init.prompts)) {
+      if (typeof text !== 'string') throw new ArgumentError('prompts', `prompt '${name}' is not a string`);
+    }
+  }
+  if (init.defaultPromptName !== undefined && !(init.defaultPromptName in (init.prompts ?? {}))) {
+    throw new ArgumentError(
+      'defaultPromptName',
+      `'${init.defaultPromptName}' is not one of the prompts (${Object.keys(init.prompts ?? {}).join(', ') || 'none'})`,
+    );
+  }
   return model;
 }
+
+/** Prompt names {@link SentenceEncoder.encodeDocument} tries, in order (sentence-transformers v5). */
+const DOCUMENT_PROMPTS = ['document', 'passage', 'corpus'];
 
 /**
  * A bi-encoder text tower: tokenizer + BERT + pooling (+ L2 normalisation), the equivalent of a
@@ -103,9 +139,18 @@ export class SentenceEncoder {
   readonly pooling: PoolingMode;
   readonly normalize: boolean;
   readonly maxSeqLength: number;
+  /** Named prompts, as in config_sentence_transformers.json (e5: `{ query: 'query: ', document: 'passage: ' }`). */
+  readonly prompts: Readonly<Record<string, string>>;
+  /** The prompt {@link SentenceEncoder.encode} applies when given none. */
+  readonly defaultPromptName: string | undefined;
+  /** Whether prompt tokens count in pooling (false: sentence-transformers' `include_prompt: false`). */
+  readonly includePrompt: boolean;
 
   constructor(init: SentenceEncoderInit) {
     this.model = checkInit(init);
+    this.prompts = { ...(init.prompts ?? {}) };
+    this.defaultPromptName = init.defaultPromptName;
+    this.includePrompt = init.includePrompt ?? true;
     this.tokenizer = init.tokenizer;
     this.pooling = init.pooling;
     this.normalize = init.normalize;
@@ -176,7 +221,16 @@ export class SentenceEncoder {
       // that an impossible request is an error rather than silently shortened.
       const fromCheckpoint = Math.min(maxPos, layout?.maxSeqLength ?? tokenizer.modelMaxLength ?? maxPos);
       const maxSeqLength = options.maxSeqLength ?? fromCheckpoint;
-      return new SentenceEncoder({ model, tokenizer, pooling, normalize, maxSeqLength });
+      return new SentenceEncoder({
+        model,
+        tokenizer,
+        pooling,
+        normalize,
+        maxSeqLength,
+        prompts: layout?.prompts,
+        defaultPromptName: layout?.defaultPromptName,
+        includePrompt: layout?.includePrompt,
+      });
     } catch (error) {
       model.dispose();
       throw error;
@@ -237,13 +291,24 @@ export class SentenceEncoder {
    * With `training`, dropout is on; the same `dropoutSeed` gives the same dropout masks (gradient caching
    * recomputes a forward pass and relies on it).
    */
-  embed(
-    texts: string[],
-    options: { training?: boolean; dropoutSeed?: number; maxLength?: number } = {},
-  ): tf.Tensor2D {
+  embed(texts: string[], options: EmbedOptions = {}): tf.Tensor2D {
     if (texts.length === 0) throw new ArgumentError('texts', 'is empty');
-    const batch = this.tokenizer.encodeBatch(texts, { maxLength: options.maxLength ?? this.maxSeqLength });
+    const prompt = options.prompt ?? '';
+    if (typeof prompt !== 'string') throw new ArgumentError('prompt', 'must be a string');
+    const maxLength = options.maxLength ?? this.maxSeqLength;
+    const batch = this.tokenizer.encodeBatch(prompt === '' ? texts : texts.map((t) => prompt + t), {
+      maxLength,
+    });
     const shape: [number, number] = [batch.batchSize, batch.seqLen];
+    let poolMask = batch.attentionMask;
+    if (prompt !== '' && !this.includePrompt) {
+      // sentence-transformers' prompt_length: the prompt tokenized alone, less its closing special token;
+      // those first positions (the opening special token included) are left out of pooling only.
+      const promptLength = Math.min(this.tokenizer.tokenLength(prompt, { maxLength }) - 1, batch.seqLen);
+      poolMask = batch.attentionMask.slice();
+      for (let r = 0; r < batch.batchSize; r++)
+        poolMask.fill(0, r * batch.seqLen, r * batch.seqLen + promptLength);
+    }
     return tf.tidy(() => {
       const inputIds = tf.tensor2d(batch.inputIds, shape, 'int32');
       const attentionMask = tf.tensor2d(batch.attentionMask, shape, 'int32');
@@ -252,7 +317,11 @@ export class SentenceEncoder {
         { inputIds, attentionMask, tokenTypeIds },
         { training: options.training, dropoutSeed: options.dropoutSeed },
       );
-      const pooled = pool(hidden, attentionMask, this.pooling);
+      const pooled = pool(
+        hidden,
+        poolMask === batch.attentionMask ? attentionMask : tf.tensor2d(poolMask, shape, 'int32'),
+        this.pooling,
+      );
       return this.normalize ? l2Normalize(pooled) : pooled;
     });
   }
@@ -283,10 +352,11 @@ export class SentenceEncoder {
     }
     const bad = texts.findIndex((t) => typeof t !== 'string');
     if (bad >= 0) throw new ArgumentError('texts', `element ${bad} is not a string`);
+    const prompt = this.resolvePrompt(options);
     const dim = this.dim;
     const out = new Float32Array(texts.length * dim);
     // Longest first, as sentence-transformers does: the slowest batches come first, so the ETA is honest.
-    const lengths = texts.map((t) => this.tokenizer.tokenLength(t, { maxLength }));
+    const lengths = texts.map((t) => this.tokenizer.tokenLength(prompt + t, { maxLength }));
     const order = texts.map((_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
     const progress = createProgress({
       total: texts.length,
@@ -299,7 +369,7 @@ export class SentenceEncoder {
         const idx = order.slice(start, start + batchSize);
         const vectors = this.embed(
           idx.map((i) => texts[i]),
-          { maxLength },
+          { maxLength, prompt },
         );
         const values = (await vectors.data()) as Float32Array;
         vectors.dispose();
@@ -310,6 +380,52 @@ export class SentenceEncoder {
       progress.done();
     }
     return { data: out, rows: texts.length, cols: dim };
+  }
+
+  /**
+   * {@link SentenceEncoder.encode} with the model's `query` prompt (when it has one), as
+   * sentence-transformers v5's `encode_query`.
+   *
+   * @example
+   * ```ts
+   * const q = await e5.encodeQuery(['how do vaccines work']); // embeds "query: how do vaccines work"
+   * ```
+   */
+  encodeQuery(texts: string[], options: EncodeOptions = {}): Promise<Matrix> {
+    const named = 'query' in this.prompts ? { promptName: 'query' } : {};
+    return this.encode(texts, { ...named, ...options });
+  }
+
+  /**
+   * {@link SentenceEncoder.encode} with the model's `document`, `passage` or `corpus` prompt (the first it
+   * has), as sentence-transformers v5's `encode_document`.
+   *
+   * @example
+   * ```ts
+   * const d = await e5.encodeDocument(['Vaccines train the immune system ...']); // "passage: Vaccines ..."
+   * ```
+   */
+  encodeDocument(texts: string[], options: EncodeOptions = {}): Promise<Matrix> {
+    const name = DOCUMENT_PROMPTS.find((n) => n in this.prompts);
+    return this.encode(texts, { ...(name === undefined ? {} : { promptName: name }), ...options });
+  }
+
+  /** The prompt text `encode` applies: `prompt`, else the named prompt, else the default one, else none. */
+  private resolvePrompt(options: EncodeOptions): string {
+    if (options.prompt !== undefined) {
+      if (typeof options.prompt !== 'string') throw new ArgumentError('prompt', 'must be a string');
+      return options.prompt;
+    }
+    const name = options.promptName ?? this.defaultPromptName;
+    if (name === undefined) return '';
+    const text = this.prompts[name];
+    if (text === undefined) {
+      throw new ArgumentError(
+        'promptName',
+        `'${name}' is not one of this model's prompts (${Object.keys(this.prompts).join(', ') || 'none'})`,
+      );
+    }
+    return text;
   }
 
   /** The parameters an optimizer updates (all trainable transformer weights). */
@@ -341,6 +457,9 @@ export class SentenceEncoder {
         normalize: this.normalize,
         maxSeqLength: this.maxSeqLength,
         dimension: this.dim,
+        includePrompt: this.includePrompt,
+        prompts: this.prompts,
+        defaultPromptName: this.defaultPromptName,
       });
     });
   }

@@ -98,6 +98,6 @@ test('constructor checks its settings', () => {
         normalize: false,
         maxSeqLength: 16,
       }),
-    /pooling: must be one of cls, mean, max, got 'first'/,
+    /pooling: must be one of cls, mean, max, mean_sqrt_len_tokens, weightedmean, lasttoken, got 'first'/,
   );
 });

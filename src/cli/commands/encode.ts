@@ -77,7 +77,8 @@ Options:
                        .jsonl: one {"text", optional "title"} object per line, encoded as
                        "title text" as BEIR does (required)
   --output OUT.npy     where to write the embeddings (required)
-  --pooling MODE       cls|mean|max (default: the model's 1_Pooling config, else mean)
+  --pooling MODE       cls|mean|max|mean_sqrt_len_tokens|weightedmean|lasttoken
+                       (default: the model's 1_Pooling config, else mean)
   --normalize          L2-normalize the vectors (default: the model's 2_Normalize module)
   --no-normalize       do not normalize, even if the model does
   --max-length N       truncate texts to N tokens (default: the model's max_seq_length)

@@ -47,7 +47,7 @@ Options:
   --lr X                  peak learning rate (default 2e-5)
   --min-lr X              final learning rate of the cosine (default 0)
   --warmup N              warmup updates (default 10% of the total)
-  --pooling MODE          cls|mean|max (default: the model's own)
+  --pooling MODE          cls|mean|max|mean_sqrt_len_tokens|weightedmean|lasttoken (default: the model's own)
   --max-length N          truncate texts to N tokens (default: the model's max_seq_length)
   --untied                separate query and passage encoders (both start from --model)
   --similarity S          dot|cosine (default dot)
