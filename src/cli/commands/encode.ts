@@ -83,6 +83,8 @@ Options:
   --no-normalize       do not normalize, even if the model does
   --max-length N       truncate texts to N tokens (default: the model's max_seq_length)
   --batch-size N       texts per forward pass (default 32)
+  --prompt-name NAME   prepend the model's named prompt (config_sentence_transformers.json), e.g.
+                       query or document; default: the model's default_prompt_name, if any
   --workers N|auto     encode on N worker threads, each with its own backend and model copy
                        (default 1: this thread; auto: one per core); the same vectors as 1.
                        On wasm, --threads spreads only the matrix products over the cores;
@@ -100,6 +102,7 @@ Options:
     'max-length': { type: 'string' },
     'batch-size': { type: 'string' },
     workers: { type: 'string' },
+    'prompt-name': { type: 'string' },
     quiet: { type: 'boolean' },
   },
   needsBackend: true,
@@ -116,6 +119,10 @@ Options:
     }
     const normalize = values.normalize === true ? true : values['no-normalize'] === true ? false : undefined;
     const quiet = values.quiet === true;
+    const promptName = typeof values['prompt-name'] === 'string' ? values['prompt-name'] : undefined;
+    if (promptName !== undefined && workers !== 1) {
+      throw new UsageError('--prompt-name needs --workers 1 (workers encode the texts as given)');
+    }
     // Read the input before loading the model: a bad file should fail fast.
     const texts = await readTexts(input);
     // Notes on pooling defaults and overrides are printed even with --quiet, which only silences progress.
@@ -129,13 +136,20 @@ Options:
       quiet,
       log,
     });
+    if (promptName !== undefined && !(promptName in encoder.prompts)) {
+      const known = Object.keys(encoder.prompts);
+      encoder.dispose();
+      throw new UsageError(
+        `--prompt-name ${promptName}: the model has ${known.length === 0 ? 'no prompts' : `prompts ${known.join(', ')}`}`,
+      );
+    }
     const settings =
       `${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, ` +
-      `max length ${encoder.maxSeqLength}`;
+      `max length ${encoder.maxSeqLength}${promptName === undefined ? '' : `, prompt ${promptName}`}`;
     try {
       let matrix: Matrix;
       if (workers === 1) {
-        matrix = await encoder.encode(texts, { batchSize, quiet });
+        matrix = await encoder.encode(texts, { batchSize, quiet, promptName });
       } else {
         const maxSeqLength = encoder.maxSeqLength;
         // Workers load the model from disk. Without overrides that is the checkpoint's own directory (a hub

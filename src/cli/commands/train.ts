@@ -62,6 +62,9 @@ Options:
                           stderr and the log
   --eval-every N          evaluation interval (needs --eval-split)
   --seed N                seed of sampling, dropout and scratch init (default 42)
+  --query-prompt TEXT     prepend TEXT to training queries (default: the model's "query" prompt)
+  --document-prompt TEXT  prepend TEXT to training passages (default: the model's "document" or
+                          "passage" prompt); '' turns a prompt off
   --resume                continue from the newest checkpoint in DIR
   --quiet                 no progress bar
   -h, --help              show this help
@@ -90,6 +93,8 @@ Options:
     'eval-split': { type: 'string' },
     'eval-every': { type: 'string' },
     seed: { type: 'string' },
+    'query-prompt': { type: 'string' },
+    'document-prompt': { type: 'string' },
     resume: { type: 'boolean' },
     quiet: { type: 'boolean' },
   },
@@ -195,6 +200,8 @@ Options:
         warmupSteps,
         maxGradNorm,
         seed,
+        queryPrompt: typeof values['query-prompt'] === 'string' ? values['query-prompt'] : undefined,
+        documentPrompt: typeof values['document-prompt'] === 'string' ? values['document-prompt'] : undefined,
         outputDir: out,
         checkpointEvery,
         evaluate,
