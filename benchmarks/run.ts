@@ -20,6 +20,7 @@ import { writeFileAtomic } from '../src/util/atomic.js';
 import { note } from './lib/common.js';
 import type { Row } from './lib/common.js';
 import { benchEncode } from './lib/encode.js';
+import { benchEncodeArchitectures } from './lib/encode-architectures.js';
 import { benchIndex } from './lib/index-search.js';
 import { parseBenchOptions, USAGE } from './lib/options.js';
 import type { BenchOptions, CaseName } from './lib/options.js';
@@ -35,6 +36,7 @@ async function runCase(
 ): Promise<Row[]> {
   if (which === 'train') return [await benchTrain(opts, backend, workdir)];
   if (which === 'encode') return benchEncode(opts, backend, workdir);
+  if (which === 'architectures') return benchEncodeArchitectures(opts, backend);
   return benchIndex(opts, workdir);
 }
 
@@ -65,7 +67,8 @@ async function main(): Promise<void> {
     for (const which of opts.cases) {
       const rows = await runCase(which, opts, backend, workdir);
       // The reference runs after our side, never at the same time: both want every core.
-      const refs = python ? await runReference(python.python, opts, which, workdir) : [];
+      const refs =
+        python && which !== 'architectures' ? await runReference(python.python, opts, which, workdir) : [];
       attachReference(rows, refs);
       ours.push(...rows);
       reference.push(...refs);

@@ -27,7 +27,8 @@ export const SCIFACT_CORPUS = path.join(
   'corpus.jsonl',
 );
 
-async function readPassages(limit: number): Promise<string[]> {
+/** The first `limit` SciFact passages as `title text`. */
+export async function readPassages(limit: number): Promise<string[]> {
   const out: string[] = [];
   for await (const doc of streamCorpus(SCIFACT_CORPUS)) {
     out.push(passageText(doc));

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 
-export const CASES = ['train', 'encode', 'index'] as const;
+export const CASES = ['train', 'encode', 'index', 'architectures'] as const;
 export type CaseName = (typeof CASES)[number];
 
 /** A BERT shape, with the field names every JSON row carries. */
@@ -52,7 +52,7 @@ export interface BenchOptions {
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --cases LIST          train,encode,index (default all)
+  --cases LIST          train,encode,index,architectures (default all)
   --quick               small sizes: a smoke run in under a minute
   --json                one JSON object per benchmark on stdout (progress goes to stderr)
   --backend NAME        wasm | cpu | tensorflow | auto (default: $DENSE_RETRIEVAL_BACKEND or auto)
