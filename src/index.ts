@@ -102,7 +102,13 @@ export type {
 export { pool, l2Normalize, POOLING_MODES } from './models/pooling.js';
 export type { PoolingMode } from './models/pooling.js';
 export { SentenceEncoder } from './models/sentence-encoder.js';
-export type { EncodeOptions, SentenceEncoderInit, FromScratchOptions } from './models/sentence-encoder.js';
+export { saveAsRouter, ROUTER_TYPE } from './models/modules/router.js';
+export type {
+  EncodeOptions,
+  EmbedOptions,
+  SentenceEncoderInit,
+  FromScratchOptions,
+} from './models/sentence-encoder.js';
 export { encodeParallel } from './models/parallel-encode.js';
 export type { ParallelEncodeOptions } from './models/parallel-encode.js';
 export { loadModel, loadBert, loadTransformer, loadTokenizerFor, SCRATCH_PREFIX } from './models/load.js';

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { InputFormatError } from '../errors.js';
+import { ArgumentError, InputFormatError } from '../errors.js';
 import { POOLING_MODES } from '../models/pooling.js';
 import type { PoolingMode } from '../models/pooling.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -192,11 +192,19 @@ export function parsePoolingConfig(json: unknown, file?: string): PoolingMode {
  */
 export async function readSentenceTransformersLayout(
   dir: string,
+  route?: string,
 ): Promise<SentenceTransformersLayout | undefined> {
   const modulesFile = path.join(dir, 'modules.json');
-  const modules = await readJsonFile(modulesFile);
-  if (modules === undefined) return undefined;
-  if (!Array.isArray(modules)) throw new InputFormatError('expected a JSON array of modules', modulesFile);
+  const listed = await readJsonFile(modulesFile);
+  if (listed === undefined) return undefined;
+  if (!Array.isArray(listed)) throw new InputFormatError('expected a JSON array of modules', modulesFile);
+  let modules: unknown[] = listed;
+  const first = modules[0] as { type?: unknown } | undefined;
+  if (modules.length === 1 && typeof first?.type === 'string' && first.type.endsWith('.Router')) {
+    modules = await routeModules(dir, route);
+  } else if (route !== undefined) {
+    throw new ArgumentError('route', `'${route}' given, but ${modulesFile} has no Router module`);
+  }
   let transformerDir: string | undefined;
   let poolingPath: string | undefined;
   let normalize = false;
@@ -222,7 +230,7 @@ export async function readSentenceTransformersLayout(
       normalize = true;
     } else {
       throw new InputFormatError(
-        `unsupported module type ${mod.type} (supported: Transformer, Pooling, Normalize)`,
+        `unsupported module type ${mod.type} (supported: Transformer, Pooling, Normalize, Router)`,
         modulesFile,
       );
     }
@@ -257,7 +265,95 @@ export async function readSentenceTransformersLayout(
   return { transformerDir, pooling, normalize, maxSeqLength, includePrompt, prompts, defaultPromptName };
 }
 
+/** The file sentence-transformers' `Router` keeps its routes in. */
+export const ROUTER_CONFIG = 'router_config.json';
+
+/**
+ * The modules of one route of a `Router` model (sentence-transformers v5), as modules.json entries whose paths
+ * are the route's module folders: `route` (default: the config's `default_route`, else the first route).
+ */
+async function routeModules(
+  dir: string,
+  route: string | undefined,
+): Promise<{ type: string; path: string }[]> {
+  const file = path.join(dir, ROUTER_CONFIG);
+  const config = (await readJsonFile(file)) as
+    | {
+        types?: Record<string, unknown>;
+        structure?: Record<string, unknown>;
+        parameters?: Record<string, unknown>;
+      }
+    | undefined;
+  if (config === undefined)
+    throw new InputFormatError('file not found; modules.json lists a Router module', file);
+  if (
+    typeof config !== 'object' ||
+    config === null ||
+    typeof config.types !== 'object' ||
+    config.types === null
+  ) {
+    throw new InputFormatError('expected "types" and "structure" objects', file);
+  }
+  const structure = (config.structure ?? {}) as Record<string, unknown>;
+  const routes = Object.keys(structure);
+  const defaultRoute = config.parameters?.default_route;
+  const chosen = route ?? (typeof defaultRoute === 'string' ? defaultRoute : routes[0]);
+  const ids = structure[chosen];
+  if (!Array.isArray(ids)) {
+    throw new InputFormatError(`no route '${chosen}' (routes: ${routes.join(', ') || 'none'})`, file);
+  }
+  return ids.map((id: unknown) => {
+    const type = (config.types as Record<string, unknown>)[String(id)];
+    if (typeof id !== 'string' || typeof type !== 'string') {
+      throw new InputFormatError(`route '${chosen}' names module ${JSON.stringify(id)} without a type`, file);
+    }
+    return { type, path: id };
+  });
+}
+
+/** The routes of a Router model directory and its default route, or undefined for another layout. */
+export async function readRouterRoutes(
+  dir: string,
+): Promise<{ routes: string[]; defaultRoute: string | undefined } | undefined> {
+  const config = (await readJsonFile(path.join(dir, ROUTER_CONFIG))) as
+    { structure?: Record<string, unknown>; parameters?: Record<string, unknown> } | undefined;
+  if (config === undefined || typeof config !== 'object' || config === null) return undefined;
+  const d = config.parameters?.default_route;
+  return { routes: Object.keys(config.structure ?? {}), defaultRoute: typeof d === 'string' ? d : undefined };
+}
+
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
+
+/**
+ * The `1_Pooling/config.json` of a pooling mode: exactly the keys all-MiniLM-L6-v2 ships, plus the key of a
+ * newer mode or `include_prompt: false` only when used (every sentence-transformers version passes this file
+ * to `Pooling(**config)`, so a key an older version does not know would make it fail).
+ */
+export function poolingConfig(s: SentenceTransformersSettings): Record<string, unknown> {
+  return {
+    word_embedding_dimension: s.dimension,
+    pooling_mode_cls_token: s.pooling === 'cls',
+    pooling_mode_mean_tokens: s.pooling === 'mean',
+    pooling_mode_max_tokens: s.pooling === 'max',
+    pooling_mode_mean_sqrt_len_tokens: s.pooling === 'mean_sqrt_len_tokens',
+    ...(s.pooling === 'weightedmean' ? { pooling_mode_weightedmean_tokens: true } : {}),
+    ...(s.pooling === 'lasttoken' ? { pooling_mode_lasttoken: true } : {}),
+    ...(s.includePrompt === false ? { include_prompt: false } : {}),
+  };
+}
+
+/** `config_sentence_transformers.json`: versions, prompts, default prompt and (when known) similarity. */
+export function sentenceTransformersConfig(
+  s: Pick<SentenceTransformersSettings, 'prompts' | 'defaultPromptName'>,
+  similarity?: string,
+): Record<string, unknown> {
+  return {
+    __version__: { sentence_transformers: ST_VERSION, transformers: '4.30.0', pytorch: '1.13.0' },
+    prompts: s.prompts ?? {},
+    default_prompt_name: s.defaultPromptName ?? null,
+    ...(similarity === undefined ? {} : { similarity_fn_name: similarity }),
+  };
+}
 
 /**
  * Write the sentence-transformers files into a model directory whose root holds the Transformer module
@@ -286,28 +382,9 @@ export async function writeSentenceTransformersFiles(
     path.join(dir, 'sentence_bert_config.json'),
     json({ max_seq_length: s.maxSeqLength, do_lower_case: false }),
   );
-  // Exactly the keys all-MiniLM-L6-v2 ships: every sentence-transformers version passes this file to
-  // `Pooling(**config)`, so a key an older version does not know (e.g. `pooling_mode`) would make it fail.
-  await writeFileAtomic(
-    path.join(dir, '1_Pooling', 'config.json'),
-    json({
-      word_embedding_dimension: s.dimension,
-      pooling_mode_cls_token: s.pooling === 'cls',
-      pooling_mode_mean_tokens: s.pooling === 'mean',
-      pooling_mode_max_tokens: s.pooling === 'max',
-      pooling_mode_mean_sqrt_len_tokens: s.pooling === 'mean_sqrt_len_tokens',
-      // Present in every version that reads safetensors (2.2.2); written only when used, like the next one.
-      ...(s.pooling === 'weightedmean' ? { pooling_mode_weightedmean_tokens: true } : {}),
-      ...(s.pooling === 'lasttoken' ? { pooling_mode_lasttoken: true } : {}),
-      ...(s.includePrompt === false ? { include_prompt: false } : {}),
-    }),
-  );
+  await writeFileAtomic(path.join(dir, '1_Pooling', 'config.json'), json(poolingConfig(s)));
   await writeFileAtomic(
     path.join(dir, 'config_sentence_transformers.json'),
-    json({
-      __version__: { sentence_transformers: ST_VERSION, transformers: '4.30.0', pytorch: '1.13.0' },
-      prompts: s.prompts ?? {},
-      default_prompt_name: s.defaultPromptName ?? null,
-    }),
+    json(sentenceTransformersConfig(s)),
   );
 }

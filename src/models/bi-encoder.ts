@@ -8,6 +8,7 @@ import type { Matrix } from '../types.js';
 import { loadModel } from './load.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { readRouterRoutes, ROUTER_CONFIG } from '../checkpoint/sentence-transformers.js';
 
 /**
  * A DPR-style bi-encoder: a query tower and a passage tower (the same encoder when tied) and the similarity
@@ -158,6 +159,21 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
   ): Promise<BiEncoder<E>> {
     const loadEncoder =
       options.loadEncoder ?? ((d: string) => loadModel(d, { quiet: true }) as unknown as Promise<E>);
+    const router = await readRouterRoutes(dir);
+    if (router !== undefined) {
+      // A sentence-transformers Router model (what saveAsRouter writes): its query and document routes.
+      const missing = ['query', 'document'].filter((r) => !router.routes.includes(r));
+      if (missing.length > 0) {
+        throw new InputFormatError(
+          `a Router without a ${missing.join(' or ')} route (routes: ${router.routes.join(', ')}) is not a bi-encoder`,
+          path.join(dir, ROUTER_CONFIG),
+        );
+      }
+      const query = (await loadModel(dir, { quiet: true, route: 'query' })) as unknown as E;
+      const passage = (await loadModel(dir, { quiet: true, route: 'document' })) as unknown as E;
+      const similarity = options.similarity ?? (await savedSimilarity(dir)) ?? 'cosine';
+      return BiEncoder.untied(query, passage, { similarity });
+    }
     const file = path.join(dir, BI_ENCODER_CONFIG);
     let text: string | undefined;
     try {
@@ -195,6 +211,30 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
     this.queryEncoder.dispose?.();
     if (!this.tied) this.passageEncoder.dispose?.();
   }
+}
+
+/** `similarity_fn_name` of config_sentence_transformers.json as our similarity, when recorded. */
+async function savedSimilarity(dir: string): Promise<Similarity | undefined> {
+  const file = path.join(dir, 'config_sentence_transformers.json');
+  let raw: string;
+  try {
+    raw = await fs.readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let name: unknown;
+  try {
+    name = (JSON.parse(raw) as { similarity_fn_name?: unknown }).similarity_fn_name;
+  } catch (error) {
+    throw new InputFormatError(`invalid JSON: ${(error as Error).message}`, file);
+  }
+  if (name === undefined || name === null) return undefined;
+  if (name === 'cosine' || name === 'dot') return name;
+  if (name === 'dot_product') return 'dot';
+  throw new InputFormatError(
+    `unsupported similarity_fn_name ${JSON.stringify(name)} (supported: cosine, dot)`,
+    file,
+  );
 }
 
 async function encodeWith(

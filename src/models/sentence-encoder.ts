@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { resolveModelSource } from '../checkpoint/hub.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
 import {
+  poolingConfig,
   readSentenceTransformersLayout,
   writeSentenceTransformersFiles,
 } from '../checkpoint/sentence-transformers.js';
@@ -189,7 +190,7 @@ export class SentenceEncoder {
       return SentenceEncoder.fromScratch(source.slice(SCRATCH_PREFIX.length), options.tokenizerDir, options);
     }
     const dir = await resolveModelSource(source, options);
-    const layout = await readSentenceTransformersLayout(dir);
+    const layout = await readSentenceTransformersLayout(dir, options.route);
     const transformerDir = layout?.transformerDir ?? dir;
     const model = await loadTransformer(transformerDir);
     try {
@@ -462,6 +463,54 @@ export class SentenceEncoder {
         defaultPromptName: this.defaultPromptName,
       });
     });
+  }
+
+  /**
+   * Write this encoder as one route of a sentence-transformers `Router` model into `dir` (which the caller
+   * writes atomically): `<route>_0_Transformer/` (config.json, model.safetensors, tokenizer files,
+   * sentence_bert_config.json), `<route>_1_Pooling/config.json` and `<route>_2_Normalize/` when normalizing,
+   * as `Router.save` lays them out. Returns the module ids and their types for router_config.json.
+   *
+   * @example
+   * ```ts
+   * const modules = await encoder.saveRouteModules(tmp, 'query'); // { query_0_Transformer: '...', ... }
+   * ```
+   */
+  async saveRouteModules(dir: string, route: string): Promise<Record<string, string>> {
+    const transformer = path.join(dir, `${route}_0_Transformer`);
+    await fs.mkdir(transformer, { recursive: true });
+    await writeFileAtomic(
+      path.join(transformer, 'config.json'),
+      `${JSON.stringify(this.model.hfConfig(), null, 2)}\n`,
+    );
+    await writeSafetensors(path.join(transformer, 'model.safetensors'), this.model.hfTensors(), {
+      format: 'pt',
+    });
+    await this.tokenizer.save(transformer);
+    await writeFileAtomic(
+      path.join(transformer, 'sentence_bert_config.json'),
+      `${JSON.stringify({ max_seq_length: this.maxSeqLength, do_lower_case: false }, null, 2)}\n`,
+    );
+    const settings = {
+      pooling: this.pooling,
+      normalize: this.normalize,
+      maxSeqLength: this.maxSeqLength,
+      dimension: this.dim,
+      includePrompt: this.includePrompt,
+    };
+    await writeFileAtomic(
+      path.join(dir, `${route}_1_Pooling`, 'config.json'),
+      `${JSON.stringify(poolingConfig(settings), null, 2)}\n`,
+    );
+    const types: Record<string, string> = {
+      [`${route}_0_Transformer`]: 'sentence_transformers.models.Transformer.Transformer',
+      [`${route}_1_Pooling`]: 'sentence_transformers.models.Pooling.Pooling',
+    };
+    if (this.normalize) {
+      await fs.mkdir(path.join(dir, `${route}_2_Normalize`), { recursive: true });
+      types[`${route}_2_Normalize`] = 'sentence_transformers.models.Normalize.Normalize';
+    }
+    return types;
   }
 
   /** Free the model's tensors. */

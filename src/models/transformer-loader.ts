@@ -23,6 +23,8 @@ export interface LoadModelOptions extends HubOptions {
   seed?: number;
   /** Where notes about chosen defaults go; default one line on stderr (nothing when `quiet`). */
   log?: (message: string) => void;
+  /** The route of a sentence-transformers `Router` model (`query`, `document`); default its default route. */
+  route?: string;
 }
 
 /** Prefix of a source that means "random init from this config.json". */

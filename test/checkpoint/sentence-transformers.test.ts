@@ -133,7 +133,7 @@ test('layout errors name the file', async () => {
   await assert.rejects(
     readSentenceTransformersLayout(dense),
     new RegExp(
-      `${dense}/modules\\.json: unsupported module type sentence_transformers\\.models\\.Dense \\(supported: Transformer, Pooling, Normalize\\)`,
+      `${dense}/modules\\.json: unsupported module type sentence_transformers\\.models\\.Dense \\(supported: Transformer, Pooling, Normalize, Router\\)`,
     ),
   );
   const noPoolingFile = layoutDir(MODULES, undefined);
