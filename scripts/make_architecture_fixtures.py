@@ -446,8 +446,36 @@ def make(arch, seed):
         json.dump(ref, f, separators=(",", ":"))
         f.write("\n")
     print(arch, "vocab", len(vocab), "seq", s, "loss", float(loss))
+    return w, cfg, ids, mask
+
+
+def make_dense(w, cfg, ids, mask, gen):
+    """test/fixtures/dense/: a sentence-transformers Dense module (Tanh, 16 -> 8, bias) to put after the
+    RoBERTa fixture's mean pooling, and the reference embeddings with it (then normalized, as a Normalize
+    module after it would), plus its gradient check."""
+    d = os.path.join(OUT, "dense")
+    os.makedirs(d, exist_ok=True)
+    out_features = 8
+    lw = (torch.randn(out_features, HIDDEN, generator=gen) * 0.3).float().double()
+    lb = (torch.randn(out_features, generator=gen) * 0.1).float().double()
+    write_json(os.path.join(d, "config.json"), {"in_features": HIDDEN, "out_features": out_features, "bias": True,
+                                                "activation_function": "torch.nn.modules.activation.Tanh"})
+    write_safetensors(os.path.join(d, "model.safetensors"), {"linear.weight": lw, "linear.bias": lb}, "F32")
+    pooled = pool(forward("roberta", w, cfg, ids, mask), mask, "mean")
+    dense = torch.tanh(pooled @ lw.T + lb)
+    normalized = dense / torch.clamp(dense.norm(dim=1, keepdim=True), min=1e-12)
+    lwg = lw.clone().requires_grad_(True)
+    R = torch.randn(ids.shape[0], out_features, generator=gen).float().double()
+    loss = (torch.tanh(pooled @ lwg.T + lb) * R).sum()
+    loss.backward()
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"dense": rows(dense), "dense_normalized": rows(normalized), "R": rows(R), "loss": float(loss),
+                   "grad_linear_weight": rows(lwg.grad)}, f, separators=(",", ":"))
+        f.write("\n")
 
 
 if __name__ == "__main__":
     for k, arch in enumerate(["roberta", "xlm-roberta", "distilbert", "distilbert-sinusoidal", "mpnet"]):
-        make(arch, 1000 + k)
+        made = make(arch, 1000 + k)
+        if arch == "roberta":
+            make_dense(*made, torch.Generator().manual_seed(77))

@@ -28,6 +28,8 @@ export interface SentenceTransformersLayout {
   prompts: Record<string, string>;
   /** `default_prompt_name` of config_sentence_transformers.json, when set. */
   defaultPromptName: string | undefined;
+  /** Folders of the `Dense` modules between Pooling and Normalize, in order. */
+  denseDirs: string[];
 }
 
 /** Settings written by {@link writeSentenceTransformersFiles}. */
@@ -42,11 +44,14 @@ export interface SentenceTransformersSettings {
   /** Written to config_sentence_transformers.json. */
   prompts?: Record<string, string>;
   defaultPromptName?: string;
+  /** Number of Dense modules (written by the caller into `2_Dense/`, `3_Dense/` ...). */
+  dense?: number;
 }
 
 const TYPE_TRANSFORMER = 'sentence_transformers.models.Transformer';
 const TYPE_POOLING = 'sentence_transformers.models.Pooling';
 const TYPE_NORMALIZE = 'sentence_transformers.models.Normalize';
+const TYPE_DENSE = 'sentence_transformers.models.Dense';
 
 // The sentence-transformers version whose file format we write (the oldest that reads safetensors
 // checkpoints through transformers); newer versions read it unchanged.
@@ -208,6 +213,7 @@ export async function readSentenceTransformersLayout(
   let transformerDir: string | undefined;
   let poolingPath: string | undefined;
   let normalize = false;
+  const denseDirs: string[] = [];
   modules.forEach((m: unknown, i) => {
     const mod = m as { type?: unknown; path?: unknown };
     if (mod === null || typeof mod !== 'object' || typeof mod.type !== 'string') {
@@ -220,6 +226,14 @@ export async function readSentenceTransformersLayout(
       transformerDir = path.join(dir, modPath);
     } else if (mod.type === TYPE_POOLING || mod.type.endsWith('.Pooling')) {
       poolingPath = path.join(dir, modPath);
+    } else if (mod.type === TYPE_DENSE || mod.type.endsWith('.Dense')) {
+      if (poolingPath === undefined || normalize) {
+        throw new InputFormatError(
+          'a Dense module must come after Pooling and before Normalize',
+          modulesFile,
+        );
+      }
+      denseDirs.push(path.join(dir, modPath));
     } else if (mod.type === TYPE_NORMALIZE || mod.type.endsWith('.Normalize')) {
       if (poolingPath === undefined) {
         throw new InputFormatError(
@@ -230,7 +244,7 @@ export async function readSentenceTransformersLayout(
       normalize = true;
     } else {
       throw new InputFormatError(
-        `unsupported module type ${mod.type} (supported: Transformer, Pooling, Normalize, Router)`,
+        `unsupported module type ${mod.type} (supported: Transformer, Pooling, Dense, Normalize, Router)`,
         modulesFile,
       );
     }
@@ -262,7 +276,16 @@ export async function readSentenceTransformersLayout(
     }
     maxSeqLength = v;
   }
-  return { transformerDir, pooling, normalize, maxSeqLength, includePrompt, prompts, defaultPromptName };
+  return {
+    transformerDir,
+    pooling,
+    normalize,
+    maxSeqLength,
+    includePrompt,
+    prompts,
+    defaultPromptName,
+    denseDirs,
+  };
 }
 
 /** The file sentence-transformers' `Router` keeps its routes in. */
@@ -373,9 +396,14 @@ export async function writeSentenceTransformersFiles(
     { idx: 0, name: '0', path: '', type: TYPE_TRANSFORMER },
     { idx: 1, name: '1', path: '1_Pooling', type: TYPE_POOLING },
   ];
+  for (let i = 0; i < (s.dense ?? 0); i++) {
+    const idx = modules.length;
+    modules.push({ idx, name: String(idx), path: `${idx}_Dense`, type: TYPE_DENSE });
+  }
   if (s.normalize) {
-    modules.push({ idx: 2, name: '2', path: '2_Normalize', type: TYPE_NORMALIZE });
-    await fs.mkdir(path.join(dir, '2_Normalize'), { recursive: true });
+    const idx = modules.length;
+    modules.push({ idx, name: String(idx), path: `${idx}_Normalize`, type: TYPE_NORMALIZE });
+    await fs.mkdir(path.join(dir, `${idx}_Normalize`), { recursive: true });
   }
   await writeFileAtomic(path.join(dir, 'modules.json'), json(modules));
   await writeFileAtomic(

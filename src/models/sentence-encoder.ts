@@ -15,6 +15,7 @@ import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { createProgress } from '../util/progress.js';
 import type { TransformerEncoder } from './architectures/encoder.js';
 import { parseEncoderConfig, randomEncoder } from './architectures/registry.js';
+import { DenseModule } from './modules/dense.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
 import type { PoolingMode } from './pooling.js';
 import { loadTransformer, SCRATCH_PREFIX } from './transformer-loader.js';
@@ -65,6 +66,8 @@ export interface SentenceEncoderInit {
   defaultPromptName?: string;
   /** Whether prompt tokens count in pooling (the Pooling module's `include_prompt`); default true. */
   includePrompt?: boolean;
+  /** Dense modules applied after pooling, in order (the encoder owns and disposes them). */
+  dense?: DenseModule[];
 }
 
 /** Options of {@link SentenceEncoder.fromScratch}. */
@@ -146,12 +149,22 @@ export class SentenceEncoder {
   readonly defaultPromptName: string | undefined;
   /** Whether prompt tokens count in pooling (false: sentence-transformers' `include_prompt: false`). */
   readonly includePrompt: boolean;
+  /** The Dense modules between pooling and normalisation. */
+  readonly dense: readonly DenseModule[];
 
   constructor(init: SentenceEncoderInit) {
     this.model = checkInit(init);
     this.prompts = { ...(init.prompts ?? {}) };
     this.defaultPromptName = init.defaultPromptName;
     this.includePrompt = init.includePrompt ?? true;
+    this.dense = [...(init.dense ?? [])];
+    let width = this.model.hiddenSize;
+    for (const [i, d] of this.dense.entries()) {
+      if (d.inFeatures !== width) {
+        throw new ArgumentError('dense', `module ${i} takes ${d.inFeatures} features but receives ${width}`);
+      }
+      width = d.outFeatures;
+    }
     this.tokenizer = init.tokenizer;
     this.pooling = init.pooling;
     this.normalize = init.normalize;
@@ -160,7 +173,7 @@ export class SentenceEncoder {
 
   /** Width of the sentence vectors. */
   get dim(): number {
-    return this.model.hiddenSize;
+    return this.dense.length === 0 ? this.model.hiddenSize : this.dense[this.dense.length - 1].outFeatures;
   }
 
   /** @deprecated The old name of {@link SentenceEncoder.model}, kept for existing callers. */
@@ -193,7 +206,9 @@ export class SentenceEncoder {
     const layout = await readSentenceTransformersLayout(dir, options.route);
     const transformerDir = layout?.transformerDir ?? dir;
     const model = await loadTransformer(transformerDir);
+    const dense: DenseModule[] = [];
     try {
+      for (const d of layout?.denseDirs ?? []) dense.push(await DenseModule.load(d));
       const tokenizer = await TextTokenizer.fromDirectory(transformerDir);
       let pooling: PoolingMode;
       let normalize: boolean;
@@ -231,9 +246,11 @@ export class SentenceEncoder {
         prompts: layout?.prompts,
         defaultPromptName: layout?.defaultPromptName,
         includePrompt: layout?.includePrompt,
+        dense,
       });
     } catch (error) {
       model.dispose();
+      for (const d of dense) d.dispose();
       throw error;
     }
   }
@@ -318,11 +335,12 @@ export class SentenceEncoder {
         { inputIds, attentionMask, tokenTypeIds },
         { training: options.training, dropoutSeed: options.dropoutSeed },
       );
-      const pooled = pool(
+      let pooled = pool(
         hidden,
         poolMask === batch.attentionMask ? attentionMask : tf.tensor2d(poolMask, shape, 'int32'),
         this.pooling,
       );
+      for (const d of this.dense) pooled = d.apply(pooled);
       return this.normalize ? l2Normalize(pooled) : pooled;
     });
   }
@@ -431,7 +449,7 @@ export class SentenceEncoder {
 
   /** The parameters an optimizer updates (all trainable transformer weights). */
   trainableVariables(): tf.Variable[] {
-    return [...this.model.variables().values()];
+    return [...this.model.variables().values(), ...this.dense.flatMap((d) => d.variables())];
   }
 
   /**
@@ -461,7 +479,13 @@ export class SentenceEncoder {
         includePrompt: this.includePrompt,
         prompts: this.prompts,
         defaultPromptName: this.defaultPromptName,
+        dense: this.dense.length,
       });
+      for (const [i, d] of this.dense.entries()) {
+        const folder = path.join(tmp, `${2 + i}_Dense`);
+        await fs.mkdir(folder, { recursive: true });
+        await d.save(folder);
+      }
     });
   }
 
@@ -506,9 +530,16 @@ export class SentenceEncoder {
       [`${route}_0_Transformer`]: 'sentence_transformers.models.Transformer.Transformer',
       [`${route}_1_Pooling`]: 'sentence_transformers.models.Pooling.Pooling',
     };
+    for (const [i, d] of this.dense.entries()) {
+      const id = `${route}_${2 + i}_Dense`;
+      await fs.mkdir(path.join(dir, id), { recursive: true });
+      await d.save(path.join(dir, id));
+      types[id] = 'sentence_transformers.models.Dense.Dense';
+    }
     if (this.normalize) {
-      await fs.mkdir(path.join(dir, `${route}_2_Normalize`), { recursive: true });
-      types[`${route}_2_Normalize`] = 'sentence_transformers.models.Normalize.Normalize';
+      const id = `${route}_${2 + this.dense.length}_Normalize`;
+      await fs.mkdir(path.join(dir, id), { recursive: true });
+      types[id] = 'sentence_transformers.models.Normalize.Normalize';
     }
     return types;
   }
@@ -516,5 +547,6 @@ export class SentenceEncoder {
   /** Free the model's tensors. */
   dispose(): void {
     this.model.dispose();
+    for (const d of this.dense) d.dispose();
   }
 }

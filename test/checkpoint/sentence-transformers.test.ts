@@ -95,6 +95,7 @@ test('reads pooling, normalize and max_seq_length from the layout', async () => 
     includePrompt: true,
     prompts: {},
     defaultPromptName: undefined,
+    denseDirs: [],
   });
   const plain = layoutDir(MODULES, { pooling_mode: 'cls' });
   assert.deepEqual(await readSentenceTransformersLayout(plain), {
@@ -105,6 +106,7 @@ test('reads pooling, normalize and max_seq_length from the layout', async () => 
     includePrompt: true,
     prompts: {},
     defaultPromptName: undefined,
+    denseDirs: [],
   });
   assert.equal(
     await readSentenceTransformersLayout(tmpDir()),
@@ -126,14 +128,14 @@ test('older layouts with the Transformer in a subdirectory', async () => {
 });
 
 test('layout errors name the file', async () => {
-  const dense = layoutDir(
-    [...MODULES, { idx: 2, name: '2', path: '2_Dense', type: 'sentence_transformers.models.Dense' }],
+  const unknown = layoutDir(
+    [...MODULES, { idx: 2, name: '2', path: '2_LayerNorm', type: 'sentence_transformers.models.LayerNorm' }],
     { pooling_mode: 'mean' },
   );
   await assert.rejects(
-    readSentenceTransformersLayout(dense),
+    readSentenceTransformersLayout(unknown),
     new RegExp(
-      `${dense}/modules\\.json: unsupported module type sentence_transformers\\.models\\.Dense \\(supported: Transformer, Pooling, Normalize, Router\\)`,
+      `${unknown}/modules\\.json: unsupported module type sentence_transformers\\.models\\.LayerNorm \\(supported: Transformer, Pooling, Dense, Normalize, Router\\)`,
     ),
   );
   const noPoolingFile = layoutDir(MODULES, undefined);
@@ -185,5 +187,6 @@ test('written files are what sentence-transformers expects, and read back the sa
     includePrompt: true,
     prompts: {},
     defaultPromptName: undefined,
+    denseDirs: [],
   });
 });
