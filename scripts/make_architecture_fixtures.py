@@ -200,7 +200,53 @@ def forward(arch, w, cfg, ids, mask):
             x = attention(x, f"encoder.layer.{l}.", w, cfg["num_attention_heads"], mask, cfg["layer_norm_eps"],
                           MPNET_NAMES, bias=bias)
         return x
+    if arch == "modernbert":
+        return modernbert_forward(w, cfg, ids, mask)
     raise ValueError(arch)
+
+
+def modernbert_forward(w, cfg, ids, mask):
+    """HF ModernBertModel (sdpa path): pre-norm, RoPE, global / sliding-window attention, GeGLU, final norm."""
+    b, s = ids.shape
+    h, nh = cfg["hidden_size"], cfg["num_attention_heads"]
+    hd = h // nh
+    eps = cfg["norm_eps"]
+
+    def ln(x, name):
+        return layer_norm(x, w[name + ".weight"], w.get(name + ".bias", 0.0), eps)
+
+    def lin(x, name):
+        y = x @ w[name + ".weight"].T
+        return y + w[name + ".bias"] if name + ".bias" in w else y
+
+    x = ln(w["embeddings.tok_embeddings.weight"][ids], "embeddings.norm")
+    fmin = torch.finfo(torch.float32).min
+    ext = (1.0 - mask[:, None, None, :].double()) * fmin
+    distance = (torch.arange(s)[None, :] - torch.arange(s)[:, None]).abs()
+    local = ext.masked_fill((distance > cfg["local_attention"] // 2)[None, None], fmin)
+
+    def rot(t):
+        return torch.cat((-t[..., hd // 2:], t[..., : hd // 2]), -1)
+
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"layers.{l}."
+        is_global = l % cfg["global_attn_every_n_layers"] == 0
+        theta = cfg["global_rope_theta"] if is_global else cfg["local_rope_theta"]
+        a = x if l == 0 else ln(x, p + "attn_norm")
+        q, k, v = lin(a, p + "attn.Wqkv").view(b, s, 3, nh, hd).transpose(3, 1).unbind(dim=2)
+        # Rotary tables in float32, as HF computes them whatever the model dtype.
+        inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
+        freqs = torch.arange(s).float()[:, None] * inv[None, :]
+        emb = torch.cat((freqs, freqs), -1)
+        cos, sin = emb.cos().double(), emb.sin().double()
+        q = q * cos + rot(q) * sin
+        k = k * cos + rot(k) * sin
+        scores = q @ k.transpose(-1, -2) / math.sqrt(hd) + (ext if is_global else local)
+        ctx = (torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(b, s, h)
+        x = x + lin(ctx, p + "attn.Wo")
+        inp, gate = lin(ln(x, p + "mlp_norm"), p + "mlp.Wi").chunk(2, dim=-1)
+        x = x + lin(gelu(inp) * gate, p + "mlp.Wo")
+    return ln(x, "final_norm")
 
 
 def pool(hidden, mask, mode):
@@ -247,7 +293,33 @@ def make_config(arch, vocab_size, pad):
                 "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 66, "initializer_range": 0.02,
                 "layer_norm_eps": 1e-5, "relative_attention_num_buckets": 32, "pad_token_id": pad,
                 "bos_token_id": 0, "eos_token_id": 2}
+    if arch == "modernbert":
+        # local_attention 4: windows of +-2 tokens, much shorter than the fixture's 23-token batch.
+        return {"architectures": ["ModernBertModel"], "model_type": "modernbert", "vocab_size": vocab_size,
+                "hidden_size": HIDDEN, "num_hidden_layers": 3, "num_attention_heads": HEADS,
+                "intermediate_size": 24, "hidden_activation": "gelu", "max_position_embeddings": 64,
+                "initializer_range": 0.02, "norm_eps": 1e-5, "norm_bias": False, "attention_bias": False,
+                "mlp_bias": False, "global_rope_theta": 160000.0, "local_rope_theta": 10000.0,
+                "global_attn_every_n_layers": 3, "local_attention": 4, "attention_dropout": 0.0,
+                "embedding_dropout": 0.0, "mlp_dropout": 0.0, "pad_token_id": pad, "cls_token_id": 2,
+                "sep_token_id": 3}
     raise ValueError(arch)
+
+
+def modernbert_weights(cfg, rnd):
+    h, i = HIDDEN, cfg["intermediate_size"]
+    w = {"embeddings.tok_embeddings.weight": rnd(cfg["vocab_size"], h, std=1.0),
+         "embeddings.norm.weight": 1 + rnd(h, std=0.2), "final_norm.weight": 1 + rnd(h, std=0.2)}
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"layers.{l}."
+        if l != 0:
+            w[p + "attn_norm.weight"] = 1 + rnd(h, std=0.2)
+        w[p + "attn.Wqkv.weight"] = rnd(3 * h, h, std=1.5 / math.sqrt(h))
+        w[p + "attn.Wo.weight"] = rnd(h, h, std=1.5 / math.sqrt(h))
+        w[p + "mlp_norm.weight"] = 1 + rnd(h, std=0.2)
+        w[p + "mlp.Wi.weight"] = rnd(2 * i, h, std=1.5 / math.sqrt(h))
+        w[p + "mlp.Wo.weight"] = rnd(h, i, std=1.5 / math.sqrt(i))
+    return {k: t.float().double() for k, t in w.items()}
 
 
 def random_weights(arch, cfg, gen):
@@ -256,6 +328,8 @@ def random_weights(arch, cfg, gen):
     def rnd(*shape, std=0.3):
         return torch.randn(*shape, generator=gen) * std
 
+    if arch == "modernbert":
+        return modernbert_weights(cfg, rnd)
     w = {"embeddings.word_embeddings.weight": rnd(v, h, std=1.0),
          "embeddings.LayerNorm.weight": 1 + rnd(h, std=0.2), "embeddings.LayerNorm.bias": rnd(h, std=0.1)}
     if arch == "distilbert-sinusoidal":
@@ -288,6 +362,12 @@ def random_weights(arch, cfg, gen):
 
 # Parameters whose gradients are checked: (HF name, our canonical BERT-style name, is a Linear weight).
 def grad_params(arch):
+    if arch == "modernbert":
+        return [("layers.1.attn.Wqkv.weight", "layers.1.attn.Wqkv.weight", True),
+                ("layers.2.mlp.Wi.weight", "layers.2.mlp.Wi.weight", True),
+                ("layers.0.attn.Wo.weight", "layers.0.attn.Wo.weight", True),
+                ("final_norm.weight", "final_norm.weight", False),
+                ("embeddings.tok_embeddings.weight", "embeddings.tok_embeddings.weight", False)]
     if arch.startswith("distilbert"):
         out = [("transformer.layer.0.attention.q_lin.weight", "encoder.layer.0.attention.self.query.weight", True),
                ("transformer.layer.1.ffn.lin2.bias", "encoder.layer.1.output.dense.bias", False),
@@ -358,13 +438,13 @@ def rows(t):
 
 
 PREFIX = {"roberta": "roberta.", "xlm-roberta": "roberta.", "distilbert": "distilbert.",
-          "distilbert-sinusoidal": "distilbert.", "mpnet": "mpnet."}
+          "distilbert-sinusoidal": "distilbert.", "mpnet": "mpnet.", "modernbert": "model."}
 
 
 def make(arch, seed):
     d = os.path.join(OUT, arch)
     os.makedirs(d, exist_ok=True)
-    roberta_style = not arch.startswith("distilbert")
+    roberta_style = arch in ("roberta", "xlm-roberta", "mpnet")
     if roberta_style:
         specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
         cls, sep, pad_tok, unk = "<s>", "</s>", "<pad>", "<unk>"
@@ -475,7 +555,7 @@ def make_dense(w, cfg, ids, mask, gen):
 
 
 if __name__ == "__main__":
-    for k, arch in enumerate(["roberta", "xlm-roberta", "distilbert", "distilbert-sinusoidal", "mpnet"]):
+    for k, arch in enumerate(["roberta", "xlm-roberta", "distilbert", "distilbert-sinusoidal", "mpnet", "modernbert"]):
         made = make(arch, 1000 + k)
         if arch == "roberta":
             make_dense(*made, torch.Generator().manual_seed(77))

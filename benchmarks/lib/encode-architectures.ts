@@ -1,6 +1,6 @@
 /**
  * Case `architectures`: the same SciFact passages encoded in this thread by a randomly initialised model of
- * each architecture family (BERT, RoBERTa / XLM-R, DistilBERT, MPNet) at the benchmark's width and depth,
+ * each architecture family (BERT, RoBERTa / XLM-R, DistilBERT, MPNet, ModernBERT) at the benchmark's width and depth,
  * with the tokens/s of each relative to BERT (issue 14 asks for none slower than 1.5x BERT per token). No
  * PyTorch reference: the families share one block, so the `encode` case's reference covers them.
  */
@@ -45,6 +45,14 @@ function familyConfigs(
       max_position_embeddings: positions,
     },
     mpnet: { model_type: 'mpnet', ...bertLike, max_position_embeddings: positions + 2 },
+    // GeGLU's Wi is 2 x intermediate wide: 2/3 of BERT's intermediate gives the same FFN multiply-adds.
+    modernbert: {
+      model_type: 'modernbert',
+      ...bertLike,
+      intermediate_size: Math.round((2 * shape.intermediate) / 3),
+      max_position_embeddings: positions,
+      pad_token_id: 0,
+    },
   };
 }
 

@@ -4,6 +4,8 @@ import { BERT_SPEC, bertFamilyMaxLength, BertModel, parseBertConfig } from './be
 import type { BertConfig, BertFamilySpec } from './bert.js';
 import { DISTILBERT_SPEC, parseDistilBertConfig } from './distilbert.js';
 import type { EncoderConfig, TransformerEncoder } from './encoder.js';
+import { ModernBertModel, parseModernBertConfig } from './modernbert.js';
+import type { ModernBertConfig } from './modernbert.js';
 import { MPNET_SPEC, parseMpnetConfig } from './mpnet.js';
 import { parseRobertaConfig, ROBERTA_SPEC, XLM_ROBERTA_SPEC } from './roberta.js';
 
@@ -37,6 +39,16 @@ const ARCHITECTURES: ReadonlyMap<string, Architecture> = new Map([
   ['xlm-roberta', bertFamily(parseRobertaConfig, XLM_ROBERTA_SPEC)],
   ['distilbert', bertFamily(parseDistilBertConfig, DISTILBERT_SPEC)],
   ['mpnet', bertFamily(parseMpnetConfig, MPNET_SPEC)],
+  [
+    'modernbert',
+    {
+      parseConfig: parseModernBertConfig,
+      random: (config, seed) => ModernBertModel.random(config as ModernBertConfig, seed),
+      fromWeights: (config, weights, file) =>
+        ModernBertModel.fromWeights(config as ModernBertConfig, weights, file),
+      maxSequenceLength: (config) => config.max_position_embeddings,
+    },
+  ],
 ]);
 
 /** Every `model_type` {@link parseEncoderConfig} accepts. */

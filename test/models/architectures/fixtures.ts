@@ -8,6 +8,7 @@ export const ARCH_FIXTURES = [
   'distilbert',
   'distilbert-sinusoidal',
   'mpnet',
+  'modernbert',
 ] as const;
 
 export const archDir = (arch: string): string => path.join(REPO_ROOT, 'test', 'fixtures', arch);
