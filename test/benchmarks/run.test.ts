@@ -70,10 +70,22 @@ test('--quick --json prints one JSON object per benchmark with shape and through
       ['index-exact', null],
       ['index-hnsw', 10],
       ['index-hnsw', 40],
+      ['encode-architectures', 'bert'],
+      ['encode-architectures', 'roberta'],
+      ['encode-architectures', 'distilbert'],
+      ['encode-architectures', 'mpnet'],
+      ['encode-architectures', 'modernbert'],
     ],
   );
   for (const r of rows) assert.equal(typeof r.backend, 'string');
-  const [train, thread, workers, exact, ...hnsw] = rows;
+  const [train, thread, workers, exact, ...rest] = rows;
+  const hnsw = rest.slice(0, 2);
+  const families = rest.slice(2);
+  for (const f of families) {
+    assert.deepEqual([f.layers, f.hidden, f.seqLen, f.texts], [1, 32, 16, 6]);
+    assert.ok((f.tokensPerSec as number) > 0 && (f.timePerTokenVsBert as number) > 0);
+  }
+  assert.equal(families[0].timePerTokenVsBert, 1);
   for (const r of [train, thread, workers]) {
     for (const f of SHAPE_FIELDS) assert.equal(typeof r[f], 'number', `${String(r.name)}.${f}`);
     assert.equal(r.backend, 'wasm');
@@ -115,7 +127,10 @@ test('--quick --json prints one JSON object per benchmark with shape and through
 test('bad options are one clear line and exit code 2', async () => {
   const bad = await runBench(['--cases', 'train,fly']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /^bench: --cases: unknown case 'fly'; expected a list of train, encode, index\n/);
+  assert.match(
+    bad.stderr,
+    /^bench: --cases: unknown case 'fly'; expected a list of train, encode, index, architectures\n/,
+  );
   const zero = await runBench(['--steps', '0']);
   assert.equal(zero.code, 2);
   assert.match(zero.stderr, /^bench: --steps: expected a positive integer, got '0'\n/);
