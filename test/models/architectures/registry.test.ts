@@ -21,6 +21,7 @@ test('the registry knows every architecture of docs/models.md', () => {
   assert.deepEqual([...SUPPORTED_MODEL_TYPES].sort(), [
     'bert',
     'distilbert',
+    'modernbert',
     'mpnet',
     'roberta',
     'xlm-roberta',
