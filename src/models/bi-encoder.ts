@@ -9,6 +9,7 @@ import { loadModel } from './load.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import { readRouterRoutes, ROUTER_CONFIG } from '../checkpoint/sentence-transformers.js';
+import { isRouteEncoder, saveAsRouter } from './modules/router.js';
 
 /**
  * A DPR-style bi-encoder: a query tower and a passage tower (the same encoder when tied) and the similarity
@@ -119,8 +120,16 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
     return encodeWith(this.passageEncoder, texts, options);
   }
 
-  /** Save both towers and `bi_encoder.json` to `dir`, atomically (the directory appears complete or not at all). */
+  /**
+   * Save to `dir`, atomically (the directory appears complete or not at all). Tied: the encoder plus
+   * `bi_encoder.json`. Untied SentenceEncoder towers: one sentence-transformers model with a `Router` module
+   * (`query` and `document` routes; see `saveAsRouter`), which Python loads. Other untied towers: `query/`,
+   * `passage/` and `bi_encoder.json`.
+   */
   async save(dir: string): Promise<void> {
+    if (!this.tied && isRouteEncoder(this.queryEncoder) && isRouteEncoder(this.passageEncoder)) {
+      return saveAsRouter(this, dir);
+    }
     const saveTower = (encoder: E, which: string) => {
       if (typeof encoder.save !== 'function') {
         throw new ArgumentError(which, 'encoder has no save(); it cannot be written as a model directory');

@@ -67,7 +67,7 @@ test('a tied bi-encoder saves as one sentence-transformers directory that loads 
   model.dispose();
 });
 
-test('an untied bi-encoder saves query/ and passage/ towers plus bi_encoder.json', async () => {
+test('an untied bi-encoder saves as a sentence-transformers Router model and loads back', async () => {
   const dir = tmpDir();
   const config = tinyConfig(dir);
   const q = await SentenceEncoder.fromScratch(config, undefined, { seed: 1 });
@@ -77,8 +77,10 @@ test('an untied bi-encoder saves query/ and passage/ towers plus bi_encoder.json
   assert.equal(model.trainableVariables().length, q.trainableVariables().length * 2);
   const out = path.join(dir, 'model');
   await model.save(out);
-  assert.ok(existsSync(path.join(out, 'query', 'model.safetensors')));
-  assert.ok(existsSync(path.join(out, 'passage', 'model.safetensors')));
+  assert.ok(existsSync(path.join(out, 'query_0_Transformer', 'model.safetensors')));
+  assert.ok(existsSync(path.join(out, 'document_0_Transformer', 'model.safetensors')));
+  assert.ok(existsSync(path.join(out, 'router_config.json')));
+  assert.ok(!existsSync(path.join(out, 'bi_encoder.json')), 'standard sentence-transformers files only');
   const again = await BiEncoder.load(out); // default loader: loadModel
   assert.equal(again.tied, false);
   assert.equal(again.similarity, 'dot');

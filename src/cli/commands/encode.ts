@@ -83,6 +83,8 @@ Options:
   --no-normalize       do not normalize, even if the model does
   --max-length N       truncate texts to N tokens (default: the model's max_seq_length)
   --batch-size N       texts per forward pass (default 32)
+  --route NAME         the route of a sentence-transformers Router model (an untied bi-encoder): query
+                       or document (default: the model's default route)
   --prompt-name NAME   prepend the model's named prompt (config_sentence_transformers.json), e.g.
                        query or document; default: the model's default_prompt_name, if any
   --workers N|auto     encode on N worker threads, each with its own backend and model copy
@@ -103,6 +105,7 @@ Options:
     'batch-size': { type: 'string' },
     workers: { type: 'string' },
     'prompt-name': { type: 'string' },
+    route: { type: 'string' },
     quiet: { type: 'boolean' },
   },
   needsBackend: true,
@@ -135,6 +138,7 @@ Options:
       maxSeqLength: maxLength,
       quiet,
       log,
+      route: typeof values.route === 'string' ? values.route : undefined,
     });
     if (promptName !== undefined && !(promptName in encoder.prompts)) {
       const known = Object.keys(encoder.prompts);
@@ -154,9 +158,15 @@ Options:
         const maxSeqLength = encoder.maxSeqLength;
         // Workers load the model from disk. Without overrides that is the checkpoint's own directory (a hub
         // id's cache directory), and this thread's copy can go now; a scratch model or overridden pooling /
-        // normalisation exists only in memory, so encodeParallel saves it to a temporary directory.
+        // normalisation (or one route of a Router model) exists only in memory, so encodeParallel saves it to a
+        // temporary directory.
         let source: string | SentenceEncoder = encoder;
-        if (!model.startsWith(SCRATCH_PREFIX) && pooling === undefined && normalize === undefined) {
+        if (
+          !model.startsWith(SCRATCH_PREFIX) &&
+          pooling === undefined &&
+          normalize === undefined &&
+          values.route === undefined
+        ) {
           source = await resolveModelSource(model, { quiet });
           encoder.dispose();
           encoder = undefined;

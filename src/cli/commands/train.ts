@@ -32,7 +32,7 @@ export const trainCommand: Command = {
 Train a bi-encoder with in-batch negatives on the qrels of a BEIR split (one example per judged
 pair with grade >= 1; documents as "title text"), with AdamW, gradient clipping at norm 1 and a
 linear-warmup + cosine learning rate. DIR receives the final model (sentence-transformers layout,
-loadable by 'encode --model DIR'; with --untied the towers are DIR/query and DIR/passage), the
+loadable by 'encode --model DIR'; with --untied one Router model, 'encode --route query|document'), the
 log DIR/${TRAIN_LOG} and checkpoints DIR/checkpoints/step-N.
 
 Options:

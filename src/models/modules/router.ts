@@ -2,8 +2,7 @@ import path from 'node:path';
 import { ROUTER_CONFIG, sentenceTransformersConfig } from '../../checkpoint/sentence-transformers.js';
 import { ArgumentError } from '../../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../../util/atomic.js';
-import type { BiEncoder } from '../bi-encoder.js';
-import { SentenceEncoder } from '../sentence-encoder.js';
+import type { SentenceEncoder } from '../sentence-encoder.js';
 
 /**
  * Untied towers as one sentence-transformers model: the v5 `Router` module with a `query` and a `document`
@@ -22,9 +21,22 @@ import { SentenceEncoder } from '../sentence-encoder.js';
 
 export const ROUTER_TYPE = 'sentence_transformers.models.Router';
 
+/** What {@link saveAsRouter} needs of a bi-encoder (a structural type: `BiEncoder` itself calls it). */
+export interface RouterTowers {
+  readonly tied: boolean;
+  readonly queryEncoder: unknown;
+  readonly passageEncoder: unknown;
+  readonly similarity: string;
+}
+
+/** Whether a tower can be written as a Router route (a {@link SentenceEncoder}). */
+export function isRouteEncoder(tower: unknown): tower is SentenceEncoder {
+  return typeof (tower as Partial<SentenceEncoder> | null)?.saveRouteModules === 'function';
+}
+
 /**
  * Save an untied bi-encoder of {@link SentenceEncoder} towers as a sentence-transformers `Router` model,
- * atomically. The prompts saved are the query tower's, then the passage tower's for names it lacks.
+ * atomically (what `BiEncoder.save` does for such towers). The prompts saved are the query tower's, then the passage tower's for names it lacks.
  *
  * @throws {ArgumentError} for tied towers (save those with `BiEncoder.save`) or towers that are not
  *   SentenceEncoders.
@@ -33,14 +45,14 @@ export const ROUTER_TYPE = 'sentence_transformers.models.Router';
  * await saveAsRouter(BiEncoder.untied(q, p, { similarity: 'cosine' }), 'runs/untied-router');
  * ```
  */
-export async function saveAsRouter(model: BiEncoder, dir: string): Promise<void> {
+export async function saveAsRouter(model: RouterTowers, dir: string): Promise<void> {
   if (model.tied) throw new ArgumentError('model', 'is tied: save it with BiEncoder.save (one tower)');
   const towers: [string, unknown][] = [
     ['query', model.queryEncoder],
     ['document', model.passageEncoder],
   ];
   for (const [name, tower] of towers) {
-    if (!(tower instanceof SentenceEncoder)) {
+    if (!isRouteEncoder(tower)) {
       throw new ArgumentError(
         'model',
         `the ${name} tower is not a SentenceEncoder; it cannot be saved as a Router route`,

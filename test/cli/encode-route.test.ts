@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { initBackend } from '../../src/backend/index.js';
+import { readNpy } from '../../src/data/npy.js';
+import { BiEncoder } from '../../src/models/bi-encoder.js';
+import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
+import { runCli } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { archDir } from '../models/architectures/fixtures.js';
+
+before(async () => {
+  await initBackend();
+});
+
+test('encode --route picks the tower of an untied (Router) model; the default is the document route', async () => {
+  const dir = tmpDir();
+  const q = await SentenceEncoder.load(archDir('mpnet'), { quiet: true });
+  const p = await SentenceEncoder.load(archDir('distilbert'), { quiet: true });
+  const model = BiEncoder.untied(q, p, { similarity: 'cosine' });
+  const saved = path.join(dir, 'untied');
+  await model.save(saved);
+  const texts = ['a short query', 'dense vectors'];
+  const input = path.join(dir, 'texts.txt');
+  writeFileSync(input, texts.join('\n') + '\n');
+  const encodeTo = async (out: string, extra: string[]) => {
+    const r = await runCli(['encode', '--model', saved, '--input', input, '--output', out, ...extra]);
+    assert.equal(r.code, 0, r.stderr);
+    return Array.from((await readNpy(out)).data);
+  };
+  const query = await encodeTo(path.join(dir, 'q.npy'), ['--route', 'query']);
+  const byDefault = await encodeTo(path.join(dir, 'd.npy'), []);
+  assert.deepEqual(query, Array.from((await q.encode(texts, { quiet: true })).data));
+  assert.deepEqual(byDefault, Array.from((await p.encode(texts, { quiet: true })).data));
+  model.dispose();
+});
