@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError, InputFormatError } from '../errors.js';
-import { POOLING_MODES } from '../models/pooling.js';
-import type { PoolingMode } from '../models/pooling.js';
+import { POOLING_MODES } from './pooling-modes.js';
+import type { PoolingMode } from './pooling-modes.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
 /**

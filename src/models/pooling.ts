@@ -1,21 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
+import { POOLING_MODES } from '../checkpoint/pooling-modes.js';
 import { ArgumentError } from '../errors.js';
+import type { PoolingMode } from '../checkpoint/pooling-modes.js';
 
-/**
- * How token vectors become one sentence vector: sentence-transformers' `Pooling` modes (`pooling_mode` names
- * of its `1_Pooling/config.json`).
- */
-export type PoolingMode = 'cls' | 'mean' | 'max' | 'mean_sqrt_len_tokens' | 'weightedmean' | 'lasttoken';
-
-/** Every {@link PoolingMode}. */
-export const POOLING_MODES: readonly PoolingMode[] = [
-  'cls',
-  'mean',
-  'max',
-  'mean_sqrt_len_tokens',
-  'weightedmean',
-  'lasttoken',
-];
+export { POOLING_MODES } from '../checkpoint/pooling-modes.js';
+export type { PoolingMode } from '../checkpoint/pooling-modes.js';
 
 /**
  * Pool token vectors `[batch, seq, hidden]` into `[batch, hidden]` over the attention mask, as
