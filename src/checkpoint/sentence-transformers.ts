@@ -185,6 +185,52 @@ export function parsePoolingConfig(json: unknown, file?: string): PoolingMode {
   return mode;
 }
 
+/** What reading modules.json collects. */
+interface ModuleState {
+  transformerDir: string | undefined;
+  poolingPath: string | undefined;
+  normalize: boolean;
+  denseDirs: string[];
+}
+
+type ModuleReader = (
+  state: ModuleState,
+  moduleDir: string,
+  index: number,
+  fail: (why: string) => InputFormatError,
+) => void;
+
+/**
+ * The module types we read, keyed by class name: the last segment of modules.json's `type`
+ * (`sentence_transformers.models.Pooling`, v5's `sentence_transformers.models.Pooling.Pooling`, or a
+ * subclass's module path). The Router module is read before these (it replaces the whole list).
+ */
+const MODULE_READERS: Record<string, ModuleReader | undefined> = {
+  Transformer: (state, moduleDir, index, fail) => {
+    if (index !== 0) throw fail(`the Transformer must be the first module, found it at ${index}`);
+    state.transformerDir = moduleDir;
+  },
+  Pooling: (state, moduleDir) => {
+    state.poolingPath = moduleDir;
+  },
+  Dense: (state, moduleDir, _index, fail) => {
+    if (state.poolingPath === undefined || state.normalize) {
+      throw fail('a Dense module must come after Pooling and before Normalize');
+    }
+    state.denseDirs.push(moduleDir);
+  },
+  Normalize: (state, _moduleDir, _index, fail) => {
+    if (state.poolingPath === undefined)
+      throw fail('a Normalize module before the Pooling module is not supported');
+    state.normalize = true;
+  },
+};
+
+/** The class name of a modules.json `type` string. */
+function moduleKind(type: string): string {
+  return type.slice(type.lastIndexOf('.') + 1);
+}
+
 /**
  * Read the sentence-transformers files of `dir`; `undefined` when it has no `modules.json` (a plain
  * Hugging Face checkpoint). Unsupported modules (e.g. `Dense`) are errors naming the module type.
@@ -210,45 +256,28 @@ export async function readSentenceTransformersLayout(
   } else if (route !== undefined) {
     throw new ArgumentError('route', `'${route}' given, but ${modulesFile} has no Router module`);
   }
-  let transformerDir: string | undefined;
-  let poolingPath: string | undefined;
-  let normalize = false;
-  const denseDirs: string[] = [];
+  const state: ModuleState = {
+    transformerDir: undefined,
+    poolingPath: undefined,
+    normalize: false,
+    denseDirs: [],
+  };
   modules.forEach((m: unknown, i) => {
     const mod = m as { type?: unknown; path?: unknown };
     if (mod === null || typeof mod !== 'object' || typeof mod.type !== 'string') {
       throw new InputFormatError(`module ${i} has no "type"`, modulesFile);
     }
-    const modPath = typeof mod.path === 'string' ? mod.path : '';
-    if (mod.type === TYPE_TRANSFORMER || mod.type.endsWith('.Transformer')) {
-      if (i !== 0)
-        throw new InputFormatError(`the Transformer must be the first module, found it at ${i}`, modulesFile);
-      transformerDir = path.join(dir, modPath);
-    } else if (mod.type === TYPE_POOLING || mod.type.endsWith('.Pooling')) {
-      poolingPath = path.join(dir, modPath);
-    } else if (mod.type === TYPE_DENSE || mod.type.endsWith('.Dense')) {
-      if (poolingPath === undefined || normalize) {
-        throw new InputFormatError(
-          'a Dense module must come after Pooling and before Normalize',
-          modulesFile,
-        );
-      }
-      denseDirs.push(path.join(dir, modPath));
-    } else if (mod.type === TYPE_NORMALIZE || mod.type.endsWith('.Normalize')) {
-      if (poolingPath === undefined) {
-        throw new InputFormatError(
-          'a Normalize module before the Pooling module is not supported',
-          modulesFile,
-        );
-      }
-      normalize = true;
-    } else {
+    const reader = MODULE_READERS[moduleKind(mod.type)];
+    if (reader === undefined) {
       throw new InputFormatError(
-        `unsupported module type ${mod.type} (supported: Transformer, Pooling, Dense, Normalize, Router)`,
+        `unsupported module type ${mod.type} (supported: ${Object.keys(MODULE_READERS).join(', ')}, Router)`,
         modulesFile,
       );
     }
+    const fail = (why: string): InputFormatError => new InputFormatError(why, modulesFile);
+    reader(state, path.join(dir, typeof mod.path === 'string' ? mod.path : ''), i, fail);
   });
+  const { transformerDir, poolingPath, normalize, denseDirs } = state;
   if (transformerDir === undefined) throw new InputFormatError('no Transformer module', modulesFile);
   if (poolingPath === undefined) throw new InputFormatError('no Pooling module', modulesFile);
   const poolingFile = path.join(poolingPath, 'config.json');
