@@ -1,12 +1,13 @@
 #!/usr/bin/python3
-"""Reference fixtures for the RoBERTa, XLM-RoBERTa, DistilBERT and MPNet encoders (test/fixtures/<arch>/).
+"""Reference fixtures for the RoBERTa, XLM-RoBERTa, DistilBERT, MPNet and ModernBERT encoders
+(test/fixtures/<arch>/; modernbert-bias has every bias ModernBERT's config can ask for, dense/ a Dense module).
 
 Run by hand from the repository root with Debian's python3 (torch + numpy; no transformers, no tokenizers):
 
     /usr/bin/python3 scripts/make_architecture_fixtures.py
 
 Each architecture's forward pass is written here from the Hugging Face modeling equations (RobertaModel,
-XLMRobertaModel, DistilBertModel, MPNetModel) in float64 torch, independently of the TypeScript code. Every
+XLMRobertaModel, DistilBertModel, MPNetModel, ModernBertModel) in float64 torch, independently of the TypeScript code. Every
 fixture directory is a small random checkpoint in Hugging Face + sentence-transformers layout:
 
   config.json                   the architecture's own config fields (DistilBERT: dim, n_layers, ...)
@@ -200,7 +201,7 @@ def forward(arch, w, cfg, ids, mask):
             x = attention(x, f"encoder.layer.{l}.", w, cfg["num_attention_heads"], mask, cfg["layer_norm_eps"],
                           MPNET_NAMES, bias=bias)
         return x
-    if arch == "modernbert":
+    if arch.startswith("modernbert"):
         return modernbert_forward(w, cfg, ids, mask)
     raise ValueError(arch)
 
@@ -293,13 +294,14 @@ def make_config(arch, vocab_size, pad):
                 "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 66, "initializer_range": 0.02,
                 "layer_norm_eps": 1e-5, "relative_attention_num_buckets": 32, "pad_token_id": pad,
                 "bos_token_id": 0, "eos_token_id": 2}
-    if arch == "modernbert":
+    if arch.startswith("modernbert"):
+        biases = arch == "modernbert-bias"
         # local_attention 4: windows of +-2 tokens, much shorter than the fixture's 23-token batch.
         return {"architectures": ["ModernBertModel"], "model_type": "modernbert", "vocab_size": vocab_size,
                 "hidden_size": HIDDEN, "num_hidden_layers": 3, "num_attention_heads": HEADS,
                 "intermediate_size": 24, "hidden_activation": "gelu", "max_position_embeddings": 64,
-                "initializer_range": 0.02, "norm_eps": 1e-5, "norm_bias": False, "attention_bias": False,
-                "mlp_bias": False, "global_rope_theta": 160000.0, "local_rope_theta": 10000.0,
+                "initializer_range": 0.02, "norm_eps": 1e-5, "norm_bias": biases, "attention_bias": biases,
+                "mlp_bias": biases, "global_rope_theta": 160000.0, "local_rope_theta": 10000.0,
                 "global_attn_every_n_layers": 3, "local_attention": 4, "attention_dropout": 0.0,
                 "embedding_dropout": 0.0, "mlp_dropout": 0.0, "pad_token_id": pad, "cls_token_id": 2,
                 "sep_token_id": 3}
@@ -310,6 +312,9 @@ def modernbert_weights(cfg, rnd):
     h, i = HIDDEN, cfg["intermediate_size"]
     w = {"embeddings.tok_embeddings.weight": rnd(cfg["vocab_size"], h, std=1.0),
          "embeddings.norm.weight": 1 + rnd(h, std=0.2), "final_norm.weight": 1 + rnd(h, std=0.2)}
+    if cfg["norm_bias"]:
+        w["embeddings.norm.bias"] = rnd(h, std=0.1)
+        w["final_norm.bias"] = rnd(h, std=0.1)
     for l in range(cfg["num_hidden_layers"]):
         p = f"layers.{l}."
         if l != 0:
@@ -319,6 +324,15 @@ def modernbert_weights(cfg, rnd):
         w[p + "mlp_norm.weight"] = 1 + rnd(h, std=0.2)
         w[p + "mlp.Wi.weight"] = rnd(2 * i, h, std=1.5 / math.sqrt(h))
         w[p + "mlp.Wo.weight"] = rnd(h, i, std=1.5 / math.sqrt(i))
+        if cfg["norm_bias"]:
+            for name in ([] if l == 0 else ["attn_norm"]) + ["mlp_norm"]:
+                w[p + name + ".bias"] = rnd(h, std=0.1)
+        if cfg["attention_bias"]:
+            w[p + "attn.Wqkv.bias"] = rnd(3 * h, std=0.1)
+            w[p + "attn.Wo.bias"] = rnd(h, std=0.1)
+        if cfg["mlp_bias"]:
+            w[p + "mlp.Wi.bias"] = rnd(2 * i, std=0.1)
+            w[p + "mlp.Wo.bias"] = rnd(h, std=0.1)
     return {k: t.float().double() for k, t in w.items()}
 
 
@@ -328,7 +342,7 @@ def random_weights(arch, cfg, gen):
     def rnd(*shape, std=0.3):
         return torch.randn(*shape, generator=gen) * std
 
-    if arch == "modernbert":
+    if arch.startswith("modernbert"):
         return modernbert_weights(cfg, rnd)
     w = {"embeddings.word_embeddings.weight": rnd(v, h, std=1.0),
          "embeddings.LayerNorm.weight": 1 + rnd(h, std=0.2), "embeddings.LayerNorm.bias": rnd(h, std=0.1)}
@@ -362,6 +376,12 @@ def random_weights(arch, cfg, gen):
 
 # Parameters whose gradients are checked: (HF name, our canonical BERT-style name, is a Linear weight).
 def grad_params(arch):
+    if arch == "modernbert-bias":
+        return [("layers.1.attn.Wqkv.bias", "layers.1.attn.Wqkv.bias", False),
+                ("layers.2.mlp.Wi.bias", "layers.2.mlp.Wi.bias", False),
+                ("layers.1.mlp_norm.bias", "layers.1.mlp_norm.bias", False),
+                ("final_norm.bias", "final_norm.bias", False),
+                ("layers.0.attn.Wo.weight", "layers.0.attn.Wo.weight", True)]
     if arch == "modernbert":
         return [("layers.1.attn.Wqkv.weight", "layers.1.attn.Wqkv.weight", True),
                 ("layers.2.mlp.Wi.weight", "layers.2.mlp.Wi.weight", True),
@@ -438,7 +458,8 @@ def rows(t):
 
 
 PREFIX = {"roberta": "roberta.", "xlm-roberta": "roberta.", "distilbert": "distilbert.",
-          "distilbert-sinusoidal": "distilbert.", "mpnet": "mpnet.", "modernbert": "model."}
+          "distilbert-sinusoidal": "distilbert.", "mpnet": "mpnet.", "modernbert": "model.",
+          "modernbert-bias": "model."}
 
 
 def make(arch, seed):
@@ -555,7 +576,8 @@ def make_dense(w, cfg, ids, mask, gen):
 
 
 if __name__ == "__main__":
-    for k, arch in enumerate(["roberta", "xlm-roberta", "distilbert", "distilbert-sinusoidal", "mpnet", "modernbert"]):
+    for k, arch in enumerate(["roberta", "xlm-roberta", "distilbert", "distilbert-sinusoidal", "mpnet", "modernbert",
+                                 "modernbert-bias"]):
         made = make(arch, 1000 + k)
         if arch == "roberta":
             make_dense(*made, torch.Generator().manual_seed(77))

@@ -9,6 +9,7 @@ export const ARCH_FIXTURES = [
   'distilbert-sinusoidal',
   'mpnet',
   'modernbert',
+  'modernbert-bias',
 ] as const;
 
 export const archDir = (arch: string): string => path.join(REPO_ROOT, 'test', 'fixtures', arch);
