@@ -22,10 +22,12 @@ import type { Row } from './lib/common.js';
 import { benchEncode } from './lib/encode.js';
 import { benchEncodeArchitectures } from './lib/encode-architectures.js';
 import { benchIndex } from './lib/index-search.js';
+import { benchPgvector } from './lib/pgvector.js';
 import { parseBenchOptions, USAGE } from './lib/options.js';
 import type { BenchOptions, CaseName } from './lib/options.js';
 import { findPython, runReference } from './lib/reference.js';
 import { attachReference, formatTable } from './lib/report.js';
+import { benchStartup } from './lib/startup.js';
 import { benchTrain } from './lib/train.js';
 
 async function runCase(
@@ -37,6 +39,8 @@ async function runCase(
   if (which === 'train') return [await benchTrain(opts, backend, workdir)];
   if (which === 'encode') return benchEncode(opts, backend, workdir);
   if (which === 'architectures') return benchEncodeArchitectures(opts, backend);
+  if (which === 'pgvector') return benchPgvector(opts);
+  if (which === 'startup') return benchStartup(opts, workdir);
   return benchIndex(opts, workdir);
 }
 
@@ -67,8 +71,12 @@ async function main(): Promise<void> {
     for (const which of opts.cases) {
       const rows = await runCase(which, opts, backend, workdir);
       // The reference runs after our side, never at the same time: both want every core.
+      // pgvector's reference rows are the index case's (HnswIndex, faiss) on the same data; startup and
+      // architectures have none.
       const refs =
-        python && which !== 'architectures' ? await runReference(python.python, opts, which, workdir) : [];
+        python && which !== 'pgvector' && which !== 'startup' && which !== 'architectures'
+          ? await runReference(python.python, opts, which, workdir)
+          : [];
       attachReference(rows, refs);
       ours.push(...rows);
       reference.push(...refs);

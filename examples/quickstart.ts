@@ -29,9 +29,9 @@ console.log(`loss: step 1 ${losses[0].toFixed(3)}, step ${steps} ${losses.at(-1)
 // Exact inner-product search over the encoded corpus, scored like trec_eval's ndcg_cut.10.
 const index = new dr.ExactIndex({ dim: encoder.dim, metric: 'ip' });
 const docIds = corpus.map((d) => d.id);
-index.add(await encoder.encode(corpus.map(dr.passageText)), docIds);
+await index.add(await encoder.encode(corpus.map(dr.passageText)), docIds);
 const queryIds = [...test.queries.keys()];
-const hits = index.search(await encoder.encode(queryIds.map((id) => test.queries.get(id)!)), 10);
+const hits = await index.search(await encoder.encode(queryIds.map((id) => test.queries.get(id)!)), 10);
 const { mean } = dr.evaluateRun(test.qrels, dr.searchResultToRun(hits, queryIds), ['ndcg_cut.10']);
 console.log(`top hit for "${test.queries.get(queryIds[0])}": ${hits.ids[0][0]}`);
 console.log(`nDCG@10: ${mean.ndcg_cut_10.toFixed(4)} (${queryIds.length} queries, ${corpus.length} docs)`);

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
@@ -28,18 +29,52 @@ MEASURES = [
     "recip_rank",
     "P.5,10,20,100",
     "recall.5,10,100,1000",
+    # Added for issue 18: the rest of trec_eval's standard measures ...
+    "num_q",
+    "num_ret",
+    "num_rel",
+    "num_rel_ret",
+    "gm_map",
+    "Rprec",
+    "bpref",
+    "iprec_at_recall",
+    "infAP",
+    "success.1,5,10",
+    # ... and two from outside trec_eval (ir_measures' Judged@k, ranx's ndcg_burges).
+    "judged@5,10",
+    "ndcg_burges@10",
+    "ndcg_burges",
 ]
+
+# trec_eval's measure table order (measures.c), which is its print order whatever the -m order.
+TREC_ORDER = ["num_q", "num_ret", "num_rel", "num_rel_ret", "map", "gm_map", "Rprec", "bpref", "recip_rank",
+              "iprec_at_recall", "P", "recall", "infAP", "ndcg", "ndcg_cut", "map_cut", "success",
+              "judged", "ndcg_burges"]
+COUNTS = {"num_q", "num_ret", "num_rel", "num_rel_ret"}
+NOT_PER_QUERY = {"num_q", "gm_map"}  # trec_eval's print_single is empty for these
+IPREC_LEVELS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 
 
 def measure_keys():
+    """(family, cutoff or level or None, output name) in the order MEASURES lists them."""
     keys = []
     for m in MEASURES:
-        if "." in m:
+        if "@" in m:
+            name, cuts = m.split("@", 1)
+            keys += [(name, int(c), f"{name}@{c}") for c in cuts.split(",")]
+        elif "." in m:
             name, cuts = m.split(".", 1)
             keys += [(name, int(c), f"{name}_{c}") for c in cuts.split(",")]
+        elif m == "iprec_at_recall":
+            keys += [(m, lv, "%s_%3.2f" % (m, lv)) for lv in IPREC_LEVELS]
         else:
             keys.append((m, None, m))
     return keys
+
+
+def trec_print_order():
+    keyed = measure_keys()
+    return sorted(keyed, key=lambda t: (TREC_ORDER.index(t[0]), t[1] if t[1] is not None else math.inf))
 
 
 # ---------------------------------------------------------------- reference measures
@@ -73,6 +108,57 @@ def query_measures(ranked, judged):
         precisions = np.arange(1, len(ranks) + 1) / ranks
         return float(np.sum(precisions)) / num_rel
 
+    num_ret = len(ranked)
+    num_rel_ret = int(np.sum(relevant))
+    # trec_eval's pool view: grade >= 1 relevant, 0 judged non-relevant, < 0 pooled but unjudged.
+    in_pool = np.array([d in judged for d in ranked], dtype=bool)
+    judged_nonrel = np.array([d in judged and 0 <= judged[d] < 1 for d in ranked], dtype=bool)
+    pool_unjudged = np.array([d in judged and judged[d] < 0 for d in ranked], dtype=bool)
+    total_nonrel = sum(1 for g in judged.values() if 0 <= g < 1)
+
+    def bpref():
+        if num_rel == 0:
+            return 0.0
+        terms = []
+        for i in np.nonzero(relevant)[0]:
+            above = int(np.sum(judged_nonrel[:i]))
+            terms.append(1.0 if above == 0 else 1.0 - min(above, num_rel) / min(total_nonrel, num_rel))
+        return math.fsum(terms) / num_rel
+
+    def iprec(level):
+        # C lround of level * R, exactly (Decimal of the double product, halves away from zero).
+        needed = int(Decimal(level * num_rel).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        if num_ret == 0:
+            return 0.0
+        counts = np.cumsum(relevant)
+        precision = counts / np.arange(1, num_ret + 1)
+        ok = counts >= needed
+        return float(np.max(precision[ok])) if np.any(ok) else 0.0
+
+    def inf_ap():
+        if num_rel == 0:
+            return 0.0
+        total = 0.0
+        for j in np.nonzero(relevant)[0]:
+            j = int(j)
+            if j == 0:
+                total += 1.0
+                continue
+            r = int(np.sum(relevant[:j]))
+            n = int(np.sum(judged_nonrel[:j]))
+            u = int(np.sum(pool_unjudged[:j]))
+            total += 1.0 / (j + 1) + (j / (j + 1.0)) * ((r + n + u) / j) * ((r + 1e-5) / (r + n + 2e-5))
+        return total / num_rel
+
+    def ndcg_exp(k):
+        def dcg(g):
+            g = np.asarray(g[:k], dtype=np.float64)
+            g = np.where(g > 0, np.power(2.0, g) - 1.0, 0.0)
+            return float(np.sum(g / np.log2(np.arange(2, len(g) + 2)))) if len(g) else 0.0
+
+        idcg = dcg(ideal)
+        return dcg(grades) / idcg if idcg > 0 else 0.0
+
     out = {}
     big = len(ranked) + len(judged) + 1
     for name, k, key in measure_keys():
@@ -91,6 +177,30 @@ def query_measures(ranked, judged):
             v = float(np.sum(relevant[:k])) / k
         elif name == "recall":
             v = float(np.sum(relevant[:k])) / num_rel if num_rel else 0.0
+        elif name == "num_q":
+            v = 1
+        elif name == "num_ret":
+            v = num_ret
+        elif name == "num_rel":
+            v = num_rel
+        elif name == "num_rel_ret":
+            v = num_rel_ret
+        elif name == "gm_map":
+            v = math.log(max(ap(big), 1e-5))
+        elif name == "Rprec":
+            v = float(np.sum(relevant[:num_rel])) / num_rel if num_rel else 0.0
+        elif name == "bpref":
+            v = bpref()
+        elif name == "iprec_at_recall":
+            v = iprec(k)
+        elif name == "infAP":
+            v = inf_ap()
+        elif name == "success":
+            v = 1.0 if np.any(relevant[:k]) else 0.0
+        elif name == "judged":
+            v = float(np.sum(in_pool[:k])) / k
+        elif name == "ndcg_burges":
+            v = ndcg_exp(k if k is not None else big)
         else:
             raise ValueError(name)
         out[key] = float(v)
@@ -105,20 +215,43 @@ def evaluate(qrels, run, complete=False, ignore_identical_ids=False):
         if ignore_identical_ids:
             docs = {d: s for d, s in docs.items() if d != qid}
         per_query[qid] = query_measures(trec_order(docs), qrels[qid])
-    n = len(qrels) if complete else len(per_query)
-    keys = [key for _, _, key in measure_keys()]
-    order = sorted(per_query, key=lambda q: q.encode("utf-8"))
-    mean = {key: math.fsum(per_query[q][key] for q in order) / n for key in keys}
-    return per_query, mean
+    scored = dict(per_query)
+    if complete:
+        # trec_eval -c (v10, trec_eval.c) scores a judged query missing from the run on a one-document
+        # "bogus" ranking of an unjudged docno, then resets its num_ret to 0.
+        for qid in qrels:
+            if qid not in scored:
+                values = query_measures(["ceci_nest_pas_un_docno"], qrels[qid])
+                values["num_ret"] = 0
+                scored[qid] = values
+    n = len(scored)
+    order = sorted(scored, key=lambda q: q.encode("utf-8"))
+    mean = {}
+    for name, _, key in measure_keys():
+        total = math.fsum(scored[q][key] for q in order)
+        if name in COUNTS:
+            mean[key] = total
+        elif name == "gm_map":
+            mean[key] = math.exp(total / n)
+        else:
+            mean[key] = total / n
+    return (per_query, mean, scored) if complete else (per_query, mean)
+
+
+def trec_line(name, key, qid, value):
+    if name in COUNTS:
+        return "%-22s\t%s\t%d" % (key, qid, int(value))
+    return "%-22s\t%s\t%6.4f" % (key, qid, value)
 
 
 def trec_text(per_query, mean):
-    """trec_eval -q output: per-query lines (queries in strcmp order), then the `all` lines."""
-    keys = [key for _, _, key in measure_keys()]
+    """trec_eval -q output: per-query lines (queries in strcmp order, measures in trec_eval's table order),
+    then the `all` lines."""
+    keys = trec_print_order()
     lines = []
     for q in sorted(per_query, key=lambda q: q.encode("utf-8")):
-        lines += ["%-22s\t%s\t%6.4f" % (k, q, per_query[q][k]) for k in keys]
-    lines += ["%-22s\tall\t%6.4f" % (k, mean[k]) for k in keys]
+        lines += [trec_line(n, k, q, per_query[q][k]) for n, _, k in keys if n not in NOT_PER_QUERY]
+    lines += [trec_line(n, k, "all", mean[k]) for n, _, k in keys]
     return "\n".join(lines) + "\n"
 
 
@@ -212,7 +345,7 @@ def main():
         write_qrels(os.path.join(OUT, "%s.%s" % (name, ext)), qrels)
         write_run(os.path.join(OUT, "%s.run" % name), run, rng)
         per_query, mean = evaluate(qrels, run)
-        _, mean_complete = evaluate(qrels, run, complete=True)
+        _, mean_complete, scored_complete = evaluate(qrels, run, complete=True)
         per_query_ident, mean_ident = evaluate(qrels, run, ignore_identical_ids=True)
         expected = {
             "measures": MEASURES,
@@ -229,6 +362,8 @@ def main():
             f.write(trec_text(per_query, mean))
         with open(os.path.join(OUT, "%s.expected-c.txt" % name), "w", encoding="utf-8") as f:
             f.write(trec_text({}, mean_complete))
+        with open(os.path.join(OUT, "%s.expected-qc.txt" % name), "w", encoding="utf-8") as f:
+            f.write(trec_text(scored_complete, mean_complete))
         print(name, {k: round(v, 4) for k, v in mean.items()})
 
 

@@ -71,11 +71,11 @@ async function ndcg10(): Promise<{ all: number; unseen: number }> {
     { batchSize: 64, quiet: true },
   );
   const index = new ExactIndex({ dim: docs.cols, metric: 'cosine' });
-  index.add(
+  await index.add(
     docs,
     test.corpus.map((d) => d.id),
   );
-  const run = searchResultToRun(index.search(q, 100), qids);
+  const run = searchResultToRun(await index.search(q, 100), qids);
   return {
     all: evaluateRun(test.qrels, run, ['ndcg_cut.10']).mean.ndcg_cut_10,
     unseen: evaluateRun(unseen, run, ['ndcg_cut.10']).mean.ndcg_cut_10,

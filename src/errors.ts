@@ -36,3 +36,16 @@ export class ArgumentError extends DenseRetrievalError {
 
 /** A backend, kernel or optional dependency that cannot be loaded here. */
 export class BackendError extends DenseRetrievalError {}
+
+/**
+ * A model produced a NaN or infinite value where a finite number is required (an embedding); `row` is the
+ * 0-based index of the input it came from. Usually the checkpoint's weights hold NaN/Infinity.
+ */
+export class NonFiniteError extends DenseRetrievalError {
+  readonly row: number;
+
+  constructor(message: string, row: number) {
+    super(message);
+    this.row = row;
+  }
+}

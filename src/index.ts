@@ -6,7 +6,7 @@
  */
 
 export * from './errors.js';
-export { initBackend, currentBackend, wasmBinaryDir, BACKEND_ORDER } from './backend/index.js';
+export { initBackend, ensureBackend, currentBackend, wasmBinaryDir, BACKEND_ORDER } from './backend/index.js';
 export type { BackendName, InitBackendOptions } from './backend/index.js';
 export {
   registerWasmKernels,
@@ -15,7 +15,10 @@ export {
 } from './backend/kernels/index.js';
 export { createProgress } from './util/progress.js';
 export type { Progress, ProgressOptions } from './util/progress.js';
-export { writeFileAtomic, writeDirAtomic } from './util/atomic.js';
+export { writeFileAtomic, writeDirAtomic, removeStaleTemps } from './util/atomic.js';
+export { checkMatrixShape, matrixFromRows, matrixRow } from './util/matrix.js';
+export { cosSim, dotScore, l2NormalizeRows, semanticSearch } from './util/similarity.js';
+export type { SemanticSearchHit, SemanticSearchOptions } from './util/similarity.js';
 export type { Qrels, Run, Matrix, CorpusDoc, QueryRecord } from './types.js';
 export {
   rankDocuments,
@@ -37,6 +40,33 @@ export {
   SUPPORTED_MEASURES,
 } from './eval/measures.js';
 export type { MeasureSpec, MeasureFamily } from './eval/measures.js';
+export {
+  inTrecOrder,
+  formatMeasureLine,
+  measureAggregation,
+  TREC_MEASURE_ORDER,
+  IPREC_RECALL_LEVELS,
+  SUCCESS_CUTOFFS,
+} from './eval/measures.js';
+export {
+  compareRuns,
+  pairedTTest,
+  wilcoxonTest,
+  randomizationTest,
+  correctPValues,
+} from './eval/significance.js';
+export type {
+  CompareRunsOptions,
+  RunComparison,
+  PairComparison,
+  SignificanceTest,
+  Correction,
+  TestResult,
+} from './eval/significance.js';
+export { formatComparison, formatPerQueryDifferences, SIGNIFICANCE_MARKER } from './eval/compare.js';
+export type { ComparisonFormat, ComparisonReportOptions } from './eval/compare.js';
+export { optimizeFusionWeights } from './eval/fusion-weights.js';
+export type { OptimizeFusionOptions, FusionWeights } from './eval/fusion-weights.js';
 export { readJsonl } from './data/jsonl.js';
 export { readQrels, readQrelsWithFormat, writeQrels } from './data/qrels.js';
 export type { QrelsFormat } from './data/qrels.js';
@@ -52,10 +82,12 @@ export {
   HubError,
   REQUIRED_HUB_FILES,
   OPTIONAL_HUB_FILES,
+  redactCredentials,
 } from './checkpoint/hub.js';
 export type { HubOptions } from './checkpoint/hub.js';
 export { defaultCacheDir, modelCacheDir, COMPLETE_MARKER } from './checkpoint/cache.js';
 export { Rng, deriveSeed } from './util/random.js';
+export { parseDecimal, parseInteger } from './util/number.js';
 export {
   WarmupCosineScheduler,
   LinearScheduler,
@@ -112,9 +144,16 @@ export type {
 export { encodeParallel } from './models/parallel-encode.js';
 export type { ParallelEncodeOptions } from './models/parallel-encode.js';
 export { loadModel, loadBert, loadTransformer, loadTokenizerFor, SCRATCH_PREFIX } from './models/load.js';
+export { SCRATCH_CONFIGS, scratchConfigFile } from './checkpoint/scratch.js';
 export type { LoadModelOptions } from './models/load.js';
 export { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
-export type { SafetensorsTensor, SafetensorsInput } from './checkpoint/safetensors.js';
+export type {
+  SafetensorsTensor,
+  SafetensorsInput,
+  ReadSafetensorsOptions,
+} from './checkpoint/safetensors.js';
+export { writeModelDir, verifyModelDir, MODEL_MANIFEST } from './checkpoint/model-dir.js';
+export type { SaveOptions, OverwriteMode, ModelManifest } from './checkpoint/model-dir.js';
 export {
   parsePoolingConfig,
   readSentenceTransformersLayout,
@@ -124,23 +163,26 @@ export type {
   SentenceTransformersLayout,
   SentenceTransformersSettings,
 } from './checkpoint/sentence-transformers.js';
-export { readNpy, writeNpy } from './data/npy.js';
+export { readNpy, readNpyBlocks, readNpyInfo, readNpyRows, writeNpy } from './data/npy.js';
+export type { NpyInfo } from './data/npy.js';
 export type { Metric, SearchResult, SearchOptions, VectorIndex } from './index/types.js';
 export { ExactIndex } from './index/exact.js';
 export type { ExactIndexOptions } from './index/exact.js';
-export { HnswIndex, HNSW_DEFAULTS } from './index/hnsw.js';
+export { HnswIndex, HNSW_DEFAULTS, chooseMipsTransform, MIPS_NORM_SPREAD } from './index/hnsw.js';
 export type { HnswIndexOptions } from './index/hnsw.js';
 export { Bm25Index, lengthToNormByte, normByteToLength } from './index/bm25.js';
 export type { Bm25Options } from './index/bm25.js';
 export { analyzeEnglish, standardTokenize, LUCENE_ENGLISH_STOP_WORDS } from './index/analyzer.js';
 export { fuse } from './index/fuse.js';
 export type { FuseOptions } from './index/fuse.js';
+export { normalizeRun, FUSION_METHODS, SCORE_NORMS } from './index/fuse.js';
+export type { FusionMethod, ScoreNorm } from './index/fuse.js';
 export { measureRecall, recallOfResults } from './index/recall.js';
 export { searchResultToRun } from './index/result-run.js';
 export { loadVectorIndex, readIndexKind } from './index/load.js';
 export { INDEX_FORMAT_VERSION } from './index/container.js';
 export type { IndexKind } from './index/container.js';
-export { RetrievalEvaluator, formatEvaluationTable } from './eval/retrieval-evaluator.js';
+export { RetrievalEvaluator, formatEvaluationTable, RECALL_WARNING } from './eval/retrieval-evaluator.js';
 export type {
   RetrievalEvaluatorOptions,
   EvaluationRow,
@@ -150,3 +192,27 @@ export type {
 } from './eval/retrieval-evaluator.js';
 export { createEvaluationCallback } from './train/evaluation-callback.js';
 export type { EvaluationCallbackOptions } from './train/evaluation-callback.js';
+export {
+  PgvectorIndex,
+  readPgvectorReference,
+  REFERENCE_FORMAT as PGVECTOR_REFERENCE_FORMAT,
+} from './index/pgvector.js';
+export type {
+  PgvectorIndexOptions,
+  PgvectorSearchOptions,
+  PgvectorIndexMethod,
+  PgvectorReference,
+} from './index/pgvector.js';
+export { DatabaseError } from './index/pg-client.js';
+export {
+  parseShardSpec,
+  fileFingerprint,
+  readShardManifest,
+  checkShardSet,
+  mergeShards,
+  streamTextRecords,
+  SHARD_MANIFEST,
+} from './data/shards.js';
+export type { ShardSpec, ShardManifest, ShardChunk } from './data/shards.js';
+export { encodeShard, modelFingerprint } from './models/sharded-encode.js';
+export type { EncodeShardOptions, ShardEncoder } from './models/sharded-encode.js';

@@ -62,8 +62,14 @@ function lowRankUnitVectors(rows: number, dim: number, rank: number, basis: Matr
   return { data, rows, cols: dim };
 }
 
-export async function benchIndex(opts: BenchOptions, workdir: string): Promise<Row[]> {
-  const { vectors, queries: nq, dim, k, M, efConstruction, ef, rank } = opts.index;
+/** The index cases' data set (the same vectors and queries for the same options, in every case). */
+export function indexData(opts: BenchOptions): {
+  base: Matrix;
+  queries: Matrix;
+  ids: string[];
+  common: { vectors: number; dim: number; queries: number; k: number; data: string };
+} {
+  const { vectors, queries: nq, dim, k, rank } = opts.index;
   const rng = new Rng(7);
   let base: Matrix;
   let queries: Matrix;
@@ -77,13 +83,19 @@ export async function benchIndex(opts: BenchOptions, workdir: string): Promise<R
   }
   const ids = Array.from({ length: vectors }, (_, i) => String(i));
   const common = { vectors, dim, queries: nq, k, data: rank === 0 ? 'uniform' : `rank-${rank}` };
+  return { base, queries, ids, common };
+}
+
+export async function benchIndex(opts: BenchOptions, workdir: string): Promise<Row[]> {
+  const { vectors, queries: nq, dim, k, M, efConstruction, ef } = opts.index;
+  const { base, queries, ids, common } = indexData(opts);
   const rows: Row[] = [];
 
   note(`index-exact: ${vectors} x ${dim} ${common.data} vectors, ${nq} queries, k = ${k}`);
   const exact = new ExactIndex({ dim, metric: 'ip' });
-  exact.add(base, ids);
+  await exact.add(base, ids);
   let t0 = performance.now();
-  const truth = exact.search(queries, k);
+  const truth = await exact.search(queries, k);
   let seconds = since(t0);
   rows.push({
     name: 'index-exact',
@@ -104,12 +116,12 @@ export async function benchIndex(opts: BenchOptions, workdir: string): Promise<R
   note(`index-hnsw: building M = ${M}, efConstruction = ${efConstruction}`);
   const hnsw = new HnswIndex({ dim, metric: 'ip', M, efConstruction, capacity: vectors });
   t0 = performance.now();
-  hnsw.add(base, ids);
+  await hnsw.add(base, ids);
   const buildSeconds = since(t0);
   note(`index-hnsw: built in ${buildSeconds.toFixed(1)} s`);
   for (const e of ef) {
     t0 = performance.now();
-    const result = hnsw.search(queries, k, { ef: e });
+    const result = await hnsw.search(queries, k, { ef: e });
     seconds = since(t0);
     const recall = recallOfResults(result.ids, truth.ids, k);
     rows.push({

@@ -7,8 +7,10 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 
-export const CASES = ['train', 'encode', 'index', 'architectures'] as const;
+export const CASES = ['train', 'encode', 'index', 'pgvector', 'startup', 'architectures'] as const;
 export type CaseName = (typeof CASES)[number];
+/** What runs without --cases: pgvector (an embedded PostgreSQL build of the same index) is asked for. */
+export const DEFAULT_CASES: readonly CaseName[] = ['train', 'encode', 'index', 'startup', 'architectures'];
 
 /** A BERT shape, with the field names every JSON row carries. */
 export interface Shape {
@@ -48,11 +50,16 @@ export interface BenchOptions {
     /** 0: uniform random unit vectors (the issue's case); r > 0: vectors of intrinsic dimension r. */
     rank: number;
   };
+  /** CLI start-up (needs `npm run build`): runs per command. */
+  startup: { runs: number };
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --cases LIST          train,encode,index,architectures (default all)
+  --cases LIST          train,encode,index,pgvector,startup,architectures (default all but pgvector;
+                        pgvector builds pgvector's HNSW in an embedded PGlite on the index case's data: run
+                        --cases index,pgvector to see it beside HnswIndex and faiss; startup runs the built
+                        CLI; architectures times each supported encoder family against BERT)
   --quick               small sizes: a smoke run in under a minute
   --json                one JSON object per benchmark on stdout (progress goes to stderr)
   --backend NAME        wasm | cpu | tensorflow | auto (default: $DENSE_RETRIEVAL_BACKEND or auto)
@@ -64,6 +71,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   encode: --encode-seq N --encode-batch N --encode-corpus N --encode-texts N --workers LIST
   index:  --vectors N --queries N --dim N --M N --ef-construction N --ef LIST
           --rank R (vectors of intrinsic dimension R instead of uniform random ones)
+  startup: --startup-runs N (timed runs per command; default 10, 3 with --quick)
 `;
 
 function int(name: string, value: string | undefined, fallback: number): number {
@@ -115,6 +123,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       'ef-construction': { type: 'string' },
       ef: { type: 'string' },
       rank: { type: 'string' },
+      'startup-runs': { type: 'string' },
     },
   });
   if (values.help) {
@@ -122,7 +131,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     process.exit(0);
   }
   const quick = values.quick === true;
-  const cases = (values.cases ?? CASES.join(',')).split(',').map((c) => c.trim());
+  const cases = (values.cases ?? DEFAULT_CASES.join(',')).split(',').map((c) => c.trim());
   for (const c of cases) {
     if (!(CASES as readonly string[]).includes(c)) {
       throw new Error(`--cases: unknown case '${c}'; expected a list of ${CASES.join(', ')}`);
@@ -181,5 +190,6 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       ef: intList('ef', values.ef, quick ? [10, 40, 160] : [10, 20, 40, 80, 160, 320, 640, 1280]),
       rank: values.rank === undefined ? 0 : int('rank', values.rank, 0),
     },
+    startup: { runs: int('startup-runs', values['startup-runs'], quick ? 3 : 10) },
   };
 }

@@ -2,8 +2,9 @@
 import type { Row } from './common.js';
 
 /** The throughput field of a row, by benchmark name. */
-export function metricOf(name: string): 'pairsPerSec' | 'textsPerSec' | 'tokensPerSec' | 'qps' {
+export function metricOf(name: string): 'pairsPerSec' | 'textsPerSec' | 'tokensPerSec' | 'qps' | 'seconds' {
   if (name === 'train-step') return 'pairsPerSec';
+  if (name === 'cli-startup') return 'seconds';
   if (name === 'encode') return 'textsPerSec';
   if (name === 'encode-architectures') return 'tokensPerSec';
   return 'qps';
@@ -43,6 +44,10 @@ function config(row: Row): string {
     const base = `${row.layers}x${row.hidden}/${row.heads}h/${row.intermediate} seq ${row.seqLen} b ${row.batchSize}`;
     return `${base}, ${String(row.variant)}, ${fmt(row.timePerTokenVsBert, 2)}x BERT time/token`;
   }
+  if (row.name === 'cli-startup') {
+    const target = typeof row.targetSeconds === 'number' ? `, target < ${row.targetSeconds} s` : '';
+    return `${String(row.command)}, median of ${String(row.runs)}${target}`;
+  }
   if (row.name === 'train-step' || row.name === 'encode') {
     const base = `${row.layers}x${row.hidden}/${row.heads}h/${row.intermediate} seq ${row.seqLen} b ${row.batchSize}`;
     if (row.name === 'train-step') {
@@ -53,7 +58,9 @@ function config(row: Row): string {
     return `${base}, ${row.texts}/${row.corpusTexts} texts, ${row.variant}`;
   }
   const base = `${row.vectors}x${row.dim} ${String(row.data)}, ${row.queries} q`;
-  return row.name === 'index-hnsw' ? `${base}, M ${row.M} ef ${row.ef}` : base;
+  return row.name === 'index-hnsw' || row.name === 'index-pgvector'
+    ? `${base}, M ${row.M} ef ${row.ef}`
+    : base;
 }
 
 /** A plain-text table of our rows with their reference and ratio. */
@@ -76,7 +83,13 @@ export function formatTable(ours: Row[]): string {
       r.backend,
       config(r),
       fmt(r[metric], 2),
-      { pairsPerSec: 'pairs/s', textsPerSec: 'texts/s', tokensPerSec: 'tokens/s', qps: 'QPS' }[metric],
+      {
+        pairsPerSec: 'pairs/s',
+        textsPerSec: 'texts/s',
+        tokensPerSec: 'tokens/s',
+        qps: 'QPS',
+        seconds: 's',
+      }[metric],
       r.name.startsWith('index') ? fmt(r.recallAt10, 3) : '',
       r.reference === undefined ? '-' : `${fmt(r.reference, 2)} ${String(r.referenceBackend)}`,
       r.name.startsWith('index') ? fmt(r.referenceRecallAt10, 3) : '',

@@ -19,7 +19,15 @@ function columns(result: StudyResult): string[] {
     'R@100',
     'recall@10 vs exact',
     `nDCG@10, unseen-positive queries (n=${result.overlap.unseenQueries})`,
+    'p vs BM25 (nDCG@10)',
   ];
+}
+
+/** Holm-corrected p-value of the paired t-test against BM25, † when below 0.05; BM25 is the baseline. */
+function vsBm25(row: MethodRow): string {
+  if (row.vsBm25 === undefined) return row.key === 'bm25' ? 'baseline' : '-';
+  const p = row.vsBm25.pValue < 0.001 ? '<0.001' : row.vsBm25.pValue.toFixed(3);
+  return row.vsBm25.significant ? `${p} †` : p;
 }
 
 function cells(row: MethodRow): string[] {
@@ -30,6 +38,7 @@ function cells(row: MethodRow): string[] {
     pct(row.recall100),
     pct(row.recallVsExact),
     pct(row.ndcg10Unseen),
+    vsBm25(row),
   ];
 }
 
@@ -192,7 +201,8 @@ export function renderReport(result: StudyResult, command: string): string {
     'nDCG@10 and Recall@100 as trec_eval (`ndcg_cut.10`, `recall.100`), MRR@10 as `recip_rank` over the top 10; ' +
       'recall@10 vs exact is the share of the exact top 10 that HNSW also returns. HNSW rows take nDCG@10 and ' +
       'MRR@10 from a top-10 search at that ef; Recall@100 needs a top-100 search, for which hnswlib raises ef to ' +
-      'at least 100. The hybrid fuses the top 100 of each run.',
+      'at least 100. The hybrid fuses the top 100 of each run. The last column is the paired t-test of each ' +
+      "row's per-query nDCG@10 against BM25's, Holm-corrected over the rows; † marks p < 0.05.",
     '',
     '## How much of this is generalisation?',
     '',

@@ -15,6 +15,7 @@ import {
   InBatchNegativesLoss,
   SCRATCH_PREFIX,
   Trainer,
+  compareRuns,
   evaluateRun,
   examplesFromQrels,
   fuse,
@@ -42,6 +43,8 @@ export interface MethodRow {
   recallVsExact?: number;
   /** nDCG@10 over the test queries none of whose positives is a train positive (undefined if none). */
   ndcg10Unseen?: number;
+  /** Rows other than BM25: paired t-test on nDCG@10 against BM25, Holm-corrected over those rows. */
+  vsBm25?: { pValue: number; significant: boolean };
 }
 
 /** One point of the `ef` sweep. */
@@ -132,12 +135,14 @@ function unseenNdcg(unseen: Qrels, run: Run): number | undefined {
 }
 
 /** Best-of-two wall time, since the machine is shared and a single pass can be stalled by a neighbour. */
-function timeSearch(search: () => SearchResult): { result: SearchResult; seconds: number } {
+async function timeSearch(
+  search: () => Promise<SearchResult>,
+): Promise<{ result: SearchResult; seconds: number }> {
   let best = Infinity;
   let result: SearchResult | undefined;
   for (let i = 0; i < 2; i++) {
     const t0 = performance.now();
-    result = search();
+    result = await search();
     best = Math.min(best, (performance.now() - t0) / 1000);
   }
   return { result: result!, seconds: Math.max(best, 1e-6) };
@@ -238,13 +243,15 @@ export async function runStudy(
       );
       return { docs, queries };
     };
-    const exactIndex = (docs: Matrix): ExactIndex => {
+    const exactIndex = async (docs: Matrix): Promise<ExactIndex> => {
       const index = new ExactIndex({ dim: docs.cols, metric: 'cosine' });
-      index.add(docs, docIds);
+      await index.add(docs, docIds);
       return index;
     };
     const rows: MethodRow[] = [];
+    const rowRuns = new Map<string, Run>(); // by row name, for the significance column
     const addRow = (key: MethodRow['key'], name: string, run: Run): void => {
+      rowRuns.set(name, run);
       rows.push({
         key,
         name,
@@ -258,7 +265,7 @@ export async function runStudy(
     addRow(
       'untrained',
       fromScratch ? 'untrained (random init), exact' : 'pretrained, not fine-tuned, exact',
-      searchResultToRun(exactIndex(before.docs).search(before.queries, DEPTH), testIds),
+      searchResultToRun(await (await exactIndex(before.docs)).search(before.queries, DEPTH), testIds),
     );
 
     const history: StudyResult['training']['history'] = [];
@@ -284,41 +291,44 @@ export async function runStudy(
     });
 
     const after = await encodeAll('trained');
-    const exact = exactIndex(after.docs);
-    const exactTop = await phase('exact search', () => ({
-      top100: exact.search(after.queries, DEPTH),
-      top10: timeSearch(() => exact.search(after.queries, 10)),
+    const exact = await exactIndex(after.docs);
+    const exactTop = await phase('exact search', async () => ({
+      top100: await exact.search(after.queries, DEPTH),
+      top10: await timeSearch(() => exact.search(after.queries, 10)),
     }));
     const exactRun = searchResultToRun(exactTop.top100, testIds);
     addRow('exact', 'trained, exact (ExactIndex)', exactRun);
 
-    const hnsw = await phase('HNSW build', () => {
+    const hnsw = await phase('HNSW build', async () => {
       const index = new HnswIndex({ dim: after.docs.cols, metric: 'cosine', seed: options.seed });
-      index.add(after.docs, docIds);
+      await index.add(after.docs, docIds);
       return index;
     });
-    const sweep = await phase('HNSW ef sweep', () => {
+    const sweep = await phase('HNSW ef sweep', async () => {
       // One unrecorded pass first, so that the first swept ef does not pay for JIT warm-up.
-      hnsw.search(after.queries, 10, { ef: 64 });
+      await hnsw.search(after.queries, 10, { ef: 64 });
       // The library default joins the sweep, so the plot shows what the untuned index costs.
       const efs = [...new Set([...EF_SWEEP, hnsw.efSearch])].sort((a, b) => a - b);
-      return efs.map((ef): EfPoint => {
-        const { result, seconds } = timeSearch(() => hnsw.search(after.queries, 10, { ef }));
-        return {
+      const points: EfPoint[] = [];
+      for (const ef of efs) {
+        const { result, seconds } = await timeSearch(() => hnsw.search(after.queries, 10, { ef }));
+        points.push({
           ef,
           recall10: recallOfResults(result.ids, exactTop.top10.result.ids, 10),
           qps: testIds.length / seconds,
-        };
-      });
+        });
+      }
+      return points;
     });
     const tunedEf = sweep.find((p) => p.recall10 >= RECALL_TARGET)?.ef;
     const lowEf = EF_SWEEP[0];
-    const hnswRow = (key: MethodRow['key'], name: string, ef: number): void => {
+    const hnswRow = async (key: MethodRow['key'], name: string, ef: number): Promise<void> => {
       // nDCG@10 and MRR@10 from a top-10 search at this ef; Recall@100 needs a top-100 search, for which
       // hnswlib raises ef to at least 100.
-      const top10 = hnsw.search(after.queries, 10, { ef });
-      const top100 = hnsw.search(after.queries, DEPTH, { ef });
+      const top10 = await hnsw.search(after.queries, 10, { ef });
+      const top100 = await hnsw.search(after.queries, DEPTH, { ef });
       const run10 = searchResultToRun(top10, testIds);
+      rowRuns.set(name, run10);
       rows.push({
         key,
         name,
@@ -328,18 +338,33 @@ export async function runStudy(
         ndcg10Unseen: unseenNdcg(overlap.unseenQrels, run10),
       });
     };
-    await phase('HNSW evaluation', () => {
-      hnswRow('hnsw-default', `trained, HNSW ef=${hnsw.efSearch} (default)`, hnsw.efSearch);
+    await phase('HNSW evaluation', async () => {
+      await hnswRow('hnsw-default', `trained, HNSW ef=${hnsw.efSearch} (default)`, hnsw.efSearch);
       if (tunedEf !== undefined && tunedEf !== hnsw.efSearch) {
-        hnswRow('hnsw-tuned', `trained, HNSW ef=${tunedEf} (tuned: recall@10 >= ${RECALL_TARGET})`, tunedEf);
+        await hnswRow(
+          'hnsw-tuned',
+          `trained, HNSW ef=${tunedEf} (tuned: recall@10 >= ${RECALL_TARGET})`,
+          tunedEf,
+        );
       }
-      if (lowEf !== tunedEf) hnswRow('hnsw-low', `trained, HNSW ef=${lowEf} (too low)`, lowEf);
+      if (lowEf !== tunedEf) await hnswRow('hnsw-low', `trained, HNSW ef=${lowEf} (too low)`, lowEf);
     });
     addRow(
       'hybrid',
       `hybrid: RRF(trained exact, BM25), k=${RRF_K}`,
       fuse([exactRun, bm25Run], { k: RRF_K, depth: DEPTH }),
     );
+    // Which rows differ from BM25 beyond chance: the same test `dense-retrieval compare` runs.
+    const vsBm25 = compareRuns(test.qrels, rowRuns, {
+      measure: 'ndcg_cut.10',
+      test: 'paired-t',
+      correction: 'holm',
+      baseline: rows[0].name,
+    });
+    for (const pair of vsBm25.pairs) {
+      const row = rows.find((r) => r.name === pair.run) as MethodRow;
+      row.vsBm25 = { pValue: pair.pValueCorrected, significant: pair.significant };
+    }
 
     const cfg = encoder.bert.config;
     const result: StudyResult = {

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
+import { withHostListeners } from './host-listeners.js';
 import { registerWasmKernels } from './kernels/index.js';
 import {
   defaultWasmThreads,
@@ -96,6 +97,18 @@ async function loadBackend(name: BackendName, wasmThreads: number): Promise<void
   if (!ok) throw new BackendError(`backend '${name}' registered but failed to initialise`);
   await tf.ready();
   if (name === 'wasm') registerWasmKernels();
+  if (name === 'cpu') silenceCpuBanner();
+}
+
+/**
+ * tfjs's cpu backend prints a "Hi, looks like you are running TensorFlow.js in Node.js ... install our node
+ * backend" banner on the first tensor it stores (`MathBackendCPU.write`, guarded by the instance's
+ * `firstUse`). Whoever chose the cpu backend chose it: mark this one instance as used, rather than setting a
+ * global flag (`IS_TEST`, `PROD`) that would change tfjs's behaviour for the whole host process.
+ */
+function silenceCpuBanner(): void {
+  const backend = tf.findBackend('cpu') as (tf.KernelBackend & { firstUse?: boolean }) | null;
+  if (backend !== null && typeof backend.firstUse === 'boolean') backend.firstUse = false;
 }
 
 let current: BackendName | undefined;
@@ -130,7 +143,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       );
     }
     try {
-      await loadBackend(name, wasmThreads);
+      await withHostListeners(() => loadBackend(name, wasmThreads));
     } catch (error) {
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       const hint =
@@ -146,7 +159,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   }
   for (const name of BACKEND_ORDER) {
     try {
-      await loadBackend(name, wasmThreads);
+      await withHostListeners(() => loadBackend(name, wasmThreads));
       current = name;
       return name;
     } catch {
@@ -154,4 +167,45 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     }
   }
   throw new BackendError('no tfjs backend could be initialised');
+}
+
+let pending: Promise<unknown> | undefined;
+
+/**
+ * Make sure a tfjs backend is initialised before tensors are made: if neither {@link initBackend} nor the
+ * host (with `tf.setBackend`) chose one yet, run `initBackend()` with its defaults. Without this, forgetting
+ * `initBackend()` would silently run everything on tfjs's pure-JavaScript cpu backend (about 5x slower than
+ * wasm) behind tfjs's "install tfjs-node" banner. Every public entry point that runs tensors awaits it;
+ * a host that picked a backend itself keeps it.
+ *
+ * @example
+ * ```ts
+ * import { ensureBackend } from 'dense-retrieval';
+ * await ensureBackend(); // no-op after initBackend()
+ * ```
+ */
+export async function ensureBackend(): Promise<void> {
+  if (current !== undefined || backendChosenByHost()) return;
+  pending ??= initBackend().finally(() => {
+    pending = undefined;
+  });
+  await pending;
+}
+
+/** Whether tfjs already has an active backend (set by the host), read without making tfjs pick one. */
+function backendChosenByHost(): boolean {
+  return (tf.engine() as unknown as { backendName: string | null }).backendName != null;
+}
+
+/**
+ * The synchronous counterpart of {@link ensureBackend}, for entry points that cannot await: a clear error
+ * instead of tensors made on whatever backend tfjs would pick by itself (its slow cpu one).
+ *
+ * @throws {BackendError} when no backend was initialised yet.
+ */
+export function requireBackend(caller: string): void {
+  if (current !== undefined || backendChosenByHost()) return;
+  throw new BackendError(
+    `${caller} needs a tfjs backend: call 'await initBackend()' (or any async entry point such as loadModel) first`,
+  );
 }

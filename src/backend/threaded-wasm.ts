@@ -23,6 +23,7 @@ import path from 'node:path';
 import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
+import { parseInteger } from '../util/number.js';
 
 const require_ = createRequire(import.meta.url);
 
@@ -52,8 +53,9 @@ export function defaultWasmThreads(): number {
 
 /** Validate a thread count given as a string (environment variable or CLI flag). */
 export function parseWasmThreads(value: string | number, name: string): number {
-  const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
+  // The shared strict grammar: Number() would read '0x4' as 4 and ' 4 ' as 4.
+  const n = typeof value === 'number' ? value : parseInteger(value);
+  if (n === undefined || !Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
     throw new BackendError(
       `${name} must be an integer from 1 to ${MAX_WASM_THREADS} (wasm threads), got ${JSON.stringify(value)}`,
     );

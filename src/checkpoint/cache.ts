@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from '../util/atomic.js';
+import { InputFormatError } from '../errors.js';
+import { processAlive, writeFileAtomic } from '../util/atomic.js';
 
 /**
  * Where downloaded models live on disk. One directory per (repository, revision); a marker file written
@@ -79,24 +80,29 @@ export interface LockOptions {
   pollMs?: number;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * The state of an existing lock file: `gone` (released meanwhile), `stale` (not refreshed lately, or its
  * pid is dead on this host) or `held`.
  */
 async function lockState(lock: string): Promise<'gone' | 'stale' | 'held'> {
-  let stat: Awaited<ReturnType<typeof fs.stat>>;
+  // lstat, not stat: a dangling symlink or a directory named `.lock` made every check say "gone" while
+  // creating the lock kept failing with EEXIST, a busy loop that never ended.
+  const stat = await fs.lstat(lock).catch(() => undefined);
+  if (stat === undefined) return 'gone';
+  if (!stat.isFile()) {
+    const what = stat.isDirectory()
+      ? 'a directory'
+      : stat.isSymbolicLink()
+        ? 'a symbolic link'
+        : 'not a file';
+    throw new InputFormatError(
+      `is ${what}, not a lock file; remove it (no download can hold it) and rerun`,
+      lock,
+    );
+  }
   let text: string;
   try {
-    [stat, text] = await Promise.all([fs.stat(lock), fs.readFile(lock, 'utf8')]);
+    text = await fs.readFile(lock, 'utf8');
   } catch {
     return 'gone';
   }

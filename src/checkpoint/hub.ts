@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { constants as fsc, createReadStream, promises as fs } from 'node:fs';
+import type { Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ArgumentError, DenseRetrievalError } from '../errors.js';
 import { packageVersion } from '../util/package.js';
@@ -40,6 +42,17 @@ export interface HubOptions {
   retries?: number;
   /** Wait before the first retry, doubled on each further one; default 1000 ms. */
   retryDelayMs?: number;
+  /**
+   * An attempt that receives nothing (no response, or no body bytes) for this long is abandoned and
+   * retried (resuming); default `$HF_HUB_DOWNLOAD_TIMEOUT` seconds, else 30 000 ms.
+   */
+  stallTimeoutMs?: number;
+  /**
+   * Largest file accepted when neither the response nor the Hub announces a size; default 16 GiB for
+   * weights (`*.safetensors`), and at most 256 MiB for any other file. A body longer than its announced
+   * size (Content-Length, Content-Range, the Hub's `X-Linked-Size`) is always refused.
+   */
+  maxFileBytes?: number;
 }
 
 /**
@@ -61,10 +74,23 @@ export class HubError extends DenseRetrievalError {
   readonly modelDir: string;
 
   constructor(message: string, modelDir: string, url?: string) {
-    super(message);
+    super(redactCredentials(message));
     this.modelDir = modelDir;
-    this.url = url;
+    this.url = url === undefined ? undefined : redactCredentials(url);
   }
+}
+
+/**
+ * Replace the password of every `scheme://user:password@` in `text` with `***`, so an endpoint with
+ * credentials never prints them.
+ *
+ * @example
+ * ```ts
+ * redactCredentials('https://me:s3cret@mirror.example/x'); // 'https://me:***@mirror.example/x'
+ * ```
+ */
+export function redactCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):[^@\s/]*@/gi, '$1:***@');
 }
 
 /** Files a model cannot do without. */
@@ -83,6 +109,10 @@ const DEFAULT_ENDPOINT = 'https://huggingface.co';
 const WEIGHTS = 'model.safetensors';
 const WEIGHTS_INDEX = 'model.safetensors.index.json';
 const MAX_REDIRECTS = 10;
+const DEFAULT_STALL_MS = 30_000;
+const DEFAULT_MAX_WEIGHTS_BYTES = 16 * 1024 ** 3;
+/** Config, tokenizer and module files are small; a larger one is a server gone wrong. */
+const MAX_SMALL_FILE_BYTES = 256 * 1024 ** 2;
 /** Files at least this large get a progress bar. */
 const PROGRESS_MIN_BYTES = 1 << 20;
 /** Hub ids: `name` or `org/name`, letters, digits, `-`, `_`, `.`; no `..` or `--` (as the Hub requires). */
@@ -100,6 +130,10 @@ interface Settings {
   files: string[] | undefined;
   retries: number;
   retryDelayMs: number;
+  stallTimeoutMs: number;
+  maxFileBytes: number;
+  /** `Basic ...` from credentials in the endpoint URL (which is kept without them). */
+  basicAuth: string | undefined;
 }
 
 interface Job {
@@ -124,9 +158,41 @@ function settingsFrom(options: HubOptions): Settings {
   if (revision === '' || revision.includes('..')) {
     throw new ArgumentError('revision', `not a valid branch, tag or commit: ${JSON.stringify(revision)}`);
   }
-  const endpoint = (options.endpoint ?? env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  let endpoint = (options.endpoint ?? env.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
   if (!/^https?:\/\//.test(endpoint)) {
-    throw new ArgumentError('endpoint', `expected an http(s) URL, got ${JSON.stringify(endpoint)}`);
+    throw new ArgumentError(
+      'endpoint',
+      `expected an http(s) URL, got ${JSON.stringify(redactCredentials(endpoint))}`,
+    );
+  }
+  // Credentials in the URL become a Basic header (sent to that origin only) and leave the URL, so no
+  // message, marker file or redirect ever carries them; fetch refuses such URLs anyway.
+  let basicAuth: string | undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(endpoint);
+  } catch {
+    throw new ArgumentError('endpoint', `not a valid URL: ${JSON.stringify(redactCredentials(endpoint))}`);
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    const user = decodeURIComponent(parsed.username);
+    const pass = decodeURIComponent(parsed.password);
+    basicAuth = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    parsed.username = '';
+    parsed.password = '';
+    endpoint = parsed.href.replace(/\/+$/, '');
+  }
+  const envTimeout = env.HF_HUB_DOWNLOAD_TIMEOUT ? Number(env.HF_HUB_DOWNLOAD_TIMEOUT) * 1000 : undefined;
+  const stallTimeoutMs = options.stallTimeoutMs ?? envTimeout ?? DEFAULT_STALL_MS;
+  if (!(stallTimeoutMs > 0) || !Number.isFinite(stallTimeoutMs)) {
+    throw new ArgumentError(
+      options.stallTimeoutMs === undefined ? 'HF_HUB_DOWNLOAD_TIMEOUT' : 'stallTimeoutMs',
+      `must be a positive number, got ${options.stallTimeoutMs ?? env.HF_HUB_DOWNLOAD_TIMEOUT}`,
+    );
+  }
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_WEIGHTS_BYTES;
+  if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes < 1) {
+    throw new ArgumentError('maxFileBytes', `must be a positive integer, got ${maxFileBytes}`);
   }
   const files = options.files;
   if (files !== undefined) {
@@ -151,6 +217,9 @@ function settingsFrom(options: HubOptions): Settings {
     files,
     retries,
     retryDelayMs,
+    stallTimeoutMs,
+    maxFileBytes,
+    basicAuth,
   };
 }
 
@@ -202,6 +271,16 @@ export async function resolveModelSource(source: string, options: HubOptions = {
     throw new ArgumentError(
       'source',
       `${source}: no such directory, and not a Hugging Face hub id (org/name)`,
+    );
+  }
+  // `runs/lib-modle` (a typo of a local output directory) looks exactly like a hub id. When its first
+  // segment exists here, the user meant a local path: say so at once instead of trying a download (and
+  // creating a cache directory) for a repository that cannot exist. docs/hub-cache.md states the rule.
+  const owner = source.split('/')[0];
+  if (source.includes('/') && (await fs.stat(owner).catch(() => undefined)) !== undefined) {
+    throw new ArgumentError(
+      'source',
+      `${source}: no such directory (${owner}/ exists here, so this names a local path, not a hub id)`,
     );
   }
   const settings = settingsFrom(options);
@@ -387,18 +466,79 @@ async function shardFiles(job: Job): Promise<string[]> {
 /** Why a single attempt failed in a way worth retrying. */
 class TransientError extends Error {}
 
+/** A body longer than announced or allowed: not retried (the server would do it again). */
+class OversizeError extends Error {}
+
+/**
+ * `lstat` of a cache path, refusing a symbolic link: following one would append a download to the link's
+ * target, or make a cached file point anywhere. `undefined` when the path does not exist.
+ */
+async function refuseLink(job: Job, file: string): Promise<Stats | undefined> {
+  const stat = await fs.lstat(file).catch(() => undefined);
+  if (stat?.isSymbolicLink()) {
+    throw new HubError(
+      `${file} is a symbolic link; the cache never follows links: remove it and rerun`,
+      job.dir,
+    );
+  }
+  return stat;
+}
+
+/** Open a cache file for writing without following a link (O_NOFOLLOW; a link raises ELOOP). */
+async function openNoFollow(job: Job, file: string, append: boolean): Promise<FileHandle> {
+  const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_NOFOLLOW | (append ? fsc.O_APPEND : fsc.O_TRUNC);
+  try {
+    return await fs.open(file, flags, 0o644);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new HubError(
+        `${file} is a symbolic link; the cache never follows links: remove it and rerun`,
+        job.dir,
+      );
+    }
+    throw error;
+  }
+}
+
+async function readValidator(job: Job, file: string): Promise<string | undefined> {
+  if ((await refuseLink(job, file)) === undefined) return undefined;
+  const handle = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW).catch(() => undefined);
+  if (handle === undefined) return undefined;
+  try {
+    return (await handle.readFile('utf8')).trim() || undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeValidator(job: Job, file: string, value: string | undefined): Promise<void> {
+  if (value === undefined) {
+    await fs.rm(file, { force: true });
+    return;
+  }
+  const handle = await openNoFollow(job, file, false);
+  try {
+    await handle.writeFile(value);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The largest body accepted for `file` when nothing announces its size. */
+function capFor(job: Job, file: string): number {
+  const max = job.settings.maxFileBytes;
+  return file.endsWith('.safetensors') ? max : Math.min(max, MAX_SMALL_FILE_BYTES);
+}
+
 /**
  * Download one file to `<file>.part`, resuming from what a previous attempt left, then rename it into
  * place. Returns false for an optional file the repository does not have.
  */
 async function fetchFile(job: Job, file: string, required: boolean): Promise<boolean> {
   const target = path.join(job.dir, file);
-  try {
-    await fs.access(target);
-    return true; // renamed into place by an earlier, interrupted run: it is complete
-  } catch {
-    // not there yet
-  }
+  const existing = await refuseLink(job, target);
+  // Renamed into place by an earlier, interrupted run: it is complete.
+  if (existing?.isFile()) return true;
   await fs.mkdir(path.dirname(target), { recursive: true });
   const url = fileUrl(job, file);
   const { retries, retryDelayMs } = job.settings;
@@ -445,25 +585,88 @@ async function attemptDownload(
   required: boolean,
 ): Promise<boolean> {
   const part = `${target}.part`;
+  // What proves that the bytes of `.part` belong to the version being downloaded now: a strong ETag
+  // (checked by the server through If-Range) or the Hub's sha256 of an LFS file (checked here).
   const etagFile = `${part}.etag`;
-  const have = await fs.stat(part).then(
-    (s) => s.size,
-    () => 0,
-  );
+  let have = (await refuseLink(job, part))?.size ?? 0;
+  const validator = have > 0 ? await readValidator(job, etagFile) : undefined;
+  if (have > 0 && validator === undefined) {
+    // Without a validator a Range request could splice two versions of the file: start over.
+    await fs.rm(part, { force: true });
+    have = 0;
+  }
   const headers: Record<string, string> = {
     'user-agent': `dense-retrieval/${packageVersion()}`,
     // fetch asks for gzip by default; a compressed body breaks both the length check and byte ranges.
     'accept-encoding': 'identity',
   };
   if (job.settings.token) headers.authorization = `Bearer ${job.settings.token}`;
+  else if (job.settings.basicAuth) headers.authorization = job.settings.basicAuth;
   if (have > 0) {
     headers.range = `bytes=${have}-`;
     // If-Range: the server sends the whole file (200) instead of the rest when the file has changed since
     // the .part was started (e.g. a new commit on `main`), so two versions are never spliced together.
-    const etag = await fs.readFile(etagFile, 'utf8').catch(() => undefined);
-    if (etag) headers['if-range'] = etag;
+    if (!validator!.startsWith('sha256:')) headers['if-range'] = validator!;
   }
-  const { res, sha256 } = await request(url, headers);
+  const stall = new StallTimer(job.settings.stallTimeoutMs);
+  try {
+    return await receive(job, url, target, file, required, {
+      part,
+      etagFile,
+      have,
+      validator,
+      headers,
+      stall,
+    });
+  } finally {
+    stall.clear();
+  }
+}
+
+/**
+ * Aborts a request when nothing arrives for `ms`: undici's own limits are 300 s per phase, which with
+ * retries kept a stalled download hanging for about 20 minutes.
+ */
+class StallTimer {
+  readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly ms: number) {
+    this.touch();
+  }
+
+  touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(
+      () => this.controller.abort(new Error(`no data for ${this.ms / 1000} s (stallTimeoutMs)`)),
+      this.ms,
+    );
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+}
+
+interface Attempt {
+  part: string;
+  etagFile: string;
+  have: number;
+  validator: string | undefined;
+  headers: Record<string, string>;
+  stall: StallTimer;
+}
+
+async function receive(
+  job: Job,
+  url: string,
+  target: string,
+  file: string,
+  required: boolean,
+  attempt: Attempt,
+): Promise<boolean> {
+  const { part, etagFile, have, validator, headers, stall } = attempt;
+  const { res, sha256, linkedSize } = await request(url, headers, stall.controller.signal);
   if (res.status === 404 && !required) {
     await res.body?.cancel();
     return false;
@@ -504,6 +707,17 @@ async function attemptDownload(
       await fs.rm(part, { force: true });
       throw new TransientError(`unexpected Content-Range ${res.headers.get('content-range')} for ${file}`);
     }
+    const etagNow = strongEtag(res.headers.get('etag'));
+    const changed = validator!.startsWith('sha256:')
+      ? sha256 !== validator!.slice(7)
+      : etagNow !== undefined && etagNow !== validator;
+    if (changed) {
+      // The server answered the range although the file is another version now: never splice.
+      await res.body?.cancel();
+      await fs.rm(part, { force: true });
+      await fs.rm(etagFile, { force: true });
+      throw new TransientError(`${file} changed on the server since the partial download; restarting it`);
+    }
     offset = have;
     total = range[3] === '*' ? undefined : Number(range[3]);
   } else {
@@ -514,9 +728,19 @@ async function attemptDownload(
     const compressed = encoding !== null && encoding !== 'identity';
     total = length === null || compressed ? undefined : Number(length);
     const etag = strongEtag(res.headers.get('etag'));
-    if (etag) await fs.writeFile(etagFile, etag);
-    else await fs.rm(etagFile, { force: true });
+    await writeValidator(job, etagFile, etag ?? (sha256 ? `sha256:${sha256}` : undefined));
   }
+  if (linkedSize !== undefined && total !== undefined && linkedSize !== total) {
+    await res.body?.cancel();
+    throw new HubError(
+      `${url}: the response is ${total} bytes but the Hub announces ${linkedSize} for ${file}`,
+      job.dir,
+      url,
+    );
+  }
+  // Never write more than announced (or, with no announcement, than the cap): a server that sends forever
+  // must not fill the disk.
+  const limit = total ?? linkedSize ?? capFor(job, file);
   const progress = createProgress({
     total: total === undefined ? 0 : Math.ceil(total / 1024),
     label: file,
@@ -525,15 +749,27 @@ async function attemptDownload(
   });
   const hash = createHash('sha256');
   if (offset > 0 && sha256) {
-    for await (const chunk of createReadStream(part, { end: offset - 1 })) hash.update(chunk as Buffer);
+    // Local work, not a stall: keep the deadline away while the prefix is hashed.
+    for await (const chunk of createReadStream(part, { end: offset - 1 })) {
+      hash.update(chunk as Buffer);
+      stall.touch();
+    }
   }
-  const handle = await fs.open(part, offset > 0 ? 'a' : 'w');
+  const handle = await openNoFollow(job, part, offset > 0);
   let written = offset;
   let reported = Math.floor(offset / 1024);
   progress.tick(reported);
   try {
     if (res.body) {
       for await (const chunk of res.body) {
+        stall.touch();
+        if (written + chunk.byteLength > limit) {
+          await res.body.cancel().catch(() => undefined);
+          throw new OversizeError(
+            `${url}: the server sent more than the ${limit} bytes ` +
+              `${(total ?? linkedSize) ? 'it announced' : 'allowed (maxFileBytes)'} for ${file}; the partial file was removed`,
+          );
+        }
         await handle.write(chunk);
         if (sha256) hash.update(chunk);
         written += chunk.byteLength;
@@ -546,11 +782,18 @@ async function attemptDownload(
     }
     await handle.sync();
   } catch (error) {
-    throw new TransientError(
-      `connection lost after ${written} bytes of ${file}: ${describeNetworkError(error)}`,
-    );
+    if (error instanceof OversizeError) {
+      await handle.close().catch(() => undefined);
+      await fs.rm(part, { force: true });
+      await fs.rm(etagFile, { force: true });
+      throw new HubError(error.message, job.dir, url);
+    }
+    const reason = stall.controller.signal.aborted
+      ? String((stall.controller.signal.reason as Error)?.message ?? 'stalled')
+      : describeNetworkError(error);
+    throw new TransientError(`connection lost after ${written} bytes of ${file}: ${reason}`);
   } finally {
-    await handle.close();
+    await handle.close().catch(() => undefined);
     progress.done();
   }
   if (total !== undefined && written !== total) {
@@ -575,21 +818,28 @@ async function attemptDownload(
 async function request(
   url: string,
   headers: Record<string, string>,
-): Promise<{ res: Response; sha256: string | undefined }> {
+  signal: AbortSignal,
+): Promise<{ res: Response; sha256: string | undefined; linkedSize: number | undefined }> {
   let current = url;
   let sha256: string | undefined;
+  let linkedSize: number | undefined;
   const sent = { ...headers };
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     let res: Response;
     try {
-      res = await fetch(current, { headers: sent, redirect: 'manual' });
+      res = await fetch(current, { headers: sent, redirect: 'manual', signal });
     } catch (error) {
-      throw new TransientError(describeNetworkError(error));
+      throw new TransientError(
+        signal.aborted ? String((signal.reason as Error)?.message ?? 'stalled') : describeNetworkError(error),
+      );
     }
     const linked = /^(?:W\/)?"?([0-9a-f]{64})"?$/.exec(res.headers.get('x-linked-etag') ?? '');
     if (linked) sha256 = linked[1];
+    // The size the Hub's metadata announces for an LFS file (on the redirect to the CDN).
+    const size = res.headers.get('x-linked-size');
+    if (size !== null && /^\d+$/.test(size)) linkedSize = Number(size);
     const location = res.headers.get('location');
-    if (res.status < 300 || res.status >= 400 || location === null) return { res, sha256 };
+    if (res.status < 300 || res.status >= 400 || location === null) return { res, sha256, linkedSize };
     await res.body?.cancel();
     const next = new URL(location, current);
     if (next.origin !== new URL(current).origin) delete sent.authorization;

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputFormatError } from '../errors.js';
+import { safeRelative } from './model-dir.js';
 import { readSafetensors } from './safetensors.js';
 import type { SafetensorsTensor } from './safetensors.js';
 
@@ -49,7 +50,15 @@ export async function weightFiles(dir: string): Promise<string[]> {
     if (index === null || typeof index !== 'object' || typeof index.weight_map !== 'object') {
       throw new InputFormatError('no "weight_map" object', indexFile);
     }
-    return [...new Set(Object.values(index.weight_map))].sort().map((f) => path.join(dir, f));
+    const shards = [...new Set(Object.values(index.weight_map))];
+    const bad = shards.find((f) => !safeRelative(f));
+    if (bad !== undefined) {
+      throw new InputFormatError(
+        `"weight_map" names ${JSON.stringify(bad)}, which is not a file inside the model directory`,
+        indexFile,
+      );
+    }
+    return (shards as string[]).sort().map((f) => path.join(dir, f));
   }
   const hasLegacy = await exists(path.join(dir, 'pytorch_model.bin'));
   throw new InputFormatError(

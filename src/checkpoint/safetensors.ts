@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import { InputFormatError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -60,10 +61,6 @@ function convert(dtype: string, bytes: Uint8Array): Float32Array {
   const n = bytes.byteLength / DTYPE_BYTES[dtype];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dtype === 'F32') {
-    if (littleEndian && bytes.byteOffset % 4 === 0) {
-      // A view on the file buffer: no copy per tensor.
-      return new Float32Array(bytes.buffer, bytes.byteOffset, n);
-    }
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
     return out;
@@ -104,57 +101,55 @@ function convert(dtype: string, bytes: Uint8Array): Float32Array {
   return out;
 }
 
+/** Options of {@link readSafetensors}. */
+export interface ReadSafetensorsOptions {
+  /**
+   * Read only these tensors (the header is still validated in full). Names the file does not have are
+   * an error. Lets a caller take a few tensors out of a file larger than memory.
+   */
+  tensors?: string[];
+}
+
+// One read(2) moves at most 2 GiB - 1 bytes; reading in 1 GiB pieces keeps files over 2 GiB working.
+const READ_CHUNK = 1 << 30;
+
+/** A header entry after validation. */
+interface Entry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
 /**
- * Read every tensor of a safetensors file as float32 (F32, F16, BF16; also F64 and integer tensors such as
- * the I64 `position_ids` buffer some checkpoints carry). The file is read
- * once; F32 tensors are views into that buffer where alignment allows. Malformed headers, unsupported dtypes,
- * inconsistent shapes and truncated files are {@link InputFormatError}s naming the file and tensor.
- *
- * @example
- * ```ts
- * const tensors = await readSafetensors('model/model.safetensors');
- * const emb = tensors.get('embeddings.word_embeddings.weight'); // { dtype: 'F32', shape: [30522, 384], data }
- * ```
+ * Validate a parsed header against the format's rules and the data length: every field typed, byte
+ * counts consistent with dtype and shape (without overflow), and the tensors tiling the data exactly, with
+ * no overlap, gap or trailing bytes (as the reference implementation requires).
  */
-export async function readSafetensors(file: string): Promise<Map<string, SafetensorsTensor>> {
-  const buf = await fs.readFile(file);
-  if (buf.byteLength < 8)
-    throw new InputFormatError(`not a safetensors file (${buf.byteLength} bytes)`, file);
-  const headerLen = Number(buf.readBigUInt64LE(0));
-  if (headerLen > MAX_HEADER) {
-    throw new InputFormatError(`not a safetensors file (header length ${headerLen} is implausible)`, file);
-  }
-  if (8 + headerLen > buf.byteLength) {
-    throw new InputFormatError(
-      `truncated safetensors file: header needs ${headerLen} bytes but only ${buf.byteLength - 8} follow`,
-      file,
-    );
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(buf.toString('utf8', 8, 8 + headerLen));
-  } catch (error) {
-    throw new InputFormatError(`safetensors header is not valid JSON (${(error as Error).message})`, file);
-  }
+function validateHeader(header: unknown, dataLen: number, file: string): Entry[] {
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
     throw new InputFormatError('safetensors header is not a JSON object', file);
   }
-  const dataStart = 8 + headerLen;
-  const dataLen = buf.byteLength - dataStart;
-  const out = new Map<string, SafetensorsTensor>();
+  const entries: Entry[] = [];
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') continue;
+    if (name === '__metadata__') {
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+        throw new InputFormatError('__metadata__ is not a JSON object', file);
+      }
+      continue;
+    }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (e === null || typeof e !== 'object')
+    if (e === null || typeof e !== 'object' || Array.isArray(e))
       throw new InputFormatError(`tensor ${name}: header entry is not an object`, file);
     const { dtype, shape, data_offsets: offsets } = e;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+    if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, dtype)) {
       throw new InputFormatError(
         `tensor ${name}: unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`,
         file,
       );
     }
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new InputFormatError(
         `tensor ${name}: shape ${JSON.stringify(shape)} is not a list of sizes`,
         file,
@@ -163,14 +158,23 @@ export async function readSafetensors(file: string): Promise<Map<string, Safeten
     if (
       !Array.isArray(offsets) ||
       offsets.length !== 2 ||
-      !offsets.every((o) => Number.isInteger(o) && o >= 0) ||
+      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
       offsets[1] < offsets[0]
     ) {
       throw new InputFormatError(`tensor ${name}: bad data_offsets ${JSON.stringify(offsets)}`, file);
     }
     const [begin, end] = offsets as [number, number];
-    const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    const expected = count * DTYPE_BYTES[dtype];
+    // The product is checked step by step: a shape such as [1e9, 1e9] must not round to a plausible size.
+    let expected = DTYPE_BYTES[dtype];
+    for (const d of shape as number[]) {
+      expected *= d;
+      if (!Number.isSafeInteger(expected)) {
+        throw new InputFormatError(
+          `tensor ${name}: shape ${JSON.stringify(shape)} is implausibly large`,
+          file,
+        );
+      }
+    }
     if (end - begin !== expected) {
       throw new InputFormatError(
         `tensor ${name}: shape [${(shape as number[]).join(', ')}] ${dtype} needs ${expected} bytes but data_offsets span ${end - begin}`,
@@ -183,10 +187,149 @@ export async function readSafetensors(file: string): Promise<Map<string, Safeten
         file,
       );
     }
-    const bytes = new Uint8Array(buf.buffer, buf.byteOffset + dataStart + begin, end - begin);
-    out.set(name, { dtype, shape: (shape as number[]).slice(), data: convert(dtype, bytes) });
+    entries.push({ name, dtype, shape: (shape as number[]).slice(), begin, end });
   }
-  return out;
+  // The tensors must tile the data: sorted by offset, each starts where the previous ended.
+  const sorted = entries.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let pos = 0;
+  let prev: Entry | undefined;
+  for (const e of sorted) {
+    if (e.begin < pos) {
+      throw new InputFormatError(
+        `tensors ${prev!.name} [${prev!.begin}, ${prev!.end}) and ${e.name} [${e.begin}, ${e.end}) overlap in data_offsets`,
+        file,
+      );
+    }
+    if (e.begin > pos) {
+      throw new InputFormatError(
+        `gap of ${e.begin - pos} bytes in the data before tensor ${e.name} (data_offsets [${e.begin}, ${e.end})` +
+          `${prev ? `, previous tensor ${prev.name} ends at ${prev.end}` : ''})`,
+        file,
+      );
+    }
+    pos = e.end;
+    prev = e;
+  }
+  if (pos !== dataLen) {
+    throw new InputFormatError(
+      `${dataLen - pos} trailing bytes after the last tensor${prev ? ` (${prev.name} ends at ${pos})` : ''}; ` +
+        `the data is ${dataLen} bytes`,
+      file,
+    );
+  }
+  return entries;
+}
+
+/** Read `length` bytes at `position` into `into`, in pieces (one read moves at most 2 GiB). */
+async function readFully(
+  handle: FileHandle,
+  into: Uint8Array,
+  position: number,
+  file: string,
+): Promise<void> {
+  let done = 0;
+  while (done < into.byteLength) {
+    const want = Math.min(READ_CHUNK, into.byteLength - done);
+    const { bytesRead } = await handle.read(into, done, want, position + done);
+    if (bytesRead === 0) {
+      throw new InputFormatError(`file ended at byte ${position + done} while reading tensor data`, file);
+    }
+    done += bytesRead;
+  }
+}
+
+/**
+ * Read the tensors of a safetensors file as float32 (F32, F16, BF16; also F64 and integer tensors such as
+ * the I64 `position_ids` buffer some checkpoints carry). The header is validated in full before anything
+ * is allocated: header length against the file size, every dtype, shape and offset, and the tensors tiling
+ * the data exactly (overlaps, gaps and trailing bytes are refused, as the format requires). Tensor data is
+ * read with positioned reads in 1 GiB pieces, so files over 2 GiB work; with `options.tensors` only those
+ * tensors are read.
+ *
+ * @throws {InputFormatError} naming the file and the tensor(s) for any malformed or truncated file.
+ * @example
+ * ```ts
+ * const tensors = await readSafetensors('model/model.safetensors');
+ * const emb = tensors.get('embeddings.word_embeddings.weight'); // { dtype: 'F32', shape: [30522, 384], data }
+ * const one = await readSafetensors('big.safetensors', { tensors: ['pooler.dense.bias'] });
+ * ```
+ */
+export async function readSafetensors(
+  file: string,
+  options: ReadSafetensorsOptions = {},
+): Promise<Map<string, SafetensorsTensor>> {
+  let handle: FileHandle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputFormatError(code === 'ENOENT' ? 'file not found' : `cannot open (${code})`, file);
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new InputFormatError('not a regular file', file);
+    const size = stat.size;
+    if (size < 8) throw new InputFormatError(`not a safetensors file (${size} bytes)`, file);
+    const prefix = Buffer.alloc(8);
+    await readFully(handle, prefix, 0, file);
+    const headerLen64 = prefix.readBigUInt64LE(0);
+    if (headerLen64 > BigInt(MAX_HEADER)) {
+      throw new InputFormatError(
+        `not a safetensors file (header length ${headerLen64} is implausible)`,
+        file,
+      );
+    }
+    const headerLen = Number(headerLen64);
+    if (8 + headerLen > size) {
+      throw new InputFormatError(
+        `truncated safetensors file: header needs ${headerLen} bytes but only ${size - 8} follow`,
+        file,
+      );
+    }
+    const headerBytes = Buffer.alloc(headerLen);
+    await readFully(handle, headerBytes, 8, file);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+    } catch {
+      throw new InputFormatError('safetensors header is not valid UTF-8', file);
+    }
+    let header: unknown;
+    try {
+      header = JSON.parse(text);
+    } catch (error) {
+      throw new InputFormatError(`safetensors header is not valid JSON (${(error as Error).message})`, file);
+    }
+    const dataStart = 8 + headerLen;
+    const entries = validateHeader(header, size - dataStart, file);
+    let wanted = entries;
+    if (options.tensors !== undefined) {
+      const byName = new Map(entries.map((e) => [e.name, e]));
+      const missing = options.tensors.filter((n) => !byName.has(n));
+      if (missing.length > 0) {
+        throw new InputFormatError(`no tensor named ${missing.join(', ')}`, file);
+      }
+      wanted = options.tensors.map((n) => byName.get(n)!);
+    }
+    const out = new Map<string, SafetensorsTensor>();
+    for (const e of wanted) {
+      const bytes = e.end - e.begin;
+      let data: Float32Array;
+      if (e.dtype === 'F32' && littleEndian) {
+        // Read straight into the float32 array: no second copy of the largest tensors.
+        data = new Float32Array(bytes / 4);
+        await readFully(handle, new Uint8Array(data.buffer), dataStart + e.begin, file);
+      } else {
+        const raw = new Uint8Array(bytes);
+        await readFully(handle, raw, dataStart + e.begin, file);
+        data = convert(e.dtype, raw);
+      }
+      out.set(e.name, { dtype: e.dtype, shape: e.shape, data });
+    }
+    return out;
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { ArgumentError, InputFormatError } from '../errors.js';
 import { POOLING_MODES } from './pooling-modes.js';
 import type { PoolingMode } from './pooling-modes.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { safeRelative } from './model-dir.js';
 
 /**
  * The sentence-transformers directory layout (see docs/checkpoints.md): `modules.json` lists the modules
@@ -267,6 +268,15 @@ export async function readSentenceTransformersLayout(
     if (mod === null || typeof mod !== 'object' || typeof mod.type !== 'string') {
       throw new InputFormatError(`module ${i} has no "type"`, modulesFile);
     }
+    const modPath = typeof mod.path === 'string' ? mod.path : '';
+    // The hub downloader refuses such paths; a local directory (and a Router's route modules) follows the
+    // same rule, so a model cannot make us read files outside its own folder.
+    if (modPath !== '' && !safeRelative(modPath.replace(/\/+$/, ''))) {
+      throw new InputFormatError(
+        `module ${i} has path ${JSON.stringify(modPath)}, which leaves the model directory`,
+        modulesFile,
+      );
+    }
     const reader = MODULE_READERS[moduleKind(mod.type)];
     if (reader === undefined) {
       throw new InputFormatError(
@@ -275,7 +285,7 @@ export async function readSentenceTransformersLayout(
       );
     }
     const fail = (why: string): InputFormatError => new InputFormatError(why, modulesFile);
-    reader(state, path.join(dir, typeof mod.path === 'string' ? mod.path : ''), i, fail);
+    reader(state, path.join(dir, modPath), i, fail);
   });
   const { transformerDir, poolingPath, normalize, denseDirs } = state;
   if (transformerDir === undefined) throw new InputFormatError('no Transformer module', modulesFile);

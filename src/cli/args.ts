@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { parseDecimal, parseInteger } from '../util/number.js';
 import { UsageError } from './errors.js';
 import type { OptionValues } from './command.js';
 
@@ -28,10 +29,10 @@ export function optionalInt(
 ): number | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !/^-?\d+$/.test(v)) {
+  const n = typeof v === 'string' ? parseInteger(v) : undefined;
+  if (n === undefined) {
     throw new UsageError(`--${name} expects an integer, got '${String(v)}'`);
   }
-  const n = Number(v);
   if (n < min) throw new UsageError(`--${name} must be >= ${min}, got ${n}`);
   return n;
 }
@@ -39,8 +40,8 @@ export function optionalInt(
 export function optionalFloat(values: OptionValues, name: string): number | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
-  const n = typeof v === 'string' ? Number(v) : Number.NaN;
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n)) {
+  const n = typeof v === 'string' ? parseDecimal(v) : undefined;
+  if (n === undefined) {
     throw new UsageError(`--${name} expects a number, got '${String(v)}'`);
   }
   return n;
@@ -57,4 +58,47 @@ export function optionalChoice<T extends string>(
     throw new UsageError(`--${name} must be one of ${choices.join('|')}, got '${String(v)}'`);
   }
   return v as T;
+}
+
+/**
+ * Edit distance with adjacent transpositions (optimal string alignment: `stpes` is one edit from `steps`).
+ * Own code rather than a dependency: a dozen lines, and the CLI's start-up must stay light.
+ */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * The known flag nearest to an unknown one (`--stpes` -> `--steps`, `--batchsize` -> `--batch-size`), when
+ * it is close enough to be a typo: at most a third of its length away, or a prefix of one flag only.
+ */
+export function nearestFlag(given: string, known: string[]): string | undefined {
+  const name = given.replace(/^-+/, '').split('=')[0];
+  const prefixed = known.filter((k) => k.startsWith(name));
+  if (name.length >= 2 && prefixed.length === 1) return prefixed[0];
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = Math.min(editDistance(name, k), editDistance(name.replace(/[-_]/g, ''), k.replace(/-/g, '')));
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+/** `--mips-transform auto|on|off` as the `HnswIndex` option (undefined when absent). */
+export function parseMipsTransform(values: OptionValues): boolean | 'auto' | undefined {
+  const v = optionalChoice(values, 'mips-transform', ['auto', 'on', 'off'] as const);
+  return v === undefined ? undefined : v === 'auto' ? 'auto' : v === 'on';
 }

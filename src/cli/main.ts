@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
-import { initBackend } from '../backend/index.js';
-import { MAX_WASM_THREADS, wasmThreadCount } from '../backend/threaded-wasm.js';
 import { DenseRetrievalError } from '../errors.js';
+import { nearestFlag } from './args.js';
 import { UsageError } from './errors.js';
 import { packageVersion } from '../util/package.js';
 import { COMMANDS } from './registry.js';
-import type { Command } from './command.js';
+import type { CommandEntry } from './registry.js';
+import { parseInteger } from '../util/number.js';
 
 const PROGRAM = 'dense-retrieval';
 
@@ -26,11 +26,11 @@ function usage(): string {
 }
 
 /** Find the command named by the leading words of argv (commands may have two words, e.g. `index build`). */
-function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
+function findCommand(argv: string[]): { entry: CommandEntry; rest: string[] } | undefined {
   for (const words of [2, 1]) {
     const name = argv.slice(0, words).join(' ');
-    const command = COMMANDS.find((c) => c.name === name);
-    if (command) return { command, rest: argv.slice(words) };
+    const entry = COMMANDS.find((c) => c.name === name);
+    if (entry) return { entry, rest: argv.slice(words) };
   }
   return undefined;
 }
@@ -48,7 +48,8 @@ export async function main(argv: string[]): Promise<number> {
   const found = findCommand(argv);
   try {
     if (!found) throw new UsageError(`unknown command '${argv[0]}' (see '${PROGRAM} --help')`);
-    const { command, rest } = found;
+    const { entry, rest } = found;
+    const command = await entry.load();
     if (rest.includes('--help') || rest.includes('-h')) {
       process.stdout.write(command.help.trimEnd() + '\n');
       return 0;
@@ -62,15 +63,29 @@ export async function main(argv: string[]): Promise<number> {
         strict: true,
       });
     } catch (error) {
-      throw new UsageError(`${command.name}: ${(error as Error).message.split('\n')[0]}`);
+      const message = (error as Error).message.split('\n')[0];
+      const unknown = /^Unknown option '(-{1,2}[^']+)'/.exec(message);
+      if (unknown) {
+        const known = [...Object.keys(command.options), 'backend', 'threads', 'help'];
+        const near = nearestFlag(unknown[1], known);
+        const hint = near === undefined ? '' : `; did you mean --${near}?`;
+        throw new UsageError(
+          `${command.name}: Unknown option '${unknown[1]}'${hint} (see '${PROGRAM} ${command.name} --help')`,
+        );
+      }
+      throw new UsageError(`${command.name}: ${message}`);
     }
     if (command.needsBackend) {
+      // Imported here, not at the top: tfjs takes over a second to load, and commands without a model
+      // (evaluate, --help) must start fast.
+      const { initBackend } = await import('../backend/index.js');
+      const { MAX_WASM_THREADS, wasmThreadCount } = await import('../backend/threaded-wasm.js');
       const backend = typeof parsed.values.backend === 'string' ? parsed.values.backend : undefined;
       const threads = typeof parsed.values.threads === 'string' ? parsed.values.threads : undefined;
       let wasmThreads: number | undefined;
       if (threads !== undefined) {
-        wasmThreads = Number(threads);
-        if (!Number.isInteger(wasmThreads) || wasmThreads < 1 || wasmThreads > MAX_WASM_THREADS) {
+        wasmThreads = parseInteger(threads);
+        if (wasmThreads === undefined || wasmThreads < 1 || wasmThreads > MAX_WASM_THREADS) {
           throw new UsageError(
             `--threads must be an integer from 1 to ${MAX_WASM_THREADS}, got '${threads}'`,
           );

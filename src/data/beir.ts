@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InputFormatError } from '../errors.js';
 import type { CorpusDoc, Qrels } from '../types.js';
-import { readJsonl, stringField } from './jsonl.js';
+import { readJsonlRecords, stringField } from './jsonl.js';
 import { readQrels } from './qrels.js';
 
 /** A BEIR dataset split held in memory. */
@@ -26,11 +26,12 @@ export interface BeirDataset {
  */
 export async function* streamCorpus(file: string): AsyncGenerator<CorpusDoc> {
   const firstLine = new Map<string, number>();
-  for await (const { value, line } of readJsonl(file)) {
-    const id = stringField(value, '_id', file, line);
-    const text = stringField(value, 'text', file, line);
+  for await (const { value, line, text: source } of readJsonlRecords(file)) {
+    const id = stringField(value, '_id', file, line, source);
+    const text = stringField(value, 'text', file, line, source);
     const rawTitle = (value as Record<string, unknown>).title;
-    const title = rawTitle === undefined || rawTitle === null ? '' : stringField(value, 'title', file, line);
+    const title =
+      rawTitle === undefined || rawTitle === null ? '' : stringField(value, 'title', file, line, source);
     const previous = firstLine.get(id);
     if (previous !== undefined) {
       throw new InputFormatError(`duplicate document id '${id}' (first at line ${previous})`, file, line);
@@ -54,9 +55,9 @@ export async function* streamCorpus(file: string): AsyncGenerator<CorpusDoc> {
 export async function readQueries(file: string): Promise<Map<string, string>> {
   const queries = new Map<string, string>();
   const firstLine = new Map<string, number>();
-  for await (const { value, line } of readJsonl(file)) {
-    const id = stringField(value, '_id', file, line);
-    const text = stringField(value, 'text', file, line);
+  for await (const { value, line, text: source } of readJsonlRecords(file)) {
+    const id = stringField(value, '_id', file, line, source);
+    const text = stringField(value, 'text', file, line, source);
     const previous = firstLine.get(id);
     if (previous !== undefined) {
       throw new InputFormatError(`duplicate query id '${id}' (first at line ${previous})`, file, line);
@@ -104,6 +105,15 @@ export async function listBeirSplits(dir: string): Promise<string[]> {
 export async function loadBeir(dir: string, options: { split?: string } = {}): Promise<BeirDataset> {
   const split = options.split ?? 'test';
   const qrelsFile = path.join(dir, 'qrels', `${split}.tsv`);
+  const stat = await fs.stat(dir).catch(() => undefined);
+  if (stat === undefined || !stat.isDirectory()) {
+    throw new InputFormatError(
+      stat === undefined
+        ? `no such directory (a BEIR dataset directory holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv)`
+        : 'is a file; expected a BEIR dataset directory',
+      dir,
+    );
+  }
   try {
     await fs.access(qrelsFile);
   } catch {

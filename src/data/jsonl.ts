@@ -1,11 +1,21 @@
+import { parse as parseLossless } from 'lossless-json';
 import { InputFormatError } from '../errors.js';
 import { readLines } from './lines.js';
+
+/** One parsed JSON Lines record with its 1-based line number and its source text. */
+export interface JsonlRecord {
+  value: unknown;
+  line: number;
+  /** The line as written, for reading numbers exactly (see {@link stringField}). */
+  text: string;
+}
 
 /**
  * Stream a JSON Lines file: one JSON value per line, blank lines skipped. Values are yielded with their
  * 1-based line number so callers can report errors in the data at the right place.
  *
- * @throws {InputFormatError} naming the file and line of the first line that is not valid JSON.
+ * @throws {InputFormatError} naming the file and line of the first line that is not valid JSON or not
+ *   valid UTF-8.
  * @example
  * ```ts
  * for await (const { value, line } of readJsonl('corpus.jsonl')) {
@@ -14,6 +24,11 @@ import { readLines } from './lines.js';
  * ```
  */
 export async function* readJsonl(file: string): AsyncGenerator<{ value: unknown; line: number }> {
+  for await (const { value, line } of readJsonlRecords(file)) yield { value, line };
+}
+
+/** Like {@link readJsonl}, also yielding each line's source text. */
+export async function* readJsonlRecords(file: string): AsyncGenerator<JsonlRecord> {
   for await (const { text, line } of readLines(file)) {
     let value: unknown;
     try {
@@ -21,23 +36,51 @@ export async function* readJsonl(file: string): AsyncGenerator<{ value: unknown;
     } catch (error) {
       throw new InputFormatError(`invalid JSON: ${(error as Error).message}`, file, line);
     }
-    yield { value, line };
+    yield { value, line, text };
   }
 }
 
+/** The source text of a JSON number, as lossless-json hands it over. */
+class NumberLiteral {
+  constructor(readonly text: string) {}
+}
+
 /**
- * Read a required string field of a JSON object read from `file` at `line`. Numbers are accepted and
- * converted, since some BEIR exports write numeric ids.
+ * The literal text of the number in top-level field `field` of the JSON object `text`. `JSON.parse`
+ * rounds numbers to doubles (`1234567890123456789` becomes `1234567890123456800`) and Node 20's
+ * `JSON.parse` reviver does not see source text, so the line is parsed again with lossless-json, a
+ * maintained parser that hands over every number's text; only lines with a numeric string field pay for
+ * it.
+ */
+function numberLiteral(text: string, field: string): string | undefined {
+  const parsed = parseLossless(text, undefined, (s: string) => new NumberLiteral(s)) as Record<
+    string,
+    unknown
+  >;
+  const v = parsed[field];
+  return v instanceof NumberLiteral ? v.text : undefined;
+}
+
+/**
+ * Read a required string field of a JSON object read from `file` at `line` (source text `text`). A
+ * number is accepted, since BEIR writers emit numeric ids, and kept exactly as written in the file: the
+ * literal token `1234567890123456789` (or `1.50`) is the string, never a rounded double.
  *
  * @throws {InputFormatError} if the value is not an object, or the field is missing or not a string/number.
  */
-export function stringField(value: unknown, field: string, file: string, line: number): string {
+export function stringField(value: unknown, field: string, file: string, line: number, text: string): string {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InputFormatError(`expected a JSON object, got ${describe(value)}`, file, line);
   }
   const v = (value as Record<string, unknown>)[field];
   if (v === undefined || v === null) throw new InputFormatError(`missing field '${field}'`, file, line);
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v === 'number') {
+    const literal = numberLiteral(text, field);
+    if (literal === undefined) {
+      throw new InputFormatError(`cannot read field '${field}' as written`, file, line);
+    }
+    return literal;
+  }
   if (typeof v !== 'string') {
     throw new InputFormatError(`field '${field}' must be a string, got ${describe(v)}`, file, line);
   }

@@ -1,20 +1,28 @@
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Qrels } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { parseDecimal } from '../util/number.js';
 import { assertTrecId, readLines } from './lines.js';
 
 /** Which on-disk layout a qrels file uses. */
 export type QrelsFormat = 'trec' | 'beir';
 
-const INTEGER = /^[+-]?\d+$/;
+/**
+ * BEIR's header line, exactly as its writers and `GenericDataLoader` use it. Only this text is skipped:
+ * guessing a header from "the grade is not an integer" swallowed a first data line such as `q1 d1 1.0`.
+ */
+const BEIR_HEADER = ['query-id', 'corpus-id', 'score'];
 
 /**
  * Read relevance judgements from `file`, in either of the two common layouts, detected from the first
  * line:
  * - TREC: `qid iter docid grade`, whitespace separated (the `iter` column is ignored);
- * - BEIR: `query-id<TAB>corpus-id<TAB>score`, with an optional header line.
+ * - BEIR: `query-id<TAB>corpus-id<TAB>score`, with an optional header line that must be exactly BEIR's
+ *   (`query-id`, `corpus-id`, `score`); any other first line is read as data.
  *
- * Lines starting with `#` and blank lines are skipped. Grades must be integers; grade >= 1 counts as
+ * Lines starting with `#` and blank lines are skipped. Grades must be integers, written as such or as a
+ * decimal with an integer value (`1.0` is 1, as trec_eval's `atol` reads it; `0.5` is refused where
+ * `atol` would silently read 0); grade >= 1 counts as
  * relevant for binary measures, and nDCG uses the grade as gain (negative grades act like 0, as in
  * trec_eval).
  *
@@ -46,7 +54,7 @@ export async function readQrelsWithFormat(file: string): Promise<{ qrels: Qrels;
   for await (const { text, line } of readLines(file, { comments: true })) {
     if (format === undefined) {
       format = detect(text, file, line);
-      if (format === 'beir' && !INTEGER.test(text.split('\t')[2].trim())) continue; // header
+      if (format === 'beir' && isBeirHeader(text)) continue;
     }
     const fields = format === 'beir' ? text.split('\t').map((f) => f.trim()) : text.trim().split(/\s+/);
     const expected = format === 'beir' ? 3 : 4;
@@ -61,9 +69,13 @@ export async function readQrelsWithFormat(file: string): Promise<{ qrels: Qrels;
     const qid = fields[0];
     const docid = format === 'beir' ? fields[1] : fields[2];
     const gradeText = format === 'beir' ? fields[2] : fields[3];
-    if (!INTEGER.test(gradeText)) {
+    // trec_eval reads the grade with atol, so `1.0` is grade 1 (and `0.5` silently 0): a decimal with an
+    // integer value is that integer; any other value is refused rather than truncated.
+    const value = parseDecimal(gradeText);
+    if (value === undefined || !Number.isSafeInteger(value)) {
       throw new InputFormatError(`non-integer grade '${gradeText}'`, file, line);
     }
+    const grade = value === 0 ? 0 : value; // no -0
     let judged = qrels.get(qid);
     let lines = firstLine.get(qid);
     if (judged === undefined || lines === undefined) {
@@ -81,11 +93,16 @@ export async function readQrelsWithFormat(file: string): Promise<{ qrels: Qrels;
       );
     }
     lines.set(docid, line);
-    judged.set(docid, Number(gradeText));
+    judged.set(docid, grade);
     rows++;
   }
   if (format === undefined || rows === 0) throw new InputFormatError('empty file: no judgements', file);
   return { qrels, format };
+}
+
+function isBeirHeader(text: string): boolean {
+  const fields = text.split('\t').map((f) => f.trim());
+  return fields.length === 3 && fields.every((f, i) => f === BEIR_HEADER[i]);
 }
 
 function detect(text: string, file: string, line: number): QrelsFormat {

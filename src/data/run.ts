@@ -2,6 +2,7 @@ import { ArgumentError, InputFormatError } from '../errors.js';
 import { rankDocuments } from '../eval/metrics.js';
 import type { Run } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { parseDecimal } from '../util/number.js';
 import { assertTrecId, readLines } from './lines.js';
 
 /** Options of {@link writeRun}. */
@@ -18,7 +19,8 @@ export interface WriteRunOptions {
  * with `#` are skipped.
  *
  * @throws {InputFormatError} naming file and line for a line without exactly 6 fields, a score that is
- *   not a finite number, a document listed twice for the same query, or an empty file.
+ *   not a finite decimal number (`0x1f`, `0b11`,
+ *   `Infinity` are refused, see `parseDecimal`), a document listed twice for the same query, or an empty file.
  * @example
  * ```ts
  * const run = await readRun('bm25.run');
@@ -38,9 +40,9 @@ export async function readRun(file: string): Promise<Run> {
       );
     }
     const [qid, , docid, , scoreText] = fields;
-    const score = Number(scoreText);
-    if (!Number.isFinite(score)) {
-      throw new InputFormatError(`score '${scoreText}' is not a finite number`, file, line);
+    const score = parseDecimal(scoreText);
+    if (score === undefined) {
+      throw new InputFormatError(`score '${scoreText}' is not a finite decimal number`, file, line);
     }
     let scores = run.get(qid);
     let lines = firstLine.get(qid);

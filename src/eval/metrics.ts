@@ -1,6 +1,7 @@
 import { ArgumentError } from '../errors.js';
 import type { Qrels, Run } from '../types.js';
-import { parseMeasures } from './measures.js';
+import { computeExtra } from './measures-trec.js';
+import { measureAggregation, parseMeasures } from './measures.js';
 import type { MeasureFamily } from './measures.js';
 
 /**
@@ -121,7 +122,13 @@ function avgPrecision(gains: readonly number[], q: QueryJudgements, k: number): 
   return sum / q.numRelevant;
 }
 
-function compute(family: MeasureFamily, k: number, gains: readonly number[], q: QueryJudgements): number {
+function compute(
+  family: MeasureFamily,
+  k: number,
+  gains: readonly number[],
+  q: QueryJudgements,
+  ranking: readonly string[] = [],
+): number {
   switch (family) {
     case 'ndcg':
     case 'ndcg_cut':
@@ -135,6 +142,8 @@ function compute(family: MeasureFamily, k: number, gains: readonly number[], q: 
       return relevantRetrieved(gains, k) / k;
     case 'recall':
       return q.numRelevant === 0 ? 0 : relevantRetrieved(gains, k) / q.numRelevant;
+    default:
+      return computeExtra(family, k, ranking, gains, q);
   }
 }
 
@@ -254,10 +263,21 @@ export function averagePrecision(ranking: string[], judgments: Map<string, numbe
   return single('map', Infinity, ranking, judgments);
 }
 
+/**
+ * Queries of `qrels` with at least one judgement. A query with an empty map has no line in a qrels file,
+ * so trec_eval never sees it; counting it would make the in-memory and the file path disagree.
+ */
+function judgedQueryCount(qrels: Qrels): number {
+  let n = 0;
+  for (const judgments of qrels.values()) if (judgments.size > 0) n++;
+  return n;
+}
+
 /** Options of {@link evaluateRun}. */
 export interface EvaluateOptions {
   /**
-   * trec_eval `-c`: average over every query of the qrels, counting those missing from the run as 0.
+   * trec_eval `-c`: average over every query of the qrels (with at least one judgement), counting those
+   * missing from the run (or with no document in it) as 0.
    * Default false: average over queries present in both run and qrels.
    */
   complete?: boolean;
@@ -270,18 +290,35 @@ export interface EvaluateOptions {
 
 /** Result of {@link evaluateRun}: values keyed by trec_eval output names (`ndcg_cut_10`, `P_10`, ...). */
 export interface Evaluation {
-  /** Per evaluated query (in both run and qrels), in run order. */
+  /**
+   * Per evaluated query (in both run and qrels), in run order. `num_q` is 1 and `gm_map` is
+   * log(max(AP, 1e-5)), as trec_eval holds them (it prints neither per query).
+   */
   perQuery: Map<string, Record<string, number>>;
-  /** Mean over evaluated queries, or over all qrels queries with `complete`. */
+  /**
+   * trec_eval's `all` values: the mean over evaluated queries (over all qrels queries with `complete`),
+   * except the sums `num_q`, `num_ret`, `num_rel`, `num_rel_ret` and the geometric mean `gm_map`.
+   */
   mean: Record<string, number>;
+  /**
+   * With `complete` only: the values of the judged queries missing from the run (what trec_eval `-q -c`
+   * prints for them), keyed like `perQuery`.
+   */
+  perQueryMissing?: Map<string, Record<string, number>>;
 }
 
 /**
  * Evaluate a run against relevance judgements, as `trec_eval -q -m ...` (with `complete`, `-c`).
  * Queries of the run without judgements are ignored; judged queries without relevant documents score 0.
+ * As in trec_eval, a query exists only through its lines: a query whose map is empty (in `run` or in
+ * `qrels`) is not a query, so the result is the same as after `writeRun`/`writeQrels` and reading back,
+ * with `complete` too. (With `ignoreIdenticalIds`, a query whose only documents were dropped did have
+ * lines and scores 0.)
  *
  * @param measures trec_eval `-m` names: `'ndcg_cut.10'`, `'map'`, `'map_cut.100'`, `'recip_rank'`,
- *   `'P.10'`, `'recall.100'`, `'ndcg'`, also comma lists such as `'ndcg_cut.5,10'`.
+ *   `'P.10'`, `'recall.100'`, `'ndcg'`, `'Rprec'`, `'bpref'`, `'infAP'`, `'gm_map'`, `'success.1,5,10'`,
+ *   `'iprec_at_recall'`, `'num_rel'`..., `'all_trec'`, also comma lists such as `'ndcg_cut.5,10'`; and,
+ *   outside trec_eval, `'judged@10'` and `'ndcg_burges@10'` (see `docs/evaluation.md`).
  * @throws {ArgumentError} for an unsupported measure (the message lists the supported ones), a NaN score,
  *   or a run that shares no query with the qrels (usually mismatched query ids).
  * @example
@@ -303,18 +340,21 @@ export function evaluateRun(
   const sums: Record<string, number> = {};
   for (const spec of specs) sums[spec.key] = 0;
   for (const [qid, scores] of run) {
+    // A query exists only through its lines (trec_eval): an empty map is no query, in run or qrels.
+    if (scores.size === 0) continue;
     const judgments = qrels.get(qid);
-    if (judgments === undefined) continue;
+    if (judgments === undefined || judgments.size === 0) continue;
     let kept = scores;
     if (options.ignoreIdenticalIds && scores.has(qid)) {
       kept = new Map(scores);
       kept.delete(qid);
     }
-    const gains = gainsOf(rankDocuments(kept), judgments);
+    const ranking = rankDocuments(kept);
+    const gains = gainsOf(ranking, judgments);
     const q = summarize(judgments);
     const values: Record<string, number> = {};
     for (const spec of specs) {
-      const v = compute(spec.family, spec.k, gains, q);
+      const v = compute(spec.family, spec.k, gains, q, ranking);
       values[spec.key] = v;
       sums[spec.key] += v;
     }
@@ -327,8 +367,27 @@ export function evaluateRun(
       `no query of the run has judgements in the qrels (run query ids look like '${example ?? ''}')`,
     );
   }
-  const count = options.complete ? qrels.size : perQuery.size;
+  const missing = new Map<string, Record<string, number>>();
+  if (options.complete) {
+    // trec_eval -c scores a judged query missing from the run on an empty ranking: 0 for every measure
+    // except its relevant count (num_rel) and gm_map's floor log(1e-5).
+    for (const [qid, judgments] of qrels) {
+      if (perQuery.has(qid) || judgments.size === 0) continue; // no lines, no query (as trec_eval)
+      const q = summarize(judgments);
+      const values: Record<string, number> = {};
+      for (const spec of specs) {
+        values[spec.key] = compute(spec.family, spec.k, [], q, []);
+        sums[spec.key] += values[spec.key];
+      }
+      missing.set(qid, values);
+    }
+  }
+  const count = options.complete ? judgedQueryCount(qrels) : perQuery.size;
   const mean: Record<string, number> = {};
-  for (const spec of specs) mean[spec.key] = sums[spec.key] / count;
-  return { perQuery, mean };
+  for (const spec of specs) {
+    const how = measureAggregation(spec.family);
+    const sum = sums[spec.key];
+    mean[spec.key] = how === 'sum' ? sum : how === 'geometric' ? Math.exp(sum / count) : sum / count;
+  }
+  return options.complete ? { perQuery, mean, perQueryMissing: missing } : { perQuery, mean };
 }

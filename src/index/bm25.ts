@@ -1,7 +1,18 @@
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { CorpusDoc } from '../types.js';
 import { analyzeEnglish } from './analyzer.js';
-import { jsonSection, parseJsonSection, readContainer, writeContainer } from './container.js';
+import {
+  headerField,
+  jsonSection,
+  parseIdsSection,
+  parseJsonSection,
+  readContainer,
+  requireSection,
+  sectionBytes,
+  sectionInt32,
+  writeContainer,
+} from './container.js';
+import { checkIdText } from './validate.js';
 import { TopK } from './topk.js';
 import type { SearchResult } from './types.js';
 
@@ -105,14 +116,18 @@ export class Bm25Index {
     return this.ids.length;
   }
 
-  /** Index documents (title + ' ' + text); ids must be unique. */
+  /**
+   * Index documents (title + ' ' + text); ids must be unique, non-empty and free of whitespace (a TREC run
+   * cannot carry whitespace in an id), else an {@link ArgumentError} naming the id and its position.
+   */
   addDocuments(docs: CorpusDoc[]): void {
     const seen = new Set<string>();
-    for (const d of docs) {
+    docs.forEach((d, i) => {
+      checkIdText('docs', d.id, i);
       if (this.idSet.has(d.id) || seen.has(d.id))
         throw new ArgumentError('docs', `duplicate document id '${d.id}'`);
       seen.add(d.id);
-    }
+    });
     for (const doc of docs) {
       const row = this.ids.length;
       const contents = doc.title ? `${doc.title} ${doc.text}` : doc.text;
@@ -216,48 +231,77 @@ export class Bm25Index {
     );
   }
 
-  /** Load an index written by {@link Bm25Index.save}; a bad version or truncated file is an {@link InputFormatError}. */
+  /**
+   * Load an index written by {@link Bm25Index.save}. A bad version, a truncated file, a checksum mismatch,
+   * a header field of the wrong type, and postings that do not fit the index (a document row out of range
+   * or repeated, a term frequency below 1, document lengths that disagree with the postings or the stored
+   * norms) are {@link InputFormatError}s naming the file.
+   */
   static async load(path: string): Promise<Bm25Index> {
     const { header, sections } = await readContainer(path, 'bm25');
-    const ids = parseJsonSection<string[]>(sections.get('ids'), 'ids', path);
-    const terms = parseJsonSection<string[]>(sections.get('terms'), 'terms', path);
-    const int32 = (name: string): Int32Array => {
-      const buf = sections.get(name);
-      if (buf === undefined || buf.byteLength % 4 !== 0) {
-        throw new InputFormatError(`corrupt bm25 index: section '${name}'`, path);
-      }
-      const a = new Int32Array(buf.byteLength / 4);
-      new Uint8Array(a.buffer).set(buf);
-      return a;
-    };
-    const counts = int32('counts');
-    const docs = int32('docs');
-    const tfs = int32('tfs');
-    const norms = sections.get('norms');
-    if (
-      ids.length !== header.size ||
-      norms === undefined ||
-      norms.length !== ids.length ||
-      counts.length !== terms.length ||
-      docs.length !== header.postings ||
-      tfs.length !== docs.length
-    ) {
-      throw new InputFormatError('corrupt bm25 index: sections do not match the header', path);
+    const k1 = headerField.number(header, 'k1', path, 0);
+    const b = headerField.number(header, 'b', path, 0, 1);
+    const size = headerField.int(header, 'size', path, 0);
+    const sumLength = headerField.int(header, 'sumLength', path, 0);
+    const total = headerField.int(header, 'postings', path, 0);
+    const ids = parseIdsSection(sections, 'ids', size, path);
+    const terms = parseJsonSection(sections, 'terms', path);
+    const corrupt = (what: string): InputFormatError =>
+      new InputFormatError(`corrupt bm25 index: ${what}`, path);
+    if (!Array.isArray(terms) || terms.some((t) => typeof t !== 'string' || t === '')) {
+      throw corrupt("section 'terms' must be a list of non-empty strings");
     }
-    const index = new Bm25Index({ k1: header.k1 as number, b: header.b as number });
-    index.ids = ids;
-    index.idSet = new Set(ids);
-    index.norms = Array.from(norms);
-    index.sumLength = header.sumLength as number;
+    if (new Set(terms).size !== terms.length) throw corrupt("section 'terms' repeats a term");
+    const counts = sectionInt32(requireSection(sections, 'counts', path), path);
+    const docs = sectionInt32(requireSection(sections, 'docs', path), path);
+    const tfs = sectionInt32(requireSection(sections, 'tfs', path), path);
+    const norms = sectionBytes(requireSection(sections, 'norms', path), path);
+    if (norms.length !== size)
+      throw corrupt(`section 'norms' has ${norms.length} entries for ${size} documents`);
+    if (counts.length !== terms.length)
+      throw corrupt(`section 'counts' has ${counts.length} entries for ${terms.length} terms`);
+    if (docs.length !== total || tfs.length !== total) {
+      throw corrupt(
+        `sections 'docs'/'tfs' have ${docs.length}/${tfs.length} postings, the header says ${total}`,
+      );
+    }
+    // Every posting is checked, so no search can index past the documents (the `null` ids a corrupt file
+    // gave), and the lengths the postings imply must reproduce the stored norms and the header's sum.
+    const lengths = new Float64Array(size);
+    const index = new Bm25Index({ k1, b });
     let o = 0;
-    terms.forEach((t, i) => {
+    for (let i = 0; i < terms.length; i++) {
       const c = counts[i];
-      index.postings.set(t, {
+      if (c < 1 || o + c > total) throw corrupt(`term '${terms[i]}' has an invalid posting count ${c}`);
+      let prev = -1;
+      for (let j = o; j < o + c; j++) {
+        const d = docs[j];
+        if (d <= prev || d >= size) {
+          throw corrupt(`term '${terms[i]}' lists document row ${d} (out of range or out of order)`);
+        }
+        if (tfs[j] < 1) throw corrupt(`term '${terms[i]}' has term frequency ${tfs[j]}`);
+        lengths[d] += tfs[j];
+        prev = d;
+      }
+      index.postings.set(terms[i] as string, {
         docs: Array.from(docs.subarray(o, o + c)),
         tfs: Array.from(tfs.subarray(o, o + c)),
       });
       o += c;
-    });
+    }
+    if (o !== total) throw corrupt(`the posting counts sum to ${o}, the header says ${total}`);
+    let sum = 0;
+    for (let d = 0; d < size; d++) {
+      if (lengthToNormByte(lengths[d]) !== norms[d]) {
+        throw corrupt(`the norm of '${ids[d]}' does not match its postings (length ${lengths[d]})`);
+      }
+      sum += lengths[d];
+    }
+    if (sum !== sumLength) throw corrupt(`'sumLength' is ${sumLength}, the postings sum to ${sum}`);
+    index.ids = ids;
+    index.idSet = new Set(ids);
+    index.norms = Array.from(norms);
+    index.sumLength = sumLength;
     return index;
   }
 }

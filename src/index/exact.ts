@@ -1,16 +1,26 @@
 import * as tf from '@tensorflow/tfjs';
-import { InputFormatError } from '../errors.js';
+import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import {
-  readContainer,
-  sectionToFloat32,
-  writeContainer,
+  headerField,
   jsonSection,
-  parseJsonSection,
+  parseIdsSection,
+  readContainer,
+  requireSection,
+  sectionFloat32,
+  writeContainer,
 } from './container.js';
 import { TopK } from './topk.js';
 import type { Metric, SearchResult, VectorIndex } from './types.js';
-import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt, normalizeRows } from './validate.js';
+import {
+  METRICS,
+  checkIds,
+  checkK,
+  checkMatrix,
+  checkMetric,
+  checkPositiveInt,
+  normalizeRows,
+} from './validate.js';
 
 /** Options of {@link ExactIndex}. */
 export interface ExactIndexOptions {
@@ -20,6 +30,11 @@ export interface ExactIndexOptions {
   metric?: Metric;
   /** Documents scored together against a group of queries (cache blocking); default 1024. */
   blockSize?: number;
+  /**
+   * Rows to reserve up front (default 0). When the corpus size is known, this avoids the geometric regrowth
+   * of the store while adding in chunks, which can briefly hold up to three times the final store.
+   */
+  capacity?: number;
 }
 
 /**
@@ -38,8 +53,8 @@ export interface ExactIndexOptions {
  * ```ts
  * import { ExactIndex } from 'dense-retrieval';
  * const index = new ExactIndex({ dim: 3, metric: 'ip' });
- * index.add({ data: new Float32Array([1, 0, 0, 0, 1, 0]), rows: 2, cols: 3 }, ['d1', 'd2']);
- * const { ids, scores } = index.search({ data: new Float32Array([0.9, 0.1, 0]), rows: 1, cols: 3 }, 1);
+ * await index.add({ data: new Float32Array([1, 0, 0, 0, 1, 0]), rows: 2, cols: 3 }, ['d1', 'd2']);
+ * const { ids, scores } = await index.search({ data: new Float32Array([0.9, 0.1, 0]), rows: 1, cols: 3 }, 1);
  * // ids[0] = ['d1'], scores[0][0] ≈ 0.9
  * await index.save('corpus.exact');
  * ```
@@ -60,8 +75,12 @@ export class ExactIndex implements VectorIndex {
     this.dim = checkPositiveInt('dim', opts.dim);
     this.metric = checkMetric(opts.metric ?? 'ip');
     this.blockSize = checkPositiveInt('blockSize', opts.blockSize ?? 1024);
-    this.store = new Float32Array(0);
-    this.sqNorms = new Float64Array(0);
+    const capacity = opts.capacity ?? 0;
+    if (!Number.isInteger(capacity) || capacity < 0) {
+      throw new ArgumentError('capacity', `must be a non-negative integer, got ${capacity}`);
+    }
+    this.store = new Float32Array(capacity * this.dim);
+    this.sqNorms = new Float64Array(capacity);
   }
 
   get size(): number {
@@ -78,7 +97,7 @@ export class ExactIndex implements VectorIndex {
     return this.store.subarray(row * this.dim, (row + 1) * this.dim);
   }
 
-  add(vectors: Matrix, ids: string[]): void {
+  async add(vectors: Matrix, ids: string[]): Promise<void> {
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
     this.append(vectors, ids, this.metric === 'cosine');
@@ -109,7 +128,7 @@ export class ExactIndex implements VectorIndex {
     }
   }
 
-  search(queries: Matrix, k: number): SearchResult {
+  async search(queries: Matrix, k: number): Promise<SearchResult> {
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
     const d = this.dim;
@@ -131,8 +150,11 @@ export class ExactIndex implements VectorIndex {
     // Infinity or NaN, which the error bound of the matMul path does not cover.
     const fitsFloat32 = Math.sqrt(maxQSq) * Math.sqrt(maxSq) < 1e37;
     // The cpu backend's matMul is plain JS and slower than the scalar loop (7.4 s against 2.9 s for
-    // 256 queries x 20k x 384-d), so it keeps the loop; every other backend takes the matMul path.
-    if (tf.getBackend() === 'cpu' || !fitsFloat32) this.scoreScalar(q, qSq, heaps);
+    // 256 queries x 20k x 384-d), so it keeps the loop; every other backend takes the matMul path. With no
+    // backend initialised yet, the loop too: `tf.getBackend()` would make tfjs pick one by itself (its cpu
+    // backend, with its "install tfjs-node" banner) behind the host's back.
+    const backend = (tf.engine() as unknown as { backendName: string | null }).backendName;
+    if (backend == null || backend === 'cpu' || !fitsFloat32) this.scoreScalar(q, qSq, heaps);
     else this.scoreMatMul(q, qSq, maxSq, heaps);
     const out: SearchResult = { ids: [], scores: [] };
     for (const h of heaps) {
@@ -293,40 +315,59 @@ export class ExactIndex implements VectorIndex {
     await writeContainer(
       path,
       { kind: 'exact', dim: this.dim, metric: this.metric, size: this.size, blockSize: this.blockSize },
-      {
-        ids: jsonSection(this.ids),
-        vectors: new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength),
-      },
+      { ids: jsonSection(this.ids), vectors },
     );
   }
 
   /**
-   * Load an index written by {@link ExactIndex.save}; another format version, another index kind or a
-   * truncated file is an {@link InputFormatError}.
+   * Load an index written by {@link ExactIndex.save}. Another format version, another index kind, a
+   * truncated file, a checksum mismatch, a header field of the wrong type, ids that are not unique strings
+   * without whitespace, a non-finite vector, or (under `cosine`) a stored vector that is not unit-length are
+   * {@link InputFormatError}s naming the file.
    */
   static async load(path: string): Promise<ExactIndex> {
     const { header, sections } = await readContainer(path, 'exact');
-    const dim = header.dim as number;
-    const size = header.size as number;
-    const ids = parseJsonSection<string[]>(sections.get('ids'), 'ids', path);
-    const raw = sections.get('vectors');
-    if (
-      !Array.isArray(ids) ||
-      ids.length !== size ||
-      raw === undefined ||
-      raw.byteLength !== size * dim * 4
-    ) {
-      throw new InputFormatError('corrupt exact index: ids or vectors do not match the header', path);
+    const dim = headerField.int(header, 'dim', path, 1);
+    const size = headerField.int(header, 'size', path, 0);
+    const metric = headerField.choice(header, 'metric', path, METRICS);
+    const blockSize =
+      header.blockSize === undefined ? 1024 : headerField.int(header, 'blockSize', path, 1, 2 ** 30);
+    const ids = parseIdsSection(sections, 'ids', size, path);
+    const vectors = sectionFloat32(requireSection(sections, 'vectors', path), path);
+    if (vectors.length !== size * dim) {
+      throw new InputFormatError(
+        `corrupt exact index: section 'vectors' holds ${vectors.length} values, the header's size x dim is ${size * dim}`,
+        path,
+      );
     }
-    const index = new ExactIndex({
-      dim,
-      metric: header.metric as Metric,
-      blockSize: (header.blockSize as number) ?? 1024,
-    });
-    if (size > 0) {
-      // Stored vectors are already normalised under cosine: normalising again could move them by an ulp.
-      index.append({ data: sectionToFloat32(raw), rows: size, cols: dim }, ids, false);
+    const index = new ExactIndex({ dim, metric, blockSize });
+    // The section's own buffer becomes the store (no copy: a multi-GiB store is not held twice). Stored
+    // vectors are already normalised under cosine: normalising again could move them by an ulp.
+    index.store = vectors;
+    index.sqNorms = new Float64Array(size);
+    for (let r = 0; r < size; r++) {
+      let s = 0;
+      const o = r * dim;
+      for (let j = 0; j < dim; j++) {
+        const x = vectors[o + j];
+        if (!Number.isFinite(x)) {
+          throw new InputFormatError(
+            `corrupt exact index: vector of '${ids[r]}' (row ${r}) contains ${Number.isNaN(x) ? 'NaN' : 'an infinite value'}`,
+            path,
+          );
+        }
+        s += x * x;
+      }
+      if (metric === 'cosine' && s !== 0 && Math.abs(s - 1) > 1e-3) {
+        throw new InputFormatError(
+          `corrupt exact index: cosine index stores unit vectors, but '${ids[r]}' (row ${r}) has norm ${Math.sqrt(s)}`,
+          path,
+        );
+      }
+      index.sqNorms[r] = s;
     }
+    index.ids = ids;
+    index.idToRow = new Map(ids.map((id, row) => [id, row]));
     return index;
   }
 }

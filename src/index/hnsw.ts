@@ -2,13 +2,24 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import hnswlib from 'hnswlib-node';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
+import { removeStaleTemps } from '../util/atomic.js';
 import { compareIds } from '../eval/metrics.js';
-import { readContainer, writeContainer, jsonSection, parseJsonSection } from './container.js';
+import {
+  headerField,
+  jsonSection,
+  parseIdsSection,
+  readContainer,
+  readFileChunked,
+  requireSection,
+  sectionBytes,
+  writeContainer,
+} from './container.js';
+import { MAX_ELEMENTS_OFFSET, checkHnswGraph, hnswGraphVectors } from './hnsw-graph.js';
+import { loadHnswlib, type Hnswlib } from './hnswlib-loader.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
-import { checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
+import { METRICS, checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
 
 /** Options of {@link HnswIndex}; defaults in {@link HNSW_DEFAULTS}. */
 export interface HnswIndexOptions {
@@ -27,10 +38,12 @@ export interface HnswIndexOptions {
   /** Seed of the level generator, for reproducible graphs; default 100. */
   seed?: number;
   /**
-   * With `metric: 'ip'`, search an equivalent L2 problem (see the class notes) instead of hnswlib's raw
-   * `ip` space. Default true; false only to reproduce the raw behaviour.
+   * With `metric: 'ip'`, which graph to build: `true` searches an equivalent L2 problem (the MIPS-to-L2
+   * reduction, see the class notes), `false` hnswlib's own `ip` space, `'auto'` (default) picks from the
+   * first batch added with {@link chooseMipsTransform}. Each loses recall on some data (measured in
+   * docs/index-tuning.md); `evaluate-model` and `index build` warn when they measure it.
    */
-  mipsTransform?: boolean;
+  mipsTransform?: boolean | 'auto';
 }
 
 /**
@@ -40,10 +53,45 @@ export interface HnswIndexOptions {
  */
 export const HNSW_DEFAULTS = { M: 48, efConstruction: 200, efSearch: 1536 } as const;
 
+/**
+ * Row-norm spread (95th over 5th percentile) below which `'auto'` picks the MIPS-to-L2 reduction.
+ * Measured (docs/index-tuning.md, benchmarks/hnsw-ip-space.ts): the reduction collapses when norms vary
+ * widely (uniform(0.2, 5): recall@10 0.36 at ef 64, 0.69 at ef 1024, where hnswlib's `ip` space gives 0.99
+ * and 1.00), and hnswlib's `ip` space plateaus when norms are nearly equal around a shared direction
+ * (randomly initialised BERT: 0.97 however large ef, where the reduction reaches 1.00).
+ */
+export const MIPS_NORM_SPREAD = 2;
+
+/**
+ * The graph space `'auto'` chooses for `ip` on `vectors`: the reduction (true) when the 95th/5th
+ * percentile ratio of their norms is below {@link MIPS_NORM_SPREAD}, hnswlib's `ip` space (false) otherwise.
+ *
+ * @example
+ * ```ts
+ * chooseMipsTransform(unitVectors); // true: equal norms
+ * ```
+ */
+export function chooseMipsTransform(vectors: Matrix): boolean {
+  const { rows, cols, data } = vectors;
+  if (rows === 0) return false;
+  const norms = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let sq = 0;
+    for (let j = r * cols; j < (r + 1) * cols; j++) sq += data[j] * data[j];
+    norms[r] = Math.sqrt(sq);
+  }
+  norms.sort();
+  const low = norms[Math.floor(0.05 * (rows - 1))];
+  const high = norms[Math.ceil(0.95 * (rows - 1))];
+  return low > 0 && high / low < MIPS_NORM_SPREAD;
+}
+
 /** hnswlib's names for our metrics: `l2` is squared distance, `ip` is `1 - dot`, `cosine` normalises. */
 const SPACE: Record<Metric, 'l2' | 'ip' | 'cosine'> = { ip: 'ip', cosine: 'cosine', l2: 'l2' };
 
-function tempPath(): string {
+/** A fresh temp file for hnswlib (it reads and writes only paths); litter of killed processes goes first. */
+async function tempPath(): Promise<string> {
+  await removeStaleTemps(os.tmpdir(), /^dr-hnsw-(?<pid>\d+)-[0-9a-f]{12}\.bin$/);
   return path.join(os.tmpdir(), `dr-hnsw-${process.pid}-${randomBytes(6).toString('hex')}.bin`);
 }
 
@@ -59,11 +107,13 @@ function tempPath(): string {
  * - `efSearch` / `search(..., { ef })` (query beam): the knob to turn at query time. Recall rises and
  *   speed falls roughly linearly in `ef`; it is always at least `k`. If an approximate index costs you
  *   nDCG, first raise `ef` and watch {@link measureRecall} against an {@link ExactIndex}.
- * - Metric `ip` (maximum inner product): hnswlib's raw `ip` space builds its graph on `1 - dot`, which is
- *   not a distance; on unnormalised embeddings (DPR-style dot-product models) large-norm vectors become
- *   hubs, some documents become unreachable, and recall stalls below 0.9 however high `ef` goes (measured
- *   in docs/index-tuning.md). So by default `ip` uses the standard reduction of inner-product search to
- *   Euclidean search (Bachrach et al., 2014): each stored vector x gets one extra coordinate
+ * - Metric `ip` (maximum inner product) has two graph spaces, and each fails on some data (measured in
+ *   docs/index-tuning.md). hnswlib's raw `ip` space builds its graph on `1 - dot`, which is not a
+ *   distance: on vectors of nearly equal norm around a shared direction (a randomly initialised BERT)
+ *   recall plateaus near 0.97 however high `ef` goes. The standard reduction of inner-product search to
+ *   Euclidean search (Bachrach et al., 2014) has no plateau there, but on vectors of widely varied norms
+ *   its graph is hard to navigate (0.36 at ef 64). So `mipsTransform: 'auto'` (the default) picks by the
+ *   norm spread of the first batch ({@link chooseMipsTransform}). The reduction: each stored vector x gets one extra coordinate
  *   sqrt(Φ² − |x|²), where Φ is the largest norm seen, and each query a 0, so that the L2 nearest
  *   neighbours are exactly the largest inner products; scores are then recomputed exactly, from a
  *   float32 copy of the vectors the index keeps for that (`size * dim * 4` bytes beside the graph). Adding a
@@ -74,8 +124,8 @@ function tempPath(): string {
  * ```ts
  * import { HnswIndex } from 'dense-retrieval';
  * const index = new HnswIndex({ dim: 384, metric: 'cosine' });
- * index.add(corpusEmbeddings, docIds);
- * const top10 = index.search(queryEmbeddings, 10, { ef: 256 });
+ * await index.add(corpusEmbeddings, docIds);
+ * const top10 = await index.search(queryEmbeddings, 10, { ef: 256 });
  * await index.save('corpus.hnsw');
  * const again = await HnswIndex.load('corpus.hnsw');
  * ```
@@ -89,8 +139,13 @@ export class HnswIndex implements VectorIndex {
   efSearch: number;
   readonly seed: number;
   /** Whether `ip` search runs through the Euclidean reduction (see the class notes). */
-  readonly mipsTransform: boolean;
-  private hnsw: hnswlib.HierarchicalNSW;
+  get mipsTransform(): boolean {
+    return this.transform;
+  }
+  private transform: boolean;
+  /** `mipsTransform: 'auto'` and nothing added yet: the first `add` decides. */
+  private autoSpace: boolean;
+  private hnsw: InstanceType<Hnswlib['HierarchicalNSW']>;
   /** Φ: the norm every stored vector is lifted to under the reduction. */
   private maxNorm = 0;
   /**
@@ -121,14 +176,25 @@ export class HnswIndex implements VectorIndex {
     if (!Number.isInteger(this.seed) || this.seed < 0) {
       throw new ArgumentError('seed', `must be a non-negative integer, got ${this.seed}`);
     }
-    this.mipsTransform = this.metric === 'ip' && opts.mipsTransform !== false;
+    const mode = opts.mipsTransform ?? 'auto';
+    if (mode !== true && mode !== false && mode !== 'auto') {
+      throw new ArgumentError('mipsTransform', `must be true, false or 'auto', got ${String(mode)}`);
+    }
+    this.transform = this.metric === 'ip' && mode === true;
+    this.autoSpace = this.metric === 'ip' && mode === 'auto';
     this.hnsw = this.createGraph(capacity);
   }
 
-  private createGraph(capacity: number): hnswlib.HierarchicalNSW {
-    const graph = this.mipsTransform
+  /** A native graph object holding no index yet (hnswlib-node is loaded on the first one). */
+  private emptyGraph(): InstanceType<Hnswlib['HierarchicalNSW']> {
+    const hnswlib = loadHnswlib();
+    return this.mipsTransform
       ? new hnswlib.HierarchicalNSW('l2', this.dim + 1)
       : new hnswlib.HierarchicalNSW(SPACE[this.metric], this.dim);
+  }
+
+  private createGraph(capacity: number): InstanceType<Hnswlib['HierarchicalNSW']> {
+    const graph = this.emptyGraph();
     graph.initIndex({
       maxElements: capacity,
       m: this.M,
@@ -193,9 +259,17 @@ export class HnswIndex implements VectorIndex {
     return this.ids;
   }
 
-  add(vectors: Matrix, ids: string[]): void {
+  async add(vectors: Matrix, ids: string[]): Promise<void> {
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
+    if (this.autoSpace && vectors.rows > 0) {
+      this.autoSpace = false;
+      const transform = chooseMipsTransform(vectors);
+      if (transform !== this.transform && this.size === 0) {
+        this.transform = transform;
+        this.hnsw = this.createGraph(this.hnsw.getMaxElements());
+      }
+    }
     const need = this.size + vectors.rows;
     const capacity = Math.max(need, need > this.hnsw.getMaxElements() ? 2 * this.hnsw.getMaxElements() : 0);
     const d = this.dim;
@@ -222,7 +296,7 @@ export class HnswIndex implements VectorIndex {
     }
   }
 
-  search(queries: Matrix, k: number, options: SearchOptions = {}): SearchResult {
+  async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
     const ef = checkPositiveInt('ef', options.ef ?? this.efSearch);
@@ -286,10 +360,10 @@ export class HnswIndex implements VectorIndex {
   }
 
   async save(file: string): Promise<void> {
-    const tmp = tempPath();
+    const tmp = await tempPath();
     try {
       this.hnsw.writeIndexSync(tmp);
-      const graph = await fs.readFile(tmp);
+      const graph = await readFileChunked(tmp);
       await writeContainer(
         file,
         {
@@ -312,80 +386,71 @@ export class HnswIndex implements VectorIndex {
   }
 
   /**
-   * Load an index written by {@link HnswIndex.save} (graph and id mapping); another format version,
-   * another index kind or a truncated file is an {@link InputFormatError}.
+   * Load an index written by {@link HnswIndex.save} (graph and id mapping). Another format version,
+   * another index kind, a truncated file, a checksum mismatch, a header field of the wrong type, ids that
+   * are not unique strings without whitespace, and a graph whose bytes do not check out (see
+   * `checkHnswGraph`: every count, label and link is verified before hnswlib's loader sees the graph) are
+   * {@link InputFormatError}s naming the file. The loaded index's capacity is its size (it grows on `add`).
    */
   static async load(file: string): Promise<HnswIndex> {
     const { header, sections } = await readContainer(file, 'hnsw');
-    const ids = parseJsonSection<string[]>(sections.get('ids'), 'ids', file);
-    const graph = sections.get('graph');
-    if (!Array.isArray(ids) || ids.length !== header.size || graph === undefined) {
-      throw new InputFormatError('corrupt hnsw index: ids do not match the header', file);
+    const dim = headerField.int(header, 'dim', file, 1, 2 ** 24);
+    const size = headerField.int(header, 'size', file, 0, 2 ** 32 - 1);
+    const metric = headerField.choice(header, 'metric', file, METRICS);
+    const M = headerField.int(header, 'M', file, 1, 2 ** 24);
+    const efConstruction = headerField.int(header, 'efConstruction', file, 1, 2 ** 31);
+    const efSearch = headerField.int(header, 'efSearch', file, 1, 2 ** 31);
+    const seed = headerField.int(header, 'seed', file, 0);
+    const mipsTransform = headerField.bool(header, 'mipsTransform', file);
+    const maxNorm = headerField.number(header, 'maxNorm', file, 0);
+    if (mipsTransform && metric !== 'ip') {
+      throw new InputFormatError(`corrupt index header: 'mipsTransform' is set for metric '${metric}'`, file);
     }
+    const ids = parseIdsSection(sections, 'ids', size, file);
+    const graph = sectionBytes(requireSection(sections, 'graph', file), file);
+    const graphDim = dim + (mipsTransform ? 1 : 0);
+    // Every byte hnswlib's loader and searches will follow is checked here, before any native call: the
+    // loader trusts the file, and a native object whose load failed must never be touched again.
+    const norm = mipsTransform ? maxNorm : metric === 'cosine' ? 1 : undefined;
+    const layout = checkHnswGraph(graph, { dim: graphDim, count: size, M, efConstruction, norm }, file);
+    // The capacity is set to the element count: the stored one only sizes an allocation, and a corrupt or
+    // huge value there would allocate before anything could be checked. `add` grows it on demand.
+    new DataView(graph.buffer, graph.byteOffset).setBigUint64(
+      MAX_ELEMENTS_OFFSET,
+      BigInt(Math.max(size, 1)),
+      true,
+    );
     const index = new HnswIndex({
-      dim: header.dim as number,
-      metric: header.metric as Metric,
-      M: header.M as number,
-      efConstruction: header.efConstruction as number,
-      efSearch: header.efSearch as number,
-      seed: header.seed as number,
-      mipsTransform: header.mipsTransform as boolean,
+      dim,
+      metric,
+      M,
+      efConstruction,
+      efSearch,
+      seed,
+      mipsTransform,
       capacity: 1,
     });
-    index.maxNorm = header.maxNorm as number;
-    const tmp = tempPath();
+    index.maxNorm = maxNorm;
+    const tmp = await tempPath();
     try {
       await fs.writeFile(tmp, graph);
+      // Loaded into an object that never held an index: hnswlib-node frees the old index before loading,
+      // so a failed load into an initialised object would leave a dangling pointer for its finalizer to
+      // free again (the "typed error, then a segfault at exit"). An empty object stays empty on failure.
+      const loaded = index.emptyGraph();
       try {
-        index.hnsw.readIndexSync(tmp);
+        loaded.readIndexSync(tmp);
       } catch (error) {
+        // Not expected after checkHnswGraph; the failed native object is dropped, never used again.
         throw new InputFormatError(`corrupt hnsw graph: ${(error as Error).message}`, file);
       }
+      index.hnsw = loaded;
     } finally {
       await fs.rm(tmp, { force: true });
     }
-    const graphDim = index.dim + (index.mipsTransform ? 1 : 0);
-    if (index.hnsw.getCurrentCount() !== ids.length || index.hnsw.getNumDimensions() !== graphDim) {
-      throw new InputFormatError('corrupt hnsw index: graph does not match the id mapping', file);
-    }
     index.ids = ids;
     index.idToRow = new Map(ids.map((id, row) => [id, row]));
-    if (index.mipsTransform) index.vectors = index.vectorsOf(graph);
+    if (index.mipsTransform) index.vectors = hnswGraphVectors(graph, layout, size, dim);
     return index;
-  }
-
-  /**
-   * The stored vectors (reduction only) of a loaded graph, read straight from hnswlib's serialised level-0
-   * block (hnswalg.h `saveIndex`: a 96-byte header of size_t fields, then per element its links, its
-   * `dim + 1` floats and its size_t label). Hand-read because hnswlib-node has no bulk accessor and
-   * `getPoint` per row takes ~36 µs (over half a minute for a million vectors). If the block does not look
-   * as expected (another hnswlib layout), fall back to `getPoint`.
-   */
-  private vectorsOf(graph: Uint8Array): Float32Array {
-    const d = this.dim;
-    const n = this.size;
-    const out = new Float32Array(Math.max(n, 1) * d);
-    const view = new DataView(graph.buffer, graph.byteOffset, graph.byteLength);
-    const u64 = (at: number): number => Number(view.getBigUint64(at, true));
-    const HEADER = 96;
-    const ok = (() => {
-      if (graph.byteLength < HEADER || u64(16) !== n) return false;
-      const [perElement, labelOffset, dataOffset] = [u64(24), u64(32), u64(40)];
-      if (dataOffset + (d + 1) * 4 > labelOffset || labelOffset + 8 > perElement) return false;
-      if (HEADER + n * perElement > graph.byteLength) return false;
-      const seen = new Uint8Array(n);
-      for (let e = 0; e < n; e++) {
-        const at = HEADER + e * perElement;
-        const row = u64(at + labelOffset);
-        if (row >= n || seen[row] === 1) return false;
-        seen[row] = 1;
-        for (let j = 0; j < d; j++) out[row * d + j] = view.getFloat32(at + dataOffset + 4 * j, true);
-      }
-      return true;
-    })();
-    if (!ok) {
-      for (let row = 0; row < n; row++) out.set(this.hnsw.getPoint(row).slice(0, d), row * d);
-    }
-    return out;
   }
 }

@@ -1,9 +1,10 @@
 import { promises as fs } from 'node:fs';
 import { InputFormatError } from '../errors.js';
-import { INDEX_FORMAT_VERSION } from './container.js';
+import { readContainerHeader } from './container.js';
 import type { IndexKind } from './container.js';
 import { ExactIndex } from './exact.js';
 import { HnswIndex } from './hnsw.js';
+import { PgvectorIndex } from './pgvector.js';
 
 /**
  * The kind of index a file holds, read from its header only (the payload is not loaded).
@@ -15,47 +16,40 @@ import { HnswIndex } from './hnsw.js';
  * ```
  */
 export async function readIndexKind(file: string): Promise<IndexKind> {
-  const handle = await fs.open(file, 'r');
-  try {
-    const fixed = Buffer.alloc(16);
-    const { bytesRead } = await handle.read(fixed, 0, 16, 0);
-    if (bytesRead < 16 || fixed.subarray(0, 8).toString('latin1') !== 'DRINDEX\n') {
-      throw new InputFormatError('not a dense-retrieval index file (bad magic)', file);
-    }
-    const version = fixed.readUInt32LE(8);
-    if (version !== INDEX_FORMAT_VERSION) {
-      throw new InputFormatError(
-        `index format version ${version} is not supported (this version of dense-retrieval reads version ${INDEX_FORMAT_VERSION}); rebuild the index`,
-        file,
-      );
-    }
-    const len = fixed.readUInt32LE(12);
-    const header = Buffer.alloc(len);
-    const read = await handle.read(header, 0, len, 16);
-    if (read.bytesRead < len) throw new InputFormatError('truncated index file (header)', file);
-    try {
-      return (JSON.parse(header.toString('utf8')) as { kind: IndexKind }).kind;
-    } catch {
-      throw new InputFormatError('corrupt index file (header is not valid JSON)', file);
-    }
-  } finally {
-    await handle.close();
-  }
+  return (await readContainerHeader(file)).kind;
 }
 
 /**
- * Load any vector index saved by this library (exact or HNSW), whichever the file holds.
+ * Load any vector index saved by this library (exact, HNSW, or a pgvector reference), whichever the
+ * file holds. A pgvector reference reopens the database it names (`options.database` supplies a
+ * server URL with its password).
  *
  * @example
  * ```ts
  * import { loadVectorIndex } from 'dense-retrieval';
  * const index = await loadVectorIndex('corpus.idx');
- * const { ids } = index.search(queryEmbeddings, 10);
+ * const { ids } = await index.search(queryEmbeddings, 10);
  * ```
  */
-export async function loadVectorIndex(file: string): Promise<ExactIndex | HnswIndex> {
+export async function loadVectorIndex(
+  file: string,
+  options: { database?: string; quiet?: boolean } = {},
+): Promise<ExactIndex | HnswIndex | PgvectorIndex> {
+  if (await isJsonFile(file)) return PgvectorIndex.load(file, options);
   const kind = await readIndexKind(file);
   if (kind === 'exact') return ExactIndex.load(file);
   if (kind === 'hnsw') return HnswIndex.load(file);
   throw new InputFormatError(`index file holds a '${kind}' index, not a vector index`, file);
+}
+
+/** A pgvector reference is a JSON file; the binary container starts with its magic. */
+async function isJsonFile(file: string): Promise<boolean> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const first = Buffer.alloc(1);
+    const { bytesRead } = await handle.read(first, 0, 1, 0);
+    return bytesRead === 1 && first[0] === 0x7b; // '{'
+  } finally {
+    await handle.close();
+  }
 }

@@ -1,6 +1,7 @@
 import { ArgumentError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import type { SearchOptions, VectorIndex } from './types.js';
+import { checkMatrixShape } from '../util/matrix.js';
 
 /**
  * Recall@k of an approximate index against exact search: for each query, the fraction of the exact top-k
@@ -10,31 +11,35 @@ import type { SearchOptions, VectorIndex } from './types.js';
  * @example
  * ```ts
  * import { ExactIndex, HnswIndex, measureRecall } from 'dense-retrieval';
- * const r = measureRecall(hnsw, exact, queryEmbeddings, 10); // e.g. 0.991
+ * const r = await measureRecall(hnsw, exact, queryEmbeddings, 10); // e.g. 0.991
  * ```
  */
-export function measureRecall(
+export async function measureRecall(
   approx: VectorIndex,
   exact: VectorIndex,
   queries: Matrix,
   k: number,
   options: SearchOptions = {},
-): number {
+): Promise<number> {
   if (approx.size !== exact.size || approx.dim !== exact.dim || approx.metric !== exact.metric) {
     throw new ArgumentError(
       'approx',
       `indexes differ (approx: ${approx.size} x ${approx.dim} ${approx.metric}, exact: ${exact.size} x ${exact.dim} ${exact.metric})`,
     );
   }
-  if (queries.rows === 0) throw new ArgumentError('queries', 'no query vectors');
-  const a = approx.search(queries, k, options);
-  const e = exact.search(queries, k);
+  if (checkMatrixShape('queries', queries).rows === 0) throw new ArgumentError('queries', 'no query vectors');
+  const a = await approx.search(queries, k, options);
+  const e = await exact.search(queries, k);
   return recallOfResults(a.ids, e.ids, k);
 }
 
 /**
- * The same measure over id lists that were already retrieved.
+ * The same measure over id lists that were already retrieved: per query |approx ∩ exact| / |exact|, with
+ * both lists cut at `k`, averaged over the queries whose exact list is not empty. A query with no exact
+ * result has nothing to recall: it is no query (as a query without lines in a run), rather than a 0 that
+ * would lower the mean. 0 when no query has an exact result.
  *
+ * @throws {ArgumentError} if the two lists hold different numbers of queries.
  * @example
  * ```ts
  * import { recallOfResults } from 'dense-retrieval';
@@ -42,12 +47,18 @@ export function measureRecall(
  * ```
  */
 export function recallOfResults(approx: string[][], exact: string[][], k: number): number {
+  if (approx.length !== exact.length) {
+    throw new ArgumentError('approx', `has ${approx.length} result lists for ${exact.length} exact ones`);
+  }
   let sum = 0;
+  let counted = 0;
   for (let i = 0; i < exact.length; i++) {
     const truth = new Set(exact[i].slice(0, k));
+    if (truth.size === 0) continue;
     let hit = 0;
     for (const id of approx[i].slice(0, k)) if (truth.has(id)) hit++;
-    sum += hit / k;
+    sum += hit / truth.size;
+    counted++;
   }
-  return exact.length === 0 ? 0 : sum / exact.length;
+  return counted === 0 ? 0 : sum / counted;
 }

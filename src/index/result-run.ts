@@ -8,7 +8,7 @@ import type { SearchResult } from './types.js';
  * @example
  * ```ts
  * import { searchResultToRun } from 'dense-retrieval';
- * const run = searchResultToRun(index.search(queryEmb, 100), queryIds);
+ * const run = searchResultToRun(await index.search(queryEmb, 100), queryIds);
  * ```
  */
 export function searchResultToRun(result: SearchResult, queryIds: string[]): Run {

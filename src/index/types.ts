@@ -19,15 +19,20 @@ export interface SearchOptions {
   ef?: number;
 }
 
-/** What every vector index (exact or approximate) offers. */
+/**
+ * What every vector index (exact, approximate, or database-backed) offers.
+ *
+ * `add` and `search` return promises for every kind: an in-memory index resolves at once, a
+ * database-backed one (e.g. pgvector) after its round trip, and callers are written once for both.
+ */
 export interface VectorIndex {
   readonly dim: number;
   readonly size: number;
   readonly metric: Metric;
   /** Add `vectors.rows` vectors with their (unique) string ids. */
-  add(vectors: Matrix, ids: string[]): void;
+  add(vectors: Matrix, ids: string[]): Promise<void>;
   /** Top-`k` documents for each query row, best first (ties: higher id first, as trec_eval orders them). */
-  search(queries: Matrix, k: number, options?: SearchOptions): SearchResult;
+  search(queries: Matrix, k: number, options?: SearchOptions): Promise<SearchResult>;
   /** Save atomically to one versioned file. */
   save(path: string): Promise<void>;
 }

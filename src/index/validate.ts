@@ -1,5 +1,6 @@
 import { ArgumentError } from '../errors.js';
 import type { Matrix } from '../types.js';
+import { checkMatrixShape } from '../util/matrix.js';
 import type { Metric } from './types.js';
 
 /** Input checks shared by the vector indexes, so every index fails the same way on the same mistake. */
@@ -22,9 +23,7 @@ export function checkPositiveInt(name: string, value: number): number {
 
 /** Shape, dimension and finiteness of a matrix handed to `add` or `search`. */
 export function checkMatrix(name: string, m: Matrix, dim: number): void {
-  if (m.data.length !== m.rows * m.cols) {
-    throw new ArgumentError(name, `has ${m.data.length} values, expected rows*cols = ${m.rows * m.cols}`);
-  }
+  checkMatrixShape(name, m);
   if (m.cols !== dim) {
     throw new ArgumentError(
       name,
@@ -42,17 +41,34 @@ export function checkMatrix(name: string, m: Matrix, dim: number): void {
   }
 }
 
-/** Ids for `add`: one per row, unique within the batch and against `existing`. */
+/**
+ * One document id: a non-empty string without whitespace. A TREC run separates its columns by whitespace,
+ * so an id holding a space or tab would be written as two columns and fail every later evaluation.
+ */
+export function checkIdText(argument: string, id: unknown, position: number): void {
+  if (typeof id !== 'string') {
+    throw new ArgumentError(argument, `id at position ${position} must be a string, got ${typeof id}`);
+  }
+  if (id === '') throw new ArgumentError(argument, `id at position ${position} is empty`);
+  if (/\s/.test(id)) {
+    throw new ArgumentError(
+      argument,
+      `id ${JSON.stringify(id)} at position ${position} contains whitespace (TREC runs cannot carry it)`,
+    );
+  }
+}
+
+/** Ids for `add`: one per row, well-formed, unique within the batch and against `existing`. */
 export function checkIds(ids: string[], rows: number, existing: ReadonlyMap<string, number>): void {
   if (ids.length !== rows) {
     throw new ArgumentError('ids', `got ${ids.length} ids for ${rows} vectors`);
   }
   const seen = new Set<string>();
-  for (const id of ids) {
-    if (typeof id !== 'string') throw new ArgumentError('ids', `ids must be strings, got ${typeof id}`);
+  ids.forEach((id, i) => {
+    checkIdText('ids', id, i);
     if (existing.has(id) || seen.has(id)) throw new ArgumentError('ids', `duplicate document id '${id}'`);
     seen.add(id);
-  }
+  });
 }
 
 /** `k` for a search over an index of `size` vectors. */

@@ -73,7 +73,11 @@ export class CachedInBatchNegativesLoss implements RetrievalLoss {
   }
 
   /** The loss of given embeddings (no caching involved): see {@link InBatchNegativesLoss.compute}. */
-  compute(q: tf.Tensor2D, p: tf.Tensor2D, options: { passageIds?: string[] } = {}): tf.Scalar {
+  compute(
+    q: tf.Tensor2D,
+    p: tf.Tensor2D,
+    options: { passageIds?: string[]; passageTexts?: string[] } = {},
+  ): tf.Scalar {
     return this.inner.compute(q, p, options);
   }
 
@@ -85,7 +89,7 @@ export class CachedInBatchNegativesLoss implements RetrievalLoss {
   ): GradientResult {
     checkBatch(batch);
     const passages = batchPassages(batch);
-    const passageIds = batch.passageIds ?? passages;
+    const { passageIds } = batch;
     const seed = options.dropoutSeed ?? 0;
     const towers = [
       { encoder: queryEncoder, parts: chunks(batch.queries, this.miniBatchSize), tower: 0 },
@@ -106,7 +110,7 @@ export class CachedInBatchNegativesLoss implements RetrievalLoss {
 
     // 2. Loss and its gradient w.r.t. the embeddings.
     const { value, grads: embGrads } = tf.valueAndGrads((q: tf.Tensor, p: tf.Tensor) =>
-      this.inner.compute(q as tf.Tensor2D, p as tf.Tensor2D, { passageIds }),
+      this.inner.compute(q as tf.Tensor2D, p as tf.Tensor2D, { passageIds, passageTexts: passages }),
     )([qEmb, pEmb]);
     qEmb.dispose();
     pEmb.dispose();

@@ -58,6 +58,14 @@ export function checkBatch(batch: TrainingBatch): number {
   return k;
 }
 
+/** Whether passages `a` and `b` (row indices of `p`) are one passage: same id or same text. */
+type SamePassage = (a: number, b: number) => boolean;
+
+function samePassage(ids: string[] | undefined, texts: string[] | undefined): SamePassage | undefined {
+  if (ids === undefined && texts === undefined) return undefined;
+  return (a, b) => (ids !== undefined && ids[a] === ids[b]) || (texts !== undefined && texts[a] === texts[b]);
+}
+
 /** Mean cross-entropy of `logits` rows against targets given as a one-hot matrix, plus an additive mask. */
 function crossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D, mask: tf.Tensor2D | null): tf.Scalar {
   const masked = mask === null ? logits : tf.add(logits, mask);
@@ -79,6 +87,8 @@ function oneHotDiagonal(rows: number, cols: number): tf.Tensor2D {
  * ```
  * s_ij = scale * sim(q_i, p_j)                   logits [B, N]
  * s_ij = -inf   if j != i and passage j is the same passage as p_i (a false negative: masked)
+ *               — "the same" means the same text or the same id, as sentence-transformers' duplicate
+ *               handling compares texts, and two ids may carry one text (duplicated BEIR documents)
  * L    = -1/B * sum_i log( exp(s_ii) / sum_j exp(s_ij) )
  * ```
  *
@@ -115,9 +125,14 @@ export class InBatchNegativesLoss implements RetrievalLoss {
   /**
    * The loss of query embeddings `q` `[B, d]` against passage embeddings `p` `[B(1+k), d]` (positives
    * first, then the hard negatives grouped per query). Differentiable; returns a scalar the caller owns.
-   * `passageIds` (one per row of `p`) enables the masking of duplicate passages.
+   * `passageIds` and/or `passageTexts` (one per row of `p`) enable the masking of duplicate passages: a
+   * column is masked for a query when its passage has the same id or the same text as the query's positive.
    */
-  compute(q: tf.Tensor2D, p: tf.Tensor2D, options: { passageIds?: string[] } = {}): tf.Scalar {
+  compute(
+    q: tf.Tensor2D,
+    p: tf.Tensor2D,
+    options: { passageIds?: string[]; passageTexts?: string[] } = {},
+  ): tf.Scalar {
     if (q.rank !== 2 || p.rank !== 2) {
       throw new ArgumentError('embeddings', `must be 2-D, got query [${q.shape}] and passage [${p.shape}]`);
     }
@@ -138,25 +153,30 @@ export class InBatchNegativesLoss implements RetrievalLoss {
     if (ids !== undefined && ids.length !== n) {
       throw new ArgumentError('passageIds', `has ${ids.length} ids for ${n} passages`);
     }
+    const texts = options.passageTexts;
+    if (texts !== undefined && texts.length !== n) {
+      throw new ArgumentError('passageTexts', `has ${texts.length} texts for ${n} passages`);
+    }
+    const same = samePassage(ids, texts);
     return tf.tidy(() => {
       const qn = this.similarity === 'cosine' ? l2Normalize(q) : q;
       const pn = this.similarity === 'cosine' ? l2Normalize(p) : p;
       const logits = tf.mul(tf.matMul(qn, pn, false, true), this.scale) as tf.Tensor2D;
-      const forward = crossEntropy(logits, oneHotDiagonal(b, n), this.forwardMask(b, n, ids));
+      const forward = crossEntropy(logits, oneHotDiagonal(b, n), this.forwardMask(b, n, same));
       if (!this.symmetric) return forward;
       const back = tf.transpose(tf.slice(logits, [0, 0], [b, b])) as tf.Tensor2D;
-      const backward = crossEntropy(back, oneHotDiagonal(b, b), this.backwardMask(b, ids));
+      const backward = crossEntropy(back, oneHotDiagonal(b, b), this.backwardMask(b, same));
       return tf.div(tf.add(forward, backward), 2) as tf.Scalar;
     });
   }
 
-  private forwardMask(b: number, n: number, ids: string[] | undefined): tf.Tensor2D | null {
-    if (ids === undefined) return null;
+  private forwardMask(b: number, n: number, same: SamePassage | undefined): tf.Tensor2D | null {
+    if (same === undefined) return null;
     const data = new Float32Array(b * n);
     let any = false;
     for (let i = 0; i < b; i++) {
       for (let c = 0; c < n; c++) {
-        if (c !== i && ids[c] === ids[i]) {
+        if (c !== i && same(c, i)) {
           data[i * n + c] = MASKED;
           any = true;
         }
@@ -165,14 +185,14 @@ export class InBatchNegativesLoss implements RetrievalLoss {
     return any ? tf.tensor2d(data, [b, n]) : null;
   }
 
-  private backwardMask(b: number, ids: string[] | undefined): tf.Tensor2D | null {
-    if (ids === undefined) return null;
+  private backwardMask(b: number, same: SamePassage | undefined): tf.Tensor2D | null {
+    if (same === undefined) return null;
     // Row j ranks the queries for positive j; query i is not a negative of it if its positive is the same.
     const data = new Float32Array(b * b);
     let any = false;
     for (let j = 0; j < b; j++) {
       for (let i = 0; i < b; i++) {
-        if (i !== j && ids[i] === ids[j]) {
+        if (i !== j && same(i, j)) {
           data[j * b + i] = MASKED;
           any = true;
         }
@@ -195,7 +215,7 @@ export class InBatchNegativesLoss implements RetrievalLoss {
   ): GradientResult {
     checkBatch(batch);
     const passages = batchPassages(batch);
-    const passageIds = batch.passageIds ?? passages;
+    const { passageIds } = batch;
     const seed = options.dropoutSeed ?? 0;
     // On wasm a step that outgrows the 4 GiB heap aborts the wasm module: refuse it up front instead,
     // naming a gradient-cache mini-batch that fits (docs/training.md, "Memory on the wasm backend").
@@ -204,7 +224,7 @@ export class InBatchNegativesLoss implements RetrievalLoss {
     const { value, grads } = tf.variableGrads(() => {
       const q = queryEncoder.embed(batch.queries, { training: true, dropoutSeed: deriveSeed(seed, 0) });
       const p = passageEncoder.embed(passages, { training: true, dropoutSeed: deriveSeed(seed, 1) });
-      return this.compute(q, p, { passageIds });
+      return this.compute(q, p, { passageIds, passageTexts: passages });
     }, vars);
     const loss = value.dataSync()[0];
     value.dispose();

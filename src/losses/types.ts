@@ -26,7 +26,8 @@ export interface TrainingBatch {
   /**
    * Identity of each passage in the order the loss lays them out (positives, then each query's negatives
    * in turn), used to mask a passage that is some query's positive when it shows up in another column.
-   * Defaults to the passage texts themselves.
+   * Passages with the same text are masked too, with or without ids (as sentence-transformers compares
+   * texts); ids add matches between different texts of one document, never remove a text match.
    */
   passageIds?: string[];
 }

@@ -6,8 +6,11 @@ import type { Similarity } from '../losses/in-batch-negatives.js';
 import type { TrainableEncoder } from '../losses/types.js';
 import type { Matrix } from '../types.js';
 import { loadModel } from './load.js';
+import { assertFiniteRows } from './sentence-encoder.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { safeRelative, verifyModelDir, writeModelDir } from '../checkpoint/model-dir.js';
+import type { SaveOptions } from '../checkpoint/model-dir.js';
 import { readRouterRoutes, ROUTER_CONFIG } from '../checkpoint/sentence-transformers.js';
 import { isRouteEncoder, saveAsRouter } from './modules/router.js';
 
@@ -19,7 +22,7 @@ import { isRouteEncoder, saveAsRouter } from './modules/router.js';
 /** An encoder a {@link BiEncoder} can hold: trainable, and optionally saveable (`SentenceEncoder` is both). */
 export interface TowerEncoder extends TrainableEncoder {
   /** Write the encoder to `dir` (sentence-transformers layout for `SentenceEncoder`). */
-  save?(dir: string): Promise<void>;
+  save?(dir: string, options?: SaveOptions): Promise<void>;
   /** Batched inference; when absent, {@link BiEncoder} embeds in batches itself. */
   encode?(texts: string[], options?: { batchSize?: number; quiet?: boolean }): Promise<Matrix>;
   dispose?(): void;
@@ -121,14 +124,15 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
   }
 
   /**
-   * Save to `dir`, atomically (the directory appears complete or not at all). Tied: the encoder plus
-   * `bi_encoder.json`. Untied SentenceEncoder towers: one sentence-transformers model with a `Router` module
-   * (`query` and `document` routes; see `saveAsRouter`), which Python loads. Other untied towers: `query/`,
-   * `passage/` and `bi_encoder.json`.
+   * Save to `dir` as one unit with a manifest checked on load (see {@link writeModelDir}). Tied: the encoder
+   * plus `bi_encoder.json`. Untied SentenceEncoder towers: one sentence-transformers model with a `Router`
+   * module (`query` and `document` routes; see `saveAsRouter`), which Python loads. Other untied towers:
+   * `query/`, `passage/` and `bi_encoder.json`. Other files in `dir` (a training log, checkpoints) are kept
+   * unless `options.overwrite` is `'replace'`.
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
     if (!this.tied && isRouteEncoder(this.queryEncoder) && isRouteEncoder(this.passageEncoder)) {
-      return saveAsRouter(this, dir);
+      return saveAsRouter(this, dir, options);
     }
     const saveTower = (encoder: E, which: string) => {
       if (typeof encoder.save !== 'function') {
@@ -146,15 +150,19 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
     };
     const saveQuery = saveTower(this.queryEncoder, 'queryEncoder');
     const savePassage = this.tied ? undefined : saveTower(this.passageEncoder, 'passageEncoder');
-    await writeDirAtomic(dir, async (tmp) => {
-      if (savePassage === undefined) {
-        await saveQuery(tmp);
-      } else {
-        await saveQuery(path.join(tmp, 'query'));
-        await savePassage(path.join(tmp, 'passage'));
-      }
-      await writeFileAtomic(path.join(tmp, BI_ENCODER_CONFIG), JSON.stringify(config, null, 2) + '\n');
-    });
+    await writeModelDir(
+      dir,
+      async (tmp) => {
+        if (savePassage === undefined) {
+          await saveQuery(tmp);
+        } else {
+          await saveQuery(path.join(tmp, 'query'));
+          await savePassage(path.join(tmp, 'passage'));
+        }
+        await writeFileAtomic(path.join(tmp, BI_ENCODER_CONFIG), JSON.stringify(config, null, 2) + '\n');
+      },
+      options,
+    );
   }
 
   /**
@@ -193,6 +201,8 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
     if (text === undefined) {
       return BiEncoder.tied(await loadEncoder(dir), { similarity: options.similarity });
     }
+    // The towers check their own manifests; this one covers bi_encoder.json and the pairing of the towers.
+    await verifyModelDir(dir);
     let config: BiEncoderConfig;
     try {
       config = JSON.parse(text) as BiEncoderConfig;
@@ -207,6 +217,14 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
         `similarity must be 'dot' or 'cosine', got '${String(config.similarity)}'`,
         file,
       );
+    }
+    for (const key of ['query', 'passage'] as const) {
+      if (!config.tied && !safeRelative(config[key])) {
+        throw new InputFormatError(
+          `"${key}" must be a folder inside the model directory, got ${JSON.stringify(config[key])}`,
+          file,
+        );
+      }
     }
     const similarity = options.similarity ?? config.similarity;
     if (config.tied) return BiEncoder.tied(await loadEncoder(dir), { similarity });
@@ -258,8 +276,15 @@ async function encodeWith(
   for (let i = 0; i < texts.length; i += batchSize) {
     const emb = encoder.embed(texts.slice(i, i + batchSize), { training: false });
     cols = emb.shape[1];
-    parts.push((await emb.data()) as Float32Array);
+    const values = (await emb.data()) as Float32Array;
     emb.dispose();
+    assertFiniteRows(
+      values,
+      Array.from({ length: values.length / cols }, (_, j) => i + j),
+      cols,
+      texts,
+    );
+    parts.push(values);
   }
   const data = new Float32Array(texts.length * cols);
   let o = 0;

@@ -57,7 +57,13 @@ async function main(): Promise<void> {
     // One batch per message: the parent already cut the length-sorted texts into the same batches the
     // single-threaded encode would make, so every vector comes out of an identically padded forward pass.
     encoder
-      .encode(msg.texts, { batchSize: init.batchSize, maxLength: init.maxLength, quiet: true })
+      .encode(msg.texts, {
+        batchSize: init.batchSize,
+        maxLength: init.maxLength,
+        quiet: true,
+        // The parent checks with the texts' real row numbers.
+        checkFinite: false,
+      })
       .then(
         (m) =>
           port!.postMessage({ type: 'result', id: msg.id, data: m.data } satisfies FromWorker, [

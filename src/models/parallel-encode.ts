@@ -15,7 +15,8 @@ import type { Matrix } from '../types.js';
 import { createProgress } from '../util/progress.js';
 import type { FromWorker, ToWorker, WorkerInit } from './parallel-encode-worker.js';
 import { architectureFor, parseEncoderConfig } from './architectures/registry.js';
-import { SentenceEncoder } from './sentence-encoder.js';
+import { removeStaleTemps } from '../util/atomic.js';
+import { assertFiniteRows, SentenceEncoder } from './sentence-encoder.js';
 
 /** Options of {@link encodeParallel}. */
 export interface ParallelEncodeOptions {
@@ -56,7 +57,9 @@ async function readConfig(file: string): Promise<unknown> {
 async function prepare(source: string | SentenceEncoder, quiet: boolean): Promise<Prepared> {
   if (source instanceof SentenceEncoder) {
     // Workers cannot share tensors with this thread: they load the model from disk like any other model.
-    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'dr-parallel-encode-'));
+    // The pid in the name lets a later run remove what a killed one left (a whole model copy).
+    await removeStaleTemps(os.tmpdir(), /^dr-parallel-encode-(?<pid>\d+)-\w{6}$/);
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), `dr-parallel-encode-${process.pid}-`));
     const modelDir = path.join(tmp, 'model');
     try {
       await source.save(modelDir);
@@ -198,6 +201,7 @@ export async function encodeParallel(
               `encode worker returned ${data.length} values for ${batch.length} texts of dim ${dim}`,
             );
           }
+          assertFiniteRows(data, batch, dim, texts);
           batch.forEach((row, j) => out.set(data.subarray(j * dim, (j + 1) * dim), row * dim));
           progress.tick(batch.length);
         },

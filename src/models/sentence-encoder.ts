@@ -2,24 +2,28 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { resolveModelSource } from '../checkpoint/hub.js';
+import { verifyModelDir, writeModelDir } from '../checkpoint/model-dir.js';
+import type { SaveOptions } from '../checkpoint/model-dir.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
+import { scratchConfigFile, SCRATCH_PREFIX } from '../checkpoint/scratch.js';
 import {
   poolingConfig,
   readSentenceTransformersLayout,
   writeSentenceTransformersFiles,
 } from '../checkpoint/sentence-transformers.js';
-import { ArgumentError, InputFormatError } from '../errors.js';
+import { ArgumentError, InputFormatError, NonFiniteError } from '../errors.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import type { Matrix } from '../types.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { createProgress } from '../util/progress.js';
 import type { TransformerEncoder } from './architectures/encoder.js';
-import { parseEncoderConfig, randomEncoder } from './architectures/registry.js';
+import { checkScratchEncoderSize, parseEncoderConfig, randomEncoder } from './architectures/registry.js';
 import { DenseModule } from './modules/dense.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
 import type { PoolingMode } from './pooling.js';
-import { loadTransformer, SCRATCH_PREFIX } from './transformer-loader.js';
+import { loadTransformer } from './transformer-loader.js';
 import type { LoadModelOptions } from './transformer-loader.js';
+import { ensureBackend } from '../backend/index.js';
 
 /** Options of {@link SentenceEncoder.encode}. */
 export interface EncodeOptions {
@@ -35,6 +39,35 @@ export interface EncodeOptions {
   prompt?: string;
   /** Name of one of the model's {@link SentenceEncoder.prompts}; default its `defaultPromptName`. */
   promptName?: string;
+  /**
+   * Refuse a NaN or infinite embedding with a {@link NonFiniteError} naming the text (default true); false
+   * returns such rows as they are, e.g. to inspect a broken checkpoint.
+   */
+  checkFinite?: boolean;
+}
+
+/**
+ * Throw a {@link NonFiniteError} for the first row of `values` (`rows.length` x `dim`) holding a NaN or
+ * infinity; `rows[j]` is the input index of row `j` and `texts` the inputs, quoted in the message.
+ *
+ * @example
+ * ```ts
+ * assertFiniteRows(new Float32Array([1, NaN]), [7], 2, texts); // NonFiniteError: ... text 7 ...
+ * ```
+ */
+export function assertFiniteRows(values: Float32Array, rows: number[], dim: number, texts: string[]): void {
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isFinite(values[i])) continue;
+    const j = Math.floor(i / dim);
+    const row = rows[j];
+    const text = texts[row] ?? '';
+    const quoted = JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}...` : text);
+    throw new NonFiniteError(
+      `the embedding of text ${row} (${quoted}) has ${values[i]} at dimension ${i - j * dim}: ` +
+        "the model's weights (or its config) produce non-finite values; check the checkpoint for NaN/Infinity",
+      row,
+    );
+  }
 }
 
 /** Options of {@link SentenceEncoder.embed}. */
@@ -196,13 +229,15 @@ export class SentenceEncoder {
    * ```
    */
   static async load(source: string, options: LoadModelOptions = {}): Promise<SentenceEncoder> {
+    await ensureBackend();
     const log =
       options.log ??
       ((m: string) => (options.quiet ? undefined : process.stderr.write(`dense-retrieval: ${m}\n`)));
     if (typeof source === 'string' && source.startsWith(SCRATCH_PREFIX)) {
-      return SentenceEncoder.fromScratch(source.slice(SCRATCH_PREFIX.length), options.tokenizerDir, options);
+      return SentenceEncoder.fromScratch(scratchConfigFile(source), options.tokenizerDir, options);
     }
     const dir = await resolveModelSource(source, options);
+    await verifyModelDir(dir);
     const layout = await readSentenceTransformersLayout(dir, options.route);
     const transformerDir = layout?.transformerDir ?? dir;
     const model = await loadTransformer(transformerDir);
@@ -269,6 +304,7 @@ export class SentenceEncoder {
     tokenizerDir: string = BUNDLED_TOKENIZERS.bertBaseUncased,
     options: FromScratchOptions = {},
   ): Promise<SentenceEncoder> {
+    await ensureBackend();
     let raw: string;
     try {
       raw = await fs.readFile(configFile, 'utf8');
@@ -286,6 +322,7 @@ export class SentenceEncoder {
       throw new InputFormatError(`invalid JSON (${(error as Error).message})`, configFile);
     }
     const config = parseEncoderConfig(json, configFile);
+    checkScratchEncoderSize(config, configFile);
     const tokenizer = await TextTokenizer.fromDirectory(tokenizerDir);
     const model = randomEncoder(config, options.seed);
     const maxSeqLength =
@@ -356,6 +393,7 @@ export class SentenceEncoder {
    * ```
    */
   async encode(texts: string[], options: EncodeOptions = {}): Promise<Matrix> {
+    await ensureBackend();
     if (!Array.isArray(texts)) throw new ArgumentError('texts', 'expected an array of strings');
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -392,6 +430,7 @@ export class SentenceEncoder {
         );
         const values = (await vectors.data()) as Float32Array;
         vectors.dispose();
+        if (options.checkFinite !== false) assertFiniteRows(values, idx, dim, texts);
         idx.forEach((row, j) => out.set(values.subarray(j * dim, (j + 1) * dim), row * dim));
         progress.tick(idx.length);
       }
@@ -454,39 +493,47 @@ export class SentenceEncoder {
 
   /**
    * Save in the sentence-transformers layout (loadable by `SentenceTransformer(dir)` in Python and by
-   * {@link loadModel}), atomically: config.json, model.safetensors (F32), tokenizer files, modules.json,
+   * {@link loadModel}): config.json, model.safetensors (F32), tokenizer files, modules.json,
    * sentence_bert_config.json, 1_Pooling/config.json, 2_Normalize/ when normalizing,
-   * config_sentence_transformers.json.
+   * config_sentence_transformers.json, and `dense_retrieval_manifest.json` (size and sha256 of each file,
+   * checked on load, so a save killed midway is refused rather than loaded as a mix of two models).
+   * Other files in `dir` are kept unless `options.overwrite` is `'replace'` (see {@link writeModelDir}).
    *
    * @example
    * ```ts
-   * await encoder.save('runs/my-retriever/final');
+   * await encoder.save('runs/my-retriever'); // keeps runs/my-retriever/train_log.jsonl
+   * await encoder.save('runs/fresh', { overwrite: 'replace' }); // the directory holds only the model
    * ```
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
     const config = this.model.hfConfig();
     const tensors = this.model.hfTensors();
-    await writeDirAtomic(dir, async (tmp) => {
-      await writeFileAtomic(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-      // transformers refuses safetensors files without format metadata.
-      await writeSafetensors(path.join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
-      await this.tokenizer.save(tmp);
-      await writeSentenceTransformersFiles(tmp, {
-        pooling: this.pooling,
-        normalize: this.normalize,
-        maxSeqLength: this.maxSeqLength,
-        dimension: this.dim,
-        includePrompt: this.includePrompt,
-        prompts: this.prompts,
-        defaultPromptName: this.defaultPromptName,
-        dense: this.dense.length,
-      });
-      for (const [i, d] of this.dense.entries()) {
-        const folder = path.join(tmp, `${2 + i}_Dense`);
-        await fs.mkdir(folder, { recursive: true });
-        await d.save(folder);
-      }
-    });
+    // Every module file (Dense folders included) is written inside writeModelDir, so the manifest covers it.
+    await writeModelDir(
+      dir,
+      async (tmp) => {
+        await writeFileAtomic(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+        // transformers refuses safetensors files without format metadata.
+        await writeSafetensors(path.join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
+        await this.tokenizer.save(tmp);
+        await writeSentenceTransformersFiles(tmp, {
+          pooling: this.pooling,
+          normalize: this.normalize,
+          maxSeqLength: this.maxSeqLength,
+          dimension: this.dim,
+          includePrompt: this.includePrompt,
+          prompts: this.prompts,
+          defaultPromptName: this.defaultPromptName,
+          dense: this.dense.length,
+        });
+        for (const [i, d] of this.dense.entries()) {
+          const folder = path.join(tmp, `${2 + i}_Dense`);
+          await fs.mkdir(folder, { recursive: true });
+          await d.save(folder);
+        }
+      },
+      options,
+    );
   }
 
   /**

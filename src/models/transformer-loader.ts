@@ -3,7 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import { resolveModelSource } from '../checkpoint/hub.js';
 import type { HubOptions } from '../checkpoint/hub.js';
 import { readCheckpointTensors, readJson } from '../checkpoint/load.js';
+import { SCRATCH_PREFIX, scratchConfigFile } from '../checkpoint/scratch.js';
 import { readSentenceTransformersLayout } from '../checkpoint/sentence-transformers.js';
+import { ensureBackend } from '../backend/index.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import type { TransformerEncoder } from './architectures/encoder.js';
 import { architectureFor, encoderFromWeights, parseEncoderConfig } from './architectures/registry.js';
@@ -28,7 +30,7 @@ export interface LoadModelOptions extends HubOptions {
 }
 
 /** Prefix of a source that means "random init from this config.json". */
-export const SCRATCH_PREFIX = 'scratch:';
+export { SCRATCH_PREFIX } from '../checkpoint/scratch.js';
 
 /**
  * Read config.json and the safetensors weights of a Hugging Face model directory into the encoder its
@@ -43,9 +45,11 @@ export const SCRATCH_PREFIX = 'scratch:';
  * ```
  */
 export async function loadTransformer(dir: string): Promise<TransformerEncoder> {
+  await ensureBackend();
   const configFile = path.join(dir, 'config.json');
   const config = parseEncoderConfig(await readJson(configFile, 'config.json'), configFile);
   const { tensors, file } = await readCheckpointTensors(dir);
+  architectureFor(config.model_type, configFile).checkLayers(config, tensors.keys(), configFile);
   const weights = new Map<string, tf.Tensor>();
   try {
     for (const [name, t] of tensors) weights.set(name, tf.tensor(t.data, t.shape, 'float32'));
@@ -75,7 +79,7 @@ export async function loadTokenizerFor(
   let tokenizerDir: string;
   let layoutMax: number | undefined;
   if (typeof source === 'string' && source.startsWith(SCRATCH_PREFIX)) {
-    configFile = source.slice(SCRATCH_PREFIX.length);
+    configFile = scratchConfigFile(source);
     tokenizerDir = options.tokenizerDir ?? BUNDLED_TOKENIZERS.bertBaseUncased;
   } else {
     const dir = await resolveModelSource(source, options);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkFloat32Entries, float32Sha256, readFloat32File } from '../util/float32-file.js';
 
 /**
  * AdamW with decoupled weight decay (Loshchilov & Hutter), matching `torch.optim.AdamW` step for step,
@@ -52,6 +53,8 @@ export interface AdamWStateManifest {
    * offset of `m` then `v` in `optimizer.bin`.
    */
   slots: { name: string; index?: number; shape: number[]; offset: number }[];
+  /** sha256 of optimizer.bin (absent in states written before it was recorded). */
+  sha256?: string;
 }
 
 interface Slot {
@@ -207,6 +210,7 @@ export class AdamW {
       step: this.t,
       options: { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay },
       slots,
+      sha256: float32Sha256(all),
     };
     await writeFileAtomic(path.join(dir, 'optimizer.bin'), new Uint8Array(all.buffer));
     await writeFileAtomic(path.join(dir, 'optimizer.json'), JSON.stringify(manifest, null, 2) + '\n');
@@ -225,17 +229,26 @@ export class AdamW {
     } catch (error) {
       throw new InputFormatError(`cannot read optimizer state: ${(error as Error).message}`, jsonFile);
     }
+    if (manifest === null || typeof manifest !== 'object') {
+      throw new InputFormatError('expected a JSON object', jsonFile);
+    }
     if (manifest.format !== 'dense-retrieval.adamw' || manifest.version !== 1) {
       throw new InputFormatError(`not an AdamW state (format ${String(manifest.format)})`, jsonFile);
     }
-    const buf = await fs.readFile(binFile);
-    const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    if (!Number.isSafeInteger(manifest.step) || manifest.step < 0) {
+      throw new InputFormatError(
+        `"step" must be a non-negative integer, got ${JSON.stringify(manifest.step)}`,
+        jsonFile,
+      );
+    }
+    const all = await readFloat32File(
+      binFile,
+      typeof manifest.sha256 === 'string' ? manifest.sha256 : undefined,
+    );
     // Validate everything before allocating, so a bad file leaves the current state untouched.
-    const entries = manifest.slots.map((s) => {
-      const size = s.shape.reduce((a, b) => a * b, 1);
-      if (s.offset + 2 * size > all.length) {
-        throw new InputFormatError(`state of '${s.name}' runs past the end of optimizer.bin`, jsonFile);
-      }
+    const sizes = checkFloat32Entries(manifest.slots, all.length, jsonFile, 'optimizer.bin', 2);
+    const entries = manifest.slots.map((s, i) => {
+      const size = sizes[i];
       if (variables === undefined) return { s, size, name: s.name };
       const v = s.index === undefined ? undefined : variables[s.index];
       if (v === undefined || v.shape.join(',') !== s.shape.join(',')) {

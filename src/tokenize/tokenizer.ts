@@ -5,6 +5,8 @@ import { ArgumentError, InputFormatError } from '../errors.js';
 import type { DenseRetrievalError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { packageRoot } from '../util/package.js';
+import { bertFixesFor, fixBertText } from './bert-normalizer-fixes.js';
+import type { BertFixes } from './bert-normalizer-fixes.js';
 
 /**
  * The text tokenizer of a text encoder: a thin layer over `@huggingface/tokenizers` (the pure-JS port of
@@ -95,6 +97,46 @@ function longestFirst(n1: number, n2: number, budget: number): [number, number] 
 }
 
 /**
+ * Token ids must be integers bounded by the vocabulary's size: the tokenizers library sizes tables by
+ * the largest id, so a single id of 1e9 made it allocate and loop for minutes. Gaps are tolerated (some
+ * tokenizers have a few), ids far beyond the number of tokens are not.
+ */
+function checkTokenIds(json: JsonObject, fail: (message: string) => DenseRetrievalError): void {
+  const ids = new Set<number>();
+  let max = -1;
+  let maxToken = '';
+  const take = (token: string, id: unknown, where: string): void => {
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
+      throw fail(
+        `${where} id ${JSON.stringify(id)} of token ${JSON.stringify(token)} is not a non-negative integer`,
+      );
+    }
+    ids.add(id);
+    if (id > max) {
+      max = id;
+      maxToken = token;
+    }
+  };
+  const model = json.model as JsonObject;
+  if (isObject(model.vocab)) {
+    for (const [token, id] of Object.entries(model.vocab as JsonObject)) take(token, id, 'vocab');
+  }
+  if (Array.isArray(json.added_tokens)) {
+    for (const t of json.added_tokens as unknown[]) {
+      const entry = t as { id?: unknown; content?: unknown } | null;
+      if (entry === null || typeof entry !== 'object') throw fail('added_tokens holds a non-object entry');
+      take(String(entry.content), entry.id, 'added token');
+    }
+  }
+  if (max >= 2 * ids.size + 1000) {
+    throw fail(
+      `token ${JSON.stringify(maxToken)} has id ${max}, far beyond the ${ids.size} ids the vocabulary holds; ` +
+        'ids must run from 0 to about the vocabulary size',
+    );
+  }
+}
+
+/**
  * A Hugging Face `tokenizer.json` tokenizer with batch encoding for bi-encoders.
  *
  * @example
@@ -134,6 +176,7 @@ export class TextTokenizer {
     // The JS library has no truncation or padding (a tokenizer.json may carry e.g. `Fixed: 128` padding);
     // both are done here, per batch, so they are dropped from what the library sees.
     const forLibrary = { ...json, truncation: null, padding: null, added_tokens: json.added_tokens ?? [] };
+    checkTokenIds(json, fail);
     try {
       this.hf = new Tokenizer(forLibrary, config);
     } catch (error) {
@@ -521,40 +564,6 @@ class RowWriter {
     this.out.tokenTypeIds[this.pos] = type;
     this.pos += 1;
   }
-}
-
-/** What {@link fixBertText} must do for a tokenizer's BertNormalizer. */
-interface BertFixes {
-  dropUnassigned: boolean;
-  spaceAstralCjk: boolean;
-}
-
-function bertFixesFor(normalizer: unknown): BertFixes | undefined {
-  if (!isObject(normalizer) || normalizer.type !== 'BertNormalizer') return undefined;
-  return {
-    dropUnassigned: normalizer.clean_text !== false,
-    spaceAstralCjk: normalizer.handle_chinese_chars !== false,
-  };
-}
-
-/** CJK ideographs outside the Basic Multilingual Plane (extensions B-E and compatibility supplement). */
-const ASTRAL_CJK =
-  /[\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\u{2F800}-\u{2FA1F}]/gu;
-const UNASSIGNED = /\p{Cn}/gu;
-const HIGH_SURROGATE_OR_UNASSIGNED = /[\uD800-\uDBFF]|\p{Cn}/u;
-
-/**
- * Two places where the JS BertNormalizer differs from Hugging Face's (Rust and Python agree): it checks
- * CJK ideographs per UTF-16 unit, so those outside the BMP are not split off as words, and it keeps
- * unassigned code points (category Cn), which Hugging Face drops as control characters. Both are fixed
- * on the raw text before the library sees it; the parity fixture has a case for each.
- */
-function fixBertText(text: string, fixes: BertFixes): string {
-  if (!HIGH_SURROGATE_OR_UNASSIGNED.test(text)) return text;
-  let out = text;
-  if (fixes.dropUnassigned) out = out.replace(UNASSIGNED, '');
-  if (fixes.spaceAstralCjk) out = out.replace(ASTRAL_CJK, ' $& ');
-  return out;
 }
 
 /**

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { InputFormatError } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import type { AdamW } from '../optim/adamw.js';
+import { checkFloat32Entries, float32Sha256, readFloat32File } from '../util/float32-file.js';
 import type { SamplerState } from './sampler.js';
 
 /**
@@ -62,7 +63,7 @@ export async function writeCheckpoint(
     await writeFileAtomic(path.join(tmp, 'weights.bin'), new Uint8Array(all.buffer));
     await writeFileAtomic(
       path.join(tmp, 'weights.json'),
-      JSON.stringify({ variables: entries }, null, 2) + '\n',
+      JSON.stringify({ variables: entries, sha256: float32Sha256(all) }, null, 2) + '\n',
     );
     await optimizer.saveState(tmp, variables);
     await writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
@@ -103,26 +104,49 @@ export async function readTrainerState(dir: string): Promise<TrainerState> {
   } catch (error) {
     throw new InputFormatError(`cannot read trainer state: ${(error as Error).message}`, file);
   }
+  if (state === null || typeof state !== 'object') {
+    throw new InputFormatError('expected a JSON object', file);
+  }
   if (state.format !== 'dense-retrieval.trainer-state' || state.version !== 1) {
     throw new InputFormatError(`not a trainer state (format '${String(state.format)}')`, file);
   }
   return state;
 }
 
-/** Assign a checkpoint's variable values to `variables` (same order and shapes as when written). */
+/**
+ * Assign a checkpoint's variable values to `variables` (same order and shapes as when written). Everything
+ * is checked before the first assignment: a truncated `weights.bin`, an invalid `weights.json` or a shape
+ * mismatch is an {@link InputFormatError} naming the file, and the model is left untouched.
+ */
 export async function restoreWeights(dir: string, variables: tf.Variable[]): Promise<void> {
   const jsonFile = path.join(dir, 'weights.json');
-  const { variables: entries } = JSON.parse(await fs.readFile(jsonFile, 'utf8')) as {
-    variables: { name: string; shape: number[]; offset: number }[];
-  };
+  let text: string;
+  try {
+    text = await fs.readFile(jsonFile, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputFormatError(code === 'ENOENT' ? 'missing' : `cannot read (${code})`, jsonFile);
+  }
+  let json: { variables?: unknown; sha256?: unknown };
+  try {
+    json = JSON.parse(text) as { variables?: unknown; sha256?: unknown };
+  } catch (error) {
+    throw new InputFormatError(`invalid JSON (${(error as Error).message})`, jsonFile);
+  }
+  if (json === null || typeof json !== 'object' || !Array.isArray(json.variables)) {
+    throw new InputFormatError('expected an object with a "variables" list', jsonFile);
+  }
+  const entries = json.variables as { name: string; shape: number[]; offset: number }[];
   if (entries.length !== variables.length) {
     throw new InputFormatError(
       `checkpoint has ${entries.length} variables but the model has ${variables.length}`,
       jsonFile,
     );
   }
-  const buf = await fs.readFile(path.join(dir, 'weights.bin'));
-  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  // Checkpoints written before the checksum was recorded have none; they are still read.
+  const sha = typeof json.sha256 === 'string' ? json.sha256 : undefined;
+  const all = await readFloat32File(path.join(dir, 'weights.bin'), sha);
+  const sizes = checkFloat32Entries(entries, all.length, jsonFile, 'weights.bin');
   entries.forEach((e, i) => {
     if (e.shape.join(',') !== variables[i].shape.join(',')) {
       throw new InputFormatError(
@@ -132,8 +156,7 @@ export async function restoreWeights(dir: string, variables: tf.Variable[]): Pro
     }
   });
   entries.forEach((e, i) => {
-    const size = e.shape.reduce((a, b) => a * b, 1);
-    const t = tf.tensor(all.subarray(e.offset, e.offset + size), e.shape);
+    const t = tf.tensor(all.subarray(e.offset, e.offset + sizes[i]), e.shape);
     variables[i].assign(t);
     t.dispose();
   });

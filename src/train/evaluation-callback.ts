@@ -40,7 +40,8 @@ export function createEvaluationCallback(
   const { corpus, queries, qrels } = options;
   const measures = options.measures ?? ['ndcg_cut.10', 'recall.100'];
   if (corpus.length === 0) throw new ArgumentError('corpus', 'is empty');
-  const queryIds = [...qrels.keys()].filter((id) => queries.has(id));
+  // A query with an empty judgement map has no qrels line: it is not a query (as in evaluateRun).
+  const queryIds = [...qrels.keys()].filter((id) => queries.has(id) && qrels.get(id)!.size > 0);
   if (queryIds.length === 0) throw new ArgumentError('qrels', 'judge none of the given queries');
   const k = Math.min(options.k ?? 100, corpus.length);
   const texts = corpus.map(passageText);
@@ -53,8 +54,8 @@ export function createEvaluationCallback(
       { batchSize, quiet: true },
     );
     const index = new ExactIndex({ dim: docs.cols, metric: model.similarity === 'cosine' ? 'cosine' : 'ip' });
-    index.add(docs, ids);
-    const run = searchResultToRun(index.search(q, k), queryIds);
+    await index.add(docs, ids);
+    const run = searchResultToRun(await index.search(q, k), queryIds);
     return evaluateRun(qrels, run, measures).mean;
   };
 }

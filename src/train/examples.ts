@@ -7,11 +7,14 @@ export interface TrainingExample {
   positive: string;
   /** Hard negatives; every example of a run must have the same number. */
   negatives?: string[];
-  /** Identity of the query (its text when absent); the sampler keeps one copy per batch. */
+  /**
+   * Identity of the query. The sampler never puts two examples with the same query id, nor (with or
+   * without ids) the same text, into one batch.
+   */
   queryId?: string;
-  /** Identity of the positive (its text when absent), used to mask false negatives. */
+  /** Identity of the positive; the loss masks a passage with the same id or the same text. */
   positiveId?: string;
-  /** Identities of the negatives (their texts when absent). */
+  /** Identities of the negatives (compared like `positiveId`). */
   negativeIds?: string[];
 }
 
@@ -69,4 +72,38 @@ export function examplesFromQrels(options: {
     throw new ArgumentError('qrels', `no positive judgements (grade >= ${minGrade}): nothing to train on`);
   }
   return out;
+}
+
+const EXAMPLE_FIELDS = ['query', 'positive', 'negatives', 'queryId', 'positiveId', 'negativeIds'] as const;
+
+/**
+ * Check one training example's fields by name: examples often come from JSON written elsewhere, where
+ * `pos`/`neg` (column names vary between libraries) would otherwise train on `undefined`.
+ *
+ * @param i the example's position, for the message.
+ * @throws {ArgumentError} (argument `examples`) naming the unknown or mistyped field.
+ */
+export function checkExampleFields(e: TrainingExample, i: number): void {
+  if (e === null || typeof e !== 'object') {
+    throw new ArgumentError('examples', `example ${i} is not an object`);
+  }
+  const unknown = Object.keys(e).filter((key) => !(EXAMPLE_FIELDS as readonly string[]).includes(key));
+  if (unknown.length > 0) {
+    throw new ArgumentError(
+      'examples',
+      `example ${i} has unknown field(s) ${unknown.map((u) => `'${u}'`).join(', ')}; the fields are ${EXAMPLE_FIELDS.join(', ')}`,
+    );
+  }
+  for (const field of ['query', 'positive'] as const) {
+    if (typeof e[field] !== 'string') {
+      const got = e[field] === undefined ? 'nothing' : typeof e[field];
+      throw new ArgumentError('examples', `example ${i}: '${field}' must be a string, got ${got}`);
+    }
+  }
+  if (
+    e.negatives !== undefined &&
+    (!Array.isArray(e.negatives) || e.negatives.some((n) => typeof n !== 'string'))
+  ) {
+    throw new ArgumentError('examples', `example ${i}: 'negatives' must be an array of strings`);
+  }
 }

@@ -1,5 +1,6 @@
 import { ArgumentError } from '../errors.js';
 import type { CorpusDoc, Qrels } from '../types.js';
+import { passageText } from './examples.js';
 
 /** Options of {@link mineHardNegatives}. */
 export interface MineHardNegativesOptions {
@@ -26,7 +27,9 @@ export interface MineHardNegativesOptions {
 /**
  * Mine hard negatives from a retriever's ranking: for each query with at least one judged positive
  * (grade >= 1), the first `count` documents of ranks `[rangeMin, rangeMax)` that are not judged positives
- * for it, in rank order. A query may get fewer than `count` when the range runs out. Deterministic given
+ * for it, in rank order. Documents are compared by id and by passage text (`title text`, as trained on):
+ * a document whose text equals a judged positive's (a duplicate under another id) is no negative, and two
+ * picked negatives never share a text, as the batch sampler and the loss compare texts too. A query may get fewer than `count` when the range runs out. Deterministic given
  * a deterministic `search`.
  *
  * @example
@@ -55,8 +58,8 @@ export async function mineHardNegatives(options: MineHardNegativesOptions): Prom
   if (!Number.isInteger(searchBatchSize) || searchBatchSize < 1) {
     throw new ArgumentError('searchBatchSize', `must be an integer >= 1, got ${searchBatchSize}`);
   }
-  const corpusIds =
-    options.corpus instanceof Map ? new Set(options.corpus.keys()) : new Set(options.corpus.map((d) => d.id));
+  const docs = options.corpus instanceof Map ? [...options.corpus.values()] : options.corpus;
+  const textOf = new Map(docs.map((d) => [d.id, passageText(d)] as const));
 
   const ids: string[] = [];
   for (const [qid, docs] of qrels) {
@@ -75,12 +78,19 @@ export async function mineHardNegatives(options: MineHardNegativesOptions): Prom
       const judged = qrels.get(qid)!;
       const picked: string[] = [];
       const seen = new Set<string>();
+      const seenTexts = new Set<string>();
+      for (const [docId, grade] of judged) {
+        const text = textOf.get(docId);
+        if (grade >= 1 && text !== undefined) seenTexts.add(text);
+      }
       for (const docId of rankings[i].slice(rangeMin, rangeMax)) {
-        if (!corpusIds.has(docId)) {
+        const text = textOf.get(docId);
+        if (text === undefined) {
           throw new ArgumentError('search', `returned document '${docId}', which is not in the corpus`);
         }
-        if (seen.has(docId) || (judged.get(docId) ?? 0) >= 1) continue;
+        if (seen.has(docId) || seenTexts.has(text) || (judged.get(docId) ?? 0) >= 1) continue;
         seen.add(docId);
+        seenTexts.add(text);
         picked.push(docId);
         if (picked.length === count) break;
       }

@@ -8,18 +8,36 @@ export interface SamplerState {
   batch: number;
 }
 
-/** The identities an example brings into a batch: its query, positive and negatives. */
+/**
+ * The keys an example brings into a batch: every text it holds, in one namespace across columns (as
+ * sentence-transformers' `NoDuplicatesBatchSampler` requires the values of a batch to be unique across
+ * columns), plus its query and passage ids when given. Keying on ids alone let two queries with the same
+ * text (SciFact 85 and 86) or two documents with the same abstract into one batch, where one is an
+ * unmasked in-batch negative of a query it is relevant to.
+ */
 function keysOf(e: TrainingExample): string[] {
-  return [
-    `q\u0000${e.queryId ?? e.query}`,
-    `p\u0000${e.positiveId ?? e.positive}`,
-    ...(e.negativeIds ?? e.negatives ?? []).map((n) => `p\u0000${n}`),
-  ];
+  const keys = new Set<string>([
+    `t\u0000${e.query}`,
+    `t\u0000${e.positive}`,
+    ...(e.negatives ?? []).map((n) => `t\u0000${n}`),
+  ]);
+  if (e.queryId !== undefined) keys.add(`q\u0000${e.queryId}`);
+  if (e.positiveId !== undefined) keys.add(`p\u0000${e.positiveId}`);
+  for (const id of e.negativeIds ?? []) keys.add(`p\u0000${id}`);
+  return [...keys];
+}
+
+/** The passages of an example by identity (text, and id when given), to refuse a repeated passage. */
+function passageClashes(e: TrainingExample): boolean {
+  const passages = [e.positive, ...(e.negatives ?? [])];
+  const ids = [e.positiveId, ...(e.negativeIds ?? [])].filter((id) => id !== undefined);
+  return new Set(passages).size !== passages.length || new Set(ids).size !== ids.length;
 }
 
 /**
- * Seeded batches that never hold the same query or the same passage twice (a duplicate positive would be a
- * false in-batch negative). Each epoch shuffles the examples with a seed derived from (seed, epoch), then
+ * Seeded batches that never hold the same text twice, in any column, nor the same query or passage id
+ * twice (a duplicate positive would be a false in-batch negative). Texts are compared exactly, as
+ * sentence-transformers' `NoDuplicatesBatchSampler` compares the values of a batch across columns. Each epoch shuffles the examples with a seed derived from (seed, epoch), then
  * fills batches greedily in that order, deferring an example that would duplicate a text to a later batch;
  * a final batch that cannot be filled is dropped. Because an epoch's batches depend only on (seed, epoch),
  * the whole state is {@link SamplerState}, which makes resuming exact.
@@ -52,8 +70,8 @@ export class NoDuplicatesBatchSampler {
     this.batchSize = batchSize;
     this.seed = seed;
     this.keys = examples.map(keysOf);
-    this.keys.forEach((keys, i) => {
-      if (new Set(keys).size !== keys.length) {
+    examples.forEach((e, i) => {
+      if (passageClashes(e)) {
         throw new ArgumentError(
           'examples',
           `example ${i} repeats a passage (a negative equal to its positive?)`,

@@ -7,7 +7,7 @@ import type { BiEncoder } from '../models/bi-encoder.js';
 import { AdamW, clipGradNorm } from '../optim/adamw.js';
 import { WarmupCosineScheduler } from '../optim/schedulers.js';
 import type { LrScheduler } from '../optim/schedulers.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { createProgress } from '../util/progress.js';
 import { deriveSeed } from '../util/random.js';
 import {
@@ -19,8 +19,10 @@ import {
   writeCheckpoint,
 } from './checkpoint.js';
 import type { TrainerState } from './checkpoint.js';
+import { checkExampleFields } from './examples.js';
 import type { TrainingExample } from './examples.js';
 import { NoDuplicatesBatchSampler } from './sampler.js';
+import { ensureBackend } from '../backend/index.js';
 
 /** One line of the JSONL training log. */
 export interface StepRecord {
@@ -183,6 +185,7 @@ export class Trainer {
     }
     const k = examples[0].negatives?.length ?? 0;
     examples.forEach((e, i) => {
+      checkExampleFields(e, i);
       const n = e.negatives?.length ?? 0;
       if (n !== k)
         throw new ArgumentError('examples', `example ${i} has ${n} hard negatives but example 0 has ${k}`);
@@ -231,6 +234,7 @@ export class Trainer {
    * when there is none); the run's configuration and data must be the same as when it was written.
    */
   async train(examples: TrainingExample[], options: { resume?: boolean } = {}): Promise<TrainResult> {
+    await ensureBackend();
     const o = this.options;
     this.checkExamples(examples);
     const seed = o.seed ?? 42;
@@ -238,6 +242,20 @@ export class Trainer {
     let totalSteps = o.steps ?? 0;
     if (o.epochs !== undefined) {
       for (let e = 0; e < o.epochs; e++) totalSteps += sampler.epochBatches(e).length;
+    }
+    if (o.warmupSteps !== undefined && o.scheduler === undefined && o.warmupSteps > totalSteps) {
+      // Checked here, where the real number of steps is known, with the arithmetic that produced it: the
+      // scheduler's own check only knows the two numbers.
+      const perEpoch = sampler.epochBatches(0).length;
+      const how =
+        o.epochs !== undefined
+          ? `${o.epochs} epoch(s) of ${examples.length} examples = ${totalSteps} steps at batch ${o.batchSize} ` +
+            `(1 epoch = ${perEpoch} steps at batch ${o.batchSize})`
+          : `steps is ${totalSteps}`;
+      throw new ArgumentError(
+        'warmupSteps',
+        `(${o.warmupSteps}) must not exceed the number of training steps: ${how}; lower warmupSteps or train longer`,
+      );
     }
     const scheduler = o.scheduler
       ? o.scheduler(totalSteps)
@@ -445,8 +463,8 @@ async function truncateLog(file: string, step: number): Promise<void> {
 
 /**
  * Save the trained model's files into `dir` without removing what else is there (checkpoints, log): the
- * model is written atomically to a sibling first, then each of its entries is renamed into place (each
- * rename is atomic; `BiEncoder.save` would replace the whole directory).
+ * same as `model.save(dir)`, whose default keeps other files and writes a manifest that loading checks, so a
+ * kill during the save never leaves a directory that loads as a mix of two models.
  *
  * @example
  * ```ts
@@ -455,24 +473,5 @@ async function truncateLog(file: string, step: number): Promise<void> {
  * ```
  */
 export async function saveModelInto(model: BiEncoder, dir: string): Promise<void> {
-  const staging = path.join(path.dirname(path.resolve(dir)), `.${path.basename(dir)}.model-${process.pid}`);
-  await writeDirAtomic(staging, (tmp) => model.save(tmp));
-  await fs.mkdir(dir, { recursive: true });
-  try {
-    for (const entry of await fs.readdir(staging)) {
-      const target = path.join(dir, entry);
-      const old = `${target}.old-${process.pid}`;
-      let moved = false;
-      try {
-        await fs.rename(target, old);
-        moved = true;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      }
-      await fs.rename(path.join(staging, entry), target);
-      if (moved) await fs.rm(old, { recursive: true, force: true });
-    }
-  } finally {
-    await fs.rm(staging, { recursive: true, force: true });
-  }
+  await model.save(dir, { overwrite: 'files' });
 }

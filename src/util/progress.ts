@@ -1,6 +1,9 @@
 /**
  * A small progress reporter for long work (training, encoding a corpus, building an index). It draws a bar
- * with rate and ETA on a TTY, and prints nothing when the stream is not a TTY or when `quiet` is set.
+ * with rate and ETA on a TTY. When the stream is not a TTY (a log file, CI, `nohup`), where a redrawn bar
+ * would be garbage, it writes a plain line at most every `lineIntervalMs` (count, rate, elapsed, ETA and the
+ * extras), so minutes of work are never minutes of silence; work shorter than that interval prints nothing.
+ * `quiet` silences both.
  */
 
 export interface ProgressOptions {
@@ -16,6 +19,8 @@ export interface ProgressOptions {
   stream?: NodeJS.WriteStream;
   /** Minimum milliseconds between redraws. */
   intervalMs?: number;
+  /** Not on a TTY: milliseconds between plain progress lines; default 30 000. */
+  lineIntervalMs?: number;
 }
 
 export interface Progress {
@@ -40,6 +45,8 @@ function formatDuration(seconds: number): string {
 export function createProgress(options: ProgressOptions = {}): Progress {
   const stream = options.stream ?? process.stderr;
   const enabled = !options.quiet && stream.isTTY === true;
+  const lines = !options.quiet && stream.isTTY !== true;
+  const lineInterval = options.lineIntervalMs ?? 30_000;
   const total = options.total ?? 0;
   const label = options.label ?? '';
   const unit = options.unit ?? 'it';
@@ -49,6 +56,36 @@ export function createProgress(options: ProgressOptions = {}): Progress {
   let lastDraw = 0;
   let extras: Record<string, string | number> = {};
   let finished = false;
+  let lastLine = start;
+  let linesWritten = 0;
+
+  const describe = (now: number): string => {
+    const elapsed = (now - start) / 1000;
+    const rate = elapsed > 0 ? count / elapsed : 0;
+    const extra = Object.entries(extras).map(([k, v]) => `${k}=${v}`);
+    const done =
+      total > 0 ? `${count}/${total} ${unit} (${Math.floor((100 * count) / total)}%)` : `${count} ${unit}`;
+    const eta = total > 0 && rate > 0 ? ` ETA ${formatDuration((total - count) / rate)}` : '';
+    return [
+      `${label}:`,
+      done,
+      ...extra,
+      `${rate.toFixed(2)} ${unit}/s`,
+      `elapsed ${formatDuration(elapsed)}${eta}`,
+    ]
+      .join(' ')
+      .trim();
+  };
+
+  const line = (force: boolean): void => {
+    if (!lines) return;
+    const now = Date.now();
+    // The final line only closes a run that already printed lines: short work stays silent.
+    if (force ? linesWritten === 0 : now - lastLine < lineInterval) return;
+    lastLine = now;
+    linesWritten++;
+    stream.write(`${describe(now)}\n`);
+  };
 
   const draw = (force: boolean): void => {
     if (!enabled) return;
@@ -80,11 +117,13 @@ export function createProgress(options: ProgressOptions = {}): Progress {
       count += n;
       if (more) extras = { ...extras, ...more };
       draw(false);
+      line(false);
     },
     done() {
       if (finished) return;
       finished = true;
       draw(true);
+      line(true);
       if (enabled) stream.write('\n');
     },
   };

@@ -46,7 +46,8 @@ test('when the threaded build cannot start, wasm runs on one thread with the sam
 test('thread counts are validated with the name of their source', () => {
   assert.equal(parseWasmThreads('3', 'X'), 3);
   assert.equal(parseWasmThreads(1, 'X'), 1);
-  for (const bad of ['0', '9', '1.5', 'two', '']) {
+  // '0x2', '0b10' and ' 2' are what Number() reads as 2 (issue 13: one strict decimal grammar).
+  for (const bad of ['0', '9', '1.5', 'two', '', '0x2', '0b10', ' 2', '2e0']) {
     assert.throws(
       () => parseWasmThreads(bad, 'DENSE_RETRIEVAL_WASM_THREADS'),
       (e: unknown) =>

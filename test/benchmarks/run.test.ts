@@ -5,9 +5,12 @@ import { test } from 'node:test';
 import { runTsScript } from '../helpers/cli.js';
 import type { CliResult } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { ensureBuilt } from '../helpers/build.js';
 
 // A tiny shape and tiny sizes: this checks what the suite reports, not how fast anything is.
 const TINY = [
+  '--cases',
+  'train,encode,index',
   '--quick',
   '--json',
   '--no-reference',
@@ -129,9 +132,40 @@ test('bad options are one clear line and exit code 2', async () => {
   assert.equal(bad.code, 2);
   assert.match(
     bad.stderr,
-    /^bench: --cases: unknown case 'fly'; expected a list of train, encode, index, architectures\n/,
+    /^bench: --cases: unknown case 'fly'; expected a list of train, encode, index, pgvector, startup, architectures\n/,
   );
   const zero = await runBench(['--steps', '0']);
   assert.equal(zero.code, 2);
   assert.match(zero.stderr, /^bench: --steps: expected a positive integer, got '0'\n/);
+});
+
+test('the startup case times the built CLI for --help and evaluate, next to node itself', async () => {
+  ensureBuilt();
+  const results = tmpDir('dr-bench-');
+  const { code, stdout, stderr } = await runBench([
+    '--cases',
+    'startup',
+    '--json',
+    '--no-reference',
+    '--startup-runs',
+    '2',
+    '--results-dir',
+    results,
+  ]);
+  assert.equal(code, 0, stderr);
+  const rows = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(
+    rows.map((r) => [r.name, r.command, r.runs, r.targetSeconds]),
+    [
+      ['cli-startup', "node -e ''", 2, undefined],
+      ['cli-startup', '--help', 2, 0.5],
+      ['cli-startup', 'evaluate', 2, 0.5],
+    ],
+  );
+  for (const r of rows) {
+    assert.ok((r.seconds as number) > 0 && (r.bestSeconds as number) <= (r.seconds as number));
+  }
 });

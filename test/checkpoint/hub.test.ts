@@ -111,8 +111,10 @@ test('downloads a model with its sentence-transformers files, then serves it fro
 });
 
 test('a connection dropped midway is resumed with a Range request and the file is bit-exact', async () => {
+  // The Hub sends a strong ETag with every file; resuming relies on it (If-Range).
   const server = await hub('org/flaky', MODEL_FILES, {
     dropAfter: { '/org/flaky/resolve/main/model.safetensors': { bytes: 1024 * 1024, times: 2 } },
+    etag: { '/org/flaky/resolve/main/model.safetensors': '"w1"' },
   });
   const cacheDir = tmpDir();
   const dir = await resolveModelSource('org/flaky', {
@@ -134,6 +136,7 @@ test('a connection dropped midway is resumed with a Range request and the file i
 test('an interrupted run leaves a .part and no marker; the next run resumes it', async () => {
   const server = await hub('org/interrupted', MODEL_FILES, {
     dropAfter: { '/org/interrupted/resolve/main/model.safetensors': { bytes: 1024 * 1024 } },
+    etag: { '/org/interrupted/resolve/main/model.safetensors': '"w1"' },
   });
   const cacheDir = tmpDir();
   const dir = modelCacheDir(cacheDir, 'org/interrupted', 'main');
@@ -171,6 +174,7 @@ test('a server that ignores Range (200) restarts the file instead of appending',
   const server = await hub('org/norange', MODEL_FILES, {
     ignoreRange: true,
     dropAfter: { '/org/norange/resolve/main/model.safetensors': { bytes: 512 * 1024 } },
+    etag: { '/org/norange/resolve/main/model.safetensors': '"w1"' },
   });
   const cacheDir = tmpDir();
   const dir = await resolveModelSource('org/norange', {

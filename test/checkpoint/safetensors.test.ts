@@ -167,3 +167,134 @@ test('integer buffers such as an I64 position_ids read as float32 values', async
   assert.equal(t.dtype, 'I64');
   assert.deepEqual(Array.from(t.data), [0, 1, 2, 511]);
 });
+
+test('overlapping data_offsets are refused naming both tensors', async () => {
+  const dir = tmpDir();
+  // Both tensors claim bytes 0..8: the reader used to accept this, and every embedding came out 0.0.
+  const file = craft(
+    path.join(dir, 'overlap.safetensors'),
+    {
+      a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+      b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+    },
+    new Uint8Array(12),
+  );
+  await assert.rejects(readSafetensors(file), (e: unknown) => {
+    assert.ok(e instanceof InputFormatError);
+    assert.match(e.message, /overlap\.safetensors: tensors a \[0, 8\) and b \[4, 12\) overlap/);
+    return true;
+  });
+});
+
+test('a gap between tensors and trailing bytes after the last are refused', async () => {
+  const dir = tmpDir();
+  const gap = craft(
+    path.join(dir, 'gap.safetensors'),
+    {
+      a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+      b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+    },
+    new Uint8Array(12),
+  );
+  await assert.rejects(
+    readSafetensors(gap),
+    /gap\.safetensors: gap of 4 bytes in the data before tensor b.*a ends at 4/,
+  );
+  const lead = craft(
+    path.join(dir, 'lead.safetensors'),
+    { a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } },
+    new Uint8Array(8),
+  );
+  await assert.rejects(readSafetensors(lead), /gap of 4 bytes in the data before tensor a/);
+  const trailing = craft(
+    path.join(dir, 'trailing.safetensors'),
+    { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } },
+    new Uint8Array(7),
+  );
+  await assert.rejects(
+    readSafetensors(trailing),
+    /trailing\.safetensors: 3 trailing bytes after the last tensor \(a ends at 4\)/,
+  );
+});
+
+test('header fields are validated before any allocation', async () => {
+  const dir = tmpDir();
+  // A header length larger than the file.
+  const big = path.join(dir, 'len.safetensors');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(1000n);
+  writeFileSync(big, Buffer.concat([len, Buffer.from('{}')]));
+  await assert.rejects(
+    readSafetensors(big),
+    /len\.safetensors: truncated safetensors file: header needs 1000 bytes but only 2 follow/,
+  );
+  // A header length of 2^64 - 1.
+  len.writeBigUInt64LE(0xffffffffffffffffn);
+  writeFileSync(big, Buffer.concat([len, Buffer.from('{}')]));
+  await assert.rejects(readSafetensors(big), /header length 18446744073709551615 is implausible/);
+  // A shape whose byte count overflows: refused from the header, nothing allocated.
+  const huge = craft(path.join(dir, 'huge.safetensors'), {
+    w: { dtype: 'F32', shape: [1e9, 1e9, 1e9], data_offsets: [0, 4] },
+  });
+  await assert.rejects(
+    readSafetensors(huge),
+    /tensor w: shape \[1000000000,1000000000,1000000000\] is implausibly large/,
+  );
+  // A consistent shape/offsets pair larger than the file.
+  const past = craft(path.join(dir, 'past.safetensors'), {
+    w: { dtype: 'F32', shape: [1e9], data_offsets: [0, 4e9] },
+  });
+  await assert.rejects(
+    readSafetensors(past),
+    /tensor w ends at byte 4000000000 of the data but only 0 bytes/,
+  );
+  // Fields of the wrong type.
+  const meta = craft(path.join(dir, 'meta.safetensors'), { __metadata__: 5 });
+  await assert.rejects(readSafetensors(meta), /__metadata__ is not a JSON object/);
+  const proto = craft(path.join(dir, 'proto.safetensors'), {
+    w: { dtype: 'toString', shape: [1], data_offsets: [0, 4] },
+  });
+  await assert.rejects(readSafetensors(proto), /tensor w: unsupported dtype "toString"/);
+  const bad = path.join(dir, 'utf8.safetensors');
+  len.writeBigUInt64LE(4n);
+  writeFileSync(bad, Buffer.concat([len, Buffer.from([0x7b, 0xff, 0xfe, 0x7d])]));
+  await assert.rejects(
+    readSafetensors(bad),
+    (e: unknown) => e instanceof InputFormatError && /header is not valid UTF-8/.test(e.message),
+  );
+  await assert.rejects(
+    readSafetensors(path.join(dir, 'absent.safetensors')),
+    /absent\.safetensors: file not found/,
+  );
+  await assert.rejects(readSafetensors(dir), (e: unknown) => e instanceof InputFormatError);
+});
+
+test('a file over 2 GiB: tensors past the 2 GiB mark are read by position, without reading the file whole', async () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'sparse.safetensors');
+  // 600M float32 zeros (2.4 GB, a hole in a sparse file) followed by a small tensor at data byte 2.4e9.
+  const bigCount = 600_000_000;
+  const header = {
+    __metadata__: { format: 'pt' },
+    big: { dtype: 'F32', shape: [bigCount], data_offsets: [0, bigCount * 4] },
+    small: { dtype: 'F32', shape: [3], data_offsets: [bigCount * 4, bigCount * 4 + 12] },
+  };
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.byteLength));
+  const { openSync, writeSync, closeSync, statSync } = await import('node:fs');
+  const fd = openSync(file, 'w');
+  writeSync(fd, Buffer.concat([len, json]), 0, 8 + json.byteLength, 0);
+  const small = new Float32Array([1.25, -2.5, 3.75]);
+  writeSync(fd, new Uint8Array(small.buffer), 0, 12, 8 + json.byteLength + bigCount * 4);
+  closeSync(fd);
+  assert.ok(statSync(file).size > 2 ** 31);
+  const got = await readSafetensors(file, { tensors: ['small'] });
+  assert.deepEqual([...got.keys()], ['small']);
+  assert.deepEqual(got.get('small')!.shape, [3]);
+  assert.deepEqual([...got.get('small')!.data], [1.25, -2.5, 3.75]);
+  await assert.rejects(
+    readSafetensors(file, { tensors: ['nope'] }),
+    /sparse\.safetensors: no tensor named nope/,
+  );
+});

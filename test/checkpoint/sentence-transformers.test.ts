@@ -190,3 +190,25 @@ test('written files are what sentence-transformers expects, and read back the sa
     denseDirs: [],
   });
 });
+
+test('a local modules.json path outside the model folder is refused, as the hub refuses it', async () => {
+  for (const bad of ['../elsewhere', '/etc', '1_Pooling/../../x', 'a\\..\\b']) {
+    const dir = layoutDir(
+      [MODULES[0], { idx: 1, name: '1', path: bad, type: 'sentence_transformers.models.Pooling' }],
+      { pooling_mode: 'mean' },
+    );
+    await assert.rejects(readSentenceTransformersLayout(dir), (e: unknown) => {
+      assert.ok(e instanceof InputFormatError);
+      assert.equal(e.file, path.join(dir, 'modules.json'));
+      assert.match(e.message, /module 1 has path .* which leaves the model directory/);
+      return true;
+    });
+  }
+  const transformer = layoutDir([{ ...MODULES[0], path: '../other-model' }, MODULES[1]], {
+    pooling_mode: 'mean',
+  });
+  await assert.rejects(readSentenceTransformersLayout(transformer), /module 0 has path "\.\.\/other-model"/);
+  // A trailing slash, as some hand-written files have, is still inside.
+  const ok = layoutDir([MODULES[0], { ...MODULES[1], path: '1_Pooling/' }], { pooling_mode: 'cls' });
+  assert.equal((await readSentenceTransformersLayout(ok))?.pooling, 'cls');
+});

@@ -6,7 +6,11 @@ import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const F = path.join(REPO_ROOT, 'test/fixtures/trec_eval');
-const ALL = 'ndcg_cut.5,10,20,100,ndcg,map,map_cut.10,100,recip_rank,P.5,10,20,100,recall.5,10,100,1000';
+// Every measure of the parity fixtures (scripts/make_trec_fixtures.py), in the fixtures' (not trec_eval's) order.
+const ALL = (
+  JSON.parse(readFileSync(path.join(F, 'cranfield.expected.json'), 'utf8')) as { measures: string[] }
+).measures;
+const MEASURE_ARGS = ALL.flatMap((m) => ['-m', m]);
 
 test('evaluate -q prints exactly the reference trec_eval output on the Cranfield fixture', async () => {
   const r = await runCli([
@@ -15,8 +19,7 @@ test('evaluate -q prints exactly the reference trec_eval output on the Cranfield
     path.join(F, 'cranfield.qrels'),
     '--run',
     path.join(F, 'cranfield.run'),
-    '--measures',
-    ALL,
+    ...MEASURE_ARGS,
     '--per-query',
   ]);
   assert.equal(r.code, 0, r.stderr);
@@ -30,12 +33,68 @@ test('evaluate --complete on BEIR TSV qrels matches the reference -c means', asy
     path.join(F, 'synthetic.tsv'),
     '--run',
     path.join(F, 'synthetic.run'),
-    '-m',
-    ALL,
+    ...MEASURE_ARGS,
     '--complete',
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, readFileSync(path.join(F, 'synthetic.expected-c.txt'), 'utf8'));
+});
+
+test('evaluate -q -c also prints the judged queries the run lacks, as trec_eval v10', async () => {
+  const r = await runCli([
+    'evaluate',
+    '--qrels',
+    path.join(F, 'cranfield.qrels'),
+    '--run',
+    path.join(F, 'cranfield.run'),
+    ...MEASURE_ARGS,
+    '-q',
+    '-c',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, readFileSync(path.join(F, 'cranfield.expected-qc.txt'), 'utf8'));
+});
+
+test('evaluate -m all_trec prints every supported trec_eval measure in trec_eval order', async () => {
+  const r = await runCli([
+    'evaluate',
+    '--qrels',
+    path.join(F, 'cranfield.qrels'),
+    '--run',
+    path.join(F, 'cranfield.run'),
+    '-m',
+    'all_trec',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const rows = r.stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.split('\t'));
+  const names = rows.map((row) => row[0].trim());
+  assert.deepEqual(names.slice(0, 11), [
+    'num_q',
+    'num_ret',
+    'num_rel',
+    'num_rel_ret',
+    'map',
+    'gm_map',
+    'Rprec',
+    'bpref',
+    'recip_rank',
+    'iprec_at_recall_0.00',
+    'iprec_at_recall_0.10',
+  ]);
+  assert.deepEqual(names.slice(-4), ['map_cut_1000', 'success_1', 'success_5', 'success_10']);
+  assert.equal(names.length, 61);
+  // Counts print as integers and equal the reference's sums (58 of 65 judged queries are in the run).
+  const expected = JSON.parse(readFileSync(path.join(F, 'cranfield.expected.json'), 'utf8')) as {
+    mean: Record<string, number>;
+  };
+  for (const key of ['num_q', 'num_ret', 'num_rel', 'num_rel_ret'])
+    assert.equal(rows[names.indexOf(key)][2], String(expected.mean[key]));
+  for (const key of ['map', 'gm_map', 'Rprec', 'bpref', 'infAP', 'success_5', 'iprec_at_recall_0.50']) {
+    assert.equal(Number(rows[names.indexOf(key)][2]).toFixed(4), expected.mean[key].toFixed(4), key);
+  }
 });
 
 test('evaluate prints the default measures as <measure>\\tall\\t<value> lines', async () => {
@@ -53,7 +112,7 @@ test('evaluate prints the default measures as <measure>\\tall\\t<value> lines', 
     .map((l) => l.split('\t'));
   assert.deepEqual(
     rows.map((row) => row[0].trim()),
-    ['ndcg_cut_10', 'map', 'recip_rank', 'P_10', 'recall_100'],
+    ['map', 'recip_rank', 'P_10', 'recall_100', 'ndcg_cut_10'], // trec_eval's order, not the -m order
   );
   for (const row of rows) {
     assert.equal(row[1], 'all');

@@ -134,9 +134,21 @@ test('untied towers, cosine, BM25 hard negatives and gradient caching together',
     '1',
     '--cache-mini-batch',
     '2',
+    '--max-length',
+    '32',
     '--quiet',
   ]);
   assert.equal(r.code, 0, r.stderr);
+  // Issue 12: --max-length is saved with the model; say so, once.
+  assert.equal(
+    r.stderr.match(/saved max_seq_length: 32 with the model \(from --max-length\)/g)?.length,
+    1,
+    r.stderr,
+  );
+  for (const tower of ['query', 'passage']) {
+    const config = JSON.parse(readFileSync(path.join(out, tower, 'sentence_bert_config.json'), 'utf8'));
+    assert.equal(config.max_seq_length, 32);
+  }
   assert.match(r.stderr, /mined 1 BM25 hard negative\(s\) per query; kept \d+ of 12 examples/);
   assert.match(r.stderr, /gradient cache, mini-batch 2\), untied towers, cosine/);
   // Untied towers are one sentence-transformers Router model (query and document routes).
@@ -181,7 +193,7 @@ test('bad inputs are one-line errors naming the problem', async () => {
     [
       ['--steps', '5', '--warmup', '10', '--batch-size', '4'],
       1,
-      /warmupSteps: \(10\) must not exceed totalSteps \(5\)/,
+      /warmupSteps: \(10\) must not exceed the number of training steps: steps is 5/,
     ],
     [['--steps', '5', '--epochs', '1'], 2, /--epochs and --steps exclude each other/],
     [['--similarity', 'l2'], 2, /--similarity must be one of dot\|cosine, got 'l2'/],

@@ -7,6 +7,10 @@ import { readQrels, writeQrels } from '../../src/data/qrels.js';
 import { InputFormatError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { SCIFACT_DIR } from '../helpers/data.js';
+import { examplesFromQrels } from '../../src/train/examples.js';
+import { Bm25Index } from '../../src/index/bm25.js';
+import { searchResultToRun } from '../../src/index/result-run.js';
+import { evaluateRun } from '../../src/eval/metrics.js';
 
 function dataset(files: Record<string, string>): string {
   const dir = tmpDir();
@@ -138,4 +142,82 @@ test('SciFact qrels read through the BEIR and TREC paths agree', async () => {
   const f = path.join(tmpDir(), 'scifact.qrels');
   await writeQrels(f, beir);
   assert.deepEqual(await readQrels(f), beir);
+});
+
+test('loadBeir: a missing data directory says so (not "no qrels/*.tsv found")', async () => {
+  const dir = path.join(tmpDir(), 'scifcat');
+  await assert.rejects(
+    loadBeir(dir),
+    (e: unknown) =>
+      e instanceof InputFormatError &&
+      e.file === dir &&
+      /: no such directory \(a BEIR dataset directory holds/.test(e.message),
+  );
+  const file = path.join(tmpDir(), 'corpus.jsonl');
+  writeFileSync(file, '');
+  await assert.rejects(loadBeir(file), /corpus\.jsonl: is a file; expected a BEIR dataset directory/);
+});
+
+test('issue 12: numeric JSON ids are kept exactly as written (corpus and queries), never rounded', async () => {
+  const dir = dataset({
+    'corpus.jsonl':
+      '{"_id": 1234567890123456789, "title": "", "text": "macrophages"}\n' +
+      '{"_id": 1234567890123456788, "text": "other"}\n{"_id": 1.50, "text": "x"}\n{"_id": -0, "text": "y"}\n' +
+      '{"_id": 12, "text": 7.0, "title": 1e2}\n',
+    'queries.jsonl': '{"_id": 9007199254740993, "text": "where do macrophages come from"}\n',
+    'qrels/test.tsv': 'query-id\tcorpus-id\tscore\n9007199254740993\t1234567890123456789\t1\n',
+  });
+  const { corpus, queries, qrels } = await loadBeir(dir);
+  assert.deepEqual(
+    corpus.map((d) => d.id),
+    ['1234567890123456789', '1234567890123456788', '1.50', '-0', '12'],
+  );
+  assert.deepEqual(corpus[4], { id: '12', title: '1e2', text: '7.0' });
+  assert.deepEqual([...queries.keys()], ['9007199254740993']);
+  const examples = examplesFromQrels({ queries, corpus, qrels });
+  assert.deepEqual(examples, [
+    {
+      query: 'where do macrophages come from',
+      positive: 'macrophages',
+      queryId: '9007199254740993',
+      positiveId: '1234567890123456789',
+    },
+  ]);
+});
+
+test('issue 13: invalid UTF-8 in a corpus or queries line is an error naming file and line', async () => {
+  const dir = dataset(GOOD);
+  const corpus = path.join(dir, 'corpus.jsonl');
+  writeFileSync(
+    corpus,
+    Buffer.concat([
+      Buffer.from('{"_id":"d4","text":"a"}\n{"_id":"d4'),
+      Buffer.from([0xff]),
+      Buffer.from('","text":"b"}\n'),
+    ]),
+  );
+  await rejectsAt(corpusOf(corpus), corpus, 2, /invalid UTF-8/);
+  const queries = path.join(dir, 'queries.jsonl');
+  writeFileSync(
+    queries,
+    Buffer.concat([Buffer.from('{"_id":"q'), Buffer.from([0xc3, 0x28]), Buffer.from('","text":"b"}\n')]),
+  );
+  await rejectsAt(readQueries(queries), queries, 1, /invalid UTF-8/);
+});
+
+test('issue 12: with a numeric corpus id, BM25 retrieval scores nDCG@10 1.0 (the id read back matches the qrels)', async () => {
+  const dir = dataset({
+    'corpus.jsonl':
+      '{"_id": 1234567890123456789, "title": "", "text": "macrophages are seeded before birth"}\n' +
+      '{"_id": "d2", "title": "", "text": "obesity and quality of life"}\n',
+    'queries.jsonl': '{"_id": "q1", "text": "when are macrophages seeded"}\n',
+    'qrels/test.tsv': 'query-id\tcorpus-id\tscore\nq1\t1234567890123456789\t1\n',
+  });
+  const { corpus, queries, qrels } = await loadBeir(dir);
+  const bm25 = new Bm25Index();
+  bm25.addDocuments(corpus);
+  const result = bm25.search([...queries.values()], 2);
+  assert.equal(result.ids[0][0], '1234567890123456789');
+  const run = searchResultToRun(result, [...queries.keys()]);
+  assert.equal(evaluateRun(qrels, run, ['ndcg_cut.10']).mean.ndcg_cut_10, 1);
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { readQrels, readQrelsWithFormat, writeQrels } from '../../src/data/qrels.js';
 import { InputFormatError } from '../../src/errors.js';
+import { evaluateRun } from '../../src/eval/metrics.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 function file(content: string, name = 'qrels.txt'): string {
@@ -102,4 +103,62 @@ test('writeQrels writes TREC qrels that read back the same', async () => {
   assert.equal(readFileSync(f, 'utf8'), 'q1 0 d1 3\nq1 0 d2 0\nq2 0 d1 1\n');
   assert.deepEqual(await readQrels(f), qrels);
   await assert.rejects(writeQrels(f, new Map([['q1', new Map([['a b', 1]])]])), /qrels: document id "a b"/);
+});
+
+test('issue 13: a headerless BEIR file whose first grade is written 1.0 is data (grade 1), not a header', async () => {
+  const f = file('q1\td1\t1.0\nq1\td2\t1\n', 'qrels.tsv');
+  const qrels = await readQrels(f);
+  assert.deepEqual(
+    [...(qrels.get('q1') ?? [])],
+    [
+      ['d1', 1],
+      ['d2', 1],
+    ],
+  );
+  // d1 first, a non-relevant d3, then d2: AP = (1/1 + 2/3) / 2. Skipping line 1 as a header gave 1/3.
+  const run = new Map([
+    [
+      'q1',
+      new Map([
+        ['d1', 3],
+        ['d3', 2],
+        ['d2', 1],
+      ]),
+    ],
+  ]);
+  assert.equal(evaluateRun(qrels, run, ['map']).mean.map, (1 + 2 / 3) / 2);
+  // A grade that is not an integer value is refused (trec_eval's atol would read 0.5 as 0, silently).
+  const g = file('q1\td1\t0.5\n', 'half.tsv');
+  await rejectsAt(readQrels(g), g, 1, /non-integer grade '0.5'/);
+});
+
+test('issue 13: only the exact BEIR header is skipped; a headerless BEIR file keeps its first line', async () => {
+  const q = await readQrels(file('q1\td1\t1\nq1\td2\t0\n', 'a.tsv'));
+  assert.deepEqual(
+    [...(q.get('q1') ?? [])],
+    [
+      ['d1', 1],
+      ['d2', 0],
+    ],
+  );
+  const h = await readQrels(file('query-id\tcorpus-id\tscore\nq1\td1\t1\n', 'b.tsv'));
+  assert.deepEqual([...h.keys()], ['q1']);
+  const g = file('qid\tdocid\tgrade\nq1\td1\t1\n', 'c.tsv');
+  await rejectsAt(readQrels(g), g, 1, /non-integer grade 'grade'/);
+});
+
+test('issue 13: grades use the strict decimal grammar (no 0x, no unsafe integers)', async () => {
+  const f = file('q1 0 d1 0x1\n');
+  await rejectsAt(readQrels(f), f, 1, /non-integer grade '0x1'/);
+  const g = file('q1 0 d1 99999999999999999999\n');
+  await rejectsAt(readQrels(g), g, 1, /non-integer grade/);
+});
+
+test('issue 13: invalid UTF-8 in a qrels id is an error naming file and line, not U+FFFD', async () => {
+  const f = path.join(tmpDir(), 'bad.tsv');
+  writeFileSync(
+    f,
+    Buffer.concat([Buffer.from('q1\td4\t1\nq1\td4'), Buffer.from([0xfe]), Buffer.from('\t1\n')]),
+  );
+  await rejectsAt(readQrels(f), f, 2, /invalid UTF-8/);
 });

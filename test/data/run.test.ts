@@ -43,9 +43,9 @@ test('readRun errors name file and line', async () => {
   let f = file('q1 Q0 d1 1 0.5 t\nq1 Q0 d2 2 0.4\n');
   await rejectsAt(readRun(f), f, 2, /expected 6 fields 'qid Q0 docid rank score tag', got 5/);
   f = file('q1 Q0 d1 1 high t\n');
-  await rejectsAt(readRun(f), f, 1, /score 'high' is not a finite number/);
+  await rejectsAt(readRun(f), f, 1, /score 'high' is not a finite decimal number/);
   f = file('q1 Q0 d1 1 NaN t\n');
-  await rejectsAt(readRun(f), f, 1, /score 'NaN' is not a finite number/);
+  await rejectsAt(readRun(f), f, 1, /score 'NaN' is not a finite decimal number/);
   f = file('q1 Q0 d1 1 0.5 t\nq2 Q0 d1 1 0.5 t\nq1 Q0 d1 2 0.3 t\n');
   await rejectsAt(readRun(f), f, 3, /duplicate document 'd1' for query 'q1' \(first at line 1\)/);
   f = file('\n\n');
@@ -93,4 +93,25 @@ test('writeRun rejects bad arguments by name', async () => {
     writeRun(f, new Map([['q1', new Map([['d1', Infinity]])]])),
     /run: score of document 'd1'/,
   );
+});
+
+test('issue 13: run scores use the strict decimal grammar (Number() reads 0b11 as 3, trec_eval as 0)', async () => {
+  for (const score of ['0b11', '0o17', '0x1F', 'Infinity', '1e999']) {
+    const f = file(`q1 Q0 d1 1 1.5 t\nq1 Q0 d2 2 ${score} t\n`);
+    await rejectsAt(readRun(f), f, 2, new RegExp(`score '${score}' is not a finite decimal number`));
+  }
+  const run = await readRun(file('q1 Q0 d1 1 -1.5e2 t\nq1 Q0 d2 2 .25 t\n'));
+  assert.deepEqual(
+    [...(run.get('q1') ?? [])],
+    [
+      ['d1', -150],
+      ['d2', 0.25],
+    ],
+  );
+});
+
+test('issue 13: invalid UTF-8 in a run id is an error naming file and line', async () => {
+  const f = path.join(tmpDir(), 'bad.run');
+  writeFileSync(f, Buffer.concat([Buffer.from('q1 Q0 d4'), Buffer.from([0xff]), Buffer.from(' 1 1 t\n')]));
+  await rejectsAt(readRun(f), f, 1, /invalid UTF-8/);
 });

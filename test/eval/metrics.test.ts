@@ -12,6 +12,10 @@ import {
   recallAt,
 } from '../../src/eval/metrics.js';
 import { ArgumentError } from '../../src/errors.js';
+import { readQrels, writeQrels } from '../../src/data/qrels.js';
+import { readRun, writeRun } from '../../src/data/run.js';
+import { tmpDir } from '../helpers/tmp.js';
+import path from 'node:path';
 
 const j = (entries: [string, number][]): Map<string, number> => new Map(entries);
 
@@ -185,5 +189,81 @@ test('evaluateRun errors: unsupported measure, no shared query', () => {
   assert.throws(
     () => evaluateRun(qrels, run, ['map']),
     /run: no query of the run has judgements in the qrels \(run query ids look like '1'\)/,
+  );
+});
+
+test('issue 12: an empty per-query map is no query, in qrels or run, and agrees with the file path', async () => {
+  const qrels = new Map([
+    [
+      'q1',
+      j([
+        ['d1', 0],
+        ['d2', 1],
+        ['d3', 0],
+      ]),
+    ],
+    ['q2', new Map<string, number>()],
+    [
+      'q3',
+      j([
+        ['d2', 1],
+        ['d3', 1],
+      ]),
+    ],
+  ]);
+  const run = new Map([
+    [
+      'q1',
+      j([
+        ['d1', 3],
+        ['d2', 2],
+        ['d3', 1],
+      ]),
+    ],
+    [
+      'q2',
+      j([
+        ['d1', 3],
+        ['d2', 2],
+      ]),
+    ],
+    [
+      'q3',
+      j([
+        ['d1', 3],
+        ['d2', 2],
+        ['d3', 1],
+      ]),
+    ],
+  ]);
+  // By hand: q1 AP = 1/2, nDCG = 1/log2(3); q3 AP = (1/2 + 2/3) / 2, nDCG = (1/log2 3 + 1/2) / (1 + 1/log2 3).
+  const ap = (0.5 + (0.5 + 2 / 3) / 2) / 2;
+  const nd = (1 / Math.log2(3) + (1 / Math.log2(3) + 0.5) / (1 + 1 / Math.log2(3))) / 2;
+  const memory = evaluateRun(qrels, run, ['map', 'ndcg']);
+  assert.ok(Math.abs(memory.mean.map - ap) < 1e-12 && Math.abs(ap - 0.5417) < 1e-4, String(memory.mean.map));
+  assert.ok(
+    Math.abs(memory.mean.ndcg - nd) < 1e-12 && Math.abs(nd - 0.6622) < 1e-4,
+    String(memory.mean.ndcg),
+  );
+  assert.deepEqual([...memory.perQuery.keys()], ['q1', 'q3']);
+
+  const dir = tmpDir();
+  await writeQrels(path.join(dir, 'qrels'), qrels);
+  await writeRun(path.join(dir, 'run'), run);
+  const fromFiles = [await readQrels(path.join(dir, 'qrels')), await readRun(path.join(dir, 'run'))] as const;
+  for (const complete of [false, true]) {
+    const a = evaluateRun(qrels, run, ['map', 'ndcg', 'P.5'], { complete });
+    const b = evaluateRun(...fromFiles, ['map', 'ndcg', 'P.5'], { complete });
+    assert.deepEqual(a, b, `complete: ${complete}`);
+  }
+
+  // The same for an empty map in the run: q3 has no line, so only -c counts it (as 0), over q1 and q3.
+  const emptyRun = new Map([...run, ['q3', new Map<string, number>()]]);
+  assert.deepEqual([...evaluateRun(qrels, emptyRun, ['map']).perQuery.keys()], ['q1']);
+  assert.equal(evaluateRun(qrels, emptyRun, ['map'], { complete: true }).mean.map, 0.5 / 2);
+  await writeRun(path.join(dir, 'run2'), emptyRun);
+  assert.deepEqual(
+    evaluateRun(qrels, emptyRun, ['map'], { complete: true }),
+    evaluateRun(fromFiles[0], await readRun(path.join(dir, 'run2')), ['map'], { complete: true }),
   );
 });

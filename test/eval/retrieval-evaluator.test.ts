@@ -4,11 +4,13 @@ import { test } from 'node:test';
 import { readRun } from '../../src/data/run.js';
 import { evaluateRun, mrrAt, rankDocuments } from '../../src/eval/metrics.js';
 import { formatEvaluationTable, RetrievalEvaluator } from '../../src/eval/retrieval-evaluator.js';
+import { compareRuns } from '../../src/eval/significance.js';
 import type { RetrievalEncoder } from '../../src/eval/retrieval-evaluator.js';
 import { Bm25Index } from '../../src/index/bm25.js';
 import { recallOfResults } from '../../src/index/recall.js';
-import type { CorpusDoc, Matrix, Qrels } from '../../src/types.js';
+import type { CorpusDoc, Matrix, Qrels, Run } from '../../src/types.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { randomMatrix } from '../index/helpers.js';
 
 /** A deterministic stand-in encoder: hashed bag of words, so similar texts get similar vectors. */
 function hashEncoder(dim = 32): RetrievalEncoder & { calls: number } {
@@ -119,9 +121,49 @@ test('rows match the written runs re-scored with evaluateRun, and recall@10 vs e
   ids.forEach((q, i) => assert.deepEqual(rankDocuments(bmRun.get(q)!), direct.ids[i]));
   const text = formatEvaluationTable(table);
   assert.match(text, /^index\s+nDCG@10\s+MRR@10\s+R@100\s+MAP@100\s+R@10 vs exact$/m);
-  assert.match(text, /^hnsw ef=200\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}$/m);
-  assert.match(text, /^bm25(\s+\d\.\d{4}){4}\s+-$/m);
+  assert.match(text, /^hnsw ef=200\s+\d\.\d{4}†?\s+\d\.\d{4}\s+\d\.\d{4}†?\s+\d\.\d{4}†?\s+\d\.\d{4}$/m);
+  assert.match(text, /^bm25(\s+\d\.\d{4}†?){4}\s+-$/m);
   assert.match(text, /240 documents, 15 queries, depth 100/);
+
+  // Rows after the first carry the Holm-corrected paired t-test against it, as `compare` computes it.
+  const runs = new Map<string, Run>();
+  for (const row of table.rows) runs.set(row.name, await readRun(row.runFile!));
+  assert.equal(table.rows[0].significance, undefined);
+  for (const [field, measure] of [
+    ['ndcg10', 'ndcg_cut.10'],
+    ['map100', 'map_cut.100'],
+  ] as const) {
+    const expected = compareRuns(qrels, runs, { measure, baseline: 'exact', correction: 'holm' });
+    for (const pair of expected.pairs) {
+      const got = table.rows.find((r) => r.name === pair.run)!.significance![field]!;
+      assert.ok(Math.abs(got.pValue - pair.pValueCorrected) < 1e-9, `${pair.run} ${measure}`);
+      assert.equal(got.significant, pair.significant);
+    }
+  }
+});
+
+test('formatEvaluationTable marks significant differences from the first row with †', () => {
+  const base = { ndcg10: 0.5, mrr10: 0.5, recall100: 0.9, map100: 0.4 };
+  const text = formatEvaluationTable({
+    rows: [
+      { name: 'exact', index: 'exact', ...base },
+      {
+        name: 'bm25',
+        index: 'bm25',
+        ...base,
+        ndcg10: 0.3,
+        significance: {
+          ndcg10: { pValue: 0.001, significant: true },
+          map100: { pValue: 0.2, significant: false },
+        },
+      },
+    ],
+    k: 100,
+    documents: 10,
+    queries: 5,
+  });
+  assert.match(text, /^bm25\s+0\.3000†\s+0\.5000\s+0\.9000\s+0\.4000\s+-$/m);
+  assert.match(text, /† differs from exact \(paired test, Holm-corrected over the rows, p < 0\.05\)/);
 });
 
 test('MRR@10 is reciprocal rank cut at 10', async () => {
@@ -190,4 +232,90 @@ test('configuration errors are clear', async () => {
     table.rows.map((r) => r.name),
     ['bm25'],
   );
+});
+
+test('issue 12: a query with an empty judgement map is not evaluated (MRR@10 and the means agree)', async () => {
+  const corpus: CorpusDoc[] = Array.from({ length: 5 }, (_, i) => ({
+    id: `d${i}`,
+    title: '',
+    text: String(5 - i),
+  }));
+  const encoder: RetrievalEncoder = {
+    async encode(texts) {
+      return {
+        data: Float32Array.from(texts, (t) => (t.startsWith('query') ? 1 : Number(t))),
+        rows: texts.length,
+        cols: 1,
+      };
+    },
+  };
+  const queries = new Map([
+    ['a', 'query a'],
+    ['b', 'query b'],
+  ]);
+  const qrels: Qrels = new Map([
+    ['a', new Map([['d1', 1]])], // rank 2
+    ['b', new Map<string, number>()],
+  ]);
+  const table = await new RetrievalEvaluator({
+    corpus,
+    queries,
+    qrels,
+    indexes: ['exact'],
+    quiet: true,
+  }).evaluate(encoder);
+  assert.equal(table.rows[0].mrr10, 1 / 2);
+  assert.equal(table.rows[0].ndcg10, 1 / Math.log2(3));
+});
+
+test('issue 12: an HNSW row far below exact search is flagged, naming the other ip graph', async () => {
+  const n = 2000;
+  const d = 32;
+  const docs = randomMatrix(n, d, 91);
+  const scales = randomMatrix(n, 1, 92);
+  for (let r = 0; r < n; r++) {
+    const s = 0.2 + 4.8 * (0.5 + 0.5 * Math.tanh(scales.data[r]));
+    for (let j = 0; j < d; j++) docs.data[r * d + j] *= s;
+  }
+  const qs = randomMatrix(40, d, 93);
+  const encoder: RetrievalEncoder = {
+    async encode(texts) {
+      const data = new Float32Array(texts.length * d);
+      texts.forEach((t, i) => {
+        const [src, row] = t.startsWith('q') ? [qs, Number(t.slice(1))] : [docs, Number(t)];
+        data.set(src.data.subarray(row * d, (row + 1) * d), i * d);
+      });
+      return { data, rows: texts.length, cols: d };
+    },
+  };
+  const corpus: CorpusDoc[] = Array.from({ length: n }, (_, i) => ({
+    id: `d${i}`,
+    title: '',
+    text: String(i),
+  }));
+  const queries = new Map(Array.from({ length: 40 }, (_, i) => [`q${i}`, `q${i}`] as const));
+  const qrels: Qrels = new Map(
+    Array.from({ length: 40 }, (_, i) => [`q${i}`, new Map([[`d${i}`, 1]])] as const),
+  );
+  const run = async (mipsTransform: boolean | 'auto') =>
+    formatEvaluationTable(
+      await new RetrievalEvaluator({
+        corpus,
+        queries,
+        qrels,
+        indexes: ['hnsw'],
+        ef: [16],
+        k: 10,
+        hnsw: { M: 16, efConstruction: 100, mipsTransform },
+        quiet: true,
+      }).evaluate(encoder),
+    );
+  const forced = await run(true);
+  assert.match(forced, /hnsw ip graph: MIPS-to-L2 reduction/);
+  assert.match(
+    forced,
+    /warning: hnsw ef=16 finds 0\.\d+ of exact search's top 10 \(< 0\.95\); .*--mips-transform off/,
+  );
+  const auto = await run('auto');
+  assert.match(auto, /hnsw ip graph: hnswlib's ip space/);
 });

@@ -45,6 +45,10 @@ for (const [name, qrelsFile] of [
     const complete = evaluateRun(qrels, run, expected.measures, { complete: true });
     assertClose(complete.mean, expected.meanComplete, `${name} -c mean`);
     assert.ok(complete.mean.map < plain.mean.map, 'missing queries must pull the -c mean down');
+    const missing = [...qrels.keys()].filter((q) => !plain.perQuery.has(q));
+    assert.ok(missing.length > 0);
+    assert.deepEqual([...(complete.perQueryMissing ?? new Map()).keys()].sort(), missing.sort());
+    assert.equal(plain.perQueryMissing, undefined);
 
     const ident = evaluateRun(qrels, run, expected.measures, { ignoreIdenticalIds: true });
     for (const [qid, values] of Object.entries(expected.perQueryIgnoreIdenticalIds)) {

@@ -92,7 +92,12 @@ test('demo --quick: report with every row, finite numbers, plots and model; no t
     assert.equal(row.recallVsExact !== undefined, row.key.startsWith('hnsw'), row.name);
     // Each row appears in the report's table with its nDCG@10 x100 as computed.
     assert.ok(report.includes(`| ${row.name} | ${(100 * row.ndcg10).toFixed(2)} |`), row.name);
+    // Every row but BM25 carries its Holm-corrected paired t-test on nDCG@10 against BM25.
+    if (row.key === 'bm25') assert.equal(row.vsBm25, undefined);
+    else assert.ok(row.vsBm25!.pValue >= 0 && row.vsBm25!.pValue <= 1, row.name);
+    assert.equal(row.vsBm25?.significant === true, row.vsBm25 !== undefined && row.vsBm25.pValue < 0.05);
   }
+  assert.ok(report.includes('| p vs BM25 (nDCG@10) |'));
   assert.doesNotMatch(report, /NaN|Infinity|undefined/);
   assert.match(report, /\(--quick\)/);
   assert.ok(report.includes(`Backend: **${currentBackend()}**`));

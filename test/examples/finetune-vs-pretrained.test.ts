@@ -40,7 +40,10 @@ function table(stdout: string, heading: string): Map<string, number[]> {
   assert.ok(start >= 0, `no '${heading}' in:\n${stdout}`);
   const rows = new Map<string, number[]>();
   for (const line of stdout.slice(start).split('\n').slice(2)) {
-    const m = /^(exact|hnsw ef=\d+|bm25)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\S+)$/.exec(line);
+    // † marks a value that differs significantly from the first row (formatEvaluationTable).
+    const m = /^(exact|hnsw ef=\d+|bm25)\s+([\d.]+)†?\s+([\d.]+)\s+([\d.]+)†?\s+([\d.]+)†?\s+(\S+)$/.exec(
+      line,
+    );
     if (m === null) break;
     rows.set(m[1], m.slice(2, 6).map(Number));
   }

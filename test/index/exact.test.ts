@@ -37,9 +37,9 @@ for (const metric of ['ip', 'cosine', 'l2'] as Metric[]) {
     const expected = fixtureJson<Expected>('exact-topk.json');
     // A small block size so that blocks, the 4-query groups and the remainder loop are all exercised.
     const index = new ExactIndex({ dim: docs.cols, metric, blockSize: 37 });
-    index.add(rows(docs, 0, 100), docIds.slice(0, 100));
-    index.add(rows(docs, 100, docs.rows), docIds.slice(100));
-    const got = index.search(queries, expected.k);
+    await index.add(rows(docs, 0, 100), docIds.slice(0, 100));
+    await index.add(rows(docs, 100, docs.rows), docIds.slice(100));
+    const got = await index.search(queries, expected.k);
     expected[metric].forEach((e, q) => {
       assert.deepEqual(got.ids[q], e.ids, `query ${q}`);
       e.scores.forEach((s, j) =>
@@ -49,7 +49,7 @@ for (const metric of ['ip', 'cosine', 'l2'] as Metric[]) {
   });
 }
 
-test('the fixture really has ties, broken by higher id first', () => {
+test('the fixture really has ties, broken by higher id first', async () => {
   const expected = fixtureJson<Expected>('exact-topk.json');
   // query 0 equals documents 3, 7 and 250 (identical vectors): doc250 > doc007 > doc003.
   const ranked = expected.ip[0].ids;
@@ -63,13 +63,13 @@ test('save/load round-trips, and the file is refused when truncated or from anot
   const q = randomMatrix(5, 8, 2);
   for (const metric of ['ip', 'cosine', 'l2'] as Metric[]) {
     const index = new ExactIndex({ dim: 8, metric });
-    index.add(m, ids(120));
+    await index.add(m, ids(120));
     const file = path.join(dir, `${metric}.idx`);
     await index.save(file);
     const loaded = await ExactIndex.load(file);
     assert.equal(loaded.size, 120);
     assert.equal(loaded.metric, metric);
-    assert.deepEqual(loaded.search(q, 7), index.search(q, 7));
+    assert.deepEqual(await loaded.search(q, 7), await index.search(q, 7));
   }
   const file = path.join(dir, 'ip.idx');
   const bytes = await fs.readFile(file);
@@ -94,24 +94,24 @@ test('save/load round-trips, and the file is refused when truncated or from anot
   );
 });
 
-test('bad input is a clear ArgumentError', () => {
+test('bad input is a clear ArgumentError', async () => {
   const index = new ExactIndex({ dim: 4 });
   const q = randomMatrix(1, 4, 3);
-  assert.throws(() => index.search(q, 1), /index: cannot search an empty index/);
-  index.add(randomMatrix(3, 4, 4), ['a', 'b', 'c']);
-  assert.throws(() => index.search(q, 4), /k: k = 4 exceeds the number of indexed vectors \(3\)/);
-  assert.throws(() => index.search(q, 0), /k: must be a positive integer, got 0/);
-  assert.throws(
+  await assert.rejects(() => index.search(q, 1), /index: cannot search an empty index/);
+  await index.add(randomMatrix(3, 4, 4), ['a', 'b', 'c']);
+  await assert.rejects(() => index.search(q, 4), /k: k = 4 exceeds the number of indexed vectors \(3\)/);
+  await assert.rejects(() => index.search(q, 0), /k: must be a positive integer, got 0/);
+  await assert.rejects(
     () => index.search(randomMatrix(1, 5, 1), 1),
     /queries: dimension mismatch: vectors have 5 dimensions, the index has 4/,
   );
-  assert.throws(() => index.add(randomMatrix(1, 3, 1), ['x']), /vectors: dimension mismatch/);
+  await assert.rejects(() => index.add(randomMatrix(1, 3, 1), ['x']), /vectors: dimension mismatch/);
   const nan = randomMatrix(2, 4, 5);
   nan.data[6] = Number.NaN;
-  assert.throws(() => index.add(nan, ['x', 'y']), /vectors: row 1 contains NaN/);
-  assert.throws(() => index.add(randomMatrix(2, 4, 6), ['a', 'z']), /ids: duplicate document id 'a'/);
-  assert.throws(() => index.add(randomMatrix(2, 4, 6), ['q', 'q']), /ids: duplicate document id 'q'/);
-  assert.throws(() => index.add(randomMatrix(2, 4, 6), ['q']), /ids: got 1 ids for 2 vectors/);
+  await assert.rejects(() => index.add(nan, ['x', 'y']), /vectors: row 1 contains NaN/);
+  await assert.rejects(() => index.add(randomMatrix(2, 4, 6), ['a', 'z']), /ids: duplicate document id 'a'/);
+  await assert.rejects(() => index.add(randomMatrix(2, 4, 6), ['q', 'q']), /ids: duplicate document id 'q'/);
+  await assert.rejects(() => index.add(randomMatrix(2, 4, 6), ['q']), /ids: got 1 ids for 2 vectors/);
   assert.throws(() => new ExactIndex({ dim: 4, metric: 'dot' as Metric }), ArgumentError);
   assert.equal(index.size, 3, 'failed adds leave the index unchanged');
 });
@@ -121,13 +121,13 @@ test('searches leave tf.memory().numTensors flat (no tensors are created or leak
   const docs = randomMatrix(500, 16, 7);
   const q = randomMatrix(9, 16, 8);
   const exact = new ExactIndex({ dim: 16 });
-  exact.add(docs, ids(500));
+  await exact.add(docs, ids(500));
   const hnsw = new HnswIndex({ dim: 16, M: 8 });
-  hnsw.add(docs, ids(500));
+  await hnsw.add(docs, ids(500));
   const before = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) {
-    exact.search(q, 10);
-    hnsw.search(q, 10, { ef: 50 });
+    await exact.search(q, 10);
+    await hnsw.search(q, 10, { ef: 50 });
   }
   assert.equal(tf.memory().numTensors, before);
 });
@@ -173,18 +173,18 @@ for (const backend of ['wasm', 'cpu'] as const) {
       const topk = fixtureJson<Expected>('exact-topk.json');
       for (const metric of ['ip', 'cosine', 'l2'] as Metric[]) {
         const index = new ExactIndex({ dim: 8, metric, blockSize: 37 });
-        index.add(docs, docIds);
+        await index.add(docs, docIds);
         const before = tf.memory().numTensors;
-        assert.deepEqual(index.search(query, 10).ids[0], expected, metric);
+        assert.deepEqual((await index.search(query, 10)).ids[0], expected, metric);
         // Several queries at once, with the near-tie query among them, in a product wider than one query.
         const many = randomMatrix(6, 8, 11);
         many.data.set(query.data, 3 * 8);
-        assert.deepEqual(index.search(many, 10).ids[3], expected, `${metric}, batched`);
+        assert.deepEqual((await index.search(many, 10)).ids[3], expected, `${metric}, batched`);
         assert.equal(tf.memory().numTensors, before, `${metric}: tensors leaked`);
 
         const fx = new ExactIndex({ dim: fixtureDocs.docs.cols, metric, blockSize: 64 });
-        fx.add(fixtureDocs.docs, fixtureDocs.docIds);
-        const got = fx.search(fixtureDocs.queries, topk.k);
+        await fx.add(fixtureDocs.docs, fixtureDocs.docIds);
+        const got = await fx.search(fixtureDocs.queries, topk.k);
         topk[metric].forEach((e, q) => assert.deepEqual(got.ids[q], e.ids, `${metric} query ${q}`));
       }
     } finally {
@@ -197,13 +197,29 @@ test('wasm: scores beyond float32 range (NaN/Infinity in a float32 product) stil
   await initBackend({ backend: 'wasm' });
   const index = new ExactIndex({ dim: 2 });
   // q.d for 'huge' is 1e40 - 1e40 = 0 in float64, but Infinity - Infinity = NaN in float32.
-  index.add({ data: new Float32Array([1e20, 1e20, 1, 0, 0, 1, -1e20, 1e20]), rows: 4, cols: 2 }, [
+  await index.add({ data: new Float32Array([1e20, 1e20, 1, 0, 0, 1, -1e20, 1e20]), rows: 4, cols: 2 }, [
     'huge',
     'one',
     'minus',
     'far',
   ]);
-  const got = index.search({ data: new Float32Array([1e20, -1e20]), rows: 1, cols: 2 }, 3);
+  const got = await index.search({ data: new Float32Array([1e20, -1e20]), rows: 1, cols: 2 }, 3);
   assert.deepEqual(got.ids[0], ['one', 'huge', 'minus']);
   assert.deepEqual(Array.from(got.scores[0]), [1e20, 0, -1e20].map(Math.fround));
+});
+
+test('capacity reserves rows up front; search and save are as without it', async () => {
+  const docs = randomMatrix(50, 6, 91);
+  const q = randomMatrix(3, 6, 92);
+  const plain = new ExactIndex({ dim: 6 });
+  const reserved = new ExactIndex({ dim: 6, capacity: 50 });
+  for (const index of [plain, reserved]) {
+    await index.add(rows(docs, 0, 20), ids(50).slice(0, 20));
+    await index.add(rows(docs, 20, 50), ids(50).slice(20));
+  }
+  assert.deepEqual(await reserved.search(q, 5), await plain.search(q, 5));
+  const file = path.join(tmpDir(), 'r.idx');
+  await reserved.save(file);
+  assert.equal((await ExactIndex.load(file)).size, 50);
+  assert.throws(() => new ExactIndex({ dim: 6, capacity: -1 }), /capacity: must be a non-negative integer/);
 });

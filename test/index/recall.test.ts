@@ -7,7 +7,7 @@ import type { Matrix } from '../../src/types.js';
 import type { SearchResult, VectorIndex } from '../../src/index/types.js';
 import { ids, randomMatrix } from './helpers.js';
 
-test('recall is |approx ∩ exact| / k averaged over queries', () => {
+test('recall is |approx ∩ exact| / k averaged over queries', async () => {
   assert.equal(
     recallOfResults(
       [
@@ -24,31 +24,31 @@ test('recall is |approx ∩ exact| / k averaged over queries', () => {
   );
 });
 
-test('measureRecall of an exact index against itself is 1, of a wrong index less', () => {
+test('measureRecall of an exact index against itself is 1, of a wrong index less', async () => {
   const docs = randomMatrix(200, 8, 5);
   const q = randomMatrix(10, 8, 6);
   const exact = new ExactIndex({ dim: 8 });
-  exact.add(docs, ids(200));
-  assert.equal(measureRecall(exact, exact, q, 10), 1);
+  await exact.add(docs, ids(200));
+  assert.equal(await measureRecall(exact, exact, q, 10), 1);
   // An "approximate" index that returns the exact results shifted by one row of ids.
   const broken: VectorIndex = {
     dim: 8,
     size: 200,
     metric: 'ip',
-    add() {},
+    async add() {},
     async save() {},
-    search(queries: Matrix, k: number): SearchResult {
-      const r = exact.search(queries, k + 1);
+    async search(queries: Matrix, k: number): Promise<SearchResult> {
+      const r = await exact.search(queries, k + 1);
       return { ids: r.ids.map((x) => x.slice(1)), scores: r.scores.map((s) => s.slice(1)) };
     },
   };
-  assert.ok(Math.abs(measureRecall(broken, exact, q, 10) - 0.9) < 1e-12);
+  assert.ok(Math.abs((await measureRecall(broken, exact, q, 10)) - 0.9) < 1e-12);
   const l2 = new ExactIndex({ dim: 8, metric: 'l2' });
-  l2.add(docs, ids(200));
-  assert.throws(() => measureRecall(l2, exact, q, 10), /approx: indexes differ/);
+  await l2.add(docs, ids(200));
+  await assert.rejects(() => measureRecall(l2, exact, q, 10), /approx: indexes differ/);
 });
 
-test('searchResultToRun keys rows by query id and keeps scores', () => {
+test('searchResultToRun keys rows by query id and keeps scores', async () => {
   const run = searchResultToRun(
     { ids: [['a', 'b'], ['c']], scores: [Float32Array.of(2, 1), Float32Array.of(5)] },
     ['q1', 'q2'],
@@ -77,5 +77,17 @@ test('searchResultToRun keys rows by query id and keeps scores', () => {
         'q',
       ]),
     /queryIds: duplicate query id 'q'/,
+  );
+});
+
+test('issue 12: a query with no exact result is no query, and a short exact list is recalled in full', () => {
+  // Query 2 has no exact result (nothing to recall): it must not count as a 0.
+  assert.equal(recallOfResults([['a', 'b'], ['c', 'x'], []], [['a', 'b'], ['c', 'd'], []], 2), (1 + 0.5) / 2);
+  // An exact list shorter than k (a corpus of 3): finding all 3 is recall 1, not 3/10.
+  assert.equal(recallOfResults([['a', 'b', 'c']], [['c', 'b', 'a']], 10), 1);
+  assert.equal(recallOfResults([[]], [[]], 10), 0);
+  assert.throws(
+    () => recallOfResults([['a']], [['a'], ['b']], 1),
+    /approx: has 1 result lists for 2 exact ones/,
   );
 });

@@ -174,3 +174,23 @@ test('gradient cache equivalence on a tiny BERT (untied, cosine, hard negatives)
   assert.notEqual(run(1), run(2));
   d.dispose();
 });
+
+test('issue 12: the cached loss masks a same-text passage under another id, as the plain loss does', () => {
+  const enc = new ToyEncoder({ seed: 5 });
+  const batch = {
+    queries: ['red apple', 'blue sky'],
+    positives: ['apple', 'sky'],
+    negatives: [['sky'], ['tree']],
+  };
+  const cached = new CachedInBatchNegativesLoss({ miniBatchSize: 1 });
+  const byId = cached.computeGradients(enc, enc, { ...batch, passageIds: ['d1', 'd2', 'd2', 'd3'] });
+  const byText = cached.computeGradients(enc, enc, { ...batch, passageIds: ['d1', 'd2', 'd9', 'd3'] });
+  const plain = new InBatchNegativesLoss().computeGradients(enc, enc, {
+    ...batch,
+    passageIds: ['d1', 'd2', 'd9', 'd3'],
+  });
+  assert.ok(Math.abs(byText.loss - byId.loss) <= 1e-6, `${byText.loss} vs ${byId.loss}`);
+  assert.ok(Math.abs(byText.loss - plain.loss) <= 1e-5, `${byText.loss} vs ${plain.loss}`);
+  tf.dispose([...byId.grads.values(), ...byText.grads.values(), ...plain.grads.values()]);
+  enc.dispose();
+});

@@ -185,3 +185,39 @@ test('computeGradients returns a gradient for every variable and leaks nothing',
   assert.equal(tf.memory().numTensors, before);
   enc.dispose();
 });
+
+test('issue 12: a passage with the same text is masked even under a different id', () => {
+  const q = tf.tensor2d([
+    [1, 0],
+    [0, 1],
+  ]);
+  const p = tf.tensor2d([
+    [1, 0.1],
+    [0.2, 1],
+    [0.2, 1],
+    [0.5, 0.5],
+  ]);
+  const loss = new InBatchNegativesLoss({ similarity: 'dot' });
+  const byId = loss.compute(q, p, { passageIds: ['a', 'b', 'b', 'c'] }).dataSync()[0];
+  const byText = loss
+    .compute(q, p, { passageIds: ['a', 'b', 'b-copy', 'c'], passageTexts: ['A', 'B', 'B', 'C'] })
+    .dataSync()[0];
+  const neither = loss
+    .compute(q, p, { passageIds: ['a', 'b', 'b-copy', 'c'], passageTexts: ['A', 'B', 'B2', 'C'] })
+    .dataSync()[0];
+  assert.equal(byText, byId);
+  assert.ok(neither > byText + 0.1, 'different id and text: a real negative');
+
+  // Through computeGradients: the trainer passes ids, the loss adds the texts.
+  const enc = new ToyEncoder({ seed: 3 });
+  const batch = {
+    queries: ['red apple', 'blue sky'],
+    positives: ['apple', 'sky'],
+    negatives: [['sky'], ['tree']],
+  };
+  const ids = loss.computeGradients(enc, enc, { ...batch, passageIds: ['d1', 'd2', 'd2', 'd3'] });
+  const texts = loss.computeGradients(enc, enc, { ...batch, passageIds: ['d1', 'd2', 'd9', 'd3'] });
+  assert.equal(texts.loss, ids.loss);
+  tf.dispose([...ids.grads.values(), ...texts.grads.values(), q, p]);
+  enc.dispose();
+});

@@ -10,6 +10,7 @@ import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { ToyEncoder } from '../losses/toy-encoder.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { tinyConfig } from '../train/tiny-bert.js';
+import { plainTower } from './plain-tower.js';
 
 const TEXTS = [
   'what causes rain',
@@ -144,4 +145,37 @@ test('bad models and bad files are named errors', async () => {
       /not a bi-encoder config/.test(e.message),
   );
   toy.dispose();
+});
+
+test('bi_encoder.json tower folders and shard names outside the model directory are refused', async () => {
+  const dir = tmpDir();
+  const out = path.join(dir, 'm');
+  // Towers that are not SentenceEncoders: the query/, passage/, bi_encoder.json layout.
+  await BiEncoder.untied(
+    plainTower(await SentenceEncoder.fromScratch(tinyConfig(dir), undefined, { seed: 1 })),
+    plainTower(await SentenceEncoder.fromScratch(tinyConfig(dir), undefined, { seed: 2 })),
+  ).save(out);
+  const cfgFile = path.join(out, 'bi_encoder.json');
+  const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+  writeFileSync(cfgFile, JSON.stringify({ ...cfg, passage: '../../elsewhere' }));
+  const { rmSync } = await import('node:fs');
+  rmSync(path.join(out, 'dense_retrieval_manifest.json')); // so the path rule, not the checksum, answers
+  await assert.rejects(
+    BiEncoder.load(out, { loadEncoder: load }),
+    (e: unknown) =>
+      e instanceof InputFormatError &&
+      e.file === cfgFile &&
+      /"passage" must be a folder inside the model directory, got "..\/..\/elsewhere"/.test(e.message),
+  );
+  const shardDir = path.join(out, 'query');
+  rmSync(path.join(shardDir, 'model.safetensors'));
+  rmSync(path.join(shardDir, 'dense_retrieval_manifest.json'));
+  writeFileSync(
+    path.join(shardDir, 'model.safetensors.index.json'),
+    JSON.stringify({ weight_map: { 'a.weight': '../passage/model.safetensors' } }),
+  );
+  await assert.rejects(
+    load(shardDir),
+    /model\.safetensors\.index\.json: "weight_map" names "\.\.\/passage\/model\.safetensors", which is not a file inside/,
+  );
 });

@@ -285,3 +285,26 @@ test('bad input gives typed errors naming the file or argument', async () => {
     new ArgumentError('text', 'expected a string, got object'),
   );
 });
+
+test('issue 12: the astral-CJK fix runs on code points, and a final capital sigma lowercases as in Rust', async () => {
+  const tok = await TextTokenizer.fromDirectory(BUNDLED_TOKENIZERS.bertBaseUncased);
+  // Rust: each CJK ideograph is its own word, [UNK] [UNK]; the JS library alone gave one [UNK].
+  assert.deepEqual(tok.encodeIds('\u{20000}\u{2A6A5}'), [100, 100]);
+  // Rust lowercases per code point: 'ΟΔΟΣ' ends in σ, as 'ΟΔΟΣΑ' has it inside; JS toLowerCase gives ς.
+  const inner = tok.encodeIds('οδοσ');
+  assert.deepEqual(tok.encodeIds('ΟΔΟΣ'), inner);
+  assert.notDeepEqual(tok.encodeIds('οδος'), inner, 'σ and ς are different tokens, so the test can fail');
+});
+
+test('issue 12: a Lowercase normalizer (in a Sequence) lowercases a final sigma per code point too', async () => {
+  const json = JSON.parse(
+    readFileSync(path.join(BUNDLED_TOKENIZERS.bertBaseUncased, 'tokenizer.json'), 'utf8'),
+  ) as Record<string, unknown>;
+  json.normalizer = {
+    type: 'Sequence',
+    normalizers: [{ type: 'NFD' }, { type: 'Lowercase' }, { type: 'StripAccents' }],
+  };
+  const tok = TextTokenizer.fromJSON(json);
+  assert.deepEqual(tok.encodeIds('ΟΔΟΣ ΟΔΟΣ.'), tok.encodeIds('οδοσ οδοσ.'));
+  assert.notDeepEqual(tok.encodeIds('οδος'), tok.encodeIds('οδοσ'));
+});

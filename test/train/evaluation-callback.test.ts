@@ -61,3 +61,20 @@ test('empty inputs are named errors', () => {
     /qrels: judge none of the given queries/,
   );
 });
+
+test('issue 12: a query with an empty judgement map is not encoded or evaluated', async () => {
+  const seen: string[] = [];
+  const counting: TowerEncoder = {
+    embed(texts: string[]) {
+      seen.push(...texts);
+      return topicEncoder(0).embed(texts);
+    },
+    trainableVariables: () => [],
+  };
+  const partial: Qrels = new Map([...qrels, ['q3', new Map<string, number>()]]);
+  const evaluate = createEvaluationCallback({ corpus, queries, qrels: partial, measures: ['recall.1'] });
+  assert.deepEqual(await evaluate(BiEncoder.tied(counting)), { recall_1: 1 });
+  assert.ok(!seen.includes('where is the forest'), 'q3 has no judgement line, so it is no query');
+  const none: Qrels = new Map([['q0', new Map<string, number>()]]);
+  assert.throws(() => createEvaluationCallback({ corpus, queries, qrels: none }), /qrels: judge none/);
+});

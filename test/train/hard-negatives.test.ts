@@ -145,3 +145,21 @@ test('examplesFromQrels makes one example per relevant pair, with BEIR passage t
     /corpus: document 'd1' \(judged for query 'q1'\) is not in the corpus/,
   );
 });
+
+test('issue 12: a document with the text of a judged positive (a duplicate under another id) is no negative, nor two of one text', async () => {
+  const dupCorpus: CorpusDoc[] = [
+    { id: 'p', title: '', text: 'Identical abstract text.' },
+    { id: 'copy', title: '', text: 'Identical abstract text.' },
+    { id: 'n1', title: '', text: 'other' },
+    { id: 'n1-copy', title: '', text: 'other' },
+    { id: 'n2', title: '', text: 'third' },
+  ];
+  const mined = await mineHardNegatives({
+    queries: new Map([['q', 'query']]),
+    corpus: dupCorpus,
+    qrels: new Map([['q', new Map([['p', 1]])]]),
+    search: (texts) => texts.map(() => ['p', 'copy', 'n1', 'n1-copy', 'n2']),
+    count: 2,
+  });
+  assert.deepEqual(mined.get('q'), ['n1', 'n2']);
+});

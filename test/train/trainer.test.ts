@@ -319,7 +319,7 @@ test('bad training setups are named errors', async () => {
     () =>
       new Trainer({ model: m, loss, batchSize: 4, steps: 10, warmupSteps: 20, quiet: true }).train(data()),
     'warmupSteps',
-    /\(20\) must not exceed totalSteps \(10\)/,
+    /\(20\) must not exceed the number of training steps: steps is 10/,
   );
   const mixed = [...data(true).slice(0, 3), ...data().slice(3)];
   await expectArg(

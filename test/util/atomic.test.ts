@@ -31,3 +31,63 @@ test('writeDirAtomic keeps the old directory when building fails', async () => {
   assert.equal(readFileSync(path.join(target, 'w'), 'utf8'), 'v2');
   assert.ok(!existsSync(path.join(dir, 'ckpt.old')));
 });
+
+/** The pid of a process that has exited (so it is certainly not running now). */
+async function deadPid(): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['-e', '0']);
+  await new Promise((resolve) => child.once('exit', resolve));
+  return child.pid!;
+}
+
+test('temp files of killed writers are removed on the next write into the directory; live ones stay', async () => {
+  const { createHash } = await import('node:crypto');
+  const { mkdirSync, utimesSync } = await import('node:fs');
+  const os = await import('node:os');
+  const host = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 6);
+  const dir = tmpDir();
+  const dead = await deadPid();
+  const live = process.ppid; // the test runner: alive for the whole test
+  const names = {
+    deadFile: `.target.idx.tmp-${host}-${dead}-0123abcd`,
+    deadLegacy: `.target.idx.tmp-${dead}-89abcdef`, // written by an older version (no host part)
+    deadStep: `.step-00000010.tmp-${host}-${dead}-00ff00ff`, // a checkpoint directory being built
+    liveFile: `.target.idx.tmp-${host}-${live}-11111111`,
+    liveOld: `.other.tmp-${host}-${live}-22222222`,
+    otherHost: `.target.idx.tmp-abcdef-${dead}-33333333`,
+    orphanOld: `.lost.tmp-${host}-${dead}-44444444.old`, // the only copy of `lost`, which is missing
+    userFile: '.target.idx.tmp-notes',
+  };
+  for (const [key, name] of Object.entries(names)) {
+    if (key === 'deadStep' || key === 'orphanOld') {
+      mkdirSync(path.join(dir, name));
+      writeFileSync(path.join(dir, name, 'weights.bin'), 'x');
+    } else writeFileSync(path.join(dir, name), 'partial');
+  }
+  const twoDaysAgo = new Date(Date.now() - 48 * 3600 * 1000);
+  utimesSync(path.join(dir, names.liveOld), twoDaysAgo, twoDaysAgo);
+  await writeFileAtomic(path.join(dir, 'target.idx'), 'data');
+  const left = new Set(readdirSync(dir));
+  assert.ok(left.has('target.idx'));
+  for (const gone of [names.deadFile, names.deadLegacy, names.deadStep, names.liveOld]) {
+    assert.ok(!left.has(gone), `${gone} should have been removed`);
+  }
+  for (const kept of [names.liveFile, names.otherHost, names.orphanOld, names.userFile]) {
+    assert.ok(left.has(kept), `${kept} should have been kept`);
+  }
+});
+
+test('writeDirAtomic sweeps litter too (a killed checkpoint write), and the hnsw temp pattern works', async () => {
+  const { removeStaleTemps } = await import('../../src/util/atomic.js');
+  const dir = tmpDir();
+  const dead = await deadPid();
+  writeFileSync(path.join(dir, `.step-00000020.tmp-${dead}-abcdef01`), 'x');
+  await writeDirAtomic(path.join(dir, 'step-00000030'), async (tmp) =>
+    writeFileSync(path.join(tmp, 'w'), 'v'),
+  );
+  assert.deepEqual(readdirSync(dir), ['step-00000030']);
+  writeFileSync(path.join(dir, `dr-hnsw-${dead}-0123456789ab.bin`), 'graph');
+  writeFileSync(path.join(dir, `dr-hnsw-${process.ppid}-0123456789ab.bin`), 'graph');
+  const removed = await removeStaleTemps(dir, /^dr-hnsw-(?<pid>\d+)-[0-9a-f]{12}\.bin$/);
+  assert.deepEqual(removed, [path.join(dir, `dr-hnsw-${dead}-0123456789ab.bin`)]);
+});

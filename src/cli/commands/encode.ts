@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { readLines } from '../../data/lines.js';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveModelSource } from '../../checkpoint/hub.js';
@@ -14,6 +14,8 @@ import type { OptionValues } from '../command.js';
 import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
+import { runShardEncode, runShardMerge, SHARD_HELP, SHARD_OPTIONS } from './encode-shards.js';
+import { parseInteger } from '../../util/number.js';
 
 /**
  * Texts of an input file: `.txt` gives one text per line (blank lines inside the file are kept as empty
@@ -24,11 +26,8 @@ export async function readTexts(file: string, flag = 'input'): Promise<string[]>
   const ext = path.extname(file).toLowerCase();
   const texts: string[] = [];
   if (ext === '.txt') {
-    let raw = await fs.readFile(file, 'utf8');
-    if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
-    const lines = raw.split(/\r?\n/);
-    if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-    texts.push(...lines);
+    // Through the shared line reader, so invalid UTF-8 is an error naming the line, not U+FFFD.
+    for await (const { text } of readLines(file, { keepBlank: true })) texts.push(text);
   } else if (ext === '.jsonl') {
     for await (const { value, line } of readJsonl(file)) {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -55,10 +54,11 @@ function parseWorkers(values: OptionValues): number {
   const v = values.workers;
   if (v === undefined) return 1;
   if (v === 'auto') return os.availableParallelism();
-  if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+  const n = typeof v === 'string' ? parseInteger(v) : undefined;
+  if (n === undefined || n < 1) {
     throw new UsageError(`--workers expects a positive integer or 'auto', got '${String(v)}'`);
   }
-  return Number(v);
+  return n;
 }
 
 /** `dense-retrieval encode`: embed the texts of a file with a model and write a float32 .npy. */
@@ -87,13 +87,15 @@ Options:
                        or document (default: the model's default route)
   --prompt-name NAME   prepend the model's named prompt (config_sentence_transformers.json), e.g.
                        query or document; default: the model's default_prompt_name, if any
+  --seed N             seed of a scratch: model's random weights (default: unseeded; give one to
+                       encode several shards, or runs, with the same scratch model)
   --workers N|auto     encode on N worker threads, each with its own backend and model copy
                        (default 1: this thread; auto: one per core); the same vectors as 1.
                        On wasm, --threads spreads only the matrix products over the cores;
                        workers spread everything (and share the cores between them)
   --quiet              no progress bar
   -h, --help           show this help
-`,
+${SHARD_HELP}`,
   options: {
     model: { type: 'string' },
     input: { type: 'string' },
@@ -106,13 +108,18 @@ Options:
     workers: { type: 'string' },
     'prompt-name': { type: 'string' },
     route: { type: 'string' },
+    seed: { type: 'string' },
     quiet: { type: 'boolean' },
+    ...SHARD_OPTIONS,
   },
   needsBackend: true,
-  async run(values) {
+  async run(values, positionals) {
+    if (values.merge === true) return runShardMerge(values, positionals, values.quiet === true);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const sharded = values.shard !== undefined;
     const model = requireString(values, 'model');
     const input = requireFile(values, 'input');
-    const output = requireString(values, 'output');
+    const output = sharded ? '' : requireString(values, 'output');
     const pooling = optionalChoice(values, 'pooling', POOLING_MODES);
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
@@ -126,13 +133,21 @@ Options:
     if (promptName !== undefined && workers !== 1) {
       throw new UsageError('--prompt-name needs --workers 1 (workers encode the texts as given)');
     }
-    // Read the input before loading the model: a bad file should fail fast.
-    const texts = await readTexts(input);
+    if (sharded && workers > 1) throw new UsageError('--shard runs one process per shard: drop --workers');
+    if (sharded && promptName !== undefined) {
+      // A shard's manifest fingerprints the model, not a prompt chosen on the command line.
+      throw new UsageError(
+        '--prompt-name cannot be combined with --shard (shards encode with the model default)',
+      );
+    }
+    // Read the input before loading the model: a bad file should fail fast (a shard streams it instead).
+    const texts = sharded ? [] : await readTexts(input);
     // Notes on pooling defaults and overrides are printed even with --quiet, which only silences progress.
     const log = (m: string): void => void process.stderr.write(`dense-retrieval: ${m}\n`);
     // Loaded here even with workers: bad models and flags fail before any worker starts, the notes above
     // are printed once, and the summary line knows the settings.
     let encoder: SentenceEncoder | undefined = await loadModel(model, {
+      seed: optionalInt(values, 'seed', 0),
       pooling,
       normalize,
       maxSeqLength: maxLength,
@@ -151,6 +166,7 @@ Options:
       `${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, ` +
       `max length ${encoder.maxSeqLength}${promptName === undefined ? '' : `, prompt ${promptName}`}`;
     try {
+      if (sharded) return await runShardEncode(values, input, encoder, batchSize, quiet);
       let matrix: Matrix;
       if (workers === 1) {
         matrix = await encoder.encode(texts, { batchSize, quiet, promptName });

@@ -1,13 +1,15 @@
 import { loadModel } from '../../models/load.js';
 import { loadBeir } from '../../data/beir.js';
-import { formatEvaluationTable, RetrievalEvaluator } from '../../eval/retrieval-evaluator.js';
+import { formatEvaluationTable, RECALL_WARNING, RetrievalEvaluator } from '../../eval/retrieval-evaluator.js';
 import type { EvaluatorIndex } from '../../eval/retrieval-evaluator.js';
-import { optionalChoice, optionalInt, optionalString, requireString } from '../args.js';
+import { optionalChoice, optionalInt, optionalString, parseMipsTransform, requireString } from '../args.js';
 import { HNSW_DEFAULTS } from '../../index/hnsw.js';
-import type { Command } from '../command.js';
+import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
+import { parseInteger } from '../../util/number.js';
 
-const INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25'];
+const INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25', 'pgvector'];
+const DEFAULT_INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25'];
 
 function parseList(value: string | undefined, flag: string): string[] | undefined {
   if (value === undefined) return undefined;
@@ -34,11 +36,20 @@ Options:
                            with --index bm25
   --data BEIR_DIR          directory with corpus.jsonl, queries.jsonl, qrels/<split>.tsv (required)
   --split NAME             qrels split (default test)
-  --index LIST             comma list of exact,hnsw,bm25 (default exact,hnsw,bm25)
-  --ef LIST                HNSW query beam(s), e.g. 16,64,256: one row each (default ${HNSW_DEFAULTS.efSearch})
+  --index LIST             comma list of exact,hnsw,bm25,pgvector (default exact,hnsw,bm25)
+  --ef LIST                HNSW query beam(s), e.g. 16,64,256: one row each (default ${HNSW_DEFAULTS.efSearch};
+                           pgvector: hnsw.ef_search, default 40)
   --metric ip|cosine       dense similarity (default ip, the dot product; for a normalizing model the two agree)
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M})
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction})
+  --database URL           pgvector on a PostgreSQL server (postgres://user:password@host:port/db) instead
+                           of the embedded PGlite; the evaluator creates a table of its own and drops it
+  --pg-data-dir DIR        embedded pgvector data directory (default: in memory)
+  --mips-transform auto|on|off
+                           HNSW graph for --metric ip: on = MIPS-to-L2 reduction, off = hnswlib's ip
+                           space, auto (default) = by the norm spread of the vectors; each loses recall
+                           on some data (docs/index-tuning.md), and a row below ${RECALL_WARNING} recall@10 vs
+                           exact is flagged with a warning
   --k N                    retrieval depth (default 100)
   --run-out PREFIX         write runs as PREFIX.<index>.run (TREC format)
   --max-length N           truncate texts to N tokens (default: the model's max_seq_length)
@@ -53,9 +64,12 @@ Options:
     split: { type: 'string' },
     index: { type: 'string' },
     ef: { type: 'string' },
+    database: { type: 'string' },
+    'pg-data-dir': { type: 'string' },
     metric: { type: 'string' },
     M: { type: 'string' },
     'ef-construction': { type: 'string' },
+    'mips-transform': { type: 'string' },
     k: { type: 'string' },
     'run-out': { type: 'string' },
     'max-length': { type: 'string' },
@@ -66,20 +80,25 @@ Options:
   needsBackend: true,
   async run(values) {
     const data = requireString(values, 'data');
-    const indexes = (parseList(optionalString(values, 'index'), 'index') ?? [...INDEXES]).map((name) => {
-      if (!(INDEXES as readonly string[]).includes(name)) {
-        throw new UsageError(`--index: unknown index '${name}'; expected a comma list of exact, hnsw, bm25`);
-      }
-      return name as EvaluatorIndex;
-    });
+    const indexes = (parseList(optionalString(values, 'index'), 'index') ?? [...DEFAULT_INDEXES]).map(
+      (name) => {
+        if (!(INDEXES as readonly string[]).includes(name)) {
+          throw new UsageError(
+            `--index: unknown index '${name}'; expected a comma list of ${INDEXES.join(', ')}`,
+          );
+        }
+        return name as EvaluatorIndex;
+      },
+    );
     const ef = parseList(optionalString(values, 'ef'), 'ef')?.map((s) => {
-      if (!/^\d+$/.test(s) || Number(s) < 1)
-        throw new UsageError(`--ef expects positive integers, got '${s}'`);
-      return Number(s);
+      const n = parseInteger(s);
+      if (n === undefined || n < 1) throw new UsageError(`--ef expects positive integers, got '${s}'`);
+      return n;
     });
     const metric = optionalChoice(values, 'metric', ['ip', 'cosine'] as const);
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
+    const mipsTransform = parseMipsTransform(values);
     const k = optionalInt(values, 'k', 1);
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
@@ -108,7 +127,8 @@ Options:
         ef,
         k,
         metric,
-        hnsw: { M, efConstruction },
+        hnsw: { M, efConstruction, mipsTransform },
+        pgvector: pgvectorOptions(values, indexes, { M, efConstruction }),
         runOut,
         batchSize,
         quiet,
@@ -120,3 +140,22 @@ Options:
     }
   },
 };
+
+function pgvectorOptions(
+  values: OptionValues,
+  indexes: EvaluatorIndex[],
+  hnsw: { M?: number; efConstruction?: number },
+): { database?: string; dataDir?: string; m?: number; efConstruction?: number } | undefined {
+  const database = optionalString(values, 'database');
+  const dataDir = optionalString(values, 'pg-data-dir');
+  if (!indexes.includes('pgvector')) {
+    if (database !== undefined || dataDir !== undefined) {
+      throw new UsageError('--database and --pg-data-dir apply to --index pgvector only');
+    }
+    return undefined;
+  }
+  if (database !== undefined && dataDir !== undefined) {
+    throw new UsageError('give either --database (a server) or --pg-data-dir (embedded), not both');
+  }
+  return { database, dataDir, m: hnsw.M, efConstruction: hnsw.efConstruction };
+}

@@ -1,7 +1,14 @@
 import { ArgumentError } from '../../errors.js';
 import { readQrels } from '../../data/qrels.js';
 import { readRun } from '../../data/run.js';
-import { SUPPORTED_MEASURES, formatTrecLine, parseMeasures } from '../../eval/measures.js';
+import {
+  SUPPORTED_MEASURES,
+  formatMeasureLine,
+  inTrecOrder,
+  parseMeasures,
+  printsPerQuery,
+} from '../../eval/measures.js';
+import type { MeasureSpec } from '../../eval/measures.js';
 import { compareIds, evaluateRun } from '../../eval/metrics.js';
 import { requireFile } from '../args.js';
 import type { Command } from '../command.js';
@@ -17,7 +24,8 @@ export const evaluateCommand: Command = {
 
 Score a TREC run (qid Q0 docid rank score tag) against qrels (TREC 'qid 0 docid grade' or BEIR TSV),
 with trec_eval's semantics: documents ranked by score, ties by document id descending; the mean is over
-queries present in both files. Prints trec_eval-style lines '<measure>\\tall\\t<value>'.
+queries present in both files. Prints trec_eval-style lines '<measure>\\tall\\t<value>', in trec_eval's
+measure order whatever the order of -m.
 
 Options:
   --qrels FILE              relevance judgements (required)
@@ -43,9 +51,9 @@ Options:
     const runFile = requireFile(values, 'run');
     const given = values.measures;
     const measures = Array.isArray(given) && given.length > 0 ? given.map(String) : [DEFAULT_MEASURES];
-    let keys: string[];
+    let specs: MeasureSpec[];
     try {
-      keys = parseMeasures(measures).map((m) => m.key);
+      specs = inTrecOrder(parseMeasures(measures));
     } catch (error) {
       if (error instanceof ArgumentError) throw new UsageError(`--${error.message}`);
       throw error;
@@ -58,12 +66,16 @@ Options:
     });
     const lines: string[] = [];
     if (values['per-query'] === true) {
-      for (const qid of [...result.perQuery.keys()].sort(compareIds)) {
-        const perQuery = result.perQuery.get(qid) as Record<string, number>;
-        for (const key of keys) lines.push(formatTrecLine(key, qid, perQuery[key]));
+      // With -c, trec_eval -q also prints the judged queries the run lacks.
+      const all = new Map([...result.perQuery, ...(result.perQueryMissing ?? [])]);
+      for (const qid of [...all.keys()].sort(compareIds)) {
+        const perQuery = all.get(qid) as Record<string, number>;
+        for (const spec of specs) {
+          if (printsPerQuery(spec.family)) lines.push(formatMeasureLine(spec, qid, perQuery[spec.key]));
+        }
       }
     }
-    for (const key of keys) lines.push(formatTrecLine(key, 'all', result.mean[key]));
+    for (const spec of specs) lines.push(formatMeasureLine(spec, 'all', result.mean[spec.key]));
     process.stdout.write(lines.join('\n') + '\n');
   },
 };

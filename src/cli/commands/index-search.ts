@@ -1,8 +1,10 @@
 import { readNpy } from '../../data/npy.js';
 import { writeRun } from '../../data/run.js';
 import { InputFormatError } from '../../errors.js';
+import { ExactIndex } from '../../index/exact.js';
 import { HnswIndex } from '../../index/hnsw.js';
 import { loadVectorIndex } from '../../index/load.js';
+import { PgvectorIndex } from '../../index/pgvector.js';
 import { searchResultToRun } from '../../index/result-run.js';
 import { optionalInt, optionalString, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
@@ -19,7 +21,7 @@ Search the index built by 'dense-retrieval index build' with every row of Q.npy 
 documents per query as a TREC run (qid Q0 docid rank score tag).
 
 Options:
-  --index PATH         index file (exact or hnsw) (required)
+  --index PATH         index file (exact or hnsw), or a pgvector reference (required)
   --queries Q.npy      query vectors, [m, dim] (required)
   --k N                documents per query (required; at most the index size)
   --ef N               HNSW query beam for this search (default: the one stored with the index;
@@ -27,6 +29,8 @@ Options:
   --output RUN         where to write the run (required)
   --query-ids FILE     one query id per line for the rows of Q.npy (default: row numbers 0, 1, ...)
   --tag TAG            run tag (default: the index type)
+  --database URL       pgvector on a server: the URL with its password (the reference stores none;
+                       PGPASSWORD works too)
   -h, --help           show this help
 `,
   options: {
@@ -37,6 +41,7 @@ Options:
     output: { type: 'string' },
     'query-ids': { type: 'string' },
     tag: { type: 'string' },
+    database: { type: 'string' },
   },
   async run(values) {
     const indexFile = requireFile(values, 'index');
@@ -58,12 +63,26 @@ Options:
         queryIdsFile,
       );
     }
-    const index = await loadVectorIndex(indexFile);
-    if (ef !== undefined && !(index instanceof HnswIndex)) {
-      throw new UsageError('--ef applies to hnsw indexes only');
+    const index = await loadVectorIndex(indexFile, { database: optionalString(values, 'database') });
+    let result;
+    try {
+      if (ef !== undefined && index instanceof ExactIndex) {
+        throw new UsageError('--ef applies to hnsw and pgvector indexes only');
+      }
+      if (index instanceof ExactIndex) {
+        // Exact search runs its products on the tfjs backend: initialise it here (only for this kind, so an
+        // HNSW or pgvector search does not pay for loading tfjs), or tfjs would pick its slow cpu backend.
+        const { initBackend } = await import('../../backend/index.js');
+        const backend = typeof values.backend === 'string' ? values.backend : undefined;
+        await initBackend({ backend: backend as never });
+      }
+      result = await index.search(queries, k, { ef });
+    } finally {
+      if (index instanceof PgvectorIndex) await index.close();
     }
-    const result = index.search(queries, k, { ef });
-    const tag = optionalString(values, 'tag') ?? (index instanceof HnswIndex ? 'hnsw' : 'exact');
+    const tag =
+      optionalString(values, 'tag') ??
+      (index instanceof HnswIndex ? 'hnsw' : index instanceof PgvectorIndex ? 'pgvector' : 'exact');
     await writeRun(output, searchResultToRun(result, queryIds), { tag });
     process.stderr.write(`dense-retrieval: ${queries.rows} queries x top ${k} -> ${output}\n`);
   },

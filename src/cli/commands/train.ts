@@ -49,6 +49,8 @@ Options:
   --warmup N              warmup updates (default 10% of the total)
   --pooling MODE          cls|mean|max|mean_sqrt_len_tokens|weightedmean|lasttoken (default: the model's own)
   --max-length N          truncate texts to N tokens (default: the model's max_seq_length)
+                          N is saved as the trained model's max_seq_length, so inference
+                          truncates at N tokens too (as sentence-transformers does)
   --untied                separate query and passage encoders (both start from --model)
   --similarity S          dot|cosine (default dot)
   --scale X               logit scale (default 1 for dot, 20 for cosine)
@@ -159,14 +161,14 @@ Options:
       );
     }
 
-    let evaluate: ((m: BiEncoder) => Promise<Record<string, number>>) | undefined;
+    let evaluate: ((m: BiEncoder, step: number) => Promise<Record<string, number>>) | undefined;
     if (evalSplit !== undefined) {
       const dev = await loadBeir(data, { split: evalSplit });
       const run = createEvaluationCallback(dev);
-      evaluate = async (m) => {
+      evaluate = async (m, step) => {
         const metrics = await run(m);
         const shown = Object.entries(metrics).map(([name, v]) => `${name} ${v.toFixed(4)}`);
-        say(`${evalSplit}: ${shown.join(', ')}`);
+        say(`step ${step}: ${evalSplit}: ${shown.join(', ')}`);
         return metrics;
       };
     }
@@ -215,6 +217,11 @@ Options:
       const result = await trainer.train(examples, { resume: values.resume === true });
       trainer.dispose();
       await saveModelInto(model, out);
+      if (maxSeqLength !== undefined) {
+        say(
+          `saved max_seq_length: ${maxSeqLength} with the model (from --max-length): encoding with it truncates at ${maxSeqLength} tokens too`,
+        );
+      }
       const losses = result.losses;
       const summary =
         losses.length === 0

@@ -50,7 +50,8 @@ export const BERT_DEFAULTS = {
   position_embedding_type: 'absolute',
 } as const;
 
-const INT_FIELDS = [
+/** The integer fields of a BERT-family config.json (validated as positive integers). */
+export const INT_FIELDS = [
   'vocab_size',
   'hidden_size',
   'num_hidden_layers',

@@ -17,6 +17,7 @@ import {
   multiplierFromMask,
   scaleBy,
 } from '../layers.js';
+import { requireBackend } from '../../backend/index.js';
 import type { HfTensor, TransformerEncoder } from './encoder.js';
 import {
   BERT_SPEC,
@@ -26,6 +27,7 @@ import {
   sinusoids,
 } from './bert-family.js';
 import type { BertConfig, BertFamilySpec, BertForwardOptions, BertInputs } from './bert-family.js';
+import type { INT_FIELDS } from './bert-family.js';
 
 // The family's config and specs live in bert-family.ts; re-exported so that importers of bert.ts keep working.
 export {
@@ -40,6 +42,113 @@ export {
   withoutAddedFields,
 } from './bert-family.js';
 export type { BertConfig, BertFamilySpec, BertForwardOptions, BertInputs } from './bert-family.js';
+
+/** Parameters of a BERT encoder with `config` (embeddings, layers and pooler), computed without allocating. */
+export function bertParameterCount(config: BertConfig): number {
+  const h = config.hidden_size;
+  const i = config.intermediate_size;
+  const embeddings = (config.vocab_size + config.max_position_embeddings + config.type_vocab_size + 2) * h;
+  const layer = 4 * (h * h + h) + 2 * h + (i * h + i) + (h * i + h) + 2 * h;
+  return embeddings + config.num_hidden_layers * layer + h * h + h;
+}
+
+/**
+ * Upper bound on the parameters of a randomly initialised (`scratch:`) model: 1e9 float32 values are 4 GB,
+ * the whole wasm heap; a config beyond it is a typo (e.g. `hidden_size: 1e9`), refused before allocating.
+ */
+export const MAX_SCRATCH_PARAMETERS = 1e9;
+
+// bert-base-uncased: the yardstick for naming the field that makes a config too large.
+const BERT_BASE: Partial<Record<(typeof INT_FIELDS)[number], number>> = {
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  intermediate_size: 3072,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+};
+
+/**
+ * Refuse a config whose random initialisation would exceed {@link MAX_SCRATCH_PARAMETERS}, naming the
+ * field furthest above bert-base's value.
+ *
+ * @throws {InputFormatError} naming the field and `file`.
+ * @example
+ * ```ts
+ * checkScratchSize(parseBertConfig(json, 'tiny.json'), 'tiny.json');
+ * ```
+ */
+export function checkScratchSize(config: BertConfig, file?: string): void {
+  const params = bertParameterCount(config);
+  if (params <= MAX_SCRATCH_PARAMETERS) return;
+  let field: (typeof INT_FIELDS)[number] = 'hidden_size';
+  let worst = 0;
+  for (const [key, base] of Object.entries(BERT_BASE) as [(typeof INT_FIELDS)[number], number][]) {
+    const ratio = (config[key] as number) / base;
+    if (ratio > worst) {
+      worst = ratio;
+      field = key;
+    }
+  }
+  throw new InputFormatError(
+    `"${field}" is ${config[field]}: this config has ${params.toExponential(2)} parameters, more than the ` +
+      `${MAX_SCRATCH_PARAMETERS.toExponential(0)} a randomly initialised model may have`,
+    file,
+  );
+}
+
+/**
+ * Refuse a config that asks for more encoder layers than the weights hold, before the expected shapes are
+ * listed: `num_hidden_layers: 1e9` next to real weights used to build a billion-layer table for minutes.
+ *
+ * @throws {InputFormatError} naming `num_hidden_layers` and `file` (the config.json).
+ * @example
+ * ```ts
+ * checkLayersAgainstWeights(config, tensors.keys(), 'model/config.json');
+ * ```
+ * `layerPattern` captures the layer index of a tensor name (default BERT's canonical `encoder.layer.N.`).
+ */
+export function checkLayersAgainstWeights(
+  config: Pick<BertConfig, 'num_hidden_layers'>,
+  names: Iterable<string>,
+  file?: string,
+  layerPattern: RegExp = /(?:^|\.)encoder\.layer\.(\d+)\./,
+): void {
+  let layers = 0;
+  for (const name of names) {
+    const m = layerPattern.exec(name);
+    if (m) layers = Math.max(layers, Number(m[1]) + 1);
+  }
+  if (config.num_hidden_layers > layers) {
+    throw new InputFormatError(
+      `"num_hidden_layers" is ${config.num_hidden_layers} but the weights have ${layers} layer${layers === 1 ? '' : 's'}; config and weights do not match`,
+      file,
+    );
+  }
+}
+
+/**
+ * {@link checkLayersAgainstWeights} on checkpoint names of any family member (`bert.encoder.layer.N.`,
+ * `distilbert.transformer.layer.N.` ...): names are mapped to BERT's canonical ones first.
+ *
+ * @throws {InputFormatError} naming `num_hidden_layers` and `file` (the config.json).
+ * @example
+ * ```ts
+ * checkFamilyLayers(config, tensors.keys(), 'model/config.json', DISTILBERT_SPEC);
+ * ```
+ */
+export function checkFamilyLayers(
+  config: BertConfig,
+  names: Iterable<string>,
+  file: string | undefined,
+  spec: BertFamilySpec,
+): void {
+  checkLayersAgainstWeights(
+    config,
+    [...names].map((n) => canonicalName(n, spec)),
+    file,
+  );
+}
 
 /** Parameter shapes in Hugging Face layout (PyTorch `Linear.weight` is `[out, in]`). */
 function hfShapes(config: BertConfig, spec: BertFamilySpec): Map<string, number[]> {
@@ -202,6 +311,8 @@ export class BertModel implements TransformerEncoder {
    * the word embeddings zero, LayerNorm weight 1 and bias 0, biases 0.
    */
   static random(config: BertConfig, seed?: number, spec: BertFamilySpec = BERT_SPEC): BertModel {
+    requireBackend('BertModel.random');
+    checkScratchSize(config);
     const id = modelCounter++;
     const vars = new Map<string, tf.Variable>();
     let k = 0;
@@ -255,6 +366,8 @@ export class BertModel implements TransformerEncoder {
         extras.set(c, { shape: t.shape.slice(), data: Float32Array.from(t.dataSync() as ArrayLike<number>) });
       }
     }
+    // Canonical names: every family member's layers are `encoder.layer.N.` here.
+    checkLayersAgainstWeights(config, byName.keys(), file);
     const shapes = hfShapes(config, spec);
     if (spec.sinusoidalPositions?.(config) === true && !byName.has('embeddings.position_embeddings.weight')) {
       shapes.delete('embeddings.position_embeddings.weight');

@@ -8,6 +8,8 @@ import {
   SUPPORTED_ACTIVATIONS,
 } from '../layers.js';
 import type { Activation } from '../layers.js';
+import { requireBackend } from '../../backend/index.js';
+import { checkLayersAgainstWeights, MAX_SCRATCH_PARAMETERS } from './bert.js';
 import type {
   EncoderConfig,
   EncoderForwardOptions,
@@ -129,6 +131,53 @@ export function parseModernBertConfig(json: unknown, file?: string): ModernBertC
 }
 
 /** Parameter shapes in HF layout (`Linear.weight` is `[out, in]`), names without `model.`. */
+/**
+ * Refuse a config with more layers than the weights hold (names with or without `model.`), before the
+ * expected shapes are listed; see {@link checkLayersAgainstWeights}.
+ *
+ * @throws {InputFormatError} naming `num_hidden_layers` and `file`.
+ * @example
+ * ```ts
+ * checkModernBertLayers(config, tensors.keys(), 'model/config.json');
+ * ```
+ */
+export function checkModernBertLayers(
+  config: ModernBertConfig,
+  names: Iterable<string>,
+  file?: string,
+): void {
+  checkLayersAgainstWeights(config, names, file, /^(?:model\.)?layers\.(\d+)\./);
+}
+
+function parameterCount(shapes: Map<string, number[]>): number {
+  let n = 0;
+  for (const shape of shapes.values()) n += shape.reduce((a, b) => a * b, 1);
+  return n;
+}
+
+/**
+ * The scratch-size rule of BERT ({@link MAX_SCRATCH_PARAMETERS}) for ModernBERT: the parameter count from a
+ * 0- and a 1-layer table, so that a typo like `num_hidden_layers: 1e9` is refused without listing its layers.
+ *
+ * @throws {InputFormatError} naming `file` when the config is too large.
+ * @example
+ * ```ts
+ * checkModernBertScratchSize(parseModernBertConfig(json, 'config.json'), 'config.json');
+ * ```
+ */
+export function checkModernBertScratchSize(c: ModernBertConfig, file?: string): void {
+  const base = parameterCount(hfShapes({ ...c, num_hidden_layers: 0 }));
+  const perLayer = parameterCount(hfShapes({ ...c, num_hidden_layers: 1 })) - base;
+  const params = base + c.num_hidden_layers * perLayer;
+  if (params <= MAX_SCRATCH_PARAMETERS) return;
+  throw new InputFormatError(
+    `this config has ${params.toExponential(2)} parameters (hidden_size ${c.hidden_size}, ` +
+      `num_hidden_layers ${c.num_hidden_layers}, intermediate_size ${c.intermediate_size}, vocab_size ` +
+      `${c.vocab_size}), more than the ${MAX_SCRATCH_PARAMETERS.toExponential(0)} a randomly initialised model may have`,
+    file,
+  );
+}
+
 function hfShapes(c: ModernBertConfig): Map<string, number[]> {
   const h = c.hidden_size;
   const i = c.intermediate_size;
@@ -184,6 +233,8 @@ export class ModernBertModel implements TransformerEncoder {
 
   /** HF initialisation: weights ~ N(0, initializer_range) (HF truncates at 2 std), norms 1, biases 0. */
   static random(config: ModernBertConfig, seed?: number): ModernBertModel {
+    requireBackend('ModernBertModel.random');
+    checkModernBertScratchSize(config);
     const id = counter++;
     const vars = new Map<string, tf.Variable>();
     let k = 0;
@@ -209,6 +260,7 @@ export class ModernBertModel implements TransformerEncoder {
   ): ModernBertModel {
     const byName = new Map<string, tf.Tensor>();
     for (const [name, t] of weights) byName.set(name.startsWith('model.') ? name.slice(6) : name, t);
+    checkModernBertLayers(config, byName.keys(), file);
     const shapes = hfShapes(config);
     const missing = [...shapes.keys()].filter((n) => !byName.has(n));
     if (missing.length > 0) {

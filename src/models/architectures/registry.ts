@@ -1,10 +1,22 @@
 import type * as tf from '@tensorflow/tfjs';
 import { InputFormatError } from '../../errors.js';
-import { BERT_SPEC, bertFamilyMaxLength, BertModel, parseBertConfig } from './bert.js';
+import {
+  BERT_SPEC,
+  bertFamilyMaxLength,
+  BertModel,
+  checkFamilyLayers,
+  checkScratchSize,
+  parseBertConfig,
+} from './bert.js';
 import type { BertConfig, BertFamilySpec } from './bert.js';
 import { DISTILBERT_SPEC, parseDistilBertConfig } from './distilbert.js';
 import type { EncoderConfig, TransformerEncoder } from './encoder.js';
-import { ModernBertModel, parseModernBertConfig } from './modernbert.js';
+import {
+  checkModernBertLayers,
+  checkModernBertScratchSize,
+  ModernBertModel,
+  parseModernBertConfig,
+} from './modernbert.js';
 import type { ModernBertConfig } from './modernbert.js';
 import { MPNET_SPEC, parseMpnetConfig } from './mpnet.js';
 import { parseRobertaConfig, ROBERTA_SPEC, XLM_ROBERTA_SPEC } from './roberta.js';
@@ -22,6 +34,13 @@ export interface Architecture {
   fromWeights(config: EncoderConfig, weights: Map<string, tf.Tensor>, file?: string): TransformerEncoder;
   /** The longest input (special tokens included) a config's position table holds. */
   maxSequenceLength(config: EncoderConfig): number;
+  /** Refuse a config too large to initialise randomly (an {@link InputFormatError} naming `file`). */
+  checkScratchSize(config: EncoderConfig, file?: string): void;
+  /**
+   * Refuse a config asking for more layers than the checkpoint tensors `names` hold (an
+   * {@link InputFormatError} naming `file`, the config.json), before any shape table is built.
+   */
+  checkLayers(config: EncoderConfig, names: Iterable<string>, file?: string): void;
 }
 
 function bertFamily(parse: (json: unknown, file?: string) => BertConfig, spec: BertFamilySpec): Architecture {
@@ -30,6 +49,8 @@ function bertFamily(parse: (json: unknown, file?: string) => BertConfig, spec: B
     random: (config, seed) => BertModel.random(config as BertConfig, seed, spec),
     fromWeights: (config, weights, file) => BertModel.fromWeights(config as BertConfig, weights, file, spec),
     maxSequenceLength: (config) => bertFamilyMaxLength(config as BertConfig, spec),
+    checkScratchSize: (config, file) => checkScratchSize(config as BertConfig, file),
+    checkLayers: (config, names, file) => checkFamilyLayers(config as BertConfig, names, file, spec),
   };
 }
 
@@ -47,6 +68,8 @@ const ARCHITECTURES: ReadonlyMap<string, Architecture> = new Map([
       fromWeights: (config, weights, file) =>
         ModernBertModel.fromWeights(config as ModernBertConfig, weights, file),
       maxSequenceLength: (config) => config.max_position_embeddings,
+      checkScratchSize: (config, file) => checkModernBertScratchSize(config as ModernBertConfig, file),
+      checkLayers: (config, names, file) => checkModernBertLayers(config as ModernBertConfig, names, file),
     },
   ],
 ]);
@@ -102,6 +125,19 @@ export function parseEncoderConfig(json: unknown, file?: string): EncoderConfig 
  */
 export function randomEncoder(config: EncoderConfig, seed?: number): TransformerEncoder {
   return architectureFor(config.model_type).random(config, seed);
+}
+
+/**
+ * Refuse a parsed config whose random initialisation would be too large (see `MAX_SCRATCH_PARAMETERS`).
+ *
+ * @throws {InputFormatError} naming the field and `file`.
+ * @example
+ * ```ts
+ * checkScratchEncoderSize(parseEncoderConfig(json, 'tiny.json'), 'tiny.json');
+ * ```
+ */
+export function checkScratchEncoderSize(config: EncoderConfig, file?: string): void {
+  architectureFor(config.model_type, file).checkScratchSize(config, file);
 }
 
 /**

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { ROUTER_CONFIG, sentenceTransformersConfig } from '../../checkpoint/sentence-transformers.js';
+import { writeModelDir } from '../../checkpoint/model-dir.js';
+import type { SaveOptions } from '../../checkpoint/model-dir.js';
 import { ArgumentError } from '../../errors.js';
-import { writeDirAtomic, writeFileAtomic } from '../../util/atomic.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 import type { SentenceEncoder } from '../sentence-encoder.js';
 
 /**
@@ -36,7 +38,8 @@ export function isRouteEncoder(tower: unknown): tower is SentenceEncoder {
 
 /**
  * Save an untied bi-encoder of {@link SentenceEncoder} towers as a sentence-transformers `Router` model,
- * atomically (what `BiEncoder.save` does for such towers). The prompts saved are the query tower's, then the passage tower's for names it lacks.
+ * as one unit with a manifest checked on load (`writeModelDir`; `options.overwrite` as there): what
+ * `BiEncoder.save` does for such towers. The prompts saved are the query tower's, then the passage tower's for names it lacks.
  *
  * @throws {ArgumentError} for tied towers (save those with `BiEncoder.save`) or towers that are not
  *   SentenceEncoders.
@@ -45,7 +48,11 @@ export function isRouteEncoder(tower: unknown): tower is SentenceEncoder {
  * await saveAsRouter(BiEncoder.untied(q, p, { similarity: 'cosine' }), 'runs/untied-router');
  * ```
  */
-export async function saveAsRouter(model: RouterTowers, dir: string): Promise<void> {
+export async function saveAsRouter(
+  model: RouterTowers,
+  dir: string,
+  options: SaveOptions = {},
+): Promise<void> {
   if (model.tied) throw new ArgumentError('model', 'is tied: save it with BiEncoder.save (one tower)');
   const towers: [string, unknown][] = [
     ['query', model.queryEncoder],
@@ -60,30 +67,34 @@ export async function saveAsRouter(model: RouterTowers, dir: string): Promise<vo
     }
   }
   const [query, document] = towers.map(([, t]) => t as SentenceEncoder);
-  await writeDirAtomic(dir, async (tmp) => {
-    const types: Record<string, string> = {};
-    const structure: Record<string, string[]> = {};
-    for (const [route, encoder] of [
-      ['query', query],
-      ['document', document],
-    ] as const) {
-      const modules = await encoder.saveRouteModules(tmp, route);
-      Object.assign(types, modules);
-      structure[route] = Object.keys(modules);
-    }
-    const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
-    await writeFileAtomic(
-      path.join(tmp, 'modules.json'),
-      json([{ idx: 0, name: '0', path: '', type: ROUTER_TYPE }]),
-    );
-    await writeFileAtomic(
-      path.join(tmp, ROUTER_CONFIG),
-      json({ types, structure, parameters: { default_route: 'document', allow_empty_key: true } }),
-    );
-    const prompts = { ...document.prompts, ...query.prompts };
-    await writeFileAtomic(
-      path.join(tmp, 'config_sentence_transformers.json'),
-      json(sentenceTransformersConfig({ prompts, defaultPromptName: undefined }, model.similarity)),
-    );
-  });
+  await writeModelDir(
+    dir,
+    async (tmp) => {
+      const types: Record<string, string> = {};
+      const structure: Record<string, string[]> = {};
+      for (const [route, encoder] of [
+        ['query', query],
+        ['document', document],
+      ] as const) {
+        const modules = await encoder.saveRouteModules(tmp, route);
+        Object.assign(types, modules);
+        structure[route] = Object.keys(modules);
+      }
+      const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
+      await writeFileAtomic(
+        path.join(tmp, 'modules.json'),
+        json([{ idx: 0, name: '0', path: '', type: ROUTER_TYPE }]),
+      );
+      await writeFileAtomic(
+        path.join(tmp, ROUTER_CONFIG),
+        json({ types, structure, parameters: { default_route: 'document', allow_empty_key: true } }),
+      );
+      const prompts = { ...document.prompts, ...query.prompts };
+      await writeFileAtomic(
+        path.join(tmp, 'config_sentence_transformers.json'),
+        json(sentenceTransformersConfig({ prompts, defaultPromptName: undefined }, model.similarity)),
+      );
+    },
+    options,
+  );
 }
