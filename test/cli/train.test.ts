@@ -145,7 +145,8 @@ test('untied towers, cosine, BM25 hard negatives and gradient caching together',
     1,
     r.stderr,
   );
-  for (const tower of ['query', 'passage']) {
+  // Untied towers are saved as a Router model: each route's Transformer folder holds its sentence_bert_config.
+  for (const tower of ['query_0_Transformer', 'document_0_Transformer']) {
     const config = JSON.parse(readFileSync(path.join(out, tower, 'sentence_bert_config.json'), 'utf8'));
     assert.equal(config.max_seq_length, 32);
   }
