@@ -10,7 +10,7 @@ import { ensureBuilt } from '../helpers/build.js';
 // A tiny shape and tiny sizes: this checks what the suite reports, not how fast anything is.
 const TINY = [
   '--cases',
-  'train,encode,index',
+  'train,encode,index,architectures',
   '--quick',
   '--json',
   '--no-reference',
