@@ -29,6 +29,7 @@ import { findPython, runReference } from './lib/reference.js';
 import { attachReference, formatTable } from './lib/report.js';
 import { benchStartup } from './lib/startup.js';
 import { benchTrain } from './lib/train.js';
+import { benchQuantized } from './lib/quantized.js';
 
 async function runCase(
   which: CaseName,
@@ -39,6 +40,7 @@ async function runCase(
   if (which === 'train') return [await benchTrain(opts, backend, workdir)];
   if (which === 'encode') return benchEncode(opts, backend, workdir);
   if (which === 'architectures') return benchEncodeArchitectures(opts, backend);
+  if (which === 'quantized') return benchQuantized(opts, workdir);
   if (which === 'pgvector') return benchPgvector(opts);
   if (which === 'startup') return benchStartup(opts, workdir);
   return benchIndex(opts, workdir);

@@ -147,10 +147,9 @@ if (hardNegatives > 0) {
 }
 const batchSize = num('batch')!;
 const mini = num('mini')!;
+// The similarity is set once, on the model; the Trainer gives it to the loss (scale 20 for cosine).
 const loss =
-  mini === 0
-    ? new dr.InBatchNegativesLoss({ similarity })
-    : new dr.CachedInBatchNegativesLoss({ similarity, miniBatchSize: mini });
+  mini === 0 ? new dr.InBatchNegativesLoss() : new dr.CachedInBatchNegativesLoss({ miniBatchSize: mini });
 const model = dr.BiEncoder.tied(encoder, { similarity });
 const trainer = new dr.Trainer({ model, loss, batchSize, steps, epochs, lr: num('lr', false) });
 const length = steps === undefined ? `${epochs} epoch(s)` : `${steps} steps`;

@@ -105,6 +105,9 @@ export type { CachedInBatchNegativesOptions } from './losses/cached-in-batch-neg
 export type { TrainableEncoder, TrainingBatch, GradientResult, RetrievalLoss } from './losses/types.js';
 export { BiEncoder, BI_ENCODER_CONFIG } from './models/bi-encoder.js';
 export type { BiEncoderConfig, BiEncoderOptions, TowerEncoder } from './models/bi-encoder.js';
+export { loadRetrievalModel, towerEncoder } from './models/load-retrieval-model.js';
+export type { LoadRetrievalModelOptions, Tower } from './models/load-retrieval-model.js';
+export { checkOptionKeys } from './util/options.js';
 export { mineHardNegatives } from './train/hard-negatives.js';
 export type { MineHardNegativesOptions } from './train/hard-negatives.js';
 export { examplesFromQrels, passageText } from './train/examples.js';
@@ -158,13 +161,27 @@ export {
   parsePoolingConfig,
   readSentenceTransformersLayout,
   writeSentenceTransformersFiles,
+  readSimilarityFnName,
+  writeSimilarityFnName,
+  ST_SIMILARITIES,
 } from './checkpoint/sentence-transformers.js';
 export type {
   SentenceTransformersLayout,
   SentenceTransformersSettings,
+  StSimilarity,
 } from './checkpoint/sentence-transformers.js';
+export {
+  vectorSidecarPaths,
+  readIdLines,
+  writeVectorSidecars,
+  readVectorsMeta,
+  readVectorIds,
+} from './data/vector-sidecar.js';
+export type { VectorsMeta } from './data/vector-sidecar.js';
 export { readNpy, readNpyBlocks, readNpyInfo, readNpyRows, writeNpy } from './data/npy.js';
 export type { NpyInfo } from './data/npy.js';
+export { readNpyCodes, writeNpyCodes } from './data/npy-codes.js';
+export type { NpyCodes } from './data/npy-codes.js';
 export type { Metric, SearchResult, SearchOptions, VectorIndex } from './index/types.js';
 export { ExactIndex } from './index/exact.js';
 export type { ExactIndexOptions } from './index/exact.js';
@@ -177,13 +194,31 @@ export { fuse } from './index/fuse.js';
 export type { FuseOptions } from './index/fuse.js';
 export { normalizeRun, FUSION_METHODS, SCORE_NORMS } from './index/fuse.js';
 export type { FusionMethod, ScoreNorm } from './index/fuse.js';
-export { measureRecall, recallOfResults } from './index/recall.js';
+export { measureRecall, recallOfResults, measureIndex } from './index/recall.js';
+export type { IndexReport } from './index/recall.js';
+export { Int8Index } from './index/int8.js';
+export type { Int8IndexOptions } from './index/int8.js';
+export { BinaryIndex } from './index/binary.js';
+export type { BinaryIndexOptions } from './index/binary.js';
+export type { QuantizedIndexOptions, QuantizedIndex } from './index/quantized.js';
+export { truncateEmbeddings } from './util/truncate.js';
+export { buildTunedHnsw } from './index/tune-build.js';
+export type { BuildTunedOptions } from './index/tune-build.js';
+export type { TuneOptions, HnswTuning } from './index/tune.js';
 export { searchResultToRun } from './index/result-run.js';
 export { loadVectorIndex, readIndexKind } from './index/load.js';
 export { INDEX_FORMAT_VERSION } from './index/container.js';
+export { quantizeEmbeddings, calibrationRanges, packSignBits, ScalarQuantizer } from './util/quantize.js';
+export type { Precision, QuantizationRanges, QuantizeOptions, QuantizedEmbeddings } from './util/quantize.js';
 export type { IndexKind } from './index/container.js';
-export { RetrievalEvaluator, formatEvaluationTable, RECALL_WARNING } from './eval/retrieval-evaluator.js';
+export {
+  RetrievalEvaluator,
+  formatEvaluationTable,
+  metricOfSimilarity,
+  RECALL_WARNING,
+} from './eval/retrieval-evaluator.js';
 export type {
+  RetrievalBiEncoder,
   RetrievalEvaluatorOptions,
   EvaluationRow,
   EvaluationTable,

@@ -15,7 +15,7 @@ import type { Row } from './common.js';
 import type { BenchOptions } from './options.js';
 
 /** `rows` Gaussian vectors scaled to unit length (uniform on the sphere). */
-function randomUnitVectors(rows: number, dim: number, rng: Rng): Matrix {
+export function randomUnitVectors(rows: number, dim: number, rng: Rng): Matrix {
   const data = new Float32Array(rows * dim);
   for (let r = 0; r < rows; r++) {
     let norm = 0;
@@ -45,7 +45,7 @@ function randomUnitVectors(rows: number, dim: number, rng: Rng): Matrix {
  * neighbours nearly equidistant); sentence embeddings have a far lower intrinsic dimension, which this
  * imitates.
  */
-function lowRankUnitVectors(rows: number, dim: number, rank: number, basis: Matrix, rng: Rng): Matrix {
+export function lowRankUnitVectors(rows: number, dim: number, rank: number, basis: Matrix, rng: Rng): Matrix {
   const z = randomUnitVectors(rows, rank, rng);
   const data = new Float32Array(rows * dim);
   for (let r = 0; r < rows; r++) {

@@ -21,6 +21,48 @@ export function findPython(): { python: string; faiss: boolean } | undefined {
   return undefined;
 }
 
+export const FAISS_QUANTIZED_SCRIPT = path.join(import.meta.dirname, '..', 'reference', 'faiss_quantized.py');
+
+/**
+ * The faiss side of the `quantized` case. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from its
+ * environment: they are tuning overrides of this machine's shell, not of the reference.
+ */
+function runFaissQuantized(python: string, threads: number, workdir: string): Promise<Row[]> {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const args = [FAISS_QUANTIZED_SCRIPT, '--workdir', workdir, '--threads', String(threads)];
+  note(`reference quantized: ${python} ${path.relative(process.cwd(), FAISS_QUANTIZED_SCRIPT)}`);
+  return collectRows(spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'], env }), 'quantized');
+}
+
+/** Rows a reference process prints as JSON lines (none, reported, if it fails). */
+function collectRows(child: ReturnType<typeof spawn>, which: string): Promise<Row[]> {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (error) => {
+      note(`reference ${which} could not start: ${error.message}`);
+      resolve([]);
+    });
+    child.on('close', (code) => {
+      if (code !== 0) {
+        note(`reference ${which} failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+        resolve([]);
+        return;
+      }
+      resolve(
+        stdout
+          .split('\n')
+          .filter((l) => l.trim().startsWith('{'))
+          .map((l) => JSON.parse(l) as Row),
+      );
+    });
+  });
+}
+
 /** Run the reference for one case; resolves to its rows (none if the script fails, which is reported). */
 export function runReference(
   python: string,
@@ -29,6 +71,7 @@ export function runReference(
   workdir: string,
 ): Promise<Row[]> {
   const threads = opts.refThreads;
+  if (which === 'quantized') return runFaissQuantized(python, threads, workdir);
   const { shape, train, encode, index } = opts;
   const args = [
     REFERENCE_SCRIPT,

@@ -12,6 +12,8 @@ export function metricOf(name: string): 'pairsPerSec' | 'textsPerSec' | 'tokensP
 
 function matches(ours: Row, ref: Row): boolean {
   if (ours.name !== ref.name) return false;
+  // faiss's scalar quantizer has one row (it scores float queries against decoded codes already).
+  if (ref.rescoreMultiplier !== undefined) return ours.rescoreMultiplier === ref.rescoreMultiplier;
   return ours.name !== 'index-hnsw' || ours.ef === ref.ef;
 }
 
@@ -58,6 +60,9 @@ function config(row: Row): string {
     return `${base}, ${row.texts}/${row.corpusTexts} texts, ${row.variant}`;
   }
   const base = `${row.vectors}x${row.dim} ${String(row.data)}, ${row.queries} q`;
+  if (row.rescoreMultiplier !== undefined) {
+    return `${base}, rescore x${String(row.rescoreMultiplier)}, ${String(row.bytesPerVector)} B/vector`;
+  }
   return row.name === 'index-hnsw' || row.name === 'index-pgvector'
     ? `${base}, M ${row.M} ef ${row.ef}`
     : base;

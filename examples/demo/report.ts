@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { linePlot } from '../lib/svg-plot.js';
-import { RECALL_TARGET } from './study.js';
+import { RECALL_TARGET, RESCORE } from './study.js';
 import type { MethodRow, StudyResult } from './study.js';
 
 /** Metrics are shown x100 with two decimals, as the student (and the BEIR paper) reported them. */
@@ -18,6 +18,7 @@ function columns(result: StudyResult): string[] {
     'MRR@10',
     'R@100',
     'recall@10 vs exact',
+    'bytes/vector',
     `nDCG@10, unseen-positive queries (n=${result.overlap.unseenQueries})`,
     'p vs BM25 (nDCG@10)',
   ];
@@ -37,6 +38,7 @@ function cells(row: MethodRow): string[] {
     pct(row.mrr10),
     pct(row.recall100),
     pct(row.recallVsExact),
+    row.bytesPerVector === undefined ? '-' : String(row.bytesPerVector),
     pct(row.ndcg10Unseen),
     vsBm25(row),
   ];
@@ -45,7 +47,7 @@ function cells(row: MethodRow): string[] {
 /** The results as a fixed-width text table for the terminal. */
 export function formatConsoleTable(result: StudyResult): string {
   const head = columns(result);
-  head[5] = `nDCG@10 unseen (n=${result.overlap.unseenQueries})`;
+  head[6] = `nDCG@10 unseen (n=${result.overlap.unseenQueries})`;
   const body = result.rows.map(cells);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (r: string[]): string =>
@@ -199,7 +201,10 @@ export function renderReport(result: StudyResult, command: string): string {
     markdownTable(columns(result), result.rows.map(cells)),
     '',
     'nDCG@10 and Recall@100 as trec_eval (`ndcg_cut.10`, `recall.100`), MRR@10 as `recip_rank` over the top 10; ' +
-      'recall@10 vs exact is the share of the exact top 10 that HNSW also returns. HNSW rows take nDCG@10 and ' +
+      'recall@10 vs exact is the share of the exact top 10 that HNSW (or the int8 / binary index) also returns; ' +
+      'bytes/vector is what the index holds per document (float32, int8 codes, or sign bits; ids and the HNSW ' +
+      'graph not counted). The int8 and binary rows scan sentence-transformers codes and rescore ' +
+      `${RESCORE} x 10 candidates with the float query. HNSW rows take nDCG@10 and ` +
       'MRR@10 from a top-10 search at that ef; Recall@100 needs a top-100 search, for which hnswlib raises ef to ' +
       'at least 100. The hybrid fuses the top 100 of each run. The last column is the paired t-test of each ' +
       "row's per-query nDCG@10 against BM25's, Holm-corrected over the rows; † marks p < 0.05.",

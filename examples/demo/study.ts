@@ -9,8 +9,10 @@ import {
   BiEncoder,
   Bm25Index,
   DenseRetrievalError,
+  BinaryIndex,
   ExactIndex,
   HNSW_DEFAULTS,
+  Int8Index,
   HnswIndex,
   InBatchNegativesLoss,
   SCRATCH_PREFIX,
@@ -32,15 +34,29 @@ import { loadStudyData, positiveOverlap } from './data.js';
 import { QUICK_DEFAULTS } from './options.js';
 import type { DemoOptions } from './options.js';
 
+/** Rescore multiplier of the int8 and binary rows (candidates per result rescored with the float query). */
+export const RESCORE = 4;
+
 /** One row of the results table. */
 export interface MethodRow {
-  key: 'bm25' | 'untrained' | 'exact' | 'hnsw-default' | 'hnsw-tuned' | 'hnsw-low' | 'hybrid';
+  key:
+    | 'bm25'
+    | 'untrained'
+    | 'exact'
+    | 'hnsw-default'
+    | 'hnsw-tuned'
+    | 'hnsw-low'
+    | 'int8-rescore'
+    | 'binary-rescore'
+    | 'hybrid';
   name: string;
   ndcg10: number;
   mrr10: number;
   recall100: number;
-  /** HNSW rows: recall@10 of the HNSW top 10 against the exact top 10. */
+  /** HNSW and quantized rows: recall@10 of their top 10 against the exact top 10. */
   recallVsExact?: number;
+  /** Exact and quantized rows: bytes the index holds per document vector (float32, int8 or bit codes). */
+  bytesPerVector?: number;
   /** nDCG@10 over the test queries none of whose positives is a train positive (undefined if none). */
   ndcg10Unseen?: number;
   /** Rows other than BM25: paired t-test on nDCG@10 against BM25, Holm-corrected over those rows. */
@@ -273,7 +289,8 @@ export async function runStudy(
     await phase('train', async () => {
       const trainer = new Trainer({
         model,
-        loss: new InBatchNegativesLoss({ similarity: 'cosine', scale: SCALE }),
+        // The loss takes the model's similarity (cosine); only the scale is the loss's own.
+        loss: new InBatchNegativesLoss({ scale: SCALE }),
         batchSize: options.batchSize,
         steps: options.steps,
         lr: options.lr,
@@ -298,6 +315,7 @@ export async function runStudy(
     }));
     const exactRun = searchResultToRun(exactTop.top100, testIds);
     addRow('exact', 'trained, exact (ExactIndex)', exactRun);
+    rows[rows.length - 1].bytesPerVector = after.docs.cols * 4;
 
     const hnsw = await phase('HNSW build', async () => {
       const index = new HnswIndex({ dim: after.docs.cols, metric: 'cosine', seed: options.seed });
@@ -348,6 +366,38 @@ export async function runStudy(
         );
       }
       if (lowEf !== tunedEf) await hnswRow('hnsw-low', `trained, HNSW ef=${lowEf} (too low)`, lowEf);
+    });
+    // Quantized indexes (sentence-transformers' int8 / binary codes) with rescoring: what the memory saving
+    // costs in recall against exact search and in nDCG.
+    await phase('quantized evaluation', async () => {
+      const dim = after.docs.cols;
+      const kinds: [MethodRow['key'], string, Int8Index | BinaryIndex][] = [
+        [
+          'int8-rescore',
+          `trained, int8 + rescore x${RESCORE} (Int8Index)`,
+          new Int8Index({ dim, metric: 'cosine', rescoreMultiplier: RESCORE }),
+        ],
+        [
+          'binary-rescore',
+          `trained, binary + rescore x${RESCORE} (BinaryIndex)`,
+          new BinaryIndex({ dim, metric: 'cosine', rescoreMultiplier: RESCORE }),
+        ],
+      ];
+      for (const [key, name, index] of kinds) {
+        await index.add(after.docs, docIds);
+        const top10 = await index.search(after.queries, 10);
+        const top100 = await index.search(after.queries, DEPTH);
+        const run10 = searchResultToRun(top10, testIds);
+        rows.push({
+          key,
+          name,
+          ...score(test.qrels, run10),
+          recall100: score(test.qrels, searchResultToRun(top100, testIds)).recall100,
+          recallVsExact: recallOfResults(top10.ids, exactTop.top10.result.ids, 10),
+          bytesPerVector: index.bytesPerVector,
+          ndcg10Unseen: unseenNdcg(overlap.unseenQrels, run10),
+        });
+      }
     });
     addRow(
       'hybrid',

@@ -10,6 +10,7 @@ import {
   registerThreadedWasm,
   restoreStockWasm,
 } from './threaded-wasm.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Backends in the order {@link initBackend} tries them. */
 export const BACKEND_ORDER = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -113,6 +114,11 @@ function silenceCpuBanner(): void {
 
 let current: BackendName | undefined;
 
+const INITBACKENDOPTIONS_KEYS = optionKeys<InitBackendOptions>({
+  backend: true,
+  wasmThreads: true,
+});
+
 /** The backend chosen by the last {@link initBackend}, if any. */
 export function currentBackend(): BackendName | undefined {
   return current;
@@ -129,6 +135,7 @@ export function currentBackend(): BackendName | undefined {
  * ```
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendName> {
+  checkOptionKeys('initBackend', options, INITBACKENDOPTIONS_KEYS);
   // Validated up front: a bad thread count must be an error, not a silent fall-through to the cpu backend.
   const wasmThreads =
     options.wasmThreads === undefined

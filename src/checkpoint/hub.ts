@@ -14,6 +14,7 @@ import {
   markComplete,
   modelCacheDir,
 } from './cache.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /**
  * Hugging Face Hub download into a local cache, so `loadModel('org/name')` works like `from_pretrained`.
@@ -223,6 +224,28 @@ function settingsFrom(options: HubOptions): Settings {
   };
 }
 
+/** The keys of {@link HubOptions}. */
+export const HUB_OPTION_KEYS = optionKeys<HubOptions>({
+  cacheDir: true,
+  endpoint: true,
+  revision: true,
+  offline: true,
+  token: true,
+  quiet: true,
+  files: true,
+  retries: true,
+  retryDelayMs: true,
+  stallTimeoutMs: true,
+  maxFileBytes: true,
+});
+
+/** The {@link HubOptions} among a larger options object (what `loadModel` passes on to the hub). */
+export function pickHubOptions(options: HubOptions): HubOptions {
+  return Object.fromEntries(
+    Object.entries(options).filter(([k]) => HUB_OPTION_KEYS.includes(k)),
+  ) as HubOptions;
+}
+
 /**
  * Whether `source` has the shape of a Hugging Face hub id (`org/name` or `name`).
  *
@@ -256,6 +279,7 @@ export function isHubId(source: string): boolean {
  * ```
  */
 export async function resolveModelSource(source: string, options: HubOptions = {}): Promise<string> {
+  checkOptionKeys('resolveModelSource', options, HUB_OPTION_KEYS);
   if (typeof source !== 'string' || source === '') {
     throw new ArgumentError('source', 'expected a model directory or a Hugging Face hub id (org/name)');
   }

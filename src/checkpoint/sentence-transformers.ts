@@ -31,6 +31,69 @@ export interface SentenceTransformersLayout {
   defaultPromptName: string | undefined;
   /** Folders of the `Dense` modules between Pooling and Normalize, in order. */
   denseDirs: string[];
+  /**
+   * `similarity_fn_name` of config_sentence_transformers.json (sentence-transformers >= 3): the similarity
+   * the model was trained for; `undefined` when the file does not say.
+   */
+  similarity: StSimilarity | undefined;
+}
+
+/** sentence-transformers' `similarity_fn_name` values. */
+export const ST_SIMILARITIES = ['cosine', 'dot', 'euclidean', 'manhattan'] as const;
+/** A sentence-transformers similarity function name. */
+export type StSimilarity = (typeof ST_SIMILARITIES)[number];
+
+/** The file of a sentence-transformers model that holds `similarity_fn_name`. */
+export const ST_CONFIG_FILE = 'config_sentence_transformers.json';
+
+/**
+ * `similarity_fn_name` of `dir/config_sentence_transformers.json`; `undefined` when the file or the key
+ * is absent (or null). sentence-transformers' aliases (`dot_product`, `cos_sim`, ...) are accepted.
+ *
+ * @throws {InputFormatError} an unknown similarity name, or invalid JSON.
+ * @example
+ * ```ts
+ * await readSimilarityFnName('runs/cosine-model'); // 'cosine'
+ * ```
+ */
+export async function readSimilarityFnName(dir: string): Promise<StSimilarity | undefined> {
+  const file = path.join(dir, ST_CONFIG_FILE);
+  const config = (await readJsonFile(file)) as Record<string, unknown> | undefined;
+  if (config === undefined || config === null || typeof config !== 'object') return undefined;
+  const raw = config.similarity_fn_name;
+  if (raw === undefined || raw === null) return undefined;
+  const aliases: Record<string, StSimilarity> = {
+    cosine: 'cosine',
+    cos_sim: 'cosine',
+    dot: 'dot',
+    dot_product: 'dot',
+    dot_score: 'dot',
+    euclidean: 'euclidean',
+    manhattan: 'manhattan',
+  };
+  const name = typeof raw === 'string' ? aliases[raw] : undefined;
+  if (name === undefined) {
+    throw new InputFormatError(
+      `unknown similarity_fn_name ${JSON.stringify(raw)} (expected one of ${ST_SIMILARITIES.join(', ')})`,
+      file,
+    );
+  }
+  return name;
+}
+
+/**
+ * Set `similarity_fn_name` in `dir/config_sentence_transformers.json` (created when absent), keeping its
+ * other keys; written atomically.
+ *
+ * @example
+ * ```ts
+ * await writeSimilarityFnName('out/model', 'cosine');
+ * ```
+ */
+export async function writeSimilarityFnName(dir: string, similarity: StSimilarity): Promise<void> {
+  const file = path.join(dir, ST_CONFIG_FILE);
+  const config = ((await readJsonFile(file)) as Record<string, unknown> | undefined) ?? {};
+  await writeFileAtomic(file, json({ ...config, similarity_fn_name: similarity }));
 }
 
 /** Settings written by {@link writeSentenceTransformersFiles}. */
@@ -47,6 +110,8 @@ export interface SentenceTransformersSettings {
   defaultPromptName?: string;
   /** Number of Dense modules (written by the caller into `2_Dense/`, `3_Dense/` ...). */
   dense?: number;
+  /** Written as `similarity_fn_name` when set. */
+  similarity?: StSimilarity;
 }
 
 const TYPE_TRANSFORMER = 'sentence_transformers.models.Transformer';
@@ -72,6 +137,8 @@ async function readJsonFile(file: string): Promise<unknown | undefined> {
     throw new InputFormatError(`invalid JSON (${(error as Error).message})`, file);
   }
 }
+
+const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 
 const LEGACY_KEYS: Record<string, PoolingMode | undefined> = {
   pooling_mode_cls_token: 'cls',
@@ -324,6 +391,7 @@ export async function readSentenceTransformersLayout(
     prompts,
     defaultPromptName,
     denseDirs,
+    similarity: await readSimilarityFnName(dir),
   };
 }
 
@@ -383,8 +451,6 @@ export async function readRouterRoutes(
   const d = config.parameters?.default_route;
   return { routes: Object.keys(config.structure ?? {}), defaultRoute: typeof d === 'string' ? d : undefined };
 }
-
-const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 
 /**
  * The `1_Pooling/config.json` of a pooling mode: exactly the keys all-MiniLM-L6-v2 ships, plus the key of a
@@ -452,6 +518,6 @@ export async function writeSentenceTransformersFiles(
   await writeFileAtomic(path.join(dir, '1_Pooling', 'config.json'), json(poolingConfig(s)));
   await writeFileAtomic(
     path.join(dir, 'config_sentence_transformers.json'),
-    json(sentenceTransformersConfig(s)),
+    json(sentenceTransformersConfig(s, s.similarity)),
   );
 }

@@ -48,7 +48,7 @@ export const COMMANDS: CommandEntry[] = [
   },
   {
     name: 'index build',
-    summary: 'build an exact, HNSW or pgvector index from a .npy matrix and its ids',
+    summary: 'build an exact, HNSW, int8, binary or pgvector index from a .npy matrix and its ids',
     load: async () => (await import('./commands/index-build.js')).indexBuildCommand,
   },
   {

@@ -4,6 +4,7 @@ import { InputFormatError } from '../errors.js';
 import type { CorpusDoc, Qrels } from '../types.js';
 import { readJsonlRecords, stringField } from './jsonl.js';
 import { readQrels } from './qrels.js';
+import { checkOptionKeys } from '../util/options.js';
 
 /** A BEIR dataset split held in memory. */
 export interface BeirDataset {
@@ -103,6 +104,7 @@ export async function listBeirSplits(dir: string): Promise<string[]> {
  * ```
  */
 export async function loadBeir(dir: string, options: { split?: string } = {}): Promise<BeirDataset> {
+  checkOptionKeys('loadBeir', options, ['split']);
   const split = options.split ?? 'test';
   const qrelsFile = path.join(dir, 'qrels', `${split}.tsv`);
   const stat = await fs.stat(dir).catch(() => undefined);

@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import type { Matrix } from '../types.js';
 import { checkMatrixShape } from '../util/matrix.js';
 import { parseInteger } from '../util/number.js';
+import { floatToHalf, halfToFloat } from './float16.js';
 
 /**
  * NumPy `.npy` reading and writing for 2-D float matrices (embeddings), so vectors move between
@@ -13,9 +14,12 @@ import { parseInteger } from '../util/number.js';
  * either pull in heavy dependencies or do not check truncation and Fortran order.
  */
 
-const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+export const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
-function parseHeader(header: string, file: string): { descr: string; fortran: boolean; shape: number[] } {
+export function parseHeader(
+  header: string,
+  file: string,
+): { descr: string; fortran: boolean; shape: number[] } {
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header);
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header);
   const shape = /'shape'\s*:\s*\(([^)]*)\)/.exec(header);
@@ -39,8 +43,11 @@ export interface NpyInfo {
   /** Rows (a 1-D array is one row). */
   rows: number;
   cols: number;
-  /** Bytes per stored value: 4 for float32, 8 for float64 (narrowed to float32 on reading). */
-  itemSize: 4 | 8;
+  /**
+   * Bytes per stored value: 4 for float32, 8 for float64 (narrowed to float32 on reading), 2 for float16
+   * (widened exactly).
+   */
+  itemSize: 2 | 4 | 8;
   /** Byte offset of the first value. */
   dataStart: number;
 }
@@ -95,12 +102,13 @@ async function readInfo(handle: fs.FileHandle, file: string): Promise<NpyInfo> {
       file,
     );
   }
-  let itemSize: 4 | 8;
+  let itemSize: 2 | 4 | 8;
   if (descr === '<f4' || descr === '|f4') itemSize = 4;
   else if (descr === '<f8' || descr === '|f8') itemSize = 8;
+  else if (descr === '<f2' || descr === '|f2') itemSize = 2;
   else {
     throw new InputFormatError(
-      `unsupported dtype '${descr}'; expected little-endian float32 ('<f4') or float64 ('<f8')`,
+      `unsupported dtype '${descr}'; expected little-endian float32 ('<f4'), float64 ('<f8') or float16 ('<f2')`,
       file,
     );
   }
@@ -169,6 +177,8 @@ async function readRowsFrom(
       const n = Math.min(perChunk, count - i);
       await readFully(handle, scratch.subarray(0, n * itemSize), position + i * itemSize, file);
       if (itemSize === 4) for (let j = 0; j < n; j++) data[i + j] = scratch.readFloatLE(j * 4);
+      else if (itemSize === 2)
+        for (let j = 0; j < n; j++) data[i + j] = halfToFloat(scratch.readUInt16LE(j * 2));
       else for (let j = 0; j < n; j++) data[i + j] = scratch.readDoubleLE(j * 8);
     }
   }
@@ -185,8 +195,8 @@ function checkRowRange(info: NpyInfo, start: number, end: number): void {
 }
 
 /**
- * Read a 2-D float32 or float64 C-order `.npy` file as a float32 {@link Matrix} (float64 is narrowed).
- * A 1-D array is read as one row. Bad magic, another dtype, Fortran order and a truncated file are
+ * Read a 2-D float32, float64 or float16 C-order `.npy` file as a float32 {@link Matrix} (float64 is
+ * narrowed, float16 widened exactly). Quantized int8/uint8 codes are read by `readNpyCodes`. A 1-D array is read as one row. Bad magic, another dtype, Fortran order and a truncated file are
  * {@link InputFormatError}s naming the file. The file is read by handle in chunks, so files past 2 GiB
  * load (the matrix must fit in memory: at most 2^32 float32 values; use {@link readNpyBlocks} otherwise).
  *
@@ -266,7 +276,11 @@ export async function* readNpyBlocks(
  * array, padded as numpy pads it (data starts on a 64-byte boundary): for writers that stream the rows.
  */
 export function npyFloat32Header(rows: number, cols: number): Buffer {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+  return npyHeader('<f4', rows, cols);
+}
+
+function npyHeader(descr: '<f4' | '<f2', rows: number, cols: number): Buffer {
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
   const total = 10 + header.length + 1;
   header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
   const out = Buffer.alloc(10 + header.length);
@@ -279,7 +293,9 @@ export function npyFloat32Header(rows: number, cols: number): Buffer {
 }
 
 /**
- * Write a {@link Matrix} as a numpy-readable `.npy` (format 1.0, `<f4`, C order), atomically.
+ * Write a {@link Matrix} as a numpy-readable `.npy` (format 1.0, C order), atomically: `<f4` by default;
+ * with `dtype: 'float16'`, `<f2`, rounded to nearest even as numpy's `astype(np.float16)` (half the size;
+ * about 3 significant digits, enough for embeddings, values beyond ±65504 become infinite).
  *
  * @example
  * ```ts
@@ -288,7 +304,11 @@ export function npyFloat32Header(rows: number, cols: number): Buffer {
  * // python: np.load('emb.npy').shape == (2, 2)
  * ```
  */
-export async function writeNpy(file: string, m: Matrix): Promise<void> {
+export async function writeNpy(
+  file: string,
+  m: Matrix,
+  options: { dtype?: 'float32' | 'float16' } = {},
+): Promise<void> {
   if (m?.data instanceof Float32Array && m.data.length !== m.rows * m.cols) {
     throw new InputFormatError(
       `matrix data has ${m.data.length} values, expected rows*cols = ${m.rows * m.cols}`,
@@ -296,7 +316,8 @@ export async function writeNpy(file: string, m: Matrix): Promise<void> {
     );
   }
   checkMatrixShape('m', m);
-  const head = npyFloat32Header(m.rows, m.cols);
+  const half = options.dtype === 'float16';
+  const head = npyHeader(half ? '<f2' : '<f4', m.rows, m.cols);
   const data = m.data;
   function* chunks(): Generator<Uint8Array> {
     yield head;
@@ -304,8 +325,13 @@ export async function writeNpy(file: string, m: Matrix): Promise<void> {
     const perChunk = CHUNK_BYTES / 4;
     for (let i = 0; i < data.length; i += perChunk) {
       const n = Math.min(perChunk, data.length - i);
-      if (os.endianness() === 'LE') yield new Uint8Array(data.buffer, data.byteOffset + i * 4, n * 4);
-      else {
+      if (half) {
+        const out = Buffer.alloc(n * 2);
+        for (let j = 0; j < n; j++) out.writeUInt16LE(floatToHalf(data[i + j]), j * 2);
+        yield out;
+      } else if (os.endianness() === 'LE') {
+        yield new Uint8Array(data.buffer, data.byteOffset + i * 4, n * 4);
+      } else {
         const out = Buffer.alloc(n * 4);
         for (let j = 0; j < n; j++) out.writeFloatLE(data[i + j], j * 4);
         yield out;

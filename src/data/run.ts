@@ -4,6 +4,7 @@ import type { Run } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { parseDecimal } from '../util/number.js';
 import { assertTrecId, readLines } from './lines.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Options of {@link writeRun}. */
 export interface WriteRunOptions {
@@ -12,6 +13,11 @@ export interface WriteRunOptions {
   /** Keep at most this many documents per query (the best ones). Default: all. */
   depth?: number;
 }
+
+const WRITERUNOPTIONS_KEYS = optionKeys<WriteRunOptions>({
+  tag: true,
+  depth: true,
+});
 
 /**
  * Read a TREC run file: `qid Q0 docid rank score tag`, whitespace separated. The rank column is ignored,
@@ -80,6 +86,7 @@ export async function readRun(file: string): Promise<Run> {
  * ```
  */
 export async function writeRun(file: string, run: Run, options: WriteRunOptions = {}): Promise<void> {
+  checkOptionKeys('writeRun', options, WRITERUNOPTIONS_KEYS);
   const tag = options.tag ?? 'dense-retrieval';
   assertTrecId(tag, 'tag', 'run tag');
   const depth = options.depth ?? Infinity;

@@ -3,6 +3,7 @@ import type { Qrels, Run } from '../types.js';
 import { computeExtra } from './measures-trec.js';
 import { measureAggregation, parseMeasures } from './measures.js';
 import type { MeasureFamily } from './measures.js';
+import { checkOptionKeys } from '../util/options.js';
 
 /**
  * Ranking metrics with exactly trec_eval's (v9/v10) semantics, so numbers computed here can be compared
@@ -335,6 +336,7 @@ export function evaluateRun(
   measures: string[],
   options: EvaluateOptions = {},
 ): Evaluation {
+  checkOptionKeys('evaluateRun', options, ['complete', 'ignoreIdenticalIds']);
   const specs = parseMeasures(measures);
   const perQuery = new Map<string, Record<string, number>>();
   const sums: Record<string, number> = {};

@@ -10,6 +10,7 @@ import { recallOfResults } from '../index/recall.js';
 import { searchResultToRun } from '../index/result-run.js';
 import type { Metric, SearchResult } from '../index/types.js';
 import type { CorpusDoc, Matrix, Qrels, Run } from '../types.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
 import { evaluateRun, mrrAt, rankDocuments } from './metrics.js';
 import { compareRuns } from './significance.js';
@@ -18,13 +19,83 @@ import type { SignificanceTest } from './significance.js';
 /** Index kinds the evaluator can compare. */
 export type EvaluatorIndex = 'exact' | 'hnsw' | 'bm25' | 'pgvector';
 
-/** Anything that turns texts into a `[n, dim]` matrix, e.g. a `SentenceEncoder`. */
+/**
+ * Anything that turns texts into a `[n, dim]` matrix, e.g. a `SentenceEncoder`. When it says which
+ * similarity it was trained with (`similarity`, sentence-transformers' `similarity_fn_name`), that is the
+ * evaluator's default metric.
+ */
 export interface RetrievalEncoder {
   encode(
     texts: string[],
-    options?: { batchSize?: number; progress?: boolean; quiet?: boolean },
+    options?: { batchSize?: number; progress?: boolean; quiet?: boolean; truncateDim?: number },
   ): Promise<Matrix>;
+  /** `cosine`, `dot`, `euclidean` (-> metric `l2`); `manhattan` has no index metric. */
+  readonly similarity?: string;
 }
+
+/**
+ * A model with a query tower and a passage tower, e.g. a `BiEncoder` (tied or untied, DPR-style): queries
+ * are embedded with `encodeQueries`, the corpus with `encodePassages`, and the model's `similarity` is the
+ * evaluator's default metric.
+ */
+export interface RetrievalBiEncoder {
+  encodeQueries(
+    texts: string[],
+    options?: { batchSize?: number; quiet?: boolean; truncateDim?: number },
+  ): Promise<Matrix>;
+  encodePassages(
+    texts: string[],
+    options?: { batchSize?: number; quiet?: boolean; truncateDim?: number },
+  ): Promise<Matrix>;
+  readonly similarity: string;
+}
+
+/**
+ * The index metric of a model similarity (sentence-transformers' `similarity_fn_name` names, plus this
+ * library's `dot`): `dot` -> `ip`, `cosine` -> `cosine`, `euclidean` -> `l2`; `undefined` when the model
+ * does not say. `manhattan` has no index metric: an `ArgumentError`.
+ *
+ * @example
+ * ```ts
+ * metricOfSimilarity('cosine'); // 'cosine'
+ * metricOfSimilarity('dot'); // 'ip'
+ * ```
+ */
+export function metricOfSimilarity(similarity: string | undefined | null): Metric | undefined {
+  if (similarity === undefined || similarity === null) return undefined;
+  if (similarity === 'dot' || similarity === 'dot_product') return 'ip';
+  if (similarity === 'cosine') return 'cosine';
+  if (similarity === 'euclidean') return 'l2';
+  throw new ArgumentError(
+    'similarity',
+    `'${similarity}' has no vector-index metric (supported: dot, cosine, euclidean)`,
+  );
+}
+
+function isBiEncoder(e: RetrievalEncoder | RetrievalBiEncoder): e is RetrievalBiEncoder {
+  return (
+    typeof (e as RetrievalBiEncoder).encodeQueries === 'function' &&
+    typeof (e as RetrievalBiEncoder).encodePassages === 'function'
+  );
+}
+
+const OPTION_KEYS = optionKeys<RetrievalEvaluatorOptions>({
+  corpus: true,
+  queries: true,
+  qrels: true,
+  indexes: true,
+  ef: true,
+  k: true,
+  metric: true,
+  hnsw: true,
+  pgvector: true,
+  runOut: true,
+  chunkSize: true,
+  batchSize: true,
+  truncateDim: true,
+  quiet: true,
+  significance: true,
+});
 
 /** Options of {@link RetrievalEvaluator}. */
 export interface RetrievalEvaluatorOptions {
@@ -34,11 +105,19 @@ export interface RetrievalEvaluatorOptions {
   qrels: Qrels;
   /** Indexes to compare, in table order; default `['exact', 'hnsw', 'bm25']` (`['bm25']` without encoder). */
   indexes?: EvaluatorIndex[];
-  /** HNSW query beam widths, one table row each; default the index default (`HNSW_DEFAULTS.efSearch`). */
+  /**
+   * HNSW query beam widths, one table row each; default the index default (`HNSW_DEFAULTS.efSearch`, or
+   * the depth `k` when that is larger). Each must be distinct and at least the depth `k`: hnswlib never
+   * searches with a beam narrower than `k`, so a smaller `ef` would be a row labelled with a beam it did
+   * not use.
+   */
   ef?: number[];
   /** Retrieval depth per query; default 100 (what Recall@100 and MAP@100 need), at most the corpus size. */
   k?: number;
-  /** Similarity of the dense indexes; default `ip` (dot product, as DPR). */
+  /**
+   * Similarity of the dense indexes; default the model's own (its `similarity`: `dot` -> `ip`, `cosine`,
+   * `euclidean` -> `l2`), else `ip` (dot product, as DPR). The metric used is in the returned table.
+   */
   metric?: Metric;
   /** Build options of the HNSW index (`M`, `efConstruction`, `seed`). */
   hnsw?: Omit<HnswIndexOptions, 'dim' | 'metric'>;
@@ -55,6 +134,8 @@ export interface RetrievalEvaluatorOptions {
   chunkSize?: number;
   /** Encoder batch size; default 32. */
   batchSize?: number;
+  /** Matryoshka truncation passed to the encoder (corpus and queries alike); default none. */
+  truncateDim?: number;
   /** Print no progress. */
   quiet?: boolean;
   /**
@@ -69,7 +150,7 @@ export interface EvaluationRow {
   /** Row label: `exact`, `hnsw ef=128`, `bm25`. */
   name: string;
   index: EvaluatorIndex;
-  /** HNSW only: the beam width used (at least `k`, as hnswlib requires). */
+  /** HNSW only: the beam width used (at least `k`, as hnswlib requires; the constructor checks it). */
   ef?: number;
   ndcg10: number;
   mrr10: number;
@@ -91,6 +172,8 @@ export interface EvaluationTable {
   rows: EvaluationRow[];
   /** Retrieval depth used. */
   k: number;
+  /** Metric of the dense indexes (absent when only BM25 ran). */
+  metric?: Metric;
   documents: number;
   queries: number;
   /** With an HNSW row and metric `ip`: whether its graph used the MIPS-to-L2 reduction (see `HnswIndex`). */
@@ -146,7 +229,12 @@ export class RetrievalEvaluator {
   private readonly opts: RetrievalEvaluatorOptions;
   private readonly runs = new Map<EvaluationRow, Run>();
 
+  /**
+   * @throws {ArgumentError} unknown option keys, an empty corpus or query set, an unknown index, `ef`
+   *   values that are not positive, repeated, or below the depth `min(k, corpus size)`.
+   */
   constructor(opts: RetrievalEvaluatorOptions) {
+    checkOptionKeys('RetrievalEvaluator', opts, OPTION_KEYS);
     if (opts.corpus.length === 0) throw new ArgumentError('corpus', 'is empty');
     if (opts.queries.size === 0) throw new ArgumentError('queries', 'is empty');
     for (const name of opts.indexes ?? []) {
@@ -161,11 +249,30 @@ export class RetrievalEvaluator {
     if (opts.k !== undefined && (!Number.isInteger(opts.k) || opts.k < 1)) {
       throw new ArgumentError('k', `must be a positive integer, got ${opts.k}`);
     }
+    const efs = opts.ef ?? [];
+    const repeated = efs.find((ef, i) => efs.indexOf(ef) !== i);
+    if (repeated !== undefined) throw new ArgumentError('ef', `lists ${repeated} twice`);
+    const depth = Math.min(opts.k ?? 100, opts.corpus.length);
+    const narrow = efs.filter((ef) => ef < depth);
+    if (narrow.length > 0) {
+      throw new ArgumentError(
+        'ef',
+        `${narrow.join(', ')} ${narrow.length > 1 ? 'are' : 'is'} below the retrieval depth k = ${depth}` +
+          `${depth < (opts.k ?? 100) ? ' (the corpus size)' : ''}; hnswlib searches with a beam of at least k, ` +
+          `so give ef >= ${depth} or a smaller k`,
+      );
+    }
     this.opts = opts;
   }
 
-  /** Run every configured index and return the table; `encoder` is required for `exact` and `hnsw`. */
-  async evaluate(encoder?: RetrievalEncoder): Promise<EvaluationTable> {
+  /**
+   * Run every configured index and return the table; `encoder` is required for `exact` and `hnsw`. A
+   * {@link RetrievalBiEncoder} (e.g. an untied `BiEncoder`) embeds queries with its query tower and the
+   * corpus with its passage tower; a plain {@link RetrievalEncoder} embeds both.
+   *
+   * @throws {ArgumentError} dense indexes without an encoder; a model similarity without an index metric.
+   */
+  async evaluate(encoder?: RetrievalEncoder | RetrievalBiEncoder): Promise<EvaluationTable> {
     const { corpus, queries, quiet } = this.opts;
     const indexes = this.opts.indexes ?? (encoder ? ['exact', 'hnsw', 'bm25'] : ['bm25']);
     const dense = indexes.filter((i) => i !== 'bm25');
@@ -181,11 +288,12 @@ export class RetrievalEvaluator {
     const queryTexts = queryIds.map((q) => queries.get(q)!);
     const rows: EvaluationRow[] = [];
     let exactTop: SearchResult | undefined;
+    let metric: Metric | undefined;
     let hnswMipsTransform: boolean | undefined;
 
     if (dense.length > 0 && encoder !== undefined) {
+      metric = this.opts.metric ?? metricOfSimilarity(encoder.similarity) ?? 'ip';
       const { docs, qs } = await this.encodeAll(encoder, queryTexts);
-      const metric = this.opts.metric ?? 'ip';
       // Exact search always runs when an approximate index is compared: it is the recall reference.
       const exact = new ExactIndex({ dim: docs.cols, metric });
       await exact.add(
@@ -208,11 +316,11 @@ export class RetrievalEvaluator {
         }
         progress.done();
         if (metric === 'ip') hnswMipsTransform = hnsw.mipsTransform;
-        for (const ef of this.opts.ef ?? [hnsw.efSearch]) {
+        // Explicit beams are >= k (checked in the constructor); only the index default may be raised.
+        for (const ef of this.opts.ef ?? [Math.max(hnsw.efSearch, k)]) {
           const result = await hnsw.search(qs, k, { ef });
-          const used = Math.max(ef, k);
-          const row = await this.row(`hnsw ef=${used}`, 'hnsw', result, queryIds, `hnsw-ef${used}`);
-          row.ef = used;
+          const row = await this.row(`hnsw ef=${ef}`, 'hnsw', result, queryIds, `hnsw-ef${ef}`);
+          row.ef = ef;
           row.recallVsExact = recallOfResults(result.ids, exactTop.ids, Math.min(10, k));
           rows.push(row);
         }
@@ -234,7 +342,7 @@ export class RetrievalEvaluator {
     rows.sort((a, b) => indexes.indexOf(a.index) - indexes.indexOf(b.index));
     if (this.opts.significance !== false)
       markSignificance(rows, this.runs, this.opts.qrels, this.opts.significance);
-    return { rows, k, documents: corpus.length, queries: queryIds.length, hnswMipsTransform };
+    return { rows, k, metric, documents: corpus.length, queries: queryIds.length, hnswMipsTransform };
   }
 
   /** One row per `ef`: pgvector's approximate index on a table of its own, dropped afterwards. */
@@ -272,7 +380,7 @@ export class RetrievalEvaluator {
   }
 
   private async encodeAll(
-    encoder: RetrievalEncoder,
+    encoder: RetrievalEncoder | RetrievalBiEncoder,
     queryTexts: string[],
   ): Promise<{ docs: Matrix; qs: Matrix }> {
     const { corpus, quiet } = this.opts;
@@ -288,7 +396,14 @@ export class RetrievalEvaluator {
     for (let s = 0; s < corpus.length; s += chunk) {
       // BEIR's convention for sentence-transformers models: title and text joined by a space.
       const texts = corpus.slice(s, s + chunk).map((d) => (d.title ? `${d.title} ${d.text}` : d.text));
-      const m = await encoder.encode(texts, { batchSize, quiet: true, progress: false });
+      const m = isBiEncoder(encoder)
+        ? await encoder.encodePassages(texts, { batchSize, quiet: true, truncateDim: this.opts.truncateDim })
+        : await encoder.encode(texts, {
+            batchSize,
+            quiet: true,
+            progress: false,
+            truncateDim: this.opts.truncateDim,
+          });
       if (m.rows !== texts.length) {
         throw new ArgumentError('encoder', `returned ${m.rows} vectors for ${texts.length} texts`);
       }
@@ -297,7 +412,18 @@ export class RetrievalEvaluator {
       docs.data.set(m.data, s * m.cols);
       progress.tick(texts.length);
     }
-    const qs = await encoder.encode(queryTexts, { batchSize, quiet: true, progress: false });
+    const qs = isBiEncoder(encoder)
+      ? await encoder.encodeQueries(queryTexts, {
+          batchSize,
+          quiet: true,
+          truncateDim: this.opts.truncateDim,
+        })
+      : await encoder.encode(queryTexts, {
+          batchSize,
+          quiet: true,
+          progress: false,
+          truncateDim: this.opts.truncateDim,
+        });
     progress.tick(queryTexts.length);
     progress.done();
     return { docs: docs!, qs };
@@ -387,7 +513,10 @@ export function formatEvaluationTable(table: EvaluationTable): string {
       .map((c, i) => c.padEnd(widths[i]))
       .join('  ')
       .trimEnd();
-  const notes = [`${table.documents} documents, ${table.queries} queries, depth ${table.k}`];
+  const notes = [
+    `${table.documents} documents, ${table.queries} queries, depth ${table.k}` +
+      `${table.metric === undefined ? '' : `, metric ${table.metric}`}`,
+  ];
   if (table.k < 100) notes.push(`note: depth ${table.k} < 100, so R@100 and MAP@100 are cut at ${table.k}`);
   if (table.rows.some((r) => r.significance !== undefined) && table.rows.length > 1) {
     notes.push(`† differs from ${table.rows[0].name} (paired test, Holm-corrected over the rows, p < 0.05)`);

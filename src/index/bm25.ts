@@ -15,6 +15,7 @@ import {
 import { checkIdText } from './validate.js';
 import { TopK } from './topk.js';
 import type { SearchResult } from './types.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Options of {@link Bm25Index}. */
 export interface Bm25Options {
@@ -76,6 +77,11 @@ interface Postings {
   tfs: number[];
 }
 
+const BM25OPTIONS_KEYS = optionKeys<Bm25Options>({
+  k1: true,
+  b: true,
+});
+
 /**
  * BM25 over an English-analysed corpus, scoring like Lucene 8+/Anserini/Pyserini: idf =
  * ln(1 + (N - df + 0.5) / (df + 0.5)), term score = idf * tf / (tf + k1 * (1 - b + b * dl / avgdl)) with dl
@@ -102,6 +108,7 @@ export class Bm25Index {
   private postings = new Map<string, Postings>();
 
   constructor(opts: Bm25Options = {}) {
+    checkOptionKeys('Bm25Index', opts, BM25OPTIONS_KEYS);
     this.k1 = opts.k1 ?? 0.9;
     this.b = opts.b ?? 0.4;
     if (!Number.isFinite(this.k1) || this.k1 < 0)

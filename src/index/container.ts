@@ -41,8 +41,8 @@ export function setContainerChunkBytes(bytes: number): void {
   chunkBytes = bytes;
 }
 
-export type IndexKind = 'exact' | 'hnsw' | 'bm25';
-const KINDS: readonly IndexKind[] = ['exact', 'hnsw', 'bm25'];
+export type IndexKind = 'exact' | 'hnsw' | 'bm25' | 'int8' | 'binary';
+const KINDS: readonly IndexKind[] = ['exact', 'hnsw', 'bm25', 'int8', 'binary'];
 
 export interface ContainerHeader {
   kind: IndexKind;
@@ -347,6 +347,8 @@ export function parseIdsSection(
   name: string,
   count: number,
   file: string,
+  /** Rows whose (stale) ids need not be unique: an HNSW index's removed rows keep their old id. */
+  stale?: ReadonlySet<number>,
 ): string[] {
   const ids = parseJsonSection(sections, name, file);
   if (!Array.isArray(ids) || ids.length !== count) {
@@ -364,6 +366,7 @@ export function parseIdsSection(
         file,
       );
     }
+    if (stale?.has(i) === true) continue;
     if (seen.has(id)) {
       throw new InputFormatError(`corrupt index file: duplicate id '${id}' in section '${name}'`, file);
     }

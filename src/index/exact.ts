@@ -11,7 +11,8 @@ import {
   writeContainer,
 } from './container.js';
 import { TopK } from './topk.js';
-import type { Metric, SearchResult, VectorIndex } from './types.js';
+import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
+import { checkTruncateDim, dims, fitToIndex } from '../util/truncate.js';
 import {
   METRICS,
   checkIds,
@@ -21,6 +22,7 @@ import {
   checkPositiveInt,
   normalizeRows,
 } from './validate.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Options of {@link ExactIndex}. */
 export interface ExactIndexOptions {
@@ -30,6 +32,12 @@ export interface ExactIndexOptions {
   metric?: Metric;
   /** Documents scored together against a group of queries (cache blocking); default 1024. */
   blockSize?: number;
+  /**
+   * Matryoshka truncation: index only the first `truncateDim` of `dim` coordinates (vectors and queries
+   * are cut on the way in; re-normalised under `cosine`). Smaller and faster, at the recall the model's
+   * Matryoshka training kept there. Default: no truncation.
+   */
+  truncateDim?: number;
   /**
    * Rows to reserve up front (default 0). When the corpus size is known, this avoids the geometric regrowth
    * of the store while adding in chunks, which can briefly hold up to three times the final store.
@@ -59,11 +67,23 @@ export interface ExactIndexOptions {
  * await index.save('corpus.exact');
  * ```
  */
+const EXACTINDEXOPTIONS_KEYS = optionKeys<ExactIndexOptions>({
+  dim: true,
+  metric: true,
+  blockSize: true,
+  truncateDim: true,
+  capacity: true,
+});
+
 /** Queries scored per matMul: bounds the float32 score block at blockSize x 1024 values. */
 const QUERY_CHUNK = 1024;
 
 export class ExactIndex implements VectorIndex {
+  /** Dimension indexed (`truncateDim` when set). */
   readonly dim: number;
+  /** Dimension of the vectors `add`/`search` take; wider than `dim` under Matryoshka truncation. */
+  readonly inputDim: number;
+  readonly truncateDim: number | undefined;
   readonly metric: Metric;
   readonly blockSize: number;
   private store: Float32Array;
@@ -72,7 +92,11 @@ export class ExactIndex implements VectorIndex {
   private idToRow = new Map<string, number>();
 
   constructor(opts: ExactIndexOptions) {
-    this.dim = checkPositiveInt('dim', opts.dim);
+    checkOptionKeys('ExactIndex', opts, EXACTINDEXOPTIONS_KEYS);
+    this.inputDim = checkPositiveInt('dim', opts.dim);
+    this.truncateDim =
+      opts.truncateDim === undefined ? undefined : checkTruncateDim(opts.truncateDim, this.inputDim);
+    this.dim = this.truncateDim ?? this.inputDim;
     this.metric = checkMetric(opts.metric ?? 'ip');
     this.blockSize = checkPositiveInt('blockSize', opts.blockSize ?? 1024);
     const capacity = opts.capacity ?? 0;
@@ -98,6 +122,7 @@ export class ExactIndex implements VectorIndex {
   }
 
   async add(vectors: Matrix, ids: string[]): Promise<void> {
+    vectors = fitToIndex(vectors, this.inputDim, this.dim);
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
     this.append(vectors, ids, this.metric === 'cosine');
@@ -128,9 +153,84 @@ export class ExactIndex implements VectorIndex {
     }
   }
 
-  async search(queries: Matrix, k: number): Promise<SearchResult> {
+  /**
+   * Replace the vectors of ids already in the index (in place) and append the new ones.
+   *
+   * @throws {ArgumentError} on a bad matrix or ids repeated within the batch.
+   */
+  async upsert(vectors: Matrix, ids: string[]): Promise<void> {
+    vectors = fitToIndex(vectors, this.inputDim, this.dim);
+    checkMatrix('vectors', vectors, this.dim);
+    checkIds(ids, vectors.rows, new Map());
+    const d = this.dim;
+    const fresh: number[] = [];
+    for (let r = 0; r < vectors.rows; r++) {
+      const row = this.idToRow.get(ids[r]);
+      if (row === undefined) {
+        fresh.push(r);
+        continue;
+      }
+      const dst = this.store.subarray(row * d, (row + 1) * d);
+      dst.set(vectors.data.subarray(r * d, (r + 1) * d));
+      if (this.metric === 'cosine') normalizeRows(dst, d);
+      let sq = 0;
+      for (let j = 0; j < d; j++) sq += dst[j] * dst[j];
+      this.sqNorms[row] = sq;
+    }
+    if (fresh.length === 0) return;
+    const data = new Float32Array(fresh.length * d);
+    fresh.forEach((r, i) => data.set(vectors.data.subarray(r * d, (r + 1) * d), i * d));
+    this.append(
+      { data, rows: fresh.length, cols: d },
+      fresh.map((r) => ids[r]),
+      this.metric === 'cosine',
+    );
+  }
+
+  /**
+   * Remove documents by id (unknown ids are ignored); the later rows move down, keeping their order, so
+   * memory is reclaimed at once. Resolves to the number removed.
+   */
+  async remove(ids: string[]): Promise<number> {
+    const gone = new Set<number>();
+    for (const id of ids) {
+      const row = this.idToRow.get(id);
+      if (row !== undefined) gone.add(row);
+    }
+    if (gone.size === 0) return 0;
+    const d = this.dim;
+    const kept: string[] = [];
+    for (let r = 0; r < this.ids.length; r++) {
+      if (gone.has(r)) {
+        this.idToRow.delete(this.ids[r]);
+        continue;
+      }
+      const w = kept.length;
+      if (w !== r) {
+        this.store.copyWithin(w * d, r * d, (r + 1) * d);
+        this.sqNorms[w] = this.sqNorms[r];
+        this.idToRow.set(this.ids[r], w);
+      }
+      kept.push(this.ids[r]);
+    }
+    this.ids = kept;
+    return gone.size;
+  }
+
+  /**
+   * Top-`k` per query; with `options.filter`, only documents whose id passes (fewer than `k` results
+   * when fewer pass). `ef` and the rescoring options do not apply to exact search.
+   */
+  async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
+    queries = fitToIndex(queries, this.inputDim, this.dim);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
+    let allowed: Uint8Array | null = null;
+    if (options.filter !== undefined) {
+      // One predicate call per document per search, not per query and document.
+      allowed = new Uint8Array(this.size);
+      for (let r = 0; r < this.size; r++) allowed[r] = options.filter(this.ids[r]) ? 1 : 0;
+    }
     const d = this.dim;
     const nq = queries.rows;
     const q = Float32Array.from(queries.data);
@@ -154,8 +254,8 @@ export class ExactIndex implements VectorIndex {
     // backend initialised yet, the loop too: `tf.getBackend()` would make tfjs pick one by itself (its cpu
     // backend, with its "install tfjs-node" banner) behind the host's back.
     const backend = (tf.engine() as unknown as { backendName: string | null }).backendName;
-    if (backend == null || backend === 'cpu' || !fitsFloat32) this.scoreScalar(q, qSq, heaps);
-    else this.scoreMatMul(q, qSq, maxSq, heaps);
+    if (backend == null || backend === 'cpu' || !fitsFloat32) this.scoreScalar(q, qSq, heaps, allowed);
+    else this.scoreMatMul(q, qSq, maxSq, heaps, allowed);
     const out: SearchResult = { ids: [], scores: [] };
     for (const h of heaps) {
       const r = h.result();
@@ -170,7 +270,13 @@ export class ExactIndex implements VectorIndex {
    * when its float32 score, plus a rigorous bound on the float32 rounding error, can still reach the
    * query's k-th best float64 score so far, so the result equals a float64 brute force.
    */
-  private scoreMatMul(q: Float32Array, qSq: Float64Array, maxSq: number, heaps: TopK[]): void {
+  private scoreMatMul(
+    q: Float32Array,
+    qSq: Float64Array,
+    maxSq: number,
+    heaps: TopK[],
+    allowed: Uint8Array | null,
+  ): void {
     const d = this.dim;
     const nq = qSq.length;
     const n = this.size;
@@ -202,6 +308,7 @@ export class ExactIndex implements VectorIndex {
     // float32 score is below it cannot reach the k-th best even on a tie, so it is skipped unscored.
     const cut = new Float64Array(nq).fill(-Infinity);
     const consider = (qi: number, row: number): void => {
+      if (allowed !== null && allowed[row] === 0) return;
       const h = heaps[qi];
       h.push(exactScore(qi, row), row);
       cut[qi] = h.threshold - slack[qi];
@@ -256,7 +363,7 @@ export class ExactIndex implements VectorIndex {
    * Scalar float64 scoring: four queries share each document load (the loop is memory-bound otherwise)
    * over cache-sized blocks of documents.
    */
-  private scoreScalar(q: Float32Array, qSq: Float64Array, heaps: TopK[]): void {
+  private scoreScalar(q: Float32Array, qSq: Float64Array, heaps: TopK[], allowed: Uint8Array | null): void {
     const d = this.dim;
     const nq = qSq.length;
     const l2 = this.metric === 'l2';
@@ -279,6 +386,7 @@ export class ExactIndex implements VectorIndex {
         const h2 = heaps[qi + 2];
         const h3 = heaps[qi + 3];
         for (let row = b0; row < b1; row++) {
+          if (allowed !== null && allowed[row] === 0) continue;
           const o = row * d;
           let s0 = 0;
           let s1 = 0;
@@ -301,6 +409,7 @@ export class ExactIndex implements VectorIndex {
         const q0 = qi * d;
         const h = heaps[qi];
         for (let row = b0; row < b1; row++) {
+          if (allowed !== null && allowed[row] === 0) continue;
           const o = row * d;
           let s = 0;
           for (let j = 0; j < d; j++) s += q[q0 + j] * store[o + j];
@@ -314,7 +423,14 @@ export class ExactIndex implements VectorIndex {
     const vectors = this.store.subarray(0, this.size * this.dim);
     await writeContainer(
       path,
-      { kind: 'exact', dim: this.dim, metric: this.metric, size: this.size, blockSize: this.blockSize },
+      {
+        kind: 'exact',
+        dim: this.dim,
+        metric: this.metric,
+        size: this.size,
+        blockSize: this.blockSize,
+        inputDim: this.inputDim,
+      },
       { ids: jsonSection(this.ids), vectors },
     );
   }
@@ -340,7 +456,9 @@ export class ExactIndex implements VectorIndex {
         path,
       );
     }
-    const index = new ExactIndex({ dim, metric, blockSize });
+    // Matryoshka: the width of the vectors add/search take (absent in files from before truncation).
+    const inputDim = header.inputDim === undefined ? dim : headerField.int(header, 'inputDim', path, dim);
+    const index = new ExactIndex({ ...dims(dim, inputDim), metric, blockSize });
     // The section's own buffer becomes the store (no copy: a multi-GiB store is not held twice). Stored
     // vectors are already normalised under cosine: normalising again could move them by an ulp.
     index.store = vectors;

@@ -33,6 +33,8 @@ export interface HnswGraphExpectation {
    * Φ under the inner-product reduction (every point is lifted to it); omitted when norms are free.
    */
   norm?: number;
+  /** Rows (labels) removed with `HnswIndex.remove`: exactly these carry hnswlib's "deleted" mark. */
+  deleted?: ReadonlySet<number>;
 }
 
 /** Where the pieces of a validated graph are. */
@@ -112,8 +114,9 @@ export function checkHnswGraph(
   for (let e = 0; e < n; e++) {
     const base = HEADER_BYTES + e * sizePerElement;
     const count = view.getUint16(base, true);
-    if (graph[base + 2] !== 0 || graph[base + 3] !== 0)
-      fail(`element ${e} is marked deleted or has flags set`);
+    // Byte 2 is hnswlib's DELETE_MARK (0 or 1), checked against the removed rows once the label is known.
+    const deletedMark = graph[base + 2];
+    if (deletedMark > 1 || graph[base + 3] !== 0) fail(`element ${e} has unknown flags set`);
     if (count > maxM0) fail(`element ${e} has ${count} level-0 links, at most ${maxM0} allowed`);
     for (let j = 0; j < count; j++) {
       const to = view.getUint32(base + 4 + 4 * j, true);
@@ -136,6 +139,13 @@ export function checkHnswGraph(
       fail(`element ${e} has label ${label}, not a new row below ${n}`);
     }
     seenLabel[Number(label)] = 1;
+    const removed = expect.deleted?.has(Number(label)) === true;
+    if (deletedMark !== (removed ? 1 : 0)) {
+      fail(
+        `element ${e} (row ${label}) is ${deletedMark === 1 ? '' : 'not '}marked deleted, but the index ` +
+          `lists it as ${removed ? 'removed' : 'live'}`,
+      );
+    }
   }
 
   // Upper levels: first the sizes (each level needs to be known before links to it are checked).

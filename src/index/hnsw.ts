@@ -10,6 +10,7 @@ import {
   headerField,
   jsonSection,
   parseIdsSection,
+  parseJsonSection,
   readContainer,
   readFileChunked,
   requireSection,
@@ -19,7 +20,13 @@ import {
 import { MAX_ELEMENTS_OFFSET, checkHnswGraph, hnswGraphVectors } from './hnsw-graph.js';
 import { loadHnswlib, type Hnswlib } from './hnswlib-loader.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
+import { scanRows } from './scan-rows.js';
+import { tuneHnsw } from './tune.js';
+import type { HnswTuning, TuneOptions } from './tune.js';
+import { parseTuning } from './tuning-header.js';
+import { checkTruncateDim, dims, fitToIndex } from '../util/truncate.js';
 import { METRICS, checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Options of {@link HnswIndex}; defaults in {@link HNSW_DEFAULTS}. */
 export interface HnswIndexOptions {
@@ -37,6 +44,12 @@ export interface HnswIndexOptions {
   capacity?: number;
   /** Seed of the level generator, for reproducible graphs; default 100. */
   seed?: number;
+  /**
+   * Matryoshka truncation: index only the first `truncateDim` of `dim` coordinates (vectors and queries
+   * are cut on the way in; re-normalised under `cosine`). A smaller graph and faster search, at the recall
+   * the model's Matryoshka training kept there. Default: no truncation.
+   */
+  truncateDim?: number;
   /**
    * With `metric: 'ip'`, which graph to build: `true` searches an equivalent L2 problem (the MIPS-to-L2
    * reduction, see the class notes), `false` hnswlib's own `ip` space, `'auto'` (default) picks from the
@@ -95,6 +108,18 @@ async function tempPath(): Promise<string> {
   return path.join(os.tmpdir(), `dr-hnsw-${process.pid}-${randomBytes(6).toString('hex')}.bin`);
 }
 
+const HNSWINDEXOPTIONS_KEYS = optionKeys<HnswIndexOptions>({
+  dim: true,
+  metric: true,
+  M: true,
+  efConstruction: true,
+  efSearch: true,
+  capacity: true,
+  seed: true,
+  truncateDim: true,
+  mipsTransform: true,
+});
+
 /**
  * Approximate nearest-neighbour search with HNSW (hnswlib through `hnswlib-node`).
  *
@@ -131,7 +156,11 @@ async function tempPath(): Promise<string> {
  * ```
  */
 export class HnswIndex implements VectorIndex {
+  /** Dimension indexed (`truncateDim` when set). */
   readonly dim: number;
+  /** Dimension of the vectors `add`/`search` take; wider than `dim` under Matryoshka truncation. */
+  readonly inputDim: number;
+  readonly truncateDim: number | undefined;
   readonly metric: Metric;
   readonly M: number;
   readonly efConstruction: number;
@@ -161,9 +190,17 @@ export class HnswIndex implements VectorIndex {
   private point: number[] = [];
   private ids: string[] = [];
   private idToRow = new Map<string, number>();
+  /** What the last {@link HnswIndex.tune} measured (saved with the index), if it was tuned. */
+  tuning: HnswTuning | undefined;
+  /** Rows removed (hnswlib `markDelete`); `add`/`upsert` reuse them before growing the graph. */
+  private deleted = new Set<number>();
 
   constructor(opts: HnswIndexOptions) {
-    this.dim = checkPositiveInt('dim', opts.dim);
+    checkOptionKeys('HnswIndex', opts, HNSWINDEXOPTIONS_KEYS);
+    this.inputDim = checkPositiveInt('dim', opts.dim);
+    this.truncateDim =
+      opts.truncateDim === undefined ? undefined : checkTruncateDim(opts.truncateDim, this.inputDim);
+    this.dim = this.truncateDim ?? this.inputDim;
     this.metric = checkMetric(opts.metric ?? 'ip');
     this.M = checkPositiveInt('M', opts.M ?? HNSW_DEFAULTS.M);
     this.efConstruction = checkPositiveInt(
@@ -233,7 +270,7 @@ export class HnswIndex implements VectorIndex {
   private reserveVectors(rows: number): void {
     if (!this.mipsTransform || rows * this.dim <= this.vectors.length) return;
     const grown = new Float32Array(Math.max(rows, 2 * (this.vectors.length / this.dim)) * this.dim);
-    grown.set(this.vectors.subarray(0, this.size * this.dim));
+    grown.set(this.vectors.subarray(0, this.rows * this.dim));
     this.vectors = grown;
   }
 
@@ -241,11 +278,20 @@ export class HnswIndex implements VectorIndex {
   private rebuild(maxNorm: number, capacity: number): void {
     this.maxNorm = maxNorm;
     this.hnsw = this.createGraph(capacity);
-    for (let row = 0; row < this.size; row++)
+    for (let row = 0; row < this.rows; row++) {
       this.hnsw.addPoint(this.lift(this.vectors, row * this.dim), row);
+      // Removed rows keep their label (and stay removed), so the row numbering survives the rebuild.
+      if (this.deleted.has(row)) this.hnsw.markDelete(row);
+    }
   }
 
+  /** Live (not removed) vectors. */
   get size(): number {
+    return this.ids.length - this.deleted.size;
+  }
+
+  /** Rows of the graph, removed ones included (hnswlib labels are row numbers). */
+  private get rows(): number {
     return this.ids.length;
   }
 
@@ -254,23 +300,69 @@ export class HnswIndex implements VectorIndex {
     return this.hnsw.getMaxElements();
   }
 
-  /** Document ids in insertion order. */
+  /** Ids of the live documents in row order (removed rows left out; a reused row holds its new id). */
   get documentIds(): readonly string[] {
-    return this.ids;
+    return this.deleted.size === 0 ? this.ids : this.ids.filter((_, row) => !this.deleted.has(row));
   }
 
   async add(vectors: Matrix, ids: string[]): Promise<void> {
+    vectors = fitToIndex(vectors, this.inputDim, this.dim);
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
+    this.place(vectors, ids);
+  }
+
+  /**
+   * Add new ids and replace the vectors of ids already present (hnswlib updates the point and repairs its
+   * links in place). New ids take removed rows first (hnswlib's replace-deleted idea), so a stream of
+   * removals and insertions does not grow the graph.
+   *
+   * @throws {ArgumentError} on a bad matrix or ids repeated within the batch.
+   */
+  async upsert(vectors: Matrix, ids: string[]): Promise<void> {
+    vectors = fitToIndex(vectors, this.inputDim, this.dim);
+    checkMatrix('vectors', vectors, this.dim);
+    checkIds(ids, vectors.rows, new Map());
+    this.place(vectors, ids);
+  }
+
+  /**
+   * Remove documents by id (hnswlib `markDelete`; unknown ids are ignored). A removed document never
+   * comes back from `search`, also after save/load; its row is reused by the next new id. Resolves to the
+   * number removed.
+   */
+  async remove(ids: string[]): Promise<number> {
+    let removed = 0;
+    for (const id of ids) {
+      const row = this.idToRow.get(id);
+      if (row === undefined) continue;
+      this.hnsw.markDelete(row);
+      this.deleted.add(row);
+      this.idToRow.delete(id);
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Store each vector at its id's row: the live row of a known id, else a removed row, else a new one. */
+  private place(vectors: Matrix, ids: string[]): void {
     if (this.autoSpace && vectors.rows > 0) {
       this.autoSpace = false;
       const transform = chooseMipsTransform(vectors);
-      if (transform !== this.transform && this.size === 0) {
+      if (transform !== this.transform && this.rows === 0) {
         this.transform = transform;
         this.hnsw = this.createGraph(this.hnsw.getMaxElements());
       }
     }
-    const need = this.size + vectors.rows;
+    const free = [...this.deleted].sort((a, b) => b - a);
+    let appended = 0;
+    const target = ids.map((id) => {
+      const row = this.idToRow.get(id);
+      if (row !== undefined) return row;
+      const reused = free.pop();
+      return reused ?? this.rows + appended++;
+    });
+    const need = this.rows + appended;
     const capacity = Math.max(need, need > this.hnsw.getMaxElements() ? 2 * this.hnsw.getMaxElements() : 0);
     const d = this.dim;
     if (this.mipsTransform) {
@@ -281,22 +373,27 @@ export class HnswIndex implements VectorIndex {
         batchMax = Math.max(batchMax, Math.sqrt(sq));
       }
       if (batchMax > this.maxNorm) {
-        if (this.size === 0) this.maxNorm = batchMax;
+        if (this.rows === 0) this.maxNorm = batchMax;
         else this.rebuild(batchMax, Math.max(capacity, this.hnsw.getMaxElements()));
       }
     }
     if (need > this.hnsw.getMaxElements()) this.hnsw.resizeIndex(capacity);
     this.reserveVectors(need);
     for (let r = 0; r < vectors.rows; r++) {
-      const row = this.size;
+      const row = target[r];
+      // An existing label (live or removed) is updated in place and un-deleted by hnswlib.
       this.hnsw.addPoint(this.lift(vectors.data, r * d), row);
       if (this.mipsTransform) this.vectors.set(vectors.data.subarray(r * d, (r + 1) * d), row * d);
-      this.ids.push(ids[r]);
+      if (row === this.rows) this.ids.push(ids[r]);
+      else this.ids[row] = ids[r];
+      this.deleted.delete(row);
       this.idToRow.set(ids[r], row);
     }
   }
 
   async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
+    checkOptionKeys('search', options, ['ef', 'filter']);
+    queries = fitToIndex(queries, this.inputDim, this.dim);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
     const ef = checkPositiveInt('ef', options.ef ?? this.efSearch);
@@ -310,9 +407,25 @@ export class HnswIndex implements VectorIndex {
     // of the output, as the exact index does) and the order of the hits.
     const scores = new Float64Array(k);
     const order = Array.from({ length: k }, (_, j) => j);
+    const userFilter = options.filter;
+    const filter =
+      userFilter === undefined ? undefined : (label: number): boolean => userFilter(this.ids[label]);
     for (let i = 0; i < queries.rows; i++) {
       const offset = i * d;
-      const { distances, neighbors } = this.hnsw.searchKnn(this.fillPoint(queries.data, offset), k);
+      let { distances, neighbors } = this.hnsw.searchKnn(this.fillPoint(queries.data, offset), k, filter);
+      // A selective filter (or many removals) can leave the beam with fewer than k hits although k
+      // documents pass: then score the passing documents exhaustively, so k results come back.
+      if (neighbors.length < k) {
+        ({ distances, neighbors } = scanRows(
+          queries.data.subarray(offset, offset + d),
+          this.metric,
+          k,
+          this.rows,
+          (row) => !this.deleted.has(row) && (filter === undefined || filter(row)),
+          (row) =>
+            this.mipsTransform ? this.vectors.subarray(row * d, (row + 1) * d) : this.hnsw.getPoint(row),
+        ));
+      }
       const n = neighbors.length;
       for (let j = 0; j < n; j++) {
         scores[j] = this.mipsTransform
@@ -339,6 +452,38 @@ export class HnswIndex implements VectorIndex {
       out.scores[i] = rowScores;
     }
     return out;
+  }
+
+  /**
+   * Pick the query beam from measurement: search a sample of queries with rising `ef`, compare with
+   * exact search, and set {@link efSearch} to the smallest `ef` whose recall@k meets `targetRecall`
+   * (default 0.98) with 95 % confidence (its lower bound, so the target holds on new queries like the
+   * sample). Without `sampleQueries`, stored documents are the queries (each one's own id is dropped from
+   * both result lists), which is optimistic: prefer real or held-out queries (see `TuneOptions`). The result, with the whole recall/`ef` curve, is kept in
+   * {@link tuning} and saved with the index. Cost: one exact search of the sample plus one approximate
+   * search per `ef` tried; an index whose graph cannot reach the target keeps the best `ef` tried
+   * (`met: false`): raise `M` (see `buildTunedHnsw`).
+   *
+   * @example
+   * ```ts
+   * const t = await index.tune({ targetRecall: 0.98 });
+   * console.log(t.ef, t.recall); // e.g. 96 0.985
+   * ```
+   */
+  async tune(options: TuneOptions = {}): Promise<HnswTuning> {
+    return tuneHnsw(this, options);
+  }
+
+  /** The live stored vectors (as indexed: truncated, and normalised under cosine) with their ids. */
+  storedVectors(): { vectors: Matrix; ids: string[] } {
+    const d = this.dim;
+    const rows: number[] = [];
+    for (let r = 0; r < this.rows; r++) if (!this.deleted.has(r)) rows.push(r);
+    const data = new Float32Array(rows.length * d);
+    rows.forEach((r, i) => {
+      data.set(this.mipsTransform ? this.vectors.subarray(r * d, (r + 1) * d) : this.hnsw.getPoint(r), i * d);
+    });
+    return { vectors: { data, rows: rows.length, cols: d }, ids: rows.map((r) => this.ids[r]) };
   }
 
   /**
@@ -369,16 +514,18 @@ export class HnswIndex implements VectorIndex {
         {
           kind: 'hnsw',
           dim: this.dim,
+          inputDim: this.inputDim,
           metric: this.metric,
-          size: this.size,
+          size: this.rows,
           M: this.M,
           efConstruction: this.efConstruction,
           efSearch: this.efSearch,
           seed: this.seed,
           mipsTransform: this.mipsTransform,
           maxNorm: this.maxNorm,
+          tuning: this.tuning ?? null,
         },
-        { ids: jsonSection(this.ids), graph },
+        { ids: jsonSection(this.ids), graph, deleted: jsonSection([...this.deleted]) },
       );
     } finally {
       await fs.rm(tmp, { force: true });
@@ -406,13 +553,38 @@ export class HnswIndex implements VectorIndex {
     if (mipsTransform && metric !== 'ip') {
       throw new InputFormatError(`corrupt index header: 'mipsTransform' is set for metric '${metric}'`, file);
     }
-    const ids = parseIdsSection(sections, 'ids', size, file);
+    // Matryoshka input width and the stored tuning: absent in files from before they existed.
+    const inputDim =
+      header.inputDim === undefined ? dim : headerField.int(header, 'inputDim', file, dim, 2 ** 24);
+    const tuning = parseTuning(header, file);
+    // Removed rows (files written before removals existed have no such section): distinct rows below size.
+    const deleted = new Set<number>();
+    if (sections.has('deleted')) {
+      const raw = parseJsonSection(sections, 'deleted', file);
+      if (!Array.isArray(raw)) {
+        throw new InputFormatError("corrupt hnsw index: section 'deleted' must be a list of rows", file);
+      }
+      for (const r of raw as unknown[]) {
+        if (typeof r !== 'number' || !Number.isInteger(r) || r < 0 || r >= size || deleted.has(r)) {
+          throw new InputFormatError(
+            `corrupt hnsw index: removed row ${JSON.stringify(r)} is not a distinct row below the size ${size}`,
+            file,
+          );
+        }
+        deleted.add(r);
+      }
+    }
+    const ids = parseIdsSection(sections, 'ids', size, file, deleted);
     const graph = sectionBytes(requireSection(sections, 'graph', file), file);
     const graphDim = dim + (mipsTransform ? 1 : 0);
     // Every byte hnswlib's loader and searches will follow is checked here, before any native call: the
     // loader trusts the file, and a native object whose load failed must never be touched again.
     const norm = mipsTransform ? maxNorm : metric === 'cosine' ? 1 : undefined;
-    const layout = checkHnswGraph(graph, { dim: graphDim, count: size, M, efConstruction, norm }, file);
+    const layout = checkHnswGraph(
+      graph,
+      { dim: graphDim, count: size, M, efConstruction, norm, deleted },
+      file,
+    );
     // The capacity is set to the element count: the stored one only sizes an allocation, and a corrupt or
     // huge value there would allocate before anything could be checked. `add` grows it on demand.
     new DataView(graph.buffer, graph.byteOffset).setBigUint64(
@@ -421,7 +593,7 @@ export class HnswIndex implements VectorIndex {
       true,
     );
     const index = new HnswIndex({
-      dim,
+      ...dims(dim, inputDim),
       metric,
       M,
       efConstruction,
@@ -431,6 +603,7 @@ export class HnswIndex implements VectorIndex {
       capacity: 1,
     });
     index.maxNorm = maxNorm;
+    if (tuning !== undefined) index.tuning = tuning;
     const tmp = await tempPath();
     try {
       await fs.writeFile(tmp, graph);
@@ -449,7 +622,11 @@ export class HnswIndex implements VectorIndex {
       await fs.rm(tmp, { force: true });
     }
     index.ids = ids;
-    index.idToRow = new Map(ids.map((id, row) => [id, row]));
+    index.deleted = deleted;
+    index.idToRow = new Map();
+    ids.forEach((id, row) => {
+      if (!deleted.has(row)) index.idToRow.set(id, row);
+    });
     if (index.mipsTransform) index.vectors = hnswGraphVectors(graph, layout, size, dim);
     return index;
   }

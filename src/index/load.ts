@@ -4,6 +4,8 @@ import { readContainerHeader } from './container.js';
 import type { IndexKind } from './container.js';
 import { ExactIndex } from './exact.js';
 import { HnswIndex } from './hnsw.js';
+import { Int8Index } from './int8.js';
+import { BinaryIndex } from './binary.js';
 import { PgvectorIndex } from './pgvector.js';
 
 /**
@@ -12,7 +14,7 @@ import { PgvectorIndex } from './pgvector.js';
  * @example
  * ```ts
  * import { readIndexKind } from 'dense-retrieval';
- * await readIndexKind('corpus.idx'); // 'exact' | 'hnsw' | 'bm25'
+ * await readIndexKind('corpus.idx'); // 'exact' | 'hnsw' | 'bm25' | 'int8' | 'binary'
  * ```
  */
 export async function readIndexKind(file: string): Promise<IndexKind> {
@@ -20,9 +22,9 @@ export async function readIndexKind(file: string): Promise<IndexKind> {
 }
 
 /**
- * Load any vector index saved by this library (exact, HNSW, or a pgvector reference), whichever the
- * file holds. A pgvector reference reopens the database it names (`options.database` supplies a
- * server URL with its password).
+ * Load any vector index saved by this library (exact, HNSW, int8, binary, or a pgvector reference),
+ * whichever the file holds. A pgvector reference reopens the database it names (`options.database`
+ * supplies a server URL with its password).
  *
  * @example
  * ```ts
@@ -34,11 +36,13 @@ export async function readIndexKind(file: string): Promise<IndexKind> {
 export async function loadVectorIndex(
   file: string,
   options: { database?: string; quiet?: boolean } = {},
-): Promise<ExactIndex | HnswIndex | PgvectorIndex> {
+): Promise<ExactIndex | HnswIndex | Int8Index | BinaryIndex | PgvectorIndex> {
   if (await isJsonFile(file)) return PgvectorIndex.load(file, options);
   const kind = await readIndexKind(file);
   if (kind === 'exact') return ExactIndex.load(file);
   if (kind === 'hnsw') return HnswIndex.load(file);
+  if (kind === 'int8') return Int8Index.load(file);
+  if (kind === 'binary') return BinaryIndex.load(file);
   throw new InputFormatError(`index file holds a '${kind}' index, not a vector index`, file);
 }
 

@@ -1,6 +1,7 @@
 import { ArgumentError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import type { SearchOptions, VectorIndex } from './types.js';
+import { checkOptionKeys } from '../util/options.js';
 import { checkMatrixShape } from '../util/matrix.js';
 
 /**
@@ -21,6 +22,7 @@ export async function measureRecall(
   k: number,
   options: SearchOptions = {},
 ): Promise<number> {
+  checkOptionKeys('measureRecall', options, ['ef']);
   if (approx.size !== exact.size || approx.dim !== exact.dim || approx.metric !== exact.metric) {
     throw new ArgumentError(
       'approx',
@@ -61,4 +63,37 @@ export function recallOfResults(approx: string[][], exact: string[][], k: number
     counted++;
   }
   return counted === 0 ? 0 : sum / counted;
+}
+
+/** What {@link measureIndex} reports. */
+export interface IndexReport {
+  /** Recall@k against the exact index (as {@link measureRecall}). */
+  recall: number;
+  k: number;
+  /** Bytes the approximate index holds per vector, when it reports them (quantized indexes do). */
+  bytesPerVector: number | undefined;
+  /** Bytes of the same vector in float32 (`dim * 4`), the baseline of the compression ratio. */
+  float32BytesPerVector: number;
+}
+
+/**
+ * Recall@k against exact search together with the memory per vector: the two numbers that decide
+ * whether a quantized or approximate index is worth it.
+ *
+ * @example
+ * ```ts
+ * import { measureIndex } from 'dense-retrieval';
+ * const r = await measureIndex(binaryIndex, exact, queryEmbeddings, 10);
+ * // { recall: 0.93, k: 10, bytesPerVector: 48, float32BytesPerVector: 1536 }
+ * ```
+ */
+export async function measureIndex(
+  approx: VectorIndex & { readonly bytesPerVector?: number },
+  exact: VectorIndex,
+  queries: Matrix,
+  k: number,
+  options: SearchOptions = {},
+): Promise<IndexReport> {
+  const recall = await measureRecall(approx, exact, queries, k, options);
+  return { recall, k, bytesPerVector: approx.bytesPerVector, float32BytesPerVector: approx.dim * 4 };
 }

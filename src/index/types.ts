@@ -17,12 +17,26 @@ export interface SearchResult {
 export interface SearchOptions {
   /** HNSW beam width for this call (ignored by exact search). Higher = better recall, slower. */
   ef?: number;
+  /**
+   * Only documents whose id passes this predicate are returned. Applied inside the search (hnswlib's
+   * filter, the exact scan, the code scan), so `k` results come back whenever `k` documents pass; the
+   * predicate is called once per candidate document, so keep it cheap (a `Set.has`).
+   */
+  filter?: (id: string) => boolean;
+  /**
+   * Quantized indexes: retrieve `k * rescoreMultiplier` candidates on the codes, rescore them with the
+   * float query, keep the top `k` (sentence-transformers' `rescore_multiplier`). Higher = recall closer
+   * to float search, slower rescoring. Ignored by float indexes.
+   */
+  rescoreMultiplier?: number;
+  /** Quantized indexes: `false` returns the code-space ranking and scores without rescoring. */
+  rescore?: boolean;
 }
 
 /**
  * What every vector index (exact, approximate, or database-backed) offers.
  *
- * `add` and `search` return promises for every kind: an in-memory index resolves at once, a
+ * `add`, `search`, `remove` and `upsert` return promises for every kind: an in-memory index resolves at once, a
  * database-backed one (e.g. pgvector) after its round trip, and callers are written once for both.
  */
 export interface VectorIndex {
@@ -33,6 +47,13 @@ export interface VectorIndex {
   add(vectors: Matrix, ids: string[]): Promise<void>;
   /** Top-`k` documents for each query row, best first (ties: higher id first, as trec_eval orders them). */
   search(queries: Matrix, k: number, options?: SearchOptions): Promise<SearchResult>;
+  /**
+   * Remove the documents with these ids; ids not in the index are ignored. A removed id never comes back
+   * from `search` (also after save/load) unless it is added again. Resolves to the number removed.
+   */
+  remove(ids: string[]): Promise<number>;
+  /** Add new ids, and replace the vector of ids already in the index (search then sees the new one). */
+  upsert(vectors: Matrix, ids: string[]): Promise<void>;
   /** Save atomically to one versioned file. */
   save(path: string): Promise<void>;
 }

@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { guardCachedStep } from '../train/memory.js';
 import { ArgumentError } from '../errors.js';
 import { deriveSeed } from '../util/random.js';
+import { checkOptionKeys } from '../util/options.js';
 import {
+  IN_BATCH_NEGATIVES_KEYS,
+  checkLossSimilarity,
   InBatchNegativesLoss,
   batchPassages,
   byVariable,
@@ -41,7 +44,7 @@ function chunks<T>(items: T[], size: number): T[][] {
  *
  * @example
  * ```ts
- * const loss = new CachedInBatchNegativesLoss({ miniBatchSize: 16, similarity: 'cosine' });
+ * const loss = new CachedInBatchNegativesLoss({ miniBatchSize: 16 }); // similarity: the model's
  * const { loss: value, grads } = loss.computeGradients(encoder, encoder, { queries, positives });
  * // ... clip and apply grads, then dispose them
  * ```
@@ -50,14 +53,31 @@ export class CachedInBatchNegativesLoss implements RetrievalLoss {
   readonly miniBatchSize: number;
   /** The uncached loss computed on the cached embeddings. */
   readonly inner: InBatchNegativesLoss;
+  private readonly given: CachedInBatchNegativesOptions;
 
   constructor(options: CachedInBatchNegativesOptions) {
-    const mb = options.miniBatchSize;
+    checkOptionKeys('CachedInBatchNegativesLoss', options, [...IN_BATCH_NEGATIVES_KEYS, 'miniBatchSize']);
+    this.given = { ...options };
+    const mb = options?.miniBatchSize;
     if (!Number.isInteger(mb) || mb < 1) {
       throw new ArgumentError('miniBatchSize', `must be an integer >= 1, got ${mb}`);
     }
     this.miniBatchSize = mb;
-    this.inner = new InBatchNegativesLoss(options);
+    const { miniBatchSize: _, ...inner } = options;
+    void _;
+    this.inner = new InBatchNegativesLoss(inner);
+  }
+
+  /**
+   * This loss for a model of the given similarity (what the Trainer calls); see
+   * {@link InBatchNegativesLoss.forSimilarity}.
+   *
+   * @throws {ArgumentError} the loss was built with a different explicit `similarity`.
+   */
+  forSimilarity(similarity: InBatchNegativesLoss['similarity']): CachedInBatchNegativesLoss {
+    checkLossSimilarity(this.given.similarity, similarity);
+    if (similarity === this.similarity) return this;
+    return new CachedInBatchNegativesLoss({ ...this.given, similarity });
   }
 
   get similarity(): InBatchNegativesLoss['similarity'] {

@@ -4,13 +4,40 @@ import { deriveSeed } from '../util/random.js';
 import type { GradientResult, RetrievalLoss, TrainableEncoder, TrainingBatch } from './types.js';
 import { l2Normalize } from '../models/pooling.js';
 import { guardTrainingStep } from '../train/memory.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Similarity between query and passage embeddings. */
 export type Similarity = 'dot' | 'cosine';
 
+export const IN_BATCH_NEGATIVES_KEYS = optionKeys<InBatchNegativesOptions>({
+  similarity: true,
+  scale: true,
+  symmetric: true,
+});
+
+/**
+ * The similarity a loss takes from the model: `explicit` (the loss's own option, deprecated) must agree.
+ *
+ * @throws {ArgumentError} `explicit` differs from `model`.
+ */
+export function checkLossSimilarity(explicit: Similarity | undefined, model: Similarity): void {
+  if (explicit !== undefined && explicit !== model) {
+    throw new ArgumentError(
+      'similarity',
+      `the loss was given '${explicit}' but the model's similarity is '${model}'; the loss takes the ` +
+        "model's: set it once, on the BiEncoder (or with train --similarity), and drop it from the loss",
+    );
+  }
+}
+
 /** Options of {@link InBatchNegativesLoss}. */
 export interface InBatchNegativesOptions {
-  /** `dot` (DPR) or `cosine` (sentence-transformers). Default `dot`. */
+  /**
+   * `dot` (DPR) or `cosine` (sentence-transformers). Deprecated: the similarity belongs to the model
+   * (`BiEncoder`'s `similarity`), and the Trainer gives the loss the model's. Left out, the loss follows the
+   * model (`dot` when used on its own); a value that differs from the model's is an `ArgumentError` when
+   * the Trainer is built.
+   */
   similarity?: Similarity;
   /**
    * Multiplies the similarities before the softmax (the inverse temperature). Default 1 for `dot` and 20
@@ -99,8 +126,9 @@ function oneHotDiagonal(rows: number, cols: number): tf.Tensor2D {
  *
  * @example
  * ```ts
- * const loss = new InBatchNegativesLoss({ similarity: 'cosine' }); // scale 20
- * const value = tf.tidy(() => loss.compute(queryEmb, passageEmb)); // scalar
+ * const loss = new InBatchNegativesLoss(); // the Trainer gives it the model's similarity
+ * const cosine = loss.forSimilarity('cosine'); // scale 20
+ * const value = tf.tidy(() => cosine.compute(queryEmb, passageEmb)); // scalar
  * // or, with the gradient lifecycle owned by the library:
  * const { loss: v, grads } = loss.computeGradients(qEncoder, pEncoder, { queries, positives });
  * ```
@@ -109,8 +137,12 @@ export class InBatchNegativesLoss implements RetrievalLoss {
   readonly similarity: Similarity;
   readonly scale: number;
   readonly symmetric: boolean;
+  /** The options this loss was built with (to rebuild it for a model's similarity). */
+  private readonly given: InBatchNegativesOptions;
 
   constructor(options: InBatchNegativesOptions = {}) {
+    checkOptionKeys('InBatchNegativesLoss', options, IN_BATCH_NEGATIVES_KEYS);
+    this.given = { ...options };
     const similarity = options.similarity ?? 'dot';
     if (similarity !== 'dot' && similarity !== 'cosine') {
       throw new ArgumentError('similarity', `must be 'dot' or 'cosine', got '${String(similarity)}'`);
@@ -229,6 +261,18 @@ export class InBatchNegativesLoss implements RetrievalLoss {
     const loss = value.dataSync()[0];
     value.dispose();
     return { loss, grads: byVariable(vars, grads) };
+  }
+
+  /**
+   * This loss for a model of the given similarity (what the Trainer calls): itself when it already uses it,
+   * else a copy with that similarity (and that similarity's default scale, unless a scale was given).
+   *
+   * @throws {ArgumentError} the loss was built with a different explicit `similarity`.
+   */
+  forSimilarity(similarity: Similarity): InBatchNegativesLoss {
+    checkLossSimilarity(this.given.similarity, similarity);
+    if (similarity === this.similarity) return this;
+    return new InBatchNegativesLoss({ ...this.given, similarity });
   }
 
   toJSON(): Record<string, unknown> {

@@ -52,4 +52,9 @@ export interface RetrievalLoss {
   ): GradientResult;
   /** A JSON description of the loss and its options, for logs and checkpoints. */
   toJSON(): Record<string, unknown>;
+  /**
+   * The loss for a model of this similarity; the Trainer calls it with the model's, so the similarity is
+   * given once (on the model). Throws an `ArgumentError` when the loss was built with a different one.
+   */
+  forSimilarity?(similarity: 'dot' | 'cosine'): RetrievalLoss;
 }

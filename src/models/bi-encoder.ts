@@ -1,3 +1,4 @@
+import { truncateEmbeddings } from '../util/truncate.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -9,9 +10,14 @@ import { loadModel } from './load.js';
 import { assertFiniteRows } from './sentence-encoder.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkOptionKeys } from '../util/options.js';
 import { safeRelative, verifyModelDir, writeModelDir } from '../checkpoint/model-dir.js';
 import type { SaveOptions } from '../checkpoint/model-dir.js';
-import { readRouterRoutes, ROUTER_CONFIG } from '../checkpoint/sentence-transformers.js';
+import {
+  readRouterRoutes,
+  ROUTER_CONFIG,
+  writeSimilarityFnName,
+} from '../checkpoint/sentence-transformers.js';
 import { isRouteEncoder, saveAsRouter } from './modules/router.js';
 
 /**
@@ -43,8 +49,42 @@ export const BI_ENCODER_CONFIG = 'bi_encoder.json';
 
 /** Options of {@link BiEncoder.tied} and {@link BiEncoder.untied}. */
 export interface BiEncoderOptions {
-  /** How queries and passages are compared: `dot` (DPR) or `cosine`. Default `dot`. */
+  /**
+   * How queries and passages are compared: `dot` (DPR) or `cosine`. Default: the towers' own
+   * `similarity` (a `SentenceEncoder` loaded from a model saved with one, sentence-transformers'
+   * `similarity_fn_name`), else `dot`.
+   */
   similarity?: Similarity;
+}
+
+/**
+ * The similarity a tower records (a `SentenceEncoder`'s `similarity_fn_name`), as a bi-encoder similarity;
+ * `undefined` when it records none. `euclidean`/`manhattan` cannot be trained or scored by a bi-encoder.
+ */
+function towerSimilarity(encoder: TowerEncoder, file?: string): Similarity | undefined {
+  const s = (encoder as { similarity?: unknown }).similarity;
+  if (s === undefined || s === null) return undefined;
+  if (s === 'dot' || s === 'cosine') return s;
+  const message = `similarity_fn_name '${String(s)}' is not supported by a bi-encoder (dot, cosine)`;
+  throw file === undefined ? new ArgumentError('similarity', message) : new InputFormatError(message, file);
+}
+
+function resolveSimilarity(
+  query: TowerEncoder,
+  passage: TowerEncoder,
+  options: BiEncoderOptions,
+): { similarity: Similarity; isDefault: boolean } {
+  checkOptionKeys('BiEncoder', options, ['similarity']);
+  if (options.similarity !== undefined) return { similarity: options.similarity, isDefault: false };
+  const q = towerSimilarity(query);
+  const p = towerSimilarity(passage);
+  if (q !== undefined && p !== undefined && q !== p) {
+    throw new ArgumentError('similarity', `the query tower says ${q} but the passage tower ${p}; give one`);
+  }
+  const recorded = q ?? p;
+  return recorded === undefined
+    ? { similarity: 'dot', isDefault: true }
+    : { similarity: recorded, isDefault: false };
 }
 
 /**
@@ -66,27 +106,35 @@ export interface BiEncoderOptions {
 export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
   readonly queryEncoder: E;
   readonly passageEncoder: E;
+  /** The similarity training uses and the one saved with the model (the default metric of every index). */
   readonly similarity: Similarity;
+  /**
+   * True when nothing chose the similarity (no option, nothing recorded in the towers or the saved model)
+   * and it is the `dot` default; callers then do not warn about a different metric.
+   */
+  readonly similarityIsDefault: boolean;
 
-  private constructor(query: E, passage: E, similarity: Similarity) {
+  private constructor(query: E, passage: E, options: BiEncoderOptions) {
+    const { similarity, isDefault } = resolveSimilarity(query, passage, options);
     if (similarity !== 'dot' && similarity !== 'cosine') {
       throw new ArgumentError('similarity', `must be 'dot' or 'cosine', got '${String(similarity)}'`);
     }
     this.queryEncoder = query;
     this.passageEncoder = passage;
     this.similarity = similarity;
+    this.similarityIsDefault = isDefault;
   }
 
   /** One encoder for both queries and passages. */
   static tied<E extends TowerEncoder>(encoder: E, options: BiEncoderOptions = {}): BiEncoder<E> {
-    return new BiEncoder(encoder, encoder, options.similarity ?? 'dot');
+    return new BiEncoder(encoder, encoder, options);
   }
 
   /** Separate query and passage encoders (they must not share variables). */
   static untied<E extends TowerEncoder>(query: E, passage: E, options: BiEncoderOptions = {}): BiEncoder<E> {
     if (query === passage)
       throw new ArgumentError('passage', 'is the query encoder itself; use BiEncoder.tied');
-    return new BiEncoder(query, passage, options.similarity ?? 'dot');
+    return new BiEncoder(query, passage, options);
   }
 
   /** Whether one encoder serves both towers. */
@@ -114,12 +162,20 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
   }
 
   /** Inference embeddings of queries (no dropout), as a plain matrix. */
-  encodeQueries(texts: string[], options: { batchSize?: number; quiet?: boolean } = {}): Promise<Matrix> {
+  encodeQueries(
+    texts: string[],
+    options: { batchSize?: number; quiet?: boolean; truncateDim?: number } = {},
+  ): Promise<Matrix> {
+    checkOptionKeys('encodeQueries', options, ['batchSize', 'quiet', 'truncateDim']);
     return encodeWith(this.queryEncoder, texts, options);
   }
 
   /** Inference embeddings of passages (no dropout), as a plain matrix. */
-  encodePassages(texts: string[], options: { batchSize?: number; quiet?: boolean } = {}): Promise<Matrix> {
+  encodePassages(
+    texts: string[],
+    options: { batchSize?: number; quiet?: boolean; truncateDim?: number } = {},
+  ): Promise<Matrix> {
+    checkOptionKeys('encodePassages', options, ['batchSize', 'quiet', 'truncateDim']);
     return encodeWith(this.passageEncoder, texts, options);
   }
 
@@ -128,7 +184,9 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
    * plus `bi_encoder.json`. Untied SentenceEncoder towers: one sentence-transformers model with a `Router`
    * module (`query` and `document` routes; see `saveAsRouter`), which Python loads. Other untied towers:
    * `query/`, `passage/` and `bi_encoder.json`. Other files in `dir` (a training log, checkpoints) are kept
-   * unless `options.overwrite` is `'replace'`.
+   * unless `options.overwrite` is `'replace'`. The similarity is written to `bi_encoder.json` and, as
+   * `similarity_fn_name`, to the `config_sentence_transformers.json` of the model (or of each tower), so
+   * sentence-transformers and every command of this library use it.
    */
   async save(dir: string, options: SaveOptions = {}): Promise<void> {
     if (!this.tied && isRouteEncoder(this.queryEncoder) && isRouteEncoder(this.passageEncoder)) {
@@ -155,9 +213,19 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
       async (tmp) => {
         if (savePassage === undefined) {
           await saveQuery(tmp);
+          // The manifest of `dir` is computed after this, over the edited file.
+          await writeSimilarityFnName(tmp, this.similarity);
         } else {
-          await saveQuery(path.join(tmp, 'query'));
-          await savePassage(path.join(tmp, 'passage'));
+          for (const [save, sub] of [
+            [saveQuery, 'query'],
+            [savePassage, 'passage'],
+          ] as const) {
+            // A tower of its own model directory: its manifest must cover the similarity written into it.
+            await writeModelDir(path.join(tmp, sub), async (towerDir) => {
+              await save(towerDir);
+              await writeSimilarityFnName(towerDir, this.similarity);
+            });
+          }
         }
         await writeFileAtomic(path.join(tmp, BI_ENCODER_CONFIG), JSON.stringify(config, null, 2) + '\n');
       },
@@ -167,15 +235,29 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
 
   /**
    * Load a directory written by {@link BiEncoder.save}. A plain sentence-transformers directory without
-   * `bi_encoder.json` loads as a tied model with `options.similarity` (default `dot`). Towers load with
-   * `loadModel` unless `options.loadEncoder` says otherwise.
+   * `bi_encoder.json` loads as a tied model. The similarity is `options.similarity`, else the saved one
+   * (`bi_encoder.json`, or the `similarity_fn_name` of a sentence-transformers directory), else `dot`.
+   * Towers load with `loadModel` unless `options.loadEncoder` says otherwise. To load any model source
+   * (hub id, `scratch:`) with load options, use `loadRetrievalModel`.
+   *
+   * @throws {InputFormatError} a malformed `bi_encoder.json`, or one whose similarity disagrees with the
+   *   towers' `similarity_fn_name`.
    */
   static async load<E extends TowerEncoder = SentenceEncoder>(
     dir: string,
-    options: { loadEncoder?: (dir: string) => Promise<E>; similarity?: Similarity } = {},
+    options: {
+      loadEncoder?: (dir: string) => Promise<E>;
+      /** Loads one route of a Router model (default `loadModel(dir, { quiet: true, route })`). */
+      loadRoute?: (dir: string, route: string) => Promise<E>;
+      similarity?: Similarity;
+    } = {},
   ): Promise<BiEncoder<E>> {
+    checkOptionKeys('BiEncoder.load', options, ['loadEncoder', 'loadRoute', 'similarity']);
     const loadEncoder =
       options.loadEncoder ?? ((d: string) => loadModel(d, { quiet: true }) as unknown as Promise<E>);
+    const loadRoute =
+      options.loadRoute ??
+      ((d: string, route: string) => loadModel(d, { quiet: true, route }) as unknown as Promise<E>);
     const router = await readRouterRoutes(dir);
     if (router !== undefined) {
       // A sentence-transformers Router model (what saveAsRouter writes): its query and document routes.
@@ -186,10 +268,18 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
           path.join(dir, ROUTER_CONFIG),
         );
       }
-      const query = (await loadModel(dir, { quiet: true, route: 'query' })) as unknown as E;
-      const passage = (await loadModel(dir, { quiet: true, route: 'document' })) as unknown as E;
-      const similarity = options.similarity ?? (await savedSimilarity(dir)) ?? 'cosine';
-      return BiEncoder.untied(query, passage, { similarity });
+      // Both routes read the Router's similarity_fn_name; BiEncoder resolves it against `options.similarity`.
+      const towers: E[] = [];
+      try {
+        for (const route of ['query', 'document']) {
+          towers.push(await loadRoute(dir, route));
+          towerSimilarity(towers[towers.length - 1], path.join(dir, 'config_sentence_transformers.json'));
+        }
+        return BiEncoder.untied(towers[0], towers[1], { similarity: options.similarity });
+      } catch (error) {
+        for (const t of towers) t.dispose?.();
+        throw error;
+      }
     }
     const file = path.join(dir, BI_ENCODER_CONFIG);
     let text: string | undefined;
@@ -199,7 +289,14 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
     if (text === undefined) {
-      return BiEncoder.tied(await loadEncoder(dir), { similarity: options.similarity });
+      const encoder = await loadEncoder(dir);
+      try {
+        towerSimilarity(encoder, path.join(dir, 'config_sentence_transformers.json'));
+        return BiEncoder.tied(encoder, { similarity: options.similarity });
+      } catch (error) {
+        encoder.dispose?.();
+        throw error;
+      }
     }
     // The towers check their own manifests; this one covers bi_encoder.json and the pairing of the towers.
     await verifyModelDir(dir);
@@ -227,10 +324,27 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
       }
     }
     const similarity = options.similarity ?? config.similarity;
-    if (config.tied) return BiEncoder.tied(await loadEncoder(dir), { similarity });
-    const query = await loadEncoder(path.join(dir, config.query));
-    const passage = await loadEncoder(path.join(dir, config.passage));
-    return BiEncoder.untied(query, passage, { similarity });
+    const towers: E[] = [];
+    try {
+      for (const sub of config.tied ? ['.'] : [config.query, config.passage]) {
+        const encoder = await loadEncoder(path.join(dir, sub));
+        towers.push(encoder);
+        const recorded = towerSimilarity(encoder, path.join(dir, sub, 'config_sentence_transformers.json'));
+        if (recorded !== undefined && recorded !== config.similarity) {
+          throw new InputFormatError(
+            `similarity '${config.similarity}' disagrees with similarity_fn_name '${recorded}' of ` +
+              `${path.join(dir, sub, 'config_sentence_transformers.json')}; make them the same`,
+            file,
+          );
+        }
+      }
+      return config.tied
+        ? BiEncoder.tied(towers[0], { similarity })
+        : BiEncoder.untied(towers[0], towers[1], { similarity });
+    } catch (error) {
+      for (const t of towers) t.dispose?.();
+      throw error;
+    }
   }
 
   /** Free both towers. */
@@ -240,31 +354,19 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
   }
 }
 
-/** `similarity_fn_name` of config_sentence_transformers.json as our similarity, when recorded. */
-async function savedSimilarity(dir: string): Promise<Similarity | undefined> {
-  const file = path.join(dir, 'config_sentence_transformers.json');
-  let raw: string;
-  try {
-    raw = await fs.readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  let name: unknown;
-  try {
-    name = (JSON.parse(raw) as { similarity_fn_name?: unknown }).similarity_fn_name;
-  } catch (error) {
-    throw new InputFormatError(`invalid JSON: ${(error as Error).message}`, file);
-  }
-  if (name === undefined || name === null) return undefined;
-  if (name === 'cosine' || name === 'dot') return name;
-  if (name === 'dot_product') return 'dot';
-  throw new InputFormatError(
-    `unsupported similarity_fn_name ${JSON.stringify(name)} (supported: cosine, dot)`,
-    file,
-  );
+/** A tower's inference embeddings; Matryoshka `truncateDim` cuts them (re-normalised if the tower normalises). */
+async function encodeWith(
+  encoder: TowerEncoder,
+  texts: string[],
+  options: { batchSize?: number; quiet?: boolean; truncateDim?: number },
+): Promise<Matrix> {
+  const { truncateDim, ...rest } = options;
+  const full = await encodeFull(encoder, texts, rest);
+  if (truncateDim === undefined) return full;
+  return truncateEmbeddings(full, truncateDim, (encoder as { normalize?: boolean }).normalize === true);
 }
 
-async function encodeWith(
+async function encodeFull(
   encoder: TowerEncoder,
   texts: string[],
   options: { batchSize?: number; quiet?: boolean },

@@ -17,6 +17,16 @@ import type { FromWorker, ToWorker, WorkerInit } from './parallel-encode-worker.
 import { architectureFor, parseEncoderConfig } from './architectures/registry.js';
 import { removeStaleTemps } from '../util/atomic.js';
 import { assertFiniteRows, SentenceEncoder } from './sentence-encoder.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
+
+const PARALLELENCODEOPTIONS_KEYS = optionKeys<ParallelEncodeOptions>({
+  workers: true,
+  batchSize: true,
+  maxLength: true,
+  progress: true,
+  quiet: true,
+  backend: true,
+});
 
 /** Options of {@link encodeParallel}. */
 export interface ParallelEncodeOptions {
@@ -148,6 +158,7 @@ export async function encodeParallel(
   texts: string[],
   options: ParallelEncodeOptions = {},
 ): Promise<Matrix> {
+  checkOptionKeys('encodeParallel', options, PARALLELENCODEOPTIONS_KEYS);
   if (!Array.isArray(texts)) throw new ArgumentError('texts', 'expected an array of strings');
   const bad = texts.findIndex((t) => typeof t !== 'string');
   if (bad >= 0) throw new ArgumentError('texts', `element ${bad} is not a string`);

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { resolveModelSource } from '../checkpoint/hub.js';
+import { pickHubOptions, resolveModelSource } from '../checkpoint/hub.js';
 import { verifyModelDir, writeModelDir } from '../checkpoint/model-dir.js';
 import type { SaveOptions } from '../checkpoint/model-dir.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
@@ -11,26 +11,38 @@ import {
   readSentenceTransformersLayout,
   writeSentenceTransformersFiles,
 } from '../checkpoint/sentence-transformers.js';
+import type { StSimilarity } from '../checkpoint/sentence-transformers.js';
 import { ArgumentError, InputFormatError, NonFiniteError } from '../errors.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
 import type { Matrix } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
 import type { TransformerEncoder } from './architectures/encoder.js';
 import { checkScratchEncoderSize, parseEncoderConfig, randomEncoder } from './architectures/registry.js';
 import { DenseModule } from './modules/dense.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
+import { quantizeEmbeddings } from '../util/quantize.js';
+import type { Precision, QuantizedEmbeddings, QuantizeOptions } from '../util/quantize.js';
+import { checkTruncateDim, truncateEmbeddings } from '../util/truncate.js';
 import type { PoolingMode } from './pooling.js';
-import { loadTransformer } from './transformer-loader.js';
+import { LOAD_MODEL_KEYS, loadTransformer } from './transformer-loader.js';
 import type { LoadModelOptions } from './transformer-loader.js';
 import { ensureBackend } from '../backend/index.js';
 
-/** Options of {@link SentenceEncoder.encode}. */
+/**
+ * Options of {@link SentenceEncoder.encode}. Unknown keys are an `ArgumentError` (from plain JavaScript a
+ * misspelt option would otherwise be ignored). sentence-transformers' `encode()` names map as:
+ * `batch_size` -> `batchSize`, `show_progress_bar` -> `showProgressBar` (alias of `progress`),
+ * `normalize_embeddings` -> `normalizeEmbeddings` (alias of `normalize`).
+ */
 export interface EncodeOptions {
   /** Texts per forward pass; default 32. */
   batchSize?: number;
   /** Draw a progress bar (on a TTY only); default true. */
   progress?: boolean;
+  /** sentence-transformers' name of `progress`. */
+  showProgressBar?: boolean;
   /** Print nothing (overrides `progress`). */
   quiet?: boolean;
   /** Truncate texts to this many tokens instead of the encoder's `maxSeqLength`. */
@@ -40,10 +52,45 @@ export interface EncodeOptions {
   /** Name of one of the model's {@link SentenceEncoder.prompts}; default its `defaultPromptName`. */
   promptName?: string;
   /**
+   * Matryoshka truncation (sentence-transformers' `truncate_dim`): keep the first `truncateDim`
+   * dimensions of each embedding, re-normalised when the encoder normalises. Smaller vectors and
+   * indexes, at the quality the model's Matryoshka training kept at that size. Default: all dimensions.
+   */
+  truncateDim?: number;
+  /**
+   * L2-normalise every vector (unit length; a zero vector stays zero). Default false. A model with a
+   * Normalize module (`encoder.normalize`) normalises whatever this says, as in sentence-transformers.
+   */
+  normalize?: boolean;
+  /** sentence-transformers' name of `normalize`. */
+  normalizeEmbeddings?: boolean;
+  /**
    * Refuse a NaN or infinite embedding with a {@link NonFiniteError} naming the text (default true); false
    * returns such rows as they are, e.g. to inspect a broken checkpoint.
    */
   checkFinite?: boolean;
+}
+
+const ENCODE_OPTION_KEYS = optionKeys<EncodeOptions>({
+  batchSize: true,
+  progress: true,
+  showProgressBar: true,
+  quiet: true,
+  maxLength: true,
+  prompt: true,
+  promptName: true,
+  truncateDim: true,
+  normalize: true,
+  normalizeEmbeddings: true,
+  checkFinite: true,
+});
+
+/** `a ?? b`, but two different explicit values of one option under two names are an error. */
+function alias(names: [string, string], a: boolean | undefined, b: boolean | undefined): boolean | undefined {
+  if (a !== undefined && b !== undefined && a !== b) {
+    throw new ArgumentError(names[1], `contradicts ${names[0]} (${String(a)} vs ${String(b)}); give one`);
+  }
+  return a ?? b;
 }
 
 /**
@@ -101,7 +148,33 @@ export interface SentenceEncoderInit {
   includePrompt?: boolean;
   /** Dense modules applied after pooling, in order (the encoder owns and disposes them). */
   dense?: DenseModule[];
+  /**
+   * The similarity the model was trained for (sentence-transformers' `similarity_fn_name`); saved with the
+   * model. Undefined when unknown.
+   */
+  similarity?: StSimilarity;
 }
+
+const INIT_KEYS = optionKeys<SentenceEncoderInit>({
+  model: true,
+  bert: true,
+  tokenizer: true,
+  pooling: true,
+  normalize: true,
+  maxSeqLength: true,
+  prompts: true,
+  defaultPromptName: true,
+  includePrompt: true,
+  dense: true,
+  similarity: true,
+});
+
+const FROM_SCRATCH_KEYS = optionKeys<FromScratchOptions>({
+  pooling: true,
+  normalize: true,
+  maxSeqLength: true,
+  seed: true,
+});
 
 /** Options of {@link SentenceEncoder.fromScratch}. */
 export interface FromScratchOptions {
@@ -184,8 +257,11 @@ export class SentenceEncoder {
   readonly includePrompt: boolean;
   /** The Dense modules between pooling and normalisation. */
   readonly dense: readonly DenseModule[];
+  /** The similarity the model was trained for (`similarity_fn_name`), when known. */
+  readonly similarity: StSimilarity | undefined;
 
   constructor(init: SentenceEncoderInit) {
+    checkOptionKeys('SentenceEncoder', init, INIT_KEYS);
     this.model = checkInit(init);
     this.prompts = { ...(init.prompts ?? {}) };
     this.defaultPromptName = init.defaultPromptName;
@@ -202,6 +278,7 @@ export class SentenceEncoder {
     this.pooling = init.pooling;
     this.normalize = init.normalize;
     this.maxSeqLength = init.maxSeqLength;
+    this.similarity = init.similarity;
   }
 
   /** Width of the sentence vectors. */
@@ -229,14 +306,21 @@ export class SentenceEncoder {
    * ```
    */
   static async load(source: string, options: LoadModelOptions = {}): Promise<SentenceEncoder> {
+    checkOptionKeys('loadModel', options, LOAD_MODEL_KEYS);
     await ensureBackend();
     const log =
       options.log ??
       ((m: string) => (options.quiet ? undefined : process.stderr.write(`dense-retrieval: ${m}\n`)));
     if (typeof source === 'string' && source.startsWith(SCRATCH_PREFIX)) {
-      return SentenceEncoder.fromScratch(scratchConfigFile(source), options.tokenizerDir, options);
+      const { pooling, normalize, maxSeqLength, seed } = options;
+      return SentenceEncoder.fromScratch(scratchConfigFile(source), options.tokenizerDir, {
+        pooling,
+        normalize,
+        maxSeqLength,
+        seed,
+      });
     }
-    const dir = await resolveModelSource(source, options);
+    const dir = await resolveModelSource(source, pickHubOptions(options));
     await verifyModelDir(dir);
     const layout = await readSentenceTransformersLayout(dir, options.route);
     const transformerDir = layout?.transformerDir ?? dir;
@@ -282,6 +366,7 @@ export class SentenceEncoder {
         defaultPromptName: layout?.defaultPromptName,
         includePrompt: layout?.includePrompt,
         dense,
+        similarity: layout?.similarity,
       });
     } catch (error) {
       model.dispose();
@@ -304,6 +389,7 @@ export class SentenceEncoder {
     tokenizerDir: string = BUNDLED_TOKENIZERS.bertBaseUncased,
     options: FromScratchOptions = {},
   ): Promise<SentenceEncoder> {
+    checkOptionKeys('fromScratch', options, FROM_SCRATCH_KEYS);
     await ensureBackend();
     let raw: string;
     try {
@@ -384,17 +470,44 @@ export class SentenceEncoder {
 
   /**
    * Embed many texts for inference: texts are sorted by token length so batches carry little padding, then
-   * put back in input order. Returns a row-major float32 `[texts.length, dim]` matrix.
+   * put back in input order. Returns a row-major float32 `[texts.length, dim]` matrix; with `precision`
+   * (sentence-transformers' `encode(..., precision=...)`), the quantized codes of that matrix instead,
+   * from {@link quantizeEmbeddings} (int8/uint8 ranges from `quantize.ranges` / `quantize.calibration`,
+   * else from these embeddings, as ST does).
    *
    * @example
    * ```ts
    * const m = await encoder.encode(corpus.map((d) => `${d.title} ${d.text}`), { batchSize: 64 });
    * const firstVector = m.data.subarray(0, m.cols);
+   * const bits = await encoder.encode(texts, { precision: 'ubinary' }); // bits.data: Uint8Array
    * ```
    */
-  async encode(texts: string[], options: EncodeOptions = {}): Promise<Matrix> {
+  async encode(texts: string[], options?: EncodeOptions & { precision?: 'float32' }): Promise<Matrix>;
+  async encode(
+    texts: string[],
+    options: EncodeOptions & { precision: Precision; quantize?: QuantizeOptions },
+  ): Promise<QuantizedEmbeddings>;
+  async encode(
+    texts: string[],
+    options: EncodeOptions & { precision?: Precision | 'float32'; quantize?: QuantizeOptions } = {},
+  ): Promise<Matrix | QuantizedEmbeddings> {
+    checkOptionKeys('encode', options, [...ENCODE_OPTION_KEYS, 'precision', 'quantize']);
+    const { precision: _p, quantize: _q, ...floatOptions } = options;
+    const m = await this.encodeFloat(texts, floatOptions);
+    const precision = options.precision ?? 'float32';
+    return precision === 'float32' ? m : quantizeEmbeddings(m, precision, options.quantize);
+  }
+
+  private async encodeFloat(texts: string[], options: EncodeOptions): Promise<Matrix> {
     await ensureBackend();
     if (!Array.isArray(texts)) throw new ArgumentError('texts', 'expected an array of strings');
+    checkOptionKeys('encode', options, ENCODE_OPTION_KEYS);
+    const progressOn = alias(['progress', 'showProgressBar'], options.progress, options.showProgressBar);
+    const normalize = alias(
+      ['normalize', 'normalizeEmbeddings'],
+      options.normalize,
+      options.normalizeEmbeddings,
+    );
     const batchSize = options.batchSize ?? 32;
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new ArgumentError('batchSize', `must be a positive integer, got ${batchSize}`);
@@ -407,6 +520,7 @@ export class SentenceEncoder {
         `must be an integer in [3, ${maxPos}] (max_position_embeddings), got ${maxLength}`,
       );
     }
+    if (options.truncateDim !== undefined) checkTruncateDim(options.truncateDim, this.dim);
     const bad = texts.findIndex((t) => typeof t !== 'string');
     if (bad >= 0) throw new ArgumentError('texts', `element ${bad} is not a string`);
     const prompt = this.resolvePrompt(options);
@@ -419,7 +533,7 @@ export class SentenceEncoder {
       total: texts.length,
       label: 'encode',
       unit: 'texts',
-      quiet: options.quiet === true || options.progress === false,
+      quiet: options.quiet === true || progressOn === false,
     });
     try {
       for (let start = 0; start < order.length; start += batchSize) {
@@ -437,7 +551,11 @@ export class SentenceEncoder {
     } finally {
       progress.done();
     }
-    return { data: out, rows: texts.length, cols: dim };
+    if (normalize === true && !this.normalize) normalizeRows(out, dim);
+    const full = { data: out, rows: texts.length, cols: dim };
+    return options.truncateDim === undefined
+      ? full
+      : truncateEmbeddings(full, options.truncateDim, this.normalize || normalize === true);
   }
 
   /**
@@ -525,6 +643,7 @@ export class SentenceEncoder {
           prompts: this.prompts,
           defaultPromptName: this.defaultPromptName,
           dense: this.dense.length,
+          similarity: this.similarity,
         });
         for (const [i, d] of this.dense.entries()) {
           const folder = path.join(tmp, `${2 + i}_Dense`);
@@ -595,5 +714,15 @@ export class SentenceEncoder {
   dispose(): void {
     this.model.dispose();
     for (const d of this.dense) d.dispose();
+  }
+}
+
+/** L2-normalise each `dim`-wide row of `data` in place, as `torch.nn.functional.normalize` (eps 1e-12). */
+function normalizeRows(data: Float32Array, dim: number): void {
+  for (let o = 0; o < data.length; o += dim) {
+    let sum = 0;
+    for (let j = 0; j < dim; j++) sum += data[o + j] * data[o + j];
+    const scale = 1 / Math.max(Math.sqrt(sum), 1e-12);
+    for (let j = 0; j < dim; j++) data[o + j] *= scale;
   }
 }

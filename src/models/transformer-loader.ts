@@ -1,12 +1,13 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { resolveModelSource } from '../checkpoint/hub.js';
+import { HUB_OPTION_KEYS, pickHubOptions, resolveModelSource } from '../checkpoint/hub.js';
 import type { HubOptions } from '../checkpoint/hub.js';
 import { readCheckpointTensors, readJson } from '../checkpoint/load.js';
 import { SCRATCH_PREFIX, scratchConfigFile } from '../checkpoint/scratch.js';
 import { readSentenceTransformersLayout } from '../checkpoint/sentence-transformers.js';
 import { ensureBackend } from '../backend/index.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 import type { TransformerEncoder } from './architectures/encoder.js';
 import { architectureFor, encoderFromWeights, parseEncoderConfig } from './architectures/registry.js';
 import type { PoolingMode } from './pooling.js';
@@ -28,6 +29,28 @@ export interface LoadModelOptions extends HubOptions {
   /** The route of a sentence-transformers `Router` model (`query`, `document`); default its default route. */
   route?: string;
 }
+
+/** The keys of {@link LoadModelOptions}, checked at run time (a misspelt option is an ArgumentError). */
+export const LOAD_MODEL_KEYS = optionKeys<LoadModelOptions>({
+  cacheDir: true,
+  endpoint: true,
+  revision: true,
+  offline: true,
+  token: true,
+  quiet: true,
+  files: true,
+  retries: true,
+  retryDelayMs: true,
+  stallTimeoutMs: true,
+  maxFileBytes: true,
+  pooling: true,
+  normalize: true,
+  maxSeqLength: true,
+  tokenizerDir: true,
+  seed: true,
+  log: true,
+  route: true,
+});
 
 /** Prefix of a source that means "random init from this config.json". */
 export { SCRATCH_PREFIX } from '../checkpoint/scratch.js';
@@ -73,8 +96,9 @@ export const loadBert = loadTransformer;
  */
 export async function loadTokenizerFor(
   source: string,
-  options: Pick<LoadModelOptions, keyof HubOptions | 'tokenizerDir' | 'maxSeqLength'> = {},
+  options: Pick<LoadModelOptions, keyof HubOptions | 'tokenizerDir' | 'maxSeqLength' | 'route'> = {},
 ): Promise<{ tokenizer: TextTokenizer; maxSeqLength: number }> {
+  checkOptionKeys('loadTokenizerFor', options, [...HUB_OPTION_KEYS, 'tokenizerDir', 'maxSeqLength', 'route']);
   let configFile: string;
   let tokenizerDir: string;
   let layoutMax: number | undefined;
@@ -82,8 +106,8 @@ export async function loadTokenizerFor(
     configFile = scratchConfigFile(source);
     tokenizerDir = options.tokenizerDir ?? BUNDLED_TOKENIZERS.bertBaseUncased;
   } else {
-    const dir = await resolveModelSource(source, options);
-    const layout = await readSentenceTransformersLayout(dir);
+    const dir = await resolveModelSource(source, pickHubOptions(options));
+    const layout = await readSentenceTransformersLayout(dir, options.route);
     tokenizerDir = layout?.transformerDir ?? dir;
     configFile = path.join(tokenizerDir, 'config.json');
     layoutMax = layout?.maxSeqLength;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { checkFloat32Entries, float32Sha256, readFloat32File } from '../util/float32-file.js';
 
 /**
@@ -66,6 +67,14 @@ function checkProb(name: string, v: number): void {
   if (!Number.isFinite(v) || v < 0 || v >= 1) throw new ArgumentError(name, `must be in [0, 1), got ${v}`);
 }
 
+const ADAMWOPTIONS_KEYS = optionKeys<AdamWOptions>({
+  beta1: true,
+  beta2: true,
+  epsilon: true,
+  weightDecay: true,
+  noDecay: true,
+});
+
 /**
  * AdamW: for each variable `p` with gradient `g`, at update `t` (1-based) with learning rate `lr`:
  *
@@ -99,6 +108,7 @@ export class AdamW {
   private t = 0;
 
   constructor(options: AdamWOptions = {}) {
+    checkOptionKeys('AdamW', options, ADAMWOPTIONS_KEYS);
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;

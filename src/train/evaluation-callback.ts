@@ -5,6 +5,16 @@ import { searchResultToRun } from '../index/result-run.js';
 import type { BiEncoder } from '../models/bi-encoder.js';
 import type { CorpusDoc, Qrels } from '../types.js';
 import { passageText } from './examples.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
+
+const EVALUATIONCALLBACKOPTIONS_KEYS = optionKeys<EvaluationCallbackOptions>({
+  corpus: true,
+  queries: true,
+  qrels: true,
+  measures: true,
+  k: true,
+  batchSize: true,
+});
 
 /** Options of {@link createEvaluationCallback}. */
 export interface EvaluationCallbackOptions {
@@ -37,6 +47,7 @@ export interface EvaluationCallbackOptions {
 export function createEvaluationCallback(
   options: EvaluationCallbackOptions,
 ): (model: BiEncoder) => Promise<Record<string, number>> {
+  checkOptionKeys('createEvaluationCallback', options, EVALUATIONCALLBACKOPTIONS_KEYS);
   const { corpus, queries, qrels } = options;
   const measures = options.measures ?? ['ndcg_cut.10', 'recall.100'];
   if (corpus.length === 0) throw new ArgumentError('corpus', 'is empty');

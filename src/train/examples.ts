@@ -1,5 +1,6 @@
 import { ArgumentError } from '../errors.js';
 import type { CorpusDoc, Qrels } from '../types.js';
+import { checkOptionKeys } from '../util/options.js';
 
 /** One training example: a query, one positive passage and optionally hard negatives. */
 export interface TrainingExample {
@@ -48,6 +49,7 @@ export function examplesFromQrels(options: {
   qrels: Qrels;
   minGrade?: number;
 }): TrainingExample[] {
+  checkOptionKeys('examplesFromQrels', options, ['queries', 'corpus', 'qrels', 'minGrade']);
   const { queries, qrels } = options;
   const minGrade = options.minGrade ?? 1;
   const corpus =

@@ -1,6 +1,18 @@
 import { ArgumentError } from '../errors.js';
 import type { CorpusDoc, Qrels } from '../types.js';
 import { passageText } from './examples.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
+
+const MINEHARDNEGATIVESOPTIONS_KEYS = optionKeys<MineHardNegativesOptions>({
+  queries: true,
+  corpus: true,
+  qrels: true,
+  search: true,
+  rangeMin: true,
+  rangeMax: true,
+  count: true,
+  searchBatchSize: true,
+});
 
 /** Options of {@link mineHardNegatives}. */
 export interface MineHardNegativesOptions {
@@ -42,6 +54,7 @@ export interface MineHardNegativesOptions {
  * ```
  */
 export async function mineHardNegatives(options: MineHardNegativesOptions): Promise<Map<string, string[]>> {
+  checkOptionKeys('mineHardNegatives', options, MINEHARDNEGATIVESOPTIONS_KEYS);
   const { queries, qrels, search } = options;
   const rangeMin = options.rangeMin ?? 0;
   const rangeMax = options.rangeMax ?? 50;

@@ -1,3 +1,4 @@
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -103,6 +104,32 @@ export interface TrainResult {
 export const TRAIN_LOG = 'train_log.jsonl';
 export const CHECKPOINTS_DIR = 'checkpoints';
 
+const TRAINER_KEYS = optionKeys<TrainerOptions>({
+  model: true,
+  loss: true,
+  batchSize: true,
+  epochs: true,
+  steps: true,
+  lr: true,
+  minLr: true,
+  warmupSteps: true,
+  scheduler: true,
+  optimizer: true,
+  maxGradNorm: true,
+  seed: true,
+  queryPrompt: true,
+  documentPrompt: true,
+  outputDir: true,
+  checkpointEvery: true,
+  keepCheckpoints: true,
+  logEvery: true,
+  evaluateEvery: true,
+  evaluate: true,
+  onStep: true,
+  quiet: true,
+  progressStream: true,
+});
+
 function fingerprint(examples: TrainingExample[]): string {
   const h = createHash('sha256');
   for (const e of examples) {
@@ -146,6 +173,8 @@ function positiveInt(name: string, v: number | undefined, min = 1): void {
 export class Trainer {
   readonly options: TrainerOptions;
   readonly optimizer: AdamW;
+  /** `options.loss` for the model's similarity (the loss takes the model's; see `forSimilarity`). */
+  readonly loss: RetrievalLoss;
 
   /**
    * Free the optimizer state (AdamW's moment tensors, about twice the model's size). The state outlives
@@ -156,6 +185,7 @@ export class Trainer {
   }
 
   constructor(options: TrainerOptions) {
+    checkOptionKeys('Trainer', options, TRAINER_KEYS);
     const { epochs, steps } = options;
     if ((epochs === undefined) === (steps === undefined)) {
       throw new ArgumentError('epochs', 'give exactly one of epochs or steps');
@@ -176,6 +206,8 @@ export class Trainer {
     const maxGradNorm = options.maxGradNorm ?? 1;
     if (!(maxGradNorm >= 0)) throw new ArgumentError('maxGradNorm', `must be >= 0, got ${maxGradNorm}`);
     this.options = options;
+    // One source of truth for the similarity: the model's. A loss built with a different one is refused.
+    this.loss = options.loss.forSimilarity?.(options.model.similarity) ?? options.loss;
     this.optimizer = options.optimizer ?? new AdamW({ weightDecay: 0.01 });
   }
 
@@ -234,6 +266,7 @@ export class Trainer {
    * when there is none); the run's configuration and data must be the same as when it was written.
    */
   async train(examples: TrainingExample[], options: { resume?: boolean } = {}): Promise<TrainResult> {
+    checkOptionKeys('train', options, ['resume']);
     await ensureBackend();
     const o = this.options;
     this.checkExamples(examples);
@@ -279,7 +312,7 @@ export class Trainer {
       batchSize: o.batchSize,
       sampler: sampler.state,
       examples: { count: examples.length, fingerprint: fingerprint(examples) },
-      loss: o.loss.toJSON(),
+      loss: this.loss.toJSON(),
       scheduler: scheduler.toJSON(),
     });
 
@@ -346,7 +379,7 @@ export class Trainer {
         const lr = scheduler.lrAt(step);
         let result: GradientResult;
         try {
-          result = o.loss.computeGradients(o.model.queryEncoder, o.model.passageEncoder, batch, {
+          result = this.loss.computeGradients(o.model.queryEncoder, o.model.passageEncoder, batch, {
             dropoutSeed: deriveSeed(seed, step),
           });
         } catch (error) {

@@ -6,6 +6,8 @@
  * `quiet` silences both.
  */
 
+import { checkOptionKeys, optionKeys } from './options.js';
+
 export interface ProgressOptions {
   /** Total units of work (steps, texts, vectors); 0 or undefined draws a counter without a bar. */
   total?: number;
@@ -22,6 +24,16 @@ export interface ProgressOptions {
   /** Not on a TTY: milliseconds between plain progress lines; default 30 000. */
   lineIntervalMs?: number;
 }
+
+const PROGRESSOPTIONS_KEYS = optionKeys<ProgressOptions>({
+  total: true,
+  label: true,
+  unit: true,
+  quiet: true,
+  stream: true,
+  intervalMs: true,
+  lineIntervalMs: true,
+});
 
 export interface Progress {
   /** Advance by `n` units, with optional extra fields (e.g. `{loss: '0.41'}`) shown after the bar. */
@@ -43,6 +55,7 @@ function formatDuration(seconds: number): string {
 
 /** Create a progress reporter. See {@link ProgressOptions}. */
 export function createProgress(options: ProgressOptions = {}): Progress {
+  checkOptionKeys('createProgress', options, PROGRESSOPTIONS_KEYS);
   const stream = options.stream ?? process.stderr;
   const enabled = !options.quiet && stream.isTTY === true;
   const lines = !options.quiet && stream.isTTY !== true;

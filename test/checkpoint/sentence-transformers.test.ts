@@ -96,6 +96,7 @@ test('reads pooling, normalize and max_seq_length from the layout', async () => 
     prompts: {},
     defaultPromptName: undefined,
     denseDirs: [],
+    similarity: undefined,
   });
   const plain = layoutDir(MODULES, { pooling_mode: 'cls' });
   assert.deepEqual(await readSentenceTransformersLayout(plain), {
@@ -107,6 +108,7 @@ test('reads pooling, normalize and max_seq_length from the layout', async () => 
     prompts: {},
     defaultPromptName: undefined,
     denseDirs: [],
+    similarity: undefined,
   });
   assert.equal(
     await readSentenceTransformersLayout(tmpDir()),
@@ -162,6 +164,7 @@ test('written files are what sentence-transformers expects, and read back the sa
     normalize: true,
     maxSeqLength: 200,
     dimension: 384,
+    similarity: 'cosine',
   });
   const modules = JSON.parse(readFileSync(path.join(dir, 'modules.json'), 'utf8'));
   assert.deepEqual(modules, [...MODULES, NORMALIZE]);
@@ -179,6 +182,7 @@ test('written files are what sentence-transformers expects, and read back the sa
   });
   const st = JSON.parse(readFileSync(path.join(dir, 'config_sentence_transformers.json'), 'utf8'));
   assert.equal(typeof st.__version__.sentence_transformers, 'string');
+  assert.equal(st.similarity_fn_name, 'cosine');
   assert.deepEqual(await readSentenceTransformersLayout(dir), {
     transformerDir: dir,
     pooling: 'max',
@@ -188,6 +192,7 @@ test('written files are what sentence-transformers expects, and read back the sa
     prompts: {},
     defaultPromptName: undefined,
     denseDirs: [],
+    similarity: 'cosine',
   });
 });
 

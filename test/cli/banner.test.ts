@@ -50,6 +50,7 @@ test("index search on an exact index runs on the initialised backend, without tf
       '2',
       '--output',
       run,
+      '--row-numbers',
       ...extra,
     ]);
     assert.equal(r.code, 0, r.stderr);

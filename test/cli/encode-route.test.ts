@@ -14,7 +14,7 @@ before(async () => {
   await initBackend();
 });
 
-test('encode --route picks the tower of an untied (Router) model; the default is the document route', async () => {
+test('encode --tower (or its alias --route) picks the tower of an untied (Router) model; none is an error', async () => {
   const dir = tmpDir();
   const q = await SentenceEncoder.load(archDir('mpnet'), { quiet: true });
   const p = await SentenceEncoder.load(archDir('distilbert'), { quiet: true });
@@ -30,8 +30,28 @@ test('encode --route picks the tower of an untied (Router) model; the default is
     return Array.from((await readNpy(out)).data);
   };
   const query = await encodeTo(path.join(dir, 'q.npy'), ['--route', 'query']);
-  const byDefault = await encodeTo(path.join(dir, 'd.npy'), []);
+  const document = await encodeTo(path.join(dir, 'd.npy'), ['--route', 'document']);
+  const passage = await encodeTo(path.join(dir, 'p.npy'), ['--tower', 'passage']);
   assert.deepEqual(query, Array.from((await q.encode(texts, { quiet: true })).data));
-  assert.deepEqual(byDefault, Array.from((await p.encode(texts, { quiet: true })).data));
+  assert.deepEqual(document, Array.from((await p.encode(texts, { quiet: true })).data));
+  assert.deepEqual(passage, document);
+  const none = await runCli([
+    'encode',
+    '--model',
+    saved,
+    '--input',
+    input,
+    '--output',
+    path.join(dir, 'n.npy'),
+  ]);
+  assert.notEqual(none.code, 0);
+  assert.match(none.stderr, /--tower query/);
+  const clash = await runCli([
+    'encode',
+    ...['--model', saved, '--input', input, '--output', path.join(dir, 'c.npy')],
+    ...['--tower', 'query', '--route', 'document'],
+  ]);
+  assert.notEqual(clash.code, 0);
+  assert.match(clash.stderr, /name different towers/);
   model.dispose();
 });

@@ -100,6 +100,17 @@ test('kill -9 during sharded encoding, resume, merge: byte-identical to an unint
   const m = await readNpy(outB);
   assert.equal(m.rows, 200);
   assert.equal(m.cols, 16);
+  // The merge writes the sidecars a plain encode writes: the meta the shards recorded, shaped as the merge.
+  const meta = JSON.parse(await fs.readFile(path.join(dir, 'b.meta.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  assert.equal(meta.format, 'dense-retrieval.vectors');
+  assert.equal(meta.rows, 200);
+  assert.equal(meta.dim, 16);
+  assert.equal(meta.ids, true);
+  assert.equal(meta.model, `scratch:${config}`);
+  assert.equal(meta.similarity, null);
 
   // The same rows, straight into pgvector (embedded).
   const ref = path.join(dir, 'merged.json');

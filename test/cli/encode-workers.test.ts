@@ -54,7 +54,11 @@ test('encode --workers 2 writes the --workers 1 file bit for bit, from a directo
   );
   // --quiet (and no TTY) leaves the backend line and the summary, nothing else.
   assert.equal(r2.stderr.trim().split('\n').length, 2, r2.stderr);
-  assert.deepEqual(readdirSync(path.dirname(two)), ['emb.npy'], 'atomic write leaves no temp file');
+  assert.deepEqual(
+    readdirSync(path.dirname(two)).sort(),
+    ['emb.meta.json', 'emb.npy'],
+    'atomic writes leave no temp file',
+  );
 
   // Overridden pooling, normalisation and max length exist only in memory: the workers get them anyway.
   const flags = ['--pooling', 'cls', '--no-normalize', '--max-length', '8'];

@@ -32,7 +32,12 @@ test('encode writes the reference embeddings as an [n, dim] float32 .npy, with t
   const m = await readNpy(output);
   assert.deepEqual([m.rows, m.cols], [8, 8]);
   assert.ok(maxAbsDiff(matrixRows(m), ref.pooled.mean_normalized) <= 1e-4);
-  assert.deepEqual(readdirSync(path.dirname(output)), ['emb.npy'], 'atomic write leaves no temp file');
+  // A .txt input has no ids: the vectors get a meta sidecar but no ids file.
+  assert.deepEqual(
+    readdirSync(path.dirname(output)).sort(),
+    ['emb.meta.json', 'emb.npy'],
+    'atomic writes leave no temp file',
+  );
 });
 
 test('encode --pooling cls --no-normalize on .jsonl (title + text) matches the reference', async () => {

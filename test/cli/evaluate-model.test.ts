@@ -19,7 +19,7 @@ test('evaluate-model prints the side-by-side table and writes the runs', async (
     '--data',
     data,
     '--ef',
-    '4,40',
+    '20,40',
     '--k',
     '20',
     '--max-length',

@@ -97,6 +97,7 @@ test('index build + search (hnsw) with row-number query ids and --ef', async () 
     '300',
     '--output',
     runFile,
+    '--row-numbers',
   ]);
   assert.equal(s.code, 0, s.stderr);
   const run = await readRun(runFile);
@@ -141,7 +142,7 @@ test('index commands fail with one clear line on bad input', async () => {
   assert.match(r.stderr, /ids\.txt:2: empty id/);
   r = await runCli(['index', 'build', '--vectors', vectors, '--ids', docIds, '--type', 'ivf', '--out', out]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /--type must be one of exact\|hnsw\|pgvector, got 'ivf'/);
+  assert.match(r.stderr, /--type must be one of exact\|hnsw\|int8\|binary\|pgvector, got 'ivf'/);
   r = await runCli([
     'index',
     'build',
@@ -183,6 +184,7 @@ test('index commands fail with one clear line on bad input', async () => {
     '50',
     '--output',
     path.join(dir, 'r'),
+    '--row-numbers',
   ]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--ef applies to hnsw and pgvector indexes only/);
@@ -197,6 +199,7 @@ test('index commands fail with one clear line on bad input', async () => {
     '301',
     '--output',
     path.join(dir, 'r'),
+    '--row-numbers',
   ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /k: k = 301 exceeds the number of indexed vectors \(300\)/);
@@ -211,6 +214,7 @@ test('index commands fail with one clear line on bad input', async () => {
     '1',
     '--output',
     path.join(dir, 'r'),
+    '--row-numbers',
   ]);
   assert.match(r.stderr, /queries: dimension mismatch: vectors have 4 dimensions, the index has 16/);
   const bytes = await fs.readFile(out);
@@ -226,6 +230,7 @@ test('index commands fail with one clear line on bad input', async () => {
     '1',
     '--output',
     path.join(dir, 'r'),
+    '--row-numbers',
   ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /x\.idx: truncated index file/);
@@ -264,7 +269,19 @@ test('index search on damaged index files exits 1 with one typed line, never wit
   await index.add(await readNpy(vectors), (await fs.readFile(docIds, 'utf8')).trim().split('\n'));
   await index.save(good);
   const search = (file: string, run: string) =>
-    runCli(['index', 'search', '--index', file, '--queries', queries, '--k', '3', '--output', run]);
+    runCli([
+      'index',
+      'search',
+      '--index',
+      file,
+      '--queries',
+      queries,
+      '--k',
+      '3',
+      '--row-numbers',
+      '--output',
+      run,
+    ]);
   const ok = await search(good, path.join(dir, 'good.run'));
   assert.equal(ok.code, 0, ok.stderr);
 

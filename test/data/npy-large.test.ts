@@ -84,13 +84,17 @@ test('a sparse > 2 GiB .npy: header, row ranges past 2 GiB, and block streaming,
   await fs.rm(file);
 });
 
-test('a shape far beyond the file (2^60 rows) is refused before any allocation', async () => {
+test('a shape far beyond the file (2^50 and 2^60 rows) is refused before any allocation', async () => {
   const file = path.join(tmpDir(), 'huge.npy');
-  await fs.writeFile(file, npyHeader(2 ** 60, 64));
+  await fs.writeFile(file, npyHeader(2 ** 50, 64));
   await assert.rejects(
     readNpyRows(file, 0, 1),
     /truncated \.npy data: shape \(\d+, 64\) needs \d+ bytes, file has 0/,
   );
+  // 2^60 is past the integers a double holds exactly: the shape itself is refused.
+  const beyond = path.join(tmpDir(), 'beyond.npy');
+  await fs.writeFile(beyond, npyHeader(2 ** 60, 64));
+  await assert.rejects(readNpyRows(beyond, 0, 1), /malformed \.npy shape \(\d+, 64\)/);
   await assert.rejects(readNpyBlocks(file, 10).next(), /truncated \.npy data/);
   await assert.rejects(readNpyBlocks(file, 0).next(), /rowsPerBlock: must be a positive integer, got 0/);
 });

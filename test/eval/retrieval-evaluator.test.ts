@@ -9,6 +9,7 @@ import type { RetrievalEncoder } from '../../src/eval/retrieval-evaluator.js';
 import { Bm25Index } from '../../src/index/bm25.js';
 import { recallOfResults } from '../../src/index/recall.js';
 import type { CorpusDoc, Matrix, Qrels, Run } from '../../src/types.js';
+import { ArgumentError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { randomMatrix } from '../index/helpers.js';
 
@@ -73,7 +74,7 @@ test('rows match the written runs re-scored with evaluateRun, and recall@10 vs e
     queries,
     qrels,
     indexes: ['exact', 'hnsw', 'bm25'],
-    ef: [1, 200],
+    ef: [100, 200],
     k: 100,
     chunkSize: 50,
     runOut: prefix,
@@ -232,6 +233,68 @@ test('configuration errors are clear', async () => {
     table.rows.map((r) => r.name),
     ['bm25'],
   );
+});
+
+test('ef below the depth and repeated ef values are refused, never rows of a beam that was not used', () => {
+  const { corpus, queries, qrels } = collection();
+  assert.throws(
+    () => new RetrievalEvaluator({ corpus, queries, qrels, ef: [16, 64, 256], k: 100 }),
+    (e: unknown) => {
+      assert.ok(e instanceof ArgumentError);
+      assert.match(
+        e.message,
+        /^ef: 16, 64 are below the retrieval depth k = 100; .* give ef >= 100 or a smaller k$/,
+      );
+      return true;
+    },
+  );
+  assert.throws(
+    () => new RetrievalEvaluator({ corpus, queries, qrels, ef: [64, 64], k: 10 }),
+    /ef: lists 64 twice/,
+  );
+  // The depth is capped at the corpus size, and so is the bound.
+  assert.throws(
+    () => new RetrievalEvaluator({ corpus: corpus.slice(0, 30), queries, qrels, ef: [20], k: 100 }),
+    /ef: 20 is below the retrieval depth k = 30 \(the corpus size\)/,
+  );
+  assert.throws(
+    () => new RetrievalEvaluator({ corpus, queries, qrels, efs: [16] } as never),
+    /options: unknown option 'efs' \(did you mean 'ef'\?\) of RetrievalEvaluator/,
+  );
+});
+
+test("the dense metric defaults to the model's similarity; a bi-encoder embeds queries and corpus with its own towers", async () => {
+  const { corpus, queries, qrels } = collection();
+  const base = hashEncoder();
+  // Unnormalised vectors: ip and cosine rank differently, so the default matters.
+  const options = { corpus, queries, qrels, indexes: ['exact' as const], k: 100, quiet: true };
+  const ip = await new RetrievalEvaluator({ ...options, metric: 'ip' }).evaluate(base);
+  const cosine = await new RetrievalEvaluator({ ...options, metric: 'cosine' }).evaluate(base);
+  assert.notEqual(ip.rows[0].ndcg10, cosine.rows[0].ndcg10, 'precondition: the metrics disagree here');
+  const trainedCosine = { similarity: 'cosine', encode: base.encode.bind(base) };
+  const byDefault = await new RetrievalEvaluator(options).evaluate(trainedCosine);
+  assert.equal(byDefault.metric, 'cosine');
+  assert.deepEqual(byDefault.rows, cosine.rows);
+  assert.match(formatEvaluationTable(byDefault), /depth 100, metric cosine/);
+
+  // Untied towers: the passage tower sees only documents, the query tower only queries.
+  const seen = { query: [] as string[], passage: [] as string[] };
+  const twoTowers = {
+    similarity: 'dot',
+    async encodeQueries(texts: string[]) {
+      seen.query.push(...texts);
+      return base.encode(texts);
+    },
+    async encodePassages(texts: string[]) {
+      seen.passage.push(...texts);
+      return base.encode(texts);
+    },
+  };
+  const table = await new RetrievalEvaluator({ ...options, chunkSize: 100 }).evaluate(twoTowers);
+  assert.deepEqual(seen.query, [...queries.values()]);
+  assert.equal(seen.passage.length, corpus.length);
+  assert.equal(table.metric, 'ip');
+  assert.deepEqual(table.rows, ip.rows);
 });
 
 test('issue 12: a query with an empty judgement map is not evaluated (MRR@10 and the means agree)', async () => {

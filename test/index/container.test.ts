@@ -76,7 +76,7 @@ test('the header schema is validated field by field, errors naming the file and 
     ['exact', /header is not an object/],
     [
       { kind: 'vectors', sections: [] },
-      /header field 'kind' must be one of exact, hnsw, bm25, got "vectors"/,
+      /header field 'kind' must be one of exact, hnsw, bm25, int8, binary, got "vectors"/,
     ],
     [{ kind: 'exact', sections: [5] }, /'sections\[0\]' is not an object/],
     [

@@ -11,12 +11,14 @@ import { DenseRetrievalError } from '../../src/errors.js';
 import { Bm25Index } from '../../src/index/bm25.js';
 import { ExactIndex } from '../../src/index/exact.js';
 import { HnswIndex } from '../../src/index/hnsw.js';
+import { BinaryIndex } from '../../src/index/binary.js';
+import { Int8Index } from '../../src/index/int8.js';
 import type { SearchResult } from '../../src/index/types.js';
 import { rewriteContainer } from './container-helpers.js';
 
 export interface FuzzJob {
   file: string;
-  kind: 'exact' | 'hnsw' | 'bm25';
+  kind: 'exact' | 'hnsw' | 'bm25' | 'int8' | 'binary';
   /** `raw`: flip bytes of the file as stored; `resealed`: flip bytes of one section, then rewrite the
    * container with fresh checksums (a crafted or version-1 file), reaching the structural checks. */
   mode: 'raw' | 'resealed';
@@ -57,7 +59,14 @@ function flip(bytes: Uint8Array, rand: () => number): void {
 
 async function search(job: FuzzJob, file: string): Promise<SearchResult> {
   if (job.kind === 'bm25') return (await Bm25Index.load(file)).search(job.textQueries!, job.k);
-  const index = job.kind === 'exact' ? await ExactIndex.load(file) : await HnswIndex.load(file);
+  const index =
+    job.kind === 'exact'
+      ? await ExactIndex.load(file)
+      : job.kind === 'int8'
+        ? await Int8Index.load(file)
+        : job.kind === 'binary'
+          ? await BinaryIndex.load(file)
+          : await HnswIndex.load(file);
   const q = job.vectorQueries!;
   return index.search({ data: Float32Array.from(q.data), rows: q.rows, cols: q.cols }, job.k);
 }

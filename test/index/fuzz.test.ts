@@ -6,6 +6,8 @@ import { before, test } from 'node:test';
 import { Bm25Index } from '../../src/index/bm25.js';
 import { ExactIndex } from '../../src/index/exact.js';
 import { HnswIndex } from '../../src/index/hnsw.js';
+import { BinaryIndex } from '../../src/index/binary.js';
+import { Int8Index } from '../../src/index/int8.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import type { FuzzJob, FuzzReport } from './fuzz-worker.js';
@@ -19,10 +21,13 @@ import { FIXTURES, ids, randomMatrix } from './helpers.js';
  */
 
 const dir = tmpDir();
-const files: Record<'exact' | 'hnsw' | 'bm25', string> = {
+type Kind = 'exact' | 'hnsw' | 'bm25' | 'int8' | 'binary';
+const files: Record<Kind, string> = {
   exact: path.join(dir, 'fuzz.exact'),
   hnsw: path.join(dir, 'fuzz.hnsw'),
   bm25: path.join(dir, 'fuzz.bm25'),
+  int8: path.join(dir, 'fuzz.int8'),
+  binary: path.join(dir, 'fuzz.binary'),
 };
 const vectorQueries = randomMatrix(3, 8, 7);
 const textQueries = ['cats purr', 'birds sing', 'dogs'];
@@ -38,6 +43,15 @@ before(async () => {
   await hnsw.add(docs, ids(60));
   await hnsw.save(files.hnsw);
   expected.hnsw = await hnsw.search(vectorQueries, 5);
+  // The quantized kinds with every optional section: int8's calibration ranges, binary's kept vectors.
+  const int8 = new Int8Index({ dim: 8, metric: 'cosine', calibration: docs });
+  await int8.add(docs, ids(60));
+  await int8.save(files.int8);
+  expected.int8 = await int8.search(vectorQueries, 5);
+  const binary = new BinaryIndex({ dim: 8, metric: 'ip', keepVectors: true });
+  await binary.add(docs, ids(60));
+  await binary.save(files.binary);
+  expected.binary = await binary.search(vectorQueries, 5);
   const bm25 = new Bm25Index();
   bm25.addDocuments([
     { id: 'd1', title: 'Cats', text: 'Cats purr when they are happy.' },
@@ -85,12 +99,7 @@ async function runBatch(job: FuzzJob): Promise<FuzzReport> {
   return JSON.parse(stdout.trim().split('\n').pop()!) as FuzzReport;
 }
 
-function job(
-  kind: 'exact' | 'hnsw' | 'bm25',
-  mode: FuzzJob['mode'],
-  seed: number,
-  file = files[kind],
-): FuzzJob {
+function job(kind: Kind, mode: FuzzJob['mode'], seed: number, file = files[kind]): FuzzJob {
   return {
     file,
     kind,
@@ -105,7 +114,7 @@ function job(
   };
 }
 
-for (const kind of ['exact', 'hnsw', 'bm25'] as const) {
+for (const kind of ['exact', 'hnsw', 'bm25', 'int8', 'binary'] as const) {
   test(`${kind}: 150 random byte flips of the file are each a typed error or the unchanged result`, async () => {
     const report = await runBatch(job(kind, 'raw', 1000 + kind.length));
     assert.deepEqual(report.failures, []);

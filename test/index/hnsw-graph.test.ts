@@ -154,7 +154,7 @@ test('damaged level-0 records are typed errors: links, counts, labels, deleted f
     (g) => {
       g.bytes[rec(g, 4) + 2] = 1;
     },
-    /element 4 is marked deleted/,
+    /element 4 \(row \d+\) is marked deleted, but the index lists it as live/,
   );
   await refused(
     'label-dup',

@@ -145,7 +145,9 @@ test('hnsw: header fields of the wrong type name the field and the file', async 
     [{ maxNorm: -1 }, /field 'maxNorm' must be a finite number in \[0, /],
     [{ efSearch: 0 }, /field 'efSearch' must be an integer/],
     [{ M: 5 }, /corrupt hnsw graph: size_data_per_element is 52, expected 60/],
-    [{ dim: 3 }, /corrupt hnsw graph: size_data_per_element/],
+    // inputDim (the Matryoshka input width) must be at least dim; with both at 3 the graph check refuses it.
+    [{ dim: 3 }, /field 'inputDim' must be an integer in \[3, /],
+    [{ dim: 3, inputDim: 3 }, /corrupt hnsw graph: size_data_per_element/],
   ];
   for (const [patch, re] of cases) {
     await rewriteContainer(file, out, (h) => Object.assign(h, patch));
@@ -155,7 +157,7 @@ test('hnsw: header fields of the wrong type name the field and the file', async 
 
 test('hnsw: stored points whose norms disagree with the metric (cosine: 1, ip reduction: Φ) are refused', async () => {
   const m = { data: new Float32Array([3, 0, 0, 4, 1, 1]), rows: 3, cols: 2 };
-  const ip = new HnswIndex({ dim: 2, metric: 'ip', M: 4 });
+  const ip = new HnswIndex({ dim: 2, metric: 'ip', M: 4, mipsTransform: true });
   await ip.add(m, ['a', 'b', 'c']);
   const file = path.join(dir, 'ip.hnsw');
   await ip.save(file);

@@ -37,6 +37,10 @@ test('measureRecall of an exact index against itself is 1, of a wrong index less
     metric: 'ip',
     async add() {},
     async save() {},
+    async remove() {
+      return 0;
+    },
+    async upsert() {},
     async search(queries: Matrix, k: number): Promise<SearchResult> {
       const r = await exact.search(queries, k + 1);
       return { ids: r.ids.map((x) => x.slice(1)), scores: r.scores.map((s) => s.slice(1)) };

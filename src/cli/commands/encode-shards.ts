@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   checkShardSet,
@@ -7,6 +8,8 @@ import {
   streamTextRecords,
 } from '../../data/shards.js';
 import { npyFloat32Header } from '../../data/npy.js';
+import { writeVectorSidecars } from '../../data/vector-sidecar.js';
+import type { VectorsMeta } from '../../data/vector-sidecar.js';
 import { InputFormatError } from '../../errors.js';
 import { PgvectorIndex } from '../../index/pgvector.js';
 import { encodeShard } from '../../models/sharded-encode.js';
@@ -38,11 +41,17 @@ Sharded, resumable encoding (one process or machine per shard, any job runner):
   --chunk-size N       rows per chunk file (default 8192; rounded up to a multiple of --batch-size)
   --merge DIR...       check the shard directories given as arguments (same model and corpus, every
                        shard once, complete, checksums) and write them in input order to --output
-                       OUT.npy (+ OUT.ids.txt), or stream them --into pgvector
+                       OUT.npy (+ OUT.ids.txt, OUT.meta.json), or stream them --into pgvector
   --into pgvector      with --merge: load the vectors into a pgvector table (--table NAME, required;
                        --database URL for a server, else embedded in --data-dir, default OUT.pgdata)
                        and write the index reference to --output
 `;
+
+/** What a shard records for the merged `OUT.meta.json` (the model, tower and similarity of its vectors). */
+export type ShardVectorsMeta = Pick<VectorsMeta, 'model' | 'tower' | 'similarity' | 'metric' | 'normalized'>;
+
+/** Beside the shard manifest: the {@link ShardVectorsMeta} of the shard, for `--merge`. */
+const SHARD_VECTORS_META = 'vectors-meta.json';
 
 /** `encode --shard I/N --out-dir DIR`: one shard, streamed, resumable. */
 export async function runShardEncode(
@@ -51,6 +60,7 @@ export async function runShardEncode(
   encoder: ShardEncoder,
   batchSize: number | undefined,
   quiet: boolean,
+  vectorsMeta?: ShardVectorsMeta,
 ): Promise<void> {
   const shard = parseShardSpec(String(values.shard), '--shard');
   const outDir = optionalString(values, 'out-dir');
@@ -66,6 +76,9 @@ export async function runShardEncode(
     batchSize,
     quiet,
   });
+  if (vectorsMeta !== undefined) {
+    await writeFileAtomic(path.join(outDir, SHARD_VECTORS_META), `${JSON.stringify(vectorsMeta, null, 2)}\n`);
+  }
   process.stderr.write(
     `dense-retrieval: shard ${shard.index}/${shard.count} complete: ${manifest.rows} texts in ${manifest.chunks.length} chunks -> ${outDir}\n`,
   );
@@ -117,7 +130,7 @@ export async function runShardMerge(values: OptionValues, dirs: string[], quiet:
   }
   if (!output.endsWith('.npy'))
     throw new UsageError(`--output of --merge must be a .npy file, got ${output}`);
-  await writeMergedNpy(output, shards, total, dim, (n) => progress.tick(n));
+  await writeMergedNpy(output, shards, total, dim, (n) => progress.tick(n), await mergedMeta(shards));
   progress.done();
   process.stderr.write(
     `dense-retrieval: merged ${total} vectors of ${shards.length} shards -> ${output} [${total}, ${dim}] (+ ids)\n`,
@@ -135,6 +148,7 @@ async function writeMergedNpy(
   total: number,
   dim: number,
   tick: (n: number) => void,
+  meta: ShardVectorsMeta,
 ): Promise<void> {
   const ids: string[] = [];
   const seen = new Set<string>();
@@ -153,5 +167,31 @@ async function writeMergedNpy(
     }
   }
   await writeFileAtomic(output, chunks());
-  await writeFileAtomic(`${output.slice(0, -4)}.ids.txt`, `${ids.join('\n')}\n`);
+  // The sidecars of a plain `encode` (OUT.ids.txt, OUT.meta.json), so `index build` reads them alike.
+  await writeVectorSidecars(output, { ids, meta: { rows: total, dim, ...meta } });
+}
+
+/**
+ * The vectors' meta the shards agree on. Shards written without one (or disagreeing: their model
+ * fingerprints match, so only the recorded similarity can differ) give a meta that claims nothing: no
+ * similarity, no unit length, so `index build` takes `--metric` or its default rather than a stale file's.
+ */
+async function mergedMeta(shards: { dir: string }[]): Promise<ShardVectorsMeta> {
+  const unknown: ShardVectorsMeta = { similarity: null, metric: null, normalized: false };
+  let first: string | undefined;
+  for (const { dir } of shards) {
+    let raw: string;
+    try {
+      raw = await fs.readFile(path.join(dir, SHARD_VECTORS_META), 'utf8');
+    } catch {
+      return unknown;
+    }
+    if (first !== undefined && raw !== first) return unknown;
+    first = raw;
+  }
+  try {
+    return JSON.parse(first!) as ShardVectorsMeta;
+  } catch {
+    return unknown;
+  }
 }

@@ -1,6 +1,11 @@
-import { loadModel } from '../../models/load.js';
 import { loadBeir } from '../../data/beir.js';
-import { formatEvaluationTable, RECALL_WARNING, RetrievalEvaluator } from '../../eval/retrieval-evaluator.js';
+import {
+  formatEvaluationTable,
+  metricOfSimilarity,
+  RECALL_WARNING,
+  RetrievalEvaluator,
+} from '../../eval/retrieval-evaluator.js';
+import { loadRetrievalModel } from '../../models/load-retrieval-model.js';
 import type { EvaluatorIndex } from '../../eval/retrieval-evaluator.js';
 import { optionalChoice, optionalInt, optionalString, parseMipsTransform, requireString } from '../args.js';
 import { HNSW_DEFAULTS } from '../../index/hnsw.js';
@@ -29,17 +34,20 @@ export const evaluateModelCommand: Command = {
 
 Encode the corpus and queries of a BEIR dataset, retrieve with each index, and print nDCG@10, MRR@10,
 Recall@100 and MAP@100 per index, plus recall@10 of each approximate index against exact search: if
-HNSW loses nDCG, its recall@10 column says so, and a higher --ef buys it back.
+HNSW loses nDCG, its recall@10 column says so, and a higher --ef buys it back. An untied (DPR-style)
+model ('train --untied' output) embeds queries with its query tower and the corpus with its passage
+tower. The dense metric is the similarity the model was trained with.
 
 Options:
-  --model SRC              model directory, hub id, or scratch:<config.json> (random init); not needed
-                           with --index bm25
+  --model SRC              model directory (tied or untied), hub id, or scratch:<config.json>
+                           (random init); not needed with --index bm25
   --data BEIR_DIR          directory with corpus.jsonl, queries.jsonl, qrels/<split>.tsv (required)
   --split NAME             qrels split (default test)
   --index LIST             comma list of exact,hnsw,bm25,pgvector (default exact,hnsw,bm25)
-  --ef LIST                HNSW query beam(s), e.g. 16,64,256: one row each (default ${HNSW_DEFAULTS.efSearch};
-                           pgvector: hnsw.ef_search, default 40)
-  --metric ip|cosine       dense similarity (default ip, the dot product; for a normalizing model the two agree)
+  --ef LIST                HNSW query beam(s), e.g. 16,64,256: one row each, each >= --k
+                           (default ${HNSW_DEFAULTS.efSearch}; pgvector: hnsw.ef_search, default 40)
+  --metric ip|cosine       dense similarity (default: the model's, dot -> ip, cosine -> cosine;
+                           ip when the model does not say); another metric is a warning
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M})
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction})
   --database URL           pgvector on a PostgreSQL server (postgres://user:password@host:port/db) instead
@@ -55,6 +63,7 @@ Options:
   --max-length N           truncate texts to N tokens (default: the model's max_seq_length)
   --batch-size N           texts per forward pass (default 32)
   --seed N                 seed of a scratch: model
+  --truncate-dim N         Matryoshka: keep the first N embedding dimensions (re-normalised if the model normalizes)
   --quiet                  no progress bars
   -h, --help               show this help
 `,
@@ -75,6 +84,7 @@ Options:
     'max-length': { type: 'string' },
     'batch-size': { type: 'string' },
     seed: { type: 'string' },
+    'truncate-dim': { type: 'string' },
     quiet: { type: 'boolean' },
   },
   needsBackend: true,
@@ -95,6 +105,8 @@ Options:
       if (n === undefined || n < 1) throw new UsageError(`--ef expects positive integers, got '${s}'`);
       return n;
     });
+    const repeated = ef?.find((v, i) => ef.indexOf(v) !== i);
+    if (repeated !== undefined) throw new UsageError(`--ef lists ${repeated} twice`);
     const metric = optionalChoice(values, 'metric', ['ip', 'cosine'] as const);
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
@@ -103,6 +115,7 @@ Options:
     const maxLength = optionalInt(values, 'max-length', 3);
     const batchSize = optionalInt(values, 'batch-size', 1);
     const seed = optionalInt(values, 'seed', 0);
+    const truncateDim = optionalInt(values, 'truncate-dim', 1);
     const runOut = optionalString(values, 'run-out');
     const quiet = values.quiet === true;
     const dense = indexes.some((i) => i !== 'bm25');
@@ -114,29 +127,42 @@ Options:
     const { corpus, queries, qrels } = await loadBeir(data, {
       split: optionalString(values, 'split') ?? 'test',
     });
-    const encoder =
+    // Built before the model loads: a bad --ef / --k combination fails at once (with the corpus-size
+    // bound on the depth, which only the data knows).
+    const evaluator = new RetrievalEvaluator({
+      corpus,
+      queries,
+      qrels,
+      indexes,
+      ef,
+      k,
+      metric,
+      hnsw: { M, efConstruction, mipsTransform },
+      pgvector: pgvectorOptions(values, indexes, { M, efConstruction }),
+      runOut,
+      batchSize,
+      truncateDim,
+      quiet,
+    });
+    const model =
       dense && modelSource !== undefined
-        ? await loadModel(modelSource, { maxSeqLength: maxLength, seed, quiet })
+        ? await loadRetrievalModel(modelSource, { maxSeqLength: maxLength, seed, quiet })
         : undefined;
     try {
-      const evaluator = new RetrievalEvaluator({
-        corpus,
-        queries,
-        qrels,
-        indexes,
-        ef,
-        k,
-        metric,
-        hnsw: { M, efConstruction, mipsTransform },
-        pgvector: pgvectorOptions(values, indexes, { M, efConstruction }),
-        runOut,
-        batchSize,
-        quiet,
-      });
-      const table = await evaluator.evaluate(encoder);
+      if (model !== undefined) {
+        const own = metricOfSimilarity(model.similarity);
+        const unit = model.queryEncoder.normalize && model.passageEncoder.normalize;
+        if (metric !== undefined && metric !== own && !model.similarityIsDefault && !unit) {
+          process.stderr.write(
+            `dense-retrieval: warning: --metric ${metric} differs from the similarity ${modelSource} was ` +
+              `trained with (${model.similarity}, metric ${own})\n`,
+          );
+        }
+      }
+      const table = await evaluator.evaluate(model);
       process.stdout.write(formatEvaluationTable(table) + '\n');
     } finally {
-      encoder?.dispose();
+      model?.dispose();
     }
   },
 };

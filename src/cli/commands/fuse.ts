@@ -1,3 +1,4 @@
+import { parseDecimal } from '../../util/number.js';
 import { readQrels } from '../../data/qrels.js';
 import { readRun, writeRun } from '../../data/run.js';
 import { ArgumentError } from '../../errors.js';
@@ -71,10 +72,12 @@ Options:
     }
     let weights: number[] | undefined;
     if (weightsText !== undefined) {
-      weights = weightsText.split(',').map((w) => Number(w.trim()));
-      if (weights.some((w) => !Number.isFinite(w)) || weights.length !== files.length) {
+      // The shared strict grammar: Number() would read '0x1' as 1 and '' as 0.
+      const parsed = weightsText.split(',').map((w) => parseDecimal(w.trim()));
+      if (parsed.some((w) => w === undefined) || parsed.length !== files.length) {
         throw new UsageError(`--weights: need ${files.length} comma-separated numbers, got '${weightsText}'`);
       }
+      weights = parsed as number[];
     }
     const runs = [];
     for (const file of files) runs.push(await readRun(file));

@@ -1,14 +1,23 @@
-import { readLines } from '../../data/lines.js';
 import { readNpy, readNpyBlocks, readNpyInfo } from '../../data/npy.js';
+import {
+  readIdLines,
+  readVectorIds,
+  readVectorsMeta,
+  vectorSidecarPaths,
+} from '../../data/vector-sidecar.js';
 import type { Metric } from '../../index/types.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
 import { HNSW_DEFAULTS, HnswIndex } from '../../index/hnsw.js';
+import { BinaryIndex } from '../../index/binary.js';
+import { Int8Index } from '../../index/int8.js';
 import { PgvectorIndex } from '../../index/pgvector.js';
 import type { VectorIndex } from '../../index/types.js';
 import { createProgress } from '../../util/progress.js';
+import { buildTunedHnsw } from '../../index/tune-build.js';
 import {
   optionalChoice,
+  optionalFloat,
   optionalInt,
   optionalString,
   parseMipsTransform,
@@ -21,48 +30,34 @@ import { RECALL_WARNING } from '../../eval/retrieval-evaluator.js';
 import type { Matrix } from '../../types.js';
 import { recallOfResults } from '../../index/recall.js';
 
-/**
- * Ids of a text file, one per line (surrounding whitespace trimmed); blank or duplicate ids and ids with
- * inner whitespace are errors naming the line.
- */
-export async function readIdLines(file: string): Promise<string[]> {
-  const ids: string[] = [];
-  const seen = new Map<string, number>();
-  // The shared line reader refuses invalid UTF-8 (which would otherwise merge ids into U+FFFD).
-  for await (const { text, line } of readLines(file, { keepBlank: true })) {
-    const id = text.trim();
-    if (id === '') throw new InputFormatError('empty id', file, line);
-    // A TREC run separates columns by whitespace: such an id would fail every later search and evaluation.
-    if (/\s/.test(id)) {
-      throw new InputFormatError(`id ${JSON.stringify(id)} contains whitespace`, file, line);
-    }
-    const first = seen.get(id);
-    if (first !== undefined)
-      throw new InputFormatError(`duplicate id '${id}' (first on line ${first})`, file, line);
-    seen.set(id, line);
-    ids.push(id);
-  }
-  if (ids.length === 0) throw new InputFormatError('no ids', file);
-  return ids;
-}
+export { readIdLines };
 
-/** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and an id file. */
+const warn = (m: string): void => void process.stderr.write(`dense-retrieval: warning: ${m}\n`);
+
+/** `dense-retrieval index build`: build an exact or HNSW index from a .npy matrix and its ids. */
 export const indexBuildCommand: Command = {
   name: 'index build',
-  summary: 'build an exact, HNSW or pgvector index from a .npy matrix and its ids',
-  help: `Usage: dense-retrieval index build --vectors X.npy --ids IDS.txt --type exact|hnsw|pgvector --out PATH [options]
+  summary: 'build an exact, HNSW, int8, binary or pgvector index from a .npy matrix and its ids',
+  help: `Usage: dense-retrieval index build --vectors X.npy --type exact|hnsw|int8|binary|pgvector --out PATH [options]
 
-Build a vector index over the rows of X.npy (float32 or float64, [n, dim]); row i gets the id on line
-i+1 of IDS.txt. An exact or HNSW index is written atomically to one versioned file. A pgvector index
-loads the vectors into PostgreSQL (COPY in batches), builds pgvector's index there, and writes PATH as a
-small JSON reference (engine, table, parameters; never a password) that 'index search' reopens.
+Build a vector index over the rows of X.npy (float32 or float64, [n, dim]). Row i gets the id on line
+i+1 of X.ids.txt, which 'encode' writes next to X.npy for a .jsonl input with ids; the metric defaults
+to the model's similarity recorded in X.meta.json (also written by 'encode'). An exact or HNSW index is
+written atomically to one versioned file. A pgvector index loads the vectors into PostgreSQL (COPY in
+batches), builds pgvector's index there, and writes PATH as a small JSON reference (engine, table,
+parameters; never a password) that 'index search' reopens.
 
 Options:
   --vectors X.npy          document vectors (required)
-  --ids IDS.txt            one document id per line, as many as rows (required)
-  --type exact|hnsw|pgvector
-                           exhaustive search, approximate HNSW (hnswlib), or PostgreSQL + pgvector (required)
-  --metric ip|cosine|l2    similarity (default ip: dot product, as DPR; use the one the model was trained with)
+  --ids IDS.txt            one document id per line, as many as rows (default: X.ids.txt)
+  --row-numbers            number the rows 0, 1, ... instead (only when the vectors have no ids)
+  --type exact|hnsw|int8|binary|pgvector
+                           exhaustive float search, approximate HNSW (hnswlib), an exhaustive scan of int8
+                           codes (4x smaller) / sign bits (32x smaller) with float rescoring, or PostgreSQL +
+                           pgvector (required)
+  --metric ip|cosine|l2    similarity (default: the model's, from X.meta.json: dot -> ip, cosine,
+                           euclidean -> l2; else ip, the dot product). A metric other than the
+                           model's is a warning.
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M}; higher = better recall, more memory)
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction}; higher = better graph, slower build)
   --ef-search N            HNSW default query beam stored with the index (default ${HNSW_DEFAULTS.efSearch})
@@ -71,6 +66,12 @@ Options:
                            space, auto (default) = by the norm spread of the vectors (docs/index-tuning.md).
                            After the build, recall@10 at --ef-search is measured on sampled documents used
                            as queries, with a warning below ${RECALL_WARNING}
+  --target-recall R        HNSW: tune to recall@10 >= R against exact search (e.g. 0.98), measured on 200
+                           held-out documents: tries M = 16, 32, 48 (or the given --M) and picks the
+                           smallest M, then the smallest ef, that reach R; both are stored and printed
+  --truncate-dim N         Matryoshka: index only the first N dimensions (queries are cut the same way)
+  --rescore-multiplier N   int8/binary: candidates rescored per result (default 4; higher = better recall)
+  --keep-vectors           int8/binary: also keep float32 vectors so rescoring is exact (more memory)
   --out PATH               where to write the index, or the pgvector reference (required)
 
 pgvector options (embedded PGlite by default; a server with --database):
@@ -89,12 +90,17 @@ pgvector options (embedded PGlite by default; a server with --database):
   options: {
     vectors: { type: 'string' },
     ids: { type: 'string' },
+    'row-numbers': { type: 'boolean' },
     type: { type: 'string' },
     metric: { type: 'string' },
     M: { type: 'string' },
     'ef-construction': { type: 'string' },
     'ef-search': { type: 'string' },
     'mips-transform': { type: 'string' },
+    'truncate-dim': { type: 'string' },
+    'target-recall': { type: 'string' },
+    'rescore-multiplier': { type: 'string' },
+    'keep-vectors': { type: 'boolean' },
     out: { type: 'string' },
     table: { type: 'string' },
     database: { type: 'string' },
@@ -106,23 +112,44 @@ pgvector options (embedded PGlite by default; a server with --database):
   },
   async run(values) {
     const vectorsFile = requireFile(values, 'vectors');
-    const idsFile = requireFile(values, 'ids');
-    const type = optionalChoice(values, 'type', ['exact', 'hnsw', 'pgvector'] as const);
-    if (type === undefined) throw new UsageError('missing required option --type (exact|hnsw|pgvector)');
-    const metric = optionalChoice(values, 'metric', ['ip', 'cosine', 'l2'] as const) ?? 'ip';
+    const idsFile = optionalString(values, 'ids');
+    if (idsFile !== undefined) requireFile(values, 'ids');
+    const rowNumbers = values['row-numbers'] === true;
+    if (rowNumbers && idsFile !== undefined)
+      throw new UsageError('--ids and --row-numbers exclude each other');
+    const type = optionalChoice(values, 'type', ['exact', 'hnsw', 'int8', 'binary', 'pgvector'] as const);
+    if (type === undefined) {
+      throw new UsageError('missing required option --type (exact|hnsw|int8|binary|pgvector)');
+    }
+    const explicitMetric = optionalChoice(values, 'metric', ['ip', 'cosine', 'l2'] as const);
     const M = optionalInt(values, 'M', 2);
     const efConstruction = optionalInt(values, 'ef-construction', 1);
     const efSearch = optionalInt(values, 'ef-search', 1);
     const out = requireString(values, 'out');
-    const mipsTransform = parseMipsTransform(values);
-    if (type === 'exact' && (M !== undefined || efConstruction !== undefined || efSearch !== undefined)) {
+    const truncateDim = optionalInt(values, 'truncate-dim', 1);
+    const rescoreMultiplier = optionalInt(values, 'rescore-multiplier', 1);
+    const keepVectors = values['keep-vectors'] === true;
+    const targetRecall = optionalFloat(values, 'target-recall');
+    if (targetRecall !== undefined && !(targetRecall > 0 && targetRecall <= 1)) {
+      throw new UsageError(`--target-recall must be a number in (0, 1], got ${targetRecall}`);
+    }
+    if (targetRecall !== undefined && (type !== 'hnsw' || efSearch !== undefined)) {
+      throw new UsageError('--target-recall applies to --type hnsw, and chooses --ef-search itself');
+    }
+    if (
+      type !== 'hnsw' &&
+      type !== 'pgvector' &&
+      (M !== undefined || efConstruction !== undefined || efSearch !== undefined)
+    ) {
       throw new UsageError('--M, --ef-construction and --ef-search apply to --type hnsw and pgvector only');
     }
+    const quantized = type === 'int8' || type === 'binary';
+    if (!quantized && (rescoreMultiplier !== undefined || keepVectors)) {
+      throw new UsageError('--rescore-multiplier and --keep-vectors apply to --type int8|binary only');
+    }
+    const mipsTransform = parseMipsTransform(values);
     if (mipsTransform !== undefined && type !== 'hnsw') {
       throw new UsageError('--mips-transform applies to --type hnsw only');
-    }
-    if (mipsTransform !== undefined && metric !== 'ip') {
-      throw new UsageError('--mips-transform applies to --metric ip only');
     }
     const pgFlags = ['table', 'database', 'data-dir', 'pg-index', 'lists', 'halfvec'].filter(
       (f) => values[f] !== undefined,
@@ -130,17 +157,88 @@ pgvector options (embedded PGlite by default; a server with --database):
     if (type !== 'pgvector' && pgFlags.length > 0) {
       throw new UsageError(`--${pgFlags[0]} applies to --type pgvector only`);
     }
-    // The vectors are streamed in blocks: the .npy is never held whole beside the index it fills.
+    if (type === 'pgvector' && truncateDim !== undefined) {
+      throw new UsageError('--truncate-dim does not apply to --type pgvector: truncate the vectors first');
+    }
+    // The vectors are streamed in blocks: the .npy is never held whole beside the index it fills (except
+    // for int8's calibration ranges and --target-recall's held-out documents, which need every row).
     const info = await readNpyInfo(vectorsFile);
-    const ids = await readIdLines(idsFile);
-    if (ids.length !== info.rows) {
-      throw new InputFormatError(`has ${ids.length} ids but ${vectorsFile} has ${info.rows} rows`, idsFile);
+    const meta = await readVectorsMeta(vectorsFile, info);
+    let ids: string[];
+    if (idsFile !== undefined) {
+      ids = await readIdLines(idsFile);
+      if (ids.length !== info.rows) {
+        throw new InputFormatError(`has ${ids.length} ids but ${vectorsFile} has ${info.rows} rows`, idsFile);
+      }
+    } else {
+      const sidecar = await readVectorIds(vectorsFile, info, meta);
+      if (sidecar !== undefined && rowNumbers) {
+        throw new UsageError(
+          `--row-numbers: ${vectorSidecarPaths(vectorsFile).ids} holds the rows' ids; drop --row-numbers to use them`,
+        );
+      }
+      if (sidecar === undefined && !rowNumbers) {
+        throw new UsageError(
+          `no ids for ${vectorsFile}: ${vectorSidecarPaths(vectorsFile).ids} does not exist ` +
+            '(\'encode\' writes it for a .jsonl input with "_id" fields); give --ids IDS.txt, or ' +
+            '--row-numbers to number the rows 0, 1, ...',
+        );
+      }
+      ids = sidecar ?? Array.from({ length: info.rows }, (_, i) => String(i));
+    }
+    if (meta?.tower === 'query') {
+      warn(`${vectorsFile} was encoded with the query tower; documents belong to the passage tower`);
+    }
+    const modelMetric = meta?.metric ?? undefined;
+    const metric = explicitMetric ?? modelMetric ?? 'ip';
+    if (mipsTransform !== undefined && metric !== 'ip') {
+      throw new UsageError(
+        `--mips-transform applies to metric ip only (this index: ${metric}${explicitMetric === undefined ? `, from ${vectorSidecarPaths(vectorsFile).meta}` : ''})`,
+      );
+    }
+    // Unit vectors rank alike under ip and cosine: no warning then.
+    const alike = meta?.normalized === true && explicitMetric !== 'l2' && modelMetric !== 'l2';
+    if (
+      explicitMetric !== undefined &&
+      modelMetric !== undefined &&
+      explicitMetric !== modelMetric &&
+      !alike
+    ) {
+      warn(
+        `--metric ${explicitMetric} differs from the model's similarity (${meta!.similarity}, metric ` +
+          `${modelMetric}, from ${vectorSidecarPaths(vectorsFile).meta})`,
+      );
     }
     const quiet = values.quiet === true;
+    if (truncateDim !== undefined && truncateDim > info.cols) {
+      throw new UsageError(
+        `--truncate-dim ${truncateDim} exceeds the ${info.cols} dimensions of ${vectorsFile}`,
+      );
+    }
+    const dim = info.cols;
+    if (targetRecall !== undefined) {
+      const tuned = await buildTunedHnsw(await readNpy(vectorsFile), ids, {
+        metric,
+        targetRecall,
+        Ms: M === undefined ? undefined : [M],
+        efConstruction,
+        truncateDim,
+        quiet,
+      });
+      await tuned.save(out);
+      const t = tuned.tuning!;
+      process.stderr.write(
+        `dense-retrieval: hnsw index of ${tuned.size} x ${tuned.dim} (${metric}) -> ${out}\n` +
+          `dense-retrieval: tuned M=${tuned.M} ef=${t.ef}: recall@${t.k} ${t.recall.toFixed(3)} ` +
+          `(95 % lower bound ${t.recallLowerBound.toFixed(3)}) on ${t.queries} held-out documents; ` +
+          `target ${targetRecall} ${t.met ? 'met' : 'NOT met (best tried kept; raise --M)'}\n`,
+      );
+      return;
+    }
     if (type === 'pgvector') {
       await buildPgvector(values, {
         vectorsFile,
-        dim: info.cols,
+        dim,
         ids,
         metric,
         M,
@@ -153,18 +251,30 @@ pgvector options (embedded PGlite by default; a server with --database):
     }
     const index: VectorIndex =
       type === 'exact'
-        ? new ExactIndex({ dim: info.cols, metric, capacity: info.rows })
-        : new HnswIndex({
-            dim: info.cols,
-            metric,
-            M,
-            efConstruction,
-            efSearch,
-            mipsTransform,
-            capacity: info.rows,
-          });
+        ? new ExactIndex({ dim, metric, truncateDim, capacity: info.rows })
+        : type === 'hnsw'
+          ? new HnswIndex({
+              dim,
+              metric,
+              M,
+              efConstruction,
+              efSearch,
+              mipsTransform,
+              capacity: info.rows,
+              truncateDim,
+            })
+          : type === 'int8'
+            ? new Int8Index({
+                dim,
+                metric,
+                truncateDim,
+                rescoreMultiplier,
+                keepVectors,
+                calibration: await readNpy(vectorsFile),
+              })
+            : new BinaryIndex({ dim, metric, truncateDim, rescoreMultiplier, keepVectors });
     const progress = createProgress({ total: info.rows, label: `${type} build`, unit: 'vectors', quiet });
-    const step = type === 'exact' ? 65536 : 1000;
+    const step = type === 'hnsw' ? 1000 : 65536;
     for await (const { start, matrix } of readNpyBlocks(vectorsFile, step)) {
       await index.add(matrix, ids.slice(start, start + matrix.rows));
       progress.tick(matrix.rows);
@@ -176,7 +286,10 @@ pgvector options (embedded PGlite by default; a server with --database):
         ? `, graph: ${index.mipsTransform ? 'MIPS-to-L2 reduction' : "hnswlib's ip space"}`
         : '';
     process.stderr.write(
-      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}${graph}) -> ${out}\n`,
+      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}${graph}) -> ${out}\n` +
+        (explicitMetric === undefined && modelMetric === undefined
+          ? `dense-retrieval: metric ${metric}: the default; ${vectorsFile} records no model similarity\n`
+          : ''),
     );
     if (index instanceof HnswIndex) {
       const probe = await probeRecall(index, vectorsFile, info, ids);

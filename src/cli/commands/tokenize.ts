@@ -1,5 +1,7 @@
 import { loadTokenizerFor } from '../../models/load.js';
-import { optionalInt, requireFile, requireString } from '../args.js';
+import { towerSource } from '../../models/load-retrieval-model.js';
+import type { Tower } from '../../models/load-retrieval-model.js';
+import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { readTexts } from './encode.js';
 
@@ -16,12 +18,14 @@ tokens and truncation the model's encoder applies (no padding).
 
 Options:
   --model SRC          model directory, Hugging Face hub id (org/name), or scratch:<config.json> (required)
+  --tower query|passage  which tower's tokenizer, for an untied model (required then)
   --input FILE         .txt (one text per line) or .jsonl ({"text", optional "title"}) (required)
   --max-length N       truncate to N tokens (default: the model's max_seq_length)
   -h, --help           show this help
 `,
   options: {
     model: { type: 'string' },
+    tower: { type: 'string' },
     input: { type: 'string' },
     'max-length': { type: 'string' },
   },
@@ -30,9 +34,12 @@ Options:
     const input = requireFile(values, 'input');
     const maxLength = optionalInt(values, 'max-length', 3);
     const texts = await readTexts(input);
-    const { tokenizer, maxSeqLength } = await loadTokenizerFor(model, {
+    const tower = optionalChoice(values, 'tower', ['query', 'passage'] as const) as Tower | undefined;
+    const source = await towerSource(model, tower);
+    const { tokenizer, maxSeqLength } = await loadTokenizerFor(source.source, {
       maxSeqLength: maxLength,
       quiet: true,
+      ...(source.route === undefined ? {} : { route: source.route }),
     });
     for (let start = 0; start < texts.length; start += CHUNK) {
       const batch = tokenizer.encodeBatch(texts.slice(start, start + CHUNK), { maxLength: maxSeqLength });

@@ -1,17 +1,20 @@
-import { loadModel } from '../../models/load.js';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { loadBeir } from '../../data/beir.js';
 import { Bm25Index } from '../../index/bm25.js';
 import { CachedInBatchNegativesLoss } from '../../losses/cached-in-batch-negatives.js';
 import { InBatchNegativesLoss } from '../../losses/in-batch-negatives.js';
 import type { RetrievalLoss } from '../../losses/types.js';
-import { BiEncoder } from '../../models/bi-encoder.js';
+import { BI_ENCODER_CONFIG, BiEncoder } from '../../models/bi-encoder.js';
+import { loadRetrievalModel } from '../../models/load-retrieval-model.js';
 import { POOLING_MODES } from '../../models/pooling.js';
 import type { SentenceEncoder } from '../../models/sentence-encoder.js';
 import { examplesFromQrels, passageText } from '../../train/examples.js';
 import type { TrainingExample } from '../../train/examples.js';
 import { mineHardNegatives } from '../../train/hard-negatives.js';
 import { createEvaluationCallback } from '../../train/evaluation-callback.js';
-import { Trainer, saveModelInto, TRAIN_LOG } from '../../train/trainer.js';
+import { CHECKPOINTS_DIR, Trainer, saveModelInto, TRAIN_LOG } from '../../train/trainer.js';
+import { latestCheckpoint } from '../../train/checkpoint.js';
 import { optionalChoice, optionalFloat, optionalInt, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
@@ -32,15 +35,20 @@ export const trainCommand: Command = {
 Train a bi-encoder with in-batch negatives on the qrels of a BEIR split (one example per judged
 pair with grade >= 1; documents as "title text"), with AdamW, gradient clipping at norm 1 and a
 linear-warmup + cosine learning rate. DIR receives the final model (sentence-transformers layout,
-loadable by 'encode --model DIR'; with --untied one Router model, 'encode --route query|document'), the
-log DIR/${TRAIN_LOG} and checkpoints DIR/checkpoints/step-N.
+loadable by 'encode --model DIR'; with --untied one sentence-transformers Router model with a query and
+a document route, which 'encode --tower query|passage' and 'evaluate-model' use), the log DIR/${TRAIN_LOG}
+and checkpoints DIR/checkpoints/step-N.
+
+An existing, non-empty DIR is refused unless --resume (continue from its newest checkpoint) or
+--overwrite (start afresh: its model files, log and checkpoints are replaced; other files are left).
 
 Options:
-  --model SRC             model directory, hub id, or scratch:<config.json> (random init with
-                          the bundled bert-base-uncased tokenizer) (required)
+  --model SRC             model directory (a tied or untied bi-encoder continues as it is), hub
+                          id, or scratch:<config.json> (random init with the bundled
+                          bert-base-uncased tokenizer) (required)
   --data BEIR_DIR         BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/) (required)
   --split NAME            qrels split to train on (default train)
-  --out DIR               output directory (required)
+  --out DIR               output directory (required; see --resume and --overwrite)
   --batch-size N          queries per batch (default 32)
   --epochs N              passes over the data (default 1, unless --steps)
   --steps N               number of updates instead of epochs
@@ -52,7 +60,8 @@ Options:
                           N is saved as the trained model's max_seq_length, so inference
                           truncates at N tokens too (as sentence-transformers does)
   --untied                separate query and passage encoders (both start from --model)
-  --similarity S          dot|cosine (default dot)
+  --similarity S          dot|cosine (default: --model's own, else dot); saved with the model, and
+                          the default metric of evaluate-model and index build
   --scale X               logit scale (default 1 for dot, 20 for cosine)
   --symmetric             also rank queries for each passage
   --hard-negatives N      add N BM25 hard negatives per query (from the top ${NEGATIVE_RANGE.rangeMax}, never a judged positive)
@@ -68,6 +77,7 @@ Options:
   --document-prompt TEXT  prepend TEXT to training passages (default: the model's "document" or
                           "passage" prompt); '' turns a prompt off
   --resume                continue from the newest checkpoint in DIR
+  --overwrite             train afresh into an existing DIR, replacing its model, log and checkpoints
   --quiet                 no progress bar
   -h, --help              show this help
 `,
@@ -98,6 +108,7 @@ Options:
     'query-prompt': { type: 'string' },
     'document-prompt': { type: 'string' },
     resume: { type: 'boolean' },
+    overwrite: { type: 'boolean' },
     quiet: { type: 'boolean' },
   },
   needsBackend: true,
@@ -117,7 +128,7 @@ Options:
     const warmupSteps = optionalInt(values, 'warmup', 0);
     const pooling = optionalChoice(values, 'pooling', POOLING_MODES);
     const maxSeqLength = optionalInt(values, 'max-length', 3);
-    const similarity = optionalChoice(values, 'similarity', ['dot', 'cosine'] as const) ?? 'dot';
+    const similarity = optionalChoice(values, 'similarity', ['dot', 'cosine'] as const);
     const scale = optionalFloat(values, 'scale');
     const hardNegatives = optionalInt(values, 'hard-negatives', 0) ?? 0;
     const miniBatch = optionalInt(values, 'cache-mini-batch', 1);
@@ -134,6 +145,10 @@ Options:
     if (minLr < 0) throw new UsageError(`--min-lr must be >= 0, got ${minLr}`);
     if (maxGradNorm < 0) throw new UsageError(`--max-grad-norm must be >= 0, got ${maxGradNorm}`);
     const say = (m: string) => process.stderr.write(`dense-retrieval: ${m}\n`);
+    const resume = values.resume === true;
+    const overwrite = values.overwrite === true;
+    if (resume && overwrite) throw new UsageError('--resume and --overwrite exclude each other');
+    await checkOutDir(out, { resume, overwrite });
 
     // Data first: a bad dataset should fail before a model is loaded.
     const { corpus, queries, qrels } = await loadBeir(data, { split });
@@ -173,20 +188,27 @@ Options:
       };
     }
 
-    const load = (s: number) => loadModel(source, { pooling, maxSeqLength, seed: s, quiet });
-    const first = await load(seed);
-    let second: SentenceEncoder | undefined;
-    try {
-      if (values.untied === true) second = await load(seed + 1);
-    } catch (error) {
-      first.dispose();
-      throw error;
+    const loadOptions = { pooling, maxSeqLength, quiet, similarity };
+    // A saved bi-encoder (tied or untied) continues as it is, with its own similarity by default.
+    let model = await loadRetrievalModel(source, { ...loadOptions, seed });
+    if (values.untied === true && model.tied) {
+      // Untie: a second copy of the same source is the passage tower (a scratch source gets its own seed).
+      let second: BiEncoder<SentenceEncoder> | undefined;
+      try {
+        second = await loadRetrievalModel(source, { ...loadOptions, seed: seed + 1 });
+        const tied = model;
+        model = BiEncoder.untied(tied.queryEncoder, second.queryEncoder, {
+          similarity: tied.similarityIsDefault ? similarity : tied.similarity,
+        });
+      } catch (error) {
+        model.dispose();
+        second?.dispose();
+        throw error;
+      }
     }
-    const model = second
-      ? BiEncoder.untied(first, second, { similarity })
-      : BiEncoder.tied(first, { similarity });
     try {
-      const lossOptions = { similarity, scale, symmetric: values.symmetric === true };
+      // The loss takes the model's similarity (the Trainer gives it): it is set once, on the model.
+      const lossOptions = { scale, symmetric: values.symmetric === true };
       const loss: RetrievalLoss =
         miniBatch === undefined
           ? new InBatchNegativesLoss(lossOptions)
@@ -212,9 +234,10 @@ Options:
       });
       say(
         `training on ${examples.length} pairs of ${data} (${split}), batch ${batchSize}` +
-          `${miniBatch ? ` (gradient cache, mini-batch ${miniBatch})` : ''}, ${model.tied ? 'tied' : 'untied'} towers, ${similarity}`,
+          `${miniBatch ? ` (gradient cache, mini-batch ${miniBatch})` : ''}, ${model.tied ? 'tied' : 'untied'} towers, ${model.similarity}`,
       );
-      const result = await trainer.train(examples, { resume: values.resume === true });
+      if (overwrite) await clearRun(out);
+      const result = await trainer.train(examples, { resume });
       trainer.dispose();
       await saveModelInto(model, out);
       if (maxSeqLength !== undefined) {
@@ -236,3 +259,48 @@ Options:
     }
   },
 };
+
+/** Files of a directory that mean "a trained model or a run is here". */
+async function entries(dir: string): Promise<string[] | undefined> {
+  try {
+    return await fs.readdir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ENOTDIR') throw new UsageError(`--out ${dir} is a file, not a directory`);
+    throw error;
+  }
+}
+
+/**
+ * The one rule for an existing --out: a non-empty directory is refused unless --resume (continue its
+ * newest checkpoint) or --overwrite (start afresh). A --resume with nothing to resume from is refused too
+ * when a model is there: continuing would silently replace it.
+ */
+async function checkOutDir(out: string, flags: { resume: boolean; overwrite: boolean }): Promise<void> {
+  const found = await entries(out);
+  if (found === undefined || found.length === 0) return;
+  if (flags.overwrite) return;
+  const checkpoint = await latestCheckpoint(path.join(out, CHECKPOINTS_DIR));
+  if (flags.resume) {
+    const hasModel = found.some((f) => ['config.json', BI_ENCODER_CONFIG, 'modules.json'].includes(f));
+    if (checkpoint === undefined && hasModel) {
+      throw new UsageError(
+        `--resume: ${out} holds a model but no checkpoint to resume from; use --overwrite to train afresh, ` +
+          'or another --out',
+      );
+    }
+    return;
+  }
+  throw new UsageError(
+    `--out ${out} already exists and is not empty${checkpoint === undefined ? '' : ' (it holds checkpoints)'}; ` +
+      'give --resume to continue its run, --overwrite to train afresh (replacing its model, log and ' +
+      'checkpoints), or another --out',
+  );
+}
+
+/** --overwrite: remove the previous run's checkpoints and log (the model files are replaced on save). */
+async function clearRun(out: string): Promise<void> {
+  await fs.rm(path.join(out, CHECKPOINTS_DIR), { recursive: true, force: true });
+  await fs.rm(path.join(out, TRAIN_LOG), { force: true });
+}

@@ -2,6 +2,7 @@ import { ArgumentError } from '../../errors.js';
 import type { Run } from '../../types.js';
 import { SCORE_NORMS, normalizeRun, rankedEntries } from './normalize.js';
 import type { ScoreNorm } from './normalize.js';
+import { checkOptionKeys, optionKeys } from '../../util/options.js';
 
 /**
  * Fusion methods, as ranx names and defines them (`ranx/fusion/*.py`):
@@ -33,7 +34,16 @@ export interface FuseOptions {
   weights?: readonly number[];
 }
 
+const FUSE_OPTION_KEYS = optionKeys<FuseOptions>({
+  method: true,
+  k: true,
+  depth: true,
+  norm: true,
+  weights: true,
+});
+
 function checkOptions(runs: readonly Run[], options: FuseOptions): void {
+  checkOptionKeys('fuse', options, FUSE_OPTION_KEYS);
   const method = options.method ?? 'rrf';
   if (!FUSION_METHODS.includes(method)) {
     throw new ArgumentError(

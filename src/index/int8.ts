@@ -1,0 +1,252 @@
+import * as tf from '@tensorflow/tfjs';
+import { ArgumentError, InputFormatError } from '../errors.js';
+import type { Matrix } from '../types.js';
+import { headerField, readContainer, sectionFloat32, writeContainer } from './container.js';
+import { calibrationRanges, ScalarQuantizer } from '../util/quantize.js';
+import type { QuantizationRanges } from '../util/quantize.js';
+import { baseOptionsFromHeader, QuantizedIndex } from './quantized.js';
+import type { QuantizedIndexOptions, RowHeap } from './quantized.js';
+
+/** Options of {@link Int8Index}. */
+export interface Int8IndexOptions extends QuantizedIndexOptions {
+  /** Per-dimension ranges of the int8 codes (of the truncated, normalised vectors). */
+  ranges?: QuantizationRanges;
+  /**
+   * Vectors the ranges are computed from (min/max per dimension, after truncation and normalisation),
+   * when `ranges` is not given. Without either, the first batch passed to `add` calibrates the index:
+   * add a representative batch first (values outside the ranges are clamped to -128 / 127).
+   */
+  calibration?: Matrix;
+}
+
+/**
+ * Exact search over int8 codes with rescoring: documents are stored as sentence-transformers int8 codes
+ * (`quantizeEmbeddings(x, 'int8')`, 1 byte per dimension, 4x less than float32), every search scans all
+ * codes with integer dot products of the query's int8 code (usearch's `i8` inner product; under `l2`,
+ * squared code distances), keeps `k * rescoreMultiplier` candidates and rescores them with the float32
+ * query against the dequantized codes (bucket middles `min + step * (code + 128.5)`; ST rescores against the raw
+ * codes, which ranks the same only when every range is symmetric and equally wide) or, with
+ * `keepVectors`, against the float32 documents.
+ *
+ * Trade-offs: `rescoreMultiplier` buys recall with rescoring time (the code scan dominates); ranges from
+ * a calibration set representative of the corpus matter more than any other knob (clamped values lose
+ * their order); `keepVectors` makes the rescored scores exact at 5x the memory.
+ *
+ * @example
+ * ```ts
+ * import { Int8Index, ExactIndex, measureIndex } from 'dense-retrieval';
+ * const index = new Int8Index({ dim: 384, metric: 'cosine', calibration: sample, rescoreMultiplier: 4 });
+ * await index.add(corpus, ids);
+ * const { ids: top } = await index.search(queries, 10);
+ * console.log(index.bytesPerVector); // 384
+ * ```
+ */
+export class Int8Index extends QuantizedIndex {
+  protected readonly codeBytes: number;
+  private quantizer: ScalarQuantizer | undefined;
+  private queryCodes = new Int8Array(0);
+
+  constructor(opts: Int8IndexOptions) {
+    super(opts);
+    this.codeBytes = this.dim;
+    if (opts.ranges !== undefined) this.setRanges(opts.ranges);
+    else if (opts.calibration !== undefined) {
+      if (opts.calibration.cols !== this.inputDim && opts.calibration.cols !== this.dim) {
+        throw new ArgumentError(
+          'calibration',
+          `has ${opts.calibration.cols} dimensions, the index ${this.dim}`,
+        );
+      }
+      const prepared = this.prepare(opts.calibration);
+      this.setRanges(calibrationRanges({ data: prepared, rows: opts.calibration.rows, cols: this.dim }));
+    }
+  }
+
+  private setRanges(ranges: QuantizationRanges): void {
+    const q = new ScalarQuantizer(ranges);
+    if (q.dim !== this.dim) {
+      throw new ArgumentError('ranges', `cover ${q.dim} dimensions, the index stores ${this.dim}`);
+    }
+    this.quantizer = q;
+  }
+
+  /** The ranges of the codes (undefined until calibrated). */
+  get ranges(): QuantizationRanges | undefined {
+    return this.quantizer === undefined ? undefined : { min: this.quantizer.min, max: this.quantizer.max };
+  }
+
+  protected override prepareFirstBatch(data: Float32Array, rows: number): void {
+    if (this.quantizer === undefined) this.setRanges(calibrationRanges({ data, rows, cols: this.dim }));
+  }
+
+  private get q(): ScalarQuantizer {
+    if (this.quantizer === undefined) throw new ArgumentError('index', 'not calibrated (add vectors first)');
+    return this.quantizer;
+  }
+
+  protected encode(data: Float32Array, rows: number, out: Uint8Array): void {
+    const q = this.q;
+    const d = this.dim;
+    const codes = new Int8Array(out.buffer, out.byteOffset, rows * d);
+    for (let i = 0; i < rows * d; i++) codes[i] = q.int8(data[i], i % d);
+  }
+
+  protected beginSearch(queries: Float32Array, rows: number): void {
+    this.queryCodes = new Int8Array(rows * this.dim);
+    this.encode(queries, rows, new Uint8Array(this.queryCodes.buffer));
+  }
+
+  protected scan(_queries: Float32Array, qi: number, heap: RowHeap, allowed: Uint8Array | null): void {
+    const d = this.dim;
+    const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset, this.size * d);
+    const qc = this.queryCodes.subarray(qi * d, (qi + 1) * d);
+    const n = this.size;
+    const l2 = this.metric === 'l2';
+    for (let row = 0; row < n; row++) {
+      if (allowed !== null && allowed[row] === 0) continue;
+      const o = row * d;
+      // Integer arithmetic throughout: |sum| <= d * 2^15, exact in a double (and in an int32).
+      let s = 0;
+      if (l2) {
+        for (let j = 0; j < d; j++) {
+          const t = qc[j] - docs[o + j];
+          s -= t * t;
+        }
+      } else {
+        for (let j = 0; j < d; j++) s += qc[j] * docs[o + j];
+      }
+      if (s >= heap.threshold) heap.push(s, row);
+    }
+  }
+
+  /**
+   * All queries at once through the backend's matMul (wasm SIMD) on blocks of codes widened to float32:
+   * integer dot products stay exact in float32 while every partial sum is below 2^24, which holds for
+   * `dim * 128 * 128 < 2^24` (dim <= 1023), in any summation order. Otherwise, and on the plain-JS `cpu`
+   * backend, the scalar scan. Only one [block, chunk] score matrix and one widened block live at a time.
+   */
+  protected override scanAll(queries: Float32Array, heaps: RowHeap[], allowed: Uint8Array | null): void {
+    const d = this.dim;
+    if (tf.getBackend() === 'cpu' || d * 128 * 128 >= 2 ** 24) {
+      super.scanAll(queries, heaps, allowed);
+      return;
+    }
+    const n = this.size;
+    const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset, n * d);
+    const l2 = this.metric === 'l2';
+    const BLOCK = 1024;
+    const CHUNK = 1024;
+    const block = new Float32Array(BLOCK * d);
+    const docSq = new Float64Array(BLOCK);
+    for (let c0 = 0; c0 < heaps.length; c0 += CHUNK) {
+      const m = Math.min(CHUNK, heaps.length - c0);
+      const qt = new Float32Array(d * m);
+      const qSq = new Float64Array(m);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < d; j++) {
+          const v = this.queryCodes[(c0 + i) * d + j];
+          qt[j * m + i] = v;
+          qSq[i] += v * v;
+        }
+      }
+      const qTensor = tf.tensor2d(qt, [d, m]);
+      try {
+        for (let b0 = 0; b0 < n; b0 += BLOCK) {
+          const b = Math.min(BLOCK, n - b0);
+          for (let t = 0; t < b * d; t++) block[t] = docs[b0 * d + t];
+          if (l2) {
+            for (let r = 0; r < b; r++) {
+              let s = 0;
+              for (let j = 0; j < d; j++) s += block[r * d + j] * block[r * d + j];
+              docSq[r] = s;
+            }
+          }
+          const product = tf.tidy(() => tf.matMul(tf.tensor2d(block.subarray(0, b * d), [b, d]), qTensor));
+          let dots: Float32Array;
+          try {
+            dots = product.dataSync() as Float32Array;
+          } finally {
+            product.dispose();
+          }
+          for (let r = 0; r < b; r++) {
+            const row = b0 + r;
+            if (allowed !== null && allowed[row] === 0) continue;
+            for (let i = 0; i < m; i++) {
+              const dot = dots[r * m + i];
+              const s = l2 ? -(qSq[i] - 2 * dot + docSq[r]) : dot;
+              const h = heaps[c0 + i];
+              if (s >= h.threshold) h.push(s, row);
+            }
+          }
+        }
+      } finally {
+        qTensor.dispose();
+      }
+    }
+  }
+
+  protected codeRescore(q: Float32Array, offset: number, row: number): number {
+    const d = this.dim;
+    const quant = this.q;
+    const o = row * d;
+    const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset + o, d);
+    let s = 0;
+    if (this.metric === 'l2') {
+      for (let j = 0; j < d; j++) {
+        const t = q[offset + j] - quant.dequantizeInt8(docs[j], j);
+        s -= t * t;
+      }
+      return s;
+    }
+    for (let j = 0; j < d; j++) s += q[offset + j] * quant.dequantizeInt8(docs[j], j);
+    return s;
+  }
+
+  async save(path: string): Promise<void> {
+    const ranges = this.ranges;
+    const sections = this.baseSections();
+    if (ranges !== undefined) {
+      const both = new Float32Array(2 * this.dim);
+      both.set(ranges.min);
+      both.set(ranges.max, this.dim);
+      sections.ranges = new Uint8Array(both.buffer);
+    }
+    await writeContainer(path, { kind: 'int8', ...this.baseHeader() }, sections);
+  }
+
+  /**
+   * Load an index written by {@link Int8Index.save}; another format version, another kind or a
+   * truncated file is an {@link InputFormatError}.
+   */
+  static async load(path: string): Promise<Int8Index> {
+    const { header, sections } = await readContainer(path, 'int8');
+    const index = new Int8Index(baseOptionsFromHeader(header, path));
+    const raw = sections.get('ranges');
+    if (raw !== undefined) {
+      const both = sectionFloat32(raw, path);
+      if (both.length !== 2 * index.dim) {
+        throw new InputFormatError(
+          `corrupt int8 index: section 'ranges' holds ${both.length} values, expected 2 x dim = ${2 * index.dim}`,
+          path,
+        );
+      }
+      for (let j = 0; j < index.dim; j++) {
+        if (
+          !Number.isFinite(both[j]) ||
+          !Number.isFinite(both[index.dim + j]) ||
+          both[j] > both[index.dim + j]
+        ) {
+          throw new InputFormatError(
+            `corrupt int8 index: calibration range of dimension ${j} is [${both[j]}, ${both[index.dim + j]}]`,
+            path,
+          );
+        }
+      }
+      index.setRanges({ min: both.subarray(0, index.dim), max: both.subarray(index.dim) });
+    } else if (headerField.int(header, 'size', path, 0) > 0) {
+      throw new InputFormatError('corrupt int8 index: codes without ranges', path);
+    }
+    index.restore(header, sections, path);
+    return index;
+  }
+}

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { readNpy } from '../../src/data/npy.js';
+import { readRun } from '../../src/data/run.js';
+import { rankDocuments } from '../../src/eval/metrics.js';
+import { ExactIndex } from '../../src/index/exact.js';
+import { HnswIndex } from '../../src/index/hnsw.js';
+import { truncateEmbeddings } from '../../src/util/truncate.js';
+import { runCli } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { FIXTURES } from '../index/helpers.js';
+
+const vectors = path.join(FIXTURES, 'docs.npy');
+const queries = path.join(FIXTURES, 'queries.npy');
+const docIds = path.join(FIXTURES, 'doc-ids.txt');
+
+test('index build --type binary --truncate-dim + index search --filter-ids: the exact filtered top-k', async () => {
+  const dir = tmpDir();
+  const out = path.join(dir, 'docs.bin');
+  const b = await runCli([
+    'index',
+    'build',
+    '--vectors',
+    vectors,
+    '--ids',
+    docIds,
+    '--type',
+    'binary',
+    '--truncate-dim',
+    '12',
+    '--keep-vectors',
+    '--rescore-multiplier',
+    '100',
+    '--out',
+    out,
+  ]);
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stderr, /binary index of 300 x 12 \(ip\)/);
+  const allowFile = path.join(dir, 'allow.txt');
+  const allowed = Array.from({ length: 300 }, (_, i) => `doc${String(i).padStart(3, '0')}`).filter(
+    (_, i) => i % 3 === 0,
+  );
+  await fs.writeFile(allowFile, allowed.join('\n') + '\n');
+  const runFile = path.join(dir, 'bin.run');
+  const s = await runCli([
+    'index',
+    'search',
+    '--index',
+    out,
+    '--queries',
+    queries,
+    '--k',
+    '10',
+    '--output',
+    runFile,
+    '--filter-ids',
+    allowFile,
+    '--row-numbers',
+  ]);
+  assert.equal(s.code, 0, s.stderr);
+  const run = await readRun(runFile);
+  // Reference: exact search over the truncated vectors, filtered the same way.
+  const docs = await readNpy(vectors);
+  const q = await readNpy(queries);
+  const names = (await fs.readFile(docIds, 'utf8')).trim().split('\n');
+  const exact = new ExactIndex({ dim: 12 });
+  await exact.add(truncateEmbeddings(docs, 12, false), names);
+  const keep = new Set(allowed);
+  const want = await exact.search(truncateEmbeddings(q, 12, false), 10, { filter: (id) => keep.has(id) });
+  want.ids.forEach((ids, i) => assert.deepEqual(rankDocuments(run.get(String(i))!), ids));
+  assert.match(await fs.readFile(runFile, 'utf8'), / binary$/m);
+  const bad = await runCli([
+    'index',
+    'build',
+    '--vectors',
+    vectors,
+    '--ids',
+    docIds,
+    '--type',
+    'exact',
+    '--keep-vectors',
+    '--out',
+    out,
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--keep-vectors apply to --type int8\|binary only/);
+});
+
+test('index build --target-recall tunes M and ef on held-out documents and stores them', async () => {
+  const dir = tmpDir();
+  const out = path.join(dir, 'tuned.hnsw');
+  const b = await runCli([
+    'index',
+    'build',
+    '--vectors',
+    vectors,
+    '--ids',
+    docIds,
+    '--type',
+    'hnsw',
+    '--target-recall',
+    '0.9',
+    '--out',
+    out,
+    '--quiet',
+  ]);
+  assert.equal(b.code, 0, b.stderr);
+  const m =
+    /tuned M=(\d+) ef=(\d+): recall@10 (\S+) \(95 % lower bound (\S+)\) on 30 held-out documents; target 0\.9 met/.exec(
+      b.stderr,
+    );
+  assert.ok(m, b.stderr);
+  const index = await HnswIndex.load(out);
+  assert.equal(index.size, 300);
+  assert.equal(index.M, Number(m[1]));
+  assert.equal(index.efSearch, Number(m[2]));
+  assert.ok(index.tuning!.recallLowerBound >= 0.9);
+  const bad = await runCli([
+    'index',
+    'build',
+    '--vectors',
+    vectors,
+    '--ids',
+    docIds,
+    '--type',
+    'exact',
+    '--target-recall',
+    '0.9',
+    '--out',
+    out,
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--target-recall applies to --type hnsw/);
+});

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { readNpy } from '../../src/data/npy.js';
+import { ArgumentError } from '../../src/errors.js';
+import {
+  calibrationRanges,
+  packSignBits,
+  quantizeEmbeddings,
+  ScalarQuantizer,
+} from '../../src/util/quantize.js';
+import { FIXTURES, fixtureJson } from '../index/helpers.js';
+
+interface Codes {
+  steps: number[];
+  uint8: number[];
+  int8: number[];
+  int8Self: number[];
+  ubinary: number[];
+  binary: number[];
+  ubinary20: number[];
+}
+
+async function load(): Promise<{
+  calibration: Awaited<ReturnType<typeof readNpy>>;
+  emb: Awaited<ReturnType<typeof readNpy>>;
+  codes: Codes;
+}> {
+  return {
+    calibration: await readNpy(path.join(FIXTURES, 'quantize-calibration.npy')),
+    emb: await readNpy(path.join(FIXTURES, 'quantize-embeddings.npy')),
+    codes: fixtureJson<Codes>('quantize-codes.json'),
+  };
+}
+
+test('int8 and uint8 codes equal sentence-transformers formulas (numpy fixture), truncation included', async () => {
+  const { calibration, emb, codes } = await load();
+  const int8 = quantizeEmbeddings(emb, 'int8', { calibration });
+  assert.ok(int8.data instanceof Int8Array);
+  assert.equal(int8.cols, emb.cols);
+  assert.deepEqual(Array.from(int8.data), codes.int8);
+  const uint8 = quantizeEmbeddings(emb, 'uint8', { calibration });
+  assert.ok(uint8.data instanceof Uint8Array);
+  assert.deepEqual(Array.from(uint8.data), codes.uint8);
+  // Explicit ranges give the same codes as the calibration they came from.
+  const ranges = calibrationRanges(calibration);
+  assert.deepEqual(Array.from(quantizeEmbeddings(emb, 'int8', { ranges }).data), codes.int8);
+  // float32 steps equal numpy's.
+  assert.deepEqual(Array.from(new ScalarQuantizer(ranges).steps), codes.steps.map(Math.fround));
+  // Without ranges or calibration the embeddings calibrate themselves.
+  assert.deepEqual(Array.from(quantizeEmbeddings(emb, 'int8').data), codes.int8Self);
+});
+
+test('binary and ubinary codes equal np.packbits of the sign bits (MSB first)', async () => {
+  const { emb, codes } = await load();
+  const ub = quantizeEmbeddings(emb, 'ubinary');
+  assert.equal(ub.cols, emb.cols / 8);
+  assert.ok(ub.data instanceof Uint8Array);
+  assert.deepEqual(Array.from(ub.data), codes.ubinary);
+  const b = quantizeEmbeddings(emb, 'binary');
+  assert.ok(b.data instanceof Int8Array);
+  assert.deepEqual(Array.from(b.data), codes.binary);
+  // 20 dimensions: each row padded to 3 bytes with zero bits, as np.packbits(axis=-1).
+  const d20 = new Float32Array(emb.rows * 20);
+  for (let r = 0; r < emb.rows; r++) d20.set(emb.data.subarray(r * emb.cols, r * emb.cols + 20), r * 20);
+  const packed = packSignBits({ data: d20, rows: emb.rows, cols: 20 });
+  assert.deepEqual(Array.from(packed), codes.ubinary20);
+});
+
+test('out-of-range values are clamped, constant dimensions map to the lowest code', () => {
+  const ranges = { min: new Float32Array([-1, 0.5]), max: new Float32Array([1, 0.5]) };
+  const m = { data: new Float32Array([-5, 0.5, 5, 9]), rows: 2, cols: 2 };
+  assert.deepEqual(Array.from(quantizeEmbeddings(m, 'int8', { ranges }).data), [-128, -128, 127, -128]);
+  assert.deepEqual(Array.from(quantizeEmbeddings(m, 'uint8', { ranges }).data), [0, 0, 255, 0]);
+});
+
+test('bad input is an ArgumentError naming the argument', () => {
+  const m = { data: new Float32Array([1, Number.NaN]), rows: 1, cols: 2 };
+  assert.throws(
+    () => quantizeEmbeddings(m, 'int8'),
+    (e: unknown) => e instanceof ArgumentError && e.argument === 'embeddings',
+  );
+  const ok = { data: new Float32Array([1, 2]), rows: 1, cols: 2 };
+  const calibration = { data: new Float32Array([1, 2, 3]), rows: 1, cols: 3 };
+  assert.throws(
+    () => quantizeEmbeddings(ok, 'int8', { calibration }),
+    (e: unknown) => e instanceof ArgumentError && e.argument === 'calibration',
+  );
+  const ranges = { min: new Float32Array([1, 0]), max: new Float32Array([0, 1]) };
+  assert.throws(
+    () => quantizeEmbeddings(ok, 'uint8', { ranges }),
+    (e: unknown) => e instanceof ArgumentError && e.argument === 'ranges',
+  );
+  assert.throws(
+    () => quantizeEmbeddings(ok, 'int4' as 'int8'),
+    (e: unknown) => e instanceof ArgumentError && e.argument === 'precision',
+  );
+});
