@@ -388,6 +388,7 @@ export async function runStudy(
         const top10 = await index.search(after.queries, 10);
         const top100 = await index.search(after.queries, DEPTH);
         const run10 = searchResultToRun(top10, testIds);
+        rowRuns.set(name, run10); // the significance column tests these rows too
         rows.push({
           key,
           name,

@@ -25,7 +25,15 @@ import { tuneHnsw } from './tune.js';
 import type { HnswTuning, TuneOptions } from './tune.js';
 import { parseTuning } from './tuning-header.js';
 import { checkTruncateDim, dims, fitToIndex } from '../util/truncate.js';
-import { METRICS, checkIds, checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
+import {
+  METRICS,
+  SEARCH_OPTION_KEYS,
+  checkIds,
+  checkK,
+  checkMatrix,
+  checkMetric,
+  checkPositiveInt,
+} from './validate.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Options of {@link HnswIndex}; defaults in {@link HNSW_DEFAULTS}. */
@@ -392,7 +400,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
-    checkOptionKeys('search', options, ['ef', 'filter']);
+    checkOptionKeys('search', options, SEARCH_OPTION_KEYS);
     queries = fitToIndex(queries, this.inputDim, this.dim);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);

@@ -2,6 +2,7 @@ import { ArgumentError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import type { SearchOptions, VectorIndex } from './types.js';
 import { checkOptionKeys } from '../util/options.js';
+import { SEARCH_OPTION_KEYS } from './validate.js';
 import { checkMatrixShape } from '../util/matrix.js';
 
 /**
@@ -22,7 +23,7 @@ export async function measureRecall(
   k: number,
   options: SearchOptions = {},
 ): Promise<number> {
-  checkOptionKeys('measureRecall', options, ['ef']);
+  checkOptionKeys('measureRecall', options, SEARCH_OPTION_KEYS);
   if (approx.size !== exact.size || approx.dim !== exact.dim || approx.metric !== exact.metric) {
     throw new ArgumentError(
       'approx',

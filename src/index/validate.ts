@@ -1,7 +1,8 @@
 import { ArgumentError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import { checkMatrixShape } from '../util/matrix.js';
-import type { Metric } from './types.js';
+import type { Metric, SearchOptions } from './types.js';
+import { optionKeys } from '../util/options.js';
 
 /** Input checks shared by the vector indexes, so every index fails the same way on the same mistake. */
 
@@ -88,3 +89,14 @@ export function normalizeRows(data: Float32Array, dim: number): void {
     for (let j = 0; j < dim; j++) data[o + j] *= inv;
   }
 }
+
+/**
+ * The keys of {@link SearchOptions}: every vector index accepts all of them (an option that does not apply
+ * to a kind, e.g. `rescoreMultiplier` on a float index, is ignored as documented), and refuses others.
+ */
+export const SEARCH_OPTION_KEYS = optionKeys<SearchOptions>({
+  ef: true,
+  filter: true,
+  rescoreMultiplier: true,
+  rescore: true,
+});
