@@ -20,6 +20,7 @@ import { writeFileAtomic } from '../src/util/atomic.js';
 import { note } from './lib/common.js';
 import type { Row } from './lib/common.js';
 import { benchEncode } from './lib/encode.js';
+import { benchEncodeArchitectures } from './lib/encode-architectures.js';
 import { benchIndex } from './lib/index-search.js';
 import { benchPgvector } from './lib/pgvector.js';
 import { parseBenchOptions, USAGE } from './lib/options.js';
@@ -38,6 +39,7 @@ async function runCase(
 ): Promise<Row[]> {
   if (which === 'train') return [await benchTrain(opts, backend, workdir)];
   if (which === 'encode') return benchEncode(opts, backend, workdir);
+  if (which === 'architectures') return benchEncodeArchitectures(opts, backend);
   if (which === 'quantized') return benchQuantized(opts, workdir);
   if (which === 'pgvector') return benchPgvector(opts);
   if (which === 'startup') return benchStartup(opts, workdir);
@@ -71,9 +73,10 @@ async function main(): Promise<void> {
     for (const which of opts.cases) {
       const rows = await runCase(which, opts, backend, workdir);
       // The reference runs after our side, never at the same time: both want every core.
-      // pgvector's reference rows are the index case's (HnswIndex, faiss) on the same data; startup has none.
+      // pgvector's reference rows are the index case's (HnswIndex, faiss) on the same data; startup and
+      // architectures have none.
       const refs =
-        python && which !== 'pgvector' && which !== 'startup'
+        python && which !== 'pgvector' && which !== 'startup' && which !== 'architectures'
           ? await runReference(python.python, opts, which, workdir)
           : [];
       attachReference(rows, refs);

@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
 import { InBatchNegativesLoss } from '../src/losses/in-batch-negatives.js';
 import type { TrainableEncoder } from '../src/losses/types.js';
-import { BertModel, parseBertConfig } from '../src/models/bert.js';
+import { BertModel, parseBertConfig } from '../src/models/architectures/bert.js';
 import { pool } from '../src/models/pooling.js';
 import { AdamW, clipGradNorm } from '../src/optim/adamw.js';
 import { estimateTrainingBytes } from '../src/train/memory.js';

@@ -117,17 +117,38 @@ export type { SamplerState } from './train/sampler.js';
 export { Trainer, saveModelInto, TRAIN_LOG, CHECKPOINTS_DIR } from './train/trainer.js';
 export type { TrainerOptions, TrainResult, StepRecord } from './train/trainer.js';
 export type { TrainerState } from './train/checkpoint.js';
-export { BertModel, parseBertConfig, SUPPORTED_MODEL_TYPES } from './models/bert.js';
-export type { BertConfig, BertInputs, BertForwardOptions } from './models/bert.js';
+export { BertModel, parseBertConfig } from './models/architectures/bert.js';
+export type { BertConfig, BertInputs, BertForwardOptions } from './models/architectures/bert.js';
+export {
+  SUPPORTED_MODEL_TYPES,
+  architectureFor,
+  parseEncoderConfig,
+  randomEncoder,
+  encoderFromWeights,
+} from './models/architectures/registry.js';
+export type { Architecture } from './models/architectures/registry.js';
+export type {
+  TransformerEncoder,
+  EncoderConfig,
+  EncoderInputs,
+  EncoderForwardOptions,
+  HfTensor,
+} from './models/architectures/encoder.js';
 export { pool, l2Normalize, POOLING_MODES } from './models/pooling.js';
 export type { PoolingMode } from './models/pooling.js';
 export { SentenceEncoder } from './models/sentence-encoder.js';
-export type { EncodeOptions, SentenceEncoderInit, FromScratchOptions } from './models/sentence-encoder.js';
+export { saveAsRouter, ROUTER_TYPE } from './models/modules/router.js';
+export type {
+  EncodeOptions,
+  EmbedOptions,
+  SentenceEncoderInit,
+  FromScratchOptions,
+} from './models/sentence-encoder.js';
 export { encodeParallel } from './models/parallel-encode.js';
 export type { ParallelEncodeOptions } from './models/parallel-encode.js';
-export { loadModel, loadBert, loadTokenizerFor, SCRATCH_PREFIX } from './checkpoint/load.js';
+export { loadModel, loadBert, loadTransformer, loadTokenizerFor, SCRATCH_PREFIX } from './models/load.js';
 export { SCRATCH_CONFIGS, scratchConfigFile } from './checkpoint/scratch.js';
-export type { LoadModelOptions } from './checkpoint/load.js';
+export type { LoadModelOptions } from './models/load.js';
 export { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
 export type {
   SafetensorsTensor,

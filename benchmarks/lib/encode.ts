@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { BackendName } from '../../src/backend/index.js';
 import { streamCorpus } from '../../src/data/beir.js';
-import { BertModel, parseBertConfig } from '../../src/models/bert.js';
+import { BertModel, parseBertConfig } from '../../src/models/architectures/bert.js';
 import { encodeParallel } from '../../src/models/parallel-encode.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../../src/tokenize/tokenizer.js';
@@ -27,7 +27,8 @@ export const SCIFACT_CORPUS = path.join(
   'corpus.jsonl',
 );
 
-async function readPassages(limit: number): Promise<string[]> {
+/** The first `limit` SciFact passages as `title text`. */
+export async function readPassages(limit: number): Promise<string[]> {
   const out: string[] = [];
   for await (const doc of streamCorpus(SCIFACT_CORPUS)) {
     out.push(passageText(doc));

@@ -7,10 +7,25 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
 
-export const CASES = ['train', 'encode', 'index', 'quantized', 'pgvector', 'startup'] as const;
+export const CASES = [
+  'train',
+  'encode',
+  'index',
+  'quantized',
+  'pgvector',
+  'startup',
+  'architectures',
+] as const;
 export type CaseName = (typeof CASES)[number];
 /** What runs without --cases: pgvector (an embedded PostgreSQL build of the same index) is asked for. */
-export const DEFAULT_CASES: readonly CaseName[] = ['train', 'encode', 'index', 'quantized', 'startup'];
+export const DEFAULT_CASES: readonly CaseName[] = [
+  'train',
+  'encode',
+  'index',
+  'quantized',
+  'startup',
+  'architectures',
+];
 
 /** A BERT shape, with the field names every JSON row carries. */
 export interface Shape {
@@ -56,10 +71,11 @@ export interface BenchOptions {
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --cases LIST          train,encode,index,quantized,pgvector,startup (default train,encode,index,quantized,
-                        startup; quantized = int8/binary + rescoring; pgvector builds pgvector's HNSW in an
+  --cases LIST          train,encode,index,quantized,pgvector,startup,architectures (default all but
+                        pgvector; quantized = int8/binary + rescoring; pgvector builds pgvector's HNSW in an
                         embedded PGlite on the index case's data: run --cases index,pgvector to see it beside
-                        HnswIndex and faiss; startup runs the built CLI)
+                        HnswIndex and faiss; startup runs the built CLI; architectures times each supported
+                        encoder family against BERT)
   --quick               small sizes: a smoke run in under a minute
   --json                one JSON object per benchmark on stdout (progress goes to stderr)
   --backend NAME        wasm | cpu | tensorflow | auto (default: $DENSE_RETRIEVAL_BACKEND or auto)

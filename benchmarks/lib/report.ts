@@ -2,10 +2,11 @@
 import type { Row } from './common.js';
 
 /** The throughput field of a row, by benchmark name. */
-export function metricOf(name: string): 'pairsPerSec' | 'textsPerSec' | 'qps' | 'seconds' {
+export function metricOf(name: string): 'pairsPerSec' | 'textsPerSec' | 'tokensPerSec' | 'qps' | 'seconds' {
   if (name === 'train-step') return 'pairsPerSec';
   if (name === 'cli-startup') return 'seconds';
   if (name === 'encode') return 'textsPerSec';
+  if (name === 'encode-architectures') return 'tokensPerSec';
   return 'qps';
 }
 
@@ -41,6 +42,10 @@ function fmt(x: unknown, digits = 1): string {
 }
 
 function config(row: Row): string {
+  if (row.name === 'encode-architectures') {
+    const base = `${row.layers}x${row.hidden}/${row.heads}h/${row.intermediate} seq ${row.seqLen} b ${row.batchSize}`;
+    return `${base}, ${String(row.variant)}, ${fmt(row.timePerTokenVsBert, 2)}x BERT time/token`;
+  }
   if (row.name === 'cli-startup') {
     const target = typeof row.targetSeconds === 'number' ? `, target < ${row.targetSeconds} s` : '';
     return `${String(row.command)}, median of ${String(row.runs)}${target}`;
@@ -83,13 +88,13 @@ export function formatTable(ours: Row[]): string {
       r.backend,
       config(r),
       fmt(r[metric], 2),
-      metric === 'pairsPerSec'
-        ? 'pairs/s'
-        : metric === 'textsPerSec'
-          ? 'texts/s'
-          : metric === 'seconds'
-            ? 's'
-            : 'QPS',
+      {
+        pairsPerSec: 'pairs/s',
+        textsPerSec: 'texts/s',
+        tokensPerSec: 'tokens/s',
+        qps: 'QPS',
+        seconds: 's',
+      }[metric],
       r.name.startsWith('index') ? fmt(r.recallAt10, 3) : '',
       r.reference === undefined ? '-' : `${fmt(r.reference, 2)} ${String(r.referenceBackend)}`,
       r.name.startsWith('index') ? fmt(r.referenceRecallAt10, 3) : '',

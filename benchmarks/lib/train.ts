@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CachedInBatchNegativesLoss } from '../../src/losses/cached-in-batch-negatives.js';
 import { InBatchNegativesLoss } from '../../src/losses/in-batch-negatives.js';
 import type { RetrievalLoss, TrainableEncoder } from '../../src/losses/types.js';
-import { BertModel, parseBertConfig } from '../../src/models/bert.js';
+import { BertModel, parseBertConfig } from '../../src/models/architectures/bert.js';
 import { pool } from '../../src/models/pooling.js';
 import { AdamW, clipGradNorm } from '../../src/optim/adamw.js';
 import { Rng } from '../../src/util/random.js';

@@ -6,14 +6,19 @@ import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Similarity } from '../losses/in-batch-negatives.js';
 import type { TrainableEncoder } from '../losses/types.js';
 import type { Matrix } from '../types.js';
-import { loadModel } from '../checkpoint/load.js';
-import { writeSimilarityFnName } from '../checkpoint/sentence-transformers.js';
+import { loadModel } from './load.js';
 import { assertFiniteRows } from './sentence-encoder.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkOptionKeys } from '../util/options.js';
 import { safeRelative, verifyModelDir, writeModelDir } from '../checkpoint/model-dir.js';
 import type { SaveOptions } from '../checkpoint/model-dir.js';
+import {
+  readRouterRoutes,
+  ROUTER_CONFIG,
+  writeSimilarityFnName,
+} from '../checkpoint/sentence-transformers.js';
+import { isRouteEncoder, saveAsRouter } from './modules/router.js';
 
 /**
  * A DPR-style bi-encoder: a query tower and a passage tower (the same encoder when tied) and the similarity
@@ -175,13 +180,18 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
   }
 
   /**
-   * Save both towers and `bi_encoder.json` to `dir` as one unit with a manifest checked on load (see
-   * {@link writeModelDir}). Other files in `dir` (a training log, checkpoints) are kept unless
-   * `options.overwrite` is `'replace'`. The similarity is written to `bi_encoder.json` and, as
-   * `similarity_fn_name`, to each tower's `config_sentence_transformers.json`, so sentence-transformers and
-   * every command of this library use it.
+   * Save to `dir` as one unit with a manifest checked on load (see {@link writeModelDir}). Tied: the encoder
+   * plus `bi_encoder.json`. Untied SentenceEncoder towers: one sentence-transformers model with a `Router`
+   * module (`query` and `document` routes; see `saveAsRouter`), which Python loads. Other untied towers:
+   * `query/`, `passage/` and `bi_encoder.json`. Other files in `dir` (a training log, checkpoints) are kept
+   * unless `options.overwrite` is `'replace'`. The similarity is written to `bi_encoder.json` and, as
+   * `similarity_fn_name`, to the `config_sentence_transformers.json` of the model (or of each tower), so
+   * sentence-transformers and every command of this library use it.
    */
   async save(dir: string, options: SaveOptions = {}): Promise<void> {
+    if (!this.tied && isRouteEncoder(this.queryEncoder) && isRouteEncoder(this.passageEncoder)) {
+      return saveAsRouter(this, dir, options);
+    }
     const saveTower = (encoder: E, which: string) => {
       if (typeof encoder.save !== 'function') {
         throw new ArgumentError(which, 'encoder has no save(); it cannot be written as a model directory');
@@ -235,11 +245,42 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
    */
   static async load<E extends TowerEncoder = SentenceEncoder>(
     dir: string,
-    options: { loadEncoder?: (dir: string) => Promise<E>; similarity?: Similarity } = {},
+    options: {
+      loadEncoder?: (dir: string) => Promise<E>;
+      /** Loads one route of a Router model (default `loadModel(dir, { quiet: true, route })`). */
+      loadRoute?: (dir: string, route: string) => Promise<E>;
+      similarity?: Similarity;
+    } = {},
   ): Promise<BiEncoder<E>> {
-    checkOptionKeys('BiEncoder.load', options, ['loadEncoder', 'similarity']);
+    checkOptionKeys('BiEncoder.load', options, ['loadEncoder', 'loadRoute', 'similarity']);
     const loadEncoder =
       options.loadEncoder ?? ((d: string) => loadModel(d, { quiet: true }) as unknown as Promise<E>);
+    const loadRoute =
+      options.loadRoute ??
+      ((d: string, route: string) => loadModel(d, { quiet: true, route }) as unknown as Promise<E>);
+    const router = await readRouterRoutes(dir);
+    if (router !== undefined) {
+      // A sentence-transformers Router model (what saveAsRouter writes): its query and document routes.
+      const missing = ['query', 'document'].filter((r) => !router.routes.includes(r));
+      if (missing.length > 0) {
+        throw new InputFormatError(
+          `a Router without a ${missing.join(' or ')} route (routes: ${router.routes.join(', ')}) is not a bi-encoder`,
+          path.join(dir, ROUTER_CONFIG),
+        );
+      }
+      // Both routes read the Router's similarity_fn_name; BiEncoder resolves it against `options.similarity`.
+      const towers: E[] = [];
+      try {
+        for (const route of ['query', 'document']) {
+          towers.push(await loadRoute(dir, route));
+          towerSimilarity(towers[towers.length - 1], path.join(dir, 'config_sentence_transformers.json'));
+        }
+        return BiEncoder.untied(towers[0], towers[1], { similarity: options.similarity });
+      } catch (error) {
+        for (const t of towers) t.dispose?.();
+        throw error;
+      }
+    }
     const file = path.join(dir, BI_ENCODER_CONFIG);
     let text: string | undefined;
     try {

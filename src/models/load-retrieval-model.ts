@@ -1,8 +1,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pickHubOptions, resolveModelSource } from '../checkpoint/hub.js';
-import { loadModel, SCRATCH_PREFIX } from '../checkpoint/load.js';
-import type { LoadModelOptions } from '../checkpoint/load.js';
+import { readRouterRoutes } from '../checkpoint/sentence-transformers.js';
+import { loadModel, SCRATCH_PREFIX } from './load.js';
+import type { LoadModelOptions } from './load.js';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Similarity } from '../losses/in-batch-negatives.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
@@ -11,7 +12,7 @@ import type { BiEncoderConfig } from './bi-encoder.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
 
 /** Options of {@link loadRetrievalModel}: those of `loadModel` (applied to each tower) plus a similarity. */
-export interface LoadRetrievalModelOptions extends LoadModelOptions {
+export interface LoadRetrievalModelOptions extends Omit<LoadModelOptions, 'route'> {
   /** Override the saved similarity (default: the model's own, else `dot`). */
   similarity?: Similarity;
 }
@@ -78,6 +79,7 @@ export async function loadRetrievalModel(
   return BiEncoder.load<SentenceEncoder>(dir, {
     similarity,
     loadEncoder: (d) => loadModel(d, loadOptions),
+    loadRoute: (d, route) => loadModel(d, { ...loadOptions, route }),
   });
 }
 
@@ -113,22 +115,37 @@ export function towerEncoder<E extends SentenceEncoder>(model: BiEncoder<E>, tow
 /**
  * The model source of one tower, without loading weights (for the tokenizer alone): `source` itself for a
  * tied model, a sentence-transformers directory, a hub id or `scratch:`; the tower's directory for an
- * untied bi-encoder directory, which needs `tower`. Kept next to {@link loadRetrievalModel} so that the
+ * untied bi-encoder directory, which needs `tower`; for a sentence-transformers `Router` model (an untied
+ * model saved by this library), `source` plus the route (`query` or `document`) to pass to `loadTokenizerFor`. Kept next to {@link loadRetrievalModel} so that the
  * on-disk format is known in one file.
  *
  * @throws {ArgumentError} `tower` missing for an untied model; {@link InputFormatError} a bad `bi_encoder.json`.
  * @example
  * ```ts
- * const { tokenizer } = await loadTokenizerFor(await towerSource('runs/untied', 'query'));
+ * const { source, route } = await towerSource('runs/untied', 'query');
+ * const { tokenizer } = await loadTokenizerFor(source, { route });
  * ```
  */
-export async function towerSource(source: string, tower?: Tower): Promise<string> {
+export async function towerSource(
+  source: string,
+  tower?: Tower,
+): Promise<{ source: string; route?: string }> {
+  const router = await readRouterRoutes(source).catch(() => undefined);
+  if (router !== undefined) {
+    if (tower === undefined) {
+      throw new ArgumentError(
+        'tower',
+        "the model has separate query and passage towers (untied); say which one: 'query' or 'passage'",
+      );
+    }
+    return { source, route: tower === 'query' ? 'query' : 'document' };
+  }
   const file = path.join(source, BI_ENCODER_CONFIG);
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch {
-    return source; // not a bi-encoder directory (or not a directory at all)
+    return { source }; // not a bi-encoder directory (or not a directory at all)
   }
   let config: BiEncoderConfig;
   try {
@@ -136,12 +153,12 @@ export async function towerSource(source: string, tower?: Tower): Promise<string
   } catch (error) {
     throw new InputFormatError(`invalid JSON: ${(error as Error).message}`, file);
   }
-  if (config.tied) return source;
+  if (config.tied) return { source };
   if (tower === undefined) {
     throw new ArgumentError(
       'tower',
       "the model has separate query and passage towers (untied); say which one: 'query' or 'passage'",
     );
   }
-  return path.join(source, tower === 'query' ? config.query : config.passage);
+  return { source: path.join(source, tower === 'query' ? config.query : config.passage) };
 }

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from '../backend/index.js';
 import type { BackendName } from '../backend/index.js';
-import { loadModel } from '../checkpoint/load.js';
+import { loadModel } from './load.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
 
 /** What the parent passes as `workerData`. */

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { currentBackend } from '../backend/index.js';
 import { defaultWasmThreads } from '../backend/threaded-wasm.js';
 import type { BackendName } from '../backend/index.js';
-import { loadTokenizerFor, SCRATCH_PREFIX } from '../checkpoint/load.js';
+import { loadTokenizerFor, SCRATCH_PREFIX } from './load.js';
 import { resolveModelSource } from '../checkpoint/hub.js';
 import { readSentenceTransformersLayout } from '../checkpoint/sentence-transformers.js';
 import { ArgumentError, BackendError, DenseRetrievalError, InputFormatError } from '../errors.js';
@@ -14,7 +14,7 @@ import type { TextTokenizer } from '../tokenize/tokenizer.js';
 import type { Matrix } from '../types.js';
 import { createProgress } from '../util/progress.js';
 import type { FromWorker, ToWorker, WorkerInit } from './parallel-encode-worker.js';
-import { parseBertConfig } from './bert.js';
+import { architectureFor, parseEncoderConfig } from './architectures/registry.js';
 import { removeStaleTemps } from '../util/atomic.js';
 import { assertFiniteRows, SentenceEncoder } from './sentence-encoder.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
@@ -81,7 +81,7 @@ async function prepare(source: string | SentenceEncoder, quiet: boolean): Promis
       modelDir,
       tokenizer: source.tokenizer,
       maxSeqLength: source.maxSeqLength,
-      maxPositions: source.bert.config.max_position_embeddings,
+      maxPositions: source.model.maxSequenceLength,
       dim: source.dim,
       cleanup: () => fs.rm(tmp, { recursive: true, force: true }),
     };
@@ -100,12 +100,12 @@ async function prepare(source: string | SentenceEncoder, quiet: boolean): Promis
   const { tokenizer, maxSeqLength } = await loadTokenizerFor(modelDir);
   const layout = await readSentenceTransformersLayout(modelDir);
   const configFile = path.join(layout?.transformerDir ?? modelDir, 'config.json');
-  const config = parseBertConfig(await readConfig(configFile), configFile);
+  const config = parseEncoderConfig(await readConfig(configFile), configFile);
   return {
     modelDir,
     tokenizer,
     maxSeqLength,
-    maxPositions: config.max_position_embeddings,
+    maxPositions: architectureFor(config.model_type).maxSequenceLength(config),
     dim: config.hidden_size,
     cleanup: async () => undefined,
   };

@@ -1,12 +1,16 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadModel } from '../checkpoint/load.js';
-import type { LoadModelOptions } from '../checkpoint/load.js';
-import { writeModelDir } from '../checkpoint/model-dir.js';
+import { pickHubOptions, resolveModelSource } from '../checkpoint/hub.js';
+import { verifyModelDir, writeModelDir } from '../checkpoint/model-dir.js';
 import type { SaveOptions } from '../checkpoint/model-dir.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
-import { writeSentenceTransformersFiles } from '../checkpoint/sentence-transformers.js';
+import { scratchConfigFile, SCRATCH_PREFIX } from '../checkpoint/scratch.js';
+import {
+  poolingConfig,
+  readSentenceTransformersLayout,
+  writeSentenceTransformersFiles,
+} from '../checkpoint/sentence-transformers.js';
 import type { StSimilarity } from '../checkpoint/sentence-transformers.js';
 import { ArgumentError, InputFormatError, NonFiniteError } from '../errors.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../tokenize/tokenizer.js';
@@ -14,12 +18,16 @@ import type { Matrix } from '../types.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
-import { BertModel, checkScratchSize, parseBertConfig } from './bert.js';
+import type { TransformerEncoder } from './architectures/encoder.js';
+import { checkScratchEncoderSize, parseEncoderConfig, randomEncoder } from './architectures/registry.js';
+import { DenseModule } from './modules/dense.js';
 import { l2Normalize, pool, POOLING_MODES } from './pooling.js';
 import { quantizeEmbeddings } from '../util/quantize.js';
 import type { Precision, QuantizedEmbeddings, QuantizeOptions } from '../util/quantize.js';
 import { checkTruncateDim, truncateEmbeddings } from '../util/truncate.js';
 import type { PoolingMode } from './pooling.js';
+import { LOAD_MODEL_KEYS, loadTransformer } from './transformer-loader.js';
+import type { LoadModelOptions } from './transformer-loader.js';
 import { ensureBackend } from '../backend/index.js';
 
 /**
@@ -39,6 +47,10 @@ export interface EncodeOptions {
   quiet?: boolean;
   /** Truncate texts to this many tokens instead of the encoder's `maxSeqLength`. */
   maxLength?: number;
+  /** Text prepended to every input (e5: `"query: "`); overrides `promptName` and the default prompt. */
+  prompt?: string;
+  /** Name of one of the model's {@link SentenceEncoder.prompts}; default its `defaultPromptName`. */
+  promptName?: string;
   /**
    * Matryoshka truncation (sentence-transformers' `truncate_dim`): keep the first `truncateDim`
    * dimensions of each embedding, re-normalised when the encoder normalises. Smaller vectors and
@@ -65,6 +77,8 @@ const ENCODE_OPTION_KEYS = optionKeys<EncodeOptions>({
   showProgressBar: true,
   quiet: true,
   maxLength: true,
+  prompt: true,
+  promptName: true,
   truncateDim: true,
   normalize: true,
   normalizeEmbeddings: true,
@@ -103,14 +117,37 @@ export function assertFiniteRows(values: Float32Array, rows: number[], dim: numb
   }
 }
 
+/** Options of {@link SentenceEncoder.embed}. */
+export interface EmbedOptions {
+  /** Apply dropout (default false). */
+  training?: boolean;
+  /** Seed of the dropout masks. */
+  dropoutSeed?: number;
+  /** Truncate texts to this many tokens instead of `maxSeqLength`. */
+  maxLength?: number;
+  /** Text prepended to every input; with `includePrompt: false` its tokens are left out of pooling. */
+  prompt?: string;
+}
+
 /** What a {@link SentenceEncoder} is built from. */
 export interface SentenceEncoderInit {
-  bert: BertModel;
+  /** The token encoder (any architecture of the registry). */
+  model?: TransformerEncoder;
+  /** @deprecated The old name of `model`. */
+  bert?: TransformerEncoder;
   tokenizer: TextTokenizer;
   pooling: PoolingMode;
   normalize: boolean;
   /** Texts are truncated to this many tokens (special tokens included). */
   maxSeqLength: number;
+  /** Named prompts (config_sentence_transformers.json `prompts`); default none. */
+  prompts?: Record<string, string>;
+  /** The prompt `encode` applies when given none (`default_prompt_name`); must name one of `prompts`. */
+  defaultPromptName?: string;
+  /** Whether prompt tokens count in pooling (the Pooling module's `include_prompt`); default true. */
+  includePrompt?: boolean;
+  /** Dense modules applied after pooling, in order (the encoder owns and disposes them). */
+  dense?: DenseModule[];
   /**
    * The similarity the model was trained for (sentence-transformers' `similarity_fn_name`); saved with the
    * model. Undefined when unknown.
@@ -119,11 +156,16 @@ export interface SentenceEncoderInit {
 }
 
 const INIT_KEYS = optionKeys<SentenceEncoderInit>({
+  model: true,
   bert: true,
   tokenizer: true,
   pooling: true,
   normalize: true,
   maxSeqLength: true,
+  prompts: true,
+  defaultPromptName: true,
+  includePrompt: true,
+  dense: true,
   similarity: true,
 });
 
@@ -146,28 +188,45 @@ export interface FromScratchOptions {
   seed?: number;
 }
 
-function checkInit(init: SentenceEncoderInit): void {
+function checkInit(init: SentenceEncoderInit): TransformerEncoder {
+  const model = init.model ?? init.bert;
+  if (model === undefined) throw new ArgumentError('model', 'is required');
   if (!(POOLING_MODES as readonly string[]).includes(init.pooling)) {
     throw new ArgumentError(
       'pooling',
       `must be one of ${POOLING_MODES.join(', ')}, got '${String(init.pooling)}'`,
     );
   }
-  const maxPos = init.bert.config.max_position_embeddings;
+  const maxPos = model.maxSequenceLength;
   if (!Number.isInteger(init.maxSeqLength) || init.maxSeqLength < 3 || init.maxSeqLength > maxPos) {
     throw new ArgumentError(
       'maxSeqLength',
       `must be an integer in [3, ${maxPos}] (max_position_embeddings), got ${init.maxSeqLength}`,
     );
   }
-  if (init.tokenizer.vocabSize > init.bert.config.vocab_size) {
+  if (init.tokenizer.vocabSize > model.config.vocab_size) {
     throw new ArgumentError(
       'tokenizer',
-      `has ${init.tokenizer.vocabSize} token ids but the model's vocab_size is ${init.bert.config.vocab_size}; ` +
+      `has ${init.tokenizer.vocabSize} token ids but the model's vocab_size is ${model.config.vocab_size}; ` +
         'tokenizer and model do not belong together',
     );
   }
+  if (init.prompts !== undefined) {
+    for (const [name, text] of Object.entries(init.prompts)) {
+      if (typeof text !== 'string') throw new ArgumentError('prompts', `prompt '${name}' is not a string`);
+    }
+  }
+  if (init.defaultPromptName !== undefined && !(init.defaultPromptName in (init.prompts ?? {}))) {
+    throw new ArgumentError(
+      'defaultPromptName',
+      `'${init.defaultPromptName}' is not one of the prompts (${Object.keys(init.prompts ?? {}).join(', ') || 'none'})`,
+    );
+  }
+  return model;
 }
+
+/** Prompt names {@link SentenceEncoder.encodeDocument} tries, in order (sentence-transformers v5). */
+const DOCUMENT_PROMPTS = ['document', 'passage', 'corpus'];
 
 /**
  * A bi-encoder text tower: tokenizer + BERT + pooling (+ L2 normalisation), the equivalent of a
@@ -184,18 +243,37 @@ function checkInit(init: SentenceEncoderInit): void {
  * ```
  */
 export class SentenceEncoder {
-  readonly bert: BertModel;
+  /** The token encoder (BERT, RoBERTa, XLM-RoBERTa, DistilBERT or MPNet). */
+  readonly model: TransformerEncoder;
   readonly tokenizer: TextTokenizer;
   readonly pooling: PoolingMode;
   readonly normalize: boolean;
   readonly maxSeqLength: number;
+  /** Named prompts, as in config_sentence_transformers.json (e5: `{ query: 'query: ', document: 'passage: ' }`). */
+  readonly prompts: Readonly<Record<string, string>>;
+  /** The prompt {@link SentenceEncoder.encode} applies when given none. */
+  readonly defaultPromptName: string | undefined;
+  /** Whether prompt tokens count in pooling (false: sentence-transformers' `include_prompt: false`). */
+  readonly includePrompt: boolean;
+  /** The Dense modules between pooling and normalisation. */
+  readonly dense: readonly DenseModule[];
   /** The similarity the model was trained for (`similarity_fn_name`), when known. */
   readonly similarity: StSimilarity | undefined;
 
   constructor(init: SentenceEncoderInit) {
     checkOptionKeys('SentenceEncoder', init, INIT_KEYS);
-    checkInit(init);
-    this.bert = init.bert;
+    this.model = checkInit(init);
+    this.prompts = { ...(init.prompts ?? {}) };
+    this.defaultPromptName = init.defaultPromptName;
+    this.includePrompt = init.includePrompt ?? true;
+    this.dense = [...(init.dense ?? [])];
+    let width = this.model.hiddenSize;
+    for (const [i, d] of this.dense.entries()) {
+      if (d.inFeatures !== width) {
+        throw new ArgumentError('dense', `module ${i} takes ${d.inFeatures} features but receives ${width}`);
+      }
+      width = d.outFeatures;
+    }
     this.tokenizer = init.tokenizer;
     this.pooling = init.pooling;
     this.normalize = init.normalize;
@@ -205,15 +283,96 @@ export class SentenceEncoder {
 
   /** Width of the sentence vectors. */
   get dim(): number {
-    return this.bert.config.hidden_size;
+    return this.dense.length === 0 ? this.model.hiddenSize : this.dense[this.dense.length - 1].outFeatures;
+  }
+
+  /** @deprecated The old name of {@link SentenceEncoder.model}, kept for existing callers. */
+  get bert(): TransformerEncoder {
+    return this.model;
   }
 
   /**
-   * Load a model directory or hub id; the same as {@link loadModel}. Pooling, normalisation and
-   * max_seq_length default to the checkpoint's sentence-transformers files.
+   * Load a local directory, a Hugging Face hub id (downloaded into the cache), or `scratch:<config.json>`
+   * (random init with the bundled tokenizer); the same as {@link loadModel}. The architecture comes from
+   * config.json's `model_type` (see docs/models.md); pooling, normalisation and max_seq_length from the
+   * checkpoint's sentence-transformers files. A plain checkpoint gets what sentence-transformers gives it
+   * (mean pooling, no normalisation), and that choice is logged.
+   *
+   * @throws {InputFormatError} naming the file, for an unsupported `model_type` or module, or bad weights.
+   * @example
+   * ```ts
+   * const encoder = await SentenceEncoder.load('sentence-transformers/all-mpnet-base-v2');
+   * encoder.model.config.model_type; // 'mpnet'
+   * ```
    */
   static async load(source: string, options: LoadModelOptions = {}): Promise<SentenceEncoder> {
-    return loadModel(source, options);
+    checkOptionKeys('loadModel', options, LOAD_MODEL_KEYS);
+    await ensureBackend();
+    const log =
+      options.log ??
+      ((m: string) => (options.quiet ? undefined : process.stderr.write(`dense-retrieval: ${m}\n`)));
+    if (typeof source === 'string' && source.startsWith(SCRATCH_PREFIX)) {
+      const { pooling, normalize, maxSeqLength, seed } = options;
+      return SentenceEncoder.fromScratch(scratchConfigFile(source), options.tokenizerDir, {
+        pooling,
+        normalize,
+        maxSeqLength,
+        seed,
+      });
+    }
+    const dir = await resolveModelSource(source, pickHubOptions(options));
+    await verifyModelDir(dir);
+    const layout = await readSentenceTransformersLayout(dir, options.route);
+    const transformerDir = layout?.transformerDir ?? dir;
+    const model = await loadTransformer(transformerDir);
+    const dense: DenseModule[] = [];
+    try {
+      for (const d of layout?.denseDirs ?? []) dense.push(await DenseModule.load(d));
+      const tokenizer = await TextTokenizer.fromDirectory(transformerDir);
+      let pooling: PoolingMode;
+      let normalize: boolean;
+      if (layout === undefined) {
+        pooling = options.pooling ?? 'mean';
+        normalize = options.normalize ?? false;
+        if (options.pooling === undefined || options.normalize === undefined) {
+          log(
+            `${source} has no sentence-transformers modules.json: using ${pooling} pooling` +
+              `${normalize ? ' with' : ' without'} normalization (as sentence-transformers does for a plain checkpoint)`,
+          );
+        }
+      } else {
+        pooling = options.pooling ?? layout.pooling;
+        normalize = options.normalize ?? layout.normalize;
+        if (pooling !== layout.pooling)
+          log(`${source} was trained with ${layout.pooling} pooling; using ${pooling} as requested`);
+        if (normalize !== layout.normalize) {
+          log(
+            `${source} ${layout.normalize ? 'normalizes' : 'does not normalize'} embeddings; overriding as requested`,
+          );
+        }
+      }
+      const maxPos = model.maxSequenceLength;
+      // A checkpoint's own limit is capped at what the position table holds; an explicit override is not, so
+      // that an impossible request is an error rather than silently shortened.
+      const fromCheckpoint = Math.min(maxPos, layout?.maxSeqLength ?? tokenizer.modelMaxLength ?? maxPos);
+      const maxSeqLength = options.maxSeqLength ?? fromCheckpoint;
+      return new SentenceEncoder({
+        model,
+        tokenizer,
+        pooling,
+        normalize,
+        maxSeqLength,
+        prompts: layout?.prompts,
+        defaultPromptName: layout?.defaultPromptName,
+        includePrompt: layout?.includePrompt,
+        dense,
+        similarity: layout?.similarity,
+      });
+    } catch (error) {
+      model.dispose();
+      for (const d of dense) d.dispose();
+      throw error;
+    }
   }
 
   /**
@@ -248,22 +407,22 @@ export class SentenceEncoder {
     } catch (error) {
       throw new InputFormatError(`invalid JSON (${(error as Error).message})`, configFile);
     }
-    const config = parseBertConfig(json, configFile);
-    checkScratchSize(config, configFile);
+    const config = parseEncoderConfig(json, configFile);
+    checkScratchEncoderSize(config, configFile);
     const tokenizer = await TextTokenizer.fromDirectory(tokenizerDir);
+    const model = randomEncoder(config, options.seed);
     const maxSeqLength =
-      options.maxSeqLength ?? Math.min(config.max_position_embeddings, tokenizer.modelMaxLength ?? Infinity);
-    const bert = BertModel.random(config, options.seed);
+      options.maxSeqLength ?? Math.min(model.maxSequenceLength, tokenizer.modelMaxLength ?? Infinity);
     try {
       return new SentenceEncoder({
-        bert,
+        model,
         tokenizer,
         pooling: options.pooling ?? 'mean',
         normalize: options.normalize ?? false,
         maxSeqLength,
       });
     } catch (error) {
-      bert.dispose();
+      model.dispose();
       throw error;
     }
   }
@@ -273,22 +432,38 @@ export class SentenceEncoder {
    * With `training`, dropout is on; the same `dropoutSeed` gives the same dropout masks (gradient caching
    * recomputes a forward pass and relies on it).
    */
-  embed(
-    texts: string[],
-    options: { training?: boolean; dropoutSeed?: number; maxLength?: number } = {},
-  ): tf.Tensor2D {
+  embed(texts: string[], options: EmbedOptions = {}): tf.Tensor2D {
     if (texts.length === 0) throw new ArgumentError('texts', 'is empty');
-    const batch = this.tokenizer.encodeBatch(texts, { maxLength: options.maxLength ?? this.maxSeqLength });
+    const prompt = options.prompt ?? '';
+    if (typeof prompt !== 'string') throw new ArgumentError('prompt', 'must be a string');
+    const maxLength = options.maxLength ?? this.maxSeqLength;
+    const batch = this.tokenizer.encodeBatch(prompt === '' ? texts : texts.map((t) => prompt + t), {
+      maxLength,
+    });
     const shape: [number, number] = [batch.batchSize, batch.seqLen];
+    let poolMask = batch.attentionMask;
+    if (prompt !== '' && !this.includePrompt) {
+      // sentence-transformers' prompt_length: the prompt tokenized alone, less its closing special token;
+      // those first positions (the opening special token included) are left out of pooling only.
+      const promptLength = Math.min(this.tokenizer.tokenLength(prompt, { maxLength }) - 1, batch.seqLen);
+      poolMask = batch.attentionMask.slice();
+      for (let r = 0; r < batch.batchSize; r++)
+        poolMask.fill(0, r * batch.seqLen, r * batch.seqLen + promptLength);
+    }
     return tf.tidy(() => {
       const inputIds = tf.tensor2d(batch.inputIds, shape, 'int32');
       const attentionMask = tf.tensor2d(batch.attentionMask, shape, 'int32');
       const tokenTypeIds = tf.tensor2d(batch.tokenTypeIds, shape, 'int32');
-      const hidden = this.bert.forward(
+      const hidden = this.model.forward(
         { inputIds, attentionMask, tokenTypeIds },
         { training: options.training, dropoutSeed: options.dropoutSeed },
       );
-      const pooled = pool(hidden, attentionMask, this.pooling);
+      let pooled = pool(
+        hidden,
+        poolMask === batch.attentionMask ? attentionMask : tf.tensor2d(poolMask, shape, 'int32'),
+        this.pooling,
+      );
+      for (const d of this.dense) pooled = d.apply(pooled);
       return this.normalize ? l2Normalize(pooled) : pooled;
     });
   }
@@ -338,23 +513,21 @@ export class SentenceEncoder {
       throw new ArgumentError('batchSize', `must be a positive integer, got ${batchSize}`);
     }
     const maxLength = options.maxLength ?? this.maxSeqLength;
-    if (
-      !Number.isInteger(maxLength) ||
-      maxLength < 3 ||
-      maxLength > this.bert.config.max_position_embeddings
-    ) {
+    const maxPos = this.model.maxSequenceLength;
+    if (!Number.isInteger(maxLength) || maxLength < 3 || maxLength > maxPos) {
       throw new ArgumentError(
         'maxLength',
-        `must be an integer in [3, ${this.bert.config.max_position_embeddings}] (max_position_embeddings), got ${maxLength}`,
+        `must be an integer in [3, ${maxPos}] (max_position_embeddings), got ${maxLength}`,
       );
     }
     if (options.truncateDim !== undefined) checkTruncateDim(options.truncateDim, this.dim);
     const bad = texts.findIndex((t) => typeof t !== 'string');
     if (bad >= 0) throw new ArgumentError('texts', `element ${bad} is not a string`);
+    const prompt = this.resolvePrompt(options);
     const dim = this.dim;
     const out = new Float32Array(texts.length * dim);
     // Longest first, as sentence-transformers does: the slowest batches come first, so the ETA is honest.
-    const lengths = texts.map((t) => this.tokenizer.tokenLength(t, { maxLength }));
+    const lengths = texts.map((t) => this.tokenizer.tokenLength(prompt + t, { maxLength }));
     const order = texts.map((_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
     const progress = createProgress({
       total: texts.length,
@@ -367,7 +540,7 @@ export class SentenceEncoder {
         const idx = order.slice(start, start + batchSize);
         const vectors = this.embed(
           idx.map((i) => texts[i]),
-          { maxLength },
+          { maxLength, prompt },
         );
         const values = (await vectors.data()) as Float32Array;
         vectors.dispose();
@@ -385,9 +558,55 @@ export class SentenceEncoder {
       : truncateEmbeddings(full, options.truncateDim, this.normalize || normalize === true);
   }
 
-  /** The parameters an optimizer updates (all BERT weights). */
+  /**
+   * {@link SentenceEncoder.encode} with the model's `query` prompt (when it has one), as
+   * sentence-transformers v5's `encode_query`.
+   *
+   * @example
+   * ```ts
+   * const q = await e5.encodeQuery(['how do vaccines work']); // embeds "query: how do vaccines work"
+   * ```
+   */
+  encodeQuery(texts: string[], options: EncodeOptions = {}): Promise<Matrix> {
+    const named = 'query' in this.prompts ? { promptName: 'query' } : {};
+    return this.encode(texts, { ...named, ...options });
+  }
+
+  /**
+   * {@link SentenceEncoder.encode} with the model's `document`, `passage` or `corpus` prompt (the first it
+   * has), as sentence-transformers v5's `encode_document`.
+   *
+   * @example
+   * ```ts
+   * const d = await e5.encodeDocument(['Vaccines train the immune system ...']); // "passage: Vaccines ..."
+   * ```
+   */
+  encodeDocument(texts: string[], options: EncodeOptions = {}): Promise<Matrix> {
+    const name = DOCUMENT_PROMPTS.find((n) => n in this.prompts);
+    return this.encode(texts, { ...(name === undefined ? {} : { promptName: name }), ...options });
+  }
+
+  /** The prompt text `encode` applies: `prompt`, else the named prompt, else the default one, else none. */
+  private resolvePrompt(options: EncodeOptions): string {
+    if (options.prompt !== undefined) {
+      if (typeof options.prompt !== 'string') throw new ArgumentError('prompt', 'must be a string');
+      return options.prompt;
+    }
+    const name = options.promptName ?? this.defaultPromptName;
+    if (name === undefined) return '';
+    const text = this.prompts[name];
+    if (text === undefined) {
+      throw new ArgumentError(
+        'promptName',
+        `'${name}' is not one of this model's prompts (${Object.keys(this.prompts).join(', ') || 'none'})`,
+      );
+    }
+    return text;
+  }
+
+  /** The parameters an optimizer updates (all trainable transformer weights). */
   trainableVariables(): tf.Variable[] {
-    return [...this.bert.variables().values()];
+    return [...this.model.variables().values(), ...this.dense.flatMap((d) => d.variables())];
   }
 
   /**
@@ -405,8 +624,9 @@ export class SentenceEncoder {
    * ```
    */
   async save(dir: string, options: SaveOptions = {}): Promise<void> {
-    const config: Record<string, unknown> = { architectures: ['BertModel'], ...this.bert.config };
-    const tensors = this.bert.hfTensors();
+    const config = this.model.hfConfig();
+    const tensors = this.model.hfTensors();
+    // Every module file (Dense folders included) is written inside writeModelDir, so the manifest covers it.
     await writeModelDir(
       dir,
       async (tmp) => {
@@ -419,16 +639,81 @@ export class SentenceEncoder {
           normalize: this.normalize,
           maxSeqLength: this.maxSeqLength,
           dimension: this.dim,
+          includePrompt: this.includePrompt,
+          prompts: this.prompts,
+          defaultPromptName: this.defaultPromptName,
+          dense: this.dense.length,
           similarity: this.similarity,
         });
+        for (const [i, d] of this.dense.entries()) {
+          const folder = path.join(tmp, `${2 + i}_Dense`);
+          await fs.mkdir(folder, { recursive: true });
+          await d.save(folder);
+        }
       },
       options,
     );
   }
 
+  /**
+   * Write this encoder as one route of a sentence-transformers `Router` model into `dir` (which the caller
+   * writes atomically): `<route>_0_Transformer/` (config.json, model.safetensors, tokenizer files,
+   * sentence_bert_config.json), `<route>_1_Pooling/config.json` and `<route>_2_Normalize/` when normalizing,
+   * as `Router.save` lays them out. Returns the module ids and their types for router_config.json.
+   *
+   * @example
+   * ```ts
+   * const modules = await encoder.saveRouteModules(tmp, 'query'); // { query_0_Transformer: '...', ... }
+   * ```
+   */
+  async saveRouteModules(dir: string, route: string): Promise<Record<string, string>> {
+    const transformer = path.join(dir, `${route}_0_Transformer`);
+    await fs.mkdir(transformer, { recursive: true });
+    await writeFileAtomic(
+      path.join(transformer, 'config.json'),
+      `${JSON.stringify(this.model.hfConfig(), null, 2)}\n`,
+    );
+    await writeSafetensors(path.join(transformer, 'model.safetensors'), this.model.hfTensors(), {
+      format: 'pt',
+    });
+    await this.tokenizer.save(transformer);
+    await writeFileAtomic(
+      path.join(transformer, 'sentence_bert_config.json'),
+      `${JSON.stringify({ max_seq_length: this.maxSeqLength, do_lower_case: false }, null, 2)}\n`,
+    );
+    const settings = {
+      pooling: this.pooling,
+      normalize: this.normalize,
+      maxSeqLength: this.maxSeqLength,
+      dimension: this.dim,
+      includePrompt: this.includePrompt,
+    };
+    await writeFileAtomic(
+      path.join(dir, `${route}_1_Pooling`, 'config.json'),
+      `${JSON.stringify(poolingConfig(settings), null, 2)}\n`,
+    );
+    const types: Record<string, string> = {
+      [`${route}_0_Transformer`]: 'sentence_transformers.models.Transformer.Transformer',
+      [`${route}_1_Pooling`]: 'sentence_transformers.models.Pooling.Pooling',
+    };
+    for (const [i, d] of this.dense.entries()) {
+      const id = `${route}_${2 + i}_Dense`;
+      await fs.mkdir(path.join(dir, id), { recursive: true });
+      await d.save(path.join(dir, id));
+      types[id] = 'sentence_transformers.models.Dense.Dense';
+    }
+    if (this.normalize) {
+      const id = `${route}_${2 + this.dense.length}_Normalize`;
+      await fs.mkdir(path.join(dir, id), { recursive: true });
+      types[id] = 'sentence_transformers.models.Normalize.Normalize';
+    }
+    return types;
+  }
+
   /** Free the model's tensors. */
   dispose(): void {
-    this.bert.dispose();
+    this.model.dispose();
+    for (const d of this.dense) d.dispose();
   }
 }
 

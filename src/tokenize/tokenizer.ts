@@ -229,6 +229,16 @@ export class TextTokenizer {
       configRaw = undefined; // optional: many tokenizers ship tokenizer.json only
     }
     if (configRaw !== undefined) config = parseJsonObject(configRaw, configFile);
+    // Older checkpoints name their special tokens (pad_token ...) only in special_tokens_map.json, which
+    // transformers reads too; tokenizer_config.json wins where both name one.
+    const mapFile = path.join(dir, 'special_tokens_map.json');
+    let mapRaw: string | undefined;
+    try {
+      mapRaw = await fs.readFile(mapFile, 'utf8');
+    } catch {
+      mapRaw = undefined; // optional
+    }
+    if (mapRaw !== undefined) config = { ...parseJsonObject(mapRaw, mapFile), ...config };
     return new TextTokenizer(json, config, raw, (message) => new InputFormatError(message, file));
   }
 

@@ -50,7 +50,8 @@ export interface MemoryModelConfig {
   num_attention_heads: number;
   intermediate_size: number;
   max_position_embeddings: number;
-  type_vocab_size: number;
+  /** Absent for architectures without token types (DistilBERT, MPNet, ModernBERT). */
+  type_vocab_size?: number;
 }
 
 /** One forward call of a training step: `sequences` texts padded to `seqLen` tokens. */
@@ -63,7 +64,7 @@ export interface ForwardShape {
 export function bertParameterCount(c: MemoryModelConfig): number {
   const h = c.hidden_size;
   const i = c.intermediate_size;
-  const embeddings = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size + 2) * h;
+  const embeddings = (c.vocab_size + c.max_position_embeddings + (c.type_vocab_size ?? 0) + 2) * h;
   const layer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h;
   return embeddings + c.num_hidden_layers * layer;
 }

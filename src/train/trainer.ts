@@ -64,6 +64,13 @@ export interface TrainerOptions {
   maxGradNorm?: number;
   /** Seeds batch order and dropout: same seed, same data, same backend => identical runs. Default 42. */
   seed?: number;
+  /**
+   * Text prepended to every training query, as sentence-transformers' `prompts` training argument. Default:
+   * the query tower's `query` prompt (config_sentence_transformers.json), else none; `''` turns it off.
+   */
+  queryPrompt?: string;
+  /** Text prepended to every training passage; default the passage tower's `document` / `passage` prompt. */
+  documentPrompt?: string;
   /** Where checkpoints (`checkpoints/step-N`) and the log (`train_log.jsonl`) go. */
   outputDir?: string;
   /** Write a checkpoint every N updates (needs `outputDir`). */
@@ -110,6 +117,8 @@ const TRAINER_KEYS = optionKeys<TrainerOptions>({
   optimizer: true,
   maxGradNorm: true,
   seed: true,
+  queryPrompt: true,
+  documentPrompt: true,
   outputDir: true,
   checkpointEvery: true,
   keepCheckpoints: true,
@@ -228,14 +237,27 @@ export class Trainer {
   private buildBatch(examples: TrainingExample[], indices: number[]): TrainingBatch {
     const picked = indices.map((i) => examples[i]);
     const hasNegatives = picked[0].negatives !== undefined && picked[0].negatives.length > 0;
+    const { query: qp, document: dp } = this.prompts();
     return {
-      queries: picked.map((e) => e.query),
-      positives: picked.map((e) => e.positive),
-      negatives: hasNegatives ? picked.map((e) => e.negatives!) : undefined,
+      queries: picked.map((e) => qp + e.query),
+      positives: picked.map((e) => dp + e.positive),
+      negatives: hasNegatives ? picked.map((e) => e.negatives!.map((n) => dp + n)) : undefined,
       passageIds: [
         ...picked.map((e) => e.positiveId ?? e.positive),
         ...(hasNegatives ? picked.flatMap((e) => e.negativeIds ?? e.negatives!) : []),
       ],
+    };
+  }
+
+  /** The prompts training prepends: the options', else the towers' own `query` / `document` prompts. */
+  prompts(): { query: string; document: string } {
+    const towerPrompts = (tower: unknown): Record<string, string> =>
+      ((tower as { prompts?: Record<string, string> } | null)?.prompts ?? {}) as Record<string, string>;
+    const q = towerPrompts(this.options.model.queryEncoder);
+    const d = towerPrompts(this.options.model.passageEncoder);
+    return {
+      query: this.options.queryPrompt ?? q.query ?? '',
+      document: this.options.documentPrompt ?? d.document ?? d.passage ?? d.corpus ?? '',
     };
   }
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/index.js';
 import { wasmThreadCount } from '../../src/backend/threaded-wasm.js';
-import { BertModel, parseBertConfig } from '../../src/models/bert.js';
+import { BertModel, parseBertConfig } from '../../src/models/architectures/bert.js';
 
 // PROBE_TMPDIR (set after every module is loaded: tsx itself caches in the temp dir) points the temp dir,
 // where the threaded build's worker script goes, somewhere unwritable.

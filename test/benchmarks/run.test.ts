@@ -10,7 +10,7 @@ import { ensureBuilt } from '../helpers/build.js';
 // A tiny shape and tiny sizes: this checks what the suite reports, not how fast anything is.
 const TINY = [
   '--cases',
-  'train,encode,index,quantized',
+  'train,encode,index,quantized,architectures',
   '--quick',
   '--json',
   '--no-reference',
@@ -79,18 +79,29 @@ test('--quick --json prints one JSON object per benchmark with shape and through
       ['index-binary', 1],
       ['index-binary', 4],
       ['index-binary', 10],
+      ['encode-architectures', 'bert'],
+      ['encode-architectures', 'roberta'],
+      ['encode-architectures', 'distilbert'],
+      ['encode-architectures', 'mpnet'],
+      ['encode-architectures', 'modernbert'],
     ],
   );
   for (const r of rows) assert.equal(typeof r.backend, 'string');
   const [train, thread, workers, exact, ...rest] = rows;
   const hnsw = rest.filter((r) => r.name === 'index-hnsw');
-  for (const r of rest.filter((x) => x.name !== 'index-hnsw')) {
+  for (const r of rest.filter((x) => x.name === 'index-int8' || x.name === 'index-binary')) {
     assert.ok((r.qps as number) > 0 && (r.recallAt10 as number) > 0 && (r.recallAt10 as number) <= 1);
     // One add of the whole corpus allocates exactly: int8 16 bytes per 16-d vector (its raw size); binary
     // rows are padded to whole 32-bit words, 4 bytes for the 2 raw bytes of 16 bits (none at 384 dims).
     assert.equal(r.bytesPerVector, r.name === 'index-int8' ? 16 : 4);
     assert.equal(r.memoryRatio, r.name === 'index-int8' ? 1 : 2);
   }
+  const families = rest.filter((r) => r.name === 'encode-architectures');
+  for (const f of families) {
+    assert.deepEqual([f.layers, f.hidden, f.seqLen, f.texts], [1, 32, 16, 6]);
+    assert.ok((f.tokensPerSec as number) > 0 && (f.timePerTokenVsBert as number) > 0);
+  }
+  assert.equal(families[0].timePerTokenVsBert, 1);
   for (const r of [train, thread, workers]) {
     for (const f of SHAPE_FIELDS) assert.equal(typeof r[f], 'number', `${String(r.name)}.${f}`);
     assert.equal(r.backend, 'wasm');
@@ -134,7 +145,7 @@ test('bad options are one clear line and exit code 2', async () => {
   assert.equal(bad.code, 2);
   assert.match(
     bad.stderr,
-    /^bench: --cases: unknown case 'fly'; expected a list of train, encode, index, quantized, pgvector, startup\n/,
+    /^bench: --cases: unknown case 'fly'; expected a list of train, encode, index, quantized, pgvector, startup, architectures\n/,
   );
   const zero = await runBench(['--steps', '0']);
   assert.equal(zero.code, 2);

@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from '../../src/backend/index.js';
-import { loadModel } from '../../src/checkpoint/load.js';
+import { loadModel } from '../../src/models/load.js';
 import { MODEL_MANIFEST, verifyModelDir } from '../../src/checkpoint/model-dir.js';
 import { ArgumentError, InputFormatError } from '../../src/errors.js';
 import { BiEncoder } from '../../src/models/bi-encoder.js';
@@ -12,6 +12,7 @@ import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { Rng } from '../../src/util/random.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { tinyConfig } from '../train/tiny-bert.js';
+import { plainTower } from '../models/plain-tower.js';
 
 before(async () => {
   await initBackend();
@@ -135,7 +136,10 @@ test('a bi-encoder save keeps other files; the manifest covers bi_encoder.json',
   const out = path.join(dir, 'run');
   mkdirSync(out);
   writeFileSync(path.join(out, 'train_log.jsonl'), 'log\n');
-  const model = BiEncoder.untied(await tiny(dir, 1), await tiny(dir, 2), { similarity: 'cosine' });
+  // Towers that are not SentenceEncoders: saved as query/, passage/ and bi_encoder.json (not a Router).
+  const model = BiEncoder.untied(plainTower(await tiny(dir, 1)), plainTower(await tiny(dir, 2)), {
+    similarity: 'cosine',
+  });
   await model.save(out);
   assert.equal(readFileSync(path.join(out, 'train_log.jsonl'), 'utf8'), 'log\n');
   const loaded = await BiEncoder.load(out, { loadEncoder: (d) => SentenceEncoder.load(d, { quiet: true }) });
@@ -153,6 +157,42 @@ test('a bi-encoder save keeps other files; the manifest covers bi_encoder.json',
   await assert.rejects(model.save(clash), /bi_encoder\.json is a directory where the model writes a file/);
   assert.deepEqual(readdirSync(clash), ['bi_encoder.json']);
   model.dispose();
+});
+
+test('an untied Router save keeps other files, replaces a tied model, and its manifest covers the routes', async () => {
+  const dir = tmpDir();
+  const out = path.join(dir, 'run');
+  mkdirSync(out);
+  writeFileSync(path.join(out, 'train_log.jsonl'), 'log\n');
+  const q = await tiny(dir, 1);
+  const p = await tiny(dir, 2);
+  await BiEncoder.tied(q).save(out);
+  assert.ok(existsSync(path.join(out, 'model.safetensors')));
+  await BiEncoder.untied(q, p, { similarity: 'cosine' }).save(out);
+  assert.equal(readFileSync(path.join(out, 'train_log.jsonl'), 'utf8'), 'log\n');
+  assert.ok(!existsSync(path.join(out, 'model.safetensors')), 'the tied model is gone');
+  assert.ok(!existsSync(path.join(out, 'bi_encoder.json')));
+  const manifest = JSON.parse(readFileSync(path.join(out, MODEL_MANIFEST), 'utf8'));
+  const listed = manifest.files.map((f: { path: string }) => f.path);
+  for (const f of ['router_config.json', 'modules.json', 'query_0_Transformer/model.safetensors']) {
+    assert.ok(listed.includes(f), `${f} is in the manifest`);
+  }
+  assert.ok(!listed.includes('train_log.jsonl'));
+  const loaded = await BiEncoder.load(out);
+  assert.equal(loaded.tied, false);
+  loaded.dispose();
+  // Any route's file changed after the save is refused by the manifest, whichever route is loaded first.
+  const changed = path.join(out, 'document_0_Transformer', 'sentence_bert_config.json');
+  writeFileSync(
+    changed,
+    readFileSync(changed, 'utf8').replace(/"max_seq_length": \d+/, '"max_seq_length": 16'),
+  );
+  await assert.rejects(
+    BiEncoder.load(out),
+    (e: unknown) => e instanceof InputFormatError && e.file === changed && /sha256/.test(e.message),
+  );
+  q.dispose();
+  p.dispose();
 });
 
 test('a save killed at a random moment never leaves a directory that verifies but mixes versions', async () => {
@@ -192,8 +232,9 @@ test('re-saving tied over untied (and back) removes the previous model files onl
   const out = path.join(dir, 'run');
   mkdirSync(out);
   writeFileSync(path.join(out, 'notes.txt'), 'mine');
-  const q = await tiny(dir, 1);
-  const p = await tiny(dir, 2);
+  // Towers that are not SentenceEncoders keep the query/ + passage/ layout (the Router case is above).
+  const q = plainTower(await tiny(dir, 1));
+  const p = plainTower(await tiny(dir, 2));
   await BiEncoder.untied(q, p).save(out);
   assert.ok(existsSync(path.join(out, 'query', 'model.safetensors')));
   await BiEncoder.tied(q).save(out);
@@ -209,6 +250,6 @@ test('re-saving tied over untied (and back) removes the previous model files onl
   assert.equal(back.tied, false);
   assert.equal(readFileSync(path.join(out, 'notes.txt'), 'utf8'), 'mine');
   back.dispose();
-  q.dispose();
-  p.dispose();
+  q.dispose!();
+  p.dispose!();
 });

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { resolveModelSource } from '../../src/checkpoint/hub.js';
-import { loadTokenizerFor } from '../../src/checkpoint/load.js';
+import { loadTokenizerFor } from '../../src/models/load.js';
 import { SCRATCH_CONFIGS, scratchConfigFile } from '../../src/checkpoint/scratch.js';
 import { ArgumentError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';

@@ -49,16 +49,15 @@ test('legacy pooling booleans and the newer pooling_mode key', () => {
 
 test('unsupported or ambiguous pooling is an error, never a silent substitute', () => {
   assert.throws(
-    () => parsePoolingConfig({ pooling_mode: 'weightedmean' }, 'p.json'),
+    () => parsePoolingConfig({ pooling_mode: 'sum' }, 'p.json'),
     (e: unknown) => {
       assert.ok(e instanceof InputFormatError);
-      assert.equal(e.message, 'p.json: unsupported pooling_mode "weightedmean" (supported: cls, mean, max)');
+      assert.equal(
+        e.message,
+        'p.json: unsupported pooling_mode "sum" (supported: cls, mean, max, mean_sqrt_len_tokens, weightedmean, lasttoken)',
+      );
       return true;
     },
-  );
-  assert.throws(
-    () => parsePoolingConfig({ pooling_mode_mean_sqrt_len_tokens: true }, 'p.json'),
-    /p\.json: unsupported pooling pooling_mode_mean_sqrt_len_tokens \(supported: cls, mean, max\)/,
   );
   assert.throws(
     () => parsePoolingConfig({ pooling_mode_cls_token: true, pooling_mode_mean_tokens: true }, 'p.json'),
@@ -70,6 +69,22 @@ test('unsupported or ambiguous pooling is an error, never a silent substitute', 
   );
 });
 
+test('every sentence-transformers pooling mode parses, new and legacy keys', () => {
+  const legacy = {
+    pooling_mode_cls_token: 'cls',
+    pooling_mode_mean_tokens: 'mean',
+    pooling_mode_max_tokens: 'max',
+    pooling_mode_mean_sqrt_len_tokens: 'mean_sqrt_len_tokens',
+    pooling_mode_weightedmean_tokens: 'weightedmean',
+    pooling_mode_lasttoken: 'lasttoken',
+  };
+  for (const [key, mode] of Object.entries(legacy)) {
+    assert.equal(parsePoolingConfig({ [key]: true }), mode);
+    assert.equal(parsePoolingConfig({ pooling_mode: mode }), mode);
+  }
+  assert.equal(parsePoolingConfig({ pooling_mode: 'mean_tokens' }), 'mean');
+});
+
 test('reads pooling, normalize and max_seq_length from the layout', async () => {
   const dir = layoutDir([...MODULES, NORMALIZE], { pooling_mode_mean_tokens: true }, { max_seq_length: 256 });
   assert.deepEqual(await readSentenceTransformersLayout(dir), {
@@ -77,6 +92,10 @@ test('reads pooling, normalize and max_seq_length from the layout', async () => 
     pooling: 'mean',
     normalize: true,
     maxSeqLength: 256,
+    includePrompt: true,
+    prompts: {},
+    defaultPromptName: undefined,
+    denseDirs: [],
     similarity: undefined,
   });
   const plain = layoutDir(MODULES, { pooling_mode: 'cls' });
@@ -85,6 +104,10 @@ test('reads pooling, normalize and max_seq_length from the layout', async () => 
     pooling: 'cls',
     normalize: false,
     maxSeqLength: undefined,
+    includePrompt: true,
+    prompts: {},
+    defaultPromptName: undefined,
+    denseDirs: [],
     similarity: undefined,
   });
   assert.equal(
@@ -107,14 +130,14 @@ test('older layouts with the Transformer in a subdirectory', async () => {
 });
 
 test('layout errors name the file', async () => {
-  const dense = layoutDir(
-    [...MODULES, { idx: 2, name: '2', path: '2_Dense', type: 'sentence_transformers.models.Dense' }],
+  const unknown = layoutDir(
+    [...MODULES, { idx: 2, name: '2', path: '2_LayerNorm', type: 'sentence_transformers.models.LayerNorm' }],
     { pooling_mode: 'mean' },
   );
   await assert.rejects(
-    readSentenceTransformersLayout(dense),
+    readSentenceTransformersLayout(unknown),
     new RegExp(
-      `${dense}/modules\\.json: unsupported module type sentence_transformers\\.models\\.Dense \\(supported: Transformer, Pooling, Normalize\\)`,
+      `${unknown}/modules\\.json: unsupported module type sentence_transformers\\.models\\.LayerNorm \\(supported: Transformer, Pooling, Dense, Normalize, Router\\)`,
     ),
   );
   const noPoolingFile = layoutDir(MODULES, undefined);
@@ -165,6 +188,10 @@ test('written files are what sentence-transformers expects, and read back the sa
     pooling: 'max',
     normalize: true,
     maxSeqLength: 200,
+    includePrompt: true,
+    prompts: {},
+    defaultPromptName: undefined,
+    denseDirs: [],
     similarity: 'cosine',
   });
 });

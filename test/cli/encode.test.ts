@@ -98,7 +98,10 @@ test('encode: empty input file, missing config.json and a bad --pooling are clea
     'sum',
   ]);
   assert.equal(r3.code, 2);
-  assert.match(r3.stderr, /--pooling must be one of cls\|mean\|max, got 'sum'/);
+  assert.match(
+    r3.stderr,
+    /--pooling must be one of cls\|mean\|max\|mean_sqrt_len_tokens\|weightedmean\|lasttoken, got 'sum'/,
+  );
   assert.deepEqual(readdirSync(dir).sort(), ['empty.jsonl', 't.txt'], 'no output written on failure');
 });
 

@@ -145,15 +145,22 @@ test('untied towers, cosine, BM25 hard negatives and gradient caching together',
     1,
     r.stderr,
   );
-  for (const tower of ['query', 'passage']) {
+  // Untied towers are saved as a Router model: each route's Transformer folder holds its sentence_bert_config.
+  for (const tower of ['query_0_Transformer', 'document_0_Transformer']) {
     const config = JSON.parse(readFileSync(path.join(out, tower, 'sentence_bert_config.json'), 'utf8'));
     assert.equal(config.max_seq_length, 32);
   }
   assert.match(r.stderr, /mined 1 BM25 hard negative\(s\) per query; kept \d+ of 12 examples/);
   assert.match(r.stderr, /gradient cache, mini-batch 2\), untied towers, cosine/);
-  assert.ok(existsSync(path.join(out, 'query', 'model.safetensors')));
-  assert.ok(existsSync(path.join(out, 'passage', 'model.safetensors')));
-  assert.equal(JSON.parse(readFileSync(path.join(out, 'bi_encoder.json'), 'utf8')).tied, false);
+  // Untied towers are one sentence-transformers Router model (query and document routes).
+  assert.ok(existsSync(path.join(out, 'query_0_Transformer', 'model.safetensors')));
+  assert.ok(existsSync(path.join(out, 'document_0_Transformer', 'model.safetensors')));
+  const router = JSON.parse(readFileSync(path.join(out, 'router_config.json'), 'utf8'));
+  assert.deepEqual(Object.keys(router.structure), ['query', 'document']);
+  assert.equal(
+    JSON.parse(readFileSync(path.join(out, 'config_sentence_transformers.json'), 'utf8')).similarity_fn_name,
+    'cosine',
+  );
 });
 
 /** Run the CLI in this process (no child start-up cost) and capture what it writes to stderr. */

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { loadBeir } from '../../src/data/beir.js';
 import { RetrievalEvaluator } from '../../src/eval/retrieval-evaluator.js';
-import { loadModel } from '../../src/checkpoint/load.js';
+import { loadModel } from '../../src/models/load.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { grab, runExample } from './run-example.js';

@@ -2,7 +2,7 @@ import { cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { readSafetensors } from '../../src/checkpoint/safetensors.js';
-import { BertModel, parseBertConfig } from '../../src/models/bert.js';
+import { BertModel, parseBertConfig } from '../../src/models/architectures/bert.js';
 import { BUNDLED_TOKENIZERS } from '../../src/tokenize/tokenizer.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';

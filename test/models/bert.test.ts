@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { ArgumentError, InputFormatError } from '../../src/errors.js';
-import { BertModel, parseBertConfig } from '../../src/models/bert.js';
+import { BertModel, parseBertConfig } from '../../src/models/architectures/bert.js';
 import { pool } from '../../src/models/pooling.js';
 import type { PoolingMode } from '../../src/models/pooling.js';
 import { loadTiny, maxAbsDiff, tinyReference } from './bert-fixture.js';

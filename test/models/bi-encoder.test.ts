@@ -10,6 +10,7 @@ import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { ToyEncoder } from '../losses/toy-encoder.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { tinyConfig } from '../train/tiny-bert.js';
+import { plainTower } from './plain-tower.js';
 
 const TEXTS = [
   'what causes rain',
@@ -67,7 +68,7 @@ test('a tied bi-encoder saves as one sentence-transformers directory that loads 
   model.dispose();
 });
 
-test('an untied bi-encoder saves query/ and passage/ towers plus bi_encoder.json', async () => {
+test('an untied bi-encoder saves as a sentence-transformers Router model and loads back', async () => {
   const dir = tmpDir();
   const config = tinyConfig(dir);
   const q = await SentenceEncoder.fromScratch(config, undefined, { seed: 1 });
@@ -77,8 +78,10 @@ test('an untied bi-encoder saves query/ and passage/ towers plus bi_encoder.json
   assert.equal(model.trainableVariables().length, q.trainableVariables().length * 2);
   const out = path.join(dir, 'model');
   await model.save(out);
-  assert.ok(existsSync(path.join(out, 'query', 'model.safetensors')));
-  assert.ok(existsSync(path.join(out, 'passage', 'model.safetensors')));
+  assert.ok(existsSync(path.join(out, 'query_0_Transformer', 'model.safetensors')));
+  assert.ok(existsSync(path.join(out, 'document_0_Transformer', 'model.safetensors')));
+  assert.ok(existsSync(path.join(out, 'router_config.json')));
+  assert.ok(!existsSync(path.join(out, 'bi_encoder.json')), 'standard sentence-transformers files only');
   const again = await BiEncoder.load(out); // default loader: loadModel
   assert.equal(again.tied, false);
   assert.equal(again.similarity, 'dot');
@@ -147,9 +150,10 @@ test('bad models and bad files are named errors', async () => {
 test('bi_encoder.json tower folders and shard names outside the model directory are refused', async () => {
   const dir = tmpDir();
   const out = path.join(dir, 'm');
+  // Towers that are not SentenceEncoders: the query/, passage/, bi_encoder.json layout.
   await BiEncoder.untied(
-    await SentenceEncoder.fromScratch(tinyConfig(dir), undefined, { seed: 1 }),
-    await SentenceEncoder.fromScratch(tinyConfig(dir), undefined, { seed: 2 }),
+    plainTower(await SentenceEncoder.fromScratch(tinyConfig(dir), undefined, { seed: 1 })),
+    plainTower(await SentenceEncoder.fromScratch(tinyConfig(dir), undefined, { seed: 2 })),
   ).save(out);
   const cfgFile = path.join(out, 'bi_encoder.json');
   const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));

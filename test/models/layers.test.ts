@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/index.js';
-import { BertModel, bertInternals, parseBertConfig } from '../../src/models/bert.js';
+import { BertModel, bertInternals, parseBertConfig } from '../../src/models/architectures/bert.js';
 import {
   dropout,
   dropoutMask,

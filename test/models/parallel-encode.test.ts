@@ -4,7 +4,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
-import { loadModel } from '../../src/checkpoint/load.js';
+import { loadModel } from '../../src/models/load.js';
 import { ArgumentError, DenseRetrievalError, InputFormatError } from '../../src/errors.js';
 import { encodeParallel } from '../../src/models/parallel-encode.js';
 import type { SentenceEncoder } from '../../src/models/sentence-encoder.js';

@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { ArgumentError } from '../../src/errors.js';
-import { l2Normalize, pool } from '../../src/models/pooling.js';
+import { l2Normalize, pool, POOLING_MODES } from '../../src/models/pooling.js';
 import type { PoolingMode } from '../../src/models/pooling.js';
 
 before(async () => {
@@ -29,7 +29,7 @@ const MASK = [
   [1, 1, 0],
 ];
 
-test('cls, mean and max over the attention mask (hand-computed)', () => {
+test('every pooling mode over the attention mask (hand-computed)', () => {
   const h = tf.tensor3d(HIDDEN);
   const m = tf.tensor2d(MASK, undefined, 'int32');
   const expected: Record<PoolingMode, number[][]> = {
@@ -45,9 +45,24 @@ test('cls, mean and max over the attention mask (hand-computed)', () => {
       [3, 5],
       [4, 2],
     ],
+    // sum(h m) / sqrt(count): row sums [2, 4] over 3 tokens and [4, -4] over 2.
+    mean_sqrt_len_tokens: [
+      [2 / Math.sqrt(3), 4 / Math.sqrt(3)],
+      [4 / Math.SQRT2, -4 / Math.SQRT2],
+    ],
+    // Weights 1, 2, 3 by position: (1 [1,-1] + 2 [3,5] + 3 [-2,0]) / 6 and (1 [0,2] + 2 [4,-6]) / 3.
+    weightedmean: [
+      [1 / 6, 9 / 6],
+      [8 / 3, -10 / 3],
+    ],
+    // The last unmasked token: position 2, and position 1 of the padded row.
+    lasttoken: [
+      [-2, 0],
+      [4, -6],
+    ],
   };
   const before = tf.memory().numTensors;
-  for (const mode of ['cls', 'mean', 'max'] as PoolingMode[]) {
+  for (const mode of POOLING_MODES) {
     const p = pool(h, m, mode);
     const got = p.arraySync();
     p.dispose();
@@ -87,7 +102,7 @@ test('bad pooling arguments name the argument', () => {
     () => pool(h, m, 'sum' as PoolingMode),
     (e: unknown) => {
       assert.ok(e instanceof ArgumentError);
-      assert.equal(e.message, "pooling: unknown mode 'sum'; expected one of cls, mean, max");
+      assert.equal(e.message, `pooling: unknown mode 'sum'; expected one of ${POOLING_MODES.join(', ')}`);
       return true;
     },
   );

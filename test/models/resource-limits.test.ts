@@ -3,7 +3,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from '../../src/backend/index.js';
-import { loadModel } from '../../src/checkpoint/load.js';
+import { loadModel } from '../../src/models/load.js';
 import { MODEL_MANIFEST } from '../../src/checkpoint/model-dir.js';
 import { InputFormatError } from '../../src/errors.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
-import { loadModel } from '../../src/checkpoint/load.js';
+import { loadModel } from '../../src/models/load.js';
 import { ArgumentError } from '../../src/errors.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { e2eModelDir, e2eReference, matrixRows, maxAbsDiff } from './bert-fixture.js';
@@ -98,6 +98,6 @@ test('constructor checks its settings', () => {
         normalize: false,
         maxSeqLength: 16,
       }),
-    /pooling: must be one of cls, mean, max, got 'first'/,
+    /pooling: must be one of cls, mean, max, mean_sqrt_len_tokens, weightedmean, lasttoken, got 'first'/,
   );
 });

@@ -33,9 +33,8 @@ test("a saved bi-encoder records its similarity as sentence-transformers' simila
   const untied = BiEncoder.untied(await scratch(1), await scratch(2), { similarity: 'cosine' });
   await untied.save(path.join(dir, 'untied'));
   untied.dispose();
-  for (const tower of ['query', 'passage']) {
-    assert.equal(stConfig(path.join(dir, 'untied', tower)).similarity_fn_name, 'cosine');
-  }
+  // Untied SentenceEncoder towers are one sentence-transformers Router model: one similarity_fn_name.
+  assert.equal(stConfig(path.join(dir, 'untied')).similarity_fn_name, 'cosine');
   for (const name of ['tied', 'untied']) {
     const model = await loadRetrievalModel(path.join(dir, name), { quiet: true });
     assert.equal(model.similarity, 'cosine');
@@ -83,14 +82,31 @@ test('a plain sentence-transformers directory takes its similarity_fn_name; with
 test('bi_encoder.json and similarity_fn_name must agree; an untied model needs a tower to encode one', async () => {
   const dir = tmpDir();
   const model = BiEncoder.untied(await scratch(1), await scratch(2), { similarity: 'dot' });
-  await model.save(dir);
   assert.throws(() => towerEncoder(model), /tower: the model has separate query and passage towers/);
   assert.equal(towerEncoder(model, 'passage'), model.passageEncoder);
+  // The query/ + passage/ + bi_encoder.json layout (what untied towers of other encoders are saved as, and
+  // what earlier versions wrote for SentenceEncoder towers), assembled by hand without manifests.
+  await model.queryEncoder.save(path.join(dir, 'query'));
+  await model.passageEncoder.save(path.join(dir, 'passage'));
   model.dispose();
-  // Edited by hand, with the manifests (which would report the edit as a damaged save) removed.
-  for (const d of [dir, path.join(dir, 'query'), path.join(dir, 'passage')]) {
+  writeFileSync(
+    path.join(dir, 'bi_encoder.json'),
+    JSON.stringify({
+      format: 'dense-retrieval.bi-encoder',
+      version: 1,
+      tied: false,
+      similarity: 'dot',
+      query: 'query',
+      passage: 'passage',
+    }),
+  );
+  for (const d of [path.join(dir, 'query'), path.join(dir, 'passage')]) {
     rmSync(path.join(d, 'dense_retrieval_manifest.json'));
   }
+  const loaded = await loadRetrievalModel(dir, { quiet: true });
+  assert.equal(loaded.tied, false);
+  assert.equal(loaded.similarity, 'dot');
+  loaded.dispose();
   const file = path.join(dir, 'passage', 'config_sentence_transformers.json');
   writeFileSync(
     file,

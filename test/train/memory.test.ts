@@ -5,7 +5,7 @@ import { initBackend } from '../../src/backend/index.js';
 import { ArgumentError } from '../../src/errors.js';
 import { CachedInBatchNegativesLoss } from '../../src/losses/cached-in-batch-negatives.js';
 import { InBatchNegativesLoss } from '../../src/losses/in-batch-negatives.js';
-import { parseBertConfig } from '../../src/models/bert.js';
+import { parseBertConfig } from '../../src/models/architectures/bert.js';
 import {
   MEMORY_MARGIN,
   WASM_HEAP_LIMIT_BYTES,

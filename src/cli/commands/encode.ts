@@ -2,7 +2,7 @@ import { readLines } from '../../data/lines.js';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveModelSource } from '../../checkpoint/hub.js';
-import { SCRATCH_PREFIX } from '../../checkpoint/load.js';
+import { SCRATCH_PREFIX } from '../../models/load.js';
 import { readJsonl } from '../../data/jsonl.js';
 import { writeNpy } from '../../data/npy.js';
 import { truncateEmbeddings } from '../../util/truncate.js';
@@ -118,6 +118,21 @@ function parseWorkers(values: OptionValues): number {
   return n;
 }
 
+/**
+ * The tower `--tower` names, or `--route` (sentence-transformers Router route names: `document` is the
+ * passage tower); both given must agree.
+ */
+function towerOption(values: OptionValues): Tower | undefined {
+  const tower = optionalChoice(values, 'tower', ['query', 'passage'] as const) as Tower | undefined;
+  const route = optionalChoice(values, 'route', ['query', 'document'] as const);
+  const fromRoute: Tower | undefined =
+    route === undefined ? undefined : route === 'query' ? 'query' : 'passage';
+  if (tower !== undefined && fromRoute !== undefined && tower !== fromRoute) {
+    throw new UsageError(`--tower ${tower} and --route ${String(route)} name different towers; give one`);
+  }
+  return tower ?? fromRoute;
+}
+
 /** `dense-retrieval encode`: embed the texts of a file with a model and write a float32 .npy. */
 export const encodeCommand: Command = {
   name: 'encode',
@@ -140,11 +155,16 @@ Options:
                        .jsonl: one {"_id", "text", optional "title"} object per line, encoded as
                        "title text" as BEIR does; the ids go to OUT.ids.txt (required)
   --output OUT.npy     where to write the embeddings (required)
-  --pooling MODE       cls|mean|max (default: the model's 1_Pooling config, else mean)
+  --pooling MODE       cls|mean|max|mean_sqrt_len_tokens|weightedmean|lasttoken
+                       (default: the model's 1_Pooling config, else mean)
   --normalize          L2-normalize the vectors (default: the model's 2_Normalize module)
   --no-normalize       do not normalize, even if the model does
   --max-length N       truncate texts to N tokens (default: the model's max_seq_length)
   --batch-size N       texts per forward pass (default 32)
+  --route query|document  alias of --tower for a sentence-transformers Router model's route names
+                       (query = --tower query, document = --tower passage)
+  --prompt-name NAME   prepend the model's named prompt (config_sentence_transformers.json), e.g.
+                       query or document; default: the model's default_prompt_name, if any
   --seed N             seed of a scratch: model's random weights (default: unseeded; give one to
                        encode several shards, or runs, with the same scratch model)
   --workers N|auto     encode on N worker threads, each with its own backend and model copy
@@ -168,6 +188,8 @@ ${SHARD_HELP}`,
     'max-length': { type: 'string' },
     'batch-size': { type: 'string' },
     workers: { type: 'string' },
+    'prompt-name': { type: 'string' },
+    route: { type: 'string' },
     'truncate-dim': { type: 'string' },
     precision: { type: 'string' },
     seed: { type: 'string' },
@@ -195,7 +217,17 @@ ${SHARD_HELP}`,
     }
     const normalize = values.normalize === true ? true : values['no-normalize'] === true ? false : undefined;
     const quiet = values.quiet === true;
-    const tower = optionalChoice(values, 'tower', ['query', 'passage'] as const) as Tower | undefined;
+    const promptName = typeof values['prompt-name'] === 'string' ? values['prompt-name'] : undefined;
+    if (promptName !== undefined && workers !== 1) {
+      throw new UsageError('--prompt-name needs --workers 1 (workers encode the texts as given)');
+    }
+    if (sharded && promptName !== undefined) {
+      // A shard's manifest fingerprints the model, not a prompt chosen on the command line.
+      throw new UsageError(
+        '--prompt-name cannot be combined with --shard (shards encode with the model default)',
+      );
+    }
+    const tower = towerOption(values);
     if (sharded && workers > 1) throw new UsageError('--shard runs one process per shard: drop --workers');
     // Shards are float32 rows merged (or loaded into pgvector) as they are: truncate or quantize after --merge.
     if (sharded && (truncateDim !== undefined || precision !== 'float32')) {
@@ -230,12 +262,18 @@ ${SHARD_HELP}`,
         );
       }
       const encoder = towerEncoder(model, tower);
+      if (promptName !== undefined && !(promptName in encoder.prompts)) {
+        const known = Object.keys(encoder.prompts);
+        throw new UsageError(
+          `--prompt-name ${promptName}: the model has ${known.length === 0 ? 'no prompts' : `prompts ${known.join(', ')}`}`,
+        );
+      }
       if (truncateDim !== undefined && truncateDim > encoder.dim) {
         throw new UsageError(`--truncate-dim ${truncateDim} exceeds the model's ${encoder.dim} dimensions`);
       }
       const settings =
         `${model.tied ? '' : `${tower} tower, `}${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, ` +
-        `max length ${encoder.maxSeqLength}` +
+        `max length ${encoder.maxSeqLength}${promptName === undefined ? '' : `, prompt ${promptName}`}` +
         (truncateDim === undefined ? '' : `, truncated to ${truncateDim} dims`);
       const similarity = model.similarityIsDefault ? null : model.similarity;
       const normalized = encoder.normalize;
@@ -251,7 +289,7 @@ ${SHARD_HELP}`,
       if (sharded) return await runShardEncode(values, input, encoder, batchSize, quiet, vectorsMeta);
       let matrix: Matrix;
       if (workers === 1) {
-        matrix = await encoder.encode(texts, { batchSize, quiet });
+        matrix = await encoder.encode(texts, { batchSize, quiet, promptName });
       } else {
         const maxSeqLength = encoder.maxSeqLength;
         // Workers load the model from disk. A tied model without overrides is the checkpoint's own

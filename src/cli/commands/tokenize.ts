@@ -1,4 +1,4 @@
-import { loadTokenizerFor } from '../../checkpoint/load.js';
+import { loadTokenizerFor } from '../../models/load.js';
 import { towerSource } from '../../models/load-retrieval-model.js';
 import type { Tower } from '../../models/load-retrieval-model.js';
 import { optionalChoice, optionalInt, requireFile, requireString } from '../args.js';
@@ -35,9 +35,11 @@ Options:
     const maxLength = optionalInt(values, 'max-length', 3);
     const texts = await readTexts(input);
     const tower = optionalChoice(values, 'tower', ['query', 'passage'] as const) as Tower | undefined;
-    const { tokenizer, maxSeqLength } = await loadTokenizerFor(await towerSource(model, tower), {
+    const source = await towerSource(model, tower);
+    const { tokenizer, maxSeqLength } = await loadTokenizerFor(source.source, {
       maxSeqLength: maxLength,
       quiet: true,
+      ...(source.route === undefined ? {} : { route: source.route }),
     });
     for (let start = 0; start < texts.length; start += CHUNK) {
       const batch = tokenizer.encodeBatch(texts.slice(start, start + CHUNK), { maxLength: maxSeqLength });

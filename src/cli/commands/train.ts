@@ -35,8 +35,9 @@ export const trainCommand: Command = {
 Train a bi-encoder with in-batch negatives on the qrels of a BEIR split (one example per judged
 pair with grade >= 1; documents as "title text"), with AdamW, gradient clipping at norm 1 and a
 linear-warmup + cosine learning rate. DIR receives the final model (sentence-transformers layout,
-loadable by 'encode --model DIR'; with --untied a query and a passage tower, which 'encode --tower'
-and 'evaluate-model' use), the log DIR/${TRAIN_LOG} and checkpoints DIR/checkpoints/step-N.
+loadable by 'encode --model DIR'; with --untied one sentence-transformers Router model with a query and
+a document route, which 'encode --tower query|passage' and 'evaluate-model' use), the log DIR/${TRAIN_LOG}
+and checkpoints DIR/checkpoints/step-N.
 
 An existing, non-empty DIR is refused unless --resume (continue from its newest checkpoint) or
 --overwrite (start afresh: its model files, log and checkpoints are replaced; other files are left).
@@ -54,7 +55,7 @@ Options:
   --lr X                  peak learning rate (default 2e-5)
   --min-lr X              final learning rate of the cosine (default 0)
   --warmup N              warmup updates (default 10% of the total)
-  --pooling MODE          cls|mean|max (default: the model's own)
+  --pooling MODE          cls|mean|max|mean_sqrt_len_tokens|weightedmean|lasttoken (default: the model's own)
   --max-length N          truncate texts to N tokens (default: the model's max_seq_length)
                           N is saved as the trained model's max_seq_length, so inference
                           truncates at N tokens too (as sentence-transformers does)
@@ -72,6 +73,9 @@ Options:
                           stderr and the log
   --eval-every N          evaluation interval (needs --eval-split)
   --seed N                seed of sampling, dropout and scratch init (default 42)
+  --query-prompt TEXT     prepend TEXT to training queries (default: the model's "query" prompt)
+  --document-prompt TEXT  prepend TEXT to training passages (default: the model's "document" or
+                          "passage" prompt); '' turns a prompt off
   --resume                continue from the newest checkpoint in DIR
   --overwrite             train afresh into an existing DIR, replacing its model, log and checkpoints
   --quiet                 no progress bar
@@ -101,6 +105,8 @@ Options:
     'eval-split': { type: 'string' },
     'eval-every': { type: 'string' },
     seed: { type: 'string' },
+    'query-prompt': { type: 'string' },
+    'document-prompt': { type: 'string' },
     resume: { type: 'boolean' },
     overwrite: { type: 'boolean' },
     quiet: { type: 'boolean' },
@@ -218,6 +224,8 @@ Options:
         warmupSteps,
         maxGradNorm,
         seed,
+        queryPrompt: typeof values['query-prompt'] === 'string' ? values['query-prompt'] : undefined,
+        documentPrompt: typeof values['document-prompt'] === 'string' ? values['document-prompt'] : undefined,
         outputDir: out,
         checkpointEvery,
         evaluate,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { ArgumentError, InputFormatError } from '../errors.js';
+import { ArgumentError, InputFormatError } from '../../errors.js';
 import {
   activate,
   activationBackwardFromSaved,
@@ -16,137 +16,32 @@ import {
   linearForward,
   multiplierFromMask,
   scaleBy,
-  SUPPORTED_ACTIVATIONS,
-} from './layers.js';
-import type { Activation } from './layers.js';
-import { requireBackend } from '../backend/index.js';
+} from '../layers.js';
+import { requireBackend } from '../../backend/index.js';
+import type { HfTensor, TransformerEncoder } from './encoder.js';
+import {
+  BERT_SPEC,
+  bertFamilyMaxLength,
+  relativePositionBucket,
+  RELATIVE_BIAS,
+  sinusoids,
+} from './bert-family.js';
+import type { BertConfig, BertFamilySpec, BertForwardOptions, BertInputs } from './bert-family.js';
+import type { INT_FIELDS } from './bert-family.js';
 
-/** `model_type`s this encoder can run. */
-export const SUPPORTED_MODEL_TYPES = ['bert'] as const;
-
-/** A BERT configuration with Hugging Face `config.json` field names. */
-export interface BertConfig {
-  model_type: 'bert';
-  vocab_size: number;
-  hidden_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  intermediate_size: number;
-  hidden_act: Activation;
-  max_position_embeddings: number;
-  type_vocab_size: number;
-  layer_norm_eps: number;
-  hidden_dropout_prob: number;
-  attention_probs_dropout_prob: number;
-  initializer_range: number;
-  pad_token_id: number;
-  /** Only `absolute` is supported (what every BERT checkpoint we target uses). */
-  position_embedding_type: 'absolute';
-  /** Other fields of the original `config.json`, kept so a saved config round-trips. */
-  [extra: string]: unknown;
-}
-
-/** HF `BertConfig` defaults, used for fields a `config.json` leaves out. */
-const DEFAULTS = {
-  vocab_size: 30522,
-  hidden_size: 768,
-  num_hidden_layers: 12,
-  num_attention_heads: 12,
-  intermediate_size: 3072,
-  hidden_act: 'gelu',
-  max_position_embeddings: 512,
-  type_vocab_size: 2,
-  layer_norm_eps: 1e-12,
-  hidden_dropout_prob: 0.1,
-  attention_probs_dropout_prob: 0.1,
-  initializer_range: 0.02,
-  pad_token_id: 0,
-  position_embedding_type: 'absolute',
-} as const;
-
-const INT_FIELDS = [
-  'vocab_size',
-  'hidden_size',
-  'num_hidden_layers',
-  'num_attention_heads',
-  'intermediate_size',
-  'max_position_embeddings',
-  'type_vocab_size',
-] as const;
-
-/**
- * Validate a parsed `config.json` and fill HF defaults. Errors name `file` and the field at fault.
- *
- * @example
- * ```ts
- * const config = parseBertConfig(JSON.parse(await readFile('model/config.json', 'utf8')), 'model/config.json');
- * ```
- */
-export function parseBertConfig(json: unknown, file?: string): BertConfig {
-  const fail = (message: string): never => {
-    throw new InputFormatError(message, file);
-  };
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) fail('config must be a JSON object');
-  const raw = json as Record<string, unknown>;
-  const modelType = raw.model_type;
-  if (modelType === undefined) fail(`missing "model_type" (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
-  if (!(SUPPORTED_MODEL_TYPES as readonly unknown[]).includes(modelType)) {
-    fail(
-      `unsupported model_type ${JSON.stringify(modelType)}; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`,
-    );
-  }
-  const config = { ...DEFAULTS, ...raw } as Record<string, unknown>;
-  for (const key of INT_FIELDS) {
-    const v = config[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-      fail(`"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
-    }
-  }
-  if (typeof config.pad_token_id !== 'number' || !Number.isInteger(config.pad_token_id)) {
-    // Some configs set pad_token_id null; BERT pads with id 0.
-    config.pad_token_id = 0;
-  }
-  for (const key of ['layer_norm_eps', 'initializer_range'] as const) {
-    const v = config[key];
-    if (typeof v !== 'number' || !(v > 0))
-      fail(`"${key}" must be a positive number, got ${JSON.stringify(v)}`);
-  }
-  for (const key of ['hidden_dropout_prob', 'attention_probs_dropout_prob'] as const) {
-    const v = config[key];
-    if (typeof v !== 'number' || !(v >= 0 && v < 1))
-      fail(`"${key}" must be in [0, 1), got ${JSON.stringify(v)}`);
-  }
-  if (!(SUPPORTED_ACTIVATIONS as readonly unknown[]).includes(config.hidden_act)) {
-    fail(
-      `unsupported hidden_act ${JSON.stringify(config.hidden_act)}; supported: ${SUPPORTED_ACTIVATIONS.join(', ')}`,
-    );
-  }
-  if (config.position_embedding_type !== 'absolute') {
-    fail(
-      `unsupported position_embedding_type ${JSON.stringify(config.position_embedding_type)}; supported: absolute`,
-    );
-  }
-  const hidden = config.hidden_size as number;
-  const heads = config.num_attention_heads as number;
-  if (hidden % heads !== 0) {
-    fail(`hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
-  }
-  return config as BertConfig;
-}
-
-/** Inputs of {@link BertModel.forward}, each `[batch, seq]` int32. */
-export interface BertInputs {
-  inputIds: tf.Tensor2D;
-  attentionMask: tf.Tensor2D;
-  tokenTypeIds: tf.Tensor2D;
-}
-
-export interface BertForwardOptions {
-  /** Apply dropout (default false). */
-  training?: boolean;
-  /** Seed of the dropout masks: the same seed and inputs give the same masks (gradient caching needs it). */
-  dropoutSeed?: number;
-}
+// The family's config and specs live in bert-family.ts; re-exported so that importers of bert.ts keep working.
+export {
+  BERT_DEFAULTS,
+  BERT_SPEC,
+  bertFamilyMaxLength,
+  layerRenamer,
+  parseBertConfig,
+  parseBertFamilyConfig,
+  relativePositionBucket,
+  RELATIVE_BIAS,
+  withoutAddedFields,
+} from './bert-family.js';
+export type { BertConfig, BertFamilySpec, BertForwardOptions, BertInputs } from './bert-family.js';
 
 /** Parameters of a BERT encoder with `config` (embeddings, layers and pooler), computed without allocating. */
 export function bertParameterCount(config: BertConfig): number {
@@ -211,11 +106,17 @@ export function checkScratchSize(config: BertConfig, file?: string): void {
  * ```ts
  * checkLayersAgainstWeights(config, tensors.keys(), 'model/config.json');
  * ```
+ * `layerPattern` captures the layer index of a tensor name (default BERT's canonical `encoder.layer.N.`).
  */
-export function checkLayersAgainstWeights(config: BertConfig, names: Iterable<string>, file?: string): void {
+export function checkLayersAgainstWeights(
+  config: Pick<BertConfig, 'num_hidden_layers'>,
+  names: Iterable<string>,
+  file?: string,
+  layerPattern: RegExp = /(?:^|\.)encoder\.layer\.(\d+)\./,
+): void {
   let layers = 0;
   for (const name of names) {
-    const m = /(?:^|\.)encoder\.layer\.(\d+)\./.exec(name);
+    const m = layerPattern.exec(name);
     if (m) layers = Math.max(layers, Number(m[1]) + 1);
   }
   if (config.num_hidden_layers > layers) {
@@ -226,17 +127,42 @@ export function checkLayersAgainstWeights(config: BertConfig, names: Iterable<st
   }
 }
 
+/**
+ * {@link checkLayersAgainstWeights} on checkpoint names of any family member (`bert.encoder.layer.N.`,
+ * `distilbert.transformer.layer.N.` ...): names are mapped to BERT's canonical ones first.
+ *
+ * @throws {InputFormatError} naming `num_hidden_layers` and `file` (the config.json).
+ * @example
+ * ```ts
+ * checkFamilyLayers(config, tensors.keys(), 'model/config.json', DISTILBERT_SPEC);
+ * ```
+ */
+export function checkFamilyLayers(
+  config: BertConfig,
+  names: Iterable<string>,
+  file: string | undefined,
+  spec: BertFamilySpec,
+): void {
+  checkLayersAgainstWeights(
+    config,
+    [...names].map((n) => canonicalName(n, spec)),
+    file,
+  );
+}
+
 /** Parameter shapes in Hugging Face layout (PyTorch `Linear.weight` is `[out, in]`). */
-function hfShapes(config: BertConfig): Map<string, number[]> {
+function hfShapes(config: BertConfig, spec: BertFamilySpec): Map<string, number[]> {
   const h = config.hidden_size;
   const i = config.intermediate_size;
   const shapes = new Map<string, number[]>([
     ['embeddings.word_embeddings.weight', [config.vocab_size, h]],
     ['embeddings.position_embeddings.weight', [config.max_position_embeddings, h]],
-    ['embeddings.token_type_embeddings.weight', [config.type_vocab_size, h]],
-    ['embeddings.LayerNorm.weight', [h]],
-    ['embeddings.LayerNorm.bias', [h]],
   ]);
+  if (spec.tokenTypes) shapes.set('embeddings.token_type_embeddings.weight', [config.type_vocab_size, h]);
+  shapes.set('embeddings.LayerNorm.weight', [h]);
+  shapes.set('embeddings.LayerNorm.bias', [h]);
+  const buckets = spec.relativeAttentionBuckets?.(config);
+  if (buckets !== undefined) shapes.set(RELATIVE_BIAS, [buckets, config.num_attention_heads]);
   for (let l = 0; l < config.num_hidden_layers; l++) {
     const p = `encoder.layer.${l}.`;
     for (const name of [
@@ -262,7 +188,12 @@ function hfShapes(config: BertConfig): Map<string, number[]> {
 
 /** Whether a parameter is a `Linear.weight`, which we store transposed (`[in, out]`). */
 function isLinearKernel(name: string): boolean {
-  return name.endsWith('.weight') && name.startsWith('encoder.') && !name.includes('LayerNorm');
+  return (
+    name.endsWith('.weight') &&
+    name.startsWith('encoder.') &&
+    !name.includes('LayerNorm') &&
+    name !== RELATIVE_BIAS
+  );
 }
 
 /** Checkpoint tensors that are not part of the encoder (pooler, pretraining heads, buffers). */
@@ -275,12 +206,16 @@ function isIgnoredTensor(name: string): boolean {
   );
 }
 
-/** Map a checkpoint tensor name to ours: strip `bert.`, accept TF-era `gamma`/`beta` LayerNorm names. */
-function canonicalName(name: string): string {
-  let n = name.startsWith('bert.') ? name.slice(5) : name;
+/**
+ * Map a checkpoint tensor name to ours: strip the model prefix, accept TF-era `gamma`/`beta` LayerNorm names,
+ * rename to BERT's names.
+ */
+function canonicalName(name: string, spec: BertFamilySpec): string {
+  const prefix = spec.prefixes.find((p) => name.startsWith(p));
+  let n = prefix === undefined ? name : name.slice(prefix.length);
   if (n.includes('LayerNorm.'))
     n = n.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
-  return n;
+  return spec.toCanonical ? spec.toCanonical(n) : n;
 }
 
 function describeShape(shape: readonly number[]): string {
@@ -338,9 +273,12 @@ type DropoutMultiplier = (shape: number[], rate: number) => { mask: tf.Tensor; m
  * // hidden: [1, 3, 32]
  * ```
  */
-export class BertModel {
+export class BertModel implements TransformerEncoder {
   readonly config: BertConfig;
+  readonly spec: BertFamilySpec;
   private readonly vars: Map<string, tf.Variable>;
+  // Tensors that are part of the model but not trained (DistilBERT's sinusoidal positions).
+  private readonly frozen: Map<string, tf.Tensor>;
   // The pooler is not used for sentence embeddings but is kept so that a saved checkpoint loads in
   // transformers' BertModel without "newly initialized weights" warnings.
   private readonly extras: Map<string, { shape: number[]; data: Float32Array }>;
@@ -350,23 +288,35 @@ export class BertModel {
     config: BertConfig,
     vars: Map<string, tf.Variable>,
     extras: Map<string, { shape: number[]; data: Float32Array }>,
+    spec: BertFamilySpec,
   ) {
     this.config = config;
-    this.vars = vars;
+    this.spec = spec;
     this.extras = extras;
+    this.frozen = new Map();
+    if (spec.sinusoidalPositions?.(config) === true) {
+      // HF computes the table at init and never trains it (requires_grad False); a checkpoint's copy is the
+      // same sinusoids, so they are recomputed here rather than trusted.
+      const name = 'embeddings.position_embeddings.weight';
+      vars.get(name)?.dispose();
+      vars.delete(name);
+      const rows = config.max_position_embeddings;
+      this.frozen.set(name, tf.tensor2d(sinusoids(rows, config.hidden_size), [rows, config.hidden_size]));
+    }
+    this.vars = vars;
   }
 
   /**
    * A randomly initialised model as HF initialises one: weights ~ N(0, initializer_range), the padding row of
    * the word embeddings zero, LayerNorm weight 1 and bias 0, biases 0.
    */
-  static random(config: BertConfig, seed?: number): BertModel {
+  static random(config: BertConfig, seed?: number, spec: BertFamilySpec = BERT_SPEC): BertModel {
     requireBackend('BertModel.random');
     checkScratchSize(config);
     const id = modelCounter++;
     const vars = new Map<string, tf.Variable>();
     let k = 0;
-    for (const [name, shape] of hfShapes(config)) {
+    for (const [name, shape] of hfShapes(config, spec)) {
       const init = tf.tidy(() => {
         if (name.includes('LayerNorm.weight')) return tf.ones(shape);
         if (name.endsWith('.bias')) return tf.zeros(shape);
@@ -382,6 +332,7 @@ export class BertModel {
       vars.set(name, tf.variable(init, true, `bert${id}/${name}`));
       init.dispose();
     }
+    if (!spec.pooler) return new BertModel(config, vars, new Map(), spec);
     const h = config.hidden_size;
     const poolerSeed = seed === undefined ? undefined : seed * 7919 + k;
     const poolerWeight = tf.tidy(() =>
@@ -392,7 +343,7 @@ export class BertModel {
       ['pooler.dense.bias', { shape: [h], data: new Float32Array(h) }],
     ]);
     poolerWeight.dispose();
-    return new BertModel(config, vars, extras);
+    return new BertModel(config, vars, extras, spec);
   }
 
   /**
@@ -400,23 +351,35 @@ export class BertModel {
    * pretraining-head tensors are ignored). Missing tensors and shape mismatches are errors naming the tensor
    * (and `file`). The tensors are copied; the caller keeps ownership of `weights`.
    */
-  static fromWeights(config: BertConfig, weights: Map<string, tf.Tensor>, file?: string): BertModel {
+  static fromWeights(
+    config: BertConfig,
+    weights: Map<string, tf.Tensor>,
+    file?: string,
+    spec: BertFamilySpec = BERT_SPEC,
+  ): BertModel {
     const byName = new Map<string, tf.Tensor>();
     const extras = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const [name, t] of weights) {
-      const c = canonicalName(name);
+      const c = canonicalName(name, spec);
       if (!isIgnoredTensor(c)) byName.set(c, t);
       else if (c.startsWith('pooler.')) {
         extras.set(c, { shape: t.shape.slice(), data: Float32Array.from(t.dataSync() as ArrayLike<number>) });
       }
     }
-    checkLayersAgainstWeights(config, weights.keys(), file);
-    const shapes = hfShapes(config);
+    // Canonical names: every family member's layers are `encoder.layer.N.` here.
+    checkLayersAgainstWeights(config, byName.keys(), file);
+    const shapes = hfShapes(config, spec);
+    if (spec.sinusoidalPositions?.(config) === true && !byName.has('embeddings.position_embeddings.weight')) {
+      shapes.delete('embeddings.position_embeddings.weight');
+    }
     const missing = [...shapes.keys()].filter((n) => !byName.has(n));
     if (missing.length > 0) {
       const more = missing.length > 3 ? ` and ${missing.length - 3} more` : '';
       throw new InputFormatError(
-        `missing weight${missing.length > 1 ? 's' : ''} ${missing.slice(0, 3).join(', ')}${more} (is this a BERT checkpoint?)`,
+        `missing weight${missing.length > 1 ? 's' : ''} ${missing
+          .slice(0, 3)
+          .map((n) => (spec.fromCanonical ? spec.fromCanonical(n) : n))
+          .join(', ')}${more} (is this a ${spec.name} checkpoint?)`,
         file,
       );
     }
@@ -442,7 +405,18 @@ export class BertModel {
       vars.set(name, tf.variable(value, true, `bert${id}/${name}`));
       value.dispose();
     }
-    return new BertModel(config, vars, extras);
+    return new BertModel(config, vars, extras, spec);
+  }
+
+  /** The longest input the position table holds (less `pad_token_id + 1` for RoBERTa-style positions). */
+  get maxSequenceLength(): number {
+    return bertFamilyMaxLength(this.config, this.spec);
+  }
+
+  /** The config.json to save: HF field names and `architectures`. */
+  hfConfig(): Record<string, unknown> {
+    const fields = this.spec.hfConfig ? this.spec.hfConfig(this.config) : { ...this.config };
+    return { architectures: [this.spec.architecture], ...fields };
   }
 
   /** Hidden size (the width of token embeddings). */
@@ -463,12 +437,13 @@ export class BertModel {
    * Parameters as HF-layout float32 arrays (for checkpoint writing), keyed by HF name without `bert.`,
    * plus the pooler weights of the checkpoint (or freshly initialised ones), which encoding does not use.
    */
-  hfTensors(): Map<string, { shape: number[]; data: Float32Array }> {
+  hfTensors(): Map<string, HfTensor> {
     this.checkAlive();
-    const out = new Map<string, { shape: number[]; data: Float32Array }>(this.extras);
-    for (const [name, v] of this.vars) {
+    const out = new Map<string, HfTensor>(this.extras);
+    const rename = this.spec.fromCanonical ?? ((n: string) => n);
+    for (const [name, v] of [...this.vars, ...this.frozen]) {
       const t = isLinearKernel(name) ? tf.transpose(v) : v;
-      out.set(name, { shape: t.shape.slice(), data: t.dataSync() as Float32Array });
+      out.set(rename(name), { shape: t.shape.slice(), data: t.dataSync() as Float32Array });
       if (t !== v) t.dispose();
     }
     return out;
@@ -478,7 +453,7 @@ export class BertModel {
   forward(inputs: BertInputs, options: BertForwardOptions = {}): tf.Tensor3D {
     this.checkAlive();
     const { inputIds, attentionMask, tokenTypeIds } = inputs;
-    this.validateInputs(inputs);
+    const positionIds = this.validateInputs(inputs);
     const cfg = this.config;
     const [batch, seq] = inputIds.shape;
     const hidden = cfg.hidden_size;
@@ -497,17 +472,27 @@ export class BertModel {
     };
     const multiplier: DropoutMultiplier = (shape, rate) =>
       !training || rate === 0 ? null : dropoutMask(shape, rate, nextSeed());
-    const v = (name: string): tf.Variable => this.vars.get(name)!;
+    const v = (name: string): tf.Tensor => this.vars.get(name) ?? this.frozen.get(name)!;
 
     return tf.tidy(() => {
       const ids = tf.reshape(tf.cast(inputIds, 'int32'), [-1]) as tf.Tensor1D;
-      const types = tf.reshape(tf.cast(tokenTypeIds, 'int32'), [-1]) as tf.Tensor1D;
-      const positions = tf.tile(tf.range(0, seq, 1, 'int32'), [batch]) as tf.Tensor1D;
-      const emb = tf.addN([
+      const positions = (
+        positionIds === undefined
+          ? tf.tile(tf.range(0, seq, 1, 'int32'), [batch])
+          : tf.tensor1d(positionIds, 'int32')
+      ) as tf.Tensor1D;
+      const parts = [
         embeddingLookup(v('embeddings.word_embeddings.weight') as tf.Tensor2D, ids),
         embeddingLookup(v('embeddings.position_embeddings.weight') as tf.Tensor2D, positions),
-        embeddingLookup(v('embeddings.token_type_embeddings.weight') as tf.Tensor2D, types),
-      ]) as tf.Tensor2D;
+      ];
+      if (this.spec.tokenTypes) {
+        const types =
+          tokenTypeIds === undefined
+            ? (tf.zeros([batch * seq], 'int32') as tf.Tensor1D)
+            : (tf.reshape(tf.cast(tokenTypeIds, 'int32'), [-1]) as tf.Tensor1D);
+        parts.push(embeddingLookup(v('embeddings.token_type_embeddings.weight') as tf.Tensor2D, types));
+      }
+      const emb = tf.addN(parts) as tf.Tensor2D;
       let x = layerNorm(
         emb,
         v('embeddings.LayerNorm.weight') as tf.Tensor1D,
@@ -523,6 +508,7 @@ export class BertModel {
         1,
         seq,
       ]);
+      const posBias = this.relativeBias(seq);
 
       for (let l = 0; l < cfg.num_hidden_layers; l++) {
         // One tidy per layer: in inference each layer's attention scores ([batch, heads, seq, seq]) are freed
@@ -530,12 +516,27 @@ export class BertModel {
         const input = x;
         x = tf.tidy(() =>
           bertInternals.fusedLayers
-            ? this.fusedLayer(input, l, maskAdd, multiplier, batch, seq)
-            : this.layer(input, l, maskAdd, dropout, batch, seq),
+            ? this.fusedLayer(input, l, maskAdd, multiplier, batch, seq, posBias)
+            : this.layer(input, l, maskAdd, dropout, batch, seq, posBias),
         );
       }
       return tf.reshape(x, [batch, seq, hidden]) as tf.Tensor3D;
     });
+  }
+
+  /**
+   * MPNet's attention bias `[1, heads, seq, seq]`, shared by every layer: the bias table's row for the bucket
+   * of `key - query` ({@link relativePositionBucket}); undefined for architectures without one.
+   */
+  private relativeBias(seq: number): tf.Tensor | undefined {
+    const table = this.vars.get(RELATIVE_BIAS);
+    if (table === undefined) return undefined;
+    const [buckets, heads] = table.shape;
+    const ids = new Int32Array(seq * seq);
+    for (let q = 0; q < seq; q++)
+      for (let k = 0; k < seq; k++) ids[q * seq + k] = relativePositionBucket(k - q, buckets);
+    const rows = embeddingLookup(table as tf.Tensor2D, tf.tensor1d(ids, 'int32'));
+    return tf.reshape(tf.transpose(tf.reshape(rows, [seq, seq, heads]), [2, 0, 1]), [1, heads, seq, seq]);
   }
 
   /**
@@ -554,6 +555,7 @@ export class BertModel {
     multiplier: DropoutMultiplier,
     batch: number,
     seq: number,
+    posBias?: tf.Tensor,
   ): tf.Tensor2D {
     const cfg = this.config;
     const hidden = cfg.hidden_size;
@@ -576,7 +578,9 @@ export class BertModel {
 
     const op = tf.customGrad((...args: unknown[]) => {
       const save = args.pop() as (tensors: tf.Tensor[]) => void;
-      const [xIn, ...w] = args as tf.Tensor[];
+      const [xIn, ...rest] = args as tf.Tensor[];
+      const w = rest.slice(0, LAYER_PARAMS.length);
+      const bias = rest[LAYER_PARAMS.length] as tf.Tensor | undefined;
       const xt = xIn as tf.Tensor2D;
       const [wq, bq, wk, bk, wv, bv, wo, bo, g1, b1, wi, bi, wo2, bo2, g2, b2] = w as (tf.Tensor2D &
         tf.Tensor1D)[];
@@ -589,7 +593,8 @@ export class BertModel {
       );
       const k3 = split(linearForward(xt, wk, bk), [0, 2, 3, 1], [bh, headDim, seq]);
       const v3 = split(linearForward(xt, wv, bv), [0, 2, 1, 3], [bh, seq, headDim]);
-      const scores = tf.add(tf.reshape(tf.matMul(q3, k3), [batch, heads, seq, seq]), maskAdd);
+      const raw = tf.reshape(tf.matMul(q3, k3), [batch, heads, seq, seq]);
+      const scores = tf.add(bias === undefined ? raw : tf.add(raw, bias), maskAdd);
       const probs = tf.softmax(scores);
       const m1 = multiplier(probs.shape, probsRate);
       const dropped = m1 === null ? probs : tf.mul(probs, m1.multiplier);
@@ -676,11 +681,33 @@ export class BertModel {
             const [dxk, dWk, dBk] = linearBackward(dk, sx, swk, sxT);
             const [dxv, dWv, dBv] = linearBackward(dv, sx, swv, sxT);
             const dx = tf.addN([dh1, dxq, dxk, dxv]);
-            return [dx, dWq, dBq, dWk, dBk, dWv, dBv, dWo, dBo, dg1, db1, dWi, dBi, dWo2, dBo2, dg2, db2];
+            const grads = [
+              dx,
+              dWq,
+              dBq,
+              dWk,
+              dBk,
+              dWv,
+              dBv,
+              dWo,
+              dBo,
+              dg1,
+              db1,
+              dWi,
+              dBi,
+              dWo2,
+              dBo2,
+              dg2,
+              db2,
+            ];
+            // The bias is shared by the batch: its gradient sums the score gradients over it.
+            if (posBias !== undefined)
+              grads.push(tf.sum(tf.reshape(dScores, [batch, heads, seq, seq]), 0, true));
+            return grads;
           }),
       };
     });
-    return op(x, ...params) as tf.Tensor2D;
+    return (posBias === undefined ? op(x, ...params) : op(x, ...params, posBias)) as tf.Tensor2D;
   }
 
   /** One post-LN transformer block on `[batch*seq, hidden]` rows, as composed ops (the tests' reference). */
@@ -691,6 +718,7 @@ export class BertModel {
     dropout: (x: tf.Tensor, rate: number) => tf.Tensor,
     batch: number,
     seq: number,
+    posBias?: tf.Tensor,
   ): tf.Tensor2D {
     const cfg = this.config;
     const hidden = cfg.hidden_size;
@@ -712,7 +740,8 @@ export class BertModel {
     // Keys go to [batch*heads, headDim, seq] so the score matMul needs no transpose flag (slow on wasm).
     const k = split(dense(x, 'attention.self.key'), [0, 2, 3, 1], [batch * heads, headDim, seq]);
     const val = split(dense(x, 'attention.self.value'), [0, 2, 1, 3], [batch * heads, seq, headDim]);
-    const scores = tf.add(tf.reshape(tf.matMul(q, k), [batch, heads, seq, seq]), maskAdd);
+    const raw = tf.reshape(tf.matMul(q, k), [batch, heads, seq, seq]);
+    const scores = tf.add(posBias === undefined ? raw : tf.add(raw, posBias), maskAdd);
     const probs = dropout(tf.softmax(scores), cfg.attention_probs_dropout_prob);
     const ctx3 = tf.matMul(tf.reshape(probs, [batch * heads, seq, seq]) as tf.Tensor3D, val);
     const ctx = tf.reshape(tf.transpose(tf.reshape(ctx3, [batch, heads, seq, headDim]), [0, 2, 1, 3]), [
@@ -742,6 +771,8 @@ export class BertModel {
     this.disposed = true;
     for (const v of this.vars.values()) v.dispose();
     this.vars.clear();
+    for (const t of this.frozen.values()) t.dispose();
+    this.frozen.clear();
   }
 
   private checkAlive(): void {
@@ -749,13 +780,14 @@ export class BertModel {
   }
 
   /** Reject inputs tfjs would silently mis-handle (out-of-range gather indices read garbage on some backends). */
-  private validateInputs({ inputIds, attentionMask, tokenTypeIds }: BertInputs): void {
+  private validateInputs({ inputIds, attentionMask, tokenTypeIds }: BertInputs): Int32Array | undefined {
     const cfg = this.config;
-    for (const [name, t] of [
+    const given: [string, tf.Tensor][] = [
       ['inputIds', inputIds],
       ['attentionMask', attentionMask],
-      ['tokenTypeIds', tokenTypeIds],
-    ] as const) {
+    ];
+    if (tokenTypeIds !== undefined) given.push(['tokenTypeIds', tokenTypeIds]);
+    for (const [name, t] of given) {
       if (t.rank !== 2)
         throw new ArgumentError(name, `expected a 2-D [batch, seq] tensor, got rank ${t.rank}`);
       if (t.shape[0] !== inputIds.shape[0] || t.shape[1] !== inputIds.shape[1]) {
@@ -767,10 +799,11 @@ export class BertModel {
     }
     const [batch, seq] = inputIds.shape;
     if (batch === 0 || seq === 0) throw new ArgumentError('inputIds', 'empty batch or sequence');
-    if (seq > cfg.max_position_embeddings) {
+    if (seq > this.maxSequenceLength) {
+      const offset = this.spec.positions === 'padding-offset' ? ` - pad_token_id - 1` : '';
       throw new ArgumentError(
         'inputIds',
-        `sequence length ${seq} exceeds max_position_embeddings ${cfg.max_position_embeddings}`,
+        `sequence length ${seq} exceeds max_position_embeddings ${cfg.max_position_embeddings}${offset} (${this.maxSequenceLength})`,
       );
     }
     const checkRange = (name: string, t: tf.Tensor, limit: number, field: string): void => {
@@ -783,6 +816,21 @@ export class BertModel {
       }
     };
     checkRange('inputIds', inputIds, cfg.vocab_size, 'vocab_size');
-    checkRange('tokenTypeIds', tokenTypeIds, cfg.type_vocab_size, 'type_vocab_size');
+    if (this.spec.tokenTypes && tokenTypeIds !== undefined) {
+      checkRange('tokenTypeIds', tokenTypeIds, cfg.type_vocab_size, 'type_vocab_size');
+    }
+    if (this.spec.positions === 'absolute') return undefined;
+    // HF create_position_ids_from_input_ids: pad tokens sit at pad_token_id, the others count up from it.
+    const ids = inputIds.dataSync();
+    const pad = cfg.pad_token_id;
+    const out = new Int32Array(ids.length);
+    for (let b = 0; b < batch; b++) {
+      let count = 0;
+      for (let i = b * seq; i < (b + 1) * seq; i++) {
+        if (ids[i] !== pad) count++;
+        out[i] = ids[i] !== pad ? pad + count : pad;
+      }
+    }
+    return out;
   }
 }
