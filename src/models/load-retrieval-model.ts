@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pickHubOptions, resolveModelSource } from '../checkpoint/hub.js';
 import { readRouterRoutes } from '../checkpoint/sentence-transformers.js';
 import { loadModel, SCRATCH_PREFIX } from './load.js';
+import { LOAD_MODEL_KEYS } from './transformer-loader.js';
 import type { LoadModelOptions } from './load.js';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Similarity } from '../losses/in-batch-negatives.js';
@@ -17,26 +18,11 @@ export interface LoadRetrievalModelOptions extends Omit<LoadModelOptions, 'route
   similarity?: Similarity;
 }
 
-const OPTION_KEYS = optionKeys<LoadRetrievalModelOptions>({
-  cacheDir: true,
-  endpoint: true,
-  revision: true,
-  offline: true,
-  token: true,
-  quiet: true,
-  files: true,
-  retries: true,
-  retryDelayMs: true,
-  stallTimeoutMs: true,
-  maxFileBytes: true,
-  pooling: true,
-  normalize: true,
-  maxSeqLength: true,
-  tokenizerDir: true,
-  seed: true,
-  log: true,
-  similarity: true,
-});
+// The keys of loadModel's options (but `route`: both towers are loaded) and `similarity`.
+const OPTION_KEYS: readonly string[] = [
+  ...LOAD_MODEL_KEYS.filter((k) => k !== 'route'),
+  ...optionKeys<Pick<LoadRetrievalModelOptions, 'similarity'>>({ similarity: true }),
+];
 
 /**
  * Load any retrieval model as a {@link BiEncoder}: a directory written by `BiEncoder.save` (tied, or untied

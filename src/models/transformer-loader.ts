@@ -31,26 +31,18 @@ export interface LoadModelOptions extends HubOptions {
 }
 
 /** The keys of {@link LoadModelOptions}, checked at run time (a misspelt option is an ArgumentError). */
-export const LOAD_MODEL_KEYS = optionKeys<LoadModelOptions>({
-  cacheDir: true,
-  endpoint: true,
-  revision: true,
-  offline: true,
-  token: true,
-  quiet: true,
-  files: true,
-  retries: true,
-  retryDelayMs: true,
-  stallTimeoutMs: true,
-  maxFileBytes: true,
-  pooling: true,
-  normalize: true,
-  maxSeqLength: true,
-  tokenizerDir: true,
-  seed: true,
-  log: true,
-  route: true,
-});
+export const LOAD_MODEL_KEYS: readonly string[] = [
+  ...HUB_OPTION_KEYS,
+  ...optionKeys<Omit<LoadModelOptions, keyof HubOptions>>({
+    pooling: true,
+    normalize: true,
+    maxSeqLength: true,
+    tokenizerDir: true,
+    seed: true,
+    log: true,
+    route: true,
+  }),
+];
 
 /** Prefix of a source that means "random init from this config.json". */
 export { SCRATCH_PREFIX } from '../checkpoint/scratch.js';
