@@ -18,13 +18,22 @@ function snapshot(): Map<string | symbol, Listener[]> {
   return before;
 }
 
-/** Remove every `process` listener that is not in `before` (for every event, not only the two known ones). */
+/**
+ * Put every `process` listener back as it was in `before` (for every event, not only the two known ones):
+ * remove the ones added, and re-add the host's ones that were removed. tfjs-backend-wasm's post-js records
+ * "the listeners it added" with a filter that keeps every listener (`!a.indexOf(l) > -1` is always true), so
+ * disposing a module (the threaded build falling back to one thread does) removes the host's own handlers.
+ */
 function restore(before: Map<string | symbol, Listener[]>): void {
   for (const event of process.eventNames()) {
     const kept = new Set(before.get(event) ?? []);
     for (const listener of process.rawListeners(event) as Listener[]) {
       if (!kept.has(listener)) process.removeListener(event, listener);
     }
+  }
+  for (const [event, listeners] of before) {
+    const now = new Set(process.rawListeners(event) as Listener[]);
+    for (const listener of listeners) if (!now.has(listener)) process.on(event, listener);
   }
 }
 
