@@ -220,6 +220,14 @@ export class PgvectorIndex implements VectorIndex {
    * and check an existing table's dimension and type against `dim` and `type`.
    */
   static async open(options: PgvectorIndexOptions): Promise<PgvectorIndex> {
+    return PgvectorIndex.connect(options, undefined);
+  }
+
+  /** `open`, or with `reference` (the file being loaded) the table must already exist: nothing is created. */
+  private static async connect(
+    options: PgvectorIndexOptions,
+    reference: string | undefined,
+  ): Promise<PgvectorIndex> {
     const opts = validateOptions(options);
     const client =
       opts.database !== undefined
@@ -242,6 +250,8 @@ export class PgvectorIndex implements VectorIndex {
             `table ${opts.table} in ${client.description} has embedding ${existing[0].t}, not ${want}: use another table or the model it was built with`,
           );
         }
+      } else if (reference !== undefined) {
+        throw new InputFormatError(`table ${opts.table} does not exist in ${client.description}`, reference);
       } else {
         await client.query(
           `CREATE TABLE IF NOT EXISTS ${table} (id text PRIMARY KEY, embedding ${type}(${opts.dim}) NOT NULL, metadata jsonb)`,
@@ -267,22 +277,37 @@ export class PgvectorIndex implements VectorIndex {
   ): Promise<PgvectorIndex> {
     const ref = await readPgvectorReference(file);
     const base = path.dirname(path.resolve(file));
-    return PgvectorIndex.open({
-      dim: ref.dim,
-      table: ref.table,
-      metric: ref.metric,
-      type: ref.type,
-      method: ref.method,
-      m: ref.m,
-      efConstruction: ref.efConstruction,
-      efSearch: ref.efSearch,
-      lists: ref.lists,
-      probes: ref.probes,
-      quiet: overrides.quiet,
-      ...(ref.engine === 'server'
-        ? { database: overrides.database ?? ref.database }
-        : { dataDir: ref.dataDir === undefined ? undefined : path.resolve(base, ref.dataDir) }),
-    });
+    const dataDir = ref.dataDir === undefined ? undefined : path.resolve(base, ref.dataDir);
+    if (ref.engine === 'embedded') {
+      if (overrides.database !== undefined) {
+        throw new ArgumentError(
+          'database',
+          `${file} refers to an embedded index (data in ${dataDir}), not a server: drop the database URL`,
+        );
+      }
+      // Loading reads: a moved or deleted data directory must not become a fresh, empty database.
+      const found = await fs.stat(dataDir!).catch(() => undefined);
+      if (found === undefined || !found.isDirectory()) {
+        throw new InputFormatError(`the embedded pgvector data directory ${dataDir} does not exist`, file);
+      }
+    }
+    return PgvectorIndex.connect(
+      {
+        dim: ref.dim,
+        table: ref.table,
+        metric: ref.metric,
+        type: ref.type,
+        method: ref.method,
+        m: ref.m,
+        efConstruction: ref.efConstruction,
+        efSearch: ref.efSearch,
+        lists: ref.lists,
+        probes: ref.probes,
+        quiet: overrides.quiet,
+        ...(ref.engine === 'server' ? { database: overrides.database ?? ref.database } : { dataDir }),
+      },
+      file,
+    );
   }
 
   /**

@@ -135,6 +135,27 @@ test('embedded: exact search equals ExactIndex, HNSW recall is measured, filters
     await (loaded as PgvectorIndex).close();
   }
 
+  // A reference is only read: a server URL for an embedded index, a moved data directory and a missing
+  // table are errors naming the file, and nothing is created.
+  const refFile = path.join(dir, 'corpus.pgvector.json');
+  await assert.rejects(
+    () => loadVectorIndex(refFile, { database: 'postgres://u:p@127.0.0.1:1/db' }),
+    /database: .*corpus\.pgvector\.json refers to an embedded index/,
+  );
+  const moved = path.join(dir, 'moved.json');
+  await fs.writeFile(moved, JSON.stringify({ ...ref, dataDir: 'nope.pgdata' }));
+  await assert.rejects(
+    () => loadVectorIndex(moved),
+    /moved\.json: the embedded pgvector data directory .*nope\.pgdata does not exist/,
+  );
+  await assert.rejects(fs.access(path.join(dir, 'nope.pgdata')));
+  const ghost = path.join(dir, 'ghost.json');
+  await fs.writeFile(ghost, JSON.stringify({ ...ref, table: 'ghost' }));
+  await assert.rejects(
+    () => loadVectorIndex(ghost),
+    /ghost\.json: table ghost does not exist in embedded PGlite/,
+  );
+
   // Reopening the table with another dimension is refused, naming both.
   await assert.rejects(
     () => PgvectorIndex.open({ dim: DIM + 1, table: 'corpus', dataDir }),
