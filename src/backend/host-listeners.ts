@@ -19,8 +19,9 @@ function snapshot(): Map<string | symbol, Listener[]> {
 }
 
 /**
- * Put every `process` listener back as it was in `before` (for every event, not only the two known ones):
- * remove the ones added, and re-add the host's ones that were removed. tfjs-backend-wasm's post-js records
+ * Put the `process` listeners back as they were in `before`: remove every listener the load added (for every
+ * event, not only the two known ones), and re-add the host's `uncaughtException` / `unhandledRejection`
+ * listeners the load removed. tfjs-backend-wasm's post-js records
  * "the listeners it added" with a filter that keeps every listener (`!a.indexOf(l) > -1` is always true), so
  * disposing a module (the threaded build falling back to one thread does) removes the host's own handlers.
  */
@@ -31,9 +32,11 @@ function restore(before: Map<string | symbol, Listener[]>): void {
       if (!kept.has(listener)) process.removeListener(event, listener);
     }
   }
-  for (const [event, listeners] of before) {
+  // Only the two events the glue's dispose clears: elsewhere a listener gone during the load was removed
+  // on purpose (a `once` listener that fired, a listener its owner took back) and must stay gone.
+  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
     const now = new Set(process.rawListeners(event) as Listener[]);
-    for (const listener of listeners) if (!now.has(listener)) process.on(event, listener);
+    for (const listener of before.get(event) ?? []) if (!now.has(listener)) process.on(event, listener);
   }
 }
 
