@@ -30,6 +30,12 @@ export interface TrainingBatch {
    * texts); ids add matches between different texts of one document, never remove a text match.
    */
   passageIds?: string[];
+  /**
+   * Teacher scores, `[queries.length][1 + k]`: row `i` is the teacher's score of `positives[i]`, then of
+   * `negatives[i][0..k-1]`. Present when every example carries `positiveScore`/`negativeScores`; the
+   * distillation losses require it, the others ignore it.
+   */
+  scores?: number[][];
 }
 
 /** Loss value and parameter gradients of one batch; the caller owns (and must dispose) the gradients. */

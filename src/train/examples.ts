@@ -17,6 +17,13 @@ export interface TrainingExample {
   positiveId?: string;
   /** Identities of the negatives (compared like `positiveId`). */
   negativeIds?: string[];
+  /**
+   * Teacher score of the positive (e.g. a cross-encoder's logit), for the distillation losses
+   * (`MarginMSELoss`, `DistillKLDivLoss`). Give it with `negativeScores` or not at all.
+   */
+  positiveScore?: number;
+  /** Teacher scores of `negatives`, in the same order (same length). */
+  negativeScores?: number[];
 }
 
 /**
@@ -76,7 +83,16 @@ export function examplesFromQrels(options: {
   return out;
 }
 
-const EXAMPLE_FIELDS = ['query', 'positive', 'negatives', 'queryId', 'positiveId', 'negativeIds'] as const;
+const EXAMPLE_FIELDS = [
+  'query',
+  'positive',
+  'negatives',
+  'queryId',
+  'positiveId',
+  'negativeIds',
+  'positiveScore',
+  'negativeScores',
+] as const;
 
 /**
  * Check one training example's fields by name: examples often come from JSON written elsewhere, where
@@ -107,5 +123,27 @@ export function checkExampleFields(e: TrainingExample, i: number): void {
     (!Array.isArray(e.negatives) || e.negatives.some((n) => typeof n !== 'string'))
   ) {
     throw new ArgumentError('examples', `example ${i}: 'negatives' must be an array of strings`);
+  }
+  const finite = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
+  if ((e.positiveScore === undefined) !== (e.negativeScores === undefined)) {
+    throw new ArgumentError('examples', `example ${i}: give 'positiveScore' and 'negativeScores' together`);
+  }
+  if (e.positiveScore !== undefined && !finite(e.positiveScore)) {
+    throw new ArgumentError('examples', `example ${i}: 'positiveScore' must be a finite number`);
+  }
+  if (e.negativeScores !== undefined) {
+    if (!Array.isArray(e.negativeScores) || !e.negativeScores.every(finite)) {
+      throw new ArgumentError(
+        'examples',
+        `example ${i}: 'negativeScores' must be an array of finite numbers`,
+      );
+    }
+    const n = e.negatives?.length ?? 0;
+    if (e.negativeScores.length !== n) {
+      throw new ArgumentError(
+        'examples',
+        `example ${i} has ${n} negatives but ${e.negativeScores.length} negativeScores`,
+      );
+    }
   }
 }

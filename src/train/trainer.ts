@@ -246,6 +246,9 @@ export class Trainer {
         ...picked.map((e) => e.positiveId ?? e.positive),
         ...(hasNegatives ? picked.flatMap((e) => e.negativeIds ?? e.negatives!) : []),
       ],
+      scores: picked.every((e) => e.positiveScore !== undefined)
+        ? picked.map((e) => [e.positiveScore!, ...(e.negativeScores ?? [])])
+        : undefined,
     };
   }
 
