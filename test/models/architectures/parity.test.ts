@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -149,5 +149,22 @@ for (const arch of ARCH_FIXTURES) {
     assert.deepEqual(Array.from(m2.data), Array.from(m.data));
     encoder.dispose();
     again.dispose();
+  });
+}
+
+for (const arch of ARCH_FIXTURES) {
+  test(`${arch}: SentenceEncoder.load of the checkpoint with F16 / BF16 / prefixed weights encodes as the reference`, async () => {
+    const ref = reference(arch);
+    for (const [file, dtype] of WEIGHT_FILES.slice(1)) {
+      // The fixture directory with this variant as its model.safetensors, as a checkpoint would ship it.
+      const dir = path.join(tmpDir('dr-arch-variant-'), arch);
+      cpSync(archDir(arch), dir, { recursive: true });
+      copyFileSync(path.join(archDir(arch), file), path.join(dir, 'model.safetensors'));
+      const encoder = await SentenceEncoder.load(dir, { quiet: true });
+      const m = await encoder.encode(ref.texts, { quiet: true, batchSize: 4 });
+      const diff = maxAbsDiff(matrixRows(m), ref.pooled[dtype].mean);
+      assert.ok(diff < 1e-4, `${file}: max abs diff ${diff}`);
+      encoder.dispose();
+    }
   });
 }
