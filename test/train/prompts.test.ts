@@ -9,6 +9,7 @@ import { InBatchNegativesLoss } from '../../src/losses/in-batch-negatives.js';
 import type { RetrievalLoss, TrainableEncoder, TrainingBatch } from '../../src/losses/types.js';
 import { BiEncoder } from '../../src/models/bi-encoder.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
+import { promptedTower } from '../../src/train/prompted-tower.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { ToyEncoder } from '../losses/toy-encoder.js';
 import { archDir } from '../models/architectures/fixtures.js';
@@ -135,3 +136,20 @@ for (const loss of ['plain', 'cached'] as const) {
     await check(true, ref.prompt.mean_including_prompt);
   });
 }
+
+test('a prompted tower shares the variables and is sized by the memory guard with the prompt tokens counted', async () => {
+  const encoder = await SentenceEncoder.load(withPrompts('distilbert', false), { quiet: true });
+  const view = promptedTower(encoder, 'query: ') as TrainableEncoder & {
+    bert: unknown;
+    maxSeqLength: number;
+    tokenizer: { tokenLength(text: string, options?: { maxLength?: number }): number };
+  };
+  assert.equal(view.bert, encoder.bert);
+  assert.equal(view.maxSeqLength, encoder.maxSeqLength);
+  assert.deepEqual(view.trainableVariables(), encoder.trainableVariables());
+  const text = 'dense retrieval maps texts to vectors';
+  assert.equal(view.tokenizer.tokenLength(text), encoder.tokenizer.tokenLength(`query: ${text}`));
+  assert.ok(view.tokenizer.tokenLength(text) > encoder.tokenizer.tokenLength(text));
+  assert.equal(promptedTower(encoder, ''), encoder, 'no prompt: the encoder itself');
+  encoder.dispose();
+});
