@@ -1,6 +1,6 @@
 import { ArgumentError } from '../errors.js';
 import { readContainer, writeContainer } from './container.js';
-import { baseOptionsFromHeader, QuantizedIndex } from './quantized.js';
+import { baseOptionsFromHeader, QUANTIZED_OPTION_KEYS, QuantizedIndex } from './quantized.js';
 import type { QuantizedIndexOptions, RowHeap } from './quantized.js';
 
 /** Options of {@link BinaryIndex}. */
@@ -41,7 +41,7 @@ export class BinaryIndex extends QuantizedIndex {
   private dist = new Uint16Array(0);
 
   constructor(opts: BinaryIndexOptions) {
-    super(opts);
+    super(opts, 'BinaryIndex', QUANTIZED_OPTION_KEYS);
     this.words = Math.ceil(this.dim / 32);
     this.codeBytes = this.words * 4;
     if (this.metric === 'l2' && !this.keepVectors) {

@@ -1,10 +1,11 @@
-import * as tf from '@tensorflow/tfjs';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import { headerField, readContainer, sectionFloat32, writeContainer } from './container.js';
-import { calibrationRanges, ScalarQuantizer } from '../util/quantize.js';
+import { calibrationRanges, int8BucketMiddles, ScalarQuantizer } from '../util/quantize.js';
+import { tfWithBackend } from '../util/tf-lazy.js';
 import type { QuantizationRanges } from '../util/quantize.js';
 import { baseOptionsFromHeader, QuantizedIndex } from './quantized.js';
+import { optionKeys } from '../util/options.js';
 import type { QuantizedIndexOptions, RowHeap } from './quantized.js';
 
 /** Options of {@link Int8Index}. */
@@ -20,13 +21,16 @@ export interface Int8IndexOptions extends QuantizedIndexOptions {
 }
 
 /**
- * Exact search over int8 codes with rescoring: documents are stored as sentence-transformers int8 codes
- * (`quantizeEmbeddings(x, 'int8')`, 1 byte per dimension, 4x less than float32), every search scans all
- * codes with integer dot products of the query's int8 code (usearch's `i8` inner product; under `l2`,
- * squared code distances), keeps `k * rescoreMultiplier` candidates and rescores them with the float32
- * query against the dequantized codes (bucket middles `min + step * (code + 128.5)`; ST rescores against the raw
- * codes, which ranks the same only when every range is symmetric and equally wide) or, with
- * `keepVectors`, against the float32 documents.
+ * Exact search over int8 codes with rescoring: documents are stored as int8 codes of sentence-transformers'
+ * ranges (1 byte per dimension, 4x less than float32) with uniform buckets, `floor(t) - 128` for
+ * `t = (x - min) / step` (ST's uint8 code minus 128, faiss `QT_8bit`'s layout; ST's own int8 formula
+ * truncates toward zero and merges two buckets into code 0: {@link ScalarQuantizer.int8Floor}). Every search
+ * scans all codes with integer dot products of the query's int8 code (usearch's `i8` inner product;
+ * under `l2`, squared code distances), keeps `k * rescoreMultiplier` candidates and rescores them with the
+ * float32 query against the dequantized codes (bucket middles `min + step * (code + 128.5)`, what faiss's
+ * `IndexScalarQuantizer` scores; ST rescores against the raw codes, which ranks the same only when every
+ * range is symmetric and equally wide) or, with `keepVectors`, against the float32 documents. Indexes
+ * saved before uniform buckets keep ST's int8 codes and are searched with them.
  *
  * Trade-offs: `rescoreMultiplier` buys recall with rescoring time (the code scan dominates); ranges from
  * a calibration set representative of the corpus matter more than any other knob (clamped values lose
@@ -45,9 +49,17 @@ export class Int8Index extends QuantizedIndex {
   protected readonly codeBytes: number;
   private quantizer: ScalarQuantizer | undefined;
   private queryCodes = new Int8Array(0);
+  /**
+   * How codes are made from positions: `'floor'` (uniform buckets, every index built by this version)
+   * or `'trunc'` (ST's int8 formula: files saved before; header field `int8Codes` absent).
+   */
+  private codeFormula: 'floor' | 'trunc' = 'floor';
+  private middles = int8BucketMiddles('floor');
+  /** tfjs when a backend is initialised (looked up by `search`), for the matMul code scan. */
+  private tfb: Awaited<ReturnType<typeof tfWithBackend>>;
 
   constructor(opts: Int8IndexOptions) {
-    super(opts);
+    super(opts, 'Int8Index', INT8_OPTION_KEYS);
     this.codeBytes = this.dim;
     if (opts.ranges !== undefined) this.setRanges(opts.ranges);
     else if (opts.calibration !== undefined) {
@@ -88,7 +100,18 @@ export class Int8Index extends QuantizedIndex {
     const q = this.q;
     const d = this.dim;
     const codes = new Int8Array(out.buffer, out.byteOffset, rows * d);
-    for (let i = 0; i < rows * d; i++) codes[i] = q.int8(data[i], i % d);
+    if (this.codeFormula === 'floor')
+      for (let i = 0; i < rows * d; i++) codes[i] = q.int8Floor(data[i], i % d);
+    else for (let i = 0; i < rows * d; i++) codes[i] = q.int8(data[i], i % d);
+  }
+
+  override async search(...args: Parameters<QuantizedIndex['search']>): ReturnType<QuantizedIndex['search']> {
+    this.tfb = await tfWithBackend();
+    try {
+      return await super.search(...args);
+    } finally {
+      this.tfb = undefined;
+    }
   }
 
   protected beginSearch(queries: Float32Array, rows: number): void {
@@ -127,10 +150,11 @@ export class Int8Index extends QuantizedIndex {
    */
   protected override scanAll(queries: Float32Array, heaps: RowHeap[], allowed: Uint8Array | null): void {
     const d = this.dim;
-    if (tf.getBackend() === 'cpu' || d * 128 * 128 >= 2 ** 24) {
+    if (this.tfb === undefined || this.tfb.backend === 'cpu' || d * 128 * 128 >= 2 ** 24) {
       super.scanAll(queries, heaps, allowed);
       return;
     }
+    const tf = this.tfb.tf;
     const n = this.size;
     const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset, n * d);
     const l2 = this.metric === 'l2';
@@ -185,20 +209,24 @@ export class Int8Index extends QuantizedIndex {
     }
   }
 
+  /**
+   * `min + step * middle(code)` per dimension: under `ip`/`cosine` the score is
+   * `sum_j q_j min_j + sum_j (q_j step_j) middle(c_j)`, a table lookup and a multiply-add per dimension.
+   */
   protected codeRescore(q: Float32Array, offset: number, row: number): number {
     const d = this.dim;
-    const quant = this.q;
-    const o = row * d;
-    const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset + o, d);
+    const { min, steps } = this.q;
+    const mid = this.middles;
+    const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset + row * d, d);
     let s = 0;
     if (this.metric === 'l2') {
       for (let j = 0; j < d; j++) {
-        const t = q[offset + j] - quant.dequantizeInt8(docs[j], j);
+        const t = q[offset + j] - (min[j] + steps[j] * mid[docs[j] + 128]);
         s -= t * t;
       }
       return s;
     }
-    for (let j = 0; j < d; j++) s += q[offset + j] * quant.dequantizeInt8(docs[j], j);
+    for (let j = 0; j < d; j++) s += q[offset + j] * (min[j] + steps[j] * mid[docs[j] + 128]);
     return s;
   }
 
@@ -211,7 +239,7 @@ export class Int8Index extends QuantizedIndex {
       both.set(ranges.max, this.dim);
       sections.ranges = new Uint8Array(both.buffer);
     }
-    await writeContainer(path, { kind: 'int8', ...this.baseHeader() }, sections);
+    await writeContainer(path, { kind: 'int8', ...this.baseHeader(), int8Codes: this.codeFormula }, sections);
   }
 
   /**
@@ -221,6 +249,13 @@ export class Int8Index extends QuantizedIndex {
   static async load(path: string): Promise<Int8Index> {
     const { header, sections } = await readContainer(path, 'int8');
     const index = new Int8Index(baseOptionsFromHeader(header, path));
+    // Files written before uniform buckets have no `int8Codes`: their codes are ST's int8 codes.
+    const formula =
+      header.int8Codes === undefined
+        ? 'trunc'
+        : headerField.choice(header, 'int8Codes', path, ['floor', 'trunc'] as const);
+    index.codeFormula = formula;
+    index.middles = int8BucketMiddles(formula);
     const raw = sections.get('ranges');
     if (raw !== undefined) {
       const both = sectionFloat32(raw, path);
@@ -250,3 +285,13 @@ export class Int8Index extends QuantizedIndex {
     return index;
   }
 }
+
+const INT8_OPTION_KEYS = optionKeys<Int8IndexOptions>({
+  dim: true,
+  metric: true,
+  rescoreMultiplier: true,
+  keepVectors: true,
+  truncateDim: true,
+  ranges: true,
+  calibration: true,
+});

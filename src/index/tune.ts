@@ -1,5 +1,6 @@
 import { ArgumentError } from '../errors.js';
 import type { Matrix } from '../types.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
 import { ExactIndex } from './exact.js';
 import type { HnswIndex } from './hnsw.js';
@@ -58,6 +59,17 @@ export interface HnswTuning {
   M?: number;
 }
 
+const TUNE_OPTION_KEYS = optionKeys<TuneOptions>({
+  targetRecall: true,
+  k: true,
+  sampleQueries: true,
+  sampleSize: true,
+  exact: true,
+  efs: true,
+  seed: true,
+  quiet: true,
+});
+
 const LADDER = [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096];
 
 /** Seeded sample of `count` distinct integers from [0, n) (partial Fisher-Yates, mulberry32). */
@@ -101,6 +113,7 @@ function withoutSelf(list: string[], self: string, k: number): string[] {
  * `targetRecall` (the implementation of {@link HnswIndex.tune}).
  */
 export async function tuneHnsw(index: HnswIndex, options: TuneOptions = {}): Promise<HnswTuning> {
+  checkOptionKeys('tune', options, TUNE_OPTION_KEYS);
   const target = options.targetRecall ?? 0.98;
   if (!(target > 0 && target <= 1))
     throw new ArgumentError('targetRecall', `must be in (0, 1], got ${target}`);
