@@ -57,6 +57,29 @@ export interface HnswTuning {
   curve: { ef: number; recall: number; recallLowerBound: number }[];
   /** Graph out-degree (set when {@link buildTunedHnsw} chose it). */
   M?: number;
+  /** The graph's space: `l2-reduction` or `ip` under metric `ip` (the MIPS-to-L2 reduction or hnswlib's). */
+  space?: HnswSpace;
+  /** Every graph {@link buildTunedHnsw} built and tuned (M, space, ef, recall), in the order tried. */
+  candidates?: TunedCandidate[];
+}
+
+/** One graph built and tuned by {@link buildTunedHnsw}. */
+export interface TunedCandidate {
+  M: number;
+  space: HnswSpace;
+  ef: number;
+  recall: number;
+  recallLowerBound: number;
+  met: boolean;
+}
+
+/** The space an HNSW graph is built in: the metric's own, or under `ip` the MIPS-to-L2 reduction. */
+export type HnswSpace = 'cosine' | 'l2' | 'ip' | 'l2-reduction';
+
+/** The space of `index`'s graph (`'ip'` before an `'auto'` index has decided). */
+export function spaceOf(index: HnswIndex): HnswSpace {
+  if (index.metric !== 'ip') return index.metric;
+  return index.mipsTransform ? 'l2-reduction' : 'ip';
 }
 
 const TUNE_OPTION_KEYS = optionKeys<TuneOptions>({
@@ -177,6 +200,8 @@ export async function tuneHnsw(index: HnswIndex, options: TuneOptions = {}): Pro
     queries: queries.rows,
     source: selves === undefined ? 'queries' : 'documents',
     curve,
+    M: index.M,
+    space: spaceOf(index),
   };
   index.tuning = tuning;
   return tuning;

@@ -144,14 +144,13 @@ export class ScalarQuantizer {
 
 /**
  * Bucket middles, as positions `t` in [0, 255], of the 256 int8 codes (index `code + 128`) under either
- * formula: `'floor'` ({@link ScalarQuantizer.int8Floor}: `code + 128.5`, 255 at the top code, which only
- * `t = 255` reaches) or `'trunc'` (ST's {@link ScalarQuantizer.int8}, see
+ * formula: `'floor'` ({@link ScalarQuantizer.int8Floor}: `code + 128.5`) or `'trunc'` (ST's {@link ScalarQuantizer.int8}, see
  * {@link ScalarQuantizer.dequantizeInt8}). The value is `min + step * middle`.
  */
 export function int8BucketMiddles(formula: 'floor' | 'trunc'): Float64Array {
   const out = new Float64Array(256);
   for (let c = -128; c <= 127; c++) {
-    if (formula === 'floor') out[c + 128] = c === 127 ? 255 : c + 128.5;
+    if (formula === 'floor') out[c + 128] = c + 128.5;
     else out[c + 128] = c === 0 ? 128 : c <= -128 ? 0 : c >= 127 ? 255 : c > 0 ? c + 128.5 : c + 127.5;
   }
   return out;
