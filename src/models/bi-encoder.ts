@@ -19,6 +19,7 @@ import {
   writeSimilarityFnName,
 } from '../checkpoint/sentence-transformers.js';
 import { isRouteEncoder, saveAsRouter } from './modules/router.js';
+import type { EngineChoice } from '../engines/types.js';
 
 /**
  * A DPR-style bi-encoder: a query tower and a passage tower (the same encoder when tied) and the similarity
@@ -30,8 +31,23 @@ export interface TowerEncoder extends TrainableEncoder {
   /** Write the encoder to `dir` (sentence-transformers layout for `SentenceEncoder`). */
   save?(dir: string, options?: SaveOptions): Promise<void>;
   /** Batched inference; when absent, {@link BiEncoder} embeds in batches itself. */
-  encode?(texts: string[], options?: { batchSize?: number; quiet?: boolean }): Promise<Matrix>;
+  encode?(
+    texts: string[],
+    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice },
+  ): Promise<Matrix>;
   dispose?(): void;
+}
+
+/** Options of {@link BiEncoder.encodeQueries} and {@link BiEncoder.encodePassages}. */
+export interface TowerEncodeOptions {
+  /** Texts per forward pass (default 32). */
+  batchSize?: number;
+  /** No progress bar. */
+  quiet?: boolean;
+  /** Matryoshka truncation: keep the first `truncateDim` dimensions (re-normalised if the tower normalises). */
+  truncateDim?: number;
+  /** Where inference runs (`SentenceEncoder` towers; see {@link EncodeOptions.engine}); default the tower's. */
+  engine?: EngineChoice;
 }
 
 /** Contents of `bi_encoder.json`, written next to the towers by {@link BiEncoder.save}. */
@@ -162,20 +178,14 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
   }
 
   /** Inference embeddings of queries (no dropout), as a plain matrix. */
-  encodeQueries(
-    texts: string[],
-    options: { batchSize?: number; quiet?: boolean; truncateDim?: number } = {},
-  ): Promise<Matrix> {
-    checkOptionKeys('encodeQueries', options, ['batchSize', 'quiet', 'truncateDim']);
+  encodeQueries(texts: string[], options: TowerEncodeOptions = {}): Promise<Matrix> {
+    checkOptionKeys('encodeQueries', options, ['batchSize', 'quiet', 'truncateDim', 'engine']);
     return encodeWith(this.queryEncoder, texts, options);
   }
 
   /** Inference embeddings of passages (no dropout), as a plain matrix. */
-  encodePassages(
-    texts: string[],
-    options: { batchSize?: number; quiet?: boolean; truncateDim?: number } = {},
-  ): Promise<Matrix> {
-    checkOptionKeys('encodePassages', options, ['batchSize', 'quiet', 'truncateDim']);
+  encodePassages(texts: string[], options: TowerEncodeOptions = {}): Promise<Matrix> {
+    checkOptionKeys('encodePassages', options, ['batchSize', 'quiet', 'truncateDim', 'engine']);
     return encodeWith(this.passageEncoder, texts, options);
   }
 
@@ -358,7 +368,7 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
 async function encodeWith(
   encoder: TowerEncoder,
   texts: string[],
-  options: { batchSize?: number; quiet?: boolean; truncateDim?: number },
+  options: TowerEncodeOptions,
 ): Promise<Matrix> {
   const { truncateDim, ...rest } = options;
   const full = await encodeFull(encoder, texts, rest);
@@ -369,9 +379,13 @@ async function encodeWith(
 async function encodeFull(
   encoder: TowerEncoder,
   texts: string[],
-  options: { batchSize?: number; quiet?: boolean },
+  options: Omit<TowerEncodeOptions, 'truncateDim'>,
 ): Promise<Matrix> {
-  if (typeof encoder.encode === 'function') return encoder.encode(texts, options);
+  if (typeof encoder.encode === 'function') {
+    // A tower's own encode may refuse keys it does not know: pass `engine` only when one was asked for.
+    const { engine, ...rest } = options;
+    return encoder.encode(texts, engine === undefined ? rest : { ...rest, engine });
+  }
   const batchSize = options.batchSize ?? 32;
   let cols = 0;
   const parts: Float32Array[] = [];
