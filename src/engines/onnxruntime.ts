@@ -56,7 +56,7 @@ export function onnxRuntimeAvailable(): boolean {
 
 /**
  * Intra-op threads of an ONNX Runtime session: `$DENSE_RETRIEVAL_ONNX_THREADS`, else one per core (at most
- * 8). Measured on the 2-core development machine (docs/performance.md, run H): 2 intra-op threads encode
+ * 8). Measured on the 2-core development machine (docs/performance.md, "ONNX Runtime engine"): 2 intra-op threads encode
  * 1.7x faster than 1, and one session on 2 threads beats 2 workers of 1 thread each.
  *
  * @throws {ArgumentError} for a malformed `$DENSE_RETRIEVAL_ONNX_THREADS`.

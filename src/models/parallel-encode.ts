@@ -53,7 +53,7 @@ export interface ParallelEncodeOptions {
    * Engine of the workers (see {@link EncodeOptions.engine}); default `$DENSE_RETRIEVAL_ENGINE`, else
    * `auto`. ONNX Runtime workers share the cores between their sessions' intra-op threads. ONNX Runtime
    * already spreads one session over every core: on the 2-core development machine one session beat two
-   * workers (docs/performance.md, run H), so `encode` uses workers only when asked.
+   * workers (docs/performance.md, "ONNX Runtime engine"), so `encode` uses workers only when asked.
    */
   engine?: EngineChoice;
 }
