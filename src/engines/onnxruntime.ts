@@ -56,8 +56,11 @@ export function onnxRuntimeAvailable(): boolean {
 
 /**
  * Intra-op threads of an ONNX Runtime session: `$DENSE_RETRIEVAL_ONNX_THREADS`, else one per core (at most
- * 8). Measured on the 2-core development machine (docs/performance.md, "ONNX Runtime engine"): 2 intra-op threads encode
- * 1.7x faster than 1, and one session on 2 threads beats 2 workers of 1 thread each.
+ * 8), which is also ONNX Runtime's own default. On the 2-core development machine, under a load average of
+ * 12-20 (docs/performance.md, "ONNX Runtime engine"), 1 and 2 threads could not be told apart (2.0-4.3
+ * texts/s either way over repeated runs), while 2 workers of 1 thread were slower by their start-up (each
+ * loads and exports the model): one session per process it is. Re-measure on an idle machine with
+ * `npm run bench -- --cases onnx`.
  *
  * @throws {ArgumentError} for a malformed `$DENSE_RETRIEVAL_ONNX_THREADS`.
  */
