@@ -7,7 +7,7 @@ import type { SentenceEncoder } from '../models/sentence-encoder.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
-import { buildOnnxGraph, checkOnnxOptions, serializeOnnxGraph } from './onnx-model.js';
+import { buildOnnxGraph, checkOnnxOptions, quantizeOnnxGraph, serializeOnnxGraph } from './onnx-model.js';
 import type { OnnxModelOptions } from './onnx-model.js';
 import type { SerializeOptions } from './serialize.js';
 
@@ -29,7 +29,9 @@ export interface ExportResult {
   onnxFile: string;
   /** The external data file beside it, when the weights exceed 2 GiB; otherwise undefined. */
   externalDataFile: string | undefined;
-  /** Bytes of the ONNX file plus its external data. */
+  /** Every ONNX file written (`model.onnx`, and `model_quantized.onnx` with q8), external data included. */
+  files: string[];
+  /** Bytes of {@link ExportResult.onnxFile} plus its external data. */
   bytes: number;
   /** The graph's input names, in order. */
   inputNames: string[];
@@ -86,7 +88,7 @@ export const exportInternals: { serialize: SerializeOptions } = { serialize: {} 
 
 /**
  * Export `encoder` to `dir` as a model directory that is at once a transformers.js model (`onnx/model.onnx`,
- * or `onnx/model_quantized.onnx` with `quantize: 'q8'`; `config.json`; `tokenizer.json`;
+ * and `onnx/model_quantized.onnx` beside it with `quantize: 'q8'`; `config.json`; `tokenizer.json`;
  * `tokenizer_config.json` with `pad_token` and `model_max_length`) and a sentence-transformers model
  * (`model.safetensors`, `modules.json`, `1_Pooling/config.json`, Dense and Normalize modules,
  * `config_sentence_transformers.json`), which this library loads too. The graph is the one of
@@ -113,7 +115,6 @@ export async function exportOnnx(
   const opset = checkOnnxOptions(modelOptions);
   const progress = createProgress({ total: 3, label: 'export', unit: 'steps', quiet: quiet === true });
   const fileName = onnxFileName(modelOptions.quantize);
-  const dataName = `${fileName}_data`;
   let result: ExportResult | undefined;
   try {
     await writeModelDir(
@@ -122,23 +123,41 @@ export async function exportOnnx(
         await encoder.writeModelFiles(tmp);
         await completeTokenizerFiles(tmp, encoder);
         progress.tick(1);
-        const built = buildOnnxGraph(encoder, modelOptions);
+        const built = buildOnnxGraph(encoder, { opset });
         progress.tick(1);
-        const serialized = serializeOnnxGraph(built, {
-          externalDataLocation: dataName,
-          ...exportInternals.serialize,
-        })!;
+        // q8 is written beside the float model (transformers.js picks the file by `dtype`), never instead of
+        // it: a q8 export into a directory with an fp32 export must not remove that.
+        const variants = [{ name: 'model.onnx', graph: built }];
+        if (modelOptions.quantize === 'q8') {
+          variants.push({ name: onnxFileName('q8'), graph: quantizeOnnxGraph(built) });
+        }
         const onnxDir = path.join(tmp, 'onnx');
         await fs.mkdir(onnxDir, { recursive: true });
-        await writeFileAtomic(path.join(onnxDir, fileName), serialized.model);
-        const external = serialized.externalData.length > 0;
-        if (external) await writeFileAtomic(path.join(onnxDir, dataName), serialized.externalData);
+        const files: string[] = [];
+        let bytes = 0;
+        let externalDataFile: string | undefined;
+        for (const { name, graph } of variants) {
+          const dataName = `${name}_data`;
+          const serialized = serializeOnnxGraph(graph, {
+            externalDataLocation: dataName,
+            ...exportInternals.serialize,
+          })!;
+          await writeFileAtomic(path.join(onnxDir, name), serialized.model);
+          files.push(path.join(dir, 'onnx', name));
+          if (serialized.externalData.length > 0) {
+            await writeFileAtomic(path.join(onnxDir, dataName), serialized.externalData);
+            files.push(path.join(dir, 'onnx', dataName));
+            if (name === fileName) externalDataFile = path.join(dir, 'onnx', dataName);
+          }
+          if (name === fileName) bytes = serialized.model.byteLength + serialized.externalBytes;
+        }
         progress.tick(1);
         result = {
           dir,
           onnxFile: path.join(dir, 'onnx', fileName),
-          externalDataFile: external ? path.join(dir, 'onnx', dataName) : undefined,
-          bytes: serialized.model.byteLength + serialized.externalBytes,
+          externalDataFile,
+          files,
+          bytes,
           inputNames: built.inputNames,
           outputNames: ['last_hidden_state', 'sentence_embedding'],
           opset,

@@ -92,10 +92,8 @@ export function buildOnnxGraph(encoder: SentenceEncoder, options: OnnxModelOptio
   for (const [i, d] of encoder.dense.entries()) sentence = denseGraph(b, sentence, d, i);
   if (encoder.normalize) sentence = normalizeGraph(b, sentence);
   g.output(sentence, 'sentence_embedding', DataType.FLOAT, ['batch_size', encoder.dim]);
-  let graph = g.build();
-  if (options.quantize === 'q8') graph = quantizeGraph(graph);
-  return {
-    graph,
+  const built: OnnxGraph = {
+    graph: g.build(),
     inputNames:
       tokenTypeIds === undefined
         ? ['input_ids', 'attention_mask']
@@ -110,9 +108,19 @@ export function buildOnnxGraph(encoder: SentenceEncoder, options: OnnxModelOptio
         normalize: String(encoder.normalize),
         dense_modules: String(encoder.dense.length),
         max_seq_length: String(encoder.maxSeqLength),
-        quantization: options.quantize ?? 'none',
+        quantization: 'none',
       },
     },
+  };
+  return options.quantize === 'q8' ? quantizeOnnxGraph(built) : built;
+}
+
+/** The q8 version of a float graph (see `quantizeGraph`); the float graph is left as it is. */
+export function quantizeOnnxGraph(built: OnnxGraph): OnnxGraph {
+  return {
+    ...built,
+    graph: quantizeGraph(built.graph),
+    info: { ...built.info, metadata: { ...built.info.metadata, quantization: 'q8' } },
   };
 }
 
