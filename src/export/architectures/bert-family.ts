@@ -28,10 +28,11 @@ function asBert(model: TransformerEncoder): BertModel {
 }
 
 /**
- * MPNet's `[1, heads, seq, seq]` bias: the bucket of `key - query` (`relativePositionBucket`), computed
- * in float32 as the tfjs model (and torch) do, then the bias table's rows.
+ * MPNet's relative-position buckets `[seq, seq]` (int64), row = query, column = key: the bucket of
+ * `key - query` as `relativePositionBucket` (bert-family.ts) computes it, in float32 as the tfjs model and
+ * torch do, from the sequence length `seqLen` (an int64 scalar).
  */
-function relativeBias(b: Blocks, table: string, buckets: number, seqLen: string): string {
+export function relativeBuckets(b: Blocks, buckets: number, seqLen: string): string {
   const g = b.g;
   const half = Math.floor(buckets / 2);
   const maxExact = Math.floor(half / 2);
@@ -54,8 +55,12 @@ function relativeBias(b: Blocks, table: string, buckets: number, seqLen: string)
     b.add(b.op('Cast', [scaled], { to: DataType.INT64 }), g.constInt(maxExact)),
     g.constInt(half - 1),
   ]);
-  const bucket = b.add(base, b.op('Where', [small, absN, large]));
-  const rows = b.op('Gather', [table, bucket], { axis: 0 }); // [seq, seq, heads]
+  return b.add(base, b.op('Where', [small, absN, large]));
+}
+
+/** MPNet's `[1, heads, seq, seq]` attention bias: rows of the `[buckets, heads]` table by {@link relativeBuckets}. */
+function relativeBias(b: Blocks, table: string, buckets: number, seqLen: string): string {
+  const rows = b.op('Gather', [table, relativeBuckets(b, buckets, seqLen)], { axis: 0 }); // [seq, seq, heads]
   return b.unsqueeze(b.op('Transpose', [rows], { perm: [2, 0, 1] }), [0]);
 }
 

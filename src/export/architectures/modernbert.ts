@@ -47,7 +47,10 @@ function rotate(b: Blocks, x: string, r: { cos: string; sin: string }): string {
 
 /** The ModernBERT exporter. */
 export const MODERNBERT_EXPORT: ArchitectureExport = {
-  tokenTypes: (model) => (asModernBert(model), false),
+  tokenTypes(model) {
+    asModernBert(model);
+    return false;
+  },
   build(model: TransformerEncoder, b: Blocks, inputs: GraphInputs): string {
     const m = asModernBert(model);
     const c = m.config;
