@@ -102,7 +102,8 @@ export class Blocks {
     const half = this.mul(x, this.g.constFloat(0.5));
     switch (act) {
       case 'gelu': {
-        const erf = this.op('Erf', [this.mul(x, this.g.constFloat(Math.SQRT1_2))]);
+        // Div by sqrt(2) (not Mul by its inverse): the pattern onnxruntime's GeluFusion folds into one op.
+        const erf = this.op('Erf', [this.op('Div', [x, this.g.constFloat(Math.SQRT2)])]);
         return this.mul(half, this.add(erf, this.g.constFloat(1)));
       }
       case 'gelu_new':

@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
+import { initBackend } from '../../src/backend/index.js';
 import { relativeBuckets } from '../../src/export/architectures/bert-family.js';
 import { Blocks } from '../../src/export/blocks.js';
 import { GraphBuilder } from '../../src/export/graph-builder.js';
-import { DataType } from '../../src/export/onnx-schema.js';
+import { buildOnnxModel } from '../../src/export/onnx-model.js';
+import { DataType, onnxType } from '../../src/export/onnx-schema.js';
 import { serializeModel } from '../../src/export/serialize.js';
 import { relativePositionBucket } from '../../src/models/architectures/bert-family.js';
-import { ort } from './onnx-helpers.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { loadFixture, ort } from './onnx-helpers.js';
 
 /**
  * Graph pieces computed in ONNX from the sequence length, against the tfjs model's own functions (which the
@@ -40,4 +45,24 @@ test('MPNet relative-position buckets computed in the graph equal relativePositi
     // Every bucket is used (both directions, both saturated ends) but `half + 0`: distance 0 has no direction.
     assert.equal(new Set(Array.from(got, Number)).size, buckets - 1);
   }
+});
+
+test("onnxruntime's optimizer folds the exported erf GELU into one op (the Div-by-sqrt(2) pattern it matches)", async () => {
+  await initBackend();
+  const encoder = await loadFixture('roberta');
+  const optimized = path.join(tmpDir('dr-onnx-opt-'), 'optimized.onnx');
+  await ort.InferenceSession.create(buildOnnxModel(encoder), {
+    graphOptimizationLevel: 'all',
+    optimizedModelFilePath: optimized,
+    logSeverityLevel: 3,
+  });
+  const ops = (
+    onnxType('ModelProto').decode(readFileSync(optimized)) as unknown as {
+      graph: { node: { op_type: string }[] };
+    }
+  ).graph.node.map((n) => n.op_type);
+  assert.equal(encoder.model.config.hidden_act, 'gelu');
+  assert.ok(!ops.includes('Erf'), `Erf left in ${ops.join(' ')}`);
+  assert.ok(ops.includes('BiasGelu') || ops.includes('Gelu'));
+  encoder.dispose();
 });
