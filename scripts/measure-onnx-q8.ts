@@ -5,9 +5,10 @@
  *
  * 1. Embedding error on a MiniLM-L6-shaped BERT (6 layers, 384 wide, random init, mean pooling, normalized):
  *    max abs diff and minimum cosine between the fp32 and q8 sentence embeddings of 64 passages (256 tokens).
- * 2. Retrieval: nDCG@10 (exact search, dot product of normalized embeddings) on the BEIR dataset's test split
- *    (default ../shared/data/scifact) with MODEL (default `scratch:tiny`, seed 1, 128 tokens) through its fp32
- *    and q8 exports. Both models run on onnxruntime-node with one intra-op thread.
+ * 2. Retrieval: nDCG@10 (exact search, cosine similarity) on the BEIR
+ *    dataset's test split (default ../shared/data/scifact) with MODEL (a model directory with its own
+ *    settings, or by default `scratch:tiny`, seed 1, mean + normalize, 128 tokens) through its fp32 and q8
+ *    exports. Both run on onnxruntime-node with one intra-op thread.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -59,19 +60,36 @@ const sessionOf = (encoder: SentenceEncoder, q8: boolean): Promise<ort.Inference
     intraOpNumThreads: 1,
   });
 
+/** Max abs diff of the raw embeddings, and the minimum cosine between matching rows. */
 function compare(a: Float32Array, b: Float32Array, dim: number): { maxAbs: number; minCos: number } {
   let maxAbs = 0;
   let minCos = 1;
   for (let r = 0; r < a.length / dim; r++) {
-    let cos = 0;
+    let dot = 0;
+    let na = 0;
+    let nb = 0;
     for (let j = 0; j < dim; j++) {
       const i = r * dim + j;
       maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
-      cos += a[i] * b[i];
+      dot += a[i] * b[i];
+      na += a[i] * a[i];
+      nb += b[i] * b[i];
     }
-    minCos = Math.min(minCos, cos);
+    minCos = Math.min(minCos, dot / Math.sqrt(na * nb));
   }
   return { maxAbs, minCos };
+}
+
+/** Rows scaled to unit length (cosine scoring, what the demo's models are trained for). */
+function unitRows(m: Float32Array, dim: number): Float32Array {
+  const out = m.slice();
+  for (let o = 0; o < out.length; o += dim) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += out[o + j] * out[o + j];
+    const scale = 1 / Math.max(Math.sqrt(s), 1e-12);
+    for (let j = 0; j < dim; j++) out[o + j] *= scale;
+  }
+  return out;
 }
 
 const beirDir = process.argv[2] ?? path.resolve(import.meta.dirname, '..', '..', 'shared', 'data', 'scifact');
@@ -115,22 +133,23 @@ minilm.dispose();
 
 // 2. Retrieval.
 const source = process.argv[3] ?? 'scratch:tiny';
-const encoder = await loadModel(source, {
-  quiet: true,
-  seed: 1,
-  pooling: 'mean',
-  normalize: true,
-  maxSeqLength: 128,
-});
+// A random model gets the settings above; a trained one keeps its own (pooling, normalize, max_seq_length).
+const encoder = await loadModel(
+  source,
+  source.startsWith('scratch:')
+    ? { quiet: true, seed: 1, pooling: 'mean', normalize: true, maxSeqLength: 128 }
+    : { quiet: true },
+);
 const qids = [...queries.keys()];
 const qtexts = qids.map((q) => queries.get(q)!);
 const results: Record<string, number> = {};
 const vectors: Record<string, Float32Array> = {};
 for (const variant of ['fp32', 'q8']) {
   const session = await sessionOf(encoder, variant === 'q8');
-  const docs = await embed(session, encoder, passages);
-  const qs = await embed(session, encoder, qtexts);
-  vectors[variant] = docs;
+  const raw = await embed(session, encoder, passages);
+  vectors[variant] = raw;
+  const docs = unitRows(raw, encoder.dim);
+  const qs = unitRows(await embed(session, encoder, qtexts), encoder.dim);
   const dim = encoder.dim;
   let sum = 0;
   qids.forEach((qid, qi) => {
