@@ -3,12 +3,13 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from '../../src/backend/index.js';
+import { ArgumentError } from '../../src/errors.js';
 import { verifyModelDir } from '../../src/checkpoint/model-dir.js';
 import { exportInternals, exportOnnx } from '../../src/export/export-onnx.js';
 import { onnxType } from '../../src/export/onnx-schema.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { loadFixture, maxAbs, ort, runOnnx, TEXTS } from './onnx-helpers.js';
+import { loadFixture, makeDense, maxAbs, ort, runOnnx, TEXTS } from './onnx-helpers.js';
 
 /** exportOnnx's directory: transformers.js files, sentence-transformers files, atomic writes, external data. */
 
@@ -108,5 +109,29 @@ test('weights past the external-data threshold go to onnx/model.onnx_data, and o
   await session.release();
   const expected = await encoder.encode(TEXTS, { quiet: true });
   assert.ok(maxAbs(out.sentence, expected.data) < 1e-4);
+  encoder.dispose();
+});
+
+test('an export that fails midway leaves the previous export as it was (atomic), with a typed error', async () => {
+  const encoder = await loadFixture('distilbert');
+  const dir = path.join(tmpDir('dr-export-'), 'out');
+  await exportOnnx(encoder, dir, { quiet: true });
+  const before = readFileSync(path.join(dir, 'onnx', 'model.onnx'));
+  const dense = await makeDense(encoder.model.hiddenSize, 4, 'torch.nn.modules.activation.Tanh', true, 5);
+  // An activation the exporter has no op for: the graph fails after the model files were staged.
+  Object.defineProperty(dense, 'activation', { value: 'torch.nn.modules.activation.GELU' });
+  const broken = new SentenceEncoder({
+    model: encoder.model,
+    tokenizer: encoder.tokenizer,
+    pooling: 'mean',
+    normalize: false,
+    maxSeqLength: encoder.maxSeqLength,
+    dense: [dense],
+  });
+  await assert.rejects(exportOnnx(broken, dir, { quiet: true }), ArgumentError);
+  assert.deepEqual(readFileSync(path.join(dir, 'onnx', 'model.onnx')), before);
+  assert.ok(!existsSync(path.join(dir, '2_Dense')), 'no file of the failed export landed');
+  assert.ok(await verifyModelDir(dir));
+  dense.dispose();
   encoder.dispose();
 });
