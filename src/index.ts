@@ -164,6 +164,10 @@ export type {
   ReadSafetensorsOptions,
 } from './checkpoint/safetensors.js';
 export { writeModelDir, verifyModelDir, MODEL_MANIFEST } from './checkpoint/model-dir.js';
+export { buildOnnxModel } from './export/onnx-model.js';
+export type { OnnxModelOptions } from './export/onnx-model.js';
+export { exportOnnx } from './export/export-onnx.js';
+export type { ExportOnnxOptions, ExportResult } from './export/export-onnx.js';
 export type { SaveOptions, OverwriteMode, ModelManifest } from './checkpoint/model-dir.js';
 export {
   parsePoolingConfig,

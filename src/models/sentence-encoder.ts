@@ -678,35 +678,42 @@ export class SentenceEncoder {
    * ```
    */
   async save(dir: string, options: SaveOptions = {}): Promise<void> {
+    // Every module file (Dense folders included) is written inside writeModelDir, so the manifest covers it.
+    await writeModelDir(dir, (tmp) => this.writeModelFiles(tmp), options);
+  }
+
+  /**
+   * Write the files {@link SentenceEncoder.save} writes (without the manifest) into `dir`, a staging
+   * directory of {@link writeModelDir}: for savers that add files to the same atomic write (`exportOnnx`).
+   *
+   * @example
+   * ```ts
+   * await writeModelDir('out', async (tmp) => { await encoder.writeModelFiles(tmp); });
+   * ```
+   */
+  async writeModelFiles(dir: string): Promise<void> {
     const config = this.model.hfConfig();
     const tensors = this.model.hfTensors();
-    // Every module file (Dense folders included) is written inside writeModelDir, so the manifest covers it.
-    await writeModelDir(
-      dir,
-      async (tmp) => {
-        await writeFileAtomic(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-        // transformers refuses safetensors files without format metadata.
-        await writeSafetensors(path.join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
-        await this.tokenizer.save(tmp);
-        await writeSentenceTransformersFiles(tmp, {
-          pooling: this.pooling,
-          normalize: this.normalize,
-          maxSeqLength: this.maxSeqLength,
-          dimension: this.dim,
-          includePrompt: this.includePrompt,
-          prompts: this.prompts,
-          defaultPromptName: this.defaultPromptName,
-          dense: this.dense.length,
-          similarity: this.similarity,
-        });
-        for (const [i, d] of this.dense.entries()) {
-          const folder = path.join(tmp, `${2 + i}_Dense`);
-          await fs.mkdir(folder, { recursive: true });
-          await d.save(folder);
-        }
-      },
-      options,
-    );
+    await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    // transformers refuses safetensors files without format metadata.
+    await writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+    await this.tokenizer.save(dir);
+    await writeSentenceTransformersFiles(dir, {
+      pooling: this.pooling,
+      normalize: this.normalize,
+      maxSeqLength: this.maxSeqLength,
+      dimension: this.dim,
+      includePrompt: this.includePrompt,
+      prompts: this.prompts,
+      defaultPromptName: this.defaultPromptName,
+      dense: this.dense.length,
+      similarity: this.similarity,
+    });
+    for (const [i, d] of this.dense.entries()) {
+      const folder = path.join(dir, `${2 + i}_Dense`);
+      await fs.mkdir(folder, { recursive: true });
+      await d.save(folder);
+    }
   }
 
   /**
