@@ -77,10 +77,10 @@ export async function benchEncodeArchitectures(opts: BenchOptions, backend: Back
     });
     try {
       // One untimed batch first: the first call of a shape compiles / allocates in every backend.
-      await encoder.encode(texts.slice(0, batchSize), { batchSize, quiet: true });
+      await encoder.encode(texts.slice(0, batchSize), { batchSize, quiet: true, engine: 'tfjs' });
       const t0 = performance.now();
       const c0 = process.cpuUsage();
-      await encoder.encode(texts, { batchSize, quiet: true });
+      await encoder.encode(texts, { batchSize, quiet: true, engine: 'tfjs' });
       const seconds = since(t0);
       const tokensPerSec = tokens / seconds;
       bertTokensPerSec ??= tokensPerSec;
