@@ -30,7 +30,10 @@ export interface TowerEncoder extends TrainableEncoder {
   /** Write the encoder to `dir` (sentence-transformers layout for `SentenceEncoder`). */
   save?(dir: string, options?: SaveOptions): Promise<void>;
   /** Batched inference; when absent, {@link BiEncoder} embeds in batches itself. */
-  encode?(texts: string[], options?: { batchSize?: number; quiet?: boolean }): Promise<Matrix>;
+  encode?(
+    texts: string[],
+    options?: { batchSize?: number; quiet?: boolean; truncateDim?: number },
+  ): Promise<Matrix>;
   dispose?(): void;
 }
 
@@ -361,6 +364,8 @@ async function encodeWith(
   options: { batchSize?: number; quiet?: boolean; truncateDim?: number },
 ): Promise<Matrix> {
   const { truncateDim, ...rest } = options;
+  // A SentenceEncoder truncates itself, to its saved truncate_dim unless told a width.
+  if (typeof encoder.encode === 'function' && 'truncateDim' in encoder) return encoder.encode(texts, options);
   const full = await encodeFull(encoder, texts, rest);
   if (truncateDim === undefined) return full;
   return truncateEmbeddings(full, truncateDim, (encoder as { normalize?: boolean }).normalize === true);
