@@ -104,7 +104,8 @@ export function toyBatch(b: number, k: number, seed: number): TrainingBatch {
 }
 
 /**
- * The plain and the cached form of a loss give the same value and parameter gradients (1e-5) on a toy
+ * The plain and the cached form of a loss give the same value and parameter gradients (1e-5, relative
+ * above 1) on a toy
  * encoder, the cached one embeds each chunk exactly twice (one forward for every loss term), and only the
  * returned gradients stay allocated.
  */
@@ -126,8 +127,15 @@ export function checkPlainEqualsCached(
   assert.ok(Math.abs(a.loss - c.loss) <= 1e-5 * Math.max(1, Math.abs(a.loss)), `loss ${a.loss} vs ${c.loss}`);
   assert.equal(c.grads.size, a.grads.size);
   for (const [variable, g] of a.grads) {
-    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(g, c.grads.get(variable)!))).dataSync()[0]);
-    assert.ok(d <= 1e-5, `${variable.name}: max abs gradient difference ${d}`);
+    const [d, size] = tf.tidy(() => [
+      tf.max(tf.abs(tf.sub(g, c.grads.get(variable)!))).dataSync()[0],
+      tf.max(tf.abs(g)).dataSync()[0],
+    ]);
+    // 1e-5 absolute, relative above 1: chunked float32 sums of large gradients round differently.
+    assert.ok(
+      d <= 1e-5 * Math.max(1, size),
+      `${variable.name}: max abs gradient difference ${d} (max |g| ${size})`,
+    );
   }
   tf.dispose([...a.grads.values(), ...c.grads.values()]);
 }
