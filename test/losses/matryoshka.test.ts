@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { ArgumentError } from '../../src/errors.js';
 import { CachedInBatchNegativesLoss } from '../../src/losses/cached-in-batch-negatives.js';
 import { InBatchNegativesLoss } from '../../src/losses/in-batch-negatives.js';
 import { MatryoshkaLoss } from '../../src/losses/matryoshka.js';
+import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { tinyConfig } from '../train/tiny-bert.js';
 import { checkParity, checkPlainEqualsCached, lossCases, toyBatch } from './loss-fixtures.js';
 import { ToyEncoder } from './toy-encoder.js';
 
@@ -80,4 +84,38 @@ test('MatryoshkaLoss validates its dims and weights, and follows the model simil
     normalize: false,
     inner: { kind: 'in-batch-negatives', similarity: 'cosine', scale: 20, symmetric: false },
   });
+});
+
+test('MatryoshkaLoss on a tiny BERT: cached equals plain, each chunk embedded twice for all dims', async () => {
+  const dir = tmpDir();
+  const enc = await SentenceEncoder.fromScratch(tinyConfig(dir), undefined, { seed: 2 });
+  const batch = toyBatch(4, 1, 3);
+  const options = { dims: [16, 8, 4] };
+  const plain = new MatryoshkaLoss(new InBatchNegativesLoss({ similarity: 'cosine' }), options);
+  const cached = new MatryoshkaLoss(
+    new CachedInBatchNegativesLoss({ similarity: 'cosine', miniBatchSize: 3 }),
+    options,
+  );
+  const a = plain.computeGradients(enc, enc, batch);
+  let calls = 0;
+  const counting = {
+    embed: (texts: string[], o?: { training?: boolean; dropoutSeed?: number }) => {
+      calls += 1;
+      return enc.embed(texts, o);
+    },
+    trainableVariables: () => enc.trainableVariables(),
+  };
+  const c = cached.computeGradients(counting, counting, batch);
+  // 4 queries and 8 passages in chunks of 3: 2 + 3 chunks, each embedded once without and once with a tape.
+  assert.equal(calls, 2 * (2 + 3));
+  assert.ok(Math.abs(a.loss - c.loss) <= 1e-5 * Math.max(1, a.loss), `${a.loss} vs ${c.loss}`);
+  for (const [v, g] of a.grads) {
+    const [d, size] = tf.tidy(() => [
+      tf.max(tf.abs(tf.sub(g, c.grads.get(v)!))).dataSync()[0],
+      tf.max(tf.abs(g)).dataSync()[0],
+    ]);
+    assert.ok(d <= 1e-5 * Math.max(1, size), `${v.name}: ${d} (max |g| ${size})`);
+  }
+  tf.dispose([...a.grads.values(), ...c.grads.values()]);
+  enc.dispose();
 });
