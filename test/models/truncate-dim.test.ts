@@ -5,6 +5,7 @@ import { before, test } from 'node:test';
 import { initBackend } from '../../src/backend/index.js';
 import { InputFormatError, ArgumentError } from '../../src/errors.js';
 import { BiEncoder } from '../../src/models/bi-encoder.js';
+import { loadRetrievalModel } from '../../src/models/load-retrieval-model.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { tinyConfig } from '../train/tiny-bert.js';
@@ -80,4 +81,35 @@ test('truncateDim wider than the model is refused when the encoder is built', as
     (e: unknown) => e instanceof ArgumentError && e.argument === 'truncateDim',
   );
   base.dispose();
+});
+
+test('an untied model saved as a Router carries one truncate_dim for both towers', async () => {
+  const dir = tmpDir();
+  const a = await SentenceEncoder.fromScratch(tinyConfig(dir), undefined, { seed: 3 });
+  const b = await SentenceEncoder.fromScratch(tinyConfig(dir), undefined, { seed: 4 });
+  const withDim = (e: SentenceEncoder, truncateDim?: number) =>
+    new SentenceEncoder({
+      model: e.model,
+      tokenizer: e.tokenizer,
+      pooling: e.pooling,
+      normalize: true,
+      maxSeqLength: e.maxSeqLength,
+      truncateDim,
+    });
+  const out = path.join(dir, 'untied');
+  await BiEncoder.untied(withDim(a, 8), withDim(b, 8)).save(out);
+  const config = JSON.parse(readFileSync(path.join(out, 'config_sentence_transformers.json'), 'utf8'));
+  assert.equal(config.truncate_dim, 8);
+  const loaded = await loadRetrievalModel(out, { quiet: true });
+  assert.equal(loaded.tied, false);
+  assert.equal(loaded.queryEncoder.truncateDim, 8);
+  assert.equal(loaded.passageEncoder.truncateDim, 8);
+  assert.equal((await loaded.encodeQueries(TEXTS, { quiet: true })).cols, 8);
+  loaded.dispose();
+  await assert.rejects(
+    BiEncoder.untied(withDim(a, 8), withDim(b)).save(path.join(dir, 'mixed')),
+    (e: unknown) => e instanceof ArgumentError && e.argument === 'truncateDim',
+  );
+  a.dispose();
+  b.dispose();
 });
