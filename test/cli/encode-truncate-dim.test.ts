@@ -47,6 +47,25 @@ test("encode uses a saved model's truncate_dim by default, --truncate-dim overri
   const workers = await encode(path.join(dir, 'c.npy'), '--workers', '2');
   assert.deepEqual([byDefault.cols, wider.cols, workers.cols], [8, 12, 8]);
   assert.deepEqual(Array.from(workers.data), Array.from(byDefault.data));
+  // Sharded encoding stores full-width vectors (it leaves truncation to `index build --truncate-dim`), so its
+  // chunks match the manifest's dimension whatever the model's truncate_dim.
+  const shards = path.join(dir, 'shards');
+  const s = await runCli([
+    'encode',
+    '--model',
+    saved,
+    '--input',
+    input,
+    '--shard',
+    '0/1',
+    '--out-dir',
+    shards,
+    '--quiet',
+  ]);
+  assert.equal(s.code, 0, s.stderr);
+  const m = await runCli(['encode', '--merge', shards, '--output', path.join(dir, 'm.npy'), '--quiet']);
+  assert.equal(m.code, 0, m.stderr);
+  assert.equal((await readNpy(path.join(dir, 'm.npy'))).cols, 16);
   // Both are prefixes of the same vectors, re-normalised: the first 8 of the 12 rescale to the 8.
   for (let r = 0; r < 4; r++) {
     const prefix = Array.from(wider.data.subarray(r * 12, r * 12 + 8));
