@@ -102,7 +102,24 @@ export { InBatchNegativesLoss } from './losses/in-batch-negatives.js';
 export type { InBatchNegativesOptions, Similarity } from './losses/in-batch-negatives.js';
 export { CachedInBatchNegativesLoss } from './losses/cached-in-batch-negatives.js';
 export type { CachedInBatchNegativesOptions } from './losses/cached-in-batch-negatives.js';
-export type { TrainableEncoder, TrainingBatch, GradientResult, RetrievalLoss } from './losses/types.js';
+export type {
+  TrainableEncoder,
+  TrainingBatch,
+  GradientResult,
+  RetrievalLoss,
+  EmbeddingLoss,
+  LossContext,
+} from './losses/types.js';
+export { MatryoshkaLoss } from './losses/matryoshka.js';
+export type { MatryoshkaOptions, MatryoshkaInner } from './losses/matryoshka.js';
+export { MarginMSELoss } from './losses/margin-mse.js';
+export type { MarginMSEOptions } from './losses/margin-mse.js';
+export { DistillKLDivLoss } from './losses/distill-kl.js';
+export type { DistillKLDivOptions } from './losses/distill-kl.js';
+export { GISTEmbedLoss, CachedGISTEmbedLoss } from './losses/gist-embed.js';
+export type { GISTEmbedOptions, GuideEncoder } from './losses/gist-embed.js';
+export { CachedLoss } from './losses/cached.js';
+export { plainGradients, cachedGradients } from './losses/gradients.js';
 export { BiEncoder, BI_ENCODER_CONFIG } from './models/bi-encoder.js';
 export type {
   BiEncoderConfig,

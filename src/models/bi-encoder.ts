@@ -33,17 +33,17 @@ export interface TowerEncoder extends TrainableEncoder {
   /** Batched inference; when absent, {@link BiEncoder} embeds in batches itself. */
   encode?(
     texts: string[],
-    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice },
+    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice; truncateDim?: number },
   ): Promise<Matrix>;
   /** Inference with the tower's `query` prompt (`SentenceEncoder.encodeQuery`); used for queries when present. */
   encodeQuery?(
     texts: string[],
-    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice },
+    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice; truncateDim?: number },
   ): Promise<Matrix>;
   /** Inference with the tower's `document`/`passage` prompt; used for passages when present. */
   encodeDocument?(
     texts: string[],
-    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice },
+    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice; truncateDim?: number },
   ): Promise<Matrix>;
   dispose?(): void;
 }
@@ -388,6 +388,8 @@ async function encodeWith(
   role: 'query' | 'passage',
 ): Promise<Matrix> {
   const { truncateDim, ...rest } = options;
+  // A SentenceEncoder truncates itself, to its saved truncate_dim unless told a width.
+  if ('truncateDim' in encoder) return encodeFull(encoder, texts, options, role);
   const full = await encodeFull(encoder, texts, rest, role);
   if (truncateDim === undefined) return full;
   return truncateEmbeddings(full, truncateDim, (encoder as { normalize?: boolean }).normalize === true);
@@ -396,7 +398,7 @@ async function encodeWith(
 async function encodeFull(
   encoder: TowerEncoder,
   texts: string[],
-  options: Omit<TowerEncodeOptions, 'truncateDim'>,
+  options: TowerEncodeOptions,
   role: 'query' | 'passage',
 ): Promise<Matrix> {
   // A tower's own encode may refuse keys it does not know: pass `engine` only when one was asked for.
