@@ -112,6 +112,8 @@ export { mineHardNegatives } from './train/hard-negatives.js';
 export type { MineHardNegativesOptions } from './train/hard-negatives.js';
 export { examplesFromQrels, passageText } from './train/examples.js';
 export type { TrainingExample } from './train/examples.js';
+export { readTrainingFile, streamTrainingExamples, TRAINING_FILE_FIELDS } from './train/training-data.js';
+export type { TrainingFileOptions } from './train/training-data.js';
 export { NoDuplicatesBatchSampler } from './train/sampler.js';
 export type { SamplerState } from './train/sampler.js';
 export { Trainer, saveModelInto, TRAIN_LOG, CHECKPOINTS_DIR } from './train/trainer.js';
