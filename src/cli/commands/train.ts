@@ -15,9 +15,10 @@ import { mineHardNegatives } from '../../train/hard-negatives.js';
 import { createEvaluationCallback } from '../../train/evaluation-callback.js';
 import { CHECKPOINTS_DIR, Trainer, saveModelInto, TRAIN_LOG } from '../../train/trainer.js';
 import { latestCheckpoint } from '../../train/checkpoint.js';
-import { optionalChoice, optionalFloat, optionalInt, requireString } from '../args.js';
+import { optionalChoice, optionalFloat, optionalInt, optionalString, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
+import { readTrainFiles } from './train-files.js';
 
 /** BM25 ranks hard negatives are mined from (sentence-transformers' `mine_hard_negatives` defaults to the top too). */
 const NEGATIVE_RANGE = { rangeMin: 0, rangeMax: 50 };
@@ -31,6 +32,7 @@ export const trainCommand: Command = {
   name: 'train',
   summary: 'train a bi-encoder on the (query, relevant document) pairs of a BEIR split',
   help: `Usage: dense-retrieval train --model SRC --data BEIR_DIR --out DIR [options]
+       dense-retrieval train --model SRC --train-file FILE [--data BEIR_DIR] --out DIR [options]
 
 Train a bi-encoder with in-batch negatives on the qrels of a BEIR split (one example per judged
 pair with grade >= 1; documents as "title text"), with AdamW, gradient clipping at norm 1 and a
@@ -46,7 +48,12 @@ Options:
   --model SRC             model directory (a tied or untied bi-encoder continues as it is), hub
                           id, or scratch:<config.json> (random init with the bundled
                           bert-base-uncased tokenizer) (required)
-  --data BEIR_DIR         BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/) (required)
+  --data BEIR_DIR         BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/) (required
+                          without --train-file; with it, resolves the files' query_id/positive_id/
+                          negative_ids)
+  --train-file FILE       train on a JSONL training file instead of the qrels: one example per line,
+                          {"query", "positive", "negatives"?, "scores"?} or with ids into --data
+                          {"query_id", "positive_id", "negative_ids"?, "scores"?} (as 'mine' writes)
   --split NAME            qrels split to train on (default train)
   --out DIR               output directory (required; see --resume and --overwrite)
   --batch-size N          queries per batch (default 32)
@@ -84,6 +91,7 @@ Options:
   options: {
     model: { type: 'string' },
     data: { type: 'string' },
+    'train-file': { type: 'string', multiple: true },
     split: { type: 'string' },
     out: { type: 'string' },
     'batch-size': { type: 'string' },
@@ -114,7 +122,8 @@ Options:
   needsBackend: true,
   async run(values) {
     const source = requireString(values, 'model');
-    const data = requireString(values, 'data');
+    const trainFiles = (values['train-file'] as string[] | undefined) ?? [];
+    const data = trainFiles.length > 0 ? optionalString(values, 'data') : requireString(values, 'data');
     const out = requireString(values, 'out');
     const split = typeof values.split === 'string' ? values.split : 'train';
     const batchSize = optionalInt(values, 'batch-size', 1) ?? 32;
@@ -131,6 +140,14 @@ Options:
     const similarity = optionalChoice(values, 'similarity', ['dot', 'cosine'] as const);
     const scale = optionalFloat(values, 'scale');
     const hardNegatives = optionalInt(values, 'hard-negatives', 0) ?? 0;
+    if (trainFiles.length > 0 && hardNegatives > 0) {
+      throw new UsageError(
+        '--hard-negatives mines from the qrels; a --train-file carries its own negatives (write them with mine)',
+      );
+    }
+    if (trainFiles.length > 0 && values.split !== undefined) {
+      throw new UsageError('--split chooses the qrels to train on; with --train-file the file is the data');
+    }
     const miniBatch = optionalInt(values, 'cache-mini-batch', 1);
     const maxGradNorm = optionalFloat(values, 'max-grad-norm') ?? 1;
     const checkpointEvery = optionalInt(values, 'checkpoint-every', 1) ?? 500;
@@ -139,6 +156,7 @@ Options:
     const evaluateEvery = optionalInt(values, 'eval-every', 1);
     if (evaluateEvery !== undefined && evalSplit === undefined)
       throw new UsageError('--eval-every needs --eval-split');
+    if (evalSplit !== undefined && data === undefined) throw new UsageError('--eval-split needs --data');
     const quiet = values.quiet === true;
     positiveFloat('lr', lr);
     positiveFloat('scale', scale);
@@ -151,8 +169,14 @@ Options:
     await checkOutDir(out, { resume, overwrite });
 
     // Data first: a bad dataset should fail before a model is loaded.
-    const { corpus, queries, qrels } = await loadBeir(data, { split });
-    let examples: TrainingExample[] = examplesFromQrels({ queries, corpus, qrels });
+    const beir = trainFiles.length > 0 ? undefined : await loadBeir(data!, { split });
+    const { corpus, queries, qrels } = beir ?? { corpus: [], queries: new Map(), qrels: new Map() };
+    let examples: TrainingExample[] = beir ? examplesFromQrels({ queries, corpus, qrels }) : [];
+    const files = trainFiles.length > 0 ? await readTrainFiles(trainFiles, data) : undefined;
+    if (files !== undefined) {
+      if (Object.keys(files).length > 1) throw new UsageError('--train-file: one file only');
+      examples = Object.values(files)[0];
+    }
     if (hardNegatives > 0) {
       const bm25 = new Bm25Index();
       bm25.addDocuments(corpus);
@@ -178,7 +202,7 @@ Options:
 
     let evaluate: ((m: BiEncoder, step: number) => Promise<Record<string, number>>) | undefined;
     if (evalSplit !== undefined) {
-      const dev = await loadBeir(data, { split: evalSplit });
+      const dev = await loadBeir(data!, { split: evalSplit });
       const run = createEvaluationCallback(dev);
       evaluate = async (m, step) => {
         const metrics = await run(m);
@@ -233,7 +257,7 @@ Options:
         quiet,
       });
       say(
-        `training on ${examples.length} pairs of ${data} (${split}), batch ${batchSize}` +
+        `training on ${examples.length} pairs of ${files ? trainFiles.join(', ') : `${data} (${split})`}, batch ${batchSize}` +
           `${miniBatch ? ` (gradient cache, mini-batch ${miniBatch})` : ''}, ${model.tied ? 'tied' : 'untied'} towers, ${model.similarity}`,
       );
       if (overwrite) await clearRun(out);
