@@ -116,6 +116,12 @@ export { readTrainingFile, streamTrainingExamples, TRAINING_FILE_FIELDS } from '
 export type { TrainingFileOptions } from './train/training-data.js';
 export { NoDuplicatesBatchSampler } from './train/sampler.js';
 export type { SamplerState } from './train/sampler.js';
+export { MultiDatasetBatchSampler, MULTI_DATASET_SAMPLINGS } from './train/multi-dataset-sampler.js';
+export type { MultiDatasetSampling, DatasetBatch } from './train/multi-dataset-sampler.js';
+export { drawNegatives } from './train/negative-pool.js';
+export type { ExampleKey } from './train/negative-pool.js';
+export { TrainingStream } from './train/training-stream.js';
+export type { TrainingData, TrainingDataState } from './train/training-stream.js';
 export { Trainer, saveModelInto, TRAIN_LOG, CHECKPOINTS_DIR } from './train/trainer.js';
 export type { TrainerOptions, TrainResult, StepRecord } from './train/trainer.js';
 export type { TrainerState } from './train/checkpoint.js';

@@ -167,7 +167,10 @@ test('the id form without queries or corpus says what to pass; an empty file is 
     /:1: field 'query_id' names a query, but no queries were given/,
   );
   await assert.rejects(readTrainingFile(file(['', ''])), /empty file: no training examples/);
-  await assert.rejects(readTrainingFile(file([]), { bogus: 1 } as never), /unknown option 'bogus' of streamTrainingExamples/);
+  await assert.rejects(
+    readTrainingFile(file([]), { bogus: 1 } as never),
+    /unknown option 'bogus' of streamTrainingExamples/,
+  );
 });
 
 test('invalid UTF-8 is refused with its line (the strict line reader)', async () => {
