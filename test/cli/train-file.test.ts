@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../src/cli/main.js';
-import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { tinyConfig } from '../train/tiny-bert.js';
 
@@ -109,4 +110,127 @@ test('train --train-file errors: id form without --data names file:line; conflic
     assert.equal(r.code, code, `${extra.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
+});
+
+/** A training file of `n` text-form lines with pools of 3..5 negatives (some shared across lines). */
+function pooledFile(dir: string, name: string, n: number): string {
+  const file = path.join(dir, `${name}.jsonl`);
+  writeFileSync(
+    file,
+    Array.from({ length: n }, (_, i) => {
+      const t = TOPICS[i % 12];
+      // Mined pools overlap: one negative is shared with every fourth line.
+      const negatives = [
+        `${name}: the shared ${TOPICS[(i + 5) % 12]} ${i % 4}`,
+        ...Array.from(
+          { length: 2 + (i % 3) },
+          (_, j) => `${name}: the ${TOPICS[(i + j + 1) % 12]} ${i}-${j}`,
+        ),
+      ];
+      return JSON.stringify({
+        query: `${name}: where is the ${t} ${i}`,
+        positive: `${name}: the ${t} ${i} is here`,
+        negatives,
+        scores: { positive: 5 + (i % 2), negatives: negatives.map((_, j) => -j) },
+      });
+    }).join('\n') + '\n',
+  );
+  return file;
+}
+
+function trainArgs(scratch: string, files: string[], out: string): string[] {
+  return [
+    'train',
+    '--model',
+    scratch,
+    ...files.flatMap((f) => ['--train-file', f]),
+    '--sampling',
+    'round-robin',
+    '--group-size',
+    '3',
+    '--out',
+    out,
+    '--epochs',
+    '6',
+    '--batch-size',
+    '4',
+    '--lr',
+    '1e-3',
+    '--max-length',
+    '16',
+    '--checkpoint-every',
+    '2',
+    '--seed',
+    '5',
+    '--quiet',
+  ];
+}
+
+function logOf(out: string): { step: number; loss: number; dataset: string }[] {
+  return readFileSync(path.join(out, 'train_log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l));
+}
+
+/** Start `train` as a child and SIGKILL it as soon as its first checkpoint is complete. */
+async function killAfterFirstCheckpoint(args: string[], out: string): Promise<void> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli/main.ts'), ...args],
+    {
+      cwd: REPO_ROOT,
+      stdio: 'ignore',
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const checkpoints = path.join(out, 'checkpoints');
+  while (child.exitCode === null) {
+    // Checkpoints are renamed into place whole: a listed step-N is complete.
+    if (existsSync(checkpoints) && readdirSync(checkpoints).some((n) => /^step-\d+$/.test(n))) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  child.kill('SIGKILL');
+  await exited;
+}
+
+test('train --train-file with two datasets and negative pools resumes bit-exactly after kill -9', async () => {
+  const dir = tmpDir();
+  const scratch = `scratch:${tinyConfig(dir)}`;
+  const files = [pooledFile(dir, 'alpha', 12), pooledFile(dir, 'beta', 16)];
+  const clean = path.join(dir, 'clean');
+  const r = await runCli(trainArgs(scratch, files, clean));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /training on 28 pairs of .*alpha\.jsonl, .*beta\.jsonl \(round-robin sampling\), group size 3, batch 4/,
+  );
+  const full = logOf(clean);
+  assert.ok(full.length >= 20, `${full.length} steps`);
+  // Round-robin: the batches alternate between the two files.
+  assert.deepEqual(
+    full.slice(0, 4).map((x) => x.dataset),
+    ['alpha', 'beta', 'alpha', 'beta'],
+  );
+
+  const killed = path.join(dir, 'killed');
+  await killAfterFirstCheckpoint(trainArgs(scratch, files, killed), killed);
+  assert.ok(!existsSync(path.join(killed, 'model.safetensors')), 'the run was killed before it finished');
+  const partial = logOf(killed);
+  assert.ok(partial.length < full.length, `killed after ${partial.length} of ${full.length} steps`);
+  const resumed = await runCli([...trainArgs(scratch, files, killed), '--resume']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /\(resumed from step \d+\)/);
+  // Every step's loss (as JSON: the exact doubles), and the saved weights byte for byte.
+  assert.deepEqual(
+    logOf(killed).map((x) => [x.step, x.loss, x.dataset]),
+    full.map((x) => [x.step, x.loss, x.dataset]),
+  );
+  assert.ok(
+    readFileSync(path.join(killed, 'model.safetensors')).equals(
+      readFileSync(path.join(clean, 'model.safetensors')),
+    ),
+    'the resumed model differs from the uninterrupted one',
+  );
 });

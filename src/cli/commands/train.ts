@@ -19,6 +19,7 @@ import { optionalChoice, optionalFloat, optionalInt, optionalString, requireStri
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { readTrainFiles } from './train-files.js';
+import { MULTI_DATASET_SAMPLINGS } from '../../train/multi-dataset-sampler.js';
 
 /** BM25 ranks hard negatives are mined from (sentence-transformers' `mine_hard_negatives` defaults to the top too). */
 const NEGATIVE_RANGE = { rangeMin: 0, rangeMax: 50 };
@@ -53,7 +54,14 @@ Options:
                           negative_ids)
   --train-file FILE       train on a JSONL training file instead of the qrels: one example per line,
                           {"query", "positive", "negatives"?, "scores"?} or with ids into --data
-                          {"query_id", "positive_id", "negative_ids"?, "scores"?} (as 'mine' writes)
+                          {"query_id", "positive_id", "negative_ids"?, "scores"?} (as 'mine' writes);
+                          repeat it to train on several datasets, each batch from one of them
+  --sampling S            round-robin|proportional: how batches of several --train-file datasets
+                          interleave (default proportional: every batch of every dataset, in a random
+                          order; round-robin: one batch per dataset in turn, until one runs out)
+  --group-size N          passages per query and step: the positive and N-1 negatives drawn from the
+                          example's negatives anew each epoch (Tevatron's train_group_size), so a line
+                          may carry a pool of more negatives than a step uses
   --split NAME            qrels split to train on (default train)
   --out DIR               output directory (required; see --resume and --overwrite)
   --batch-size N          queries per batch (default 32)
@@ -92,6 +100,8 @@ Options:
     model: { type: 'string' },
     data: { type: 'string' },
     'train-file': { type: 'string', multiple: true },
+    sampling: { type: 'string' },
+    'group-size': { type: 'string' },
     split: { type: 'string' },
     out: { type: 'string' },
     'batch-size': { type: 'string' },
@@ -145,6 +155,11 @@ Options:
         '--hard-negatives mines from the qrels; a --train-file carries its own negatives (write them with mine)',
       );
     }
+    const sampling = optionalChoice(values, 'sampling', MULTI_DATASET_SAMPLINGS);
+    if (sampling !== undefined && trainFiles.length < 2) {
+      throw new UsageError('--sampling interleaves several datasets: give two or more --train-file');
+    }
+    const groupSize = optionalInt(values, 'group-size', 1);
     if (trainFiles.length > 0 && values.split !== undefined) {
       throw new UsageError('--split chooses the qrels to train on; with --train-file the file is the data');
     }
@@ -173,10 +188,7 @@ Options:
     const { corpus, queries, qrels } = beir ?? { corpus: [], queries: new Map(), qrels: new Map() };
     let examples: TrainingExample[] = beir ? examplesFromQrels({ queries, corpus, qrels }) : [];
     const files = trainFiles.length > 0 ? await readTrainFiles(trainFiles, data) : undefined;
-    if (files !== undefined) {
-      if (Object.keys(files).length > 1) throw new UsageError('--train-file: one file only');
-      examples = Object.values(files)[0];
-    }
+    const count = files === undefined ? 0 : Object.values(files).reduce((n, d) => n + d.length, 0);
     if (hardNegatives > 0) {
       const bm25 = new Bm25Index();
       bm25.addDocuments(corpus);
@@ -257,11 +269,18 @@ Options:
         quiet,
       });
       say(
-        `training on ${examples.length} pairs of ${files ? trainFiles.join(', ') : `${data} (${split})`}, batch ${batchSize}` +
+        `training on ${files ? `${count} pairs of ${trainFiles.join(', ')}` : `${examples.length} pairs of ${data} (${split})`}` +
+          `${trainFiles.length > 1 ? ` (${sampling ?? 'proportional'} sampling)` : ''}` +
+          `${groupSize === undefined ? '' : `, group size ${groupSize}`}, batch ${batchSize}` +
           `${miniBatch ? ` (gradient cache, mini-batch ${miniBatch})` : ''}, ${model.tied ? 'tied' : 'untied'} towers, ${model.similarity}`,
       );
       if (overwrite) await clearRun(out);
-      const result = await trainer.train(examples, { resume });
+      const result = await trainer.train(
+        files === undefined && groupSize === undefined
+          ? examples
+          : { datasets: files ?? examples, sampling, groupSize },
+        { resume },
+      );
       trainer.dispose();
       await saveModelInto(model, out);
       if (maxSeqLength !== undefined) {
