@@ -92,6 +92,14 @@ export class MultiDatasetBatchSampler {
       batch = 0;
       batches = this.epochBatches(epoch);
     }
+    if (batches.length === 0) {
+      // Epoch 0 is checked when each dataset's sampler is built; a later shuffle (or pool draw) could in
+      // principle leave a dataset nothing to fill a batch with.
+      throw new ArgumentError(
+        'batchSize',
+        `epoch ${epoch} has no batch: a dataset cannot fill one without repeating a text; lower the batch size`,
+      );
+    }
     this.position = { epoch, batch: batch + 1 };
     return batches[batch];
   }
