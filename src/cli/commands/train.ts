@@ -36,11 +36,12 @@ export const trainCommand: Command = {
        dense-retrieval train --model SRC --train-file FILE [--data BEIR_DIR] --out DIR [options]
 
 Train a bi-encoder with in-batch negatives on the qrels of a BEIR split (one example per judged
-pair with grade >= 1; documents as "title text"), with AdamW, gradient clipping at norm 1 and a
-linear-warmup + cosine learning rate. DIR receives the final model (sentence-transformers layout,
-loadable by 'encode --model DIR'; with --untied one sentence-transformers Router model with a query and
-a document route, which 'encode --tower query|passage' and 'evaluate-model' use), the log DIR/${TRAIN_LOG}
-and checkpoints DIR/checkpoints/step-N.
+pair with grade >= 1; documents as "title text") or on JSONL training files (--train-file), with
+AdamW, gradient clipping at norm 1 and a linear-warmup + cosine learning rate. DIR receives the
+final model (sentence-transformers layout, loadable by 'encode --model DIR'; with --untied one
+sentence-transformers Router model with a query and a document route, which 'encode --tower
+query|passage' and 'evaluate-model' use), the log DIR/${TRAIN_LOG} and checkpoints
+DIR/checkpoints/step-N.
 
 An existing, non-empty DIR is refused unless --resume (continue from its newest checkpoint) or
 --overwrite (start afresh: its model files, log and checkpoints are replaced; other files are left).
