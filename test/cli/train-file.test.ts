@@ -94,6 +94,13 @@ test('train --train-file errors: id form without --data names file:line; conflic
   const scratch = `scratch:${tinyConfig(dir)}`;
   const ids = path.join(dir, 'ids.jsonl');
   writeFileSync(ids, '{"query": "q", "positive": "p"}\n{"query_id": "q1", "positive_id": "d1"}\n');
+  const text = path.join(dir, 'text.jsonl');
+  writeFileSync(
+    text,
+    [0, 1, 2, 3]
+      .map((i) => JSON.stringify({ query: `q${i}`, positive: `p${i}`, negatives: [`n${i}`] }))
+      .join('\n'),
+  );
   const base = ['train', '--model', scratch, '--out', path.join(dir, 'out'), '--quiet'];
   const cases: [string[], number, RegExp][] = [
     [['--train-file', ids], 1, /ids\.jsonl:2: field 'query_id' names a query, but no queries were given/],
@@ -104,6 +111,21 @@ test('train --train-file errors: id form without --data names file:line; conflic
     [['--train-file', ids, '--eval-split', 'test'], 2, /--eval-split needs --data/],
     [['--train-file', ids, '--data', path.join(dir, 'nodir')], 1, /nodir: no such directory/],
     [[], 2, /missing required option --data/],
+    [
+      ['--train-file', ids, '--sampling', 'round-robin'],
+      2,
+      /--sampling interleaves several datasets: give two or more --train-file/,
+    ],
+    [
+      ['--train-file', ids, '--train-file', text, '--sampling', 'random'],
+      2,
+      /--sampling must be one of round-robin\|proportional/,
+    ],
+    [
+      ['--train-file', text, '--group-size', '3'],
+      1,
+      /groupSize: 3 needs 2 negatives per example, but example 0 has 1/,
+    ],
   ];
   for (const [extra, code, message] of cases) {
     const r = await runInProcess([...base, ...extra]);
