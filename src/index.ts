@@ -116,7 +116,9 @@ export { NoDuplicatesBatchSampler } from './train/sampler.js';
 export type { SamplerState } from './train/sampler.js';
 export { Trainer, saveModelInto, TRAIN_LOG, CHECKPOINTS_DIR } from './train/trainer.js';
 export type { TrainerOptions, TrainResult, StepRecord } from './train/trainer.js';
-export type { TrainerState } from './train/checkpoint.js';
+export type { TrainerState, BestModelState } from './train/checkpoint.js';
+export { EarlyStopping, isImprovement } from './train/early-stopping.js';
+export type { BestModelOptions, BestEvaluation } from './train/best-checkpoint.js';
 export { BertModel, parseBertConfig } from './models/architectures/bert.js';
 export type { BertConfig, BertInputs, BertForwardOptions } from './models/architectures/bert.js';
 export {

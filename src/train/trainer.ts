@@ -23,6 +23,8 @@ import type { TrainerState } from './checkpoint.js';
 import { checkExampleFields } from './examples.js';
 import type { TrainingExample } from './examples.js';
 import { NoDuplicatesBatchSampler } from './sampler.js';
+import { BestModelTracker, checkBestModelOptions } from './best-checkpoint.js';
+import type { BestEvaluation, BestModelOptions } from './best-checkpoint.js';
 import { ensureBackend } from '../backend/index.js';
 
 /** One line of the JSONL training log. */
@@ -39,8 +41,8 @@ export interface StepRecord {
   eval?: Record<string, number>;
 }
 
-/** Options of {@link Trainer}. */
-export interface TrainerOptions {
+/** Options of {@link Trainer}; best-model selection and early stopping: {@link BestModelOptions}. */
+export interface TrainerOptions extends BestModelOptions {
   model: BiEncoder;
   /** `InBatchNegativesLoss` or `CachedInBatchNegativesLoss`. */
   loss: RetrievalLoss;
@@ -99,6 +101,10 @@ export interface TrainResult {
   losses: number[];
   /** The step a resumed run continued from (0 for a fresh run). */
   resumedFrom: number;
+  /** The best evaluation (with `metricForBestModel`); with `loadBestAtEnd` the model now holds its weights. */
+  best?: BestEvaluation;
+  /** Whether early stopping ended the run before `totalSteps`. */
+  stoppedEarly: boolean;
 }
 
 export const TRAIN_LOG = 'train_log.jsonl';
@@ -125,6 +131,11 @@ const TRAINER_KEYS = optionKeys<TrainerOptions>({
   logEvery: true,
   evaluateEvery: true,
   evaluate: true,
+  metricForBestModel: true,
+  greaterIsBetter: true,
+  loadBestAtEnd: true,
+  earlyStoppingPatience: true,
+  earlyStoppingThreshold: true,
   onStep: true,
   quiet: true,
   progressStream: true,
@@ -203,6 +214,7 @@ export class Trainer {
     if (options.evaluateEvery !== undefined && options.evaluate === undefined) {
       throw new ArgumentError('evaluateEvery', 'needs an evaluate callback');
     }
+    checkBestModelOptions(options);
     const maxGradNorm = options.maxGradNorm ?? 1;
     if (!(maxGradNorm >= 0)) throw new ArgumentError('maxGradNorm', `must be >= 0, got ${maxGradNorm}`);
     this.options = options;
@@ -306,6 +318,10 @@ export class Trainer {
     const logEvery = o.logEvery ?? 1;
     const checkpointsDir = o.outputDir === undefined ? undefined : path.join(o.outputDir, CHECKPOINTS_DIR);
     const logFile = o.outputDir === undefined ? undefined : path.join(o.outputDir, TRAIN_LOG);
+    const tracker =
+      o.metricForBestModel === undefined
+        ? undefined
+        : new BestModelTracker({ ...o, metricForBestModel: o.metricForBestModel }, checkpointsDir);
     const describe = (step: number): TrainerState => ({
       format: 'dense-retrieval.trainer-state',
       version: 1,
@@ -317,6 +333,7 @@ export class Trainer {
       examples: { count: examples.length, fingerprint: fingerprint(examples) },
       loss: this.loss.toJSON(),
       scheduler: scheduler.toJSON(),
+      ...(tracker && { bestModel: tracker.state }),
     });
 
     let step = 0;
@@ -338,6 +355,7 @@ export class Trainer {
         if (state.examples.fingerprint !== expected.examples.fingerprint) {
           throw new ArgumentError('resume', `checkpoint ${latest} was trained on other examples`);
         }
+        await tracker?.resume(state.bestModel, latest);
         await restoreWeights(latest, variables);
         await this.optimizer.loadState(latest, variables);
         sampler.state = state.sampler;
@@ -356,6 +374,7 @@ export class Trainer {
       if (logFile !== undefined) await truncateLog(logFile, 0);
     }
     const resumedFrom = step;
+    if (step === 0) await tracker?.prune(); // best weights of a killed run that left no checkpoint
     if (o.outputDir !== undefined) await fs.mkdir(o.outputDir, { recursive: true });
 
     const progress = createProgress({
@@ -376,7 +395,7 @@ export class Trainer {
       logLines = [];
     };
     try {
-      while (step < totalSteps) {
+      while (step < totalSteps && !tracker?.stopped) {
         const batch = this.buildBatch(examples, sampler.next());
         const epoch = sampler.state.epoch;
         const lr = scheduler.lrAt(step);
@@ -416,6 +435,7 @@ export class Trainer {
         };
         if (o.evaluate && ((o.evaluateEvery && step % o.evaluateEvery === 0) || step === totalSteps)) {
           record.eval = await o.evaluate(o.model, step);
+          await tracker?.observe(step, record.eval, variables);
         }
         if (step % logEvery === 0 || step === totalSteps || record.eval) {
           logLines.push(JSON.stringify(record) + '\n');
@@ -434,15 +454,18 @@ export class Trainer {
             describe(step),
           );
           await pruneCheckpoints(checkpointsDir, o.keepCheckpoints ?? 2);
+          await tracker?.prune();
         }
         if (step % logEvery === 0) await flushLog();
         await o.onStep?.(record);
       }
       await flushLog();
+      if (tracker?.best !== undefined && tracker.best.step !== step) await tracker.loadBest(variables);
     } finally {
       progress.done();
+      tracker?.dispose();
     }
-    return { step, totalSteps, losses, resumedFrom };
+    return { step, totalSteps, losses, resumedFrom, best: tracker?.best, stoppedEarly: step < totalSteps };
   }
 }
 

@@ -15,6 +15,7 @@ import { mineHardNegatives } from '../../train/hard-negatives.js';
 import { createEvaluationCallback } from '../../train/evaluation-callback.js';
 import { CHECKPOINTS_DIR, Trainer, saveModelInto, TRAIN_LOG } from '../../train/trainer.js';
 import { latestCheckpoint } from '../../train/checkpoint.js';
+import { bestModelFlags } from '../train-best-flags.js';
 import { optionalChoice, optionalFloat, optionalInt, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
@@ -72,6 +73,10 @@ Options:
                           corpus) after training, and every --eval-every N updates; results go to
                           stderr and the log
   --eval-every N          evaluation interval (needs --eval-split)
+  --metric NAME           keep the checkpoint with the best NAME (a trec_eval measure, e.g.
+                          ndcg_cut_10 or ndcg_cut.10; also computed) over the evaluations: DIR
+                          holds the best model at the end, not the last (needs --eval-split)
+  --patience N            stop after N evaluations in a row without a better --metric
   --seed N                seed of sampling, dropout and scratch init (default 42)
   --query-prompt TEXT     prepend TEXT to training queries (default: the model's "query" prompt)
   --document-prompt TEXT  prepend TEXT to training passages (default: the model's "document" or
@@ -104,6 +109,8 @@ Options:
     'checkpoint-every': { type: 'string' },
     'eval-split': { type: 'string' },
     'eval-every': { type: 'string' },
+    metric: { type: 'string' },
+    patience: { type: 'string' },
     seed: { type: 'string' },
     'query-prompt': { type: 'string' },
     'document-prompt': { type: 'string' },
@@ -139,6 +146,7 @@ Options:
     const evaluateEvery = optionalInt(values, 'eval-every', 1);
     if (evaluateEvery !== undefined && evalSplit === undefined)
       throw new UsageError('--eval-every needs --eval-split');
+    const best = bestModelFlags(values, evalSplit);
     const quiet = values.quiet === true;
     positiveFloat('lr', lr);
     positiveFloat('scale', scale);
@@ -179,7 +187,7 @@ Options:
     let evaluate: ((m: BiEncoder, step: number) => Promise<Record<string, number>>) | undefined;
     if (evalSplit !== undefined) {
       const dev = await loadBeir(data, { split: evalSplit });
-      const run = createEvaluationCallback(dev);
+      const run = createEvaluationCallback({ ...dev, measures: best.measures });
       evaluate = async (m, step) => {
         const metrics = await run(m);
         const shown = Object.entries(metrics).map(([name, v]) => `${name} ${v.toFixed(4)}`);
@@ -230,6 +238,7 @@ Options:
         checkpointEvery,
         evaluate,
         evaluateEvery,
+        ...best.trainer,
         quiet,
       });
       say(
@@ -252,8 +261,14 @@ Options:
           : `loss ${losses[0].toFixed(4)} -> ${losses[losses.length - 1].toFixed(4)}`;
       say(
         `trained ${result.step}/${result.totalSteps} steps` +
-          `${result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ''}, ${summary}; model saved to ${out}`,
+          `${result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ''}` +
+          `${result.stoppedEarly ? ' (early stopping)' : ''}, ${summary}; model saved to ${out}`,
       );
+      if (result.best !== undefined) {
+        say(
+          `saved the best model: step ${result.best.step}, ${result.best.metric} ${result.best.value.toFixed(4)}`,
+        );
+      }
     } finally {
       model.dispose();
     }

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { main } from '../../src/cli/main.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { tinyConfig } from '../train/tiny-bert.js';
+
+const TOPICS = 'river mountain desert ocean forest glacier volcano canyon meadow island swamp tundra'.split(
+  ' ',
+);
+
+/** A small BEIR dataset: 12 documents, 12 queries with one relevant document each, qrels `train` and `dev`. */
+export function beir(dir: string): string {
+  const data = path.join(dir, 'beir');
+  mkdirSync(path.join(data, 'qrels'), { recursive: true });
+  const line = (o: object) => JSON.stringify(o);
+  writeFileSync(
+    path.join(data, 'corpus.jsonl'),
+    TOPICS.map((t, i) =>
+      line({ _id: `d${i}`, title: t, text: `the ${t} is near the ${TOPICS[(i + 1) % TOPICS.length]}` }),
+    ).join('\n') + '\n',
+  );
+  writeFileSync(
+    path.join(data, 'queries.jsonl'),
+    TOPICS.map((t, i) => line({ _id: `q${i}`, text: `tell me about the ${t}` })).join('\n') + '\n',
+  );
+  const qrels = (ids: number[]) =>
+    'query-id\tcorpus-id\tscore\n' + ids.map((i) => `q${i}\td${i}\t1`).join('\n') + '\n';
+  writeFileSync(path.join(data, 'qrels', 'train.tsv'), qrels(TOPICS.map((_, i) => i)));
+  writeFileSync(path.join(data, 'qrels', 'dev.tsv'), qrels([0, 3, 6, 9]));
+  return data;
+}
+
+/** Run the CLI in this process (no child start-up cost) and capture what it writes to stderr. */
+export async function runInProcess(args: string[]): Promise<{ code: number; stderr: string }> {
+  let stderr = '';
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    return { code: await main(args), stderr };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+test('--metric and --patience are checked before data or a model loads', async () => {
+  const dir = tmpDir();
+  const base = ['train', '--model', `scratch:${tinyConfig(dir)}`, '--data', beir(dir), '--quiet'];
+  const cases: [string[], RegExp][] = [
+    [['--metric', 'ndcg_cut_10'], /--metric needs --eval-split/],
+    [['--eval-split', 'dev', '--patience', '2'], /--patience needs --metric/],
+    [
+      ['--eval-split', 'dev', '--metric', 'bleu'],
+      /--metric bleu: not one trec_eval measure .*e\.g\. ndcg_cut_10/,
+    ],
+    [
+      ['--eval-split', 'dev', '--metric', 'ndcg_cut'],
+      /--metric ndcg_cut: not one trec_eval measure \(ndcg_cut names 9 measures\)/,
+    ],
+    [['--eval-split', 'dev', '--metric', 'map', '--patience', '0'], /--patience must be >= 1, got 0/],
+  ];
+  for (const [extra, message] of cases) {
+    const out = path.join(dir, `out-${extra.join('-')}`);
+    const r = await runInProcess([...base, '--out', out, ...extra]);
+    assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+});
