@@ -2,7 +2,7 @@ import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ArgumentError, BackendError, DenseRetrievalError } from '../errors.js';
+import { ArgumentError, DenseRetrievalError } from '../errors.js';
 import type { GradientResult, RetrievalLoss, TrainingBatch } from '../losses/types.js';
 import type { BiEncoder } from '../models/bi-encoder.js';
 import { AdamW, clipGradNorm } from '../optim/adamw.js';
@@ -25,7 +25,12 @@ import type { TrainingExample } from './examples.js';
 import { NoDuplicatesBatchSampler } from './sampler.js';
 import { BestModelTracker, checkBestModelOptions } from './best-checkpoint.js';
 import type { BestEvaluation, BestModelOptions } from './best-checkpoint.js';
+import { EVAL_LOG, recordEvaluation } from './eval-log.js';
+import type { EvaluationRecord } from './eval-log.js';
 import { ensureBackend } from '../backend/index.js';
+import { explainWasmAbort } from './wasm-abort.js';
+
+export { explainWasmAbort };
 
 /** One line of the JSONL training log. */
 export interface StepRecord {
@@ -84,6 +89,8 @@ export interface TrainerOptions extends BestModelOptions {
   /** Run `evaluate` every N updates and after the last one. */
   evaluateEvery?: number;
   evaluate?: (model: BiEncoder, step: number) => Promise<Record<string, number>>;
+  /** Called after every evaluation (after best-model tracking), with what `eval_log.jsonl` records. */
+  onEvaluate?: (record: EvaluationRecord) => void | Promise<void>;
   /** Called after every update (after any checkpoint). */
   onStep?: (record: StepRecord) => void | Promise<void>;
   /** No progress bar. */
@@ -105,6 +112,8 @@ export interface TrainResult {
   best?: BestEvaluation;
   /** Whether early stopping ended the run before `totalSteps`. */
   stoppedEarly: boolean;
+  /** The evaluations run by this call (the whole history of a resumed run is `outputDir/eval_log.jsonl`). */
+  evaluations: EvaluationRecord[];
 }
 
 export const TRAIN_LOG = 'train_log.jsonl';
@@ -131,6 +140,7 @@ const TRAINER_KEYS = optionKeys<TrainerOptions>({
   logEvery: true,
   evaluateEvery: true,
   evaluate: true,
+  onEvaluate: true,
   metricForBestModel: true,
   greaterIsBetter: true,
   loadBestAtEnd: true,
@@ -318,6 +328,7 @@ export class Trainer {
     const logEvery = o.logEvery ?? 1;
     const checkpointsDir = o.outputDir === undefined ? undefined : path.join(o.outputDir, CHECKPOINTS_DIR);
     const logFile = o.outputDir === undefined ? undefined : path.join(o.outputDir, TRAIN_LOG);
+    const evalLogFile = o.outputDir === undefined ? undefined : path.join(o.outputDir, EVAL_LOG);
     const tracker =
       o.metricForBestModel === undefined
         ? undefined
@@ -361,6 +372,7 @@ export class Trainer {
         sampler.state = state.sampler;
         step = state.step;
         if (logFile !== undefined) await truncateLog(logFile, step);
+        if (evalLogFile !== undefined) await truncateLog(evalLogFile, step);
       }
     }
     if (step === 0 && checkpointsDir !== undefined) {
@@ -372,6 +384,7 @@ export class Trainer {
       }
       // A fresh run starts a fresh log.
       if (logFile !== undefined) await truncateLog(logFile, 0);
+      if (evalLogFile !== undefined) await truncateLog(evalLogFile, 0);
     }
     const resumedFrom = step;
     if (step === 0) await tracker?.prune(); // best weights of a killed run that left no checkpoint
@@ -385,6 +398,7 @@ export class Trainer {
       stream: o.progressStream,
     });
     const losses: number[] = [];
+    const evaluations: EvaluationRecord[] = [];
     const start = Date.now();
     let examplesSeen = 0;
     let logLines: string[] = [];
@@ -435,7 +449,16 @@ export class Trainer {
         };
         if (o.evaluate && ((o.evaluateEvery && step % o.evaluateEvery === 0) || step === totalSteps)) {
           record.eval = await o.evaluate(o.model, step);
-          await tracker?.observe(step, record.eval, variables);
+          evaluations.push(
+            await recordEvaluation(
+              { step, epoch, metrics: record.eval, totalSteps, variables, progress },
+              {
+                tracker,
+                file: evalLogFile,
+                onEvaluate: o.onEvaluate,
+              },
+            ),
+          );
         }
         if (step % logEvery === 0 || step === totalSteps || record.eval) {
           logLines.push(JSON.stringify(record) + '\n');
@@ -465,37 +488,16 @@ export class Trainer {
       progress.done();
       tracker?.dispose();
     }
-    return { step, totalSteps, losses, resumedFrom, best: tracker?.best, stoppedEarly: step < totalSteps };
+    return {
+      step,
+      totalSteps,
+      losses,
+      resumedFrom,
+      best: tracker?.best,
+      stoppedEarly: step < totalSteps,
+      evaluations,
+    };
   }
-}
-
-/** Whether `error` is the wasm module dying (`WebAssembly.RuntimeError`: `Aborted()`, out-of-bounds access). */
-function isWasmAbort(error: unknown): error is Error {
-  // Typed by hand: this project compiles without the DOM/WebAssembly lib types.
-  const RuntimeError = (globalThis as { WebAssembly?: { RuntimeError?: new () => Error } }).WebAssembly
-    ?.RuntimeError;
-  if (RuntimeError !== undefined && error instanceof RuntimeError) return true;
-  // Emscripten's abort() throws a RuntimeError; some builds throw a plain Error with its message.
-  return (
-    error instanceof Error &&
-    /^Aborted\(|memory access out of bounds|Cannot enlarge memory/.test(error.message)
-  );
-}
-
-/**
- * A wasm abort during a training step, rethrown as a {@link BackendError} that says what almost always
- * causes it (the step outgrew the 4 GiB wasm heap) and what to do; any other error is returned unchanged.
- */
-export function explainWasmAbort(error: unknown, step: number, batchSize: number): unknown {
-  if (!isWasmAbort(error)) return error;
-  const wrapped = new BackendError(
-    `training step ${step} (batch size ${batchSize}) aborted inside the tfjs wasm module (${error.message}); ` +
-      `the usual cause is the step needing more than the wasm backend's 4 GiB heap. Use gradient caching, e.g. ` +
-      `CachedInBatchNegativesLoss({ miniBatchSize: 8 }) (CLI: --cache-mini-batch 8), or a smaller batch size ` +
-      `or maxSeqLength. The wasm backend cannot be used again in this process; restart it.`,
-  );
-  (wrapped as Error & { cause?: unknown }).cause = error;
-  return wrapped;
 }
 
 /** Drop log records after `step` (they belong to the part of a killed run that is being redone). */

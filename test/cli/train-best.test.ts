@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../src/cli/main.js';
+import { loadBeir } from '../../src/data/beir.js';
+import { loadRetrievalModel } from '../../src/models/load-retrieval-model.js';
+import { createEvaluationCallback } from '../../src/train/evaluation-callback.js';
+import type { EvaluationRecord } from '../../src/train/eval-log.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { tinyConfig } from '../train/tiny-bert.js';
 
@@ -68,5 +72,71 @@ test('--metric and --patience are checked before data or a model loads', async (
     const r = await runInProcess([...base, '--out', out, ...extra]);
     assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
+  }
+});
+
+test('train --metric --patience: a line per evaluation, eval_log.jsonl, and --out holds the best model', async () => {
+  const dir = tmpDir();
+  const data = beir(dir);
+  const out = path.join(dir, 'out');
+  const r = await runInProcess([
+    'train',
+    '--model',
+    `scratch:${tinyConfig(dir)}`,
+    '--data',
+    data,
+    '--out',
+    out,
+    '--steps',
+    '6',
+    '--batch-size',
+    '4',
+    '--lr',
+    '5e-3',
+    '--eval-split',
+    'dev',
+    '--eval-every',
+    '1',
+    '--metric',
+    'map',
+    '--patience',
+    '6',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.startsWith('eval step'));
+  assert.equal(lines.length, 6, r.stderr);
+  assert.match(
+    lines[0],
+    /^eval step 1\/6: ndcg_cut_10 \d\.\d{4}, recall_100 \d\.\d{4}, map \d\.\d{4} \(new best\)$/,
+  );
+  const history = readFileSync(path.join(out, 'eval_log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as EvaluationRecord);
+  assert.deepEqual(
+    history.map((h) => h.step),
+    [1, 2, 3, 4, 5, 6],
+  );
+  const maps = history.map((h) => h.metrics.map);
+  const bestStep = history[maps.indexOf(Math.max(...maps))].step;
+  assert.equal(history[5].best?.step, bestStep, 'the first of the maxima is the best');
+  const m = r.stderr.match(/saved the best model: step (\d+), map (\d\.\d{4})/);
+  assert.ok(m, r.stderr);
+  assert.equal(Number(m[1]), bestStep);
+  assert.ok(
+    readdirSync(path.join(out, 'checkpoints')).includes(`best-step-${String(bestStep).padStart(8, '0')}`),
+  );
+
+  // The saved model scores exactly what the best evaluation recorded.
+  const dev = await loadBeir(data, { split: 'dev' });
+  const model = await loadRetrievalModel(out, { quiet: true });
+  try {
+    const metrics = await createEvaluationCallback({
+      ...dev,
+      measures: ['ndcg_cut.10', 'recall.100', 'map'],
+    })(model);
+    assert.deepEqual(metrics, history.find((h) => h.step === bestStep)!.metrics);
+  } finally {
+    model.dispose();
   }
 });

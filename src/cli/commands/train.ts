@@ -15,6 +15,7 @@ import { mineHardNegatives } from '../../train/hard-negatives.js';
 import { createEvaluationCallback } from '../../train/evaluation-callback.js';
 import { CHECKPOINTS_DIR, Trainer, saveModelInto, TRAIN_LOG } from '../../train/trainer.js';
 import { latestCheckpoint } from '../../train/checkpoint.js';
+import { EVAL_LOG } from '../../train/eval-log.js';
 import { bestModelFlags } from '../train-best-flags.js';
 import { optionalChoice, optionalFloat, optionalInt, requireString } from '../args.js';
 import type { Command } from '../command.js';
@@ -70,8 +71,9 @@ Options:
   --max-grad-norm X       clip gradients to this global norm (default 1)
   --checkpoint-every N    checkpoint every N updates (default 500)
   --eval-split NAME       evaluate nDCG@10 and recall@100 on this split (exhaustive search over the
-                          corpus) after training, and every --eval-every N updates; results go to
-                          stderr and the log
+                          corpus) after training, and every --eval-every N updates: one line per
+                          evaluation on stderr (none with --quiet), the history in
+                          DIR/${EVAL_LOG}, the results also in DIR/${TRAIN_LOG}
   --eval-every N          evaluation interval (needs --eval-split)
   --metric NAME           keep the checkpoint with the best NAME (a trec_eval measure, e.g.
                           ndcg_cut_10 or ndcg_cut.10; also computed) over the evaluations: DIR
@@ -188,12 +190,8 @@ Options:
     if (evalSplit !== undefined) {
       const dev = await loadBeir(data, { split: evalSplit });
       const run = createEvaluationCallback({ ...dev, measures: best.measures });
-      evaluate = async (m, step) => {
-        const metrics = await run(m);
-        const shown = Object.entries(metrics).map(([name, v]) => `${name} ${v.toFixed(4)}`);
-        say(`step ${step}: ${evalSplit}: ${shown.join(', ')}`);
-        return metrics;
-      };
+      // The Trainer prints one line per evaluation (respecting --quiet) and writes DIR/eval_log.jsonl.
+      evaluate = (m) => run(m);
     }
 
     const loadOptions = { pooling, maxSeqLength, quiet, similarity };
@@ -318,4 +316,5 @@ async function checkOutDir(out: string, flags: { resume: boolean; overwrite: boo
 async function clearRun(out: string): Promise<void> {
   await fs.rm(path.join(out, CHECKPOINTS_DIR), { recursive: true, force: true });
   await fs.rm(path.join(out, TRAIN_LOG), { force: true });
+  await fs.rm(path.join(out, EVAL_LOG), { force: true });
 }
