@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { parse } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import { loadBeir } from '../../src/data/beir.js';
 import { loadRetrievalModel } from '../../src/models/load-retrieval-model.js';
@@ -139,4 +140,47 @@ test('train --metric --patience: a line per evaluation, eval_log.jsonl, and --ou
   } finally {
     model.dispose();
   }
+
+  // The model card records the saved (best) evaluation and the whole history.
+  const card = readFileSync(path.join(out, 'README.md'), 'utf8');
+  const meta = parse(/^---\n([\s\S]*?)\n---\n/.exec(card)![1]) as {
+    library_name: string;
+    datasets: string[];
+    'model-index': {
+      results: { dataset: { split: string }; metrics: { type: string; value: number }[] }[];
+    }[];
+  };
+  assert.equal(meta.library_name, 'sentence-transformers');
+  assert.deepEqual(meta.datasets, ['beir']);
+  const result = meta['model-index'][0].results[0];
+  assert.equal(result.dataset.split, 'dev');
+  assert.equal(result.metrics.find((m) => m.type === 'map')?.value, maps[bestStep - 1]);
+  assert.match(
+    card,
+    new RegExp(
+      `Weights of training step ${bestStep}, the best of the evaluations during training by \`map\``,
+    ),
+  );
+  assert.equal(card.match(/^\| \**\d/gm)?.length, 6, 'six rows of training logs');
+
+  // A README.md of the user's in --out survives a run that replaces the model.
+  writeFileSync(path.join(out, 'README.md'), 'my notes\n');
+  const again = await runInProcess([
+    'train',
+    '--model',
+    `scratch:${tinyConfig(dir)}`,
+    '--data',
+    data,
+    '--out',
+    out,
+    '--steps',
+    '1',
+    '--batch-size',
+    '4',
+    '--overwrite',
+    '--quiet',
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /README\.md is not a model card dense-retrieval wrote: left as it is/);
+  assert.equal(readFileSync(path.join(out, 'README.md'), 'utf8'), 'my notes\n');
 });

@@ -17,6 +17,7 @@ import { CHECKPOINTS_DIR, Trainer, saveModelInto, TRAIN_LOG } from '../../train/
 import { latestCheckpoint } from '../../train/checkpoint.js';
 import { EVAL_LOG } from '../../train/eval-log.js';
 import { bestModelFlags } from '../train-best-flags.js';
+import { writeTrainModelCard } from '../train-model-card.js';
 import { optionalChoice, optionalFloat, optionalInt, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
@@ -38,8 +39,9 @@ Train a bi-encoder with in-batch negatives on the qrels of a BEIR split (one exa
 pair with grade >= 1; documents as "title text"), with AdamW, gradient clipping at norm 1 and a
 linear-warmup + cosine learning rate. DIR receives the final model (sentence-transformers layout,
 loadable by 'encode --model DIR'; with --untied one sentence-transformers Router model with a query and
-a document route, which 'encode --tower query|passage' and 'evaluate-model' use), the log DIR/${TRAIN_LOG}
-and checkpoints DIR/checkpoints/step-N.
+a document route, which 'encode --tower query|passage' and 'evaluate-model' use), the log DIR/${TRAIN_LOG},
+checkpoints DIR/checkpoints/step-N and a model card DIR/README.md (Hugging Face format: what the
+model is, how it was trained and evaluated, how to load it; a README.md you wrote is never replaced).
 
 An existing, non-empty DIR is refused unless --resume (continue from its newest checkpoint) or
 --overwrite (start afresh: its model files, log and checkpoints are replaced; other files are left).
@@ -247,6 +249,32 @@ Options:
       const result = await trainer.train(examples, { resume });
       trainer.dispose();
       await saveModelInto(model, out);
+      const card = await writeTrainModelCard({
+        out,
+        source,
+        datasets: [path.basename(path.resolve(data))],
+        evalSplit,
+        trainingExamples: examples.length,
+        loss: trainer.loss.toJSON(),
+        hyperparameters: {
+          batch_size: batchSize,
+          steps: result.totalSteps,
+          learning_rate: lr,
+          min_lr: minLr,
+          warmup_steps: warmupSteps ?? Math.floor(result.totalSteps * 0.1),
+          lr_scheduler: 'warmup-cosine',
+          optimizer: 'AdamW (weight decay 0.01)',
+          max_grad_norm: maxGradNorm,
+          seed,
+          max_seq_length: maxSeqLength,
+          hard_negatives: hardNegatives || undefined,
+          eval_every: evaluateEvery,
+          metric_for_best_model: best.trainer.metricForBestModel,
+          early_stopping_patience: best.trainer.earlyStoppingPatience,
+        },
+        result,
+      });
+      if (!card.written) say(`${card.file} is not a model card dense-retrieval wrote: left as it is`);
       if (maxSeqLength !== undefined) {
         say(
           `saved max_seq_length: ${maxSeqLength} with the model (from --max-length): encoding with it truncates at ${maxSeqLength} tokens too`,
