@@ -87,7 +87,7 @@ Options:
                           "passage" prompt); '' turns a prompt off
   --resume                continue from the newest checkpoint in DIR
   --overwrite             train afresh into an existing DIR, replacing its model, log and checkpoints
-  --quiet                 no progress bar
+  --quiet                 no progress bar, no evaluation lines
   -h, --help              show this help
 `,
   options: {
