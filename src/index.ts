@@ -146,7 +146,15 @@ export { TrainingStream } from './train/training-stream.js';
 export type { TrainingData, TrainingDataState } from './train/training-stream.js';
 export { Trainer, saveModelInto, TRAIN_LOG, CHECKPOINTS_DIR } from './train/trainer.js';
 export type { TrainerOptions, TrainResult, StepRecord } from './train/trainer.js';
-export type { TrainerState } from './train/checkpoint.js';
+export type { TrainerState, BestModelState } from './train/checkpoint.js';
+export { EarlyStopping, isImprovement } from './train/early-stopping.js';
+export type { BestModelOptions, BestEvaluation } from './train/best-checkpoint.js';
+export { EVAL_LOG, formatEvaluationLine, readEvaluationLog } from './train/eval-log.js';
+export type { EvaluationRecord } from './train/eval-log.js';
+export { MODEL_CARD, writeModelCard } from './train/model-card.js';
+export type { ModelCardOptions, ModelCardEvaluation, ModelCardResult } from './train/model-card.js';
+export { describeModelDir, formatArchitecture } from './train/model-architecture.js';
+export type { ModelArchitecture, ModuleDescription } from './train/model-architecture.js';
 export { BertModel, parseBertConfig } from './models/architectures/bert.js';
 export type { BertConfig, BertInputs, BertForwardOptions } from './models/architectures/bert.js';
 export {

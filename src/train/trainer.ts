@@ -2,7 +2,7 @@ import { promptedTower } from './prompted-tower.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ArgumentError, BackendError, DenseRetrievalError } from '../errors.js';
+import { ArgumentError, DenseRetrievalError } from '../errors.js';
 import type { GradientResult, RetrievalLoss, TrainingBatch } from '../losses/types.js';
 import type { BiEncoder } from '../models/bi-encoder.js';
 import { AdamW, clipGradNorm } from '../optim/adamw.js';
@@ -23,7 +23,14 @@ import type { TrainerState } from './checkpoint.js';
 import type { TrainingExample } from './examples.js';
 import { TrainingStream } from './training-stream.js';
 import type { TrainingData } from './training-stream.js';
+import { BestModelTracker, checkBestModelOptions } from './best-checkpoint.js';
+import type { BestEvaluation, BestModelOptions } from './best-checkpoint.js';
+import { EVAL_LOG, recordEvaluation } from './eval-log.js';
+import type { EvaluationRecord } from './eval-log.js';
 import { ensureBackend } from '../backend/index.js';
+import { explainWasmAbort } from './wasm-abort.js';
+
+export { explainWasmAbort };
 
 /** One line of the JSONL training log. */
 export interface StepRecord {
@@ -41,8 +48,8 @@ export interface StepRecord {
   dataset?: string;
 }
 
-/** Options of {@link Trainer}. */
-export interface TrainerOptions {
+/** Options of {@link Trainer}; best-model selection and early stopping: {@link BestModelOptions}. */
+export interface TrainerOptions extends BestModelOptions {
   model: BiEncoder;
   /** `InBatchNegativesLoss` or `CachedInBatchNegativesLoss`. */
   loss: RetrievalLoss;
@@ -86,6 +93,8 @@ export interface TrainerOptions {
   /** Run `evaluate` every N updates and after the last one. */
   evaluateEvery?: number;
   evaluate?: (model: BiEncoder, step: number) => Promise<Record<string, number>>;
+  /** Called after every evaluation (after best-model tracking), with what `eval_log.jsonl` records. */
+  onEvaluate?: (record: EvaluationRecord) => void | Promise<void>;
   /** Called after every update (after any checkpoint). */
   onStep?: (record: StepRecord) => void | Promise<void>;
   /** No progress bar. */
@@ -103,6 +112,12 @@ export interface TrainResult {
   losses: number[];
   /** The step a resumed run continued from (0 for a fresh run). */
   resumedFrom: number;
+  /** The best evaluation (with `metricForBestModel`); with `loadBestAtEnd` the model now holds its weights. */
+  best?: BestEvaluation;
+  /** Whether early stopping ended the run before `totalSteps`. */
+  stoppedEarly: boolean;
+  /** The evaluations run by this call (the whole history of a resumed run is `outputDir/eval_log.jsonl`). */
+  evaluations: EvaluationRecord[];
 }
 
 export const TRAIN_LOG = 'train_log.jsonl';
@@ -129,6 +144,12 @@ const TRAINER_KEYS = optionKeys<TrainerOptions>({
   logEvery: true,
   evaluateEvery: true,
   evaluate: true,
+  onEvaluate: true,
+  metricForBestModel: true,
+  greaterIsBetter: true,
+  loadBestAtEnd: true,
+  earlyStoppingPatience: true,
+  earlyStoppingThreshold: true,
   onStep: true,
   quiet: true,
   progressStream: true,
@@ -197,6 +218,7 @@ export class Trainer {
     if (options.evaluateEvery !== undefined && options.evaluate === undefined) {
       throw new ArgumentError('evaluateEvery', 'needs an evaluate callback');
     }
+    checkBestModelOptions(options);
     const maxGradNorm = options.maxGradNorm ?? 1;
     if (!(maxGradNorm >= 0)) throw new ArgumentError('maxGradNorm', `must be >= 0, got ${maxGradNorm}`);
     this.options = options;
@@ -282,6 +304,11 @@ export class Trainer {
     const logEvery = o.logEvery ?? 1;
     const checkpointsDir = o.outputDir === undefined ? undefined : path.join(o.outputDir, CHECKPOINTS_DIR);
     const logFile = o.outputDir === undefined ? undefined : path.join(o.outputDir, TRAIN_LOG);
+    const evalLogFile = o.outputDir === undefined ? undefined : path.join(o.outputDir, EVAL_LOG);
+    const tracker =
+      o.metricForBestModel === undefined
+        ? undefined
+        : new BestModelTracker({ ...o, metricForBestModel: o.metricForBestModel }, checkpointsDir);
     const describe = (step: number): TrainerState => ({
       format: 'dense-retrieval.trainer-state',
       version: 1,
@@ -294,6 +321,7 @@ export class Trainer {
       ...(dataState === undefined ? {} : { data: dataState }),
       loss: this.loss.toJSON(),
       scheduler: scheduler.toJSON(),
+      ...(tracker && { bestModel: tracker.state }),
     });
 
     let step = 0;
@@ -322,11 +350,13 @@ export class Trainer {
         if (state.examples.fingerprint !== expected.examples.fingerprint) {
           throw new ArgumentError('resume', `checkpoint ${latest} was trained on other examples`);
         }
+        await tracker?.resume(state.bestModel, latest);
         await restoreWeights(latest, variables);
         await this.optimizer.loadState(latest, variables);
         sampler.state = state.sampler;
         step = state.step;
         if (logFile !== undefined) await truncateLog(logFile, step);
+        if (evalLogFile !== undefined) await truncateLog(evalLogFile, step);
       }
     }
     if (step === 0 && checkpointsDir !== undefined) {
@@ -338,8 +368,10 @@ export class Trainer {
       }
       // A fresh run starts a fresh log.
       if (logFile !== undefined) await truncateLog(logFile, 0);
+      if (evalLogFile !== undefined) await truncateLog(evalLogFile, 0);
     }
     const resumedFrom = step;
+    if (step === 0) await tracker?.prune(); // best weights of a killed run that left no checkpoint
     if (o.outputDir !== undefined) await fs.mkdir(o.outputDir, { recursive: true });
 
     const progress = createProgress({
@@ -355,6 +387,7 @@ export class Trainer {
       passage: promptedTower(o.model.passageEncoder, dp),
     };
     const losses: number[] = [];
+    const evaluations: EvaluationRecord[] = [];
     const start = Date.now();
     let examplesSeen = 0;
     let logLines: string[] = [];
@@ -365,7 +398,7 @@ export class Trainer {
       logLines = [];
     };
     try {
-      while (step < totalSteps) {
+      while (step < totalSteps && !tracker?.stopped) {
         const next = sampler.next();
         const batch = this.buildBatch(next.examples);
         const epoch = next.epoch;
@@ -407,6 +440,16 @@ export class Trainer {
         };
         if (o.evaluate && ((o.evaluateEvery && step % o.evaluateEvery === 0) || step === totalSteps)) {
           record.eval = await o.evaluate(o.model, step);
+          evaluations.push(
+            await recordEvaluation(
+              { step, epoch, metrics: record.eval, totalSteps, variables, progress },
+              {
+                tracker,
+                file: evalLogFile,
+                onEvaluate: o.onEvaluate,
+              },
+            ),
+          );
         }
         if (step % logEvery === 0 || step === totalSteps || record.eval) {
           logLines.push(JSON.stringify(record) + '\n');
@@ -425,45 +468,27 @@ export class Trainer {
             describe(step),
           );
           await pruneCheckpoints(checkpointsDir, o.keepCheckpoints ?? 2);
+          await tracker?.prune();
         }
         if (step % logEvery === 0) await flushLog();
         await o.onStep?.(record);
       }
       await flushLog();
+      if (tracker?.best !== undefined && tracker.best.step !== step) await tracker.loadBest(variables);
     } finally {
       progress.done();
+      tracker?.dispose();
     }
-    return { step, totalSteps, losses, resumedFrom };
+    return {
+      step,
+      totalSteps,
+      losses,
+      resumedFrom,
+      best: tracker?.best,
+      stoppedEarly: step < totalSteps,
+      evaluations,
+    };
   }
-}
-
-/** Whether `error` is the wasm module dying (`WebAssembly.RuntimeError`: `Aborted()`, out-of-bounds access). */
-function isWasmAbort(error: unknown): error is Error {
-  // Typed by hand: this project compiles without the DOM/WebAssembly lib types.
-  const RuntimeError = (globalThis as { WebAssembly?: { RuntimeError?: new () => Error } }).WebAssembly
-    ?.RuntimeError;
-  if (RuntimeError !== undefined && error instanceof RuntimeError) return true;
-  // Emscripten's abort() throws a RuntimeError; some builds throw a plain Error with its message.
-  return (
-    error instanceof Error &&
-    /^Aborted\(|memory access out of bounds|Cannot enlarge memory/.test(error.message)
-  );
-}
-
-/**
- * A wasm abort during a training step, rethrown as a {@link BackendError} that says what almost always
- * causes it (the step outgrew the 4 GiB wasm heap) and what to do; any other error is returned unchanged.
- */
-export function explainWasmAbort(error: unknown, step: number, batchSize: number): unknown {
-  if (!isWasmAbort(error)) return error;
-  const wrapped = new BackendError(
-    `training step ${step} (batch size ${batchSize}) aborted inside the tfjs wasm module (${error.message}); ` +
-      `the usual cause is the step needing more than the wasm backend's 4 GiB heap. Use gradient caching, e.g. ` +
-      `CachedInBatchNegativesLoss({ miniBatchSize: 8 }) (CLI: --cache-mini-batch 8), or a smaller batch size ` +
-      `or maxSeqLength. The wasm backend cannot be used again in this process; restart it.`,
-  );
-  (wrapped as Error & { cause?: unknown }).cause = error;
-  return wrapped;
 }
 
 /** Drop log records after `step` (they belong to the part of a killed run that is being redone). */

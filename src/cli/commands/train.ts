@@ -12,6 +12,9 @@ import { mineHardNegatives } from '../../train/hard-negatives.js';
 import { createEvaluationCallback } from '../../train/evaluation-callback.js';
 import { CHECKPOINTS_DIR, Trainer, saveModelInto, TRAIN_LOG } from '../../train/trainer.js';
 import { latestCheckpoint } from '../../train/checkpoint.js';
+import { EVAL_LOG } from '../../train/eval-log.js';
+import { bestModelFlags } from '../train-best-flags.js';
+import { writeTrainModelCard } from '../train-model-card.js';
 import { optionalChoice, optionalFloat, optionalInt, optionalString, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
@@ -38,8 +41,9 @@ pair with grade >= 1; documents as "title text") or on JSONL training files (--t
 AdamW, gradient clipping at norm 1 and a linear-warmup + cosine learning rate. DIR receives the
 final model (sentence-transformers layout, loadable by 'encode --model DIR'; with --untied one
 sentence-transformers Router model with a query and a document route, which 'encode --tower
-query|passage' and 'evaluate-model' use), the log DIR/${TRAIN_LOG} and checkpoints
-DIR/checkpoints/step-N.
+query|passage' and 'evaluate-model' use), the log DIR/${TRAIN_LOG}, checkpoints DIR/checkpoints/step-N
+and a model card DIR/README.md (Hugging Face format: what the model is, how it was trained and
+evaluated, how to load it; a README.md you wrote is never replaced).
 
 An existing, non-empty DIR is refused unless --resume (continue from its newest checkpoint) or
 --overwrite (start afresh: its model files, log and checkpoints are replaced; other files are left).
@@ -84,16 +88,21 @@ ${LOSS_HELP}
   --max-grad-norm X       clip gradients to this global norm (default 1)
   --checkpoint-every N    checkpoint every N updates (default 500)
   --eval-split NAME       evaluate nDCG@10 and recall@100 on this split (exhaustive search over the
-                          corpus) after training, and every --eval-every N updates; results go to
-                          stderr and the log
+                          corpus) after training, and every --eval-every N updates: one line per
+                          evaluation on stderr (none with --quiet), the history in
+                          DIR/${EVAL_LOG}, the results also in DIR/${TRAIN_LOG}
   --eval-every N          evaluation interval (needs --eval-split)
+  --metric NAME           keep the checkpoint with the best NAME (a trec_eval measure, e.g.
+                          ndcg_cut_10 or ndcg_cut.10; also computed) over the evaluations: DIR
+                          holds the best model at the end, not the last (needs --eval-split)
+  --patience N            stop after N evaluations in a row without a better --metric
   --seed N                seed of sampling, dropout and scratch init (default 42)
   --query-prompt TEXT     prepend TEXT to training queries (default: the model's "query" prompt)
   --document-prompt TEXT  prepend TEXT to training passages (default: the model's "document" or
                           "passage" prompt); '' turns a prompt off
   --resume                continue from the newest checkpoint in DIR
   --overwrite             train afresh into an existing DIR, replacing its model, log and checkpoints
-  --quiet                 no progress bar
+  --quiet                 no progress bar, no evaluation lines
   -h, --help              show this help
 `,
   options: {
@@ -122,6 +131,8 @@ ${LOSS_HELP}
     'checkpoint-every': { type: 'string' },
     'eval-split': { type: 'string' },
     'eval-every': { type: 'string' },
+    metric: { type: 'string' },
+    patience: { type: 'string' },
     seed: { type: 'string' },
     'query-prompt': { type: 'string' },
     'document-prompt': { type: 'string' },
@@ -173,6 +184,7 @@ ${LOSS_HELP}
     if (evaluateEvery !== undefined && evalSplit === undefined)
       throw new UsageError('--eval-every needs --eval-split');
     if (evalSplit !== undefined && data === undefined) throw new UsageError('--eval-split needs --data');
+    const best = bestModelFlags(values, evalSplit);
     const quiet = values.quiet === true;
     positiveFloat('lr', lr);
     positiveFloat('scale', scale);
@@ -219,13 +231,9 @@ ${LOSS_HELP}
     let evaluate: ((m: BiEncoder, step: number) => Promise<Record<string, number>>) | undefined;
     if (evalSplit !== undefined) {
       const dev = await loadBeir(data!, { split: evalSplit });
-      const run = createEvaluationCallback(dev);
-      evaluate = async (m, step) => {
-        const metrics = await run(m);
-        const shown = Object.entries(metrics).map(([name, v]) => `${name} ${v.toFixed(4)}`);
-        say(`step ${step}: ${evalSplit}: ${shown.join(', ')}`);
-        return metrics;
-      };
+      const run = createEvaluationCallback({ ...dev, measures: best.measures });
+      // The Trainer prints one line per evaluation (respecting --quiet) and writes DIR/eval_log.jsonl.
+      evaluate = (m) => run(m);
     }
 
     const loadOptions = { pooling, maxSeqLength, quiet, similarity };
@@ -269,6 +277,7 @@ ${LOSS_HELP}
         checkpointEvery,
         evaluate,
         evaluateEvery,
+        ...best.trainer,
         quiet,
       });
       say(
@@ -286,6 +295,32 @@ ${LOSS_HELP}
       );
       trainer.dispose();
       await saveModelInto(model, out);
+      const card = await writeTrainModelCard({
+        out,
+        source,
+        datasets: files ? trainFiles.map((f) => path.basename(f)) : [path.basename(path.resolve(data!))],
+        evalSplit,
+        trainingExamples: files ? count : examples.length,
+        loss: trainer.loss.toJSON(),
+        hyperparameters: {
+          batch_size: batchSize,
+          steps: result.totalSteps,
+          learning_rate: lr,
+          min_lr: minLr,
+          warmup_steps: warmupSteps ?? Math.floor(result.totalSteps * 0.1),
+          lr_scheduler: 'warmup-cosine',
+          optimizer: 'AdamW (weight decay 0.01)',
+          max_grad_norm: maxGradNorm,
+          seed,
+          max_seq_length: maxSeqLength,
+          hard_negatives: hardNegatives || undefined,
+          eval_every: evaluateEvery,
+          metric_for_best_model: best.trainer.metricForBestModel,
+          early_stopping_patience: best.trainer.earlyStoppingPatience,
+        },
+        result,
+      });
+      if (!card.written) say(`${card.file} is not a model card dense-retrieval wrote: left as it is`);
       if (maxSeqLength !== undefined) {
         say(
           `saved max_seq_length: ${maxSeqLength} with the model (from --max-length): encoding with it truncates at ${maxSeqLength} tokens too`,
@@ -298,8 +333,14 @@ ${LOSS_HELP}
           : `loss ${losses[0].toFixed(4)} -> ${losses[losses.length - 1].toFixed(4)}`;
       say(
         `trained ${result.step}/${result.totalSteps} steps` +
-          `${result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ''}, ${summary}; model saved to ${out}`,
+          `${result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ''}` +
+          `${result.stoppedEarly ? ' (early stopping)' : ''}, ${summary}; model saved to ${out}`,
       );
+      if (result.best !== undefined) {
+        say(
+          `saved the best model: step ${result.best.step}, ${result.best.metric} ${result.best.value.toFixed(4)}`,
+        );
+      }
     } finally {
       freeLoss();
       model.dispose();
@@ -350,4 +391,5 @@ async function checkOutDir(out: string, flags: { resume: boolean; overwrite: boo
 async function clearRun(out: string): Promise<void> {
   await fs.rm(path.join(out, CHECKPOINTS_DIR), { recursive: true, force: true });
   await fs.rm(path.join(out, TRAIN_LOG), { force: true });
+  await fs.rm(path.join(out, EVAL_LOG), { force: true });
 }
