@@ -108,8 +108,23 @@ export type { BiEncoderConfig, BiEncoderOptions, TowerEncoder } from './models/b
 export { loadRetrievalModel, towerEncoder } from './models/load-retrieval-model.js';
 export type { LoadRetrievalModelOptions, Tower } from './models/load-retrieval-model.js';
 export { checkOptionKeys } from './util/options.js';
-export { mineHardNegatives } from './train/hard-negatives.js';
-export type { MineHardNegativesOptions } from './train/hard-negatives.js';
+export { mineHardNegatives, mineHardNegativeQueries } from './train/hard-negatives.js';
+export type {
+  MineHardNegativesOptions,
+  MinedDocument,
+  MinedQuery,
+  MiningHits,
+  MiningSummary,
+  NegativeSampling,
+  SkippedCounts,
+} from './train/hard-negatives.js';
+export { bm25MiningRetriever, denseMiningRetriever, MINING_HNSW_MIN_DOCS } from './train/mining-retriever.js';
+export type {
+  DenseMiningRetriever,
+  DenseMiningRetrieverOptions,
+  MiningIndexKind,
+  MiningRetriever,
+} from './train/mining-retriever.js';
 export { examplesFromQrels, passageText } from './train/examples.js';
 export type { TrainingExample } from './train/examples.js';
 export { NoDuplicatesBatchSampler } from './train/sampler.js';

@@ -1,0 +1,204 @@
+import { ArgumentError } from '../errors.js';
+import type { Bm25Index } from '../index/bm25.js';
+import { ExactIndex } from '../index/exact.js';
+import { HnswIndex } from '../index/hnsw.js';
+import type { Metric } from '../index/types.js';
+import type { BiEncoder } from '../models/bi-encoder.js';
+import type { SentenceEncoder } from '../models/sentence-encoder.js';
+import type { CorpusDoc, Matrix } from '../types.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
+import { createProgress } from '../util/progress.js';
+import { passageText } from './examples.js';
+import type { MineHardNegativesOptions } from './hard-negatives.js';
+
+/** The retriever half of {@link MineHardNegativesOptions}: ranked search and the score of given documents. */
+export type MiningRetriever = Pick<MineHardNegativesOptions, 'search' | 'scoreDocuments'>;
+
+/**
+ * BM25 as a mining retriever: `search` is {@link Bm25Index.search}, `scoreDocuments` its
+ * {@link Bm25Index.scoreDocuments} (the positives' BM25 scores, for the margins and the output).
+ *
+ * @example
+ * ```ts
+ * const bm25 = new Bm25Index();
+ * bm25.addDocuments(corpus);
+ * const negatives = await mineHardNegatives({ queries, corpus, qrels, ...bm25MiningRetriever(bm25) });
+ * ```
+ */
+export function bm25MiningRetriever(bm25: Bm25Index): MiningRetriever {
+  return {
+    search: (texts, k) => bm25.search(texts, Math.min(k, bm25.size)),
+    scoreDocuments: (texts, ids) => texts.map((t, i) => bm25.scoreDocuments(t, ids[i])),
+  };
+}
+
+/** Which vector index a dense mining retriever searches: `auto` picks by corpus size (see below). */
+export type MiningIndexKind = 'exact' | 'hnsw' | 'auto';
+
+/**
+ * Corpus size from which `index: 'auto'` builds HNSW rather than searching exhaustively. Measured on this
+ * repository's wasm backend (384-d, one thread, `benchmarks/mining-index.ts`): exact search of 1 000 queries
+ * costs about as much as building the HNSW graph (M 16, efConstruction 100) around 50 000 documents, and a
+ * mining run searches each training query once, so the graph pays off only on large corpora.
+ */
+export const MINING_HNSW_MIN_DOCS = 50_000;
+
+/** Options of {@link denseMiningRetriever}. */
+export interface DenseMiningRetrieverOptions {
+  /** `exact`, `hnsw` or `auto` (default: HNSW from {@link MINING_HNSW_MIN_DOCS} documents). */
+  index?: MiningIndexKind;
+  /** Texts per forward pass. Default 32. */
+  batchSize?: number;
+  /** Prepended to queries; default the query tower's `query` prompt (sentence-transformers' `encode_query`). */
+  queryPrompt?: string;
+  /** Prepended to passages; default the passage tower's `document` (or `passage`, `corpus`) prompt. */
+  documentPrompt?: string;
+  /** HNSW query beam; default `max(64, 2 k)`, always >= the depth asked for. */
+  ef?: number;
+  /** No progress bar while encoding the corpus. */
+  quiet?: boolean;
+}
+
+const DENSEMININGRETRIEVEROPTIONS_KEYS = optionKeys<DenseMiningRetrieverOptions>({
+  index: true,
+  batchSize: true,
+  queryPrompt: true,
+  documentPrompt: true,
+  ef: true,
+  quiet: true,
+});
+
+/** A dense mining retriever over an encoded corpus, with the index it searches. */
+export interface DenseMiningRetriever extends MiningRetriever {
+  /** The index kind built (`auto` resolved). */
+  index: 'exact' | 'hnsw';
+  /** The similarity scores are in: the model's (`dot` -> inner product, `cosine`). */
+  metric: Metric;
+}
+
+/** Texts encoded per chunk between progress updates (bounds the memory of one chunk's embeddings). */
+const ENCODE_CHUNK = 1024;
+
+/**
+ * A dense model as a mining retriever: the corpus (`title text`) is embedded with the passage tower and
+ * indexed once (exact or HNSW, in the model's similarity); `search` embeds the queries with the query
+ * tower and returns the top `k` with their similarities; `scoreDocuments` is the same similarity for given
+ * documents (the positives), from the stored corpus embeddings. Prompts are the towers' own query and
+ * document prompts unless given. Shows progress while encoding.
+ *
+ * @throws {ArgumentError} bad options, an empty corpus, a model similarity other than `dot`/`cosine`.
+ * @example
+ * ```ts
+ * const model = await loadRetrievalModel('sentence-transformers/all-MiniLM-L6-v2');
+ * const retriever = await denseMiningRetriever(model, corpus, { index: 'auto' });
+ * const negatives = await mineHardNegatives({ queries, corpus, qrels, relativeMargin: 0.05, ...retriever });
+ * ```
+ */
+export async function denseMiningRetriever(
+  model: BiEncoder<SentenceEncoder>,
+  corpus: CorpusDoc[],
+  options: DenseMiningRetrieverOptions = {},
+): Promise<DenseMiningRetriever> {
+  checkOptionKeys('denseMiningRetriever', options, DENSEMININGRETRIEVEROPTIONS_KEYS);
+  if (corpus.length === 0) throw new ArgumentError('corpus', 'is empty: nothing to mine from');
+  const kind = options.index ?? 'auto';
+  if (kind !== 'exact' && kind !== 'hnsw' && kind !== 'auto') {
+    throw new ArgumentError('index', `must be 'exact', 'hnsw' or 'auto', got '${String(kind)}'`);
+  }
+  const index = kind === 'auto' ? (corpus.length >= MINING_HNSW_MIN_DOCS ? 'hnsw' : 'exact') : kind;
+  if (model.similarity !== 'dot' && model.similarity !== 'cosine') {
+    throw new ArgumentError(
+      'similarity',
+      `mining needs a dot or cosine model, got '${String(model.similarity)}'`,
+    );
+  }
+  const metric: Metric = model.similarity === 'cosine' ? 'cosine' : 'ip';
+  const batchSize = options.batchSize ?? 32;
+  const prompts = (tower: SentenceEncoder): Record<string, string> => ({ ...tower.prompts });
+  const queryPrompt = options.queryPrompt ?? prompts(model.queryEncoder).query ?? '';
+  const p = prompts(model.passageEncoder);
+  const documentPrompt = options.documentPrompt ?? p.document ?? p.passage ?? p.corpus ?? '';
+  const encode = (tower: SentenceEncoder, texts: string[], prompt: string): Promise<Matrix> =>
+    tower.encode(texts, { batchSize, quiet: true, progress: false, prompt });
+
+  const progress = createProgress({
+    total: corpus.length,
+    label: 'encode corpus',
+    unit: 'texts',
+    quiet: options.quiet,
+  });
+  let vectors: Float32Array | undefined;
+  let dim = 0;
+  let built: ExactIndex | HnswIndex | undefined;
+  for (let s = 0; s < corpus.length; s += ENCODE_CHUNK) {
+    const docs = corpus.slice(s, s + ENCODE_CHUNK);
+    const m = await encode(model.passageEncoder, docs.map(passageText), documentPrompt);
+    if (built === undefined) {
+      dim = m.cols;
+      built =
+        index === 'exact'
+          ? new ExactIndex({ dim, metric, capacity: corpus.length })
+          : new HnswIndex({ dim, metric, capacity: corpus.length, M: 16, efConstruction: 100 });
+      // HNSW keeps its own (possibly transformed) copy; the positives' scores need the plain vectors.
+      if (index === 'hnsw') vectors = new Float32Array(corpus.length * dim);
+    }
+    await built.add(
+      m,
+      docs.map((d) => d.id),
+    );
+    vectors?.set(m.data, s * dim);
+    progress.tick(docs.length);
+  }
+  progress.done();
+  const rowOf = new Map(corpus.map((d, i) => [d.id, i] as const));
+  const exact = built instanceof ExactIndex ? built : undefined;
+  const docVector = (row: number): Float32Array =>
+    exact !== undefined ? exact.vector(row) : vectors!.subarray(row * dim, (row + 1) * dim);
+
+  // The last batch of query embeddings: scoreDocuments follows search on the same queries.
+  let cache = new Map<string, Float32Array>();
+  const embedQueries = async (texts: string[]): Promise<Matrix> => {
+    const m = await encode(model.queryEncoder, texts, queryPrompt);
+    cache = new Map(texts.map((t, i) => [t, m.data.subarray(i * m.cols, (i + 1) * m.cols)] as const));
+    return m;
+  };
+  return {
+    index,
+    metric,
+    async search(texts, k) {
+      const depth = Math.min(k, corpus.length);
+      const q = await embedQueries(texts);
+      const ef = Math.max(options.ef ?? Math.max(64, 2 * depth), depth);
+      return built!.search(q, depth, index === 'hnsw' ? { ef } : {});
+    },
+    async scoreDocuments(texts, ids) {
+      const missing = texts.filter((t) => !cache.has(t));
+      if (missing.length > 0) {
+        const m = await encode(model.queryEncoder, missing, queryPrompt);
+        missing.forEach((t, i) => cache.set(t, m.data.subarray(i * m.cols, (i + 1) * m.cols)));
+      }
+      return texts.map((t, i) => {
+        const q = cache.get(t)!;
+        return ids[i].map((id) => {
+          const row = rowOf.get(id);
+          if (row === undefined) throw new ArgumentError('ids', `document '${id}' is not in the corpus`);
+          return similarity(q, docVector(row), metric);
+        });
+      });
+    },
+  };
+}
+
+/** Inner product (in float64) or cosine of two vectors; a zero vector has cosine 0. */
+function similarity(q: Float32Array, d: Float32Array, metric: Metric): number {
+  let dot = 0;
+  let qq = 0;
+  let dd = 0;
+  for (let j = 0; j < q.length; j++) {
+    dot += q[j] * d[j];
+    qq += q[j] * q[j];
+    dd += d[j] * d[j];
+  }
+  if (metric !== 'cosine') return dot;
+  return qq === 0 || dd === 0 ? 0 : dot / Math.sqrt(qq * dd);
+}
