@@ -118,6 +118,12 @@ export type {
   NegativeSampling,
   SkippedCounts,
 } from './train/hard-negatives.js';
+export { mineHardNegativesToJsonl, minedLines } from './train/hard-negatives-jsonl.js';
+export type {
+  MinedLineForm,
+  MineHardNegativesToJsonlOptions,
+  MiningReport,
+} from './train/hard-negatives-jsonl.js';
 export { bm25MiningRetriever, denseMiningRetriever, MINING_HNSW_MIN_DOCS } from './train/mining-retriever.js';
 export type {
   DenseMiningRetriever,
