@@ -189,7 +189,7 @@ export async function denseMiningRetriever(
   };
 }
 
-/** Inner product (in float64) or cosine of two vectors; a zero vector has cosine 0. */
+/** Inner product or cosine of two vectors (summed in float64); a zero vector has cosine 0. */
 function similarity(q: Float32Array, d: Float32Array, metric: Metric): number {
   let dot = 0;
   let qq = 0;
@@ -199,6 +199,7 @@ function similarity(q: Float32Array, d: Float32Array, metric: Metric): number {
     qq += q[j] * q[j];
     dd += d[j] * d[j];
   }
-  if (metric !== 'cosine') return dot;
-  return qq === 0 || dd === 0 ? 0 : dot / Math.sqrt(qq * dd);
+  // Rounded to float32 as the indexes report their scores, so a positive and its negatives compare alike.
+  if (metric !== 'cosine') return Math.fround(dot);
+  return qq === 0 || dd === 0 ? 0 : Math.fround(dot / Math.sqrt(qq * dd));
 }
