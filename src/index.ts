@@ -124,7 +124,7 @@ export type {
   MineHardNegativesToJsonlOptions,
   MiningReport,
 } from './train/hard-negatives-jsonl.js';
-export { bm25MiningRetriever, denseMiningRetriever, MINING_HNSW_MIN_DOCS } from './train/mining-retriever.js';
+export { bm25MiningRetriever, chooseMiningIndex, denseMiningRetriever } from './train/mining-retriever.js';
 export type {
   DenseMiningRetriever,
   DenseMiningRetrieverOptions,

@@ -35,18 +35,42 @@ export function bm25MiningRetriever(bm25: Bm25Index): MiningRetriever {
 /** Which vector index a dense mining retriever searches: `auto` picks by corpus size (see below). */
 export type MiningIndexKind = 'exact' | 'hnsw' | 'auto';
 
-/**
- * Corpus size from which `index: 'auto'` builds HNSW rather than searching exhaustively. Measured on this
- * repository's wasm backend (384-d, one thread, `benchmarks/mining-index.ts`): exact search of 1 000 queries
- * costs about as much as building the HNSW graph (M 16, efConstruction 100) around 50 000 documents, and a
- * mining run searches each training query once, so the graph pays off only on large corpora.
+/*
+ * Cost model of `index: 'auto'`, measured with `benchmarks/mining-index.ts` (384-d clustered unit vectors,
+ * wasm backend, two busy cores, 500 queries): exact search ~220 ns per (query x document) at 20 000
+ * documents (470 ns at 5 000); HNSW (M 16, efConstruction 100) ~2.1 ms per document to build and ~3.3 ms per
+ * query to search at ef 120. A mining run searches each query once, so the graph pays off only when the
+ * queries outnumber build / exact cost, about 10 000 of them, and the corpus is large enough (~50 000+) that
+ * an exact scan costs more than a graph search: e.g. 809 SciFact queries over 5 183 documents run exact
+ * (~1 s against ~13 s), 500 000 MS MARCO queries over 8.8 M passages run HNSW.
  */
-export const MINING_HNSW_MIN_DOCS = 50_000;
+const EXACT_S_PER_PAIR = 220e-9;
+const HNSW_BUILD_S_PER_DOC = 2.1e-3;
+const HNSW_SEARCH_S_PER_QUERY = 3.3e-3;
+
+/**
+ * The index `index: 'auto'` mines with: `hnsw` when the estimated time of building and searching the
+ * graph for `queries` queries is below that of an exact scan of `docs` documents per query (the cost model
+ * above), else `exact`.
+ *
+ * @example
+ * ```ts
+ * chooseMiningIndex(5_183, 809); // 'exact'
+ * chooseMiningIndex(8_800_000, 500_000); // 'hnsw'
+ * ```
+ */
+export function chooseMiningIndex(docs: number, queries: number): 'exact' | 'hnsw' {
+  const exact = queries * docs * EXACT_S_PER_PAIR;
+  const hnsw = docs * HNSW_BUILD_S_PER_DOC + queries * HNSW_SEARCH_S_PER_QUERY;
+  return hnsw < exact ? 'hnsw' : 'exact';
+}
 
 /** Options of {@link denseMiningRetriever}. */
 export interface DenseMiningRetrieverOptions {
-  /** `exact`, `hnsw` or `auto` (default: HNSW from {@link MINING_HNSW_MIN_DOCS} documents). */
+  /** `exact`, `hnsw` or `auto` (default: by {@link chooseMiningIndex} for the corpus and `queryCount`). */
   index?: MiningIndexKind;
+  /** Queries that will be searched, for `index: 'auto'`; default the corpus size. */
+  queryCount?: number;
   /** Texts per forward pass. Default 32. */
   batchSize?: number;
   /** Prepended to queries; default the query tower's `query` prompt (sentence-transformers' `encode_query`). */
@@ -61,6 +85,7 @@ export interface DenseMiningRetrieverOptions {
 
 const DENSEMININGRETRIEVEROPTIONS_KEYS = optionKeys<DenseMiningRetrieverOptions>({
   index: true,
+  queryCount: true,
   batchSize: true,
   queryPrompt: true,
   documentPrompt: true,
@@ -105,7 +130,11 @@ export async function denseMiningRetriever(
   if (kind !== 'exact' && kind !== 'hnsw' && kind !== 'auto') {
     throw new ArgumentError('index', `must be 'exact', 'hnsw' or 'auto', got '${String(kind)}'`);
   }
-  const index = kind === 'auto' ? (corpus.length >= MINING_HNSW_MIN_DOCS ? 'hnsw' : 'exact') : kind;
+  const queryCount = options.queryCount ?? corpus.length;
+  if (!Number.isInteger(queryCount) || queryCount < 0) {
+    throw new ArgumentError('queryCount', `must be an integer >= 0, got ${queryCount}`);
+  }
+  const index = kind === 'auto' ? chooseMiningIndex(corpus.length, queryCount) : kind;
   if (model.similarity !== 'dot' && model.similarity !== 'cosine') {
     throw new ArgumentError(
       'similarity',

@@ -4,11 +4,7 @@ import { Bm25Index } from '../../index/bm25.js';
 import { loadRetrievalModel } from '../../models/load-retrieval-model.js';
 import { mineHardNegativesToJsonl } from '../../train/hard-negatives-jsonl.js';
 import type { MiningReport } from '../../train/hard-negatives-jsonl.js';
-import {
-  bm25MiningRetriever,
-  denseMiningRetriever,
-  MINING_HNSW_MIN_DOCS,
-} from '../../train/mining-retriever.js';
+import { bm25MiningRetriever, denseMiningRetriever } from '../../train/mining-retriever.js';
 import type { MiningRetriever } from '../../train/mining-retriever.js';
 import { optionalChoice, optionalFloat, optionalInt, optionalString, requireString } from '../args.js';
 import type { Command } from '../command.js';
@@ -33,8 +29,9 @@ p * (1 - r), --max-score / --min-score bound the score. --sampling top takes the
 of the rest, random a seeded draw. Queries with fewer negatives are left out unless --keep-incomplete.
 
 A model embeds the corpus with its passage tower and the queries with its query tower (with the
-model's "document" and "query" prompts), in its own similarity, and searches an exact index, or HNSW
-(ef >= the depth) from ${MINING_HNSW_MIN_DOCS} documents (--index auto).
+model's "document" and "query" prompts), in its own similarity, and searches an exact index or HNSW
+(ef >= the depth). --index auto picks the faster for the corpus and the number of queries: each query
+is searched once, so building the graph pays off only from about 10 000 queries over 50 000+ documents.
 
 Options:
   --model SRC             model directory, hub id or scratch:<config.json> (or --bm25)
@@ -55,7 +52,7 @@ Options:
   --sampling top|random   best eligible candidates, or a seeded random draw of them (default top)
   --seed N                seed of --sampling random and of a scratch: model (default 42)
   --keep-incomplete       also write queries that got fewer than --num-negatives negatives
-  --index exact|hnsw|auto vector index of a model (default auto: HNSW from ${MINING_HNSW_MIN_DOCS} documents)
+  --index exact|hnsw|auto vector index of a model (default auto, see above)
   --ef N                  HNSW query beam (default max(64, 2 x depth); never below the depth)
   --batch-size N          texts per forward pass (default 32)
   --max-length N          truncate texts to N tokens (default: the model's max_seq_length)
@@ -158,8 +155,10 @@ Options:
     } else {
       const model = await loadRetrievalModel(modelSource!, { maxSeqLength: maxLength, seed, quiet });
       try {
+        const judged = [...qrels.values()].filter((docs) => [...docs.values()].some((g) => g >= 1));
         const retriever = await denseMiningRetriever(model, corpus, {
           index,
+          queryCount: judged.length,
           ef,
           batchSize,
           queryPrompt,
