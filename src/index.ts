@@ -126,7 +126,6 @@ export type {
 } from './train/hard-negatives-jsonl.js';
 export { bm25MiningRetriever, chooseMiningIndex, denseMiningRetriever } from './train/mining-retriever.js';
 export type {
-  DenseMiningRetriever,
   DenseMiningRetrieverOptions,
   MiningIndexKind,
   MiningRetriever,

@@ -3,6 +3,7 @@ import type { Bm25Index } from '../index/bm25.js';
 import { ExactIndex } from '../index/exact.js';
 import { HnswIndex } from '../index/hnsw.js';
 import type { Metric } from '../index/types.js';
+import { normalizeRows } from '../index/validate.js';
 import type { BiEncoder } from '../models/bi-encoder.js';
 import type { SentenceEncoder } from '../models/sentence-encoder.js';
 import type { CorpusDoc, Matrix } from '../types.js';
@@ -93,14 +94,6 @@ const DENSEMININGRETRIEVEROPTIONS_KEYS = optionKeys<DenseMiningRetrieverOptions>
   quiet: true,
 });
 
-/** A dense mining retriever over an encoded corpus, with the index it searches. */
-export interface DenseMiningRetriever extends MiningRetriever {
-  /** The index kind built (`auto` resolved). */
-  index: 'exact' | 'hnsw';
-  /** The similarity scores are in: the model's (`dot` -> inner product, `cosine`). */
-  metric: Metric;
-}
-
 /** Texts encoded per chunk between progress updates (bounds the memory of one chunk's embeddings). */
 const ENCODE_CHUNK = 1024;
 
@@ -123,7 +116,7 @@ export async function denseMiningRetriever(
   model: BiEncoder<SentenceEncoder>,
   corpus: CorpusDoc[],
   options: DenseMiningRetrieverOptions = {},
-): Promise<DenseMiningRetriever> {
+): Promise<MiningRetriever> {
   checkOptionKeys('denseMiningRetriever', options, DENSEMININGRETRIEVEROPTIONS_KEYS);
   if (corpus.length === 0) throw new ArgumentError('corpus', 'is empty: nothing to mine from');
   const kind = options.index ?? 'auto';
@@ -175,25 +168,36 @@ export async function denseMiningRetriever(
       m,
       docs.map((d) => d.id),
     );
-    vectors?.set(m.data, s * dim);
+    if (vectors !== undefined) {
+      vectors.set(m.data, s * dim);
+      // Stored as the exact index stores them, so both score alike (below).
+      if (metric === 'cosine') normalizeRows(vectors.subarray(s * dim, (s + docs.length) * dim), dim);
+    }
     progress.tick(docs.length);
   }
   progress.done();
   const rowOf = new Map(corpus.map((d, i) => [d.id, i] as const));
   const exact = built instanceof ExactIndex ? built : undefined;
+  // Unit length under cosine (the exact index stores them normalised).
   const docVector = (row: number): Float32Array =>
     exact !== undefined ? exact.vector(row) : vectors!.subarray(row * dim, (row + 1) * dim);
 
   // The last batch of query embeddings: scoreDocuments follows search on the same queries.
+  // Under cosine they are kept normalised in float32, as the exact index normalises its queries.
   let cache = new Map<string, Float32Array>();
+  const keep = (texts: string[], m: Matrix): void => {
+    const data = Float32Array.from(m.data);
+    if (metric === 'cosine') normalizeRows(data, m.cols);
+    texts.forEach((t, i) => cache.set(t, data.subarray(i * m.cols, (i + 1) * m.cols)));
+  };
   const embedQueries = async (texts: string[]): Promise<Matrix> => {
     const m = await encode(model.queryEncoder, texts, queryPrompt);
-    cache = new Map(texts.map((t, i) => [t, m.data.subarray(i * m.cols, (i + 1) * m.cols)] as const));
+    cache = new Map();
+    keep(texts, m);
     return m;
   };
+  // Only the two functions: the result spreads into the mining options, which refuse other keys.
   return {
-    index,
-    metric,
     async search(texts, k) {
       const depth = Math.min(k, corpus.length);
       const q = await embedQueries(texts);
@@ -202,33 +206,26 @@ export async function denseMiningRetriever(
     },
     async scoreDocuments(texts, ids) {
       const missing = texts.filter((t) => !cache.has(t));
-      if (missing.length > 0) {
-        const m = await encode(model.queryEncoder, missing, queryPrompt);
-        missing.forEach((t, i) => cache.set(t, m.data.subarray(i * m.cols, (i + 1) * m.cols)));
-      }
+      if (missing.length > 0) keep(missing, await encode(model.queryEncoder, missing, queryPrompt));
       return texts.map((t, i) => {
         const q = cache.get(t)!;
         return ids[i].map((id) => {
           const row = rowOf.get(id);
           if (row === undefined) throw new ArgumentError('ids', `document '${id}' is not in the corpus`);
-          return similarity(q, docVector(row), metric);
+          return dotFloat32(q, docVector(row));
         });
       });
     },
   };
 }
 
-/** Inner product or cosine of two vectors (summed in float64); a zero vector has cosine 0. */
-function similarity(q: Float32Array, d: Float32Array, metric: Metric): number {
+/**
+ * The score of a positive as the exact index computes a candidate's: the float64 sum of the products of
+ * the stored float32 vectors (unit length under cosine), rounded to float32. Then a positive and a
+ * negative of equal similarity compare equal in the margins.
+ */
+function dotFloat32(q: Float32Array, d: Float32Array): number {
   let dot = 0;
-  let qq = 0;
-  let dd = 0;
-  for (let j = 0; j < q.length; j++) {
-    dot += q[j] * d[j];
-    qq += q[j] * q[j];
-    dd += d[j] * d[j];
-  }
-  // Rounded to float32 as the indexes report their scores, so a positive and its negatives compare alike.
-  if (metric !== 'cosine') return Math.fround(dot);
-  return qq === 0 || dd === 0 ? 0 : Math.fround(dot / Math.sqrt(qq * dd));
+  for (let j = 0; j < q.length; j++) dot += q[j] * d[j];
+  return Math.fround(dot);
 }

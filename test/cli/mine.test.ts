@@ -110,7 +110,7 @@ test('mine --model embeds with the model and writes the negatives of every judge
     ]),
   );
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /exact index \(40 documents\), similarity dot/);
+  assert.match(r.stderr, /exact index \(40 documents, 6 queries\), similarity dot/);
   const lines = readLines(out);
   assert.equal(lines.length, 6, 'six queries with one positive each');
   for (const l of lines) {

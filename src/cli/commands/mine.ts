@@ -4,8 +4,11 @@ import { Bm25Index } from '../../index/bm25.js';
 import { loadRetrievalModel } from '../../models/load-retrieval-model.js';
 import { mineHardNegativesToJsonl } from '../../train/hard-negatives-jsonl.js';
 import type { MiningReport } from '../../train/hard-negatives-jsonl.js';
-import { bm25MiningRetriever, denseMiningRetriever } from '../../train/mining-retriever.js';
-import type { MiningRetriever } from '../../train/mining-retriever.js';
+import {
+  bm25MiningRetriever,
+  chooseMiningIndex,
+  denseMiningRetriever,
+} from '../../train/mining-retriever.js';
 import { optionalChoice, optionalFloat, optionalInt, optionalString, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
@@ -156,18 +159,20 @@ Options:
       const model = await loadRetrievalModel(modelSource!, { maxSeqLength: maxLength, seed, quiet });
       try {
         const judged = [...qrels.values()].filter((docs) => [...docs.values()].some((g) => g >= 1));
+        const kind =
+          index === 'exact' || index === 'hnsw' ? index : chooseMiningIndex(corpus.length, judged.length);
         const retriever = await denseMiningRetriever(model, corpus, {
-          index,
-          queryCount: judged.length,
+          index: kind,
           ef,
           batchSize,
           queryPrompt,
           documentPrompt,
           quiet,
         });
-        say(`${retriever.index} index (${corpus.length} documents), similarity ${model.similarity}`);
-        const { search, scoreDocuments }: MiningRetriever = retriever;
-        report = await mineHardNegativesToJsonl({ ...common, search, scoreDocuments });
+        say(
+          `${kind} index (${corpus.length} documents, ${judged.length} queries), similarity ${model.similarity}`,
+        );
+        report = await mineHardNegativesToJsonl({ ...common, ...retriever });
       } finally {
         model.dispose();
       }
