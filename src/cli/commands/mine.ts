@@ -45,13 +45,13 @@ Options:
   --overwrite             replace an existing --out file
   --ids                   write ids (query_id, positive_id, negative_ids) instead of texts
   --range-min N           first candidate rank, 0-based (default 0)
-  --range-max N           rank where candidates end (default: range-min + num-negatives, times 10
-                          when a score filter is set, as sentence-transformers)
+  --range-max N           rank where candidates end (default range-min + num-negatives, or
+                          range-min + 10 x num-negatives when a score filter is set, as sentence-transformers)
   --num-negatives N       negatives per query (default 3)
   --absolute-margin X     keep negatives scoring at most (lowest positive score - X)
   --relative-margin X     keep negatives scoring at most (lowest positive score * (1 - X)), e.g. 0.05
   --max-score X           keep negatives scoring at most X
-  --min-score X           keep negatives scoring at least X
+  --min-score X           keep negatives scoring at least X (a negative X as --min-score=-0.5)
   --sampling top|random   best eligible candidates, or a seeded random draw of them (default top)
   --seed N                seed of --sampling random and of a scratch: model (default 42)
   --keep-incomplete       also write queries that got fewer than --num-negatives negatives
