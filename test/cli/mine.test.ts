@@ -120,6 +120,24 @@ test('mine --model embeds with the model and writes the negatives of every judge
     const scores = l.scores as { positive: number; negatives: number[] };
     assert.ok(scores.negatives[0] >= scores.negatives[1], 'best score first');
   }
+  // HNSW on request (ef never below the depth), replacing the file with --overwrite.
+  const viaHnsw = await cli(
+    [
+      'mine',
+      '--model',
+      `scratch:${config}`,
+      '--data',
+      data,
+      '--split',
+      'test',
+      '--out',
+      out,
+      '--overwrite',
+    ].concat(['--index', 'hnsw', '--ef', '4', '--range-max', '8', '--num-negatives', '2', '--quiet']),
+  );
+  assert.equal(viaHnsw.code, 0, viaHnsw.stderr);
+  assert.match(viaHnsw.stderr, /hnsw index \(40 documents, 6 queries\)/);
+  assert.equal(readLines(out).length, 6);
   // An existing output is not replaced without --overwrite.
   const refused = await cli([
     'mine',
