@@ -4,6 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../src/cli/main.js';
 import { loadBeir } from '../../src/data/beir.js';
+import { readTrainingFile } from '../../src/train/training-data.js';
 import { runCli } from '../helpers/cli.js';
 import { SCIFACT_DIR } from '../helpers/data.js';
 import { miniBeir, TINY_BERT } from '../helpers/mini-beir.js';
@@ -73,6 +74,15 @@ test('mine --bm25 on SciFact writes JSONL training lines with scores and prints 
     for (const s of scores.negatives) assert.ok(s <= lowest * 0.9, `${s} > 0.9 x ${lowest}`);
   }
 
+  // The training-file reader (train --train-file) takes the file as it is, with its teacher scores.
+  const examples = await readTrainingFile(out, { queries, corpus });
+  assert.equal(examples.length, lines.length);
+  examples.forEach((e, i) => {
+    assert.equal(e.queryId, lines[i].query_id);
+    assert.deepEqual(e.negativeIds, lines[i].negative_ids);
+    assert.deepEqual(e.negativeScores, (lines[i].scores as { negatives: number[] }).negatives);
+  });
+
   // The text form of the same run: the same number of lines, texts instead of ids.
   const text = path.join(dir, 'bm25-text.jsonl');
   const again = await runCli([
@@ -89,6 +99,9 @@ test('mine --bm25 on SciFact writes JSONL training lines with scores and prints 
   const first = readLines(text)[0];
   assert.deepEqual(Object.keys(first), ['query', 'positive', 'negatives', 'scores']);
   assert.equal(typeof first.query, 'string');
+  const fromText = await readTrainingFile(text);
+  assert.equal(fromText.length, readLines(text).length);
+  assert.ok(fromText.every((e) => e.negatives?.length === 1 && e.negativeScores?.length === 1));
 });
 
 test('mine --model embeds with the model and writes the negatives of every judged query', async () => {
