@@ -102,9 +102,31 @@ export { InBatchNegativesLoss } from './losses/in-batch-negatives.js';
 export type { InBatchNegativesOptions, Similarity } from './losses/in-batch-negatives.js';
 export { CachedInBatchNegativesLoss } from './losses/cached-in-batch-negatives.js';
 export type { CachedInBatchNegativesOptions } from './losses/cached-in-batch-negatives.js';
-export type { TrainableEncoder, TrainingBatch, GradientResult, RetrievalLoss } from './losses/types.js';
+export type {
+  TrainableEncoder,
+  TrainingBatch,
+  GradientResult,
+  RetrievalLoss,
+  EmbeddingLoss,
+  LossContext,
+} from './losses/types.js';
+export { MatryoshkaLoss } from './losses/matryoshka.js';
+export type { MatryoshkaOptions, MatryoshkaInner } from './losses/matryoshka.js';
+export { MarginMSELoss } from './losses/margin-mse.js';
+export type { MarginMSEOptions } from './losses/margin-mse.js';
+export { DistillKLDivLoss } from './losses/distill-kl.js';
+export type { DistillKLDivOptions } from './losses/distill-kl.js';
+export { GISTEmbedLoss, CachedGISTEmbedLoss } from './losses/gist-embed.js';
+export type { GISTEmbedOptions, GuideEncoder } from './losses/gist-embed.js';
+export { CachedLoss } from './losses/cached.js';
+export { plainGradients, cachedGradients } from './losses/gradients.js';
 export { BiEncoder, BI_ENCODER_CONFIG } from './models/bi-encoder.js';
-export type { BiEncoderConfig, BiEncoderOptions, TowerEncoder } from './models/bi-encoder.js';
+export type {
+  BiEncoderConfig,
+  BiEncoderOptions,
+  TowerEncoder,
+  TowerEncodeOptions,
+} from './models/bi-encoder.js';
 export { loadRetrievalModel, towerEncoder } from './models/load-retrieval-model.js';
 export type { LoadRetrievalModelOptions, Tower } from './models/load-retrieval-model.js';
 export { checkOptionKeys } from './util/options.js';
@@ -146,6 +168,9 @@ export type {
 } from './models/sentence-encoder.js';
 export { encodeParallel } from './models/parallel-encode.js';
 export type { ParallelEncodeOptions } from './models/parallel-encode.js';
+export { ENGINE_CHOICES, isEngineChoice } from './engines/types.js';
+export type { EngineChoice, EngineName, InferenceEngine, TokenBatch } from './engines/types.js';
+export { defaultEngine } from './engines/select.js';
 export { loadModel, loadBert, loadTransformer, loadTokenizerFor, SCRATCH_PREFIX } from './models/load.js';
 export { SCRATCH_CONFIGS, scratchConfigFile } from './checkpoint/scratch.js';
 export type { LoadModelOptions } from './models/load.js';
@@ -156,6 +181,10 @@ export type {
   ReadSafetensorsOptions,
 } from './checkpoint/safetensors.js';
 export { writeModelDir, verifyModelDir, MODEL_MANIFEST } from './checkpoint/model-dir.js';
+export { buildOnnxModel } from './export/onnx-model.js';
+export type { OnnxModelOptions } from './export/onnx-model.js';
+export { exportOnnx } from './export/export-onnx.js';
+export type { ExportOnnxOptions, ExportResult } from './export/export-onnx.js';
 export type { SaveOptions, OverwriteMode, ModelManifest } from './checkpoint/model-dir.js';
 export {
   parsePoolingConfig,

@@ -2,9 +2,6 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadBeir } from '../../data/beir.js';
 import { Bm25Index } from '../../index/bm25.js';
-import { CachedInBatchNegativesLoss } from '../../losses/cached-in-batch-negatives.js';
-import { InBatchNegativesLoss } from '../../losses/in-batch-negatives.js';
-import type { RetrievalLoss } from '../../losses/types.js';
 import { BI_ENCODER_CONFIG, BiEncoder } from '../../models/bi-encoder.js';
 import { loadRetrievalModel } from '../../models/load-retrieval-model.js';
 import { POOLING_MODES } from '../../models/pooling.js';
@@ -18,6 +15,7 @@ import { latestCheckpoint } from '../../train/checkpoint.js';
 import { optionalChoice, optionalFloat, optionalInt, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
+import { LOSS_HELP, LOSS_OPTIONS, buildLoss, checkLossData, parseLossFlags } from './train-loss.js';
 
 /** BM25 ranks hard negatives are mined from (sentence-transformers' `mine_hard_negatives` defaults to the top too). */
 const NEGATIVE_RANGE = { rangeMin: 0, rangeMax: 50 };
@@ -66,6 +64,7 @@ Options:
   --symmetric             also rank queries for each passage
   --hard-negatives N      add N BM25 hard negatives per query (from the top ${NEGATIVE_RANGE.rangeMax}, never a judged positive)
   --cache-mini-batch N    gradient caching with this mini-batch (large batches in bounded memory)
+${LOSS_HELP}
   --max-grad-norm X       clip gradients to this global norm (default 1)
   --checkpoint-every N    checkpoint every N updates (default 500)
   --eval-split NAME       evaluate nDCG@10 and recall@100 on this split (exhaustive search over the
@@ -110,6 +109,7 @@ Options:
     resume: { type: 'boolean' },
     overwrite: { type: 'boolean' },
     quiet: { type: 'boolean' },
+    ...LOSS_OPTIONS,
   },
   needsBackend: true,
   async run(values) {
@@ -148,6 +148,7 @@ Options:
     const resume = values.resume === true;
     const overwrite = values.overwrite === true;
     if (resume && overwrite) throw new UsageError('--resume and --overwrite exclude each other');
+    const lossChoice = parseLossFlags(values, { scale, symmetric: values.symmetric === true, miniBatch });
     await checkOutDir(out, { resume, overwrite });
 
     // Data first: a bad dataset should fail before a model is loaded.
@@ -175,6 +176,8 @@ Options:
         `mined ${hardNegatives} BM25 hard negative(s) per query; kept ${examples.length} of ${before} examples`,
       );
     }
+
+    checkLossData(lossChoice, examples);
 
     let evaluate: ((m: BiEncoder, step: number) => Promise<Record<string, number>>) | undefined;
     if (evalSplit !== undefined) {
@@ -206,13 +209,12 @@ Options:
         throw error;
       }
     }
+    let freeLoss = (): void => undefined;
     try {
       // The loss takes the model's similarity (the Trainer gives it): it is set once, on the model.
-      const lossOptions = { scale, symmetric: values.symmetric === true };
-      const loss: RetrievalLoss =
-        miniBatch === undefined
-          ? new InBatchNegativesLoss(lossOptions)
-          : new CachedInBatchNegativesLoss({ ...lossOptions, miniBatchSize: miniBatch });
+      const built = await buildLoss(lossChoice, model, { quiet });
+      const { loss } = built;
+      freeLoss = built.dispose;
       const trainer = new Trainer({
         model,
         loss,
@@ -234,7 +236,7 @@ Options:
       });
       say(
         `training on ${examples.length} pairs of ${data} (${split}), batch ${batchSize}` +
-          `${miniBatch ? ` (gradient cache, mini-batch ${miniBatch})` : ''}, ${model.tied ? 'tied' : 'untied'} towers, ${model.similarity}`,
+          `${built.describe}, ${model.tied ? 'tied' : 'untied'} towers, ${model.similarity}`,
       );
       if (overwrite) await clearRun(out);
       const result = await trainer.train(examples, { resume });
@@ -255,6 +257,7 @@ Options:
           `${result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ''}, ${summary}; model saved to ${out}`,
       );
     } finally {
+      freeLoss();
       model.dispose();
     }
   },
