@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { linePlot } from '../lib/svg-plot.js';
+import { modelCardSection } from './model-card.js';
 import { RECALL_TARGET, RESCORE } from './study.js';
 import type { MethodRow, StudyResult } from './study.js';
 
@@ -161,7 +162,7 @@ function matryoshkaNote(result: StudyResult): string[] {
 }
 
 /** `report.md`: setup, results table, the overlap note, the ef sweep, plots and timings. */
-export function renderReport(result: StudyResult, command: string): string {
+export function renderReport(result: StudyResult, command: string, modelCard?: string): string {
   const m = result.model;
   const t = result.training;
   const o = result.overlap;
@@ -292,5 +293,6 @@ export function renderReport(result: StudyResult, command: string): string {
     'The trained model is in `model/` (a sentence-transformers directory); `train_log.jsonl` has every step.',
     '',
   );
+  if (modelCard !== undefined) lines.push(...modelCardSection(modelCard));
   return lines.join('\n');
 }

@@ -24,6 +24,7 @@ import {
   fuse,
   loadModel,
   mineHardNegatives,
+  bm25MiningRetriever,
   mrrAt,
   passageText,
   rankDocuments,
@@ -230,8 +231,9 @@ export async function runStudy(
       qrels: train.qrels,
       rangeMin: MINING_RANGE[0],
       rangeMax: MINING_RANGE[1],
-      count: 1,
-      search: (texts) => bm25.search(texts, MINING_RANGE[1]).ids,
+      numNegatives: 1,
+      quiet,
+      ...bm25MiningRetriever(bm25),
     });
     const byId = new Map(corpus.map((d) => [d.id, d] as const));
     const pairs = examplesFromQrels({ ...train, corpus: byId });
