@@ -6,6 +6,7 @@ import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import type { AdamW } from '../optim/adamw.js';
 import { checkFloat32Entries, float32Sha256, readFloat32File } from '../util/float32-file.js';
 import type { SamplerState } from './sampler.js';
+import type { TrainingDataState } from './training-stream.js';
 
 /**
  * Training checkpoints: everything needed to continue a run exactly where it stopped. A checkpoint is a
@@ -26,6 +27,8 @@ export interface TrainerState {
   sampler: SamplerState;
   /** Number of training examples and a fingerprint of their texts: resuming on other data is refused. */
   examples: { count: number; fingerprint: string };
+  /** Datasets, sampling and group size of a run given `TrainingData` (absent for a plain example list). */
+  data?: TrainingDataState;
   loss: Record<string, unknown>;
   scheduler: Record<string, unknown>;
   /** Best-model tracking and early stopping, when the run has `metricForBestModel`. */

@@ -1,5 +1,5 @@
+import { promptedTower } from './prompted-tower.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError, DenseRetrievalError } from '../errors.js';
@@ -20,9 +20,9 @@ import {
   writeCheckpoint,
 } from './checkpoint.js';
 import type { TrainerState } from './checkpoint.js';
-import { checkExampleFields } from './examples.js';
 import type { TrainingExample } from './examples.js';
-import { NoDuplicatesBatchSampler } from './sampler.js';
+import { TrainingStream } from './training-stream.js';
+import type { TrainingData } from './training-stream.js';
 import { BestModelTracker, checkBestModelOptions } from './best-checkpoint.js';
 import type { BestEvaluation, BestModelOptions } from './best-checkpoint.js';
 import { EVAL_LOG, recordEvaluation } from './eval-log.js';
@@ -44,6 +44,8 @@ export interface StepRecord {
   elapsedSeconds: number;
   /** Metrics returned by the evaluation callback, on steps where it ran. */
   eval?: Record<string, number>;
+  /** The dataset the batch came from, when training on several. */
+  dataset?: string;
 }
 
 /** Options of {@link Trainer}; best-model selection and early stopping: {@link BestModelOptions}. */
@@ -74,6 +76,8 @@ export interface TrainerOptions extends BestModelOptions {
   /**
    * Text prepended to every training query, as sentence-transformers' `prompts` training argument. Default:
    * the query tower's `query` prompt (config_sentence_transformers.json), else none; `''` turns it off.
+   * A tower whose Pooling has `include_prompt: false` leaves the prompt's tokens out of pooling in training
+   * as in `encode` (the batch the loss receives holds the texts without prompts; the towers apply them).
    */
   queryPrompt?: string;
   /** Text prepended to every training passage; default the passage tower's `document` / `passage` prompt. */
@@ -151,16 +155,6 @@ const TRAINER_KEYS = optionKeys<TrainerOptions>({
   progressStream: true,
 });
 
-function fingerprint(examples: TrainingExample[]): string {
-  const h = createHash('sha256');
-  for (const e of examples) {
-    h.update(e.query).update('\u0000').update(e.positive).update('\u0000');
-    for (const n of e.negatives ?? []) h.update(n).update('\u0001');
-    h.update('\u0002');
-  }
-  return h.digest('hex').slice(0, 16);
-}
-
 function positiveInt(name: string, v: number | undefined, min = 1): void {
   if (v !== undefined && (!Number.isInteger(v) || v < min)) {
     throw new ArgumentError(name, `must be an integer >= ${min}, got ${v}`);
@@ -233,37 +227,14 @@ export class Trainer {
     this.optimizer = options.optimizer ?? new AdamW({ weightDecay: 0.01 });
   }
 
-  private checkExamples(examples: TrainingExample[]): number {
-    if (examples.length === 0) {
-      throw new ArgumentError('examples', 'no training examples (are there positives in the qrels?)');
-    }
-    const k = examples[0].negatives?.length ?? 0;
-    examples.forEach((e, i) => {
-      checkExampleFields(e, i);
-      const n = e.negatives?.length ?? 0;
-      if (n !== k)
-        throw new ArgumentError('examples', `example ${i} has ${n} hard negatives but example 0 has ${k}`);
-      if (e.negativeIds !== undefined && e.negativeIds.length !== n) {
-        throw new ArgumentError(
-          'examples',
-          `example ${i} has ${n} negatives but ${e.negativeIds.length} negativeIds`,
-        );
-      }
-    });
-    if (this.options.batchSize === 1 && k === 0) {
-      throw new ArgumentError('batchSize', '1 without hard negatives leaves no negatives at all; use >= 2');
-    }
-    return k;
-  }
-
-  private buildBatch(examples: TrainingExample[], indices: number[]): TrainingBatch {
-    const picked = indices.map((i) => examples[i]);
+  private buildBatch(picked: TrainingExample[]): TrainingBatch {
     const hasNegatives = picked[0].negatives !== undefined && picked[0].negatives.length > 0;
-    const { query: qp, document: dp } = this.prompts();
+    // The texts as given: the prompts are applied by the towers (promptedTower), so that a Pooling with
+    // include_prompt false can leave the prompt tokens out of pooling in training as it does in encode.
     return {
-      queries: picked.map((e) => qp + e.query),
-      positives: picked.map((e) => dp + e.positive),
-      negatives: hasNegatives ? picked.map((e) => e.negatives!.map((n) => dp + n)) : undefined,
+      queries: picked.map((e) => e.query),
+      positives: picked.map((e) => e.positive),
+      negatives: hasNegatives ? picked.map((e) => e.negatives!) : undefined,
       passageIds: [
         ...picked.map((e) => e.positiveId ?? e.positive),
         ...(hasNegatives ? picked.flatMap((e) => e.negativeIds ?? e.negatives!) : []),
@@ -287,27 +258,32 @@ export class Trainer {
   }
 
   /**
-   * Train on `examples`. With `resume`, continue from the newest checkpoint in `outputDir` (a fresh start
-   * when there is none); the run's configuration and data must be the same as when it was written.
+   * Train on `examples`, or on {@link TrainingData}: several named datasets (each batch from one of them,
+   * interleaved round-robin or in proportion to their sizes) and negative pools (`groupSize`). With
+   * `resume`, continue from the newest checkpoint in `outputDir` (a fresh start when there is none); the
+   * run's configuration and data must be the same as when it was written.
    */
-  async train(examples: TrainingExample[], options: { resume?: boolean } = {}): Promise<TrainResult> {
+  async train(
+    examples: TrainingExample[] | TrainingData,
+    options: { resume?: boolean } = {},
+  ): Promise<TrainResult> {
     checkOptionKeys('train', options, ['resume']);
     await ensureBackend();
     const o = this.options;
-    this.checkExamples(examples);
     const seed = o.seed ?? 42;
-    const sampler = new NoDuplicatesBatchSampler(examples, o.batchSize, seed);
+    const sampler = new TrainingStream(examples, o.batchSize, seed);
+    const dataState = sampler.describe();
     let totalSteps = o.steps ?? 0;
     if (o.epochs !== undefined) {
-      for (let e = 0; e < o.epochs; e++) totalSteps += sampler.epochBatches(e).length;
+      for (let e = 0; e < o.epochs; e++) totalSteps += sampler.epochBatchCount(e);
     }
     if (o.warmupSteps !== undefined && o.scheduler === undefined && o.warmupSteps > totalSteps) {
       // Checked here, where the real number of steps is known, with the arithmetic that produced it: the
       // scheduler's own check only knows the two numbers.
-      const perEpoch = sampler.epochBatches(0).length;
+      const perEpoch = sampler.epochBatchCount(0);
       const how =
         o.epochs !== undefined
-          ? `${o.epochs} epoch(s) of ${examples.length} examples = ${totalSteps} steps at batch ${o.batchSize} ` +
+          ? `${o.epochs} epoch(s) of ${sampler.count} examples = ${totalSteps} steps at batch ${o.batchSize} ` +
             `(1 epoch = ${perEpoch} steps at batch ${o.batchSize})`
           : `steps is ${totalSteps}`;
       throw new ArgumentError(
@@ -341,7 +317,8 @@ export class Trainer {
       seed,
       batchSize: o.batchSize,
       sampler: sampler.state,
-      examples: { count: examples.length, fingerprint: fingerprint(examples) },
+      examples: { count: sampler.count, fingerprint: sampler.fingerprint() },
+      ...(dataState === undefined ? {} : { data: dataState }),
       loss: this.loss.toJSON(),
       scheduler: scheduler.toJSON(),
       ...(tracker && { bestModel: tracker.state }),
@@ -354,6 +331,13 @@ export class Trainer {
       if (latest !== undefined) {
         const state = await readTrainerState(latest);
         const expected = describe(0);
+        // A data difference also changes totalSteps (epochs of other batches): name it first.
+        if (JSON.stringify(state.data ?? null) !== JSON.stringify(expected.data ?? null)) {
+          throw new ArgumentError(
+            'resume',
+            `checkpoint ${latest} has data ${JSON.stringify(state.data ?? 'a plain example list')} but this run has ${JSON.stringify(expected.data ?? 'a plain example list')}`,
+          );
+        }
         const mismatch = (['totalSteps', 'seed', 'batchSize'] as const).find(
           (key) => state[key] !== expected[key],
         );
@@ -397,6 +381,11 @@ export class Trainer {
       quiet: o.quiet,
       stream: o.progressStream,
     });
+    const { query: qp, document: dp } = this.prompts();
+    const towers = {
+      query: promptedTower(o.model.queryEncoder, qp),
+      passage: promptedTower(o.model.passageEncoder, dp),
+    };
     const losses: number[] = [];
     const evaluations: EvaluationRecord[] = [];
     const start = Date.now();
@@ -410,12 +399,13 @@ export class Trainer {
     };
     try {
       while (step < totalSteps && !tracker?.stopped) {
-        const batch = this.buildBatch(examples, sampler.next());
-        const epoch = sampler.state.epoch;
+        const next = sampler.next();
+        const batch = this.buildBatch(next.examples);
+        const epoch = next.epoch;
         const lr = scheduler.lrAt(step);
         let result: GradientResult;
         try {
-          result = this.loss.computeGradients(o.model.queryEncoder, o.model.passageEncoder, batch, {
+          result = this.loss.computeGradients(towers.query, towers.passage, batch, {
             dropoutSeed: deriveSeed(seed, step),
           });
         } catch (error) {
@@ -446,6 +436,7 @@ export class Trainer {
           gradNorm,
           examplesPerSecond: elapsed > 0 ? examplesSeen / elapsed : 0,
           elapsedSeconds: elapsed,
+          ...(sampler.names.length > 1 ? { dataset: next.dataset } : {}),
         };
         if (o.evaluate && ((o.evaluateEvery && step % o.evaluateEvery === 0) || step === totalSteps)) {
           record.eval = await o.evaluate(o.model, step);

@@ -72,6 +72,7 @@ const ROW_KEYS: MethodRow['key'][] = [
   'bm25',
   'untrained',
   'exact',
+  'matryoshka',
   'hnsw-default',
   'int8-rescore',
   'binary-rescore',
@@ -153,6 +154,17 @@ test('demo --quick: report with every row, finite numbers, plots and model; no t
   assert.ok(Math.abs(Math.max(...lrs) - result.training.lr) < 1e-12);
   assert.ok(lrs.at(-1)! < result.training.lr);
   assert.equal(result.training.judgedPositivesAmongNegatives, 0);
+  // One Matryoshka-trained model: a row per truncated width, holding that many float32s per vector.
+  const [full, ...cut] = result.training.matryoshkaDims;
+  assert.equal(full, 64);
+  assert.deepEqual(
+    result.rows.filter((r) => r.key === 'matryoshka').map((r) => r.bytesPerVector),
+    cut.map((d) => 4 * d),
+  );
+  assert.match(
+    report,
+    /The Matryoshka rows search the first dimensions .*: 32 dims \(50% of the bytes\) keep/,
+  );
 
   for (const svg of ['loss.svg', 'lr.svg', 'recall-qps.svg']) {
     const text = readFileSync(path.join(out, svg), 'utf8');
