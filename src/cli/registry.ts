@@ -47,6 +47,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/train.js')).trainCommand,
   },
   {
+    name: 'mine',
+    summary: 'mine hard negatives for a BEIR split with a model or BM25 into JSONL training data',
+    load: async () => (await import('./commands/mine.js')).mineCommand,
+  },
+  {
     name: 'index build',
     summary: 'build an exact, HNSW, int8, binary or pgvector index from a .npy matrix and its ids',
     load: async () => (await import('./commands/index-build.js')).indexBuildCommand,
@@ -55,6 +60,11 @@ export const COMMANDS: CommandEntry[] = [
     name: 'index search',
     summary: 'search a saved index with query vectors (.npy) and write a TREC run',
     load: async () => (await import('./commands/index-search.js')).indexSearchCommand,
+  },
+  {
+    name: 'export',
+    summary: 'export a model to ONNX: a directory that transformers.js and sentence-transformers both load',
+    load: async () => (await import('./commands/export.js')).exportCommand,
   },
   {
     name: 'evaluate-model',
