@@ -140,8 +140,17 @@ export class GISTEmbedLoss implements RetrievalLoss, EmbeddingLoss {
     const k = checkBatch(batch);
     const b = batch.queries.length;
     const sims = tf.tidy(() => {
-      const gq = this.guideEmbed(batch.queries, options.chunkSize);
-      const gp = this.guideEmbed(batchPassages(batch), options.chunkSize);
+      // The guide sees the texts as the towers do, prompts included (sentence-transformers' guide gets the
+      // prompted inputs too).
+      const { query: qp, passage: pp } = batch.prompts ?? { query: '', passage: '' };
+      const gq = this.guideEmbed(
+        batch.queries.map((t) => qp + t),
+        options.chunkSize,
+      );
+      const gp = this.guideEmbed(
+        batchPassages(batch).map((t) => pp + t),
+        options.chunkSize,
+      );
       return tf.concat(this.blocks(gq, gp, b, k), 1);
     });
     const g = sims.dataSync();

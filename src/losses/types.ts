@@ -36,6 +36,12 @@ export interface TrainingBatch {
    * distillation losses require it, the others ignore it.
    */
   scores?: number[][];
+  /**
+   * The prompts the towers the loss is handed apply to queries / passages (the `Trainer`'s query and
+   * document prompts): the texts above are without them. A loss that embeds texts with another model (GIST's
+   * guide) prepends them, as sentence-transformers' guide sees the prompted text.
+   */
+  prompts?: { query: string; passage: string };
 }
 
 /** Loss value and parameter gradients of one batch; the caller owns (and must dispose) the gradients. */

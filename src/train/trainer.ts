@@ -229,6 +229,7 @@ export class Trainer {
 
   private buildBatch(picked: TrainingExample[]): TrainingBatch {
     const hasNegatives = picked[0].negatives !== undefined && picked[0].negatives.length > 0;
+    const { query: qp, document: dp } = this.prompts();
     // The texts as given: the prompts are applied by the towers (promptedTower), so that a Pooling with
     // include_prompt false can leave the prompt tokens out of pooling in training as it does in encode.
     return {
@@ -242,6 +243,7 @@ export class Trainer {
       scores: picked.every((e) => e.positiveScore !== undefined)
         ? picked.map((e) => [e.positiveScore!, ...(e.negativeScores ?? [])])
         : undefined,
+      prompts: { query: qp, passage: dp },
     };
   }
 

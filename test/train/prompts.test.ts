@@ -5,6 +5,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { CachedInBatchNegativesLoss } from '../../src/losses/cached-in-batch-negatives.js';
+import { GISTEmbedLoss } from '../../src/losses/gist-embed.js';
 import { InBatchNegativesLoss } from '../../src/losses/in-batch-negatives.js';
 import type { RetrievalLoss, TrainableEncoder, TrainingBatch } from '../../src/losses/types.js';
 import { BiEncoder } from '../../src/models/bi-encoder.js';
@@ -152,4 +153,30 @@ test('a prompted tower shares the variables and is sized by the memory guard wit
   assert.ok(view.tokenizer.tokenLength(text) > encoder.tokenizer.tokenLength(text));
   assert.equal(promptedTower(encoder, ''), encoder, 'no prompt: the encoder itself');
   encoder.dispose();
+});
+
+test("GIST's guide embeds the texts with the training prompts, as the towers do (and as sentence-transformers' guide)", async () => {
+  const encoder = Object.assign(new ToyEncoder({ seed: 5 }), { prompts: { query: 'query: ' } });
+  const guide = new ToyEncoder({ seed: 6 });
+  const seen: string[] = [];
+  const embed = guide.embed.bind(guide);
+  guide.embed = (texts, options) => {
+    seen.push(...texts);
+    return embed(texts, options);
+  };
+  const model = BiEncoder.tied(encoder, { similarity: 'cosine' });
+  const trainer = new Trainer({
+    model,
+    loss: new GISTEmbedLoss(guide),
+    batchSize: 4,
+    steps: 1,
+    quiet: true,
+    documentPrompt: 'passage: ',
+  });
+  await trainer.train(EXAMPLES);
+  trainer.dispose();
+  assert.ok(seen.length > 0);
+  for (const t of seen) assert.match(t, /^(query: q\d|passage: [pn]\d)$/);
+  model.dispose();
+  guide.dispose();
 });
