@@ -36,6 +36,11 @@ export interface SentenceTransformersLayout {
    * the model was trained for; `undefined` when the file does not say.
    */
   similarity: StSimilarity | undefined;
+  /**
+   * `truncate_dim` of config_sentence_transformers.json: the Matryoshka width `encode` truncates to by
+   * default; `undefined` when absent or null (all dimensions).
+   */
+  truncateDim?: number;
 }
 
 /** sentence-transformers' `similarity_fn_name` values. */
@@ -112,6 +117,8 @@ export interface SentenceTransformersSettings {
   dense?: number;
   /** Written as `similarity_fn_name` when set. */
   similarity?: StSimilarity;
+  /** Written as `truncate_dim` when set (the default Matryoshka width of `encode`). */
+  truncateDim?: number;
 }
 
 const TYPE_TRANSFORMER = 'sentence_transformers.models.Transformer';
@@ -319,8 +326,9 @@ export async function readSentenceTransformersLayout(
   if (!Array.isArray(listed)) throw new InputFormatError('expected a JSON array of modules', modulesFile);
   let modules: unknown[] = listed;
   const first = modules[0] as { type?: unknown } | undefined;
-  if (modules.length === 1 && typeof first?.type === 'string' && first.type.endsWith('.Router')) {
-    modules = await routeModules(dir, route);
+  if (typeof first?.type === 'string' && moduleKind(first.type) === 'Router') {
+    // The route's modules, then whatever follows the Router in modules.json (e.g. a shared Normalize).
+    modules = [...(await routeModules(dir, route)), ...modules.slice(1)];
   } else if (route !== undefined) {
     throw new ArgumentError('route', `'${route}' given, but ${modulesFile} has no Router module`);
   }
@@ -331,27 +339,32 @@ export async function readSentenceTransformersLayout(
     denseDirs: [],
   };
   modules.forEach((m: unknown, i) => {
-    const mod = m as { type?: unknown; path?: unknown };
+    const mod = m as { type?: unknown; path?: unknown; file?: string };
     if (mod === null || typeof mod !== 'object' || typeof mod.type !== 'string') {
       throw new InputFormatError(`module ${i} has no "type"`, modulesFile);
     }
+    // A Router's route modules come from router_config.json: errors about them name that file.
+    const listFile = mod.file ?? modulesFile;
     const modPath = typeof mod.path === 'string' ? mod.path : '';
     // The hub downloader refuses such paths; a local directory (and a Router's route modules) follows the
     // same rule, so a model cannot make us read files outside its own folder.
     if (modPath !== '' && !safeRelative(modPath.replace(/\/+$/, ''))) {
       throw new InputFormatError(
         `module ${i} has path ${JSON.stringify(modPath)}, which leaves the model directory`,
-        modulesFile,
+        listFile,
       );
     }
-    const reader = MODULE_READERS[moduleKind(mod.type)];
+    const kind = moduleKind(mod.type);
+    const reader = MODULE_READERS[kind];
     if (reader === undefined) {
       throw new InputFormatError(
-        `unsupported module type ${mod.type} (supported: ${Object.keys(MODULE_READERS).join(', ')}, Router)`,
-        modulesFile,
+        kind === 'Router'
+          ? `a Router module must be the first module (found at ${i})`
+          : `unsupported module type ${mod.type} (supported: ${Object.keys(MODULE_READERS).join(', ')}, Router)`,
+        listFile,
       );
     }
-    const fail = (why: string): InputFormatError => new InputFormatError(why, modulesFile);
+    const fail = (why: string): InputFormatError => new InputFormatError(why, listFile);
     reader(state, path.join(dir, modPath), i, fail);
   });
   const { transformerDir, poolingPath, normalize, denseDirs } = state;
@@ -368,7 +381,9 @@ export async function readSentenceTransformersLayout(
   const pooling = parsePoolingConfig(poolingJson, poolingFile);
   const includePrompt = parseIncludePrompt(poolingJson, poolingFile);
   const stConfigFile = path.join(dir, 'config_sentence_transformers.json');
-  const { prompts, defaultPromptName } = parsePrompts(await readJsonFile(stConfigFile), stConfigFile);
+  const stConfig = await readJsonFile(stConfigFile);
+  const { prompts, defaultPromptName } = parsePrompts(stConfig, stConfigFile);
+  const truncateDim = parseTruncateDim(stConfig, stConfigFile);
   const sbertFile = path.join(transformerDir, 'sentence_bert_config.json');
   const sbert = (await readJsonFile(sbertFile)) as Record<string, unknown> | undefined;
   let maxSeqLength: number | undefined;
@@ -392,7 +407,31 @@ export async function readSentenceTransformersLayout(
     defaultPromptName,
     denseDirs,
     similarity: await readSimilarityFnName(dir),
+    ...(truncateDim === undefined ? {} : { truncateDim }),
   };
+}
+
+/**
+ * `truncate_dim` of a parsed `config_sentence_transformers.json` (sentence-transformers >= 2.7): the
+ * Matryoshka width the model encodes to by default; `undefined` when absent or null.
+ *
+ * @throws {InputFormatError} a value that is not an integer >= 1.
+ * @example
+ * ```ts
+ * parseTruncateDim({ truncate_dim: 256 }); // 256
+ * ```
+ */
+export function parseTruncateDim(json: unknown, file?: string): number | undefined {
+  if (json === undefined || json === null || typeof json !== 'object') return undefined;
+  const v = (json as Record<string, unknown>).truncate_dim;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new InputFormatError(
+      `"truncate_dim" must be an integer >= 1 or null, got ${JSON.stringify(v)}`,
+      file,
+    );
+  }
+  return v;
 }
 
 /** The file sentence-transformers' `Router` keeps its routes in. */
@@ -405,7 +444,7 @@ export const ROUTER_CONFIG = 'router_config.json';
 async function routeModules(
   dir: string,
   route: string | undefined,
-): Promise<{ type: string; path: string }[]> {
+): Promise<{ type: string; path: string; file: string }[]> {
   const file = path.join(dir, ROUTER_CONFIG);
   const config = (await readJsonFile(file)) as
     | {
@@ -437,7 +476,7 @@ async function routeModules(
     if (typeof id !== 'string' || typeof type !== 'string') {
       throw new InputFormatError(`route '${chosen}' names module ${JSON.stringify(id)} without a type`, file);
     }
-    return { type, path: id };
+    return { type, path: id, file };
   });
 }
 
@@ -472,7 +511,7 @@ export function poolingConfig(s: SentenceTransformersSettings): Record<string, u
 
 /** `config_sentence_transformers.json`: versions, prompts, default prompt and (when known) similarity. */
 export function sentenceTransformersConfig(
-  s: Pick<SentenceTransformersSettings, 'prompts' | 'defaultPromptName'>,
+  s: Pick<SentenceTransformersSettings, 'prompts' | 'defaultPromptName' | 'truncateDim'>,
   similarity?: string,
 ): Record<string, unknown> {
   return {
@@ -480,6 +519,7 @@ export function sentenceTransformersConfig(
     prompts: s.prompts ?? {},
     default_prompt_name: s.defaultPromptName ?? null,
     ...(similarity === undefined ? {} : { similarity_fn_name: similarity }),
+    ...(s.truncateDim === undefined ? {} : { truncate_dim: s.truncateDim }),
   };
 }
 

@@ -33,7 +33,17 @@ export interface TowerEncoder extends TrainableEncoder {
   /** Batched inference; when absent, {@link BiEncoder} embeds in batches itself. */
   encode?(
     texts: string[],
-    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice },
+    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice; truncateDim?: number },
+  ): Promise<Matrix>;
+  /** Inference with the tower's `query` prompt (`SentenceEncoder.encodeQuery`); used for queries when present. */
+  encodeQuery?(
+    texts: string[],
+    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice; truncateDim?: number },
+  ): Promise<Matrix>;
+  /** Inference with the tower's `document`/`passage` prompt; used for passages when present. */
+  encodeDocument?(
+    texts: string[],
+    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice; truncateDim?: number },
   ): Promise<Matrix>;
   dispose?(): void;
 }
@@ -177,16 +187,22 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
     });
   }
 
-  /** Inference embeddings of queries (no dropout), as a plain matrix. */
+  /**
+   * Inference embeddings of queries (no dropout), as a plain matrix; a `SentenceEncoder` tower applies its
+   * `query` prompt (`encodeQuery`), as training does.
+   */
   encodeQueries(texts: string[], options: TowerEncodeOptions = {}): Promise<Matrix> {
     checkOptionKeys('encodeQueries', options, ['batchSize', 'quiet', 'truncateDim', 'engine']);
-    return encodeWith(this.queryEncoder, texts, options);
+    return encodeWith(this.queryEncoder, texts, options, 'query');
   }
 
-  /** Inference embeddings of passages (no dropout), as a plain matrix. */
+  /**
+   * Inference embeddings of passages (no dropout), as a plain matrix; a `SentenceEncoder` tower applies its
+   * `document` (or `passage`) prompt (`encodeDocument`), as training does.
+   */
   encodePassages(texts: string[], options: TowerEncodeOptions = {}): Promise<Matrix> {
     checkOptionKeys('encodePassages', options, ['batchSize', 'quiet', 'truncateDim', 'engine']);
-    return encodeWith(this.passageEncoder, texts, options);
+    return encodeWith(this.passageEncoder, texts, options, 'passage');
   }
 
   /**
@@ -369,9 +385,12 @@ async function encodeWith(
   encoder: TowerEncoder,
   texts: string[],
   options: TowerEncodeOptions,
+  role: 'query' | 'passage',
 ): Promise<Matrix> {
   const { truncateDim, ...rest } = options;
-  const full = await encodeFull(encoder, texts, rest);
+  // A SentenceEncoder truncates itself, to its saved truncate_dim unless told a width.
+  if ('truncateDim' in encoder) return encodeFull(encoder, texts, options, role);
+  const full = await encodeFull(encoder, texts, rest, role);
   if (truncateDim === undefined) return full;
   return truncateEmbeddings(full, truncateDim, (encoder as { normalize?: boolean }).normalize === true);
 }
@@ -379,13 +398,16 @@ async function encodeWith(
 async function encodeFull(
   encoder: TowerEncoder,
   texts: string[],
-  options: Omit<TowerEncodeOptions, 'truncateDim'>,
+  options: TowerEncodeOptions,
+  role: 'query' | 'passage',
 ): Promise<Matrix> {
-  if (typeof encoder.encode === 'function') {
-    // A tower's own encode may refuse keys it does not know: pass `engine` only when one was asked for.
-    const { engine, ...rest } = options;
-    return encoder.encode(texts, engine === undefined ? rest : { ...rest, engine });
-  }
+  // A tower's own encode may refuse keys it does not know: pass `engine` only when one was asked for.
+  const { engine, ...rest } = options;
+  const opts = engine === undefined ? rest : { ...rest, engine };
+  // The role's prompt, as the Trainer applies it (SentenceEncoder: the model's query / document prompt).
+  const byRole = role === 'query' ? encoder.encodeQuery : encoder.encodeDocument;
+  if (typeof byRole === 'function') return byRole.call(encoder, texts, opts);
+  if (typeof encoder.encode === 'function') return encoder.encode(texts, opts);
   const batchSize = options.batchSize ?? 32;
   let cols = 0;
   const parts: Float32Array[] = [];

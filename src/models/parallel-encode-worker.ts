@@ -72,6 +72,8 @@ async function main(): Promise<void> {
         batchSize: init.batchSize,
         maxLength: init.maxLength,
         quiet: true,
+        // Full width (the `dim` this worker reports), whatever truncate_dim the model was saved with.
+        truncateDim: encoder.dim,
         // The parent checks with the texts' real row numbers.
         checkFinite: false,
       })

@@ -153,7 +153,8 @@ function workerEntry(): { script: URL | string; eval: boolean } {
  * one core; tfjs-node already uses every core.
  *
  * `source` is a model directory or hub id (as {@link loadModel} takes), or an in-memory
- * {@link SentenceEncoder}, which is saved to a temporary directory for the workers to load.
+ * {@link SentenceEncoder}, which is saved to a temporary directory for the workers to load. The vectors
+ * have the model's full width: a saved `truncate_dim` is not applied (cut them with `truncateEmbeddings`).
  *
  * @example
  * ```ts

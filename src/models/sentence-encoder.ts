@@ -163,9 +163,15 @@ export interface SentenceEncoderInit {
    * model. Undefined when unknown.
    */
   similarity?: StSimilarity;
+  /**
+   * Default Matryoshka width of {@link SentenceEncoder.encode} (sentence-transformers' `truncate_dim`,
+   * saved in config_sentence_transformers.json); an explicit `truncateDim` option overrides it.
+   */
+  truncateDim?: number;
 }
 
 const INIT_KEYS = optionKeys<SentenceEncoderInit>({
+  truncateDim: true,
   model: true,
   bert: true,
   tokenizer: true,
@@ -275,6 +281,11 @@ export class SentenceEncoder {
    */
   engine: EngineChoice | undefined;
   private readonly engines = new EngineSlot(this);
+  /**
+   * The width {@link SentenceEncoder.encode} truncates to when not told otherwise (`truncate_dim`), or
+   * `undefined` for all dimensions. Saved and loaded with the model.
+   */
+  readonly truncateDim: number | undefined;
 
   constructor(init: SentenceEncoderInit) {
     checkOptionKeys('SentenceEncoder', init, INIT_KEYS);
@@ -295,6 +306,8 @@ export class SentenceEncoder {
     this.normalize = init.normalize;
     this.maxSeqLength = init.maxSeqLength;
     this.similarity = init.similarity;
+    this.truncateDim =
+      init.truncateDim === undefined ? undefined : checkTruncateDim(init.truncateDim, this.dim);
   }
 
   /** Width of the sentence vectors. */
@@ -383,6 +396,7 @@ export class SentenceEncoder {
         includePrompt: layout?.includePrompt,
         dense,
         similarity: layout?.similarity,
+        truncateDim: layout?.truncateDim,
       });
     } catch (error) {
       model.dispose();
@@ -556,7 +570,8 @@ export class SentenceEncoder {
         `must be an integer in [3, ${maxPos}] (max_position_embeddings), got ${maxLength}`,
       );
     }
-    if (options.truncateDim !== undefined) checkTruncateDim(options.truncateDim, this.dim);
+    const truncateDim = options.truncateDim ?? this.truncateDim;
+    if (truncateDim !== undefined) checkTruncateDim(truncateDim, this.dim);
     const bad = texts.findIndex((t) => typeof t !== 'string');
     if (bad >= 0) throw new ArgumentError('texts', `element ${bad} is not a string`);
     const prompt = this.resolvePrompt(options);
@@ -591,9 +606,9 @@ export class SentenceEncoder {
     }
     if (normalize === true && !this.normalize) normalizeRows(out, dim);
     const full = { data: out, rows: texts.length, cols: dim };
-    return options.truncateDim === undefined
+    return truncateDim === undefined
       ? full
-      : truncateEmbeddings(full, options.truncateDim, this.normalize || normalize === true);
+      : truncateEmbeddings(full, truncateDim, this.normalize || normalize === true);
   }
 
   /**
@@ -708,6 +723,7 @@ export class SentenceEncoder {
       defaultPromptName: this.defaultPromptName,
       dense: this.dense.length,
       similarity: this.similarity,
+      truncateDim: this.truncateDim,
     });
     for (const [i, d] of this.dense.entries()) {
       const folder = path.join(dir, `${2 + i}_Dense`);

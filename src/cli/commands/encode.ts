@@ -284,7 +284,11 @@ ${SHARD_HELP}`,
       const settings =
         `${model.tied ? '' : `${tower} tower, `}${encoder.pooling} pooling${encoder.normalize ? ', normalized' : ''}, ` +
         `max length ${encoder.maxSeqLength}${promptName === undefined ? '' : `, prompt ${promptName}`}` +
-        (truncateDim === undefined ? '' : `, truncated to ${truncateDim} dims`);
+        (truncateDim === undefined
+          ? encoder.truncateDim === undefined
+            ? ''
+            : `, truncated to ${encoder.truncateDim} dims (the model's truncate_dim)`
+          : `, truncated to ${truncateDim} dims`);
       const similarity = model.similarityIsDefault ? null : model.similarity;
       const normalized = encoder.normalize;
       const untiedTower = model.tied ? undefined : tower;
@@ -308,7 +312,8 @@ ${SHARD_HELP}`,
             : (engine ?? defaultEngine());
       let matrix: Matrix;
       if (workers === 1) {
-        matrix = await encoder.encode(texts, { batchSize, quiet, promptName });
+        // Full width here, as from the workers; the one truncation below applies the flag or truncate_dim.
+        matrix = await encoder.encode(texts, { batchSize, quiet, promptName, truncateDim: encoder.dim });
       } else {
         const maxSeqLength = encoder.maxSeqLength;
         // Workers load the model from disk. A tied model without overrides is the checkpoint's own
@@ -335,7 +340,9 @@ ${SHARD_HELP}`,
         });
       }
       // Truncated here, after either path, so workers need not know: re-normalised when the model normalises.
-      if (truncateDim !== undefined) matrix = truncateEmbeddings(matrix, truncateDim, normalized);
+      // --truncate-dim, else the model's saved truncate_dim (sentence-transformers' default width).
+      const cut = truncateDim ?? encoder.truncateDim;
+      if (cut !== undefined) matrix = truncateEmbeddings(matrix, cut, normalized);
       if (precision === 'float32') await writeNpy(output, matrix);
       else {
         const q = quantizeEmbeddings(matrix, precision);
