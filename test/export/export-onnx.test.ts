@@ -118,7 +118,7 @@ test('an export that fails midway leaves the previous export as it was (atomic),
   await exportOnnx(encoder, dir, { quiet: true });
   const before = readFileSync(path.join(dir, 'onnx', 'model.onnx'));
   const dense = await makeDense(encoder.model.hiddenSize, 4, 'torch.nn.modules.activation.Tanh', true, 5);
-  // An activation the exporter has no op for: the graph fails after the model files were staged.
+  // An activation the exporter has no op for.
   Object.defineProperty(dense, 'activation', { value: 'torch.nn.modules.activation.GELU' });
   const broken = new SentenceEncoder({
     model: encoder.model,
