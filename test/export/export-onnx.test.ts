@@ -9,7 +9,7 @@ import { exportInternals, exportOnnx } from '../../src/export/export-onnx.js';
 import { onnxType } from '../../src/export/onnx-schema.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { loadFixture, makeDense, maxAbs, ort, runOnnx, TEXTS } from './onnx-helpers.js';
+import { loadFixture, makeDense, maxAbs, ort, runOnnx, TEXTS, SESSION_OPTIONS } from './onnx-helpers.js';
 
 /** exportOnnx's directory: transformers.js files, sentence-transformers files, atomic writes, external data. */
 
@@ -50,7 +50,7 @@ test('exportOnnx writes onnx/model.onnx with the tokenizer and sentence-transfor
   assert.ok(await verifyModelDir(dir), 'the manifest covers the ONNX file too');
 
   // The ONNX file from its path (as transformers.js and onnxruntime load it) equals the encoder.
-  const session = await ort.InferenceSession.create(result.onnxFile, { graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(result.onnxFile, SESSION_OPTIONS);
   const out = await runOnnx(session, encoder, TEXTS);
   await session.release();
   const expected = await encoder.encode(TEXTS, { quiet: true });
@@ -104,7 +104,7 @@ test('weights past the external-data threshold go to onnx/model.onnx_data, and o
   const word = decoded.graph.initializer.find((t) => t.name === 'embeddings.word_embeddings.weight')!;
   assert.equal(word.data_location, 1);
   assert.equal(word.external_data.find((e) => e.key === 'location')?.value, 'model.onnx_data');
-  const session = await ort.InferenceSession.create(result.onnxFile, { graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(result.onnxFile, SESSION_OPTIONS);
   const out = await runOnnx(session, encoder, TEXTS);
   await session.release();
   const expected = await encoder.encode(TEXTS, { quiet: true });

@@ -5,7 +5,16 @@ import { initBackend } from '../../src/backend/index.js';
 import { buildOnnxModel } from '../../src/export/onnx-model.js';
 import { POOLING_MODES } from '../../src/models/pooling.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
-import { EXPORT_FIXTURES, loadFixture, makeDense, maxAbs, ort, runOnnx, TEXTS } from './onnx-helpers.js';
+import {
+  EXPORT_FIXTURES,
+  loadFixture,
+  makeDense,
+  maxAbs,
+  ort,
+  runOnnx,
+  TEXTS,
+  SESSION_OPTIONS,
+} from './onnx-helpers.js';
 
 /**
  * The exported graph through onnxruntime-node against our tfjs encoder, for every architecture fixture, every
@@ -52,7 +61,7 @@ for (const arch of EXPORT_FIXTURES) {
         const tensorsBefore = tf.memory().numTensors;
         const bytes = buildOnnxModel(encoder);
         assert.equal(tf.memory().numTensors, tensorsBefore, 'export leaks no tensors');
-        const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+        const session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS);
         const out = await runOnnx(session, encoder, TEXTS);
         await session.release();
         const label = `${arch} ${pooling}${withDense ? ' + Dense + Normalize' : ''}`;
