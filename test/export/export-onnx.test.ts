@@ -64,7 +64,7 @@ test('exportOnnx writes onnx/model.onnx with the tokenizer and sentence-transfor
   encoder.dispose();
 });
 
-test('exportOnnx into an existing directory keeps the user files; q8 adds onnx/model_quantized.onnx', async () => {
+test('exportOnnx into an existing directory keeps the user files; q8 adds onnx/model_quantized.onnx; a later save removes the ONNX files', async () => {
   const encoder = await loadFixture('mpnet');
   const dir = path.join(tmpDir('dr-export-'), 'out');
   await exportOnnx(encoder, dir, { quiet: true });
@@ -74,6 +74,12 @@ test('exportOnnx into an existing directory keeps the user files; q8 adds onnx/m
   assert.equal(readFileSync(path.join(dir, 'notes.txt'), 'utf8'), 'mine', 'a user file is kept');
   assert.ok(existsSync(q8.onnxFile));
   assert.ok(statSync(q8.onnxFile).size < statSync(path.join(dir, 'onnx', 'model.onnx')).size);
+  // Saving the model again into the directory removes the export's ONNX files (they would hold the old
+  // weights) and keeps the user's.
+  await encoder.save(dir);
+  assert.ok(!existsSync(path.join(dir, 'onnx', 'model.onnx')));
+  assert.ok(!existsSync(q8.onnxFile));
+  assert.equal(readFileSync(path.join(dir, 'notes.txt'), 'utf8'), 'mine');
   encoder.dispose();
 });
 
