@@ -208,7 +208,7 @@ export type { QuantizedIndexOptions, QuantizedIndex } from './index/quantized.js
 export { truncateEmbeddings } from './util/truncate.js';
 export { buildTunedHnsw } from './index/tune-build.js';
 export type { BuildTunedOptions } from './index/tune-build.js';
-export type { TuneOptions, HnswTuning } from './index/tune.js';
+export type { TuneOptions, HnswTuning, HnswSpace, TunedCandidate } from './index/tune.js';
 export { searchResultToRun } from './index/result-run.js';
 export { loadVectorIndex, readIndexKind } from './index/load.js';
 export { INDEX_FORMAT_VERSION } from './index/container.js';

@@ -31,6 +31,10 @@ export interface TowerEncoder extends TrainableEncoder {
   save?(dir: string, options?: SaveOptions): Promise<void>;
   /** Batched inference; when absent, {@link BiEncoder} embeds in batches itself. */
   encode?(texts: string[], options?: { batchSize?: number; quiet?: boolean }): Promise<Matrix>;
+  /** Inference with the tower's `query` prompt (`SentenceEncoder.encodeQuery`); used for queries when present. */
+  encodeQuery?(texts: string[], options?: { batchSize?: number; quiet?: boolean }): Promise<Matrix>;
+  /** Inference with the tower's `document`/`passage` prompt; used for passages when present. */
+  encodeDocument?(texts: string[], options?: { batchSize?: number; quiet?: boolean }): Promise<Matrix>;
   dispose?(): void;
 }
 
@@ -161,22 +165,28 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
     });
   }
 
-  /** Inference embeddings of queries (no dropout), as a plain matrix. */
+  /**
+   * Inference embeddings of queries (no dropout), as a plain matrix; a `SentenceEncoder` tower applies its
+   * `query` prompt (`encodeQuery`), as training does.
+   */
   encodeQueries(
     texts: string[],
     options: { batchSize?: number; quiet?: boolean; truncateDim?: number } = {},
   ): Promise<Matrix> {
     checkOptionKeys('encodeQueries', options, ['batchSize', 'quiet', 'truncateDim']);
-    return encodeWith(this.queryEncoder, texts, options);
+    return encodeWith(this.queryEncoder, texts, options, 'query');
   }
 
-  /** Inference embeddings of passages (no dropout), as a plain matrix. */
+  /**
+   * Inference embeddings of passages (no dropout), as a plain matrix; a `SentenceEncoder` tower applies its
+   * `document` (or `passage`) prompt (`encodeDocument`), as training does.
+   */
   encodePassages(
     texts: string[],
     options: { batchSize?: number; quiet?: boolean; truncateDim?: number } = {},
   ): Promise<Matrix> {
     checkOptionKeys('encodePassages', options, ['batchSize', 'quiet', 'truncateDim']);
-    return encodeWith(this.passageEncoder, texts, options);
+    return encodeWith(this.passageEncoder, texts, options, 'passage');
   }
 
   /**
@@ -359,9 +369,10 @@ async function encodeWith(
   encoder: TowerEncoder,
   texts: string[],
   options: { batchSize?: number; quiet?: boolean; truncateDim?: number },
+  role: 'query' | 'passage',
 ): Promise<Matrix> {
   const { truncateDim, ...rest } = options;
-  const full = await encodeFull(encoder, texts, rest);
+  const full = await encodeFull(encoder, texts, rest, role);
   if (truncateDim === undefined) return full;
   return truncateEmbeddings(full, truncateDim, (encoder as { normalize?: boolean }).normalize === true);
 }
@@ -370,7 +381,11 @@ async function encodeFull(
   encoder: TowerEncoder,
   texts: string[],
   options: { batchSize?: number; quiet?: boolean },
+  role: 'query' | 'passage',
 ): Promise<Matrix> {
+  // The role's prompt, as the Trainer applies it (SentenceEncoder: the model's query / document prompt).
+  const byRole = role === 'query' ? encoder.encodeQuery : encoder.encodeDocument;
+  if (typeof byRole === 'function') return byRole.call(encoder, texts, options);
   if (typeof encoder.encode === 'function') return encoder.encode(texts, options);
   const batchSize = options.batchSize ?? 32;
   let cols = 0;

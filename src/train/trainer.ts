@@ -1,3 +1,4 @@
+import { promptedTower } from './prompted-tower.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -67,6 +68,8 @@ export interface TrainerOptions {
   /**
    * Text prepended to every training query, as sentence-transformers' `prompts` training argument. Default:
    * the query tower's `query` prompt (config_sentence_transformers.json), else none; `''` turns it off.
+   * A tower whose Pooling has `include_prompt: false` leaves the prompt's tokens out of pooling in training
+   * as in `encode` (the batch the loss receives holds the texts without prompts; the towers apply them).
    */
   queryPrompt?: string;
   /** Text prepended to every training passage; default the passage tower's `document` / `passage` prompt. */
@@ -237,11 +240,12 @@ export class Trainer {
   private buildBatch(examples: TrainingExample[], indices: number[]): TrainingBatch {
     const picked = indices.map((i) => examples[i]);
     const hasNegatives = picked[0].negatives !== undefined && picked[0].negatives.length > 0;
-    const { query: qp, document: dp } = this.prompts();
+    // The texts as given: the prompts are applied by the towers (promptedTower), so that a Pooling with
+    // include_prompt false can leave the prompt tokens out of pooling in training as it does in encode.
     return {
-      queries: picked.map((e) => qp + e.query),
-      positives: picked.map((e) => dp + e.positive),
-      negatives: hasNegatives ? picked.map((e) => e.negatives!.map((n) => dp + n)) : undefined,
+      queries: picked.map((e) => e.query),
+      positives: picked.map((e) => e.positive),
+      negatives: hasNegatives ? picked.map((e) => e.negatives!) : undefined,
       passageIds: [
         ...picked.map((e) => e.positiveId ?? e.positive),
         ...(hasNegatives ? picked.flatMap((e) => e.negativeIds ?? e.negatives!) : []),
@@ -365,6 +369,11 @@ export class Trainer {
       quiet: o.quiet,
       stream: o.progressStream,
     });
+    const { query: qp, document: dp } = this.prompts();
+    const towers = {
+      query: promptedTower(o.model.queryEncoder, qp),
+      passage: promptedTower(o.model.passageEncoder, dp),
+    };
     const losses: number[] = [];
     const start = Date.now();
     let examplesSeen = 0;
@@ -382,7 +391,7 @@ export class Trainer {
         const lr = scheduler.lrAt(step);
         let result: GradientResult;
         try {
-          result = this.loss.computeGradients(o.model.queryEncoder, o.model.passageEncoder, batch, {
+          result = this.loss.computeGradients(towers.query, towers.passage, batch, {
             dropoutSeed: deriveSeed(seed, step),
           });
         } catch (error) {
