@@ -102,21 +102,79 @@ export { InBatchNegativesLoss } from './losses/in-batch-negatives.js';
 export type { InBatchNegativesOptions, Similarity } from './losses/in-batch-negatives.js';
 export { CachedInBatchNegativesLoss } from './losses/cached-in-batch-negatives.js';
 export type { CachedInBatchNegativesOptions } from './losses/cached-in-batch-negatives.js';
-export type { TrainableEncoder, TrainingBatch, GradientResult, RetrievalLoss } from './losses/types.js';
+export type {
+  TrainableEncoder,
+  TrainingBatch,
+  GradientResult,
+  RetrievalLoss,
+  EmbeddingLoss,
+  LossContext,
+} from './losses/types.js';
+export { MatryoshkaLoss } from './losses/matryoshka.js';
+export type { MatryoshkaOptions, MatryoshkaInner } from './losses/matryoshka.js';
+export { MarginMSELoss } from './losses/margin-mse.js';
+export type { MarginMSEOptions } from './losses/margin-mse.js';
+export { DistillKLDivLoss } from './losses/distill-kl.js';
+export type { DistillKLDivOptions } from './losses/distill-kl.js';
+export { GISTEmbedLoss, CachedGISTEmbedLoss } from './losses/gist-embed.js';
+export type { GISTEmbedOptions, GuideEncoder } from './losses/gist-embed.js';
+export { CachedLoss } from './losses/cached.js';
+export { plainGradients, cachedGradients } from './losses/gradients.js';
 export { BiEncoder, BI_ENCODER_CONFIG } from './models/bi-encoder.js';
-export type { BiEncoderConfig, BiEncoderOptions, TowerEncoder } from './models/bi-encoder.js';
+export type {
+  BiEncoderConfig,
+  BiEncoderOptions,
+  TowerEncoder,
+  TowerEncodeOptions,
+} from './models/bi-encoder.js';
 export { loadRetrievalModel, towerEncoder } from './models/load-retrieval-model.js';
 export type { LoadRetrievalModelOptions, Tower } from './models/load-retrieval-model.js';
 export { checkOptionKeys } from './util/options.js';
-export { mineHardNegatives } from './train/hard-negatives.js';
-export type { MineHardNegativesOptions } from './train/hard-negatives.js';
+export { mineHardNegatives, mineHardNegativeQueries } from './train/hard-negatives.js';
+export type {
+  MineHardNegativesOptions,
+  MinedDocument,
+  MinedQuery,
+  MiningHits,
+  MiningSummary,
+  NegativeSampling,
+  SkippedCounts,
+} from './train/hard-negatives.js';
+export { mineHardNegativesToJsonl, minedLines } from './train/hard-negatives-jsonl.js';
+export type {
+  MinedLineForm,
+  MineHardNegativesToJsonlOptions,
+  MiningReport,
+} from './train/hard-negatives-jsonl.js';
+export { bm25MiningRetriever, chooseMiningIndex, denseMiningRetriever } from './train/mining-retriever.js';
+export type {
+  DenseMiningRetrieverOptions,
+  MiningIndexKind,
+  MiningRetriever,
+} from './train/mining-retriever.js';
 export { examplesFromQrels, passageText } from './train/examples.js';
 export type { TrainingExample } from './train/examples.js';
+export { readTrainingFile, streamTrainingExamples, TRAINING_FILE_FIELDS } from './train/training-data.js';
+export type { TrainingFileOptions } from './train/training-data.js';
 export { NoDuplicatesBatchSampler } from './train/sampler.js';
 export type { SamplerState } from './train/sampler.js';
+export { MultiDatasetBatchSampler, MULTI_DATASET_SAMPLINGS } from './train/multi-dataset-sampler.js';
+export type { MultiDatasetSampling, DatasetBatch } from './train/multi-dataset-sampler.js';
+export { drawNegatives } from './train/negative-pool.js';
+export type { ExampleKey } from './train/negative-pool.js';
+export { TrainingStream } from './train/training-stream.js';
+export type { TrainingData, TrainingDataState } from './train/training-stream.js';
 export { Trainer, saveModelInto, TRAIN_LOG, CHECKPOINTS_DIR } from './train/trainer.js';
 export type { TrainerOptions, TrainResult, StepRecord } from './train/trainer.js';
-export type { TrainerState } from './train/checkpoint.js';
+export type { TrainerState, BestModelState } from './train/checkpoint.js';
+export { EarlyStopping, isImprovement } from './train/early-stopping.js';
+export type { BestModelOptions, BestEvaluation } from './train/best-checkpoint.js';
+export { EVAL_LOG, formatEvaluationLine, readEvaluationLog } from './train/eval-log.js';
+export type { EvaluationRecord } from './train/eval-log.js';
+export { MODEL_CARD, writeModelCard } from './train/model-card.js';
+export type { ModelCardOptions, ModelCardEvaluation, ModelCardResult } from './train/model-card.js';
+export { describeModelDir, formatArchitecture } from './train/model-architecture.js';
+export type { ModelArchitecture, ModuleDescription } from './train/model-architecture.js';
 export { BertModel, parseBertConfig } from './models/architectures/bert.js';
 export type { BertConfig, BertInputs, BertForwardOptions } from './models/architectures/bert.js';
 export {
@@ -146,6 +204,9 @@ export type {
 } from './models/sentence-encoder.js';
 export { encodeParallel } from './models/parallel-encode.js';
 export type { ParallelEncodeOptions } from './models/parallel-encode.js';
+export { ENGINE_CHOICES, isEngineChoice } from './engines/types.js';
+export type { EngineChoice, EngineName, InferenceEngine, TokenBatch } from './engines/types.js';
+export { defaultEngine } from './engines/select.js';
 export { loadModel, loadBert, loadTransformer, loadTokenizerFor, SCRATCH_PREFIX } from './models/load.js';
 export { SCRATCH_CONFIGS, scratchConfigFile } from './checkpoint/scratch.js';
 export type { LoadModelOptions } from './models/load.js';

@@ -4,7 +4,7 @@ import type { Row } from './common.js';
 /** The throughput field of a row, by benchmark name. */
 export function metricOf(name: string): 'pairsPerSec' | 'textsPerSec' | 'tokensPerSec' | 'qps' | 'seconds' {
   if (name === 'train-step') return 'pairsPerSec';
-  if (name === 'cli-startup') return 'seconds';
+  if (name === 'cli-startup' || name === 'evaluate-model') return 'seconds';
   if (name === 'encode') return 'textsPerSec';
   if (name === 'encode-architectures') return 'tokensPerSec';
   return 'qps';
@@ -71,6 +71,11 @@ function config(row: Row): string {
     const base = `${row.layers}x${row.hidden}/${row.heads}h/${row.intermediate} seq ${row.seqLen} b ${row.batchSize}`;
     return `${base}, ${String(row.variant)}, ${fmt(row.timePerTokenVsBert, 2)}x BERT time/token`;
   }
+  if (row.name === 'evaluate-model') {
+    const speedup =
+      typeof row.speedupVsTfjs === 'number' ? `, ${fmt(row.speedupVsTfjs, 2)}x faster than tfjs` : '';
+    return `SciFact ${row.docs} docs ${row.queries} q, max ${row.maxLength}, nDCG@10 ${fmt(row.ndcgAt10, 4)}${speedup}`;
+  }
   if (row.name === 'cli-startup') {
     const target = typeof row.targetSeconds === 'number' ? `, target < ${row.targetSeconds} s` : '';
     return `${String(row.command)}, median of ${String(row.runs)}${target}`;
@@ -82,7 +87,9 @@ function config(row: Row): string {
       const cache = cached ? `, grad cache ${row.miniBatch}` : '';
       return `${base}, ${row.steps} steps${cache}`;
     }
-    return `${base}, ${row.texts}/${row.corpusTexts} texts, ${row.variant}`;
+    const vsTjs =
+      typeof row.vsTransformersJs === 'number' ? `, ${fmt(row.vsTransformersJs, 2)}x transformers.js` : '';
+    return `${base}, ${row.texts}/${row.corpusTexts} texts, ${row.variant}${vsTjs}`;
   }
   const base = `${row.vectors}x${row.dim} ${String(row.data)}, ${row.queries} q`;
   if (row.rescoreMultiplier !== undefined) {

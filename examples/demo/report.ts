@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { linePlot } from '../lib/svg-plot.js';
+import { modelCardSection } from './model-card.js';
 import { RECALL_TARGET, RESCORE } from './study.js';
 import type { MethodRow, StudyResult } from './study.js';
 
@@ -76,7 +77,7 @@ export function reportPlots(result: StudyResult): Record<string, string> {
         { name: 'loss', points: h.map((p) => [p.step, p.loss]), color: '#9ecae1' },
         { name: `mean of ${window}`, points: smooth, color: '#1f77b4' },
       ],
-      { title: 'Training loss (in-batch + BM25 hard negatives)', xLabel: 'step', yLabel: 'loss' },
+      { title: 'Training loss (Matryoshka in-batch + BM25 hard negatives)', xLabel: 'step', yLabel: 'loss' },
     ),
     'lr.svg': linePlot([{ name: 'learning rate', points: h.map((p) => [p.step, p.lr]) }], {
       title: `Learning rate: warmup ${result.training.warmupSteps} steps, then cosine`,
@@ -144,8 +145,24 @@ function hnswNotes(result: StudyResult): string {
   return parts.join(' ');
 }
 
+/** The Matryoshka rows in words: what each truncation keeps of the full width's nDCG@10, for what memory. */
+function matryoshkaNote(result: StudyResult): string[] {
+  const exact = result.rows.find((r) => r.key === 'exact');
+  const cut = result.rows.filter((r) => r.key === 'matryoshka');
+  if (exact === undefined || cut.length === 0) return [];
+  const full = result.training.matryoshkaDims[0];
+  const kept = cut.map((r) => {
+    const dim = (r.bytesPerVector ?? 0) / 4;
+    return `${dim} dims (${((100 * dim) / full).toFixed(0)}% of the bytes) keep ${pct(r.ndcg10)} of ${pct(exact.ndcg10)} nDCG@10`;
+  });
+  return [
+    '',
+    `The Matryoshka rows search the first dimensions of the same embeddings, re-normalised (\`truncateDim\`): ${kept.join(', ')}.`,
+  ];
+}
+
 /** `report.md`: setup, results table, the overlap note, the ef sweep, plots and timings. */
-export function renderReport(result: StudyResult, command: string): string {
+export function renderReport(result: StudyResult, command: string, modelCard?: string): string {
   const m = result.model;
   const t = result.training;
   const o = result.overlap;
@@ -190,7 +207,9 @@ export function renderReport(result: StudyResult, command: string): string {
       `triples (${((t.steps * t.batchSize) / Math.max(1, t.examples)).toFixed(1)} epochs), in-batch negatives ` +
       `(cosine x ${m.scale}) plus ${t.negativesPerExample} BM25 hard negative per query (BM25 ranks ` +
       `${t.miningRange[0] + 1}-${t.miningRange[1]}, never a judged positive of the query: ` +
-      `${t.judgedPositivesAmongNegatives} were), AdamW (weight decay 0.01), warmup-cosine learning rate ` +
+      `${t.judgedPositivesAmongNegatives} were), summed over the Matryoshka prefixes ` +
+      `${t.matryoshkaDims.join('/')} (MatryoshkaLoss: one model serves the full and the truncated rows), ` +
+      `AdamW (weight decay 0.01), warmup-cosine learning rate ` +
       `(peak ${t.lr}, ${t.warmupSteps} warmup steps), gradient clipping at norm 1, seed ${t.seed}` +
       `${t.droppedExamples > 0 ? `; ${t.droppedExamples} pairs dropped (no negative in range)` : ''}.`,
     `- Training time ${secs(trainSeconds)}; loss ${firstLoss.toFixed(3)} (mean of the first ${k} steps) -> ` +
@@ -209,6 +228,7 @@ export function renderReport(result: StudyResult, command: string): string {
       'MRR@10 from a top-10 search at that ef; Recall@100 needs a top-100 search, for which hnswlib raises ef to ' +
       'at least 100. The hybrid fuses the top 100 of each run. The last column is the paired t-test of each ' +
       "row's per-query nDCG@10 against BM25's, Holm-corrected over the rows; † marks p < 0.05.",
+    ...matryoshkaNote(result),
     '',
     '## How much of this is generalisation?',
     '',
@@ -273,5 +293,6 @@ export function renderReport(result: StudyResult, command: string): string {
     'The trained model is in `model/` (a sentence-transformers directory); `train_log.jsonl` has every step.',
     '',
   );
+  if (modelCard !== undefined) lines.push(...modelCardSection(modelCard));
   return lines.join('\n');
 }

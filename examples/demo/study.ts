@@ -1,7 +1,7 @@
 /**
  * The student's study, end to end: BM25 baseline, untrained model, fine-tuning with in-batch and BM25 hard
- * negatives under warmup-cosine, then the trained model with exhaustive search, HNSW at the default and a
- * tuned `ef`, and an RRF hybrid. Every number the report shows is computed here, in this run.
+ * negatives under warmup-cosine (summed over Matryoshka prefixes), then the trained model with exhaustive
+ * search at its full and truncated widths, HNSW at the default and a tuned `ef`, and an RRF hybrid. Every number the report shows is computed here, in this run.
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -15,6 +15,7 @@ import {
   Int8Index,
   HnswIndex,
   InBatchNegativesLoss,
+  MatryoshkaLoss,
   SCRATCH_PREFIX,
   Trainer,
   compareRuns,
@@ -23,11 +24,13 @@ import {
   fuse,
   loadModel,
   mineHardNegatives,
+  bm25MiningRetriever,
   mrrAt,
   passageText,
   rankDocuments,
   recallOfResults,
   searchResultToRun,
+  truncateEmbeddings,
 } from '../../src/index.js';
 import type { Matrix, Qrels, Run, SearchResult, SentenceEncoder, TrainingExample } from '../../src/index.js';
 import { loadStudyData, positiveOverlap } from './data.js';
@@ -43,6 +46,7 @@ export interface MethodRow {
     | 'bm25'
     | 'untrained'
     | 'exact'
+    | 'matryoshka'
     | 'hnsw-default'
     | 'hnsw-tuned'
     | 'hnsw-low'
@@ -103,6 +107,8 @@ export interface StudyResult {
     miningRange: [number, number];
     /** Mined negatives that are judged positives of their own query (must be 0). */
     judgedPositivesAmongNegatives: number;
+    /** MatryoshkaLoss prefix widths the model is trained on (the first is the full width). */
+    matryoshkaDims: number[];
     history: Array<{ step: number; loss: number; lr: number }>;
   };
   rows: MethodRow[];
@@ -131,6 +137,14 @@ const MINING_RANGE: [number, number] = [2, 30];
 const RRF_K = 60;
 const DEPTH = 100;
 const SCALE = 20;
+
+/**
+ * The Matryoshka widths the demo trains and reports: the full width, then up to two of 128/64/32/16 below
+ * it (384 -> 384/128/64, the demo's 64 -> 64/32/16).
+ */
+export function matryoshkaDims(width: number): number[] {
+  return [width, ...[128, 64, 32, 16].filter((d) => d < width)].slice(0, 3);
+}
 
 function score(qrels: Qrels, run: Run): { ndcg10: number; mrr10: number; recall100: number } {
   const { mean } = evaluateRun(qrels, run, ['ndcg_cut.10', 'recall.100']);
@@ -217,8 +231,9 @@ export async function runStudy(
       qrels: train.qrels,
       rangeMin: MINING_RANGE[0],
       rangeMax: MINING_RANGE[1],
-      count: 1,
-      search: (texts) => bm25.search(texts, MINING_RANGE[1]).ids,
+      numNegatives: 1,
+      quiet,
+      ...bm25MiningRetriever(bm25),
     });
     const byId = new Map(corpus.map((d) => [d.id, d] as const));
     const pairs = examplesFromQrels({ ...train, corpus: byId });
@@ -285,12 +300,14 @@ export async function runStudy(
     );
 
     const history: StudyResult['training']['history'] = [];
+    const dims = matryoshkaDims(encoder.dim);
     const warmupSteps = Math.max(1, Math.floor(options.steps / 10));
     await phase('train', async () => {
       const trainer = new Trainer({
         model,
-        // The loss takes the model's similarity (cosine); only the scale is the loss's own.
-        loss: new InBatchNegativesLoss({ scale: SCALE }),
+        // The loss takes the model's similarity (cosine); only the scale is the loss's own. Matryoshka sums
+        // it over prefixes, so one model serves the full and the truncated rows.
+        loss: new MatryoshkaLoss(new InBatchNegativesLoss({ scale: SCALE }), { dims }),
         batchSize: options.batchSize,
         steps: options.steps,
         lr: options.lr,
@@ -316,6 +333,19 @@ export async function runStudy(
     const exactRun = searchResultToRun(exactTop.top100, testIds);
     addRow('exact', 'trained, exact (ExactIndex)', exactRun);
     rows[rows.length - 1].bytesPerVector = after.docs.cols * 4;
+    await phase('Matryoshka evaluation', async () => {
+      for (const dim of dims.slice(1)) {
+        // The prefix, re-normalised (cosine), as encode({ truncateDim }) returns it.
+        const index = await exactIndex(truncateEmbeddings(after.docs, dim, true));
+        const top = await index.search(truncateEmbeddings(after.queries, dim, true), DEPTH);
+        addRow(
+          'matryoshka',
+          `trained, exact, first ${dim} of ${dims[0]} dims (Matryoshka)`,
+          searchResultToRun(top, testIds),
+        );
+        rows[rows.length - 1].bytesPerVector = dim * 4;
+      }
+    });
 
     const hnsw = await phase('HNSW build', async () => {
       const index = new HnswIndex({ dim: after.docs.cols, metric: 'cosine', seed: options.seed });
@@ -462,6 +492,7 @@ export async function runStudy(
         negativesPerExample: 1,
         miningRange: MINING_RANGE,
         judgedPositivesAmongNegatives: examples.judged,
+        matryoshkaDims: dims,
         history,
       },
       rows,

@@ -36,6 +36,11 @@ export interface SentenceTransformersLayout {
    * the model was trained for; `undefined` when the file does not say.
    */
   similarity: StSimilarity | undefined;
+  /**
+   * `truncate_dim` of config_sentence_transformers.json: the Matryoshka width `encode` truncates to by
+   * default; `undefined` when absent or null (all dimensions).
+   */
+  truncateDim?: number;
 }
 
 /** sentence-transformers' `similarity_fn_name` values. */
@@ -112,6 +117,8 @@ export interface SentenceTransformersSettings {
   dense?: number;
   /** Written as `similarity_fn_name` when set. */
   similarity?: StSimilarity;
+  /** Written as `truncate_dim` when set (the default Matryoshka width of `encode`). */
+  truncateDim?: number;
 }
 
 const TYPE_TRANSFORMER = 'sentence_transformers.models.Transformer';
@@ -374,7 +381,9 @@ export async function readSentenceTransformersLayout(
   const pooling = parsePoolingConfig(poolingJson, poolingFile);
   const includePrompt = parseIncludePrompt(poolingJson, poolingFile);
   const stConfigFile = path.join(dir, 'config_sentence_transformers.json');
-  const { prompts, defaultPromptName } = parsePrompts(await readJsonFile(stConfigFile), stConfigFile);
+  const stConfig = await readJsonFile(stConfigFile);
+  const { prompts, defaultPromptName } = parsePrompts(stConfig, stConfigFile);
+  const truncateDim = parseTruncateDim(stConfig, stConfigFile);
   const sbertFile = path.join(transformerDir, 'sentence_bert_config.json');
   const sbert = (await readJsonFile(sbertFile)) as Record<string, unknown> | undefined;
   let maxSeqLength: number | undefined;
@@ -398,7 +407,31 @@ export async function readSentenceTransformersLayout(
     defaultPromptName,
     denseDirs,
     similarity: await readSimilarityFnName(dir),
+    ...(truncateDim === undefined ? {} : { truncateDim }),
   };
+}
+
+/**
+ * `truncate_dim` of a parsed `config_sentence_transformers.json` (sentence-transformers >= 2.7): the
+ * Matryoshka width the model encodes to by default; `undefined` when absent or null.
+ *
+ * @throws {InputFormatError} a value that is not an integer >= 1.
+ * @example
+ * ```ts
+ * parseTruncateDim({ truncate_dim: 256 }); // 256
+ * ```
+ */
+export function parseTruncateDim(json: unknown, file?: string): number | undefined {
+  if (json === undefined || json === null || typeof json !== 'object') return undefined;
+  const v = (json as Record<string, unknown>).truncate_dim;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new InputFormatError(
+      `"truncate_dim" must be an integer >= 1 or null, got ${JSON.stringify(v)}`,
+      file,
+    );
+  }
+  return v;
 }
 
 /** The file sentence-transformers' `Router` keeps its routes in. */
@@ -478,7 +511,7 @@ export function poolingConfig(s: SentenceTransformersSettings): Record<string, u
 
 /** `config_sentence_transformers.json`: versions, prompts, default prompt and (when known) similarity. */
 export function sentenceTransformersConfig(
-  s: Pick<SentenceTransformersSettings, 'prompts' | 'defaultPromptName'>,
+  s: Pick<SentenceTransformersSettings, 'prompts' | 'defaultPromptName' | 'truncateDim'>,
   similarity?: string,
 ): Record<string, unknown> {
   return {
@@ -486,6 +519,7 @@ export function sentenceTransformersConfig(
     prompts: s.prompts ?? {},
     default_prompt_name: s.defaultPromptName ?? null,
     ...(similarity === undefined ? {} : { similarity_fn_name: similarity }),
+    ...(s.truncateDim === undefined ? {} : { truncate_dim: s.truncateDim }),
   };
 }
 

@@ -1,30 +1,21 @@
-import * as tf from '@tensorflow/tfjs';
-import { guardCachedStep } from '../train/memory.js';
+import type * as tf from '@tensorflow/tfjs';
 import { ArgumentError } from '../errors.js';
-import { deriveSeed } from '../util/random.js';
 import { checkOptionKeys } from '../util/options.js';
-import {
-  IN_BATCH_NEGATIVES_KEYS,
-  checkLossSimilarity,
-  InBatchNegativesLoss,
-  batchPassages,
-  byVariable,
-  checkBatch,
-  uniqueVariables,
-} from './in-batch-negatives.js';
+import { IN_BATCH_NEGATIVES_KEYS, checkLossSimilarity, InBatchNegativesLoss } from './in-batch-negatives.js';
 import type { InBatchNegativesOptions } from './in-batch-negatives.js';
-import type { GradientResult, RetrievalLoss, TrainableEncoder, TrainingBatch } from './types.js';
+import { cachedGradients } from './gradients.js';
+import type {
+  EmbeddingLoss,
+  GradientResult,
+  RetrievalLoss,
+  TrainableEncoder,
+  TrainingBatch,
+} from './types.js';
 
 /** Options of {@link CachedInBatchNegativesLoss}. */
 export interface CachedInBatchNegativesOptions extends InBatchNegativesOptions {
   /** Texts embedded with a gradient tape at a time; bounds activation memory whatever the batch size. */
   miniBatchSize: number;
-}
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /**
@@ -49,7 +40,7 @@ function chunks<T>(items: T[], size: number): T[][] {
  * // ... clip and apply grads, then dispose them
  * ```
  */
-export class CachedInBatchNegativesLoss implements RetrievalLoss {
+export class CachedInBatchNegativesLoss implements RetrievalLoss, EmbeddingLoss {
   readonly miniBatchSize: number;
   /** The uncached loss computed on the cached embeddings. */
   readonly inner: InBatchNegativesLoss;
@@ -101,79 +92,21 @@ export class CachedInBatchNegativesLoss implements RetrievalLoss {
     return this.inner.compute(q, p, options);
   }
 
+  /** The loss of `batch`'s embeddings; see {@link InBatchNegativesLoss.lossFromEmbeddings}. */
+  lossFromEmbeddings(q: tf.Tensor2D, p: tf.Tensor2D, batch: TrainingBatch): tf.Scalar {
+    return this.inner.lossFromEmbeddings(q, p, batch);
+  }
+
   computeGradients(
     queryEncoder: TrainableEncoder,
     passageEncoder: TrainableEncoder,
     batch: TrainingBatch,
     options: { dropoutSeed?: number } = {},
   ): GradientResult {
-    checkBatch(batch);
-    const passages = batchPassages(batch);
-    const { passageIds } = batch;
-    const seed = options.dropoutSeed ?? 0;
-    const towers = [
-      { encoder: queryEncoder, parts: chunks(batch.queries, this.miniBatchSize), tower: 0 },
-      { encoder: passageEncoder, parts: chunks(passages, this.miniBatchSize), tower: 1 },
-    ];
-    guardCachedStep(queryEncoder, passageEncoder, [towers[0].parts, towers[1].parts], this.miniBatchSize);
-    const embedOptions = (tower: number, chunk: number) => ({
-      training: true,
-      dropoutSeed: deriveSeed(seed, tower, chunk),
+    return cachedGradients(this, queryEncoder, passageEncoder, batch, {
+      miniBatchSize: this.miniBatchSize,
+      dropoutSeed: options.dropoutSeed,
     });
-
-    // 1. Embeddings without a tape: each chunk's activations are freed before the next chunk runs.
-    const [qEmb, pEmb] = towers.map(({ encoder, parts, tower }) =>
-      tf.tidy(() =>
-        tf.concat(parts.map((texts, c) => tf.tidy(() => encoder.embed(texts, embedOptions(tower, c))))),
-      ),
-    ) as [tf.Tensor2D, tf.Tensor2D];
-
-    // 2. Loss and its gradient w.r.t. the embeddings.
-    const { value, grads: embGrads } = tf.valueAndGrads((q: tf.Tensor, p: tf.Tensor) =>
-      this.inner.compute(q as tf.Tensor2D, p as tf.Tensor2D, { passageIds, passageTexts: passages }),
-    )([qEmb, pEmb]);
-    qEmb.dispose();
-    pEmb.dispose();
-    const loss = value.dataSync()[0];
-    value.dispose();
-
-    // 3. Re-embed chunk by chunk with a tape; d(sum(emb * g))/dθ is the chunk's share of dL/dθ.
-    const acc = new Map<tf.Variable, tf.Tensor>();
-    const vars = uniqueVariables(queryEncoder, passageEncoder);
-    try {
-      towers.forEach(({ encoder, parts, tower }, t) => {
-        const own = new Set(encoder.trainableVariables());
-        const towerVars = vars.filter((v) => own.has(v));
-        const cached = embGrads[t];
-        const dim = cached.shape[1] as number;
-        let row = 0;
-        parts.forEach((texts, c) => {
-          const g = tf.slice(cached, [row, 0], [texts.length, dim]);
-          row += texts.length;
-          const { value: surrogate, grads } = tf.variableGrads(
-            () => tf.sum(tf.mul(encoder.embed(texts, embedOptions(tower, c)), g)) as tf.Scalar,
-            towerVars,
-          );
-          surrogate.dispose();
-          g.dispose();
-          for (const [variable, grad] of byVariable(towerVars, grads)) {
-            const old = acc.get(variable);
-            if (old === undefined) acc.set(variable, grad);
-            else {
-              acc.set(variable, tf.add(old, grad));
-              old.dispose();
-              grad.dispose();
-            }
-          }
-        });
-      });
-    } catch (error) {
-      for (const g of acc.values()) g.dispose();
-      throw error;
-    } finally {
-      for (const g of embGrads) g.dispose();
-    }
-    return { loss, grads: acc };
   }
 
   toJSON(): Record<string, unknown> {

@@ -1,10 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { ArgumentError } from '../errors.js';
-import { deriveSeed } from '../util/random.js';
-import type { GradientResult, RetrievalLoss, TrainableEncoder, TrainingBatch } from './types.js';
+import type {
+  EmbeddingLoss,
+  GradientResult,
+  RetrievalLoss,
+  TrainableEncoder,
+  TrainingBatch,
+} from './types.js';
 import { l2Normalize } from '../models/pooling.js';
-import { guardTrainingStep } from '../train/memory.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
+import { batchPassages } from './batch.js';
+import { plainGradients } from './gradients.js';
+
+// Moved to their own modules (generic over losses); re-exported for existing importers.
+export { batchPassages, checkBatch } from './batch.js';
+export { byVariable, uniqueVariables } from './gradients.js';
 
 /** Similarity between query and passage embeddings. */
 export type Similarity = 'dot' | 'cosine';
@@ -50,40 +60,6 @@ export interface InBatchNegativesOptions {
 
 // A masked logit: exp() of it underflows to exactly 0 and, unlike -Infinity, it keeps gradients finite.
 const MASKED = -1e9;
-
-/** The passages of a batch in loss order: all positives, then each query's hard negatives in turn. */
-export function batchPassages(batch: TrainingBatch): string[] {
-  return [...batch.positives, ...(batch.negatives ?? []).flat()];
-}
-
-/** Validate a batch's layout; returns `k`, the hard negatives per query. */
-export function checkBatch(batch: TrainingBatch): number {
-  const b = batch.queries.length;
-  if (b === 0) throw new ArgumentError('batch', 'is empty');
-  if (batch.positives.length !== b) {
-    throw new ArgumentError('batch', `has ${b} queries but ${batch.positives.length} positives`);
-  }
-  const negs = batch.negatives ?? [];
-  if (negs.length !== 0 && negs.length !== b) {
-    throw new ArgumentError('batch', `has ${b} queries but hard negatives for ${negs.length}`);
-  }
-  const k = negs.length === 0 ? 0 : negs[0].length;
-  negs.forEach((n, i) => {
-    if (n.length !== k) {
-      throw new ArgumentError('batch', `query ${i} has ${n.length} hard negatives but query 0 has ${k}`);
-    }
-  });
-  if (b === 1 && k === 0) {
-    throw new ArgumentError(
-      'batch',
-      'a batch of 1 query without hard negatives has no negatives at all; use a batch size >= 2 or hard negatives',
-    );
-  }
-  if (batch.passageIds !== undefined && batch.passageIds.length !== b * (1 + k)) {
-    throw new ArgumentError('passageIds', `has ${batch.passageIds.length} ids for ${b * (1 + k)} passages`);
-  }
-  return k;
-}
 
 /** Whether passages `a` and `b` (row indices of `p`) are one passage: same id or same text. */
 type SamePassage = (a: number, b: number) => boolean;
@@ -133,7 +109,7 @@ function oneHotDiagonal(rows: number, cols: number): tf.Tensor2D {
  * const { loss: v, grads } = loss.computeGradients(qEncoder, pEncoder, { queries, positives });
  * ```
  */
-export class InBatchNegativesLoss implements RetrievalLoss {
+export class InBatchNegativesLoss implements RetrievalLoss, EmbeddingLoss {
   readonly similarity: Similarity;
   readonly scale: number;
   readonly symmetric: boolean;
@@ -234,6 +210,14 @@ export class InBatchNegativesLoss implements RetrievalLoss {
   }
 
   /**
+   * The loss of `batch`'s embeddings (the {@link EmbeddingLoss} form of {@link compute}): duplicate
+   * passages are masked by their ids and texts.
+   */
+  lossFromEmbeddings(q: tf.Tensor2D, p: tf.Tensor2D, batch: TrainingBatch): tf.Scalar {
+    return this.compute(q, p, { passageIds: batch.passageIds, passageTexts: batchPassages(batch) });
+  }
+
+  /**
    * Loss and parameter gradients of `batch`, all texts under one gradient tape. On the wasm backend, with
    * BERT sentence encoders, a batch whose step would outgrow the 4 GiB wasm heap is refused with an
    * `ArgumentError` naming `batchSize` and a `CachedInBatchNegativesLoss` mini-batch that fits
@@ -245,22 +229,7 @@ export class InBatchNegativesLoss implements RetrievalLoss {
     batch: TrainingBatch,
     options: { dropoutSeed?: number } = {},
   ): GradientResult {
-    checkBatch(batch);
-    const passages = batchPassages(batch);
-    const { passageIds } = batch;
-    const seed = options.dropoutSeed ?? 0;
-    // On wasm a step that outgrows the 4 GiB heap aborts the wasm module: refuse it up front instead,
-    // naming a gradient-cache mini-batch that fits (docs/training.md, "Memory on the wasm backend").
-    guardTrainingStep(queryEncoder, passageEncoder, batch.queries, passages);
-    const vars = uniqueVariables(queryEncoder, passageEncoder);
-    const { value, grads } = tf.variableGrads(() => {
-      const q = queryEncoder.embed(batch.queries, { training: true, dropoutSeed: deriveSeed(seed, 0) });
-      const p = passageEncoder.embed(passages, { training: true, dropoutSeed: deriveSeed(seed, 1) });
-      return this.compute(q, p, { passageIds, passageTexts: passages });
-    }, vars);
-    const loss = value.dataSync()[0];
-    value.dispose();
-    return { loss, grads: byVariable(vars, grads) };
+    return plainGradients(this, queryEncoder, passageEncoder, batch, options);
   }
 
   /**
@@ -283,21 +252,4 @@ export class InBatchNegativesLoss implements RetrievalLoss {
       symmetric: this.symmetric,
     };
   }
-}
-
-/** The trainable variables of both encoders, each once (tied towers share them). */
-export function uniqueVariables(a: TrainableEncoder, b: TrainableEncoder): tf.Variable[] {
-  const seen = new Set<tf.Variable>();
-  for (const v of [...a.trainableVariables(), ...b.trainableVariables()]) if (v.trainable) seen.add(v);
-  return [...seen];
-}
-
-/** Re-key tfjs' name-keyed gradients by variable. */
-export function byVariable(vars: tf.Variable[], named: tf.NamedTensorMap): Map<tf.Variable, tf.Tensor> {
-  const out = new Map<tf.Variable, tf.Tensor>();
-  for (const v of vars) {
-    const g = named[v.name];
-    if (g !== undefined) out.set(v, g);
-  }
-  return out;
 }

@@ -64,3 +64,38 @@ export interface RetrievalLoss {
    */
   forSimilarity?(similarity: 'dot' | 'cosine'): RetrievalLoss;
 }
+
+/**
+ * Constants a loss derives from frozen models for one batch (GISTEmbed's guide masks), computed once per
+ * step before any taped pass; the gradient code disposes it after the step.
+ */
+export interface LossContext {
+  dispose(): void;
+}
+
+/**
+ * A loss written on embeddings: query embeddings `q` `[B, d]` and passage embeddings `p` `[B(1 + k), d]`
+ * (the batch's positives, then each query's `k` hard negatives in turn) -> a scalar. The parameter
+ * gradients are computed generically from it (`src/losses/gradients.ts`): under one tape, or with the
+ * gradient cache when `miniBatchSize` is set, so every embedding-level loss works both ways. This is
+ * sentence-transformers' `compute_loss_from_embeddings`.
+ */
+export interface EmbeddingLoss {
+  /**
+   * Texts embedded under the tape at a time: set, the gradients are computed with the gradient cache (Gao
+   * et al. 2021); unset, all texts of the batch go under one tape.
+   */
+  readonly miniBatchSize?: number;
+  /**
+   * The loss of the embeddings of `batch`, differentiable w.r.t. `q` and `p`; returns a scalar the caller
+   * owns. `context` is what {@link EmbeddingLoss.prepare} returned for this batch.
+   */
+  lossFromEmbeddings(q: tf.Tensor2D, p: tf.Tensor2D, batch: TrainingBatch, context?: LossContext): tf.Scalar;
+  /** Checks of the batch beyond its layout (e.g. teacher scores), run before anything is embedded. */
+  validate?(batch: TrainingBatch): void;
+  /**
+   * Per-batch constants from frozen models, embedded `chunkSize` texts at a time when given (the gradient
+   * cache's mini-batch); run without a tape.
+   */
+  prepare?(batch: TrainingBatch, options: { chunkSize?: number }): LossContext | undefined;
+}

@@ -29,6 +29,8 @@ import type { PoolingMode } from './pooling.js';
 import { LOAD_MODEL_KEYS, loadTransformer } from './transformer-loader.js';
 import type { LoadModelOptions } from './transformer-loader.js';
 import { ensureBackend } from '../backend/index.js';
+import { EngineSlot } from '../engines/select.js';
+import type { EngineChoice, EngineName, TokenBatch } from '../engines/types.js';
 
 /**
  * Options of {@link SentenceEncoder.encode}. Unknown keys are an `ArgumentError` (from plain JavaScript a
@@ -69,6 +71,13 @@ export interface EncodeOptions {
    * returns such rows as they are, e.g. to inspect a broken checkpoint.
    */
   checkFinite?: boolean;
+  /**
+   * Where inference runs: `onnx` (ONNX Runtime on the encoder's current weights, exported in memory; needs
+   * the optional peer `onnxruntime-node`), `tfjs` (the encoder's TensorFlow.js forward pass), or `auto`:
+   * ONNX Runtime when installed and the model exports, else tfjs. Default: {@link SentenceEncoder.engine},
+   * else `$DENSE_RETRIEVAL_ENGINE`, else `auto`. Both give the same vectors within 1e-4 (see docs/deploy.md).
+   */
+  engine?: EngineChoice;
 }
 
 const ENCODE_OPTION_KEYS = optionKeys<EncodeOptions>({
@@ -83,6 +92,7 @@ const ENCODE_OPTION_KEYS = optionKeys<EncodeOptions>({
   normalize: true,
   normalizeEmbeddings: true,
   checkFinite: true,
+  engine: true,
 });
 
 /** `a ?? b`, but two different explicit values of one option under two names are an error. */
@@ -153,9 +163,15 @@ export interface SentenceEncoderInit {
    * model. Undefined when unknown.
    */
   similarity?: StSimilarity;
+  /**
+   * Default Matryoshka width of {@link SentenceEncoder.encode} (sentence-transformers' `truncate_dim`,
+   * saved in config_sentence_transformers.json); an explicit `truncateDim` option overrides it.
+   */
+  truncateDim?: number;
 }
 
 const INIT_KEYS = optionKeys<SentenceEncoderInit>({
+  truncateDim: true,
   model: true,
   bert: true,
   tokenizer: true,
@@ -259,6 +275,17 @@ export class SentenceEncoder {
   readonly dense: readonly DenseModule[];
   /** The similarity the model was trained for (`similarity_fn_name`), when known. */
   readonly similarity: StSimilarity | undefined;
+  /**
+   * The engine {@link SentenceEncoder.encode} uses when its options name none; undefined:
+   * `$DENSE_RETRIEVAL_ENGINE`, else `auto`. Training never uses it (it runs on tfjs).
+   */
+  engine: EngineChoice | undefined;
+  private readonly engines = new EngineSlot(this);
+  /**
+   * The width {@link SentenceEncoder.encode} truncates to when not told otherwise (`truncate_dim`), or
+   * `undefined` for all dimensions. Saved and loaded with the model.
+   */
+  readonly truncateDim: number | undefined;
 
   constructor(init: SentenceEncoderInit) {
     checkOptionKeys('SentenceEncoder', init, INIT_KEYS);
@@ -279,6 +306,8 @@ export class SentenceEncoder {
     this.normalize = init.normalize;
     this.maxSeqLength = init.maxSeqLength;
     this.similarity = init.similarity;
+    this.truncateDim =
+      init.truncateDim === undefined ? undefined : checkTruncateDim(init.truncateDim, this.dim);
   }
 
   /** Width of the sentence vectors. */
@@ -367,6 +396,7 @@ export class SentenceEncoder {
         includePrompt: layout?.includePrompt,
         dense,
         similarity: layout?.similarity,
+        truncateDim: layout?.truncateDim,
       });
     } catch (error) {
       model.dispose();
@@ -434,13 +464,16 @@ export class SentenceEncoder {
    */
   embed(texts: string[], options: EmbedOptions = {}): tf.Tensor2D {
     if (texts.length === 0) throw new ArgumentError('texts', 'is empty');
-    const prompt = options.prompt ?? '';
+    const batch = this.tokenBatch(texts, options.maxLength ?? this.maxSeqLength, options.prompt ?? '');
+    return this.embedTokens(batch, options);
+  }
+
+  /** Tokenize `texts` with `prompt` prepended, and the mask pooling uses (see {@link TokenBatch}). */
+  private tokenBatch(texts: string[], maxLength: number, prompt: string): TokenBatch {
     if (typeof prompt !== 'string') throw new ArgumentError('prompt', 'must be a string');
-    const maxLength = options.maxLength ?? this.maxSeqLength;
     const batch = this.tokenizer.encodeBatch(prompt === '' ? texts : texts.map((t) => prompt + t), {
       maxLength,
     });
-    const shape: [number, number] = [batch.batchSize, batch.seqLen];
     let poolMask = batch.attentionMask;
     if (prompt !== '' && !this.includePrompt) {
       // sentence-transformers' prompt_length: the prompt tokenized alone, less its closing special token;
@@ -450,6 +483,15 @@ export class SentenceEncoder {
       for (let r = 0; r < batch.batchSize; r++)
         poolMask.fill(0, r * batch.seqLen, r * batch.seqLen + promptLength);
     }
+    return { ...batch, poolMask };
+  }
+
+  /**
+   * `[batch, dim]` sentence embeddings of a tokenized batch on tfjs (the tfjs engine; differentiable).
+   * The caller owns the result.
+   */
+  embedTokens(batch: TokenBatch, options: Pick<EmbedOptions, 'training' | 'dropoutSeed'> = {}): tf.Tensor2D {
+    const shape: [number, number] = [batch.batchSize, batch.seqLen];
     return tf.tidy(() => {
       const inputIds = tf.tensor2d(batch.inputIds, shape, 'int32');
       const attentionMask = tf.tensor2d(batch.attentionMask, shape, 'int32');
@@ -458,11 +500,19 @@ export class SentenceEncoder {
         { inputIds, attentionMask, tokenTypeIds },
         { training: options.training, dropoutSeed: options.dropoutSeed },
       );
-      let pooled = pool(
-        hidden,
-        poolMask === batch.attentionMask ? attentionMask : tf.tensor2d(poolMask, shape, 'int32'),
-        this.pooling,
-      );
+      const poolMask =
+        batch.poolMask === batch.attentionMask ? attentionMask : tf.tensor2d(batch.poolMask, shape, 'int32');
+      return this.headFromHidden(hidden, poolMask);
+    });
+  }
+
+  /**
+   * Pooling, Dense modules and Normalize on a last hidden state `[batch, seq, hidden]` with the pooling
+   * mask `[batch, seq]` -> `[batch, dim]`. The caller owns the result.
+   */
+  headFromHidden(hidden: tf.Tensor3D, poolMask: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      let pooled = pool(hidden, poolMask, this.pooling);
       for (const d of this.dense) pooled = d.apply(pooled);
       return this.normalize ? l2Normalize(pooled) : pooled;
     });
@@ -520,10 +570,12 @@ export class SentenceEncoder {
         `must be an integer in [3, ${maxPos}] (max_position_embeddings), got ${maxLength}`,
       );
     }
-    if (options.truncateDim !== undefined) checkTruncateDim(options.truncateDim, this.dim);
+    const truncateDim = options.truncateDim ?? this.truncateDim;
+    if (truncateDim !== undefined) checkTruncateDim(truncateDim, this.dim);
     const bad = texts.findIndex((t) => typeof t !== 'string');
     if (bad >= 0) throw new ArgumentError('texts', `element ${bad} is not a string`);
     const prompt = this.resolvePrompt(options);
+    const engine = await this.engines.resolve(options.engine ?? this.engine);
     const dim = this.dim;
     const out = new Float32Array(texts.length * dim);
     // Longest first, as sentence-transformers does: the slowest batches come first, so the ETA is honest.
@@ -538,12 +590,13 @@ export class SentenceEncoder {
     try {
       for (let start = 0; start < order.length; start += batchSize) {
         const idx = order.slice(start, start + batchSize);
-        const vectors = this.embed(
-          idx.map((i) => texts[i]),
-          { maxLength, prompt },
+        const values = await engine.embed(
+          this.tokenBatch(
+            idx.map((i) => texts[i]),
+            maxLength,
+            prompt,
+          ),
         );
-        const values = (await vectors.data()) as Float32Array;
-        vectors.dispose();
         if (options.checkFinite !== false) assertFiniteRows(values, idx, dim, texts);
         idx.forEach((row, j) => out.set(values.subarray(j * dim, (j + 1) * dim), row * dim));
         progress.tick(idx.length);
@@ -553,9 +606,25 @@ export class SentenceEncoder {
     }
     if (normalize === true && !this.normalize) normalizeRows(out, dim);
     const full = { data: out, rows: texts.length, cols: dim };
-    return options.truncateDim === undefined
+    return truncateDim === undefined
       ? full
-      : truncateEmbeddings(full, options.truncateDim, this.normalize || normalize === true);
+      : truncateEmbeddings(full, truncateDim, this.normalize || normalize === true);
+  }
+
+  /**
+   * The engine `encode` runs on for `choice` (default {@link SentenceEncoder.engine}, else
+   * `$DENSE_RETRIEVAL_ENGINE`, else `auto`): opens the ONNX Runtime session of the current weights when that
+   * is the answer, so the next `encode` starts at once.
+   *
+   * @throws {BackendError} `onnx` without onnxruntime-node; {@link ArgumentError} `onnx` for a model that
+   *   does not export, or an unknown choice.
+   * @example
+   * ```ts
+   * await encoder.resolveEngine(); // 'onnx' where onnxruntime-node is installed, else 'tfjs'
+   * ```
+   */
+  async resolveEngine(choice?: EngineChoice): Promise<EngineName> {
+    return (await this.engines.resolve(choice ?? this.engine)).name;
   }
 
   /**
@@ -654,6 +723,7 @@ export class SentenceEncoder {
       defaultPromptName: this.defaultPromptName,
       dense: this.dense.length,
       similarity: this.similarity,
+      truncateDim: this.truncateDim,
     });
     for (const [i, d] of this.dense.entries()) {
       const folder = path.join(dir, `${2 + i}_Dense`);
@@ -717,8 +787,9 @@ export class SentenceEncoder {
     return types;
   }
 
-  /** Free the model's tensors. */
+  /** Free the model's tensors (and the ONNX Runtime session of the `onnx` engine, if one was opened). */
   dispose(): void {
+    this.engines.dispose();
     this.model.dispose();
     for (const d of this.dense) d.dispose();
   }

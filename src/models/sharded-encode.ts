@@ -15,7 +15,7 @@ export interface ShardEncoder {
   readonly dim: number;
   encode(
     texts: string[],
-    options?: { batchSize?: number; quiet?: boolean; progress?: boolean },
+    options?: { batchSize?: number; quiet?: boolean; progress?: boolean; truncateDim?: number },
   ): Promise<Matrix>;
   /** Settings and weights that decide the embeddings, hashed into the manifest's model fingerprint. */
   trainableVariables(): tf.Variable[];
@@ -139,7 +139,13 @@ export async function encodeShard(
   let texts: string[] = [];
   let ids: string[] = [];
   const flush = async (): Promise<void> => {
-    const vectors = await encoder.encode(texts, { batchSize, quiet: true, progress: false });
+    // Full width (the manifest's dim), whatever truncate_dim the model was saved with.
+    const vectors = await encoder.encode(texts, {
+      batchSize,
+      quiet: true,
+      progress: false,
+      truncateDim: encoder.dim,
+    });
     const k = manifest.chunks.length;
     const name = `chunk-${String(k).padStart(6, '0')}`;
     await writeNpy(path.join(outDir, `${name}.npy`), vectors);

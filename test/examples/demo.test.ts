@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { parse } from 'yaml';
 import * as tf from '@tensorflow/tfjs';
 import { positiveOverlap } from '../../examples/demo/data.js';
 import { DEFAULT_DATA, LR, parseDemoArgs } from '../../examples/demo/options.js';
@@ -71,6 +72,7 @@ const ROW_KEYS: MethodRow['key'][] = [
   'bm25',
   'untrained',
   'exact',
+  'matryoshka',
   'hnsw-default',
   'int8-rescore',
   'binary-rescore',
@@ -127,12 +129,42 @@ test('demo --quick: report with every row, finite numbers, plots and model; no t
     assert.ok(result.hnsw.sweep.filter((p) => p.ef < result.hnsw.tunedEf!).every((p) => p.recall10 < 0.99));
   }
   assert.equal(result.training.history.length, result.training.steps);
+
+  // The model carries its card; the report quotes its front matter and evaluation table.
+  const card = readFileSync(path.join(out, 'model', 'README.md'), 'utf8');
+  const front = /^---\n([\s\S]*?)\n---\n/.exec(card)![1];
+  const meta = parse(front, { strict: true }) as {
+    library_name: string;
+    'model-index': { results: { metrics: { type: string; value: number }[] }[] }[];
+  };
+  assert.equal(meta.library_name, 'sentence-transformers');
+  assert.deepEqual(
+    meta['model-index'][0].results[0].metrics.map((x) => [x.type, x.value]),
+    [
+      ['ndcg_cut_10', row('exact').ndcg10],
+      ['recall_100', row('exact').recall100],
+    ],
+  );
+  assert.ok(report.includes(`## Model card`));
+  assert.ok(report.includes(`\`\`\`yaml\n${front}\n\`\`\``), 'the front matter, quoted');
+  assert.ok(report.includes(`| ndcg_cut_10 | ${row('exact').ndcg10.toFixed(4)} |`));
   assert.ok(result.training.history.every((h) => Number.isFinite(h.loss) && h.lr >= 0));
   // Warmup-cosine: the schedule reaches the peak learning rate after warmup, then decays.
   const lrs = result.training.history.map((h) => h.lr);
   assert.ok(Math.abs(Math.max(...lrs) - result.training.lr) < 1e-12);
   assert.ok(lrs.at(-1)! < result.training.lr);
   assert.equal(result.training.judgedPositivesAmongNegatives, 0);
+  // One Matryoshka-trained model: a row per truncated width, holding that many float32s per vector.
+  const [full, ...cut] = result.training.matryoshkaDims;
+  assert.equal(full, 64);
+  assert.deepEqual(
+    result.rows.filter((r) => r.key === 'matryoshka').map((r) => r.bytesPerVector),
+    cut.map((d) => 4 * d),
+  );
+  assert.match(
+    report,
+    /The Matryoshka rows search the first dimensions .*: 32 dims \(50% of the bytes\) keep/,
+  );
 
   for (const svg of ['loss.svg', 'lr.svg', 'recall-qps.svg']) {
     const text = readFileSync(path.join(out, svg), 'utf8');

@@ -67,6 +67,14 @@ export async function saveAsRouter(
     }
   }
   const [query, document] = towers.map(([, t]) => t as SentenceEncoder);
+  // One truncate_dim for the model, as in sentence-transformers: towers of different widths would not compare.
+  if (query.truncateDim !== document.truncateDim) {
+    throw new ArgumentError(
+      'truncateDim',
+      `the query tower truncates to ${String(query.truncateDim)} dims but the document tower to ` +
+        `${String(document.truncateDim)}; a Router model has one truncate_dim`,
+    );
+  }
   await writeModelDir(
     dir,
     async (tmp) => {
@@ -92,7 +100,12 @@ export async function saveAsRouter(
       const prompts = { ...document.prompts, ...query.prompts };
       await writeFileAtomic(
         path.join(tmp, 'config_sentence_transformers.json'),
-        json(sentenceTransformersConfig({ prompts, defaultPromptName: undefined }, model.similarity)),
+        json(
+          sentenceTransformersConfig(
+            { prompts, defaultPromptName: undefined, truncateDim: query.truncateDim },
+            model.similarity,
+          ),
+        ),
       );
     },
     options,
