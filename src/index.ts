@@ -184,7 +184,7 @@ export {
   randomEncoder,
   encoderFromWeights,
 } from './models/architectures/registry.js';
-export type { Architecture } from './models/architectures/registry.js';
+export type { Architecture, ModelType } from './models/architectures/registry.js';
 export type {
   TransformerEncoder,
   EncoderConfig,

@@ -40,7 +40,8 @@ export class EngineSlot {
 
   /**
    * The engine `choice` means for this encoder now. `auto`: ONNX Runtime when onnxruntime-node loads and
-   * the model exports, else tfjs (silently: both give the same vectors).
+   * the model exports, else tfjs (silently: both give the same vectors; a failure of ONNX Runtime itself is
+   * a process warning, and this encoder stays on tfjs).
    *
    * @throws {BackendError} `onnx` without onnxruntime-node; {@link ArgumentError} `onnx` for a model
    *   that does not export, or an unknown choice.
@@ -59,8 +60,15 @@ export class EngineSlot {
     try {
       return await this.current(mod);
     } catch (error) {
-      if (choice === 'auto' && error instanceof ArgumentError) {
-        this.unsupported = error.message;
+      if (choice === 'auto') {
+        // `auto` never makes a working tfjs path fail: a model that does not export (an ArgumentError) runs on
+        // tfjs quietly; an ONNX Runtime failure on an exported model is a bug worth a warning.
+        this.unsupported = error instanceof Error ? error.message : String(error);
+        if (!(error instanceof ArgumentError)) {
+          process.emitWarning(`ONNX Runtime failed (${this.unsupported}); encoding on tfjs`, {
+            code: 'DENSE_RETRIEVAL_ONNX',
+          });
+        }
         return tfjsEngine(this.encoder);
       }
       if (error instanceof ArgumentError || error instanceof BackendError) throw error;

@@ -20,9 +20,15 @@ export class Blocks {
     readonly opset: number,
   ) {}
 
-  /** A weight from a tfjs tensor (copied out of the backend), named `name`. */
+  /**
+   * A weight from a tfjs tensor, named `name`, without a second copy: `dataSync` gives a copy on wasm and
+   * the backend's own array on cpu, which tfjs never writes in place (an optimizer step gives a variable new
+   * data), so the graph keeps the values of the moment it was built.
+   */
   weight(name: string, t: tf.Tensor, doc?: string): string {
-    return this.g.initializer(name, Float32Array.from(t.dataSync() as Float32Array), t.shape, doc);
+    const values = t.dataSync();
+    const data = values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
+    return this.g.initializer(name, data, t.shape, doc);
   }
 
   /** A weight from plain data. */

@@ -117,13 +117,14 @@ export async function exportOnnx(
   const fileName = onnxFileName(modelOptions.quantize);
   let result: ExportResult | undefined;
   try {
+    // The graph first: an encoder that cannot export fails before anything is staged.
+    const built = buildOnnxGraph(encoder, { opset });
+    progress.tick(1);
     await writeModelDir(
       dir,
       async (tmp) => {
         await encoder.writeModelFiles(tmp);
         await completeTokenizerFiles(tmp, encoder);
-        progress.tick(1);
-        const built = buildOnnxGraph(encoder, { opset });
         progress.tick(1);
         // q8 is written beside the float model (transformers.js picks the file by `dtype`), never instead of
         // it: a q8 export into a directory with an fp32 export must not remove that.

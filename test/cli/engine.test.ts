@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readNpy } from '../../src/data/npy.js';
@@ -72,4 +72,41 @@ test('evaluate-model --engine onnx and --engine tfjs print the same table', asyn
     tables.push(r.stdout);
   }
   assert.equal(tables[0], tables[1]);
+});
+
+test('mine --engine onnx and --engine tfjs mine the same negatives', async () => {
+  const data = await miniBeir(tmpDir());
+  const dir = tmpDir();
+  const outs: string[] = [];
+  for (const engine of ['onnx', 'tfjs']) {
+    const out = path.join(dir, `${engine}.jsonl`);
+    const r = await runCli([
+      'mine',
+      '--model',
+      e2eModelDir(),
+      '--data',
+      data,
+      '--split',
+      'test',
+      '--out',
+      out,
+      '--index',
+      'exact',
+      '--num-negatives',
+      '2',
+      '--engine',
+      engine,
+      '--quiet',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    outs.push(out);
+  }
+  const [onnx, tfjs] = outs.map((f) => readFileSync(f, 'utf8').trim().split('\n'));
+  assert.ok(onnx.length > 0);
+  // Same negatives, in the same order; scores agree to the vectors' 1e-4.
+  const strip = (line: string) => {
+    const { scores: _scores, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    return rest;
+  };
+  assert.deepEqual(onnx.map(strip), tfjs.map(strip));
 });

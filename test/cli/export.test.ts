@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { initBackend } from '../../src/backend/index.js';
+import { BiEncoder } from '../../src/models/bi-encoder.js';
+import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { archDir } from '../models/architectures/fixtures.js';
@@ -41,4 +44,23 @@ test('export: a bad --opset or --quantize is a one-line usage error before any m
   assert.equal(r2.code, 2, r2.stderr);
   assert.match(r2.stderr, /--quantize/);
   assert.ok(!existsSync(out));
+});
+
+test('export of an untied model needs --tower and exports that tower', async () => {
+  await initBackend();
+  const dir = tmpDir('dr-cli-export-');
+  const untied = path.join(dir, 'untied');
+  const query = await SentenceEncoder.load(archDir('distilbert'), { quiet: true });
+  const passage = await SentenceEncoder.load(archDir('distilbert'), { quiet: true });
+  await BiEncoder.untied(query, passage).save(untied);
+  query.dispose();
+  passage.dispose();
+  const out = path.join(dir, 'out');
+  const r = await runCli(['export', '--model', untied, '--out', out, '--quiet']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--tower query or --tower passage/);
+  const r2 = await runCli(['export', '--model', untied, '--out', out, '--tower', 'passage', '--quiet']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.ok(existsSync(path.join(out, 'onnx', 'model.onnx')));
+  assert.ok(existsSync(path.join(out, 'modules.json')));
 });

@@ -9,7 +9,7 @@ import { exportInternals, exportOnnx } from '../../src/export/export-onnx.js';
 import { onnxType } from '../../src/export/onnx-schema.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { loadFixture, makeDense, maxAbs, ort, runOnnx, TEXTS } from './onnx-helpers.js';
+import { loadFixture, makeDense, maxAbs, ort, runOnnx, TEXTS, SESSION_OPTIONS } from './onnx-helpers.js';
 
 /** exportOnnx's directory: transformers.js files, sentence-transformers files, atomic writes, external data. */
 
@@ -50,7 +50,7 @@ test('exportOnnx writes onnx/model.onnx with the tokenizer and sentence-transfor
   assert.ok(await verifyModelDir(dir), 'the manifest covers the ONNX file too');
 
   // The ONNX file from its path (as transformers.js and onnxruntime load it) equals the encoder.
-  const session = await ort.InferenceSession.create(result.onnxFile, { graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(result.onnxFile, SESSION_OPTIONS);
   const out = await runOnnx(session, encoder, TEXTS);
   await session.release();
   const expected = await encoder.encode(TEXTS, { quiet: true });
@@ -64,7 +64,7 @@ test('exportOnnx writes onnx/model.onnx with the tokenizer and sentence-transfor
   encoder.dispose();
 });
 
-test('exportOnnx into an existing directory keeps the user files; q8 adds onnx/model_quantized.onnx', async () => {
+test('exportOnnx into an existing directory keeps the user files; q8 adds onnx/model_quantized.onnx; a later save removes the ONNX files', async () => {
   const encoder = await loadFixture('mpnet');
   const dir = path.join(tmpDir('dr-export-'), 'out');
   await exportOnnx(encoder, dir, { quiet: true });
@@ -74,6 +74,12 @@ test('exportOnnx into an existing directory keeps the user files; q8 adds onnx/m
   assert.equal(readFileSync(path.join(dir, 'notes.txt'), 'utf8'), 'mine', 'a user file is kept');
   assert.ok(existsSync(q8.onnxFile));
   assert.ok(statSync(q8.onnxFile).size < statSync(path.join(dir, 'onnx', 'model.onnx')).size);
+  // Saving the model again into the directory removes the export's ONNX files (they would hold the old
+  // weights) and keeps the user's.
+  await encoder.save(dir);
+  assert.ok(!existsSync(path.join(dir, 'onnx', 'model.onnx')));
+  assert.ok(!existsSync(q8.onnxFile));
+  assert.equal(readFileSync(path.join(dir, 'notes.txt'), 'utf8'), 'mine');
   encoder.dispose();
 });
 
@@ -104,7 +110,7 @@ test('weights past the external-data threshold go to onnx/model.onnx_data, and o
   const word = decoded.graph.initializer.find((t) => t.name === 'embeddings.word_embeddings.weight')!;
   assert.equal(word.data_location, 1);
   assert.equal(word.external_data.find((e) => e.key === 'location')?.value, 'model.onnx_data');
-  const session = await ort.InferenceSession.create(result.onnxFile, { graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(result.onnxFile, SESSION_OPTIONS);
   const out = await runOnnx(session, encoder, TEXTS);
   await session.release();
   const expected = await encoder.encode(TEXTS, { quiet: true });
@@ -118,7 +124,7 @@ test('an export that fails midway leaves the previous export as it was (atomic),
   await exportOnnx(encoder, dir, { quiet: true });
   const before = readFileSync(path.join(dir, 'onnx', 'model.onnx'));
   const dense = await makeDense(encoder.model.hiddenSize, 4, 'torch.nn.modules.activation.Tanh', true, 5);
-  // An activation the exporter has no op for: the graph fails after the model files were staged.
+  // An activation the exporter has no op for.
   Object.defineProperty(dense, 'activation', { value: 'torch.nn.modules.activation.GELU' });
   const broken = new SentenceEncoder({
     model: encoder.model,

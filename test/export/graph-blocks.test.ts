@@ -11,7 +11,7 @@ import { DataType, onnxType } from '../../src/export/onnx-schema.js';
 import { serializeModel } from '../../src/export/serialize.js';
 import { relativePositionBucket } from '../../src/models/architectures/bert-family.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { loadFixture, ort } from './onnx-helpers.js';
+import { loadFixture, ort, SESSION_OPTIONS } from './onnx-helpers.js';
 
 /**
  * Graph pieces computed in ONNX from the sequence length, against the tfjs model's own functions (which the
@@ -30,6 +30,7 @@ test('MPNet relative-position buckets computed in the graph equal relativePositi
     ]);
     const session = await ort.InferenceSession.create(
       serializeModel(g.build(), { opset: 17, producerVersion: 'test' })!.model,
+      SESSION_OPTIONS,
     );
     const seq = 600;
     const out = await session.run({ input_ids: new ort.Tensor('int64', new BigInt64Array(seq), [1, seq]) });
@@ -52,7 +53,7 @@ test("onnxruntime's optimizer folds the exported erf GELU into one op (the Div-b
   const encoder = await loadFixture('roberta');
   const optimized = path.join(tmpDir('dr-onnx-opt-'), 'optimized.onnx');
   await ort.InferenceSession.create(buildOnnxModel(encoder), {
-    graphOptimizationLevel: 'all',
+    ...SESSION_OPTIONS,
     optimizedModelFilePath: optimized,
     logSeverityLevel: 3,
   });

@@ -13,6 +13,15 @@ import { tmpDir } from '../helpers/tmp.js';
 /** Every architecture with a checkpoint fixture: BERT (the e2e fixture) and those of make_architecture_fixtures.py. */
 export const EXPORT_FIXTURES = ['bert', ...ARCH_FIXTURES] as const;
 
+/**
+ * Session options of the tests: every graph optimization on (the exported graph must pass onnxruntime's
+ * optimizer), one intra-op thread (the runner runs two test files at once on two cores).
+ */
+export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  graphOptimizationLevel: 'all',
+  intraOpNumThreads: 1,
+};
+
 /** Texts of mixed lengths (padded batches); the long one exceeds the ModernBERT fixture's 4-token window. */
 export const TEXTS = [
   'dense retrieval maps queries and passages to vectors.',

@@ -13,7 +13,7 @@ import { SUPPORTED_MODEL_TYPES } from '../../src/models/architectures/registry.j
 import type { TransformerEncoder } from '../../src/models/architectures/encoder.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { loadFixture, makeDense, maxAbs, ort, runOnnx, TEXTS } from './onnx-helpers.js';
+import { loadFixture, makeDense, maxAbs, ort, runOnnx, TEXTS, SESSION_OPTIONS } from './onnx-helpers.js';
 
 /** Opsets, the exporter table against the architecture registry, and typed errors for what cannot export. */
 
@@ -47,7 +47,7 @@ for (const arch of ['roberta', 'modernbert']) {
       assert.equal(Number(decoded.opset_import[0].version), opset);
       const hasLayerNorm = decoded.graph.node.some((n) => n.op_type === 'LayerNormalization');
       assert.equal(hasLayerNorm, opset >= 17, `opset ${opset}: LayerNormalization only from 17`);
-      const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+      const session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS);
       const out = await runOnnx(session, encoder, TEXTS);
       await session.release();
       const diff = maxAbs(out.sentence, reference);

@@ -3,9 +3,19 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
 import { buildOnnxModel } from '../../src/export/onnx-model.js';
+import { ModernBertModel, parseModernBertConfig } from '../../src/models/architectures/modernbert.js';
 import { POOLING_MODES } from '../../src/models/pooling.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
-import { EXPORT_FIXTURES, loadFixture, makeDense, maxAbs, ort, runOnnx, TEXTS } from './onnx-helpers.js';
+import {
+  EXPORT_FIXTURES,
+  loadFixture,
+  makeDense,
+  maxAbs,
+  ort,
+  runOnnx,
+  TEXTS,
+  SESSION_OPTIONS,
+} from './onnx-helpers.js';
 
 /**
  * The exported graph through onnxruntime-node against our tfjs encoder, for every architecture fixture, every
@@ -52,7 +62,7 @@ for (const arch of EXPORT_FIXTURES) {
         const tensorsBefore = tf.memory().numTensors;
         const bytes = buildOnnxModel(encoder);
         assert.equal(tf.memory().numTensors, tensorsBefore, 'export leaks no tensors');
-        const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+        const session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS);
         const out = await runOnnx(session, encoder, TEXTS);
         await session.release();
         const label = `${arch} ${pooling}${withDense ? ' + Dense + Normalize' : ''}`;
@@ -69,3 +79,38 @@ for (const arch of EXPORT_FIXTURES) {
     for (const d of dense) d.dispose();
   });
 }
+
+test('modernbert: a 700-token sequence with a 128-token window (RoPE angles at far positions, window mask) equals tfjs', async () => {
+  const fixture = await loadFixture('modernbert');
+  const config = parseModernBertConfig({
+    ...fixture.model.config,
+    max_position_embeddings: 8192,
+    local_attention: 128,
+  });
+  const model = ModernBertModel.random(config, 3);
+  const encoder = new SentenceEncoder({
+    model,
+    tokenizer: fixture.tokenizer,
+    pooling: 'mean',
+    normalize: false,
+    maxSeqLength: 8192,
+  });
+  const session = await ort.InferenceSession.create(buildOnnxModel(encoder), SESSION_OPTIONS);
+  const seq = 700;
+  const ids = Int32Array.from({ length: seq }, (_, i) => ((i * 7919) % 100) + 1);
+  const mask = Int32Array.from({ length: seq }, (_, i) => (i < seq - 50 ? 1 : 0)); // padded tail
+  const hidden = model.forward({
+    inputIds: tf.tensor2d(ids, [1, seq], 'int32'),
+    attentionMask: tf.tensor2d(mask, [1, seq], 'int32'),
+  });
+  const reference = hidden.dataSync();
+  hidden.dispose();
+  const int64 = (a: Int32Array): ort.Tensor =>
+    new ort.Tensor('int64', BigInt64Array.from(a, BigInt), [1, seq]);
+  const out = await session.run({ input_ids: int64(ids), attention_mask: int64(mask) });
+  await session.release();
+  const diff = maxAbs(out.last_hidden_state.data as Float32Array, reference);
+  assert.ok(diff < TOLERANCE, `max abs diff ${diff}`);
+  model.dispose();
+  fixture.dispose();
+});

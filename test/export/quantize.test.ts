@@ -5,7 +5,15 @@ import { buildOnnxModel } from '../../src/export/onnx-model.js';
 import { onnxType } from '../../src/export/onnx-schema.js';
 import { quantizeSymmetric } from '../../src/export/quantize.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
-import { EXPORT_FIXTURES, loadFixture, maxAbs, ort, runOnnx, TEXTS } from './onnx-helpers.js';
+import {
+  EXPORT_FIXTURES,
+  loadFixture,
+  maxAbs,
+  ort,
+  runOnnx,
+  TEXTS,
+  SESSION_OPTIONS,
+} from './onnx-helpers.js';
 
 /**
  * q8 (dynamic int8) exports: standard ops only, int8 weights, and the documented accuracy cost (docs/deploy.md):
@@ -86,7 +94,7 @@ for (const arch of EXPORT_FIXTURES) {
     const run = async (quantize: boolean): Promise<Float32Array> => {
       const session = await ort.InferenceSession.create(
         buildOnnxModel(encoder, quantize ? { quantize: 'q8' } : {}),
-        { graphOptimizationLevel: 'all' },
+        SESSION_OPTIONS,
       );
       const out = await runOnnx(session, encoder, TEXTS);
       await session.release();

@@ -12,6 +12,7 @@ import {
 import { optionalChoice, optionalFloat, optionalInt, optionalString, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
+import { ENGINE_CHOICES } from '../../engines/types.js';
 
 /** `dense-retrieval mine`: hard negatives for a BEIR split's queries, as JSONL training data. */
 export const mineCommand: Command = {
@@ -61,6 +62,8 @@ Options:
   --max-length N          truncate texts to N tokens (default: the model's max_seq_length)
   --query-prompt TEXT     prepend TEXT to queries (default: the model's "query" prompt)
   --document-prompt TEXT  prepend TEXT to passages (default: the model's "document" prompt)
+  --engine E              auto (default) | onnx | tfjs: where the model encodes (onnx = ONNX Runtime, the
+                          optional package onnxruntime-node; auto = onnx when it is installed)
   --quiet                 no progress bars
   -h, --help              show this help
 `,
@@ -88,6 +91,7 @@ Options:
     'max-length': { type: 'string' },
     'query-prompt': { type: 'string' },
     'document-prompt': { type: 'string' },
+    engine: { type: 'string' },
     quiet: { type: 'boolean' },
   },
   needsBackend: true,
@@ -109,6 +113,7 @@ Options:
     const sampling = optionalChoice(values, 'sampling', ['top', 'random'] as const);
     const seed = optionalInt(values, 'seed', 0) ?? 42;
     const index = optionalChoice(values, 'index', ['exact', 'hnsw', 'auto'] as const);
+    const engine = optionalChoice(values, 'engine', ENGINE_CHOICES);
     const ef = optionalInt(values, 'ef', 1);
     const batchSize = optionalInt(values, 'batch-size', 1);
     const maxLength = optionalInt(values, 'max-length', 3);
@@ -157,6 +162,8 @@ Options:
       report = await mineHardNegativesToJsonl({ ...common, ...bm25MiningRetriever(index) });
     } else {
       const model = await loadRetrievalModel(modelSource!, { maxSeqLength: maxLength, seed, quiet });
+      model.queryEncoder.engine = engine;
+      model.passageEncoder.engine = engine;
       try {
         const judged = [...qrels.values()].filter((docs) => [...docs.values()].some((g) => g >= 1));
         const kind =

@@ -1,23 +1,25 @@
 import { ArgumentError } from '../../errors.js';
 import { architectureFor, SUPPORTED_MODEL_TYPES } from '../../models/architectures/registry.js';
+import type { ModelType } from '../../models/architectures/registry.js';
 import { BERT_FAMILY_EXPORT } from './bert-family.js';
 import { MODERNBERT_EXPORT } from './modernbert.js';
 import type { ArchitectureExport } from './types.js';
 
 /**
  * The ONNX exporter of each architecture, keyed by the `model_type` of the architecture registry
- * (`models/architectures/registry.ts`): that registry cannot import the exporters (`export` depends on
- * `models`, not the reverse), so this table mirrors its keys, and a test checks that every supported
- * `model_type` has an exporter.
+ * (`models/architectures/registry.ts`). That registry cannot hold the exporters itself (`export` depends on
+ * `models`, not the reverse), so this table is typed by its {@link ModelType}: an architecture added there
+ * without an exporter here does not compile.
  */
-const EXPORTS: ReadonlyMap<string, ArchitectureExport> = new Map([
-  ['bert', BERT_FAMILY_EXPORT],
-  ['roberta', BERT_FAMILY_EXPORT],
-  ['xlm-roberta', BERT_FAMILY_EXPORT],
-  ['distilbert', BERT_FAMILY_EXPORT],
-  ['mpnet', BERT_FAMILY_EXPORT],
-  ['modernbert', MODERNBERT_EXPORT],
-]);
+const EXPORT_TABLE: Record<ModelType, ArchitectureExport> = {
+  bert: BERT_FAMILY_EXPORT,
+  roberta: BERT_FAMILY_EXPORT,
+  'xlm-roberta': BERT_FAMILY_EXPORT,
+  distilbert: BERT_FAMILY_EXPORT,
+  mpnet: BERT_FAMILY_EXPORT,
+  modernbert: MODERNBERT_EXPORT,
+};
+const EXPORTS: ReadonlyMap<string, ArchitectureExport> = new Map(Object.entries(EXPORT_TABLE));
 
 /** Every `model_type` that exports (the registry's, when each has an exporter). */
 export const EXPORTABLE_MODEL_TYPES: readonly string[] = SUPPORTED_MODEL_TYPES.filter((t) => EXPORTS.has(t));

@@ -76,27 +76,32 @@ function bertFamily(parse: (json: unknown, file?: string) => BertConfig, spec: B
   };
 }
 
-const ARCHITECTURES: ReadonlyMap<string, Architecture> = new Map([
-  ['bert', bertFamily(parseBertConfig, BERT_SPEC)],
-  ['roberta', bertFamily(parseRobertaConfig, ROBERTA_SPEC)],
-  ['xlm-roberta', bertFamily(parseRobertaConfig, XLM_ROBERTA_SPEC)],
-  ['distilbert', bertFamily(parseDistilBertConfig, DISTILBERT_SPEC)],
-  ['mpnet', bertFamily(parseMpnetConfig, MPNET_SPEC)],
-  [
-    'modernbert',
-    {
-      parseConfig: parseModernBertConfig,
-      random: (config, seed) => ModernBertModel.random(config as ModernBertConfig, seed),
-      fromWeights: (config, weights, file) =>
-        ModernBertModel.fromWeights(config as ModernBertConfig, weights, file),
-      maxSequenceLength: (config) => config.max_position_embeddings,
-      checkScratchSize: (config, file) => checkModernBertScratchSize(config as ModernBertConfig, file),
-      checkLayers: (config, names, file) => checkModernBertLayers(config as ModernBertConfig, names, file),
-      parameterCount: (config) => modernBertParameterCount(config as ModernBertConfig),
-      trainingMemory: MODERNBERT_TRAINING_MEMORY,
-    },
-  ],
-]);
+const ARCHITECTURE_TABLE = {
+  bert: bertFamily(parseBertConfig, BERT_SPEC),
+  roberta: bertFamily(parseRobertaConfig, ROBERTA_SPEC),
+  'xlm-roberta': bertFamily(parseRobertaConfig, XLM_ROBERTA_SPEC),
+  distilbert: bertFamily(parseDistilBertConfig, DISTILBERT_SPEC),
+  mpnet: bertFamily(parseMpnetConfig, MPNET_SPEC),
+  modernbert: {
+    parseConfig: parseModernBertConfig,
+    random: (config, seed) => ModernBertModel.random(config as ModernBertConfig, seed),
+    fromWeights: (config, weights, file) =>
+      ModernBertModel.fromWeights(config as ModernBertConfig, weights, file),
+    maxSequenceLength: (config) => config.max_position_embeddings,
+    checkScratchSize: (config, file) => checkModernBertScratchSize(config as ModernBertConfig, file),
+    checkLayers: (config, names, file) => checkModernBertLayers(config as ModernBertConfig, names, file),
+    parameterCount: (config) => modernBertParameterCount(config as ModernBertConfig),
+    trainingMemory: MODERNBERT_TRAINING_MEMORY,
+  },
+} satisfies Record<string, Architecture>;
+
+/**
+ * A `model_type` of the registry. Tables keyed by it elsewhere (the ONNX exporters, which this module cannot
+ * import) are typed `Record<ModelType, ...>`, so a new architecture without its entry there does not compile.
+ */
+export type ModelType = keyof typeof ARCHITECTURE_TABLE;
+
+const ARCHITECTURES: ReadonlyMap<string, Architecture> = new Map(Object.entries(ARCHITECTURE_TABLE));
 
 /** Every `model_type` {@link parseEncoderConfig} accepts. */
 export const SUPPORTED_MODEL_TYPES: readonly string[] = [...ARCHITECTURES.keys()];
