@@ -21,6 +21,7 @@ import { note } from './lib/common.js';
 import type { Row } from './lib/common.js';
 import { benchEncode } from './lib/encode.js';
 import { benchEncodeArchitectures } from './lib/encode-architectures.js';
+import { benchEncodeOnnx } from './lib/encode-onnx.js';
 import { benchIndex } from './lib/index-search.js';
 import { benchPgvector } from './lib/pgvector.js';
 import { parseBenchOptions, USAGE } from './lib/options.js';
@@ -43,6 +44,7 @@ async function runCase(
   if (which === 'quantized') return benchQuantized(opts, workdir);
   if (which === 'pgvector') return benchPgvector(opts);
   if (which === 'startup') return benchStartup(opts, workdir);
+  if (which === 'onnx') return benchEncodeOnnx(opts, workdir);
   return benchIndex(opts, workdir);
 }
 

@@ -1,6 +1,6 @@
 /**
  * Peak wasm-heap memory of one plain training step (docs/training.md, "Memory on the wasm backend"): a tied
- * BERT bi-encoder, `InBatchNegativesLoss` over `--batch` queries and as many positives of `--seq` random
+ * bi-encoder of any architecture (`--arch`, default bert), `InBatchNegativesLoss` over `--batch` queries and as many positives of `--seq` random
  * tokens, then clipping and an AdamW update, as benchmarks/lib/train.ts builds the step. Every `malloc` and
  * `free` the backend makes on the wasm heap is tracked, so the printed peak is the true peak of live bytes
  * (tf.profile counts a shared-memory clone twice); `heap` is the module's high-water size. One process per
@@ -8,6 +8,7 @@
  *
  *   npx tsx benchmarks/train-memory.ts --batch 16 --seq 128            # MiniLM-L6 shape
  *   npx tsx benchmarks/train-memory.ts --batch 8 --layers 12 --hidden 768 --heads 12 --intermediate 3072
+ *   npx tsx benchmarks/train-memory.ts --arch modernbert --batch 4 --layers 6 --hidden 384 --heads 6 --intermediate 576
  *
  * Prints one JSON line (with the estimate of src/train/memory.ts for comparison).
  */
@@ -16,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/index.js';
 import { InBatchNegativesLoss } from '../src/losses/in-batch-negatives.js';
 import type { TrainableEncoder } from '../src/losses/types.js';
-import { BertModel, parseBertConfig } from '../src/models/architectures/bert.js';
+import { parseEncoderConfig, randomEncoder } from '../src/models/architectures/registry.js';
 import { pool } from '../src/models/pooling.js';
 import { AdamW, clipGradNorm } from '../src/optim/adamw.js';
 import { estimateTrainingBytes } from '../src/train/memory.js';
@@ -30,6 +31,9 @@ const { values: flags } = parseArgs({
     hidden: { type: 'string', default: '384' },
     heads: { type: 'string', default: '12' },
     intermediate: { type: 'string', default: '1536' },
+    // Any model_type of the registry; modernbert adds its own fields (local window, global every n layers).
+    arch: { type: 'string', default: 'bert' },
+    'local-attention': { type: 'string', default: '128' },
   },
 });
 const batch = Number(flags.batch);
@@ -63,15 +67,18 @@ wasm._free = (pointer: number): void => {
   free(pointer);
 };
 
-const config = parseBertConfig({
-  model_type: 'bert',
+const config = parseEncoderConfig({
+  model_type: flags.arch,
   hidden_size: Number(flags.hidden),
   num_hidden_layers: Number(flags.layers),
   num_attention_heads: Number(flags.heads),
   intermediate_size: Number(flags.intermediate),
   max_position_embeddings: Math.max(512, seq),
+  vocab_size: 30522,
+  pad_token_id: 0,
+  ...(flags.arch === 'modernbert' ? { local_attention: Number(flags['local-attention']) } : {}),
 });
-const bert = BertModel.random(config, 0);
+const bert = randomEncoder(config, 0);
 let state = 1;
 const randomId = (): number => {
   state = (Math.imul(state, 1664525) + 1013904223) >>> 0;

@@ -250,12 +250,28 @@ def modernbert_forward(w, cfg, ids, mask):
     return ln(x, "final_norm")
 
 
+POOLING_MODES = ("cls", "mean", "max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
+
+
 def pool(hidden, mask, mode):
+    """sentence-transformers' Pooling.forward equations; `mask` is the pooling mask (prompt tokens zeroed
+    for include_prompt false)."""
     m = mask[:, :, None].double()
     if mode == "cls":
         return hidden[:, 0]
-    if mode == "mean":
-        return (hidden * m).sum(1) / torch.clamp(m.sum(1), min=1e-9)
+    if mode in ("mean", "mean_sqrt_len_tokens"):
+        count = torch.clamp(m.sum(1), min=1e-9)
+        return (hidden * m).sum(1) / (count if mode == "mean" else torch.sqrt(count))
+    if mode == "weightedmean":
+        w = m * torch.arange(1, hidden.shape[1] + 1, dtype=torch.float64)[None, :, None]
+        return (hidden * w).sum(1) / torch.clamp(w.sum(1), min=1e-9)
+    if mode == "lasttoken":
+        # The last position whose mask is 1 (the last one of an all-zero row).
+        seq = hidden.shape[1]
+        values, idx = mask.flip(1).max(1)
+        idx = torch.where(values == 0, torch.full_like(idx, seq - 1), idx)
+        last = seq - idx - 1
+        return (hidden * m)[torch.arange(hidden.shape[0]), last]
     masked = hidden.clone()
     masked[m.expand_as(hidden) == 0] = -1e9
     return masked.max(1).values
@@ -512,7 +528,7 @@ def make(arch, seed):
         if arch == "distilbert-sinusoidal":
             wd["embeddings.position_embeddings.weight"] = w["embeddings.position_embeddings.weight"]
         hidden = forward(arch, wd, cfg, ids, mask)
-        ref["pooled"][key] = {mode: rows(pool(hidden, mask, mode)) for mode in ("cls", "mean", "max")}
+        ref["pooled"][key] = {mode: rows(pool(hidden, mask, mode)) for mode in POOLING_MODES}
 
     # include_prompt false: an e5-style prompt is prepended and its tokens (with the opening special token,
     # sentence-transformers' prompt_length = len(tokenize(prompt)) - 1) are left out of mean pooling.
@@ -530,7 +546,9 @@ def make(arch, seed):
     pool_mask[:, :prompt_length] = 0
     ref["prompt"] = {"prompt": prompt, "prompt_length": prompt_length, "input_ids": pids.tolist(),
                      "mean_including_prompt": rows(pool(phidden, pmask, "mean")),
-                     "mean_excluding_prompt": rows(pool(phidden, pool_mask, "mean"))}
+                     "mean_excluding_prompt": rows(pool(phidden, pool_mask, "mean")),
+                     # Every pooling mode with the prompt tokens left out (cls and lasttoken are unaffected).
+                     "excluding_prompt": {mode: rows(pool(phidden, pool_mask, mode)) for mode in POOLING_MODES}}
 
     # Gradient check on the F32 weights.
     params = grad_params(arch)

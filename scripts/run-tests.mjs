@@ -28,6 +28,10 @@ const result = spawnSync(
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files],
   // Two test files run at once on two cores: a two-thread wasm pool in each would oversubscribe the cores and
   // make every product wait for a descheduled thread. The tests of the threaded build set the count themselves.
-  { stdio: 'inherit', env: { DENSE_RETRIEVAL_WASM_THREADS: '1', ...process.env } },
+  // ONNX Runtime sessions likewise get one intra-op thread each.
+  {
+    stdio: 'inherit',
+    env: { DENSE_RETRIEVAL_WASM_THREADS: '1', DENSE_RETRIEVAL_ONNX_THREADS: '1', ...process.env },
+  },
 );
 process.exit(result.status ?? 1);

@@ -121,7 +121,12 @@ export type { GISTEmbedOptions, GuideEncoder } from './losses/gist-embed.js';
 export { CachedLoss } from './losses/cached.js';
 export { plainGradients, cachedGradients } from './losses/gradients.js';
 export { BiEncoder, BI_ENCODER_CONFIG } from './models/bi-encoder.js';
-export type { BiEncoderConfig, BiEncoderOptions, TowerEncoder } from './models/bi-encoder.js';
+export type {
+  BiEncoderConfig,
+  BiEncoderOptions,
+  TowerEncoder,
+  TowerEncodeOptions,
+} from './models/bi-encoder.js';
 export { loadRetrievalModel, towerEncoder } from './models/load-retrieval-model.js';
 export type { LoadRetrievalModelOptions, Tower } from './models/load-retrieval-model.js';
 export { checkOptionKeys } from './util/options.js';
@@ -129,11 +134,27 @@ export { mineHardNegatives } from './train/hard-negatives.js';
 export type { MineHardNegativesOptions } from './train/hard-negatives.js';
 export { examplesFromQrels, passageText } from './train/examples.js';
 export type { TrainingExample } from './train/examples.js';
+export { readTrainingFile, streamTrainingExamples, TRAINING_FILE_FIELDS } from './train/training-data.js';
+export type { TrainingFileOptions } from './train/training-data.js';
 export { NoDuplicatesBatchSampler } from './train/sampler.js';
 export type { SamplerState } from './train/sampler.js';
+export { MultiDatasetBatchSampler, MULTI_DATASET_SAMPLINGS } from './train/multi-dataset-sampler.js';
+export type { MultiDatasetSampling, DatasetBatch } from './train/multi-dataset-sampler.js';
+export { drawNegatives } from './train/negative-pool.js';
+export type { ExampleKey } from './train/negative-pool.js';
+export { TrainingStream } from './train/training-stream.js';
+export type { TrainingData, TrainingDataState } from './train/training-stream.js';
 export { Trainer, saveModelInto, TRAIN_LOG, CHECKPOINTS_DIR } from './train/trainer.js';
 export type { TrainerOptions, TrainResult, StepRecord } from './train/trainer.js';
-export type { TrainerState } from './train/checkpoint.js';
+export type { TrainerState, BestModelState } from './train/checkpoint.js';
+export { EarlyStopping, isImprovement } from './train/early-stopping.js';
+export type { BestModelOptions, BestEvaluation } from './train/best-checkpoint.js';
+export { EVAL_LOG, formatEvaluationLine, readEvaluationLog } from './train/eval-log.js';
+export type { EvaluationRecord } from './train/eval-log.js';
+export { MODEL_CARD, writeModelCard } from './train/model-card.js';
+export type { ModelCardOptions, ModelCardEvaluation, ModelCardResult } from './train/model-card.js';
+export { describeModelDir, formatArchitecture } from './train/model-architecture.js';
+export type { ModelArchitecture, ModuleDescription } from './train/model-architecture.js';
 export { BertModel, parseBertConfig } from './models/architectures/bert.js';
 export type { BertConfig, BertInputs, BertForwardOptions } from './models/architectures/bert.js';
 export {
@@ -163,6 +184,9 @@ export type {
 } from './models/sentence-encoder.js';
 export { encodeParallel } from './models/parallel-encode.js';
 export type { ParallelEncodeOptions } from './models/parallel-encode.js';
+export { ENGINE_CHOICES, isEngineChoice } from './engines/types.js';
+export type { EngineChoice, EngineName, InferenceEngine, TokenBatch } from './engines/types.js';
+export { defaultEngine } from './engines/select.js';
 export { loadModel, loadBert, loadTransformer, loadTokenizerFor, SCRATCH_PREFIX } from './models/load.js';
 export { SCRATCH_CONFIGS, scratchConfigFile } from './checkpoint/scratch.js';
 export type { LoadModelOptions } from './models/load.js';
@@ -173,6 +197,10 @@ export type {
   ReadSafetensorsOptions,
 } from './checkpoint/safetensors.js';
 export { writeModelDir, verifyModelDir, MODEL_MANIFEST } from './checkpoint/model-dir.js';
+export { buildOnnxModel } from './export/onnx-model.js';
+export type { OnnxModelOptions } from './export/onnx-model.js';
+export { exportOnnx } from './export/export-onnx.js';
+export type { ExportOnnxOptions, ExportResult } from './export/export-onnx.js';
 export type { SaveOptions, OverwriteMode, ModelManifest } from './checkpoint/model-dir.js';
 export {
   parsePoolingConfig,
@@ -221,7 +249,7 @@ export type { QuantizedIndexOptions, QuantizedIndex } from './index/quantized.js
 export { truncateEmbeddings } from './util/truncate.js';
 export { buildTunedHnsw } from './index/tune-build.js';
 export type { BuildTunedOptions } from './index/tune-build.js';
-export type { TuneOptions, HnswTuning } from './index/tune.js';
+export type { TuneOptions, HnswTuning, HnswSpace, TunedCandidate } from './index/tune.js';
 export { searchResultToRun } from './index/result-run.js';
 export { loadVectorIndex, readIndexKind } from './index/load.js';
 export { INDEX_FORMAT_VERSION } from './index/container.js';

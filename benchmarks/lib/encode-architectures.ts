@@ -56,6 +56,20 @@ function familyConfigs(
   };
 }
 
+/** Rounds over the families: each round encodes the texts once per family, in a rotated order. */
+const ROUNDS = 3;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * On a machine shared with other jobs the load changes within seconds, so the families are not timed one
+ * after the other: every round times each family once, in an order rotated from round to round, and a
+ * family's time per token is compared with BERT's of the same round; the row reports the median over rounds
+ * (`--quick`: one round).
+ */
 export async function benchEncodeArchitectures(opts: BenchOptions, backend: BackendName): Promise<Row[]> {
   const { shape } = opts;
   const { seqLen, batchSize, corpus, texts: count } = opts.encode;
@@ -65,49 +79,66 @@ export async function benchEncodeArchitectures(opts: BenchOptions, backend: Back
   const tokenizer = await TextTokenizer.fromDirectory(BUNDLED_TOKENIZERS.bertBaseUncased);
   const tokens = texts.reduce((n, t) => n + tokenizer.tokenLength(t, { maxLength: seqLen }), 0);
   const vocab = Math.max(shape.vocab, tokenizer.vocabSize);
-  const rows: Row[] = [];
-  let bertTokensPerSec: number | undefined;
-  for (const [family, json] of Object.entries(familyConfigs(shape, vocab, Math.max(512, seqLen)))) {
-    const encoder = new SentenceEncoder({
-      model: randomEncoder(parseEncoderConfig(json), 0),
-      tokenizer,
-      pooling: 'mean',
-      normalize: false,
-      maxSeqLength: seqLen,
-    });
-    try {
-      // One untimed batch first: the first call of a shape compiles / allocates in every backend.
-      await encoder.encode(texts.slice(0, batchSize), { batchSize, quiet: true });
-      const t0 = performance.now();
-      const c0 = process.cpuUsage();
-      await encoder.encode(texts, { batchSize, quiet: true });
-      const seconds = since(t0);
-      const tokensPerSec = tokens / seconds;
-      bertTokensPerSec ??= tokensPerSec;
-      const slowdown = bertTokensPerSec / tokensPerSec;
-      note(
-        `encode ${family}: ${tokensPerSec.toFixed(0)} tokens/s, ${slowdown.toFixed(2)}x BERT's time per token`,
-      );
-      rows.push({
-        name: 'encode-architectures',
-        backend,
-        variant: family,
-        layers: shape.layers,
-        hidden: shape.hidden,
-        heads: shape.heads,
-        intermediate: shape.intermediate,
-        seqLen,
-        batchSize,
-        texts: count,
-        tokens,
-        seconds,
-        cpuSeconds: cpuSince(c0),
-        tokensPerSec,
-        timePerTokenVsBert: slowdown,
-      });
-    } finally {
-      encoder.dispose();
+  const families = Object.entries(familyConfigs(shape, vocab, Math.max(512, seqLen)));
+  const encoders = families.map(
+    ([, json]) =>
+      new SentenceEncoder({
+        model: randomEncoder(parseEncoderConfig(json), 0),
+        tokenizer,
+        pooling: 'mean',
+        normalize: false,
+        maxSeqLength: seqLen,
+      }),
+  );
+  const rounds = opts.quick ? 1 : ROUNDS;
+  const seconds = families.map(() => [] as number[]);
+  const cpu = families.map(() => [] as number[]);
+  try {
+    // One untimed batch first: the first call of a shape compiles / allocates in every backend.
+    for (const e of encoders)
+      await e.encode(texts.slice(0, batchSize), { batchSize, quiet: true, engine: 'tfjs' });
+    for (let r = 0; r < rounds; r++) {
+      for (let j = 0; j < families.length; j++) {
+        const f = (j + r) % families.length;
+        const t0 = performance.now();
+        const c0 = process.cpuUsage();
+        await encoders[f].encode(texts, { batchSize, quiet: true, engine: 'tfjs' });
+        seconds[f].push(since(t0));
+        cpu[f].push(cpuSince(c0));
+      }
     }
+  } finally {
+    for (const e of encoders) e.dispose();
   }
-  return rows;
+  return families.map(([family], f) => {
+    const ratios = seconds[f].map((t, r) => t / seconds[0][r]);
+    const slowdown = median(ratios);
+    // CPU time of this process: less sensitive than wall time to other jobs taking the cores.
+    const cpuRatios = cpu[f].map((t, r) => t / cpu[0][r]);
+    const tokensPerSec = tokens / median(seconds[f]);
+    note(
+      `encode ${family}: ${tokensPerSec.toFixed(0)} tokens/s, ${slowdown.toFixed(2)}x BERT's time per token ` +
+        `(rounds: ${ratios.map((x) => x.toFixed(2)).join(', ')}; CPU time ${median(cpuRatios).toFixed(2)}x)`,
+    );
+    return {
+      name: 'encode-architectures',
+      backend,
+      variant: family,
+      layers: shape.layers,
+      hidden: shape.hidden,
+      heads: shape.heads,
+      intermediate: shape.intermediate,
+      seqLen,
+      batchSize,
+      texts: count,
+      tokens,
+      rounds,
+      seconds: median(seconds[f]),
+      cpuSeconds: median(cpu[f]),
+      tokensPerSec,
+      timePerTokenVsBert: slowdown,
+      timePerTokenVsBertByRound: ratios,
+      cpuTimePerTokenVsBert: median(cpuRatios),
+    };
+  });
 }

@@ -3,7 +3,8 @@
  * shape (speed does not depend on the weights). Measured single-threaded (`SentenceEncoder.encode` in this
  * thread) and with `encodeParallel` at each requested worker count, on the same texts. A full corpus would
  * take tens of minutes on wasm, so an evenly strided sample of it is encoded and the count is reported.
- * The sample's token ids go to the work directory for the reference script.
+ * The sample's token ids go to the work directory for the reference script. This case measures the tfjs
+ * engine (the ONNX Runtime engine is the `onnx` case).
  */
 import path from 'node:path';
 import type { BackendName } from '../../src/backend/index.js';
@@ -95,7 +96,7 @@ export async function benchEncode(opts: BenchOptions, backend: BackendName, work
     );
     let t0 = performance.now();
     let c0 = process.cpuUsage();
-    await encoder.encode(texts, { batchSize, quiet: true });
+    await encoder.encode(texts, { batchSize, quiet: true, engine: 'tfjs' });
     let seconds = since(t0);
     let cpuSeconds = cpuSince(c0);
     note(`encode (this thread): ${(count / seconds).toFixed(2)} texts/s`);
@@ -116,13 +117,20 @@ export async function benchEncode(opts: BenchOptions, backend: BackendName, work
         batchSize,
         quiet: true,
         backend,
+        engine: 'tfjs',
       });
       seconds = since(t0);
       cpuSeconds = cpuSince(c0);
       // Start-up (spawning, backend init, model load in every worker) measured apart, on one tiny text per
       // worker, so that the steady rate of a long corpus can be told from the fixed cost.
       t0 = performance.now();
-      await encodeParallel(modelDir, Array(w).fill('a'), { workers: w, batchSize: 1, quiet: true, backend });
+      await encodeParallel(modelDir, Array(w).fill('a'), {
+        workers: w,
+        batchSize: 1,
+        quiet: true,
+        backend,
+        engine: 'tfjs',
+      });
       const startupSeconds = since(t0);
       note(
         `encode (${w} worker${w === 1 ? '' : 's'}): ${(count / seconds).toFixed(2)} texts/s, ` +

@@ -15,6 +15,7 @@ export const CASES = [
   'pgvector',
   'startup',
   'architectures',
+  'onnx',
 ] as const;
 export type CaseName = (typeof CASES)[number];
 /** What runs without --cases: pgvector (an embedded PostgreSQL build of the same index) is asked for. */
@@ -25,6 +26,7 @@ export const DEFAULT_CASES: readonly CaseName[] = [
   'quantized',
   'startup',
   'architectures',
+  'onnx',
 ];
 
 /** A BERT shape, with the field names every JSON row carries. */
@@ -65,6 +67,8 @@ export interface BenchOptions {
     /** 0: uniform random unit vectors (the issue's case); r > 0: vectors of intrinsic dimension r. */
     rank: number;
   };
+  /** `evaluate-model` of the onnx case: SciFact slice size and max length. */
+  evaluate: { docs: number; queries: number; maxLength: number };
   /** CLI start-up (needs `npm run build`): runs per command. */
   startup: { runs: number };
 }
@@ -75,7 +79,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                         pgvector; quantized = int8/binary + rescoring; pgvector builds pgvector's HNSW in an
                         embedded PGlite on the index case's data: run --cases index,pgvector to see it beside
                         HnswIndex and faiss; startup runs the built CLI; architectures times each supported
-                        encoder family against BERT)
+                        encoder family against BERT; onnx = the ONNX Runtime engine, transformers.js and
+                        PyTorch on the encode case's texts, then evaluate-model --engine onnx vs tfjs)
   --quick               small sizes: a smoke run in under a minute
   --json                one JSON object per benchmark on stdout (progress goes to stderr)
   --backend NAME        wasm | cpu | tensorflow | auto (default: $DENSE_RETRIEVAL_BACKEND or auto)
@@ -87,6 +92,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   encode: --encode-seq N --encode-batch N --encode-corpus N --encode-texts N --workers LIST
   index:  --vectors N --queries N --dim N --M N --ef-construction N --ef LIST
           --rank R (vectors of intrinsic dimension R instead of uniform random ones)
+  onnx:   --eval-docs N --eval-queries N --eval-max-length N (evaluate-model's SciFact slice; default
+          500 docs, 50 queries, 256 tokens)
   startup: --startup-runs N (timed runs per command; default 10, 3 with --quick)
 `;
 
@@ -140,6 +147,9 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       ef: { type: 'string' },
       rank: { type: 'string' },
       'startup-runs': { type: 'string' },
+      'eval-docs': { type: 'string' },
+      'eval-queries': { type: 'string' },
+      'eval-max-length': { type: 'string' },
     },
   });
   if (values.help) {
@@ -195,6 +205,11 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       corpus,
       texts: encodeTexts,
       workers: intList('workers', values.workers, [1, Math.max(2, os.availableParallelism())]),
+    },
+    evaluate: {
+      docs: int('eval-docs', values['eval-docs'], quick ? 60 : 500),
+      queries: int('eval-queries', values['eval-queries'], quick ? 10 : 50),
+      maxLength: int('eval-max-length', values['eval-max-length'], quick ? 64 : 256),
     },
     index: {
       vectors,

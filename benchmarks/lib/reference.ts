@@ -72,13 +72,15 @@ export function runReference(
 ): Promise<Row[]> {
   const threads = opts.refThreads;
   if (which === 'quantized') return runFaissQuantized(python, threads, workdir);
+  // The onnx case compares with PyTorch's encode on the same ids.
+  const refCase = which === 'onnx' ? 'encode' : which;
   const { shape, train, encode, index } = opts;
   const args = [
     REFERENCE_SCRIPT,
     '--workdir',
     workdir,
     '--cases',
-    which,
+    refCase,
     '--layers',
     String(shape.layers),
     '--hidden',
@@ -112,7 +114,12 @@ export function runReference(
     `reference ${which}: ${python} ${path.relative(process.cwd(), REFERENCE_SCRIPT)} (threads: ${threads === 0 ? 'library default' : threads})`,
   );
   return new Promise((resolve) => {
-    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are this machine's shell overrides (older kernels): the reference
+    // runs without them, at its best, and reports the BLAS core that ran.
+    const env = { ...process.env };
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -122,6 +129,7 @@ export function runReference(
       resolve([]);
     });
     child.on('close', (code) => {
+      for (const line of stderr.split('\n')) if (line.startsWith('reference BLAS:')) note(line);
       if (code !== 0) {
         note(`reference ${which} failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
         resolve([]);

@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import time
 
@@ -189,6 +190,35 @@ def bench_faiss(args):
     return out
 
 
+def blas_report(torch):
+    """The BLAS that runs here and, for OpenBLAS, the core (kernel set) it picked."""
+    try:
+        from threadpoolctl import threadpool_info  # noqa: WPS433
+
+        for info in threadpool_info():
+            if info.get("internal_api") == "openblas":
+                return f"OpenBLAS {info.get('version')} core {info.get('architecture')} ({info.get('filepath')})"
+    except ImportError:
+        pass
+    import ctypes
+    import ctypes.util
+
+    for name in ("openblas", "blas"):
+        found = ctypes.util.find_library(name)
+        if found is None:
+            continue
+        try:
+            lib = ctypes.CDLL(found)
+            corename = lib.openblas_get_corename
+            corename.restype = ctypes.c_char_p
+            return f"OpenBLAS core {corename().decode()} ({found})"
+        except (OSError, AttributeError):
+            real = os.path.realpath(os.path.join("/usr/lib/x86_64-linux-gnu", found))
+            blas_info = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+            return f"not OpenBLAS: {found} -> {real}; torch BLAS_INFO={blas_info.group(1) if blas_info else '?'}"
+    return "no BLAS library found"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--workdir", required=True)
@@ -215,6 +245,8 @@ def main():
     results = []
     if cases & {"train", "encode"}:
         torch = load_torch()
+        env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+        print(f"reference BLAS: {blas_report(torch)}; env {env}", file=sys.stderr, flush=True)
         if args.threads:
             torch.set_num_threads(args.threads)
         if "train" in cases:

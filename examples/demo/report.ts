@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { linePlot } from '../lib/svg-plot.js';
+import { modelCardSection } from './model-card.js';
 import { RECALL_TARGET, RESCORE } from './study.js';
 import type { MethodRow, StudyResult } from './study.js';
 
@@ -161,7 +162,7 @@ function matryoshkaNote(result: StudyResult): string[] {
 }
 
 /** `report.md`: setup, results table, the overlap note, the ef sweep, plots and timings. */
-export function renderReport(result: StudyResult, command: string): string {
+export function renderReport(result: StudyResult, command: string, modelCard?: string): string {
   const m = result.model;
   const t = result.training;
   const o = result.overlap;
@@ -221,7 +222,8 @@ export function renderReport(result: StudyResult, command: string): string {
     'nDCG@10 and Recall@100 as trec_eval (`ndcg_cut.10`, `recall.100`), MRR@10 as `recip_rank` over the top 10; ' +
       'recall@10 vs exact is the share of the exact top 10 that HNSW (or the int8 / binary index) also returns; ' +
       'bytes/vector is what the index holds per document (float32, int8 codes, or sign bits; ids and the HNSW ' +
-      'graph not counted). The int8 and binary rows scan sentence-transformers codes and rescore ' +
+      'graph not counted). The int8 row scans int8 codes of per-dimension ranges (faiss SQ8 scoring), the binary ' +
+      'row sign bits by Hamming distance (sentence-transformers ubinary); both rescore ' +
       `${RESCORE} x 10 candidates with the float query. HNSW rows take nDCG@10 and ` +
       'MRR@10 from a top-10 search at that ef; Recall@100 needs a top-100 search, for which hnswlib raises ef to ' +
       'at least 100. The hybrid fuses the top 100 of each run. The last column is the paired t-test of each ' +
@@ -291,5 +293,6 @@ export function renderReport(result: StudyResult, command: string): string {
     'The trained model is in `model/` (a sentence-transformers directory); `train_log.jsonl` has every step.',
     '',
   );
+  if (modelCard !== undefined) lines.push(...modelCardSection(modelCard));
   return lines.join('\n');
 }

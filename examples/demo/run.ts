@@ -6,6 +6,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { currentBackend, initBackend, writeDirAtomic, writeFileAtomic } from '../../src/index.js';
 import { parseDemoArgs } from './options.js';
+import { writeDemoModelCard } from './model-card.js';
 import { formatConsoleTable, renderReport, reportPlots } from './report.js';
 import { runStudy } from './study.js';
 import type { StudyResult } from './study.js';
@@ -50,12 +51,14 @@ export async function runDemo(argv: string[]): Promise<DemoOutput | undefined> {
   const command = `npm run demo${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
   // One atomic directory: a killed run leaves the previous output whole, never a report without its model.
   let disposed = false;
+  let card: string | undefined;
   try {
     await writeDirAtomic(dir, async (tmp) => {
       try {
         const t0 = performance.now();
         await model.save(path.join(tmp, 'model'));
         result.timings.push({ phase: 'save model', seconds: (performance.now() - t0) / 1000 });
+        card = await writeDemoModelCard(path.join(tmp, 'model'), result);
       } finally {
         model.dispose();
         disposed = true;
@@ -70,7 +73,7 @@ export async function runDemo(argv: string[]): Promise<DemoOutput | undefined> {
         result.training.history.map((r) => JSON.stringify(r)).join('\n') + '\n',
       );
       await writeFileAtomic(path.join(tmp, 'results.json'), JSON.stringify(result, null, 2) + '\n');
-      await writeFileAtomic(path.join(tmp, 'report.md'), renderReport(result, command));
+      await writeFileAtomic(path.join(tmp, 'report.md'), renderReport(result, command, card));
     });
   } finally {
     if (!disposed) model.dispose();

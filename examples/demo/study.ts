@@ -395,7 +395,7 @@ export async function runStudy(
       }
       if (lowEf !== tunedEf) await hnswRow('hnsw-low', `trained, HNSW ef=${lowEf} (too low)`, lowEf);
     });
-    // Quantized indexes (sentence-transformers' int8 / binary codes) with rescoring: what the memory saving
+    // Quantized indexes (int8 codes of per-dimension ranges, sign bits) with rescoring: what the memory saving
     // costs in recall against exact search and in nDCG.
     await phase('quantized evaluation', async () => {
       const dim = after.docs.cols;

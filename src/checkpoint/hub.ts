@@ -359,7 +359,8 @@ function fillByHand(job: Job): string {
   const needed = settings.files
     ? settings.files.join(', ')
     : `${REQUIRED_HUB_FILES.join(', ')}, and those of ${OPTIONAL_HUB_FILES.join(', ')}, ` +
-      'module folders (e.g. 1_Pooling/config.json, 2_Normalize/) that the model has';
+      'module folders (e.g. 1_Pooling/config.json, 2_Normalize/) that the model has (for a Router model, ' +
+      'router_config.json and its route folders, each Transformer folder with its own config, tokenizer and weights)';
   return (
     `To fill the cache by hand, put ${needed} into ${dir} ` +
     `and then create the empty file ${path.join(dir, COMPLETE_MARKER)}; or pass a local model directory instead.`
@@ -377,34 +378,32 @@ async function download(job: Job): Promise<void> {
   const { dir, settings } = job;
   await fs.mkdir(dir, { recursive: true });
   const fetched: string[] = [];
-  const get = async (file: string, required: boolean): Promise<void> => {
-    if (await fetchFile(job, file, required)) fetched.push(file);
+  const get = async (file: string, required: boolean): Promise<boolean> => {
+    const found = await fetchFile(job, file, required);
+    if (found) fetched.push(file);
+    return found;
   };
   if (settings.files) {
     for (const file of settings.files) await get(file, true);
   } else {
+    // modules.json first: it says where the Transformer module lives (the root, a folder such as
+    // 0_Transformer/, or each route folder of a Router), hence which folders need config, tokenizer and weights.
+    const stack = (await get('modules.json', false))
+      ? await moduleStack(job, get)
+      : { transformers: [''], others: [] };
+    if (fetched.includes('modules.json')) await get(ST_CONFIG, false);
     // Small files first, so a missing tokenizer.json fails before gigabytes of weights are fetched.
-    for (const file of REQUIRED_HUB_FILES) if (file !== WEIGHTS) await get(file, true);
-    for (const file of OPTIONAL_HUB_FILES) await get(file, false);
-    if (fetched.includes('modules.json')) {
-      for (const { folder, files } of await moduleFiles(job)) {
-        await fs.mkdir(path.join(dir, folder), { recursive: true });
-        for (const file of files) await get(`${folder}/${file.name}`, file.required);
+    for (const folder of stack.transformers) {
+      for (const file of REQUIRED_HUB_FILES) {
+        if (file !== WEIGHTS) await get(inFolder(folder, file), true);
       }
+      for (const file of TRANSFORMER_OPTIONAL_FILES) await get(inFolder(folder, file), false);
     }
-    if (await fetchFile(job, WEIGHTS, false)) fetched.push(WEIGHTS);
-    else if (await fetchFile(job, WEIGHTS_INDEX, false)) {
-      fetched.push(WEIGHTS_INDEX);
-      for (const shard of await shardFiles(job)) await get(shard, true);
-    } else {
-      throw notFound(
-        job,
-        fileUrl(job, WEIGHTS),
-        WEIGHTS,
-        '; dense-retrieval reads safetensors only: if the repository has just pytorch_model.bin, convert it ' +
-          'with transformers (save_pretrained(dir, safe_serialization=True)) and pass the directory',
-      );
+    for (const { folder, files } of stack.others) {
+      await fs.mkdir(path.join(dir, folder), { recursive: true });
+      for (const file of files) await get(inFolder(folder, file.name), file.required);
     }
+    for (const folder of stack.transformers) await getWeights(job, folder, get);
   }
   await markComplete(dir, {
     repo: job.repo,
@@ -415,46 +414,127 @@ async function download(job: Job): Promise<void> {
   });
 }
 
-/**
- * The module folders a sentence-transformers `modules.json` lists and the files each needs. A folder with
- * no files (`2_Normalize`) must still exist, because sentence-transformers opens it.
- */
-async function moduleFiles(
+const ST_CONFIG = 'config_sentence_transformers.json';
+const ROUTER_CONFIG_FILE = 'router_config.json';
+/** A Transformer module's files besides config.json, tokenizer.json and the weights (fetched when present). */
+const TRANSFORMER_OPTIONAL_FILES: readonly string[] = OPTIONAL_HUB_FILES.filter(
+  (f) => f !== 'modules.json' && f !== ST_CONFIG,
+);
+
+const inFolder = (folder: string, file: string): string => (folder === '' ? file : `${folder}/${file}`);
+
+/** `folder`'s weights: model.safetensors, else model.safetensors.index.json and the shards it lists. */
+async function getWeights(
   job: Job,
-): Promise<{ folder: string; files: { name: string; required: boolean }[] }[]> {
-  const file = path.join(job.dir, 'modules.json');
+  folder: string,
+  get: (file: string, required: boolean) => Promise<boolean>,
+): Promise<void> {
+  if (await get(inFolder(folder, WEIGHTS), false)) return;
+  if (await get(inFolder(folder, WEIGHTS_INDEX), false)) {
+    for (const shard of await shardFiles(job, folder)) await get(inFolder(folder, shard), true);
+    return;
+  }
+  throw notFound(
+    job,
+    fileUrl(job, inFolder(folder, WEIGHTS)),
+    inFolder(folder, WEIGHTS),
+    '; dense-retrieval reads safetensors only: if the repository has just pytorch_model.bin, convert it ' +
+      'with transformers (save_pretrained(dir, safe_serialization=True)) and pass the directory',
+  );
+}
+
+/** A module folder other than a Transformer's, and the files it needs. */
+interface ModuleFolder {
+  folder: string;
+  files: { name: string; required: boolean }[];
+}
+
+/** The files of a module that is not a Transformer (or Router), by its class name. */
+function moduleFolderFiles(kind: string): { name: string; required: boolean }[] {
+  if (kind === 'Normalize') return [];
+  if (kind === 'Pooling') return [{ name: 'config.json', required: true }];
+  if (kind === 'Dense') {
+    return [
+      { name: 'config.json', required: true },
+      { name: 'model.safetensors', required: true },
+    ];
+  }
+  return [{ name: 'config.json', required: false }];
+}
+
+/**
+ * The folders a sentence-transformers `modules.json` needs: those holding a Transformer module (config,
+ * tokenizer, weights), and the other module folders with their files. A `Router` module (sentence-transformers
+ * v5, untied query/document towers) is expanded through its `router_config.json` (fetched here): each module id
+ * of its `types` is a folder under the Router's. A folder with no files (`2_Normalize`) must still exist,
+ * because sentence-transformers opens it.
+ */
+async function moduleStack(
+  job: Job,
+  get: (file: string, required: boolean) => Promise<boolean>,
+): Promise<{ transformers: string[]; others: ModuleFolder[] }> {
+  const transformers: string[] = [];
+  const others: ModuleFolder[] = [];
+  const add = (folder: string, kind: string): void => {
+    if (kind === 'Transformer') {
+      if (!transformers.includes(folder)) transformers.push(folder);
+    } else if (folder !== '') {
+      others.push({ folder, files: moduleFolderFiles(kind) });
+    }
+  };
+  for (const m of await readModuleList(job, 'modules.json', 'path')) {
+    if (m.kind !== 'Router') {
+      add(m.folder, m.kind);
+      continue;
+    }
+    const config = inFolder(m.folder, ROUTER_CONFIG_FILE);
+    await get(config, true);
+    for (const sub of await readModuleList(job, config, 'types'))
+      add(inFolder(m.folder, sub.folder), sub.kind);
+  }
+  return { transformers, others };
+}
+
+/**
+ * The modules of `file`: modules.json (a list of `{path, type}`) or a Router's router_config.json (its
+ * `types` object, module id -> type, each id a folder), as folders and class names.
+ */
+async function readModuleList(
+  job: Job,
+  file: string,
+  shape: 'path' | 'types',
+): Promise<{ folder: string; kind: string }[]> {
+  const local = path.join(job.dir, file);
   const fail = (why: string): HubError =>
-    new HubError(`${file}: ${why} (downloaded from ${fileUrl(job, 'modules.json')})`, job.dir);
-  let modules: unknown;
+    new HubError(`${local}: ${why} (downloaded from ${fileUrl(job, file)})`, job.dir);
+  let parsed: unknown;
   try {
-    modules = JSON.parse(await fs.readFile(file, 'utf8'));
+    parsed = JSON.parse(await fs.readFile(local, 'utf8'));
   } catch (error) {
     throw fail(`invalid JSON (${(error as Error).message})`);
   }
-  if (!Array.isArray(modules)) throw fail('expected a JSON array of modules');
-  const out: { folder: string; files: { name: string; required: boolean }[] }[] = [];
-  for (const [i, module] of modules.entries()) {
-    const m = module as { path?: unknown; type?: unknown };
+  let entries: { path?: unknown; type?: unknown }[];
+  if (shape === 'path') {
+    if (!Array.isArray(parsed)) throw fail('expected a JSON array of modules');
+    entries = parsed as { path?: unknown; type?: unknown }[];
+  } else {
+    const types = (parsed as { types?: unknown } | null)?.types;
+    if (typeof types !== 'object' || types === null || Array.isArray(types)) {
+      throw fail('expected a "types" object (module id -> module type)');
+    }
+    entries = Object.entries(types).map(([id, type]) => ({ path: id, type }));
+  }
+  return entries.map((m, i) => {
     if (typeof m?.path !== 'string' || typeof m.type !== 'string') {
       throw fail(`module ${i} lacks a string "path" or "type"`);
     }
-    if (m.path === '') continue; // the Transformer module: its files sit at the top level
-    if (!REPO_FILE.test(m.path)) throw fail(`module ${i} has an unsafe path ${JSON.stringify(m.path)}`);
-    const kind = m.type.split('.').pop();
-    const files =
-      kind === 'Normalize'
-        ? []
-        : kind === 'Pooling'
-          ? [{ name: 'config.json', required: true }]
-          : kind === 'Dense'
-            ? [
-                { name: 'config.json', required: true },
-                { name: 'model.safetensors', required: true },
-              ]
-            : [{ name: 'config.json', required: false }];
-    out.push({ folder: m.path, files });
-  }
-  return out;
+    const folder = m.path.replace(/\/+$/, '');
+    // '' is the root (where the first module, usually the Transformer, is saved).
+    if (folder !== '' && !REPO_FILE.test(folder)) {
+      throw fail(`module ${i} has an unsafe path ${JSON.stringify(m.path)}`);
+    }
+    return { folder, kind: m.type.split('.').pop() ?? '' };
+  });
 }
 
 function notFound(job: Job, url: string, file: string, hint: string, detail = ''): HubError {
@@ -466,11 +546,14 @@ function notFound(job: Job, url: string, file: string, hint: string, detail = ''
   );
 }
 
-/** The shard files a `model.safetensors.index.json` lists (large models split their weights). */
-async function shardFiles(job: Job): Promise<string[]> {
-  const file = path.join(job.dir, WEIGHTS_INDEX);
+/**
+ * The shard files a `model.safetensors.index.json` in `folder` lists (large models split their weights),
+ * relative to that folder.
+ */
+async function shardFiles(job: Job, folder: string): Promise<string[]> {
+  const file = path.join(job.dir, folder, WEIGHTS_INDEX);
   const fail = (why: string): HubError =>
-    new HubError(`${file}: ${why}`, job.dir, fileUrl(job, WEIGHTS_INDEX));
+    new HubError(`${file}: ${why}`, job.dir, fileUrl(job, inFolder(folder, WEIGHTS_INDEX)));
   let index: { weight_map?: unknown };
   try {
     index = JSON.parse(await fs.readFile(file, 'utf8')) as { weight_map?: unknown };

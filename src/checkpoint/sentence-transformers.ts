@@ -326,8 +326,9 @@ export async function readSentenceTransformersLayout(
   if (!Array.isArray(listed)) throw new InputFormatError('expected a JSON array of modules', modulesFile);
   let modules: unknown[] = listed;
   const first = modules[0] as { type?: unknown } | undefined;
-  if (modules.length === 1 && typeof first?.type === 'string' && first.type.endsWith('.Router')) {
-    modules = await routeModules(dir, route);
+  if (typeof first?.type === 'string' && moduleKind(first.type) === 'Router') {
+    // The route's modules, then whatever follows the Router in modules.json (e.g. a shared Normalize).
+    modules = [...(await routeModules(dir, route)), ...modules.slice(1)];
   } else if (route !== undefined) {
     throw new ArgumentError('route', `'${route}' given, but ${modulesFile} has no Router module`);
   }
@@ -338,27 +339,32 @@ export async function readSentenceTransformersLayout(
     denseDirs: [],
   };
   modules.forEach((m: unknown, i) => {
-    const mod = m as { type?: unknown; path?: unknown };
+    const mod = m as { type?: unknown; path?: unknown; file?: string };
     if (mod === null || typeof mod !== 'object' || typeof mod.type !== 'string') {
       throw new InputFormatError(`module ${i} has no "type"`, modulesFile);
     }
+    // A Router's route modules come from router_config.json: errors about them name that file.
+    const listFile = mod.file ?? modulesFile;
     const modPath = typeof mod.path === 'string' ? mod.path : '';
     // The hub downloader refuses such paths; a local directory (and a Router's route modules) follows the
     // same rule, so a model cannot make us read files outside its own folder.
     if (modPath !== '' && !safeRelative(modPath.replace(/\/+$/, ''))) {
       throw new InputFormatError(
         `module ${i} has path ${JSON.stringify(modPath)}, which leaves the model directory`,
-        modulesFile,
+        listFile,
       );
     }
-    const reader = MODULE_READERS[moduleKind(mod.type)];
+    const kind = moduleKind(mod.type);
+    const reader = MODULE_READERS[kind];
     if (reader === undefined) {
       throw new InputFormatError(
-        `unsupported module type ${mod.type} (supported: ${Object.keys(MODULE_READERS).join(', ')}, Router)`,
-        modulesFile,
+        kind === 'Router'
+          ? `a Router module must be the first module (found at ${i})`
+          : `unsupported module type ${mod.type} (supported: ${Object.keys(MODULE_READERS).join(', ')}, Router)`,
+        listFile,
       );
     }
-    const fail = (why: string): InputFormatError => new InputFormatError(why, modulesFile);
+    const fail = (why: string): InputFormatError => new InputFormatError(why, listFile);
     reader(state, path.join(dir, modPath), i, fail);
   });
   const { transformerDir, poolingPath, normalize, denseDirs } = state;
@@ -438,7 +444,7 @@ export const ROUTER_CONFIG = 'router_config.json';
 async function routeModules(
   dir: string,
   route: string | undefined,
-): Promise<{ type: string; path: string }[]> {
+): Promise<{ type: string; path: string; file: string }[]> {
   const file = path.join(dir, ROUTER_CONFIG);
   const config = (await readJsonFile(file)) as
     | {
@@ -470,7 +476,7 @@ async function routeModules(
     if (typeof id !== 'string' || typeof type !== 'string') {
       throw new InputFormatError(`route '${chosen}' names module ${JSON.stringify(id)} without a type`, file);
     }
-    return { type, path: id };
+    return { type, path: id, file };
   });
 }
 

@@ -57,6 +57,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/index-search.js')).indexSearchCommand,
   },
   {
+    name: 'export',
+    summary: 'export a model to ONNX: a directory that transformers.js and sentence-transformers both load',
+    load: async () => (await import('./commands/export.js')).exportCommand,
+  },
+  {
     name: 'evaluate-model',
     summary: 'evaluate a model on a BEIR dataset with exact, HNSW and BM25 retrieval side by side',
     load: async () => (await import('./commands/evaluate-model.js')).evaluateModelCommand,

@@ -53,12 +53,17 @@ class NumberLiteral {
  * it.
  */
 function numberLiteral(text: string, field: string): string | undefined {
+  const v = losslessField(text, field);
+  return v instanceof NumberLiteral ? v.text : undefined;
+}
+
+/** Top-level field `field` of the JSON object `text`, numbers as {@link NumberLiteral}s. */
+function losslessField(text: string, field: string): unknown {
   const parsed = parseLossless(text, undefined, (s: string) => new NumberLiteral(s)) as Record<
     string,
     unknown
   >;
-  const v = parsed[field];
-  return v instanceof NumberLiteral ? v.text : undefined;
+  return parsed[field];
 }
 
 /**
@@ -85,6 +90,42 @@ export function stringField(value: unknown, field: string, file: string, line: n
     throw new InputFormatError(`field '${field}' must be a string, got ${describe(v)}`, file, line);
   }
   return v;
+}
+
+/**
+ * Read an optional array-of-ids field (e.g. `negative_ids`) of a JSON object read from `file` at `line`
+ * (source text `text`): strings, or numbers kept exactly as written, like {@link stringField}.
+ *
+ * @returns undefined when the field is absent or null.
+ * @throws {InputFormatError} if the field is not an array, or an element is not a string/number.
+ */
+export function stringArrayField(
+  value: unknown,
+  field: string,
+  file: string,
+  line: number,
+  text: string,
+): string[] | undefined {
+  const v = (value as Record<string, unknown>)[field];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) {
+    throw new InputFormatError(`field '${field}' must be an array, got ${describe(v)}`, file, line);
+  }
+  let literals: unknown[] | undefined;
+  return v.map((x: unknown, i) => {
+    if (typeof x === 'string') return x;
+    if (typeof x === 'number') {
+      literals ??= losslessField(text, field) as unknown[];
+      const literal = literals[i];
+      if (literal instanceof NumberLiteral) return literal.text;
+      throw new InputFormatError(`cannot read element ${i} of field '${field}' as written`, file, line);
+    }
+    throw new InputFormatError(
+      `element ${i} of field '${field}' must be a string, got ${describe(x)}`,
+      file,
+      line,
+    );
+  });
 }
 
 function describe(v: unknown): string {

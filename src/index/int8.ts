@@ -1,10 +1,11 @@
-import * as tf from '@tensorflow/tfjs';
 import { ArgumentError, InputFormatError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import { headerField, readContainer, sectionFloat32, writeContainer } from './container.js';
-import { calibrationRanges, ScalarQuantizer } from '../util/quantize.js';
+import { calibrationRanges, int8BucketMiddles, ScalarQuantizer } from '../util/quantize.js';
+import { tfWithBackend } from '../util/tf-lazy.js';
 import type { QuantizationRanges } from '../util/quantize.js';
 import { baseOptionsFromHeader, QuantizedIndex } from './quantized.js';
+import { optionKeys } from '../util/options.js';
 import type { QuantizedIndexOptions, RowHeap } from './quantized.js';
 
 /** Options of {@link Int8Index}. */
@@ -20,17 +21,22 @@ export interface Int8IndexOptions extends QuantizedIndexOptions {
 }
 
 /**
- * Exact search over int8 codes with rescoring: documents are stored as sentence-transformers int8 codes
- * (`quantizeEmbeddings(x, 'int8')`, 1 byte per dimension, 4x less than float32), every search scans all
- * codes with integer dot products of the query's int8 code (usearch's `i8` inner product; under `l2`,
- * squared code distances), keeps `k * rescoreMultiplier` candidates and rescores them with the float32
- * query against the dequantized codes (bucket middles `min + step * (code + 128.5)`; ST rescores against the raw
- * codes, which ranks the same only when every range is symmetric and equally wide) or, with
- * `keepVectors`, against the float32 documents.
+ * Exact search over int8 codes with rescoring: documents are stored as int8 codes of sentence-transformers'
+ * ranges (1 byte per dimension, 4x less than float32) with uniform buckets, `floor(t) - 128` for
+ * `t = (x - min) / step` (ST's uint8 code minus 128, faiss `QT_8bit`'s layout; ST's own int8 formula
+ * truncates toward zero and merges two buckets into code 0: {@link ScalarQuantizer.int8Floor}). Every search
+ * scans all codes with the float32 query against the dequantized codes (bucket middles
+ * `min + step * (code + 128.5)`: faiss `IndexScalarQuantizer`'s asymmetric distance, run as a matMul on
+ * blocks of codes widened to float32), keeps `k * rescoreMultiplier` candidates and rescores them in float64,
+ * against the same dequantized codes or, with `keepVectors`, against the float32 documents. (ST and usearch
+ * score two int8 codes against each other; that ignores each dimension's range offset and width and ranked
+ * embeddings that share a direction badly: recall@10 0.35 against 0.95 on untrained-model SciFact
+ * embeddings.) Indexes saved before uniform buckets keep ST's int8 codes and are searched with them.
  *
- * Trade-offs: `rescoreMultiplier` buys recall with rescoring time (the code scan dominates); ranges from
- * a calibration set representative of the corpus matter more than any other knob (clamped values lose
- * their order); `keepVectors` makes the rescored scores exact at 5x the memory.
+ * Trade-offs: without `keepVectors` the rescoring only re-sorts the float32 scan's candidates in float64
+ * (x1 is enough; recall is the codes' resolution); with it, `rescoreMultiplier` buys exact float recall with
+ * rescoring time, at 5x the memory. Ranges from a calibration set representative of the corpus matter more
+ * than any other knob (clamped values lose their order).
  *
  * @example
  * ```ts
@@ -44,10 +50,19 @@ export interface Int8IndexOptions extends QuantizedIndexOptions {
 export class Int8Index extends QuantizedIndex {
   protected readonly codeBytes: number;
   private quantizer: ScalarQuantizer | undefined;
-  private queryCodes = new Int8Array(0);
+  private queryWeights = new Float64Array(0);
+  private queryConstants = new Float64Array(0);
+  /**
+   * How codes are made from positions: `'floor'` (uniform buckets, every index built by this version)
+   * or `'trunc'` (ST's int8 formula: files saved before; header field `int8Codes` absent).
+   */
+  private codeFormula: 'floor' | 'trunc' = 'floor';
+  private middles = int8BucketMiddles('floor');
+  /** tfjs when a backend is initialised (looked up by `search`), for the matMul code scan. */
+  private tfb: Awaited<ReturnType<typeof tfWithBackend>>;
 
   constructor(opts: Int8IndexOptions) {
-    super(opts);
+    super(opts, 'Int8Index', INT8_OPTION_KEYS);
     this.codeBytes = this.dim;
     if (opts.ranges !== undefined) this.setRanges(opts.ranges);
     else if (opts.calibration !== undefined) {
@@ -88,51 +103,98 @@ export class Int8Index extends QuantizedIndex {
     const q = this.q;
     const d = this.dim;
     const codes = new Int8Array(out.buffer, out.byteOffset, rows * d);
-    for (let i = 0; i < rows * d; i++) codes[i] = q.int8(data[i], i % d);
+    if (this.codeFormula === 'floor')
+      for (let i = 0; i < rows * d; i++) codes[i] = q.int8Floor(data[i], i % d);
+    else for (let i = 0; i < rows * d; i++) codes[i] = q.int8(data[i], i % d);
   }
 
+  override async search(...args: Parameters<QuantizedIndex['search']>): ReturnType<QuantizedIndex['search']> {
+    this.tfb = await tfWithBackend();
+    try {
+      return await super.search(...args);
+    } finally {
+      this.tfb = undefined;
+    }
+  }
+
+  /**
+   * Per query: the weights `w_j` and the constant `c` of its score as a linear function of the documents'
+   * bucket middles `T(code_j)`. Under `ip`/`cosine`, `q · v = sum_j (q_j step_j) T_j + sum_j q_j min_j`;
+   * under `l2`, with `r = q - min`, `-|q - v|^2 = -(|r|^2 - 2 sum_j (r_j step_j) T_j + sum_j (step_j T_j)^2)`.
+   */
   protected beginSearch(queries: Float32Array, rows: number): void {
-    this.queryCodes = new Int8Array(rows * this.dim);
-    this.encode(queries, rows, new Uint8Array(this.queryCodes.buffer));
+    const d = this.dim;
+    const { min, steps } = this.q;
+    const l2 = this.metric === 'l2';
+    this.queryWeights = new Float64Array(rows * d);
+    this.queryConstants = new Float64Array(rows);
+    for (let i = 0; i < rows; i++) {
+      let c = 0;
+      for (let j = 0; j < d; j++) {
+        const x = queries[i * d + j];
+        const r = l2 ? x - min[j] : x;
+        this.queryWeights[i * d + j] = r * steps[j];
+        c += l2 ? r * r : x * min[j];
+      }
+      this.queryConstants[i] = c;
+    }
   }
 
+  /** `sum_j (step_j T(code_j))^2` of `row`, the document's part of the `l2` score. */
+  private docSquare(docs: Int8Array, row: number): number {
+    const d = this.dim;
+    const steps = this.q.steps;
+    const mid = this.middles;
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      const v = steps[j] * mid[docs[row * d + j] + 128];
+      s += v * v;
+    }
+    return s;
+  }
+
+  /**
+   * The float query against the dequantized codes (faiss `IndexScalarQuantizer`'s asymmetric distance, and
+   * the same number as the code rescoring): an integer product of two codes (usearch's `i8`, the first
+   * version of this scan) ignores each dimension's range offset `min_j` and width `step_j`, so on vectors
+   * that share a direction (ranges far from centred at 0) it ranked by the wrong quantity (recall@10 0.35
+   * at rescore x1 on untrained-model SciFact embeddings, docs/index-tuning.md).
+   */
   protected scan(_queries: Float32Array, qi: number, heap: RowHeap, allowed: Uint8Array | null): void {
     const d = this.dim;
     const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset, this.size * d);
-    const qc = this.queryCodes.subarray(qi * d, (qi + 1) * d);
+    const w = this.queryWeights.subarray(qi * d, (qi + 1) * d);
+    const c = this.queryConstants[qi];
+    const mid = this.middles;
     const n = this.size;
     const l2 = this.metric === 'l2';
     for (let row = 0; row < n; row++) {
       if (allowed !== null && allowed[row] === 0) continue;
       const o = row * d;
-      // Integer arithmetic throughout: |sum| <= d * 2^15, exact in a double (and in an int32).
       let s = 0;
-      if (l2) {
-        for (let j = 0; j < d; j++) {
-          const t = qc[j] - docs[o + j];
-          s -= t * t;
-        }
-      } else {
-        for (let j = 0; j < d; j++) s += qc[j] * docs[o + j];
-      }
-      if (s >= heap.threshold) heap.push(s, row);
+      for (let j = 0; j < d; j++) s += w[j] * mid[docs[o + j] + 128];
+      const score = l2 ? -(c - 2 * s + this.docSquare(docs, row)) : s + c;
+      if (score >= heap.threshold) heap.push(score, row);
     }
   }
 
   /**
-   * All queries at once through the backend's matMul (wasm SIMD) on blocks of codes widened to float32:
-   * integer dot products stay exact in float32 while every partial sum is below 2^24, which holds for
-   * `dim * 128 * 128 < 2^24` (dim <= 1023), in any summation order. Otherwise, and on the plain-JS `cpu`
-   * backend, the scalar scan. Only one [block, chunk] score matrix and one widened block live at a time.
+   * All queries at once through the backend's matMul (wasm SIMD) on blocks of bucket middles widened to
+   * float32 (the codes stay 1 byte each in memory); on the plain-JS `cpu` backend, or with no backend
+   * initialised, the scalar scan. Only one [block, chunk] score matrix and one widened block live at a
+   * time. Float32 products may order near-equal candidates differently from the float64 scan; rescoring
+   * (the default) scores the candidates in float64 again.
    */
   protected override scanAll(queries: Float32Array, heaps: RowHeap[], allowed: Uint8Array | null): void {
     const d = this.dim;
-    if (tf.getBackend() === 'cpu' || d * 128 * 128 >= 2 ** 24) {
+    if (this.tfb === undefined || this.tfb.backend === 'cpu') {
       super.scanAll(queries, heaps, allowed);
       return;
     }
+    const tf = this.tfb.tf;
     const n = this.size;
     const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset, n * d);
+    const mid = this.middles;
     const l2 = this.metric === 'l2';
     const BLOCK = 1024;
     const CHUNK = 1024;
@@ -141,26 +203,15 @@ export class Int8Index extends QuantizedIndex {
     for (let c0 = 0; c0 < heaps.length; c0 += CHUNK) {
       const m = Math.min(CHUNK, heaps.length - c0);
       const qt = new Float32Array(d * m);
-      const qSq = new Float64Array(m);
       for (let i = 0; i < m; i++) {
-        for (let j = 0; j < d; j++) {
-          const v = this.queryCodes[(c0 + i) * d + j];
-          qt[j * m + i] = v;
-          qSq[i] += v * v;
-        }
+        for (let j = 0; j < d; j++) qt[j * m + i] = this.queryWeights[(c0 + i) * d + j];
       }
       const qTensor = tf.tensor2d(qt, [d, m]);
       try {
         for (let b0 = 0; b0 < n; b0 += BLOCK) {
           const b = Math.min(BLOCK, n - b0);
-          for (let t = 0; t < b * d; t++) block[t] = docs[b0 * d + t];
-          if (l2) {
-            for (let r = 0; r < b; r++) {
-              let s = 0;
-              for (let j = 0; j < d; j++) s += block[r * d + j] * block[r * d + j];
-              docSq[r] = s;
-            }
-          }
+          for (let t = 0; t < b * d; t++) block[t] = mid[docs[b0 * d + t] + 128];
+          if (l2) for (let r = 0; r < b; r++) docSq[r] = this.docSquare(docs, b0 + r);
           const product = tf.tidy(() => tf.matMul(tf.tensor2d(block.subarray(0, b * d), [b, d]), qTensor));
           let dots: Float32Array;
           try {
@@ -173,7 +224,8 @@ export class Int8Index extends QuantizedIndex {
             if (allowed !== null && allowed[row] === 0) continue;
             for (let i = 0; i < m; i++) {
               const dot = dots[r * m + i];
-              const s = l2 ? -(qSq[i] - 2 * dot + docSq[r]) : dot;
+              const c = this.queryConstants[c0 + i];
+              const s = l2 ? -(c - 2 * dot + docSq[r]) : dot + c;
               const h = heaps[c0 + i];
               if (s >= h.threshold) h.push(s, row);
             }
@@ -185,20 +237,24 @@ export class Int8Index extends QuantizedIndex {
     }
   }
 
+  /**
+   * `min + step * middle(code)` per dimension: under `ip`/`cosine` the score is
+   * `sum_j q_j min_j + sum_j (q_j step_j) middle(c_j)`, a table lookup and a multiply-add per dimension.
+   */
   protected codeRescore(q: Float32Array, offset: number, row: number): number {
     const d = this.dim;
-    const quant = this.q;
-    const o = row * d;
-    const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset + o, d);
+    const { min, steps } = this.q;
+    const mid = this.middles;
+    const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset + row * d, d);
     let s = 0;
     if (this.metric === 'l2') {
       for (let j = 0; j < d; j++) {
-        const t = q[offset + j] - quant.dequantizeInt8(docs[j], j);
+        const t = q[offset + j] - (min[j] + steps[j] * mid[docs[j] + 128]);
         s -= t * t;
       }
       return s;
     }
-    for (let j = 0; j < d; j++) s += q[offset + j] * quant.dequantizeInt8(docs[j], j);
+    for (let j = 0; j < d; j++) s += q[offset + j] * (min[j] + steps[j] * mid[docs[j] + 128]);
     return s;
   }
 
@@ -211,7 +267,7 @@ export class Int8Index extends QuantizedIndex {
       both.set(ranges.max, this.dim);
       sections.ranges = new Uint8Array(both.buffer);
     }
-    await writeContainer(path, { kind: 'int8', ...this.baseHeader() }, sections);
+    await writeContainer(path, { kind: 'int8', ...this.baseHeader(), int8Codes: this.codeFormula }, sections);
   }
 
   /**
@@ -221,6 +277,13 @@ export class Int8Index extends QuantizedIndex {
   static async load(path: string): Promise<Int8Index> {
     const { header, sections } = await readContainer(path, 'int8');
     const index = new Int8Index(baseOptionsFromHeader(header, path));
+    // Files written before uniform buckets have no `int8Codes`: their codes are ST's int8 codes.
+    const formula =
+      header.int8Codes === undefined
+        ? 'trunc'
+        : headerField.choice(header, 'int8Codes', path, ['floor', 'trunc'] as const);
+    index.codeFormula = formula;
+    index.middles = int8BucketMiddles(formula);
     const raw = sections.get('ranges');
     if (raw !== undefined) {
       const both = sectionFloat32(raw, path);
@@ -250,3 +313,13 @@ export class Int8Index extends QuantizedIndex {
     return index;
   }
 }
+
+const INT8_OPTION_KEYS = optionKeys<Int8IndexOptions>({
+  dim: true,
+  metric: true,
+  rescoreMultiplier: true,
+  keepVectors: true,
+  truncateDim: true,
+  ranges: true,
+  calibration: true,
+});

@@ -9,6 +9,7 @@ import { DatabaseError, openEmbedded, openServer, redactUrl } from './pg-client.
 import type { SqlClient } from './pg-client.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import { checkK, checkMatrix, checkMetric, checkPositiveInt } from './validate.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** pgvector's approximate index methods, or `none` (every search is exact, a sequential scan). */
 export type PgvectorIndexMethod = 'hnsw' | 'ivfflat' | 'none';
@@ -275,6 +276,7 @@ export class PgvectorIndex implements VectorIndex {
     file: string,
     overrides: { database?: string; quiet?: boolean } = {},
   ): Promise<PgvectorIndex> {
+    checkOptionKeys('PgvectorIndex.load', overrides, ['database', 'quiet'], 'overrides');
     const ref = await readPgvectorReference(file);
     const base = path.dirname(path.resolve(file));
     const dataDir = ref.dataDir === undefined ? undefined : path.resolve(base, ref.dataDir);
@@ -446,6 +448,7 @@ export class PgvectorIndex implements VectorIndex {
    * when `k` match.
    */
   async search(queries: Matrix, k: number, options: PgvectorSearchOptions = {}): Promise<SearchResult> {
+    checkOptionKeys('search', options, PGVECTOR_SEARCH_OPTION_KEYS);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
     if ((options as { filter?: unknown }).filter !== undefined) {
@@ -617,6 +620,7 @@ function indexName(table: string, method: PgvectorIndexMethod): string {
 
 function validateOptions(o: PgvectorIndexOptions): PgvectorIndexOptions {
   if (o === null || typeof o !== 'object') throw new ArgumentError('options', 'must be an object');
+  checkOptionKeys('PgvectorIndex.open', o, PGVECTOR_OPTION_KEYS);
   checkPositiveInt('dim', o.dim);
   checkIdentifier('table', o.table);
   checkMetric(o.metric ?? 'ip');
@@ -685,3 +689,31 @@ export async function readPgvectorReference(file: string): Promise<PgvectorRefer
   }
   return ref as PgvectorReference;
 }
+
+const PGVECTOR_OPTION_KEYS = optionKeys<PgvectorIndexOptions>({
+  dim: true,
+  table: true,
+  metric: true,
+  database: true,
+  dataDir: true,
+  type: true,
+  method: true,
+  m: true,
+  efConstruction: true,
+  efSearch: true,
+  lists: true,
+  probes: true,
+  batchSize: true,
+  quiet: true,
+});
+
+const PGVECTOR_SEARCH_OPTION_KEYS = optionKeys<PgvectorSearchOptions>({
+  ef: true,
+  filter: true,
+  rescoreMultiplier: true,
+  rescore: true,
+  probes: true,
+  exact: true,
+  ids: true,
+  metadata: true,
+});

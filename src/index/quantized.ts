@@ -10,10 +10,12 @@ import {
 } from './container.js';
 import type { ContainerHeader, Section } from './container.js';
 import { TopK } from './topk.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { checkTruncateDim, fitToIndex } from '../util/truncate.js';
 import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.js';
 import {
   METRICS,
+  SEARCH_OPTION_KEYS,
   checkIds,
   checkK,
   checkMatrix,
@@ -121,7 +123,9 @@ export abstract class QuantizedIndex implements VectorIndex {
   protected ids: string[] = [];
   protected idToRow = new Map<string, number>();
 
-  constructor(opts: QuantizedIndexOptions) {
+  /** `name` and `keys`: the subclass's name and option keys, for {@link checkOptionKeys}. */
+  constructor(opts: QuantizedIndexOptions, name: string, keys: readonly string[]) {
+    checkOptionKeys(name, opts, keys);
     this.inputDim = checkPositiveInt('dim', opts.dim);
     this.metric = checkMetric(opts.metric ?? 'ip');
     this.rescoreMultiplier = checkPositiveInt('rescoreMultiplier', opts.rescoreMultiplier ?? 4);
@@ -282,6 +286,7 @@ export abstract class QuantizedIndex implements VectorIndex {
   }
 
   async search(queries: Matrix, k: number, options: SearchOptions = {}): Promise<SearchResult> {
+    checkOptionKeys('search', options, SEARCH_OPTION_KEYS);
     queries = fitToIndex(queries, this.inputDim, this.dim);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
@@ -409,3 +414,12 @@ export function baseOptionsFromHeader(header: ContainerHeader, file: string): Qu
         : headerField.int(header, 'truncateDim', file, 1, dim),
   };
 }
+
+/** The keys of {@link QuantizedIndexOptions} (all of {@link BinaryIndex}'s). */
+export const QUANTIZED_OPTION_KEYS = optionKeys<QuantizedIndexOptions>({
+  dim: true,
+  metric: true,
+  rescoreMultiplier: true,
+  keepVectors: true,
+  truncateDim: true,
+});

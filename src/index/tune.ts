@@ -1,5 +1,6 @@
 import { ArgumentError } from '../errors.js';
 import type { Matrix } from '../types.js';
+import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
 import { ExactIndex } from './exact.js';
 import type { HnswIndex } from './hnsw.js';
@@ -56,7 +57,41 @@ export interface HnswTuning {
   curve: { ef: number; recall: number; recallLowerBound: number }[];
   /** Graph out-degree (set when {@link buildTunedHnsw} chose it). */
   M?: number;
+  /** The graph's space: `l2-reduction` or `ip` under metric `ip` (the MIPS-to-L2 reduction or hnswlib's). */
+  space?: HnswSpace;
+  /** Every graph {@link buildTunedHnsw} built and tuned (M, space, ef, recall), in the order tried. */
+  candidates?: TunedCandidate[];
 }
+
+/** One graph built and tuned by {@link buildTunedHnsw}. */
+export interface TunedCandidate {
+  M: number;
+  space: HnswSpace;
+  ef: number;
+  recall: number;
+  recallLowerBound: number;
+  met: boolean;
+}
+
+/** The space an HNSW graph is built in: the metric's own, or under `ip` the MIPS-to-L2 reduction. */
+export type HnswSpace = 'cosine' | 'l2' | 'ip' | 'l2-reduction';
+
+/** The space of `index`'s graph (`'ip'` before an `'auto'` index has decided). */
+export function spaceOf(index: HnswIndex): HnswSpace {
+  if (index.metric !== 'ip') return index.metric;
+  return index.mipsTransform ? 'l2-reduction' : 'ip';
+}
+
+const TUNE_OPTION_KEYS = optionKeys<TuneOptions>({
+  targetRecall: true,
+  k: true,
+  sampleQueries: true,
+  sampleSize: true,
+  exact: true,
+  efs: true,
+  seed: true,
+  quiet: true,
+});
 
 const LADDER = [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096];
 
@@ -101,6 +136,7 @@ function withoutSelf(list: string[], self: string, k: number): string[] {
  * `targetRecall` (the implementation of {@link HnswIndex.tune}).
  */
 export async function tuneHnsw(index: HnswIndex, options: TuneOptions = {}): Promise<HnswTuning> {
+  checkOptionKeys('tune', options, TUNE_OPTION_KEYS);
   const target = options.targetRecall ?? 0.98;
   if (!(target > 0 && target <= 1))
     throw new ArgumentError('targetRecall', `must be in (0, 1], got ${target}`);
@@ -164,6 +200,8 @@ export async function tuneHnsw(index: HnswIndex, options: TuneOptions = {}): Pro
     queries: queries.rows,
     source: selves === undefined ? 'queries' : 'documents',
     curve,
+    M: index.M,
+    space: spaceOf(index),
   };
   index.tuning = tuning;
   return tuning;

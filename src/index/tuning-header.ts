@@ -1,7 +1,7 @@
 import { InputFormatError } from '../errors.js';
 import { headerField } from './container.js';
 import type { ContainerHeader } from './container.js';
-import type { HnswTuning } from './tune.js';
+import type { HnswTuning, TunedCandidate } from './tune.js';
 
 /** The `tuning` header field (null or absent when the index was not tuned), checked field by field. */
 export function parseTuning(header: ContainerHeader, file: string): HnswTuning | undefined {
@@ -36,5 +36,29 @@ export function parseTuning(header: ContainerHeader, file: string): HnswTuning |
       };
     }),
     ...(h.M === undefined ? {} : { M: headerField.int(h, 'M', file, 1, 2 ** 24) }),
+    ...(h.space === undefined ? {} : { space: headerField.choice(h, 'space', file, SPACES) }),
+    ...(h.candidates === undefined ? {} : { candidates: parseCandidates(h.candidates, file) }),
   };
+}
+
+const SPACES = ['cosine', 'l2', 'ip', 'l2-reduction'] as const;
+
+function parseCandidates(list: unknown, file: string): TunedCandidate[] {
+  if (!Array.isArray(list)) {
+    throw new InputFormatError(`corrupt index header: field 'tuning.candidates' must be a list`, file);
+  }
+  return list.map((c: unknown) => {
+    if (typeof c !== 'object' || c === null || Array.isArray(c)) {
+      throw new InputFormatError(`corrupt index header: field 'tuning.candidates' holds a non-object`, file);
+    }
+    const p = c as ContainerHeader;
+    return {
+      M: headerField.int(p, 'M', file, 1, 2 ** 24),
+      space: headerField.choice(p, 'space', file, SPACES),
+      ef: headerField.int(p, 'ef', file, 1, 2 ** 31),
+      recall: headerField.number(p, 'recall', file, 0, 1),
+      recallLowerBound: headerField.number(p, 'recallLowerBound', file, -Infinity, 1),
+      met: headerField.bool(p, 'met', file),
+    };
+  });
 }

@@ -19,6 +19,7 @@ import {
   writeSimilarityFnName,
 } from '../checkpoint/sentence-transformers.js';
 import { isRouteEncoder, saveAsRouter } from './modules/router.js';
+import type { EngineChoice } from '../engines/types.js';
 
 /**
  * A DPR-style bi-encoder: a query tower and a passage tower (the same encoder when tied) and the similarity
@@ -32,9 +33,31 @@ export interface TowerEncoder extends TrainableEncoder {
   /** Batched inference; when absent, {@link BiEncoder} embeds in batches itself. */
   encode?(
     texts: string[],
-    options?: { batchSize?: number; quiet?: boolean; truncateDim?: number },
+    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice; truncateDim?: number },
+  ): Promise<Matrix>;
+  /** Inference with the tower's `query` prompt (`SentenceEncoder.encodeQuery`); used for queries when present. */
+  encodeQuery?(
+    texts: string[],
+    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice; truncateDim?: number },
+  ): Promise<Matrix>;
+  /** Inference with the tower's `document`/`passage` prompt; used for passages when present. */
+  encodeDocument?(
+    texts: string[],
+    options?: { batchSize?: number; quiet?: boolean; engine?: EngineChoice; truncateDim?: number },
   ): Promise<Matrix>;
   dispose?(): void;
+}
+
+/** Options of {@link BiEncoder.encodeQueries} and {@link BiEncoder.encodePassages}. */
+export interface TowerEncodeOptions {
+  /** Texts per forward pass (default 32). */
+  batchSize?: number;
+  /** No progress bar. */
+  quiet?: boolean;
+  /** Matryoshka truncation: keep the first `truncateDim` dimensions (re-normalised if the tower normalises). */
+  truncateDim?: number;
+  /** Where inference runs (`SentenceEncoder` towers; see {@link EncodeOptions.engine}); default the tower's. */
+  engine?: EngineChoice;
 }
 
 /** Contents of `bi_encoder.json`, written next to the towers by {@link BiEncoder.save}. */
@@ -164,22 +187,22 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
     });
   }
 
-  /** Inference embeddings of queries (no dropout), as a plain matrix. */
-  encodeQueries(
-    texts: string[],
-    options: { batchSize?: number; quiet?: boolean; truncateDim?: number } = {},
-  ): Promise<Matrix> {
-    checkOptionKeys('encodeQueries', options, ['batchSize', 'quiet', 'truncateDim']);
-    return encodeWith(this.queryEncoder, texts, options);
+  /**
+   * Inference embeddings of queries (no dropout), as a plain matrix; a `SentenceEncoder` tower applies its
+   * `query` prompt (`encodeQuery`), as training does.
+   */
+  encodeQueries(texts: string[], options: TowerEncodeOptions = {}): Promise<Matrix> {
+    checkOptionKeys('encodeQueries', options, ['batchSize', 'quiet', 'truncateDim', 'engine']);
+    return encodeWith(this.queryEncoder, texts, options, 'query');
   }
 
-  /** Inference embeddings of passages (no dropout), as a plain matrix. */
-  encodePassages(
-    texts: string[],
-    options: { batchSize?: number; quiet?: boolean; truncateDim?: number } = {},
-  ): Promise<Matrix> {
-    checkOptionKeys('encodePassages', options, ['batchSize', 'quiet', 'truncateDim']);
-    return encodeWith(this.passageEncoder, texts, options);
+  /**
+   * Inference embeddings of passages (no dropout), as a plain matrix; a `SentenceEncoder` tower applies its
+   * `document` (or `passage`) prompt (`encodeDocument`), as training does.
+   */
+  encodePassages(texts: string[], options: TowerEncodeOptions = {}): Promise<Matrix> {
+    checkOptionKeys('encodePassages', options, ['batchSize', 'quiet', 'truncateDim', 'engine']);
+    return encodeWith(this.passageEncoder, texts, options, 'passage');
   }
 
   /**
@@ -361,12 +384,13 @@ export class BiEncoder<E extends TowerEncoder = TowerEncoder> {
 async function encodeWith(
   encoder: TowerEncoder,
   texts: string[],
-  options: { batchSize?: number; quiet?: boolean; truncateDim?: number },
+  options: TowerEncodeOptions,
+  role: 'query' | 'passage',
 ): Promise<Matrix> {
   const { truncateDim, ...rest } = options;
   // A SentenceEncoder truncates itself, to its saved truncate_dim unless told a width.
-  if (typeof encoder.encode === 'function' && 'truncateDim' in encoder) return encoder.encode(texts, options);
-  const full = await encodeFull(encoder, texts, rest);
+  if ('truncateDim' in encoder) return encodeFull(encoder, texts, options, role);
+  const full = await encodeFull(encoder, texts, rest, role);
   if (truncateDim === undefined) return full;
   return truncateEmbeddings(full, truncateDim, (encoder as { normalize?: boolean }).normalize === true);
 }
@@ -374,9 +398,16 @@ async function encodeWith(
 async function encodeFull(
   encoder: TowerEncoder,
   texts: string[],
-  options: { batchSize?: number; quiet?: boolean },
+  options: TowerEncodeOptions,
+  role: 'query' | 'passage',
 ): Promise<Matrix> {
-  if (typeof encoder.encode === 'function') return encoder.encode(texts, options);
+  // A tower's own encode may refuse keys it does not know: pass `engine` only when one was asked for.
+  const { engine, ...rest } = options;
+  const opts = engine === undefined ? rest : { ...rest, engine };
+  // The role's prompt, as the Trainer applies it (SentenceEncoder: the model's query / document prompt).
+  const byRole = role === 'query' ? encoder.encodeQuery : encoder.encodeDocument;
+  if (typeof byRole === 'function') return byRole.call(encoder, texts, opts);
+  if (typeof encoder.encode === 'function') return encoder.encode(texts, opts);
   const batchSize = options.batchSize ?? 32;
   let cols = 0;
   const parts: Float32Array[] = [];

@@ -8,6 +8,7 @@ import { initBackend } from '../backend/index.js';
 import type { BackendName } from '../backend/index.js';
 import { loadModel } from './load.js';
 import type { SentenceEncoder } from './sentence-encoder.js';
+import type { EngineChoice } from '../engines/types.js';
 
 /** What the parent passes as `workerData`. */
 export interface WorkerInit {
@@ -17,14 +18,14 @@ export interface WorkerInit {
   wasmThreads: number;
   maxLength: number;
   batchSize: number;
+  /** Where this worker runs inference. */
+  engine: EngineChoice;
+  /** Intra-op threads of this worker's ONNX Runtime session. */
+  onnxThreads: number;
 }
 
-/** Parent -> worker. */
-export interface ToWorker {
-  type: 'encode';
-  id: number;
-  texts: string[];
-}
+/** Parent -> worker: a batch to encode, or the end of the work. */
+export type ToWorker = { type: 'encode'; id: number; texts: string[] } | { type: 'stop' };
 
 /** Worker -> parent. */
 export type FromWorker =
@@ -47,13 +48,23 @@ async function main(): Promise<void> {
   let backend: string;
   try {
     backend = await initBackend({ backend: init.backend, wasmThreads: init.wasmThreads });
+    // A worker's process.env is its own copy: this sizes only this worker's session.
+    process.env.DENSE_RETRIEVAL_ONNX_THREADS = String(init.onnxThreads);
     encoder = await loadModel(init.modelDir, { quiet: true });
+    encoder.engine = init.engine;
+    // Open the session (when the engine is onnx) before taking work, as the model load above.
+    await encoder.resolveEngine();
   } catch (error) {
     fail(error);
     return;
   }
-  // The parent terminates the worker when the corpus is done, which frees the model with the isolate.
   port!.on('message', (msg: ToWorker) => {
+    if (msg.type === 'stop') {
+      // Closing the port lets the thread exit once the work under way (and the session release) is done.
+      encoder.dispose();
+      port!.close();
+      return;
+    }
     // One batch per message: the parent already cut the length-sorted texts into the same batches the
     // single-threaded encode would make, so every vector comes out of an identically padded forward pass.
     encoder

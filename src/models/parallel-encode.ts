@@ -18,6 +18,9 @@ import { architectureFor, parseEncoderConfig } from './architectures/registry.js
 import { removeStaleTemps } from '../util/atomic.js';
 import { assertFiniteRows, SentenceEncoder } from './sentence-encoder.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
+import { defaultEngine } from '../engines/select.js';
+import { isEngineChoice, ENGINE_CHOICES } from '../engines/types.js';
+import type { EngineChoice } from '../engines/types.js';
 
 const PARALLELENCODEOPTIONS_KEYS = optionKeys<ParallelEncodeOptions>({
   workers: true,
@@ -26,6 +29,7 @@ const PARALLELENCODEOPTIONS_KEYS = optionKeys<ParallelEncodeOptions>({
   progress: true,
   quiet: true,
   backend: true,
+  engine: true,
 });
 
 /** Options of {@link encodeParallel}. */
@@ -45,6 +49,13 @@ export interface ParallelEncodeOptions {
    * automatic choice (`$DENSE_RETRIEVAL_BACKEND`, then tfjs-node, wasm, cpu).
    */
   backend?: BackendName | 'auto';
+  /**
+   * Engine of the workers (see {@link EncodeOptions.engine}); default `$DENSE_RETRIEVAL_ENGINE`, else
+   * `auto`. ONNX Runtime workers share the cores between their sessions' intra-op threads. ONNX Runtime
+   * already spreads one session over every core: on the 2-core development machine one session beat two
+   * workers (docs/performance.md, "ONNX Runtime engine"), so `encode` uses workers only when asked.
+   */
+  engine?: EngineChoice;
 }
 
 interface Prepared {
@@ -171,6 +182,10 @@ export async function encodeParallel(
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new ArgumentError('batchSize', `must be a positive integer, got ${batchSize}`);
   }
+  const engine = options.engine ?? defaultEngine();
+  if (!isEngineChoice(engine)) {
+    throw new ArgumentError('engine', `must be one of ${ENGINE_CHOICES.join(', ')}, got '${String(engine)}'`);
+  }
   const quiet = options.quiet === true;
   const prep = await prepare(source, quiet);
   try {
@@ -203,6 +218,8 @@ export async function encodeParallel(
           backend: options.backend ?? currentBackend() ?? 'auto',
           // Share the cores between the workers' wasm thread pools rather than oversubscribe them.
           wasmThreads: Math.max(1, Math.floor(defaultWasmThreads() / started)),
+          engine,
+          onnxThreads: Math.max(1, Math.floor(os.availableParallelism() / started)),
           maxLength,
           batchSize,
         },
@@ -239,19 +256,30 @@ function runWorkers(
   const entry = workerEntry();
   return new Promise<void>((resolve, reject) => {
     const pool: Worker[] = [];
+    const exited = new Set<Worker>();
     let next = 0;
     let received = 0;
     let settled = false;
     const finish = (error?: Error): void => {
       if (settled) return;
       settled = true;
-      // Terminating frees each worker's whole tfjs instance at once; there is nothing to save.
-      for (const w of pool) {
-        w.removeAllListeners();
-        void w.terminate();
+      // Workers are told to stop and awaited, not terminated: terminating a thread while ONNX Runtime works
+      // in it (a session still being created by a worker that got no batch) aborts the whole process
+      // ("terminate called after throwing an instance of 'Napi::Error'"). A stopping worker finishes what
+      // it is doing, frees its model and exits.
+      const settle = (): void => (error ? reject(error) : resolve());
+      const running = pool.filter((w) => !exited.has(w));
+      let alive = running.length;
+      if (alive === 0) settle();
+      for (const w of running) {
+        w.removeAllListeners('message');
+        w.removeAllListeners('error');
+        w.on('error', () => undefined);
+        w.once('exit', () => {
+          if (--alive === 0) settle();
+        });
+        w.postMessage({ type: 'stop' } satisfies ToWorker);
       }
-      if (error) reject(error);
-      else resolve();
     };
     const feed = (w: Worker): void => {
       if (next >= batches.length) return;
@@ -261,6 +289,7 @@ function runWorkers(
     for (let k = 0; k < count; k++) {
       const w = new Worker(entry.script, { workerData: job.init, eval: entry.eval });
       pool.push(w);
+      w.once('exit', () => exited.add(w));
       w.on('message', (msg: FromWorker) => {
         if (msg.type === 'ready') {
           feed(w);

@@ -29,6 +29,8 @@ import type { PoolingMode } from './pooling.js';
 import { LOAD_MODEL_KEYS, loadTransformer } from './transformer-loader.js';
 import type { LoadModelOptions } from './transformer-loader.js';
 import { ensureBackend } from '../backend/index.js';
+import { EngineSlot } from '../engines/select.js';
+import type { EngineChoice, EngineName, TokenBatch } from '../engines/types.js';
 
 /**
  * Options of {@link SentenceEncoder.encode}. Unknown keys are an `ArgumentError` (from plain JavaScript a
@@ -69,6 +71,13 @@ export interface EncodeOptions {
    * returns such rows as they are, e.g. to inspect a broken checkpoint.
    */
   checkFinite?: boolean;
+  /**
+   * Where inference runs: `onnx` (ONNX Runtime on the encoder's current weights, exported in memory; needs
+   * the optional peer `onnxruntime-node`), `tfjs` (the encoder's TensorFlow.js forward pass), or `auto`:
+   * ONNX Runtime when installed and the model exports, else tfjs. Default: {@link SentenceEncoder.engine},
+   * else `$DENSE_RETRIEVAL_ENGINE`, else `auto`. Both give the same vectors within 1e-4 (see docs/deploy.md).
+   */
+  engine?: EngineChoice;
 }
 
 const ENCODE_OPTION_KEYS = optionKeys<EncodeOptions>({
@@ -83,6 +92,7 @@ const ENCODE_OPTION_KEYS = optionKeys<EncodeOptions>({
   normalize: true,
   normalizeEmbeddings: true,
   checkFinite: true,
+  engine: true,
 });
 
 /** `a ?? b`, but two different explicit values of one option under two names are an error. */
@@ -266,6 +276,12 @@ export class SentenceEncoder {
   /** The similarity the model was trained for (`similarity_fn_name`), when known. */
   readonly similarity: StSimilarity | undefined;
   /**
+   * The engine {@link SentenceEncoder.encode} uses when its options name none; undefined:
+   * `$DENSE_RETRIEVAL_ENGINE`, else `auto`. Training never uses it (it runs on tfjs).
+   */
+  engine: EngineChoice | undefined;
+  private readonly engines = new EngineSlot(this);
+  /**
    * The width {@link SentenceEncoder.encode} truncates to when not told otherwise (`truncate_dim`), or
    * `undefined` for all dimensions. Saved and loaded with the model.
    */
@@ -448,13 +464,16 @@ export class SentenceEncoder {
    */
   embed(texts: string[], options: EmbedOptions = {}): tf.Tensor2D {
     if (texts.length === 0) throw new ArgumentError('texts', 'is empty');
-    const prompt = options.prompt ?? '';
+    const batch = this.tokenBatch(texts, options.maxLength ?? this.maxSeqLength, options.prompt ?? '');
+    return this.embedTokens(batch, options);
+  }
+
+  /** Tokenize `texts` with `prompt` prepended, and the mask pooling uses (see {@link TokenBatch}). */
+  private tokenBatch(texts: string[], maxLength: number, prompt: string): TokenBatch {
     if (typeof prompt !== 'string') throw new ArgumentError('prompt', 'must be a string');
-    const maxLength = options.maxLength ?? this.maxSeqLength;
     const batch = this.tokenizer.encodeBatch(prompt === '' ? texts : texts.map((t) => prompt + t), {
       maxLength,
     });
-    const shape: [number, number] = [batch.batchSize, batch.seqLen];
     let poolMask = batch.attentionMask;
     if (prompt !== '' && !this.includePrompt) {
       // sentence-transformers' prompt_length: the prompt tokenized alone, less its closing special token;
@@ -464,6 +483,15 @@ export class SentenceEncoder {
       for (let r = 0; r < batch.batchSize; r++)
         poolMask.fill(0, r * batch.seqLen, r * batch.seqLen + promptLength);
     }
+    return { ...batch, poolMask };
+  }
+
+  /**
+   * `[batch, dim]` sentence embeddings of a tokenized batch on tfjs (the tfjs engine; differentiable).
+   * The caller owns the result.
+   */
+  embedTokens(batch: TokenBatch, options: Pick<EmbedOptions, 'training' | 'dropoutSeed'> = {}): tf.Tensor2D {
+    const shape: [number, number] = [batch.batchSize, batch.seqLen];
     return tf.tidy(() => {
       const inputIds = tf.tensor2d(batch.inputIds, shape, 'int32');
       const attentionMask = tf.tensor2d(batch.attentionMask, shape, 'int32');
@@ -472,11 +500,19 @@ export class SentenceEncoder {
         { inputIds, attentionMask, tokenTypeIds },
         { training: options.training, dropoutSeed: options.dropoutSeed },
       );
-      let pooled = pool(
-        hidden,
-        poolMask === batch.attentionMask ? attentionMask : tf.tensor2d(poolMask, shape, 'int32'),
-        this.pooling,
-      );
+      const poolMask =
+        batch.poolMask === batch.attentionMask ? attentionMask : tf.tensor2d(batch.poolMask, shape, 'int32');
+      return this.headFromHidden(hidden, poolMask);
+    });
+  }
+
+  /**
+   * Pooling, Dense modules and Normalize on a last hidden state `[batch, seq, hidden]` with the pooling
+   * mask `[batch, seq]` -> `[batch, dim]`. The caller owns the result.
+   */
+  headFromHidden(hidden: tf.Tensor3D, poolMask: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      let pooled = pool(hidden, poolMask, this.pooling);
       for (const d of this.dense) pooled = d.apply(pooled);
       return this.normalize ? l2Normalize(pooled) : pooled;
     });
@@ -539,6 +575,7 @@ export class SentenceEncoder {
     const bad = texts.findIndex((t) => typeof t !== 'string');
     if (bad >= 0) throw new ArgumentError('texts', `element ${bad} is not a string`);
     const prompt = this.resolvePrompt(options);
+    const engine = await this.engines.resolve(options.engine ?? this.engine);
     const dim = this.dim;
     const out = new Float32Array(texts.length * dim);
     // Longest first, as sentence-transformers does: the slowest batches come first, so the ETA is honest.
@@ -553,12 +590,13 @@ export class SentenceEncoder {
     try {
       for (let start = 0; start < order.length; start += batchSize) {
         const idx = order.slice(start, start + batchSize);
-        const vectors = this.embed(
-          idx.map((i) => texts[i]),
-          { maxLength, prompt },
+        const values = await engine.embed(
+          this.tokenBatch(
+            idx.map((i) => texts[i]),
+            maxLength,
+            prompt,
+          ),
         );
-        const values = (await vectors.data()) as Float32Array;
-        vectors.dispose();
         if (options.checkFinite !== false) assertFiniteRows(values, idx, dim, texts);
         idx.forEach((row, j) => out.set(values.subarray(j * dim, (j + 1) * dim), row * dim));
         progress.tick(idx.length);
@@ -571,6 +609,22 @@ export class SentenceEncoder {
     return truncateDim === undefined
       ? full
       : truncateEmbeddings(full, truncateDim, this.normalize || normalize === true);
+  }
+
+  /**
+   * The engine `encode` runs on for `choice` (default {@link SentenceEncoder.engine}, else
+   * `$DENSE_RETRIEVAL_ENGINE`, else `auto`): opens the ONNX Runtime session of the current weights when that
+   * is the answer, so the next `encode` starts at once.
+   *
+   * @throws {BackendError} `onnx` without onnxruntime-node; {@link ArgumentError} `onnx` for a model that
+   *   does not export, or an unknown choice.
+   * @example
+   * ```ts
+   * await encoder.resolveEngine(); // 'onnx' where onnxruntime-node is installed, else 'tfjs'
+   * ```
+   */
+  async resolveEngine(choice?: EngineChoice): Promise<EngineName> {
+    return (await this.engines.resolve(choice ?? this.engine)).name;
   }
 
   /**
@@ -639,36 +693,43 @@ export class SentenceEncoder {
    * ```
    */
   async save(dir: string, options: SaveOptions = {}): Promise<void> {
+    // Every module file (Dense folders included) is written inside writeModelDir, so the manifest covers it.
+    await writeModelDir(dir, (tmp) => this.writeModelFiles(tmp), options);
+  }
+
+  /**
+   * Write the files {@link SentenceEncoder.save} writes (without the manifest) into `dir`, a staging
+   * directory of {@link writeModelDir}: for savers that add files to the same atomic write (`exportOnnx`).
+   *
+   * @example
+   * ```ts
+   * await writeModelDir('out', async (tmp) => { await encoder.writeModelFiles(tmp); });
+   * ```
+   */
+  async writeModelFiles(dir: string): Promise<void> {
     const config = this.model.hfConfig();
     const tensors = this.model.hfTensors();
-    // Every module file (Dense folders included) is written inside writeModelDir, so the manifest covers it.
-    await writeModelDir(
-      dir,
-      async (tmp) => {
-        await writeFileAtomic(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-        // transformers refuses safetensors files without format metadata.
-        await writeSafetensors(path.join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
-        await this.tokenizer.save(tmp);
-        await writeSentenceTransformersFiles(tmp, {
-          pooling: this.pooling,
-          normalize: this.normalize,
-          maxSeqLength: this.maxSeqLength,
-          dimension: this.dim,
-          includePrompt: this.includePrompt,
-          prompts: this.prompts,
-          defaultPromptName: this.defaultPromptName,
-          dense: this.dense.length,
-          similarity: this.similarity,
-          truncateDim: this.truncateDim,
-        });
-        for (const [i, d] of this.dense.entries()) {
-          const folder = path.join(tmp, `${2 + i}_Dense`);
-          await fs.mkdir(folder, { recursive: true });
-          await d.save(folder);
-        }
-      },
-      options,
-    );
+    await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    // transformers refuses safetensors files without format metadata.
+    await writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+    await this.tokenizer.save(dir);
+    await writeSentenceTransformersFiles(dir, {
+      pooling: this.pooling,
+      normalize: this.normalize,
+      maxSeqLength: this.maxSeqLength,
+      dimension: this.dim,
+      includePrompt: this.includePrompt,
+      prompts: this.prompts,
+      defaultPromptName: this.defaultPromptName,
+      dense: this.dense.length,
+      similarity: this.similarity,
+      truncateDim: this.truncateDim,
+    });
+    for (const [i, d] of this.dense.entries()) {
+      const folder = path.join(dir, `${2 + i}_Dense`);
+      await fs.mkdir(folder, { recursive: true });
+      await d.save(folder);
+    }
   }
 
   /**
@@ -726,8 +787,9 @@ export class SentenceEncoder {
     return types;
   }
 
-  /** Free the model's tensors. */
+  /** Free the model's tensors (and the ONNX Runtime session of the `onnx` engine, if one was opened). */
   dispose(): void {
+    this.engines.dispose();
     this.model.dispose();
     for (const d of this.dense) d.dispose();
   }

@@ -6,6 +6,7 @@ import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
 import type { AdamW } from '../optim/adamw.js';
 import { checkFloat32Entries, float32Sha256, readFloat32File } from '../util/float32-file.js';
 import type { SamplerState } from './sampler.js';
+import type { TrainingDataState } from './training-stream.js';
 
 /**
  * Training checkpoints: everything needed to continue a run exactly where it stopped. A checkpoint is a
@@ -26,8 +27,23 @@ export interface TrainerState {
   sampler: SamplerState;
   /** Number of training examples and a fingerprint of their texts: resuming on other data is refused. */
   examples: { count: number; fingerprint: string };
+  /** Datasets, sampling and group size of a run given `TrainingData` (absent for a plain example list). */
+  data?: TrainingDataState;
   loss: Record<string, unknown>;
   scheduler: Record<string, unknown>;
+  /** Best-model tracking and early stopping, when the run has `metricForBestModel`. */
+  bestModel?: BestModelState;
+}
+
+/** The best evaluation so far and the early-stopping counter, as a checkpoint records them. */
+export interface BestModelState {
+  /** The metric's key in the evaluation results, e.g. `ndcg_cut_10`. */
+  metric: string;
+  greaterIsBetter: boolean;
+  /** The best evaluation so far (absent before the first one). */
+  best?: { step: number; value: number; metrics: Record<string, number> };
+  /** Evaluations since the last improvement larger than the threshold. */
+  patienceCounter: number;
 }
 
 const CHECKPOINT_RE = /^step-(\d+)$/;
@@ -45,29 +61,37 @@ export async function writeCheckpoint(
   state: TrainerState,
 ): Promise<void> {
   await writeDirAtomic(dir, async (tmp) => {
-    const entries: { name: string; shape: number[]; offset: number }[] = [];
-    const parts: Float32Array[] = [];
-    let offset = 0;
-    for (const v of variables) {
-      const data = (await v.data()) as Float32Array;
-      entries.push({ name: v.name, shape: v.shape.slice(), offset });
-      parts.push(data);
-      offset += data.length;
-    }
-    const all = new Float32Array(offset);
-    let o = 0;
-    for (const p of parts) {
-      all.set(p, o);
-      o += p.length;
-    }
-    await writeFileAtomic(path.join(tmp, 'weights.bin'), new Uint8Array(all.buffer));
-    await writeFileAtomic(
-      path.join(tmp, 'weights.json'),
-      JSON.stringify({ variables: entries, sha256: float32Sha256(all) }, null, 2) + '\n',
-    );
+    await writeWeightFiles(tmp, variables);
     await optimizer.saveState(tmp, variables);
     await writeFileAtomic(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
   });
+}
+
+/**
+ * Write the variables' values as `weights.bin` (raw float32, in order) and `weights.json` (names, shapes,
+ * offsets, sha256) into `dir`, the form {@link restoreWeights} reads.
+ */
+export async function writeWeightFiles(dir: string, variables: tf.Variable[]): Promise<void> {
+  const entries: { name: string; shape: number[]; offset: number }[] = [];
+  const parts: Float32Array[] = [];
+  let offset = 0;
+  for (const v of variables) {
+    const data = (await v.data()) as Float32Array;
+    entries.push({ name: v.name, shape: v.shape.slice(), offset });
+    parts.push(data);
+    offset += data.length;
+  }
+  const all = new Float32Array(offset);
+  let o = 0;
+  for (const p of parts) {
+    all.set(p, o);
+    o += p.length;
+  }
+  await writeFileAtomic(path.join(dir, 'weights.bin'), new Uint8Array(all.buffer));
+  await writeFileAtomic(
+    path.join(dir, 'weights.json'),
+    JSON.stringify({ variables: entries, sha256: float32Sha256(all) }, null, 2) + '\n',
+  );
 }
 
 /** The newest complete checkpoint under `checkpointsDir`, or undefined. */

@@ -23,27 +23,37 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ArgumentError } from '../errors.js';
+import type { TrainingMemoryProfile } from '../models/architectures/encoder.js';
+import { BERT_TRAINING_MEMORY } from '../models/architectures/bert.js';
+import { architectureFor, SUPPORTED_MODEL_TYPES } from '../models/architectures/registry.js';
 
 /** The wasm backend's heap cap (tfjs-backend-wasm is built with a 4 GiB maximum memory). */
 export const WASM_HEAP_LIMIT_BYTES = 4 * 1024 ** 3;
 
 /**
- * Float32 values kept per token until the backward pass ends, per layer (by what they scale with) and outside
- * the layers (embeddings, pooling, gradients flowing between layers). The layer terms count what the fused
- * layer saves: its input, q, k, v, context, two LayerNorm outputs and normalised rows, the FFN pre-activation
- * and activation, the attention probabilities, bool dropout masks, and the input gradient tfjs holds. The
- * `outside` term is fitted: it makes the slope match the measured 311 KB per token of the MiniLM-L6 shape.
+ * The architecture's per-token coefficients (BERT's fused layer: `BERT_TRAINING_MEMORY` in
+ * src/models/architectures/bert.ts; ModernBERT's composed layers keep far more) and its parameter count,
+ * from the config's `model_type` (a config without one is sized as BERT).
  */
-const KEPT_PER_TOKEN = { hidden: 10.5, intermediate: 2, scores: 1.25, outside: 21 };
-
-/** Float32 values per token alive at once inside one layer's backward (its temporaries). */
-const TRANSIENT_PER_TOKEN = { hidden: 24, intermediate: 6, scores: 8 };
+function profileOf(config: MemoryModelConfig): { profile: TrainingMemoryProfile; parameters: number } {
+  const type = config.model_type;
+  if (type === undefined || type === 'bert' || !SUPPORTED_MODEL_TYPES.includes(type)) {
+    return { profile: BERT_TRAINING_MEMORY, parameters: bertParameterCount(config) };
+  }
+  const arch = architectureFor(type);
+  return {
+    profile: arch.trainingMemory,
+    parameters: arch.parameterCount(config as Parameters<typeof arch.parameterCount>[0]),
+  };
+}
 
 /** Multiplies the estimate: the heap must also hold free blocks between live tensors (fragmentation). */
 export const MEMORY_MARGIN = 1.3;
 
-/** The fields of a BERT config the estimate reads (Hugging Face names). */
+/** The fields of an encoder config the estimate reads (Hugging Face names). */
 export interface MemoryModelConfig {
+  /** The architecture (its memory profile and parameter count); absent: BERT. */
+  model_type?: string;
   vocab_size: number;
   hidden_size: number;
   num_hidden_layers: number;
@@ -60,7 +70,10 @@ export interface ForwardShape {
   seqLen: number;
 }
 
-/** Number of parameters of a BERT encoder with `config` (without the pooler, which training does not use). */
+/**
+ * Number of parameters of a BERT encoder with `config` (without the pooler, which training does not use);
+ * other architectures are counted by their registry entry (`Architecture.parameterCount`).
+ */
 export function bertParameterCount(c: MemoryModelConfig): number {
   const h = c.hidden_size;
   const i = c.intermediate_size;
@@ -75,7 +88,7 @@ export function bertParameterCount(c: MemoryModelConfig): number {
  * gradients + two moments + the update temporaries of the largest variable, the word embeddings).
  */
 export function fixedTrainingBytes(config: MemoryModelConfig): { backward: number; update: number } {
-  const params = 4 * bertParameterCount(config);
+  const params = 4 * profileOf(config).parameters;
   const embedding = 4 * config.vocab_size * config.hidden_size;
   return { backward: 2 * params + 2 * embedding, update: 4 * params + 10 * embedding };
 }
@@ -94,17 +107,14 @@ export function estimateTrainingBytes(config: MemoryModelConfig, calls: readonly
   const h = config.hidden_size;
   const i = config.intermediate_size;
   const heads = config.num_attention_heads;
+  const { kept: K, transient: T } = profileOf(config).profile;
   let kept = 0;
   let transient = 0;
   for (const { sequences, seqLen } of calls) {
     const tokens = sequences * seqLen;
-    const perLayer =
-      KEPT_PER_TOKEN.hidden * h + KEPT_PER_TOKEN.intermediate * i + KEPT_PER_TOKEN.scores * heads * seqLen;
-    kept += tokens * 4 * (config.num_hidden_layers * perLayer + KEPT_PER_TOKEN.outside * h);
-    const layerBackward =
-      TRANSIENT_PER_TOKEN.hidden * h +
-      TRANSIENT_PER_TOKEN.intermediate * i +
-      TRANSIENT_PER_TOKEN.scores * heads * seqLen;
+    const perLayer = K.hidden * h + K.intermediate * i + K.scores * heads * seqLen;
+    kept += tokens * 4 * (config.num_hidden_layers * perLayer + K.outside * h);
+    const layerBackward = T.hidden * h + T.intermediate * i + T.scores * heads * seqLen;
     transient = Math.max(transient, tokens * 4 * layerBackward);
   }
   const fixed = fixedTrainingBytes(config);
@@ -162,7 +172,7 @@ export function checkTrainingMemory(
   );
 }
 
-/** What the guard needs from an encoder: `SentenceEncoder` has it (a BERT, a tokenizer, a length cap). */
+/** What the guard needs from an encoder: `SentenceEncoder` has it (its model, a tokenizer, a length cap). */
 interface ProfiledEncoder {
   bert: { config: MemoryModelConfig };
   tokenizer: { tokenLength(text: string, options?: { maxLength?: number }): number };
@@ -204,7 +214,7 @@ function sizeTowers(
   const q = queryEncoder.bert.config;
   const p = passageEncoder.bert.config;
   const tied = queryEncoder.bert === passageEncoder.bert;
-  const [config, other] = bertParameterCount(q) >= bertParameterCount(p) ? [q, p] : [p, q];
+  const [config, other] = profileOf(q).parameters >= profileOf(p).parameters ? [q, p] : [p, q];
   const limit = limitBytes - (tied ? 0 : MEMORY_MARGIN * fixedTrainingBytes(other).update);
   return { config, limit, encoders: [queryEncoder, passageEncoder] };
 }

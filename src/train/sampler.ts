@@ -53,10 +53,21 @@ export class NoDuplicatesBatchSampler {
   readonly batchSize: number;
   readonly seed: number;
   private readonly keys: string[][];
+  private readonly epochExamples?: (epoch: number) => TrainingExample[];
   private readonly cache = new Map<number, number[][]>();
   private position: SamplerState = { epoch: 0, batch: 0 };
 
-  constructor(examples: TrainingExample[], batchSize: number, seed: number) {
+  /**
+   * @param options.epochExamples the examples as epoch `epoch` sees them, when that changes per epoch (a
+   *   negative pool draws other negatives each epoch): batches then never repeat a text of the negatives
+   *   drawn, while the whole pool of an example may overlap another's. Same length and order as `examples`.
+   */
+  constructor(
+    examples: TrainingExample[],
+    batchSize: number,
+    seed: number,
+    options: { epochExamples?: (epoch: number) => TrainingExample[] } = {},
+  ) {
     if (examples.length === 0) throw new ArgumentError('examples', 'no training examples');
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new ArgumentError('batchSize', `must be an integer >= 1, got ${batchSize}`);
@@ -69,7 +80,8 @@ export class NoDuplicatesBatchSampler {
     }
     this.batchSize = batchSize;
     this.seed = seed;
-    this.keys = examples.map(keysOf);
+    this.epochExamples = options.epochExamples;
+    this.keys = this.epochExamples === undefined ? examples.map(keysOf) : [];
     examples.forEach((e, i) => {
       if (passageClashes(e)) {
         throw new ArgumentError(
@@ -91,7 +103,8 @@ export class NoDuplicatesBatchSampler {
     const hit = this.cache.get(epoch);
     if (hit) return hit;
     const rng = new Rng(deriveSeed(this.seed, epoch));
-    let remaining = rng.shuffle(this.keys.map((_, i) => i));
+    const keys = this.epochExamples === undefined ? this.keys : this.epochExamples(epoch).map(keysOf);
+    let remaining = rng.shuffle(keys.map((_, i) => i));
     const batches: number[][] = [];
     while (remaining.length >= this.batchSize) {
       const seen = new Set<string>();
@@ -103,12 +116,11 @@ export class NoDuplicatesBatchSampler {
           deferred.push(...remaining.slice(r));
           break;
         }
-        const keys = this.keys[i];
-        if (keys.some((k) => seen.has(k))) {
+        if (keys[i].some((k) => seen.has(k))) {
           deferred.push(i);
           continue;
         }
-        for (const k of keys) seen.add(k);
+        for (const k of keys[i]) seen.add(k);
         batch.push(i);
       }
       if (batch.length < this.batchSize) break;

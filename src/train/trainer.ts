@@ -1,8 +1,8 @@
+import { promptedTower } from './prompted-tower.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ArgumentError, BackendError, DenseRetrievalError } from '../errors.js';
+import { ArgumentError, DenseRetrievalError } from '../errors.js';
 import type { GradientResult, RetrievalLoss, TrainingBatch } from '../losses/types.js';
 import type { BiEncoder } from '../models/bi-encoder.js';
 import { AdamW, clipGradNorm } from '../optim/adamw.js';
@@ -20,10 +20,17 @@ import {
   writeCheckpoint,
 } from './checkpoint.js';
 import type { TrainerState } from './checkpoint.js';
-import { checkExampleFields } from './examples.js';
 import type { TrainingExample } from './examples.js';
-import { NoDuplicatesBatchSampler } from './sampler.js';
+import { TrainingStream } from './training-stream.js';
+import type { TrainingData } from './training-stream.js';
+import { BestModelTracker, checkBestModelOptions } from './best-checkpoint.js';
+import type { BestEvaluation, BestModelOptions } from './best-checkpoint.js';
+import { EVAL_LOG, recordEvaluation } from './eval-log.js';
+import type { EvaluationRecord } from './eval-log.js';
 import { ensureBackend } from '../backend/index.js';
+import { explainWasmAbort } from './wasm-abort.js';
+
+export { explainWasmAbort };
 
 /** One line of the JSONL training log. */
 export interface StepRecord {
@@ -37,10 +44,12 @@ export interface StepRecord {
   elapsedSeconds: number;
   /** Metrics returned by the evaluation callback, on steps where it ran. */
   eval?: Record<string, number>;
+  /** The dataset the batch came from, when training on several. */
+  dataset?: string;
 }
 
-/** Options of {@link Trainer}. */
-export interface TrainerOptions {
+/** Options of {@link Trainer}; best-model selection and early stopping: {@link BestModelOptions}. */
+export interface TrainerOptions extends BestModelOptions {
   model: BiEncoder;
   /** `InBatchNegativesLoss` or `CachedInBatchNegativesLoss`. */
   loss: RetrievalLoss;
@@ -67,6 +76,8 @@ export interface TrainerOptions {
   /**
    * Text prepended to every training query, as sentence-transformers' `prompts` training argument. Default:
    * the query tower's `query` prompt (config_sentence_transformers.json), else none; `''` turns it off.
+   * A tower whose Pooling has `include_prompt: false` leaves the prompt's tokens out of pooling in training
+   * as in `encode` (the batch the loss receives holds the texts without prompts; the towers apply them).
    */
   queryPrompt?: string;
   /** Text prepended to every training passage; default the passage tower's `document` / `passage` prompt. */
@@ -82,6 +93,8 @@ export interface TrainerOptions {
   /** Run `evaluate` every N updates and after the last one. */
   evaluateEvery?: number;
   evaluate?: (model: BiEncoder, step: number) => Promise<Record<string, number>>;
+  /** Called after every evaluation (after best-model tracking), with what `eval_log.jsonl` records. */
+  onEvaluate?: (record: EvaluationRecord) => void | Promise<void>;
   /** Called after every update (after any checkpoint). */
   onStep?: (record: StepRecord) => void | Promise<void>;
   /** No progress bar. */
@@ -99,6 +112,12 @@ export interface TrainResult {
   losses: number[];
   /** The step a resumed run continued from (0 for a fresh run). */
   resumedFrom: number;
+  /** The best evaluation (with `metricForBestModel`); with `loadBestAtEnd` the model now holds its weights. */
+  best?: BestEvaluation;
+  /** Whether early stopping ended the run before `totalSteps`. */
+  stoppedEarly: boolean;
+  /** The evaluations run by this call (the whole history of a resumed run is `outputDir/eval_log.jsonl`). */
+  evaluations: EvaluationRecord[];
 }
 
 export const TRAIN_LOG = 'train_log.jsonl';
@@ -125,20 +144,16 @@ const TRAINER_KEYS = optionKeys<TrainerOptions>({
   logEvery: true,
   evaluateEvery: true,
   evaluate: true,
+  onEvaluate: true,
+  metricForBestModel: true,
+  greaterIsBetter: true,
+  loadBestAtEnd: true,
+  earlyStoppingPatience: true,
+  earlyStoppingThreshold: true,
   onStep: true,
   quiet: true,
   progressStream: true,
 });
-
-function fingerprint(examples: TrainingExample[]): string {
-  const h = createHash('sha256');
-  for (const e of examples) {
-    h.update(e.query).update('\u0000').update(e.positive).update('\u0000');
-    for (const n of e.negatives ?? []) h.update(n).update('\u0001');
-    h.update('\u0002');
-  }
-  return h.digest('hex').slice(0, 16);
-}
 
 function positiveInt(name: string, v: number | undefined, min = 1): void {
   if (v !== undefined && (!Number.isInteger(v) || v < min)) {
@@ -203,6 +218,7 @@ export class Trainer {
     if (options.evaluateEvery !== undefined && options.evaluate === undefined) {
       throw new ArgumentError('evaluateEvery', 'needs an evaluate callback');
     }
+    checkBestModelOptions(options);
     const maxGradNorm = options.maxGradNorm ?? 1;
     if (!(maxGradNorm >= 0)) throw new ArgumentError('maxGradNorm', `must be >= 0, got ${maxGradNorm}`);
     this.options = options;
@@ -211,37 +227,14 @@ export class Trainer {
     this.optimizer = options.optimizer ?? new AdamW({ weightDecay: 0.01 });
   }
 
-  private checkExamples(examples: TrainingExample[]): number {
-    if (examples.length === 0) {
-      throw new ArgumentError('examples', 'no training examples (are there positives in the qrels?)');
-    }
-    const k = examples[0].negatives?.length ?? 0;
-    examples.forEach((e, i) => {
-      checkExampleFields(e, i);
-      const n = e.negatives?.length ?? 0;
-      if (n !== k)
-        throw new ArgumentError('examples', `example ${i} has ${n} hard negatives but example 0 has ${k}`);
-      if (e.negativeIds !== undefined && e.negativeIds.length !== n) {
-        throw new ArgumentError(
-          'examples',
-          `example ${i} has ${n} negatives but ${e.negativeIds.length} negativeIds`,
-        );
-      }
-    });
-    if (this.options.batchSize === 1 && k === 0) {
-      throw new ArgumentError('batchSize', '1 without hard negatives leaves no negatives at all; use >= 2');
-    }
-    return k;
-  }
-
-  private buildBatch(examples: TrainingExample[], indices: number[]): TrainingBatch {
-    const picked = indices.map((i) => examples[i]);
+  private buildBatch(picked: TrainingExample[]): TrainingBatch {
     const hasNegatives = picked[0].negatives !== undefined && picked[0].negatives.length > 0;
-    const { query: qp, document: dp } = this.prompts();
+    // The texts as given: the prompts are applied by the towers (promptedTower), so that a Pooling with
+    // include_prompt false can leave the prompt tokens out of pooling in training as it does in encode.
     return {
-      queries: picked.map((e) => qp + e.query),
-      positives: picked.map((e) => dp + e.positive),
-      negatives: hasNegatives ? picked.map((e) => e.negatives!.map((n) => dp + n)) : undefined,
+      queries: picked.map((e) => e.query),
+      positives: picked.map((e) => e.positive),
+      negatives: hasNegatives ? picked.map((e) => e.negatives!) : undefined,
       passageIds: [
         ...picked.map((e) => e.positiveId ?? e.positive),
         ...(hasNegatives ? picked.flatMap((e) => e.negativeIds ?? e.negatives!) : []),
@@ -265,27 +258,32 @@ export class Trainer {
   }
 
   /**
-   * Train on `examples`. With `resume`, continue from the newest checkpoint in `outputDir` (a fresh start
-   * when there is none); the run's configuration and data must be the same as when it was written.
+   * Train on `examples`, or on {@link TrainingData}: several named datasets (each batch from one of them,
+   * interleaved round-robin or in proportion to their sizes) and negative pools (`groupSize`). With
+   * `resume`, continue from the newest checkpoint in `outputDir` (a fresh start when there is none); the
+   * run's configuration and data must be the same as when it was written.
    */
-  async train(examples: TrainingExample[], options: { resume?: boolean } = {}): Promise<TrainResult> {
+  async train(
+    examples: TrainingExample[] | TrainingData,
+    options: { resume?: boolean } = {},
+  ): Promise<TrainResult> {
     checkOptionKeys('train', options, ['resume']);
     await ensureBackend();
     const o = this.options;
-    this.checkExamples(examples);
     const seed = o.seed ?? 42;
-    const sampler = new NoDuplicatesBatchSampler(examples, o.batchSize, seed);
+    const sampler = new TrainingStream(examples, o.batchSize, seed);
+    const dataState = sampler.describe();
     let totalSteps = o.steps ?? 0;
     if (o.epochs !== undefined) {
-      for (let e = 0; e < o.epochs; e++) totalSteps += sampler.epochBatches(e).length;
+      for (let e = 0; e < o.epochs; e++) totalSteps += sampler.epochBatchCount(e);
     }
     if (o.warmupSteps !== undefined && o.scheduler === undefined && o.warmupSteps > totalSteps) {
       // Checked here, where the real number of steps is known, with the arithmetic that produced it: the
       // scheduler's own check only knows the two numbers.
-      const perEpoch = sampler.epochBatches(0).length;
+      const perEpoch = sampler.epochBatchCount(0);
       const how =
         o.epochs !== undefined
-          ? `${o.epochs} epoch(s) of ${examples.length} examples = ${totalSteps} steps at batch ${o.batchSize} ` +
+          ? `${o.epochs} epoch(s) of ${sampler.count} examples = ${totalSteps} steps at batch ${o.batchSize} ` +
             `(1 epoch = ${perEpoch} steps at batch ${o.batchSize})`
           : `steps is ${totalSteps}`;
       throw new ArgumentError(
@@ -306,6 +304,11 @@ export class Trainer {
     const logEvery = o.logEvery ?? 1;
     const checkpointsDir = o.outputDir === undefined ? undefined : path.join(o.outputDir, CHECKPOINTS_DIR);
     const logFile = o.outputDir === undefined ? undefined : path.join(o.outputDir, TRAIN_LOG);
+    const evalLogFile = o.outputDir === undefined ? undefined : path.join(o.outputDir, EVAL_LOG);
+    const tracker =
+      o.metricForBestModel === undefined
+        ? undefined
+        : new BestModelTracker({ ...o, metricForBestModel: o.metricForBestModel }, checkpointsDir);
     const describe = (step: number): TrainerState => ({
       format: 'dense-retrieval.trainer-state',
       version: 1,
@@ -314,9 +317,11 @@ export class Trainer {
       seed,
       batchSize: o.batchSize,
       sampler: sampler.state,
-      examples: { count: examples.length, fingerprint: fingerprint(examples) },
+      examples: { count: sampler.count, fingerprint: sampler.fingerprint() },
+      ...(dataState === undefined ? {} : { data: dataState }),
       loss: this.loss.toJSON(),
       scheduler: scheduler.toJSON(),
+      ...(tracker && { bestModel: tracker.state }),
     });
 
     let step = 0;
@@ -326,6 +331,13 @@ export class Trainer {
       if (latest !== undefined) {
         const state = await readTrainerState(latest);
         const expected = describe(0);
+        // A data difference also changes totalSteps (epochs of other batches): name it first.
+        if (JSON.stringify(state.data ?? null) !== JSON.stringify(expected.data ?? null)) {
+          throw new ArgumentError(
+            'resume',
+            `checkpoint ${latest} has data ${JSON.stringify(state.data ?? 'a plain example list')} but this run has ${JSON.stringify(expected.data ?? 'a plain example list')}`,
+          );
+        }
         const mismatch = (['totalSteps', 'seed', 'batchSize'] as const).find(
           (key) => state[key] !== expected[key],
         );
@@ -338,11 +350,13 @@ export class Trainer {
         if (state.examples.fingerprint !== expected.examples.fingerprint) {
           throw new ArgumentError('resume', `checkpoint ${latest} was trained on other examples`);
         }
+        await tracker?.resume(state.bestModel, latest);
         await restoreWeights(latest, variables);
         await this.optimizer.loadState(latest, variables);
         sampler.state = state.sampler;
         step = state.step;
         if (logFile !== undefined) await truncateLog(logFile, step);
+        if (evalLogFile !== undefined) await truncateLog(evalLogFile, step);
       }
     }
     if (step === 0 && checkpointsDir !== undefined) {
@@ -354,8 +368,10 @@ export class Trainer {
       }
       // A fresh run starts a fresh log.
       if (logFile !== undefined) await truncateLog(logFile, 0);
+      if (evalLogFile !== undefined) await truncateLog(evalLogFile, 0);
     }
     const resumedFrom = step;
+    if (step === 0) await tracker?.prune(); // best weights of a killed run that left no checkpoint
     if (o.outputDir !== undefined) await fs.mkdir(o.outputDir, { recursive: true });
 
     const progress = createProgress({
@@ -365,7 +381,13 @@ export class Trainer {
       quiet: o.quiet,
       stream: o.progressStream,
     });
+    const { query: qp, document: dp } = this.prompts();
+    const towers = {
+      query: promptedTower(o.model.queryEncoder, qp),
+      passage: promptedTower(o.model.passageEncoder, dp),
+    };
     const losses: number[] = [];
+    const evaluations: EvaluationRecord[] = [];
     const start = Date.now();
     let examplesSeen = 0;
     let logLines: string[] = [];
@@ -376,13 +398,14 @@ export class Trainer {
       logLines = [];
     };
     try {
-      while (step < totalSteps) {
-        const batch = this.buildBatch(examples, sampler.next());
-        const epoch = sampler.state.epoch;
+      while (step < totalSteps && !tracker?.stopped) {
+        const next = sampler.next();
+        const batch = this.buildBatch(next.examples);
+        const epoch = next.epoch;
         const lr = scheduler.lrAt(step);
         let result: GradientResult;
         try {
-          result = this.loss.computeGradients(o.model.queryEncoder, o.model.passageEncoder, batch, {
+          result = this.loss.computeGradients(towers.query, towers.passage, batch, {
             dropoutSeed: deriveSeed(seed, step),
           });
         } catch (error) {
@@ -413,9 +436,20 @@ export class Trainer {
           gradNorm,
           examplesPerSecond: elapsed > 0 ? examplesSeen / elapsed : 0,
           elapsedSeconds: elapsed,
+          ...(sampler.names.length > 1 ? { dataset: next.dataset } : {}),
         };
         if (o.evaluate && ((o.evaluateEvery && step % o.evaluateEvery === 0) || step === totalSteps)) {
           record.eval = await o.evaluate(o.model, step);
+          evaluations.push(
+            await recordEvaluation(
+              { step, epoch, metrics: record.eval, totalSteps, variables, progress },
+              {
+                tracker,
+                file: evalLogFile,
+                onEvaluate: o.onEvaluate,
+              },
+            ),
+          );
         }
         if (step % logEvery === 0 || step === totalSteps || record.eval) {
           logLines.push(JSON.stringify(record) + '\n');
@@ -434,45 +468,27 @@ export class Trainer {
             describe(step),
           );
           await pruneCheckpoints(checkpointsDir, o.keepCheckpoints ?? 2);
+          await tracker?.prune();
         }
         if (step % logEvery === 0) await flushLog();
         await o.onStep?.(record);
       }
       await flushLog();
+      if (tracker?.best !== undefined && tracker.best.step !== step) await tracker.loadBest(variables);
     } finally {
       progress.done();
+      tracker?.dispose();
     }
-    return { step, totalSteps, losses, resumedFrom };
+    return {
+      step,
+      totalSteps,
+      losses,
+      resumedFrom,
+      best: tracker?.best,
+      stoppedEarly: step < totalSteps,
+      evaluations,
+    };
   }
-}
-
-/** Whether `error` is the wasm module dying (`WebAssembly.RuntimeError`: `Aborted()`, out-of-bounds access). */
-function isWasmAbort(error: unknown): error is Error {
-  // Typed by hand: this project compiles without the DOM/WebAssembly lib types.
-  const RuntimeError = (globalThis as { WebAssembly?: { RuntimeError?: new () => Error } }).WebAssembly
-    ?.RuntimeError;
-  if (RuntimeError !== undefined && error instanceof RuntimeError) return true;
-  // Emscripten's abort() throws a RuntimeError; some builds throw a plain Error with its message.
-  return (
-    error instanceof Error &&
-    /^Aborted\(|memory access out of bounds|Cannot enlarge memory/.test(error.message)
-  );
-}
-
-/**
- * A wasm abort during a training step, rethrown as a {@link BackendError} that says what almost always
- * causes it (the step outgrew the 4 GiB wasm heap) and what to do; any other error is returned unchanged.
- */
-export function explainWasmAbort(error: unknown, step: number, batchSize: number): unknown {
-  if (!isWasmAbort(error)) return error;
-  const wrapped = new BackendError(
-    `training step ${step} (batch size ${batchSize}) aborted inside the tfjs wasm module (${error.message}); ` +
-      `the usual cause is the step needing more than the wasm backend's 4 GiB heap. Use gradient caching, e.g. ` +
-      `CachedInBatchNegativesLoss({ miniBatchSize: 8 }) (CLI: --cache-mini-batch 8), or a smaller batch size ` +
-      `or maxSeqLength. The wasm backend cannot be used again in this process; restart it.`,
-  );
-  (wrapped as Error & { cause?: unknown }).cause = error;
-  return wrapped;
 }
 
 /** Drop log records after `step` (they belong to the part of a killed run that is being redone). */

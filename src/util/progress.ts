@@ -40,6 +40,11 @@ export interface Progress {
   tick(n?: number, extras?: Record<string, string | number>): void;
   /** Finish the bar (draws the final state and a newline). */
   done(): void;
+  /**
+   * Print one line of news (e.g. an evaluation's results) above the bar: on a TTY the bar is cleared, the
+   * line written and the bar redrawn; otherwise the line is written at once; nothing when `quiet`.
+   */
+  log(message: string): void;
 }
 
 function formatDuration(seconds: number): string {
@@ -131,6 +136,15 @@ export function createProgress(options: ProgressOptions = {}): Progress {
       if (more) extras = { ...extras, ...more };
       draw(false);
       line(false);
+    },
+    log(message) {
+      if (options.quiet) return;
+      if (enabled && !finished) {
+        stream.write(`\r\x1b[K${message}\n`);
+        draw(true);
+      } else {
+        stream.write(`${message}\n`);
+      }
     },
     done() {
       if (finished) return;

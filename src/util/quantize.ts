@@ -120,10 +120,40 @@ export class ScalarQuantizer {
     return c < 0 ? 0 : c > 255 ? 255 : c;
   }
 
-  /** The value an int8 code stands for: the middle of its bucket. */
-  dequantizeInt8(code: number, j: number): number {
-    return this.min[j] + this.steps[j] * (code + 128.5);
+  /**
+   * int8 code with uniform buckets: ST's uint8 code minus 128 (`floor(t) - 128`, faiss's `QT_8bit`
+   * layout). Every code then holds a bucket of width one step, where {@link int8}'s truncation toward zero
+   * merges two buckets into code 0 and leaves 127 reachable only at the range's top (255 codes in use), so
+   * its dequantized values are coarser exactly where embeddings are densest. {@link Int8Index} stores these.
+   */
+  int8Floor(x: number, j: number): number {
+    return this.uint8(x, j) - 128;
   }
+
+  /**
+   * The value an int8 code stands for: the middle of the positions `t` that {@link int8} maps to it.
+   * Because the code truncates `t - 128` toward zero, the buckets are not uniform: code `c > 0` holds
+   * `t` in [c + 128, c + 129), `c < 0` holds (c + 127, c + 128], and 0 holds (127, 129) (twice as wide);
+   * so the middle is `c + 128.5`, `c + 127.5` and 128. The ends are the range's ends: -128 is only
+   * reached at `t <= 0` (min, or clamped) and 127 at `t >= 255` (max, or clamped).
+   */
+  dequantizeInt8(code: number, j: number): number {
+    return this.min[j] + this.steps[j] * TRUNC_MIDDLES[code + 128];
+  }
+}
+
+/**
+ * Bucket middles, as positions `t` in [0, 255], of the 256 int8 codes (index `code + 128`) under either
+ * formula: `'floor'` ({@link ScalarQuantizer.int8Floor}: `code + 128.5`) or `'trunc'` (ST's {@link ScalarQuantizer.int8}, see
+ * {@link ScalarQuantizer.dequantizeInt8}). The value is `min + step * middle`.
+ */
+export function int8BucketMiddles(formula: 'floor' | 'trunc'): Float64Array {
+  const out = new Float64Array(256);
+  for (let c = -128; c <= 127; c++) {
+    if (formula === 'floor') out[c + 128] = c + 128.5;
+    else out[c + 128] = c === 0 ? 128 : c <= -128 ? 0 : c >= 127 ? 255 : c > 0 ? c + 128.5 : c + 127.5;
+  }
+  return out;
 }
 
 /**
@@ -217,3 +247,5 @@ export function quantizeEmbeddings(
   }
   return { precision, data: out, rows, cols, dim: cols, ranges: { min: q.min, max: q.max } };
 }
+
+const TRUNC_MIDDLES = int8BucketMiddles('trunc');

@@ -145,7 +145,7 @@ test('bad options are one clear line and exit code 2', async () => {
   assert.equal(bad.code, 2);
   assert.match(
     bad.stderr,
-    /^bench: --cases: unknown case 'fly'; expected a list of train, encode, index, quantized, pgvector, startup, architectures\n/,
+    /^bench: --cases: unknown case 'fly'; expected a list of train, encode, index, quantized, pgvector, startup, architectures, onnx\n/,
   );
   const zero = await runBench(['--steps', '0']);
   assert.equal(zero.code, 2);

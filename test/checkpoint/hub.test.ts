@@ -291,7 +291,8 @@ test('offline mode with no complete copy names the cache directory and the files
         'put config.json, model.safetensors, tokenizer.json, and those of tokenizer_config.json, ' +
         'special_tokens_map.json, vocab.txt, modules.json, sentence_bert_config.json, ' +
         'config_sentence_transformers.json, module folders (e.g. 1_Pooling/config.json, 2_Normalize/) that the ' +
-        `model has into ${dir} and then create the empty file ${path.join(dir, '.complete')}; ` +
+        'model has (for a Router model, router_config.json and its route folders, each Transformer folder with ' +
+        `its own config, tokenizer and weights) into ${dir} and then create the empty file ${path.join(dir, '.complete')}; ` +
         'or pass a local model directory instead.',
     );
     return true;
@@ -378,6 +379,83 @@ test('sharded weights: model.safetensors.index.json and every shard it lists are
   assert.ok(asked.indexOf('tokenizer.json') < asked.indexOf('model.safetensors'));
 });
 
+test('a Router model (untied towers): router_config.json, then each route folder with its files; no root weights', async () => {
+  const transformer = (seed: number): Record<string, Uint8Array | string> => ({
+    'config.json': '{"model_type": "bert", "hidden_size": 8}',
+    'tokenizer.json': '{"model": {"type": "WordPiece", "vocab": {}}}',
+    'tokenizer_config.json': '{"model_max_length": 512}',
+    'sentence_bert_config.json': '{"max_seq_length": 64}',
+    'model.safetensors': bytes(500, seed),
+  });
+  const inFolder = (folder: string, files: Record<string, Uint8Array | string>) =>
+    Object.fromEntries(Object.entries(files).map(([f, b]) => [`${folder}/${f}`, b]));
+  const { 'model.safetensors': _w, ...documentSmall } = transformer(2);
+  const shard = bytes(700, 21);
+  const files: Record<string, Uint8Array | string> = {
+    // A Router followed by a shared Normalize, as in sentence-transformers' Router documentation.
+    'modules.json': JSON.stringify([
+      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Router' },
+      { idx: 1, name: '1', path: '1_Normalize', type: 'sentence_transformers.models.Normalize' },
+    ]),
+    'router_config.json': JSON.stringify({
+      types: {
+        query_0_Transformer: 'sentence_transformers.models.Transformer.Transformer',
+        query_1_Pooling: 'sentence_transformers.models.Pooling.Pooling',
+        query_2_Dense: 'sentence_transformers.models.Dense.Dense',
+        document_0_Transformer: 'sentence_transformers.models.Transformer.Transformer',
+        document_1_Pooling: 'sentence_transformers.models.Pooling.Pooling',
+      },
+      structure: {
+        query: ['query_0_Transformer', 'query_1_Pooling', 'query_2_Dense'],
+        document: ['document_0_Transformer', 'document_1_Pooling'],
+      },
+      parameters: { default_route: 'document', allow_empty_key: true },
+    }),
+    'config_sentence_transformers.json': '{"prompts": {"query": "query: "}}',
+    ...inFolder('query_0_Transformer', transformer(1)),
+    'query_1_Pooling/config.json': '{"pooling_mode_cls_token": true}',
+    'query_2_Dense/config.json': '{"in_features": 8, "out_features": 4}',
+    'query_2_Dense/model.safetensors': bytes(64, 3),
+    // The document tower's weights are sharded: the index and shard names are relative to its folder.
+    ...inFolder('document_0_Transformer', documentSmall),
+    'document_0_Transformer/model.safetensors.index.json': JSON.stringify({
+      weight_map: { 'embeddings.word_embeddings.weight': 'model-00001-of-00001.safetensors' },
+    }),
+    'document_0_Transformer/model-00001-of-00001.safetensors': shard,
+    'document_1_Pooling/config.json': '{"pooling_mode_mean_tokens": true}',
+  };
+  const server = await hub('org/router', files);
+  const cacheDir = tmpDir();
+  const dir = await resolveModelSource('org/router', { endpoint: server.url, cacheDir, quiet: true });
+  const got = await listFiles(dir);
+  for (const f of Object.keys(files)) assert.ok(got.includes(f), `${f} in ${got.join(', ')}`);
+  for (const f of Object.keys(files)) {
+    const content = files[f];
+    assert.deepEqual(await fs.readFile(path.join(dir, f)), Buffer.from(content), f);
+  }
+  assert.ok(got.includes('1_Normalize/'), 'the Normalize folder exists');
+  const asked = server.requests.map((r) => r.path.split('/resolve/main/')[1]);
+  // The root has no Transformer: its config, tokenizer and weights are never asked for.
+  for (const f of ['config.json', 'tokenizer.json', 'model.safetensors', 'model.safetensors.index.json']) {
+    assert.ok(!asked.includes(f), `root ${f} not asked`);
+  }
+  // Small files of both routes before any weights.
+  const firstWeights = asked.findIndex((f) => f.includes('_Transformer/model'));
+  assert.ok(asked.indexOf('document_0_Transformer/tokenizer.json') < firstWeights);
+  assert.ok(asked.indexOf('query_2_Dense/model.safetensors') < firstWeights);
+  // A route without router_config.json is a clear error naming it.
+  const { 'router_config.json': _r, ...noRouterConfig } = files;
+  const broken = await hub('org/router-broken', noRouterConfig);
+  await assert.rejects(
+    resolveModelSource('org/router-broken', { endpoint: broken.url, cacheDir, quiet: true }),
+    (error: Error) =>
+      error instanceof HubError &&
+      error.message.startsWith(
+        `${broken.url}/org/router-broken/resolve/main/router_config.json: HTTP 404 Not Found: org/router-broken has no router_config.json`,
+      ),
+  );
+});
+
 test('401 names the URL, the reason of the Hub and HF_TOKEN; the token is sent as a Bearer header', async () => {
   const server = await startLoopbackServer((_req, res) => {
     res
@@ -395,7 +473,7 @@ test('401 names the URL, the reason of the Hub and HF_TOKEN; the token is sent a
       assert.ok(error instanceof HubError);
       assert.equal(
         error.message,
-        `${server.url}/org/private/resolve/main/config.json: HTTP 401 Unauthorized ` +
+        `${server.url}/org/private/resolve/main/modules.json: HTTP 401 Unauthorized ` +
           '(Hub: Access to model org/private is restricted.): org/private does not exist, or it is private or ' +
           'gated and needs a token with access: set HF_TOKEN (or the token option)',
       );
@@ -469,7 +547,7 @@ test('no network: a clear error naming the cache path, after the configured retr
       assert.ok(error instanceof HubError);
       assert.ok(
         error.message.startsWith(
-          `could not download ${closed.url}/org/unreachable/resolve/main/config.json after 2 attempt(s): fetch failed (ECONNREFUSED).`,
+          `could not download ${closed.url}/org/unreachable/resolve/main/modules.json after 2 attempt(s): fetch failed (ECONNREFUSED).`,
         ),
         error.message,
       );

@@ -52,8 +52,8 @@ test('encode --workers 2 writes the --workers 1 file bit for bit, from a directo
     r2.stderr,
     /encoded 23 texts -> .*emb\.npy \[23, 8\] \(mean pooling, normalized, max length 16\) on 2 workers\n/,
   );
-  // --quiet (and no TTY) leaves the backend line and the summary, nothing else.
-  assert.equal(r2.stderr.trim().split('\n').length, 2, r2.stderr);
+  // --quiet (and no TTY) leaves the backend line, the summary and the engine line, nothing else.
+  assert.equal(r2.stderr.trim().split('\n').length, 3, r2.stderr);
   assert.deepEqual(
     readdirSync(path.dirname(two)).sort(),
     ['emb.meta.json', 'emb.npy'],

@@ -108,15 +108,28 @@ test('index build --target-recall tunes M and ef on held-out documents and store
   ]);
   assert.equal(b.code, 0, b.stderr);
   const m =
-    /tuned M=(\d+) ef=(\d+): recall@10 (\S+) \(95 % lower bound (\S+)\) on 30 held-out documents; target 0\.9 met/.exec(
+    /tuned M=(\d+) space=(\S+) ef=(\d+): recall@10 (\S+) \(95 % lower bound (\S+)\) on 30 held-out documents; target 0\.9 met/.exec(
       b.stderr,
     );
   assert.ok(m, b.stderr);
   const index = await HnswIndex.load(out);
   assert.equal(index.size, 300);
   assert.equal(index.M, Number(m[1]));
-  assert.equal(index.efSearch, Number(m[2]));
+  assert.equal(index.tuning!.space, m[2]);
+  assert.equal(index.efSearch, Number(m[3]));
   assert.ok(index.tuning!.recallLowerBound >= 0.9);
+  // Every graph built is printed and stored (under ip: both spaces at each M tried).
+  const tried = /tried (.*)/.exec(b.stderr)![1].split('; ');
+  assert.equal(tried.length, index.tuning!.candidates!.length);
+  if (index.metric === 'ip') {
+    assert.deepEqual(
+      index
+        .tuning!.candidates!.filter((c) => c.M === index.M)
+        .map((c) => c.space)
+        .sort(),
+      ['ip', 'l2-reduction'],
+    );
+  }
   const bad = await runCli([
     'index',
     'build',

@@ -4,6 +4,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { COMMANDS } from '../../src/cli/registry.js';
+import { writeNpy } from '../../src/data/npy.js';
+import { BinaryIndex } from '../../src/index/binary.js';
+import { HnswIndex } from '../../src/index/hnsw.js';
 import { ensureBuilt } from '../helpers/build.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -21,7 +24,12 @@ export async function resolve(specifier, context, next) {
 }\`));
 `;
 
-function packagesLoadedBy(args: string[]): { status: number | null; packages: Set<string>; stdout: string } {
+function packagesLoadedBy(args: string[]): {
+  status: number | null;
+  packages: Set<string>;
+  stdout: string;
+  stderr: string;
+} {
   const dir = tmpDir('dr-startup-');
   const hook = path.join(dir, 'trace.mjs');
   writeFileSync(hook, TRACE_HOOK);
@@ -41,7 +49,7 @@ function packagesLoadedBy(args: string[]): { status: number | null; packages: Se
         .join('/'),
     ),
   );
-  return { status: r.status, packages, stdout: r.stdout };
+  return { status: r.status, packages, stdout: r.stdout, stderr: r.stderr };
 }
 
 const HEAVY = [
@@ -74,6 +82,47 @@ test('--help, evaluate --help and evaluate load neither tfjs, the tokenizers nor
     assert.equal(status, 0, args.join(' '));
     assert.ok(stdout.length > 0);
     for (const heavy of HEAVY) assert.ok(!packages.has(heavy), `'${args.join(' ')}' loaded ${heavy}`);
+  }
+});
+
+test('index search on an hnsw or binary index loads no tfjs (only the exact and int8 kinds initialise it)', async () => {
+  ensureBuilt();
+  const dir = tmpDir('dr-startup-index-');
+  const dim = 8;
+  const data = Float32Array.from({ length: 40 * dim }, (_, i) => Math.sin(i * 1.7));
+  const vectors = { data, rows: 40, cols: dim };
+  const ids = Array.from({ length: 40 }, (_, i) => `d${i}`);
+  const queries = path.join(dir, 'q.npy');
+  await writeNpy(queries, { data: data.subarray(0, 3 * dim), rows: 3, cols: dim });
+  const binary = new BinaryIndex({ dim, metric: 'ip' });
+  await binary.add(vectors, ids);
+  await binary.save(path.join(dir, 'b.idx'));
+  const hnsw = new HnswIndex({ dim, metric: 'cosine', M: 8 });
+  await hnsw.add(vectors, ids);
+  await hnsw.save(path.join(dir, 'h.idx'));
+  for (const name of ['b.idx', 'h.idx']) {
+    const args = [
+      'index',
+      'search',
+      '--index',
+      path.join(dir, name),
+      '--queries',
+      queries,
+      '--k',
+      '3',
+      '--row-numbers',
+    ];
+    const { status, packages, stderr } = packagesLoadedBy([
+      ...args,
+      '--output',
+      path.join(dir, `${name}.run`),
+    ]);
+    assert.equal(status, 0, `${name}: ${stderr.replace(/^resolve .*\n/gm, '')}`);
+    assert.ok(!packages.has('@tensorflow/tfjs'), `index search on ${name} loaded tfjs`);
+    assert.ok(
+      !packages.has('@tensorflow/tfjs-backend-wasm'),
+      `index search on ${name} loaded the wasm backend`,
+    );
   }
 });
 

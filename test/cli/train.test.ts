@@ -77,7 +77,19 @@ test('train from scratch writes a model encode can load, a JSONL log and checkpo
     log.map((r: { step: number }) => r.step),
     [1, 2, 3, 4],
   );
-  assert.match(r.stderr, /train: ndcg_cut_10 \d\.\d{4}, recall_100 1\.0000\n(.|\n)*train: ndcg_cut_10/);
+  // --quiet: the evaluations are not printed, but eval_log.jsonl holds them.
+  assert.doesNotMatch(r.stderr, /eval step/);
+  const history = readFileSync(path.join(out, 'eval_log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { step: number; metrics: Record<string, number> });
+  assert.deepEqual(
+    history.map((h) => [h.step, Object.keys(h.metrics)]),
+    [
+      [2, ['ndcg_cut_10', 'recall_100']],
+      [4, ['ndcg_cut_10', 'recall_100']],
+    ],
+  );
   const evals = log.filter((x: { eval?: unknown }) => x.eval).map((x: { step: number }) => x.step);
   assert.deepEqual(evals, [2, 4]);
   assert.deepEqual(readdirSync(path.join(out, 'checkpoints')), ['step-00000002', 'step-00000004']);

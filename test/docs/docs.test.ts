@@ -95,9 +95,10 @@ interface Step {
 }
 
 test('every shell and code block of README.md and docs/*.md runs from the packed package', async (t) => {
-  // The guides' install lines for optional peers (docs/scale.md: PGlite + pgvector) are not run: link them.
+  // The guides' install lines for optional peers (docs/scale.md: PGlite + pgvector, docs/deploy.md:
+  // onnxruntime-node) are not run: link them.
   const project = installPacked({
-    optionalPeers: ['@electric-sql/pglite', '@electric-sql/pglite-pgvector', 'pg'],
+    optionalPeers: ['@electric-sql/pglite', '@electric-sql/pglite-pgvector', 'pg', 'onnxruntime-node'],
   });
   const pkg = path.join(project.dir, 'node_modules', 'dense-retrieval');
   const fixture = path.join(project.dir, 'fixture-scifact');

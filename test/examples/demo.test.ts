@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { parse } from 'yaml';
 import * as tf from '@tensorflow/tfjs';
 import { positiveOverlap } from '../../examples/demo/data.js';
 import { DEFAULT_DATA, LR, parseDemoArgs } from '../../examples/demo/options.js';
@@ -128,6 +129,25 @@ test('demo --quick: report with every row, finite numbers, plots and model; no t
     assert.ok(result.hnsw.sweep.filter((p) => p.ef < result.hnsw.tunedEf!).every((p) => p.recall10 < 0.99));
   }
   assert.equal(result.training.history.length, result.training.steps);
+
+  // The model carries its card; the report quotes its front matter and evaluation table.
+  const card = readFileSync(path.join(out, 'model', 'README.md'), 'utf8');
+  const front = /^---\n([\s\S]*?)\n---\n/.exec(card)![1];
+  const meta = parse(front, { strict: true }) as {
+    library_name: string;
+    'model-index': { results: { metrics: { type: string; value: number }[] }[] }[];
+  };
+  assert.equal(meta.library_name, 'sentence-transformers');
+  assert.deepEqual(
+    meta['model-index'][0].results[0].metrics.map((x) => [x.type, x.value]),
+    [
+      ['ndcg_cut_10', row('exact').ndcg10],
+      ['recall_100', row('exact').recall100],
+    ],
+  );
+  assert.ok(report.includes(`## Model card`));
+  assert.ok(report.includes(`\`\`\`yaml\n${front}\n\`\`\``), 'the front matter, quoted');
+  assert.ok(report.includes(`| ndcg_cut_10 | ${row('exact').ndcg10.toFixed(4)} |`));
   assert.ok(result.training.history.every((h) => Number.isFinite(h.loss) && h.lr >= 0));
   // Warmup-cosine: the schedule reaches the peak learning rate after warmup, then decays.
   const lrs = result.training.history.map((h) => h.lr);

@@ -97,6 +97,8 @@ export function installPacked(
     DENSE_RETRIEVAL_WASM_THREADS: '1',
     DENSE_RETRIEVAL_CACHE: path.join(dir, 'cache'),
     HF_HUB_OFFLINE: '1',
+    // onnxruntime-node's install script would download CUDA libraries; its CPU binary ships in the package.
+    ONNXRUNTIME_NODE_INSTALL: 'skip',
     NODE_OPTIONS: '',
   };
   return { dir, env };

@@ -9,7 +9,8 @@ import { measureRecall } from '../../src/index/recall.js';
 import { tmpDir } from '../helpers/tmp.js';
 import type { SearchResult } from '../../src/index/types.js';
 import type { Matrix } from '../../src/types.js';
-import { ids, randomMatrix, rows } from './helpers.js';
+import { FIXTURES, ids, randomMatrix, rows } from './helpers.js';
+import { readNpy } from '../../src/data/npy.js';
 
 test('default settings reach recall@10 >= 0.98 against exact search on random 384-d vectors', async () => {
   const docs = randomMatrix(5000, 384, 11);
@@ -338,4 +339,30 @@ test("issue 12: the graph 'auto' chose is saved with the index and kept on load 
   await equal.add(randomMatrix(300, 16, 105), ids(300));
   // 16-d Gaussian rows: norms within about 3.0-5.0 (95th/5th percentile < 2), so the reduction.
   assert.equal(equal.mipsTransform, true);
+});
+
+test("'auto' measures both ip graphs on a first batch of >= 1000 vectors: untrained-model SciFact embeddings get hnswlib's ip space", async () => {
+  // Near-equal norms (4.25-4.47) around one direction: the norm rule picks the reduction, which measured
+  // 0.74 recall@10 at ef 40 on the full corpus where hnswlib's ip space gave 0.97 (docs/index-tuning.md).
+  const docs = await readNpy(path.join(FIXTURES, 'scifact-untrained-1200x64.f16.npy'));
+  assert.equal(chooseMipsTransform(docs), true, 'the norm rule would pick the reduction');
+  const auto = new HnswIndex({ dim: 64, metric: 'ip', M: 16, efConstruction: 100 });
+  await auto.add(docs, ids(docs.rows));
+  const m = auto.spaceMeasurement!;
+  assert.ok(m.ip > m.reduction + 0.05, JSON.stringify(m));
+  assert.equal(auto.mipsTransform, false);
+  // The choice holds for the whole index, not only the sample it was measured on.
+  const exact = new ExactIndex({ dim: 64, metric: 'ip' });
+  await exact.add(docs, ids(docs.rows));
+  const forced = new HnswIndex({ dim: 64, metric: 'ip', M: 16, efConstruction: 100, mipsTransform: true });
+  await forced.add(docs, ids(docs.rows));
+  const queries = { data: docs.data.subarray(0, 100 * 64), rows: 100, cols: 64 };
+  const a = await measureRecall(auto, exact, queries, 10, { ef: 40 });
+  const r = await measureRecall(forced, exact, queries, 10, { ef: 40 });
+  assert.ok(a > r, `auto (ip space) ${a} vs reduction ${r}`);
+  // Under MEASURED_AUTO_MIN vectors the norm rule decides, without building anything.
+  const small = new HnswIndex({ dim: 64, metric: 'ip', M: 16 });
+  await small.add({ data: docs.data.subarray(0, 500 * 64), rows: 500, cols: 64 }, ids(500));
+  assert.equal(small.spaceMeasurement, undefined);
+  assert.equal(small.mipsTransform, true);
 });

@@ -100,6 +100,10 @@ test('embedded: exact search equals ExactIndex, HNSW recall is measured, filters
       () => index.search(queries, 5, { filter: () => true } as never),
       /filter: a JavaScript/,
     );
+    await assert.rejects(
+      () => index.search(queries, 5, { ef_search: 40 } as never),
+      (e: Error) => e instanceof ArgumentError && /unknown option 'ef_search'/.test(e.message),
+    );
 
     // A duplicate id fails the whole batch and names the id; nothing of the batch is written.
     await assert.rejects(
@@ -231,6 +235,15 @@ test('bad options and references are named errors', async () => {
     /database: must be a postgres:\/\//,
   );
   await assert.rejects(() => PgvectorIndex.open({ dim: 3, table: 't', m: 200 }), /m: must be in 2\.\.100/);
+  // Unknown keys (here hnswlib's spelling of pgvector's `m`) are refused before any database starts.
+  await assert.rejects(
+    () => PgvectorIndex.open({ dim: 3, table: 't', M: 16 } as never),
+    (e: Error) => e instanceof ArgumentError && /unknown option 'M' \(did you mean 'm'\?\)/.test(e.message),
+  );
+  await assert.rejects(
+    () => PgvectorIndex.load('nowhere.json', { databse: 'x' } as never),
+    (e: Error) => e instanceof ArgumentError && /databse/.test(e.message),
+  );
   const dir = tmpDir();
   const bad = path.join(dir, 'bad.json');
   await fs.writeFile(

@@ -8,7 +8,8 @@ import { BinaryIndex } from '../../src/index/binary.js';
 import { ExactIndex } from '../../src/index/exact.js';
 import { Int8Index } from '../../src/index/int8.js';
 import { loadVectorIndex } from '../../src/index/load.js';
-import { quantizeEmbeddings } from '../../src/util/quantize.js';
+import { quantizeEmbeddings, ScalarQuantizer, calibrationRanges } from '../../src/util/quantize.js';
+import { readContainer, sectionBytes, writeContainer } from '../../src/index/container.js';
 import { measureIndex } from '../../src/index/recall.js';
 import type { Metric } from '../../src/index/types.js';
 import type { Matrix } from '../../src/types.js';
@@ -75,15 +76,18 @@ test('binary: rescoring over the whole corpus equals the brute force of q · bit
 });
 
 for (const backend of ['wasm', 'cpu'] as const) {
-  test(`${backend}: int8 code scan = brute force of integer dot products / code distances of the ST codes`, async () => {
+  test(`${backend}: int8 code scan = brute force of the float query against the dequantized codes (rescore off)`, async () => {
     await initBackend({ backend });
     try {
-      // 2500 rows: several 1024-row blocks of the matMul path, and a filter across them.
+      // 2500 rows: several 1024-row blocks of the matMul path, and a filter across them. An offset shared by
+      // every vector (ranges far from centred at 0) is what an integer product of two codes got wrong.
       const big = randomMatrix(2500, 24, 9);
+      for (let i = 0; i < big.data.length; i++) big.data[i] += 3;
       const q = randomMatrix(7, 24, 10);
       const names = ids(2500);
-      const codes = quantizeEmbeddings(big, 'int8').data;
-      const qc = quantizeEmbeddings(q, 'int8', { calibration: big }).data;
+      const qz = new ScalarQuantizer(calibrationRanges(big));
+      const codes = Int8Array.from(quantizeEmbeddings(big, 'uint8').data, (c) => c - 128);
+      const deq = (r: number, j: number) => qz.min[j] + qz.steps[j] * (codes[r * 24 + j] + 128.5);
       const keep = (id: string): boolean => Number(id.slice(1)) % 3 !== 1;
       for (const metric of ['ip', 'l2'] as Metric[]) {
         const index = new Int8Index({ dim: 24, metric });
@@ -95,9 +99,8 @@ for (const backend of ['wasm', 'cpu'] as const) {
           const s = Array.from({ length: 2500 }, (_, r) => {
             let x = 0;
             for (let j = 0; j < 24; j++) {
-              const a = qc[qi * 24 + j];
-              const b = codes[r * 24 + j];
-              x += metric === 'l2' ? -((a - b) ** 2) : a * b;
+              const a = q.data[qi * 24 + j];
+              x += metric === 'l2' ? -((a - deq(r, j)) ** 2) : a * deq(r, j);
             }
             return x;
           });
@@ -106,13 +109,14 @@ for (const backend of ['wasm', 'cpu'] as const) {
             .filter((r) => keep(names[r]))
             .sort((a, b) => s[b] - s[a] || a - b)
             .slice(0, 10);
-          const e = topK(
-            rowsBy.map((r) => s[r]),
+          assert.deepEqual(
+            got.ids[qi],
             rowsBy.map((r) => names[r]),
-            10,
+            `${metric} query ${qi}`,
           );
-          assert.deepEqual(got.ids[qi], e.ids, `${metric} query ${qi}`);
-          assert.deepEqual(Array.from(got.scores[qi]), e.scores);
+          rowsBy.forEach((r, j) =>
+            assert.ok(Math.abs(got.scores[qi][j] - s[r]) < 1e-3 * (1 + Math.abs(s[r]))),
+          );
         }
       }
     } finally {
@@ -188,4 +192,86 @@ test('bad options are ArgumentErrors naming the option', () => {
     () => new Int8Index({ dim: 8, truncateDim: 9 }),
     (e: unknown) => e instanceof ArgumentError && e.argument === 'truncateDim',
   );
+});
+
+/** Brute force of the float query against dequantized int8 codes (`min + step * middle(code)`). */
+function int8Rescored(
+  codes: Int8Array,
+  qz: ScalarQuantizer,
+  middle: (c: number) => number,
+  qi: number,
+): number[] {
+  return Array.from({ length: n }, (_, r) => {
+    let s = 0;
+    for (let j = 0; j < d; j++) {
+      s += queries.data[qi * d + j] * (qz.min[j] + qz.steps[j] * middle(codes[r * d + j]));
+    }
+    return s;
+  });
+}
+
+test('int8: rescoring over the whole corpus equals the brute force of q · dequantized uniform-bucket codes', async () => {
+  const index = new Int8Index({ dim: d, metric: 'ip', rescoreMultiplier: 30 });
+  await index.add(docs, docIds);
+  const qz = new ScalarQuantizer(calibrationRanges(docs));
+  // Uniform buckets: code c = floor(t) - 128 holds t in [c + 128, c + 129): middle c + 128.5.
+  const codes = Int8Array.from(quantizeEmbeddings(docs, 'uint8').data, (c) => c - 128);
+  const got = await index.search(queries, 10);
+  for (let qi = 0; qi < queries.rows; qi++) {
+    const e = topK(
+      int8Rescored(codes, qz, (c) => c + 128.5, qi),
+      docIds,
+      10,
+    );
+    assert.deepEqual(got.ids[qi], e.ids);
+    e.scores.forEach((v, j) => assert.ok(Math.abs(got.scores[qi][j] - v) < 1e-5));
+  }
+});
+
+test('int8: a file saved with ST int8 codes (no int8Codes field) is searched with those codes', async () => {
+  const dir = tmpDir();
+  const index = new Int8Index({ dim: d, metric: 'ip', rescoreMultiplier: 30 });
+  await index.add(docs, docIds);
+  const file = path.join(dir, 'old.idx');
+  await index.save(file);
+  // Rewrite the file as an earlier version wrote it: ST's int8 codes, no int8Codes header field.
+  const { header, sections } = await readContainer(file, 'int8');
+  assert.equal(header.int8Codes, 'floor');
+  delete header.int8Codes;
+  const stCodes = quantizeEmbeddings(docs, 'int8').data;
+  const raw: Record<string, Uint8Array> = {};
+  for (const [name, section] of sections) raw[name] = sectionBytes(section, file);
+  raw.codes = new Uint8Array(stCodes.buffer, stCodes.byteOffset, stCodes.byteLength);
+  await writeContainer(file, header, raw);
+  const loaded = await Int8Index.load(file);
+  const qz = new ScalarQuantizer(calibrationRanges(docs));
+  const got = await loaded.search(queries, 10);
+  // The rescoring uses ST's bucket middles: compare with dequantizeInt8 per dimension.
+  for (let qi = 0; qi < queries.rows; qi++) {
+    const s = Array.from({ length: n }, (_, r) => {
+      let x = 0;
+      for (let j = 0; j < d; j++) x += queries.data[qi * d + j] * qz.dequantizeInt8(stCodes[r * d + j], j);
+      return x;
+    });
+    const e = topK(s, docIds, 10);
+    assert.deepEqual(got.ids[qi], e.ids);
+  }
+  // Re-saved, it keeps its formula.
+  await loaded.save(file);
+  assert.equal((await readContainer(file, 'int8')).header.int8Codes, 'trunc');
+});
+
+test('unknown option keys are ArgumentErrors: constructors and search of the quantized and exact kinds', async () => {
+  const typo = { dim: 8, rescoreMultipler: 4 } as unknown as { dim: number };
+  for (const make of [() => new Int8Index(typo), () => new BinaryIndex(typo)]) {
+    assert.throws(make, (e: unknown) => e instanceof ArgumentError && /rescoreMultipler/.test(e.message));
+  }
+  for (const index of [new Int8Index({ dim: d }), new BinaryIndex({ dim: d }), new ExactIndex({ dim: d })]) {
+    await index.add(docs, docIds);
+    await assert.rejects(
+      index.search(queries, 3, { efSearch: 10 } as never),
+      (e: unknown) => e instanceof ArgumentError && /efSearch/.test(e.message),
+      index.constructor.name,
+    );
+  }
 });

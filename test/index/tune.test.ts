@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
+import { ArgumentError } from '../../src/errors.js';
 import { ExactIndex } from '../../src/index/exact.js';
 import { HnswIndex } from '../../src/index/hnsw.js';
 import { measureRecall } from '../../src/index/recall.js';
@@ -80,4 +81,69 @@ test('buildTunedHnsw chooses M and ef on held-out documents and adds them afterw
   const exact = new ExactIndex({ dim: 32, metric: 'l2' });
   await exact.add(docs, ids(3000));
   assert.ok((await measureRecall(index, exact, heldOut, 10)) >= 0.95);
+});
+
+/** Gaussian rows scaled by uniform(0.2, 5): the norms on which the MIPS-to-L2 reduction's graph is poor. */
+function variedNorms(rows: number, seed: number) {
+  const m = randomMatrix(rows, 32, seed);
+  let s = seed >>> 0;
+  for (let r = 0; r < rows; r++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const scale = 0.2 + 4.8 * (s / 2 ** 32);
+    for (let j = 0; j < 32; j++) m.data[r * 32 + j] *= scale;
+  }
+  return m;
+}
+
+test('buildTunedHnsw under ip tries both graph spaces and keeps the one meeting the target with the smaller ef', async () => {
+  const vectors = variedNorms(3000, 51);
+  const index = await buildTunedHnsw(vectors, ids(3000), {
+    metric: 'ip',
+    targetRecall: 0.95,
+    Ms: [8],
+    efConstruction: 40,
+    holdOut: 150,
+  });
+  const t = index.tuning!;
+  const c = t.candidates!;
+  assert.deepEqual(c.map((x) => x.space).sort(), ['ip', 'l2-reduction']);
+  const met = c.filter((x) => x.met);
+  assert.ok(met.length > 0, JSON.stringify(c));
+  const cheapest = Math.min(...met.map((x) => x.ef));
+  assert.equal(t.ef, cheapest);
+  assert.equal(t.space, met.find((x) => x.ef === cheapest)!.space);
+  assert.equal(index.mipsTransform, t.space === 'l2-reduction');
+  // The spaces differ on this data: the reduction needs a wider beam (or misses the target).
+  const reduction = c.find((x) => x.space === 'l2-reduction')!;
+  assert.ok(!reduction.met || reduction.ef > t.ef, JSON.stringify(c));
+  // The target holds on new queries, and the choice is saved.
+  const exact = new ExactIndex({ dim: 32, metric: 'ip' });
+  await exact.add(vectors, ids(3000));
+  assert.ok((await measureRecall(index, exact, variedNorms(150, 52), 10)) >= 0.95);
+  const file = path.join(tmpDir(), 'tuned-ip.hnsw');
+  await index.save(file);
+  assert.deepEqual((await HnswIndex.load(file)).tuning, t);
+  // A forced space is the only one tried.
+  const forced = await buildTunedHnsw(vectors, ids(3000), {
+    metric: 'ip',
+    targetRecall: 0.9,
+    Ms: [8],
+    efConstruction: 40,
+    holdOut: 150,
+    mipsTransform: false,
+  });
+  assert.deepEqual(
+    forced.tuning!.candidates!.map((x) => x.space),
+    ['ip'],
+  );
+  await assert.rejects(
+    buildTunedHnsw(vectors, ids(3000), { Ms: [8], target: 0.9 } as never),
+    (e: unknown) => e instanceof ArgumentError && /unknown option 'target'/.test(e.message),
+  );
+  const plain = new HnswIndex({ dim: 32, metric: 'ip' });
+  await plain.add(vectors, ids(3000));
+  await assert.rejects(
+    plain.tune({ target: 0.9 } as never),
+    (e: unknown) => e instanceof ArgumentError && /unknown option 'target'/.test(e.message),
+  );
 });

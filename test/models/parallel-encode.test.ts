@@ -112,3 +112,24 @@ test('a worker that fails is reported as an error, not a hang', async () => {
     },
   );
 });
+
+test('workers on either engine give the onnx and tfjs vectors; a worker left without a batch stops cleanly', async () => {
+  const tfjs = await encoder.encode(texts, { batchSize: 4, quiet: true, engine: 'tfjs' });
+  for (const engine of ['onnx', 'tfjs'] as const) {
+    const got = await encodeParallel(modelDir, texts, { workers: 2, batchSize: 4, quiet: true, engine });
+    assert.ok(maxAbsDiff(got.data, tfjs.data) <= 1e-4, `${engine}: ${maxAbsDiff(got.data, tfjs.data)}`);
+  }
+  // One batch, two workers: the second may still be opening its ONNX Runtime session when the work is done.
+  // Terminating it there used to abort the whole process (Napi::Error); it is told to stop instead.
+  const one = await encodeParallel(modelDir, texts.slice(0, 2), {
+    workers: 2,
+    batchSize: 4,
+    quiet: true,
+    engine: 'onnx',
+  });
+  assert.ok(maxAbsDiff(one.data, tfjs.data.subarray(0, 2 * 8)) <= 1e-4);
+  await assert.rejects(
+    encodeParallel(modelDir, texts, { engine: 'gpu' as 'onnx' }),
+    /^ArgumentError: engine: must be one of auto, onnx, tfjs, got 'gpu'/,
+  );
+});

@@ -4,9 +4,12 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from '../../src/backend/index.js';
 import { ArgumentError, InputFormatError } from '../../src/errors.js';
+import { BiEncoder } from '../../src/models/bi-encoder.js';
+import { POOLING_MODES } from '../../src/models/pooling.js';
+import type { PoolingMode } from '../../src/models/pooling.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { archDir } from './architectures/fixtures.js';
+import { ARCH_FIXTURES, archDir } from './architectures/fixtures.js';
 import { matrixRows, maxAbsDiff } from './bert-fixture.js';
 
 /** Prompts (config_sentence_transformers.json) and include_prompt (1_Pooling/config.json). */
@@ -23,6 +26,7 @@ interface PromptReference {
     input_ids: number[][];
     mean_including_prompt: number[][];
     mean_excluding_prompt: number[][];
+    excluding_prompt: Record<PoolingMode, number[][]>;
   };
 }
 
@@ -102,6 +106,42 @@ for (const arch of ['roberta', 'distilbert', 'mpnet']) {
     again.dispose();
   });
 }
+
+for (const arch of ARCH_FIXTURES) {
+  test(`${arch}: include_prompt false in every pooling mode matches the reference (cls and lasttoken unaffected)`, async () => {
+    const dir = withPrompts(arch, false);
+    const ref = reference(arch);
+    for (const mode of POOLING_MODES) {
+      const encoder = await SentenceEncoder.load(dir, { quiet: true, pooling: mode });
+      const m = await encoder.encodeQuery(ref.texts, { quiet: true, batchSize: 3 });
+      const diff = maxAbsDiff(matrixRows(m), ref.prompt.excluding_prompt[mode]);
+      assert.ok(diff < 1e-4, `${mode}: max abs diff ${diff}`);
+      encoder.dispose();
+    }
+  });
+}
+
+test("a bi-encoder's encodeQueries / encodePassages apply the tower's query / document prompts, as training does", async () => {
+  const encoder = await SentenceEncoder.load(withPrompts('distilbert', true), { quiet: true });
+  const model = BiEncoder.tied(encoder);
+  const texts = reference('distilbert').texts;
+  const same = (a: { data: Float32Array }, b: { data: Float32Array }) =>
+    assert.deepEqual(Array.from(a.data), Array.from(b.data));
+  const queries = await model.encodeQueries(texts, { quiet: true });
+  same(
+    queries,
+    await encoder.encode(
+      texts.map((t) => `query: ${t}`),
+      { quiet: true },
+    ),
+  );
+  same(
+    await model.encodePassages(texts, { quiet: true }),
+    await encoder.encodeDocument(texts, { quiet: true }),
+  );
+  assert.ok(maxAbsDiff(matrixRows(queries), matrixRows(await encoder.encode(texts, { quiet: true }))) > 1e-3);
+  model.dispose();
+});
 
 test('default_prompt_name applies when encode gets no prompt; a bad one is an error naming the file', async () => {
   const dir = withPrompts('distilbert', true);

@@ -78,3 +78,33 @@ test('issue 12: a query with an empty judgement map is not encoded or evaluated'
   const none: Qrels = new Map([['q0', new Map<string, number>()]]);
   assert.throws(() => createEvaluationCallback({ corpus, queries, qrels: none }), /qrels: judge none/);
 });
+
+test('evaluation on ONNX Runtime follows the weights as training changes them, as tfjs does', async () => {
+  const { SentenceEncoder } = await import('../../src/models/sentence-encoder.js');
+  const { tinyConfig } = await import('./tiny-bert.js');
+  const { tmpDir } = await import('../helpers/tmp.js');
+  const encoder = await SentenceEncoder.fromScratch(tinyConfig(tmpDir()), undefined, { seed: 3 });
+  const model = BiEncoder.tied(encoder, { similarity: 'cosine' });
+  const options = { corpus, queries, qrels, measures: ['ndcg_cut.10', 'recall.1'] };
+  const onnx = createEvaluationCallback({ ...options, engine: 'onnx' });
+  const tfjs = createEvaluationCallback({ ...options, engine: 'tfjs' });
+  const close = (a: Record<string, number>, b: Record<string, number>) => {
+    for (const k of Object.keys(b)) assert.ok(Math.abs(a[k] - b[k]) < 1e-9, `${k}: ${a[k]} vs ${b[k]}`);
+  };
+  try {
+    const first = await onnx(model);
+    close(first, await tfjs(model));
+    // An optimizer step assigns new values: the next evaluation must see them, not the first session's.
+    for (const v of encoder.trainableVariables()) {
+      const next = tf.tidy(() => tf.add(v, tf.randomNormal(v.shape, 0, 0.5, 'float32', 11)));
+      v.assign(next);
+      next.dispose();
+    }
+    const vectors = await model.encodePassages(['all about the river'], { engine: 'onnx', quiet: true });
+    const expected = await model.encodePassages(['all about the river'], { engine: 'tfjs', quiet: true });
+    assert.ok(Math.max(...vectors.data.map((x, i) => Math.abs(x - expected.data[i]))) <= 1e-4);
+    close(await onnx(model), await tfjs(model));
+  } finally {
+    encoder.dispose();
+  }
+});

@@ -7,6 +7,11 @@ import { CachedInBatchNegativesLoss } from '../../src/losses/cached-in-batch-neg
 import { InBatchNegativesLoss } from '../../src/losses/in-batch-negatives.js';
 import { parseBertConfig } from '../../src/models/architectures/bert.js';
 import {
+  architectureFor,
+  parseEncoderConfig,
+  randomEncoder,
+} from '../../src/models/architectures/registry.js';
+import {
   MEMORY_MARGIN,
   WASM_HEAP_LIMIT_BYTES,
   bertParameterCount,
@@ -203,4 +208,103 @@ test('CachedInBatchNegativesLoss refuses, before any forward pass, a mini-batch 
     await tf.setBackend('wasm');
   }
   enc.dispose();
+});
+
+test('each architecture is counted and sized by its own registry entry: parameter count = its variables', () => {
+  const shape = {
+    vocab_size: 100,
+    hidden_size: 16,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 24,
+    max_position_embeddings: 40,
+    pad_token_id: 1,
+  };
+  const configs = [
+    { model_type: 'roberta', ...shape, type_vocab_size: 1 },
+    { model_type: 'xlm-roberta', ...shape, type_vocab_size: 1 },
+    {
+      model_type: 'distilbert',
+      vocab_size: 100,
+      dim: 16,
+      n_layers: 2,
+      n_heads: 2,
+      hidden_dim: 24,
+      max_position_embeddings: 40,
+    },
+    { model_type: 'mpnet', ...shape },
+    { model_type: 'modernbert', ...shape },
+    { model_type: 'modernbert', ...shape, attention_bias: true, mlp_bias: true, norm_bias: true },
+  ];
+  for (const json of configs) {
+    const config = parseEncoderConfig(json);
+    const model = randomEncoder(config, 1);
+    const real = [...model.variables().values()].reduce((n, v) => n + v.size, 0);
+    const counted = architectureFor(config.model_type).parameterCount(config);
+    // MPNet's relative-attention bias table (buckets x heads) is left out of the count.
+    const extra = config.model_type === 'mpnet' ? 32 * 2 : 0;
+    assert.equal(counted + extra, real, `${config.model_type}`);
+    model.dispose();
+  }
+});
+
+test("ModernBERT's estimate follows its measured peaks (composed layers, ~3x BERT per token), not BERT's", () => {
+  // Peak live wasm-heap MB of benchmarks/train-memory.ts --arch modernbert (6 layers; docs/training.md).
+  const shapeA = { hidden_size: 384, intermediate_size: 576, num_attention_heads: 6 };
+  const shapeB = { hidden_size: 256, intermediate_size: 768, num_attention_heads: 4 };
+  const measured = [
+    { shape: shapeA, batch: 4, seq: 128, mb: 1194.8 },
+    { shape: shapeA, batch: 12, seq: 128, mb: 3028.0 },
+    { shape: shapeA, batch: 6, seq: 256, mb: 3314.8 },
+    { shape: shapeB, batch: 12, seq: 128, mb: 2417.5 },
+  ];
+  for (const { shape, batch, seq, mb } of measured) {
+    const json = {
+      model_type: 'modernbert',
+      vocab_size: 30522,
+      pad_token_id: 0,
+      max_position_embeddings: 512,
+      num_hidden_layers: 6,
+      ...shape,
+    };
+    const calls = [
+      { sequences: batch, seqLen: seq },
+      { sequences: batch, seqLen: seq },
+    ];
+    const est = estimateTrainingBytes(parseEncoderConfig(json), calls) / 1e6;
+    assert.ok(Math.abs(est / mb - 1) < 0.05, `batch ${batch} seq ${seq}: ${est} vs ${mb} MB`);
+    // Sized as BERT, a large step would be estimated at a fraction of what it takes.
+    const asBert = estimateTrainingBytes({ ...parseEncoderConfig(json), model_type: undefined }, calls) / 1e6;
+    if (batch >= 12) assert.ok(asBert < 0.6 * mb, `as BERT: ${asBert} MB`);
+  }
+  // A step of 20 x 128 tokens per tower in shape A needs ~4.9 GB (linear in the measured peaks): refused with a
+  // mini-batch that fits, where BERT's sizing would have let it run into the heap limit.
+  const small = parseEncoderConfig({
+    model_type: 'modernbert',
+    vocab_size: 30522,
+    pad_token_id: 0,
+    max_position_embeddings: 512,
+    num_hidden_layers: 6,
+    ...shapeA,
+  });
+  const step = { queries: 20, passages: 20, queryLen: 128, passageLen: 128 };
+  assert.throws(
+    () => checkTrainingMemory(small, step),
+    (e: unknown) => e instanceof ArgumentError && /miniBatchSize: \d+/.test(e.message),
+  );
+  checkTrainingMemory({ ...small, model_type: undefined }, step);
+  checkTrainingMemory(small, { queries: 8, passages: 8, queryLen: 128, passageLen: 128 });
+  // gte-modernbert-base's shape (149M parameters, vocabulary 50,368): the AdamW update alone (weights,
+  // gradients, two moments, the embedding table's update temporaries) needs more than the heap, so even one
+  // sequence is refused before the wasm module would abort.
+  assert.throws(
+    () =>
+      checkTrainingMemory(parseEncoderConfig({ model_type: 'modernbert' }), {
+        queries: 1,
+        passages: 1,
+        queryLen: 128,
+        passageLen: 128,
+      }),
+    /even one sequence of 128 tokens does not fit/,
+  );
 });

@@ -61,3 +61,31 @@ test('on a TTY: a redrawn bar, no plain lines', () => {
   assert.ok(text().endsWith('\n'));
   assert.ok(!text().includes('encode: '));
 });
+
+test('log(): a line above a TTY bar (cleared and redrawn), a plain line elsewhere, nothing when quiet', () => {
+  const tty = fakeStream(true);
+  const p = createProgress({ total: 4, label: 'train', unit: 'steps', stream: tty.stream, intervalMs: 0 });
+  p.tick(1);
+  const before = tty.text().length;
+  p.log('step 1: ndcg_cut_10 0.5000');
+  const after = tty.text().slice(before);
+  assert.ok(after.startsWith('\r\x1b[Kstep 1: ndcg_cut_10 0.5000\n'), JSON.stringify(after));
+  assert.match(after.slice(after.indexOf('\n') + 1), /^\rtrain \[#+-+\] 1\/4 /, 'the bar is redrawn');
+  p.done();
+  p.log('after the bar');
+  assert.ok(tty.text().endsWith('\nafter the bar\n'));
+
+  const plain = fakeStream(false);
+  const q = createProgress({ total: 4, stream: plain.stream });
+  q.log('step 2: map 0.1000');
+  q.done();
+  assert.equal(plain.text(), 'step 2: map 0.1000\n');
+
+  for (const isTTY of [true, false]) {
+    const quiet = fakeStream(isTTY);
+    const r = createProgress({ total: 4, stream: quiet.stream, quiet: true });
+    r.log('hidden');
+    r.done();
+    assert.equal(quiet.text(), '');
+  }
+});

@@ -96,3 +96,32 @@ test('bad input is an ArgumentError naming the argument', () => {
     (e: unknown) => e instanceof ArgumentError && e.argument === 'precision',
   );
 });
+
+test('dequantizeInt8 is the middle of the values each int8 code holds (trunc toward zero makes 0 twice as wide)', () => {
+  const q = new ScalarQuantizer({ min: Float32Array.of(-1, 0.25), max: Float32Array.of(1, 0.75) });
+  for (let j = 0; j < 2; j++) {
+    const lo = q.min[j];
+    const hi = q.max[j];
+    // Every code's values, from a fine grid over the range: the dequantized value is their middle.
+    const seen = new Map<number, { min: number; max: number }>();
+    for (let i = 0; i <= 200_000; i++) {
+      const x = lo + ((hi - lo) * i) / 200_000;
+      const c = q.int8(x, j);
+      const s = seen.get(c) ?? { min: Infinity, max: -Infinity };
+      seen.set(c, { min: Math.min(s.min, x), max: Math.max(s.max, x) });
+      assert.ok(Math.abs(q.dequantizeInt8(c, j) - x) <= q.steps[j] + 1e-6, `code ${c} of ${x}`);
+    }
+    // 127 needs t >= 255, which float rounding of (max - min) / step may miss at x = max: clamped values.
+    assert.ok(seen.size >= 255 && seen.has(-128) && seen.has(126), `${seen.size} codes`);
+    for (const [c, s] of seen) {
+      if (c === -128 || c === 127) continue; // single points at the range's ends
+      const tol = q.steps[j] / 100; // grid resolution
+      assert.ok(
+        Math.abs(q.dequantizeInt8(c, j) - (s.min + s.max) / 2) < tol,
+        `code ${c}: middle of [${s.min}, ${s.max}]`,
+      );
+    }
+    assert.ok(Math.abs(q.dequantizeInt8(-128, j) - lo) < 1e-6);
+    assert.ok(Math.abs(q.dequantizeInt8(127, j) - hi) < 1e-6);
+  }
+});

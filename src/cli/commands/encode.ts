@@ -24,6 +24,8 @@ import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { runShardEncode, runShardMerge, SHARD_HELP, SHARD_OPTIONS } from './encode-shards.js';
 import { parseInteger } from '../../util/number.js';
+import { ENGINE_CHOICES } from '../../engines/types.js';
+import { defaultEngine } from '../../engines/select.js';
 
 /**
  * Texts of an input file: `.txt` gives one text per line (blank lines inside the file are kept as empty
@@ -171,6 +173,11 @@ Options:
                        (default 1: this thread; auto: one per core); the same vectors as 1.
                        On wasm, --threads spreads only the matrix products over the cores;
                        workers spread everything (and share the cores between them)
+  --engine E           auto (default) | onnx | tfjs: where inference runs. onnx = ONNX Runtime (the
+                       optional package onnxruntime-node) on the model exported in memory; tfjs = the
+                       TensorFlow.js backend; auto = onnx when onnxruntime-node is installed. The same
+                       vectors within 1e-4 either way. With onnx one process already uses every core
+                       (--workers only adds start-up: docs/performance.md)
   --precision P        float32 (default), or int8 | uint8 | binary | ubinary: write sentence-transformers'
                        quantized codes (int8/uint8 ranges from these embeddings) as an int8/uint8 .npy
   --truncate-dim N     keep the first N dimensions (Matryoshka models), re-normalised if the model normalizes
@@ -192,6 +199,7 @@ ${SHARD_HELP}`,
     route: { type: 'string' },
     'truncate-dim': { type: 'string' },
     precision: { type: 'string' },
+    engine: { type: 'string' },
     seed: { type: 'string' },
     quiet: { type: 'boolean' },
     ...SHARD_OPTIONS,
@@ -212,6 +220,7 @@ ${SHARD_HELP}`,
       optionalChoice(values, 'precision', ['float32', 'int8', 'uint8', 'binary', 'ubinary'] as const) ??
       'float32';
     const workers = parseWorkers(values);
+    const engine = optionalChoice(values, 'engine', ENGINE_CHOICES);
     if (values.normalize === true && values['no-normalize'] === true) {
       throw new UsageError('--normalize and --no-normalize contradict each other');
     }
@@ -262,6 +271,7 @@ ${SHARD_HELP}`,
         );
       }
       const encoder = towerEncoder(model, tower);
+      encoder.engine = engine;
       if (promptName !== undefined && !(promptName in encoder.prompts)) {
         const known = Object.keys(encoder.prompts);
         throw new UsageError(
@@ -291,6 +301,15 @@ ${SHARD_HELP}`,
       };
       // Each shard records this meta; the merge writes it as OUT.meta.json beside OUT.ids.txt.
       if (sharded) return await runShardEncode(values, input, encoder, batchSize, quiet, vectorsMeta);
+      // What the workers run on, as `auto` decides it (they report nothing back).
+      const ran =
+        workers === 1
+          ? await encoder.resolveEngine()
+          : (engine ?? defaultEngine()) === 'auto'
+            ? (await import('../../engines/onnxruntime.js')).onnxRuntimeAvailable()
+              ? 'onnx'
+              : 'tfjs'
+            : (engine ?? defaultEngine());
       let matrix: Matrix;
       if (workers === 1) {
         // Full width here, as from the workers; the one truncation below applies the flag or truncate_dim.
@@ -312,7 +331,13 @@ ${SHARD_HELP}`,
           model.dispose();
           model = undefined;
         }
-        matrix = await encodeParallel(source, texts, { workers, batchSize, maxLength: maxSeqLength, quiet });
+        matrix = await encodeParallel(source, texts, {
+          workers,
+          batchSize,
+          maxLength: maxSeqLength,
+          quiet,
+          engine,
+        });
       }
       // Truncated here, after either path, so workers need not know: re-normalised when the model normalises.
       // --truncate-dim, else the model's saved truncate_dim (sentence-transformers' default width).
@@ -331,6 +356,7 @@ ${SHARD_HELP}`,
       process.stderr.write(
         `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +
           `(${settings}${precision === 'float32' ? '' : `, ${precision} codes`})${workers > 1 ? ` on ${workers} workers` : ''}\n` +
+          `dense-retrieval: engine ${ran}\n` +
           (ids === undefined ? '' : `dense-retrieval: ids -> ${vectorSidecarPaths(output).ids}\n`),
       );
     } finally {

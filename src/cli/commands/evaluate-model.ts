@@ -12,6 +12,7 @@ import { HNSW_DEFAULTS } from '../../index/hnsw.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
 import { parseInteger } from '../../util/number.js';
+import { ENGINE_CHOICES } from '../../engines/types.js';
 
 const INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25', 'pgvector'];
 const DEFAULT_INDEXES: readonly EvaluatorIndex[] = ['exact', 'hnsw', 'bm25'];
@@ -63,6 +64,8 @@ Options:
   --max-length N           truncate texts to N tokens (default: the model's max_seq_length)
   --batch-size N           texts per forward pass (default 32)
   --seed N                 seed of a scratch: model
+  --engine E               auto (default) | onnx | tfjs: where the encoders run (onnx = ONNX Runtime,
+                           the optional package onnxruntime-node; auto = onnx when it is installed)
   --truncate-dim N         Matryoshka: keep the first N embedding dimensions (re-normalised if the model normalizes)
   --quiet                  no progress bars
   -h, --help               show this help
@@ -85,6 +88,7 @@ Options:
     'batch-size': { type: 'string' },
     seed: { type: 'string' },
     'truncate-dim': { type: 'string' },
+    engine: { type: 'string' },
     quiet: { type: 'boolean' },
   },
   needsBackend: true,
@@ -117,6 +121,7 @@ Options:
     const seed = optionalInt(values, 'seed', 0);
     const truncateDim = optionalInt(values, 'truncate-dim', 1);
     const runOut = optionalString(values, 'run-out');
+    const engine = optionalChoice(values, 'engine', ENGINE_CHOICES);
     const quiet = values.quiet === true;
     const dense = indexes.some((i) => i !== 'bm25');
     const modelSource = optionalString(values, 'model');
@@ -150,6 +155,8 @@ Options:
         : undefined;
     try {
       if (model !== undefined) {
+        model.queryEncoder.engine = engine;
+        model.passageEncoder.engine = engine;
         const own = metricOfSimilarity(model.similarity);
         const unit = model.queryEncoder.normalize && model.passageEncoder.normalize;
         if (metric !== undefined && metric !== own && !model.similarityIsDefault && !unit) {

@@ -67,8 +67,9 @@ Options:
                            After the build, recall@10 at --ef-search is measured on sampled documents used
                            as queries, with a warning below ${RECALL_WARNING}
   --target-recall R        HNSW: tune to recall@10 >= R against exact search (e.g. 0.98), measured on 200
-                           held-out documents: tries M = 16, 32, 48 (or the given --M) and picks the
-                           smallest M, then the smallest ef, that reach R; both are stored and printed
+                           held-out documents: tries M = 16, 32, 48 (or the given --M) and, for --metric
+                           ip without --mips-transform, both graph spaces; picks the smallest M, then the
+                           space needing the smallest ef, that reach R; all are stored and printed
   --truncate-dim N         Matryoshka: index only the first N dimensions (queries are cut the same way)
   --rescore-multiplier N   int8/binary: candidates rescored per result (default 4; higher = better recall)
   --keep-vectors           int8/binary: also keep float32 vectors so rescoring is exact (more memory)
@@ -224,14 +225,21 @@ pgvector options (embedded PGlite by default; a server with --database):
         efConstruction,
         truncateDim,
         quiet,
+        ...(mipsTransform === undefined ? {} : { mipsTransform }),
       });
       await tuned.save(out);
       const t = tuned.tuning!;
+      const tried = (t.candidates ?? [])
+        .map(
+          (c) => `M=${c.M} ${c.space} ef=${c.ef} recall ${c.recall.toFixed(3)}${c.met ? '' : ' (not met)'}`,
+        )
+        .join('; ');
       process.stderr.write(
         `dense-retrieval: hnsw index of ${tuned.size} x ${tuned.dim} (${metric}) -> ${out}\n` +
-          `dense-retrieval: tuned M=${tuned.M} ef=${t.ef}: recall@${t.k} ${t.recall.toFixed(3)} ` +
+          `dense-retrieval: tuned M=${tuned.M} space=${t.space} ef=${t.ef}: recall@${t.k} ${t.recall.toFixed(3)} ` +
           `(95 % lower bound ${t.recallLowerBound.toFixed(3)}) on ${t.queries} held-out documents; ` +
-          `target ${targetRecall} ${t.met ? 'met' : 'NOT met (best tried kept; raise --M)'}\n`,
+          `target ${targetRecall} ${t.met ? 'met' : 'NOT met (best tried kept; raise --M)'}\n` +
+          `dense-retrieval: tried ${tried}\n`,
       );
       return;
     }

@@ -12,10 +12,15 @@ import { mineHardNegatives } from '../../train/hard-negatives.js';
 import { createEvaluationCallback } from '../../train/evaluation-callback.js';
 import { CHECKPOINTS_DIR, Trainer, saveModelInto, TRAIN_LOG } from '../../train/trainer.js';
 import { latestCheckpoint } from '../../train/checkpoint.js';
-import { optionalChoice, optionalFloat, optionalInt, requireString } from '../args.js';
+import { EVAL_LOG } from '../../train/eval-log.js';
+import { bestModelFlags } from '../train-best-flags.js';
+import { writeTrainModelCard } from '../train-model-card.js';
+import { optionalChoice, optionalFloat, optionalInt, optionalString, requireString } from '../args.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { LOSS_HELP, LOSS_OPTIONS, buildLoss, checkLossData, parseLossFlags } from './train-loss.js';
+import { readTrainFiles } from './train-files.js';
+import { MULTI_DATASET_SAMPLINGS } from '../../train/multi-dataset-sampler.js';
 
 /** BM25 ranks hard negatives are mined from (sentence-transformers' `mine_hard_negatives` defaults to the top too). */
 const NEGATIVE_RANGE = { rangeMin: 0, rangeMax: 50 };
@@ -29,13 +34,16 @@ export const trainCommand: Command = {
   name: 'train',
   summary: 'train a bi-encoder on the (query, relevant document) pairs of a BEIR split',
   help: `Usage: dense-retrieval train --model SRC --data BEIR_DIR --out DIR [options]
+       dense-retrieval train --model SRC --train-file FILE [--data BEIR_DIR] --out DIR [options]
 
 Train a bi-encoder with in-batch negatives on the qrels of a BEIR split (one example per judged
-pair with grade >= 1; documents as "title text"), with AdamW, gradient clipping at norm 1 and a
-linear-warmup + cosine learning rate. DIR receives the final model (sentence-transformers layout,
-loadable by 'encode --model DIR'; with --untied one sentence-transformers Router model with a query and
-a document route, which 'encode --tower query|passage' and 'evaluate-model' use), the log DIR/${TRAIN_LOG}
-and checkpoints DIR/checkpoints/step-N.
+pair with grade >= 1; documents as "title text") or on JSONL training files (--train-file), with
+AdamW, gradient clipping at norm 1 and a linear-warmup + cosine learning rate. DIR receives the
+final model (sentence-transformers layout, loadable by 'encode --model DIR'; with --untied one
+sentence-transformers Router model with a query and a document route, which 'encode --tower
+query|passage' and 'evaluate-model' use), the log DIR/${TRAIN_LOG}, checkpoints DIR/checkpoints/step-N
+and a model card DIR/README.md (Hugging Face format: what the model is, how it was trained and
+evaluated, how to load it; a README.md you wrote is never replaced).
 
 An existing, non-empty DIR is refused unless --resume (continue from its newest checkpoint) or
 --overwrite (start afresh: its model files, log and checkpoints are replaced; other files are left).
@@ -44,7 +52,19 @@ Options:
   --model SRC             model directory (a tied or untied bi-encoder continues as it is), hub
                           id, or scratch:<config.json> (random init with the bundled
                           bert-base-uncased tokenizer) (required)
-  --data BEIR_DIR         BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/) (required)
+  --data BEIR_DIR         BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/) (required
+                          without --train-file; with it, resolves the files' query_id/positive_id/
+                          negative_ids)
+  --train-file FILE       train on a JSONL training file instead of the qrels: one example per line,
+                          {"query", "positive", "negatives"?, "scores"?} or with ids into --data
+                          {"query_id", "positive_id", "negative_ids"?, "scores"?} (as 'mine' writes);
+                          repeat it to train on several datasets, each batch from one of them
+  --sampling S            round-robin|proportional: how batches of several --train-file datasets
+                          interleave (default proportional: every batch of every dataset, in a random
+                          order; round-robin: one batch per dataset in turn, until one runs out)
+  --group-size N          passages per query and step: the positive and N-1 negatives drawn from the
+                          example's negatives anew each epoch (Tevatron's train_group_size), so a line
+                          may carry a pool of more negatives than a step uses
   --split NAME            qrels split to train on (default train)
   --out DIR               output directory (required; see --resume and --overwrite)
   --batch-size N          queries per batch (default 32)
@@ -68,21 +88,29 @@ ${LOSS_HELP}
   --max-grad-norm X       clip gradients to this global norm (default 1)
   --checkpoint-every N    checkpoint every N updates (default 500)
   --eval-split NAME       evaluate nDCG@10 and recall@100 on this split (exhaustive search over the
-                          corpus) after training, and every --eval-every N updates; results go to
-                          stderr and the log
+                          corpus) after training, and every --eval-every N updates: one line per
+                          evaluation on stderr (none with --quiet), the history in
+                          DIR/${EVAL_LOG}, the results also in DIR/${TRAIN_LOG}
   --eval-every N          evaluation interval (needs --eval-split)
+  --metric NAME           keep the checkpoint with the best NAME (a trec_eval measure, e.g.
+                          ndcg_cut_10 or ndcg_cut.10; also computed) over the evaluations: DIR
+                          holds the best model at the end, not the last (needs --eval-split)
+  --patience N            stop after N evaluations in a row without a better --metric
   --seed N                seed of sampling, dropout and scratch init (default 42)
   --query-prompt TEXT     prepend TEXT to training queries (default: the model's "query" prompt)
   --document-prompt TEXT  prepend TEXT to training passages (default: the model's "document" or
                           "passage" prompt); '' turns a prompt off
   --resume                continue from the newest checkpoint in DIR
   --overwrite             train afresh into an existing DIR, replacing its model, log and checkpoints
-  --quiet                 no progress bar
+  --quiet                 no progress bar, no evaluation lines
   -h, --help              show this help
 `,
   options: {
     model: { type: 'string' },
     data: { type: 'string' },
+    'train-file': { type: 'string', multiple: true },
+    sampling: { type: 'string' },
+    'group-size': { type: 'string' },
     split: { type: 'string' },
     out: { type: 'string' },
     'batch-size': { type: 'string' },
@@ -103,6 +131,8 @@ ${LOSS_HELP}
     'checkpoint-every': { type: 'string' },
     'eval-split': { type: 'string' },
     'eval-every': { type: 'string' },
+    metric: { type: 'string' },
+    patience: { type: 'string' },
     seed: { type: 'string' },
     'query-prompt': { type: 'string' },
     'document-prompt': { type: 'string' },
@@ -114,7 +144,8 @@ ${LOSS_HELP}
   needsBackend: true,
   async run(values) {
     const source = requireString(values, 'model');
-    const data = requireString(values, 'data');
+    const trainFiles = (values['train-file'] as string[] | undefined) ?? [];
+    const data = trainFiles.length > 0 ? optionalString(values, 'data') : requireString(values, 'data');
     const out = requireString(values, 'out');
     const split = typeof values.split === 'string' ? values.split : 'train';
     const batchSize = optionalInt(values, 'batch-size', 1) ?? 32;
@@ -131,6 +162,19 @@ ${LOSS_HELP}
     const similarity = optionalChoice(values, 'similarity', ['dot', 'cosine'] as const);
     const scale = optionalFloat(values, 'scale');
     const hardNegatives = optionalInt(values, 'hard-negatives', 0) ?? 0;
+    if (trainFiles.length > 0 && hardNegatives > 0) {
+      throw new UsageError(
+        '--hard-negatives mines from the qrels; a --train-file carries its own negatives (write them with mine)',
+      );
+    }
+    const sampling = optionalChoice(values, 'sampling', MULTI_DATASET_SAMPLINGS);
+    if (sampling !== undefined && trainFiles.length < 2) {
+      throw new UsageError('--sampling interleaves several datasets: give two or more --train-file');
+    }
+    const groupSize = optionalInt(values, 'group-size', 1);
+    if (trainFiles.length > 0 && values.split !== undefined) {
+      throw new UsageError('--split chooses the qrels to train on; with --train-file the file is the data');
+    }
     const miniBatch = optionalInt(values, 'cache-mini-batch', 1);
     const maxGradNorm = optionalFloat(values, 'max-grad-norm') ?? 1;
     const checkpointEvery = optionalInt(values, 'checkpoint-every', 1) ?? 500;
@@ -139,6 +183,8 @@ ${LOSS_HELP}
     const evaluateEvery = optionalInt(values, 'eval-every', 1);
     if (evaluateEvery !== undefined && evalSplit === undefined)
       throw new UsageError('--eval-every needs --eval-split');
+    if (evalSplit !== undefined && data === undefined) throw new UsageError('--eval-split needs --data');
+    const best = bestModelFlags(values, evalSplit);
     const quiet = values.quiet === true;
     positiveFloat('lr', lr);
     positiveFloat('scale', scale);
@@ -152,8 +198,11 @@ ${LOSS_HELP}
     await checkOutDir(out, { resume, overwrite });
 
     // Data first: a bad dataset should fail before a model is loaded.
-    const { corpus, queries, qrels } = await loadBeir(data, { split });
-    let examples: TrainingExample[] = examplesFromQrels({ queries, corpus, qrels });
+    const beir = trainFiles.length > 0 ? undefined : await loadBeir(data!, { split });
+    const { corpus, queries, qrels } = beir ?? { corpus: [], queries: new Map(), qrels: new Map() };
+    let examples: TrainingExample[] = beir ? examplesFromQrels({ queries, corpus, qrels }) : [];
+    const files = trainFiles.length > 0 ? await readTrainFiles(trainFiles, data) : undefined;
+    const count = files === undefined ? 0 : Object.values(files).reduce((n, d) => n + d.length, 0);
     if (hardNegatives > 0) {
       const bm25 = new Bm25Index();
       bm25.addDocuments(corpus);
@@ -177,18 +226,14 @@ ${LOSS_HELP}
       );
     }
 
-    checkLossData(lossChoice, examples);
+    checkLossData(lossChoice, files ? Object.values(files).flat() : examples);
 
     let evaluate: ((m: BiEncoder, step: number) => Promise<Record<string, number>>) | undefined;
     if (evalSplit !== undefined) {
-      const dev = await loadBeir(data, { split: evalSplit });
-      const run = createEvaluationCallback(dev);
-      evaluate = async (m, step) => {
-        const metrics = await run(m);
-        const shown = Object.entries(metrics).map(([name, v]) => `${name} ${v.toFixed(4)}`);
-        say(`step ${step}: ${evalSplit}: ${shown.join(', ')}`);
-        return metrics;
-      };
+      const dev = await loadBeir(data!, { split: evalSplit });
+      const run = createEvaluationCallback({ ...dev, measures: best.measures });
+      // The Trainer prints one line per evaluation (respecting --quiet) and writes DIR/eval_log.jsonl.
+      evaluate = (m) => run(m);
     }
 
     const loadOptions = { pooling, maxSeqLength, quiet, similarity };
@@ -232,16 +277,50 @@ ${LOSS_HELP}
         checkpointEvery,
         evaluate,
         evaluateEvery,
+        ...best.trainer,
         quiet,
       });
       say(
-        `training on ${examples.length} pairs of ${data} (${split}), batch ${batchSize}` +
+        `training on ${files ? `${count} pairs of ${trainFiles.join(', ')}` : `${examples.length} pairs of ${data} (${split})`}` +
+          `${trainFiles.length > 1 ? ` (${sampling ?? 'proportional'} sampling)` : ''}` +
+          `${groupSize === undefined ? '' : `, group size ${groupSize}`}, batch ${batchSize}` +
           `${built.describe}, ${model.tied ? 'tied' : 'untied'} towers, ${model.similarity}`,
       );
       if (overwrite) await clearRun(out);
-      const result = await trainer.train(examples, { resume });
+      const result = await trainer.train(
+        files === undefined && groupSize === undefined
+          ? examples
+          : { datasets: files ?? examples, sampling, groupSize },
+        { resume },
+      );
       trainer.dispose();
       await saveModelInto(model, out);
+      const card = await writeTrainModelCard({
+        out,
+        source,
+        datasets: files ? trainFiles.map((f) => path.basename(f)) : [path.basename(path.resolve(data!))],
+        evalSplit,
+        trainingExamples: files ? count : examples.length,
+        loss: trainer.loss.toJSON(),
+        hyperparameters: {
+          batch_size: batchSize,
+          steps: result.totalSteps,
+          learning_rate: lr,
+          min_lr: minLr,
+          warmup_steps: warmupSteps ?? Math.floor(result.totalSteps * 0.1),
+          lr_scheduler: 'warmup-cosine',
+          optimizer: 'AdamW (weight decay 0.01)',
+          max_grad_norm: maxGradNorm,
+          seed,
+          max_seq_length: maxSeqLength,
+          hard_negatives: hardNegatives || undefined,
+          eval_every: evaluateEvery,
+          metric_for_best_model: best.trainer.metricForBestModel,
+          early_stopping_patience: best.trainer.earlyStoppingPatience,
+        },
+        result,
+      });
+      if (!card.written) say(`${card.file} is not a model card dense-retrieval wrote: left as it is`);
       if (maxSeqLength !== undefined) {
         say(
           `saved max_seq_length: ${maxSeqLength} with the model (from --max-length): encoding with it truncates at ${maxSeqLength} tokens too`,
@@ -254,8 +333,14 @@ ${LOSS_HELP}
           : `loss ${losses[0].toFixed(4)} -> ${losses[losses.length - 1].toFixed(4)}`;
       say(
         `trained ${result.step}/${result.totalSteps} steps` +
-          `${result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ''}, ${summary}; model saved to ${out}`,
+          `${result.resumedFrom > 0 ? ` (resumed from step ${result.resumedFrom})` : ''}` +
+          `${result.stoppedEarly ? ' (early stopping)' : ''}, ${summary}; model saved to ${out}`,
       );
+      if (result.best !== undefined) {
+        say(
+          `saved the best model: step ${result.best.step}, ${result.best.metric} ${result.best.value.toFixed(4)}`,
+        );
+      }
     } finally {
       freeLoss();
       model.dispose();
@@ -306,4 +391,5 @@ async function checkOutDir(out: string, flags: { resume: boolean; overwrite: boo
 async function clearRun(out: string): Promise<void> {
   await fs.rm(path.join(out, CHECKPOINTS_DIR), { recursive: true, force: true });
   await fs.rm(path.join(out, TRAIN_LOG), { force: true });
+  await fs.rm(path.join(out, EVAL_LOG), { force: true });
 }

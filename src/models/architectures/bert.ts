@@ -18,7 +18,7 @@ import {
   scaleBy,
 } from '../layers.js';
 import { requireBackend } from '../../backend/index.js';
-import type { HfTensor, TransformerEncoder } from './encoder.js';
+import type { HfTensor, TrainingMemoryProfile, TransformerEncoder } from './encoder.js';
 import {
   BERT_SPEC,
   bertFamilyMaxLength,
@@ -51,6 +51,18 @@ export function bertParameterCount(config: BertConfig): number {
   const layer = 4 * (h * h + h) + 2 * h + (i * h + i) + (h * i + h) + 2 * h;
   return embeddings + config.num_hidden_layers * layer + h * h + h;
 }
+
+/**
+ * What a training step of the BERT family keeps per token (see {@link TrainingMemoryProfile}). The layer
+ * terms count what the fused layer saves: its input, q, k, v, context, two LayerNorm outputs and normalised
+ * rows, the FFN pre-activation and activation, the attention probabilities, bool dropout masks, and the input
+ * gradient tfjs holds. `outside` is fitted: it makes the slope match the measured 311 KB per token of the
+ * MiniLM-L6 shape (docs/training.md, "Memory on the wasm backend").
+ */
+export const BERT_TRAINING_MEMORY: TrainingMemoryProfile = {
+  kept: { hidden: 10.5, intermediate: 2, scores: 1.25, outside: 21 },
+  transient: { hidden: 24, intermediate: 6, scores: 8 },
+};
 
 /**
  * Upper bound on the parameters of a randomly initialised (`scratch:`) model: 1e9 float32 values are 4 GB,

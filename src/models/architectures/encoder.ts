@@ -71,3 +71,16 @@ export interface TransformerEncoder {
   /** Free the parameters. */
   dispose(): void;
 }
+
+/**
+ * What a plain training step of an architecture keeps on the wasm heap, for the memory guard
+ * (`src/train/memory.ts`): float32 values per token, by what they scale with (`hidden`: hidden_size,
+ * `intermediate`: intermediate_size, `scores`: heads x padded sequence length), per encoder layer (`kept`,
+ * until the backward pass ends; `outside`: outside the layers, times hidden_size) and alive at once inside
+ * one layer's backward (`transient`). Derived from what the layer saves and fitted to measured peaks
+ * (`benchmarks/train-memory.ts --arch <model_type>`, docs/training.md).
+ */
+export interface TrainingMemoryProfile {
+  kept: { hidden: number; intermediate: number; scores: number; outside: number };
+  transient: { hidden: number; intermediate: number; scores: number };
+}

@@ -15,6 +15,7 @@ import type {
   EncoderForwardOptions,
   EncoderInputs,
   HfTensor,
+  TrainingMemoryProfile,
   TransformerEncoder,
 } from './encoder.js';
 
@@ -26,8 +27,9 @@ import type {
  * (`Wo(act(a) * g)` with `[a, g] = Wi(x)`), no biases unless `attention_bias` / `mlp_bias` / `norm_bias` say
  * so, and a final LayerNorm.
  *
- * Layers run as composed tfjs ops with tfjs' own gradients (no fused layer yet: ModernBERT is younger and
- * smaller in use than the BERT family); the memory guard sizes it by its config like the others.
+ * Layers run as composed tfjs ops with tfjs' own gradients (no fused one-tape-node layer: measured, it would
+ * cut the ~3x larger training memory per token, not the time; docs/training.md); the memory guard sizes
+ * it with its own profile ({@link MODERNBERT_TRAINING_MEMORY}).
  */
 
 /** A parsed ModernBERT config (HF field names). */
@@ -148,6 +150,25 @@ export function checkModernBertLayers(
 ): void {
   checkLayersAgainstWeights(config, names, file, /^(?:model\.)?layers\.(\d+)\./);
 }
+
+/** Parameters of a ModernBERT config (embeddings, layers, final norm), computed without allocating. */
+export function modernBertParameterCount(c: ModernBertConfig): number {
+  return parameterCount(hfShapes(c));
+}
+
+/**
+ * What a training step of ModernBERT keeps per token (see {@link TrainingMemoryProfile}). Its layers are
+ * composed tfjs ops, so the tape keeps every op's saved inputs and every intermediate gradient: the RoPE
+ * rotation of q and k alone is a dozen [tokens, hidden] tensors. Fitted to peaks measured with
+ * `benchmarks/train-memory.ts --arch modernbert` (6 layers; hidden 384 / intermediate 576 / 6 heads at
+ * sequence 128 and 256, hidden 256 / intermediate 768 / 4 heads at 128: 895, 1012 and 726 KB per token;
+ * docs/training.md), with BERT's `outside` term and a transient term whose intermediate share is doubled for
+ * GeGLU's two halves. About 3x BERT's fused layer per token.
+ */
+export const MODERNBERT_TRAINING_MEMORY: TrainingMemoryProfile = {
+  kept: { hidden: 58, intermediate: 13, scores: 5.7, outside: 21 },
+  transient: { hidden: 24, intermediate: 12, scores: 8 },
+};
 
 function parameterCount(shapes: Map<string, number[]>): number {
   let n = 0;

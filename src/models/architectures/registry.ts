@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { InputFormatError } from '../../errors.js';
 import {
   BERT_SPEC,
+  BERT_TRAINING_MEMORY,
   bertFamilyMaxLength,
   BertModel,
   checkFamilyLayers,
@@ -10,10 +11,12 @@ import {
 } from './bert.js';
 import type { BertConfig, BertFamilySpec } from './bert.js';
 import { DISTILBERT_SPEC, parseDistilBertConfig } from './distilbert.js';
-import type { EncoderConfig, TransformerEncoder } from './encoder.js';
+import type { EncoderConfig, TrainingMemoryProfile, TransformerEncoder } from './encoder.js';
 import {
   checkModernBertLayers,
   checkModernBertScratchSize,
+  MODERNBERT_TRAINING_MEMORY,
+  modernBertParameterCount,
   ModernBertModel,
   parseModernBertConfig,
 } from './modernbert.js';
@@ -41,6 +44,23 @@ export interface Architecture {
    * {@link InputFormatError} naming `file`, the config.json), before any shape table is built.
    */
   checkLayers(config: EncoderConfig, names: Iterable<string>, file?: string): void;
+  /** Trainable parameters of a config (without a pooler), computed without allocating. */
+  parameterCount(config: EncoderConfig): number;
+  /** What a training step keeps per token, for the wasm memory guard. */
+  trainingMemory: TrainingMemoryProfile;
+}
+
+/**
+ * Parameters of the BERT family's encoders (embeddings and post-LN layers, no pooler); the few extra of
+ * MPNet's relative-attention bias table are left out (buckets x heads, a few hundred).
+ */
+function bertFamilyParameterCount(c: EncoderConfig, spec: BertFamilySpec): number {
+  const h = c.hidden_size;
+  const i = c.intermediate_size;
+  const types = spec.tokenTypes && typeof c.type_vocab_size === 'number' ? c.type_vocab_size : 0;
+  const embeddings = (c.vocab_size + c.max_position_embeddings + types + 2) * h;
+  const layer = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h;
+  return embeddings + c.num_hidden_layers * layer;
 }
 
 function bertFamily(parse: (json: unknown, file?: string) => BertConfig, spec: BertFamilySpec): Architecture {
@@ -51,6 +71,8 @@ function bertFamily(parse: (json: unknown, file?: string) => BertConfig, spec: B
     maxSequenceLength: (config) => bertFamilyMaxLength(config as BertConfig, spec),
     checkScratchSize: (config, file) => checkScratchSize(config as BertConfig, file),
     checkLayers: (config, names, file) => checkFamilyLayers(config as BertConfig, names, file, spec),
+    parameterCount: (config) => bertFamilyParameterCount(config, spec),
+    trainingMemory: BERT_TRAINING_MEMORY,
   };
 }
 
@@ -70,6 +92,8 @@ const ARCHITECTURES: ReadonlyMap<string, Architecture> = new Map([
       maxSequenceLength: (config) => config.max_position_embeddings,
       checkScratchSize: (config, file) => checkModernBertScratchSize(config as ModernBertConfig, file),
       checkLayers: (config, names, file) => checkModernBertLayers(config as ModernBertConfig, names, file),
+      parameterCount: (config) => modernBertParameterCount(config as ModernBertConfig),
+      trainingMemory: MODERNBERT_TRAINING_MEMORY,
     },
   ],
 ]);

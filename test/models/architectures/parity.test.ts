@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -7,7 +7,7 @@ import { initBackend } from '../../../src/backend/index.js';
 import { readSafetensors } from '../../../src/checkpoint/safetensors.js';
 import { encoderFromWeights, parseEncoderConfig } from '../../../src/models/architectures/registry.js';
 import type { TransformerEncoder } from '../../../src/models/architectures/encoder.js';
-import { pool } from '../../../src/models/pooling.js';
+import { pool, POOLING_MODES } from '../../../src/models/pooling.js';
 import type { PoolingMode } from '../../../src/models/pooling.js';
 import { SentenceEncoder } from '../../../src/models/sentence-encoder.js';
 import { tmpDir } from '../../helpers/tmp.js';
@@ -20,7 +20,7 @@ interface Reference {
   texts: string[];
   input_ids: number[][];
   attention_mask: number[][];
-  pooled: Record<'f32' | 'f16' | 'bf16', Record<'cls' | 'mean' | 'max', number[][]>>;
+  pooled: Record<'f32' | 'f16' | 'bf16', Record<PoolingMode, number[][]>>;
   grad_check: {
     R: number[][];
     loss: number;
@@ -63,16 +63,16 @@ const WEIGHT_FILES = [
 ] as const;
 
 for (const arch of ARCH_FIXTURES) {
-  test(`${arch}: padded mixed-length batch matches the reference for F32/F16/BF16 weights, with and without prefix`, async () => {
+  test(`${arch}: padded mixed-length batch matches the reference in every pooling mode for F32/F16/BF16 weights, with and without prefix`, async () => {
     const ref = reference(arch);
     for (const [file, dtype] of WEIGHT_FILES) {
       const model = await fromFile(arch, file);
       const x = inputs(ref);
       const before = tf.memory().numTensors;
       const hidden = model.forward(x);
-      for (const mode of ['cls', 'mean', 'max'] as PoolingMode[]) {
+      for (const mode of POOLING_MODES) {
         const pooled = pool(hidden, x.attentionMask, mode);
-        const diff = maxAbsDiff(pooled.arraySync(), ref.pooled[dtype][mode as 'cls']);
+        const diff = maxAbsDiff(pooled.arraySync(), ref.pooled[dtype][mode]);
         assert.ok(diff < 1e-4, `${arch} ${file} ${mode}: max abs diff ${diff}`);
         pooled.dispose();
       }
@@ -149,5 +149,22 @@ for (const arch of ARCH_FIXTURES) {
     assert.deepEqual(Array.from(m2.data), Array.from(m.data));
     encoder.dispose();
     again.dispose();
+  });
+}
+
+for (const arch of ARCH_FIXTURES) {
+  test(`${arch}: SentenceEncoder.load of the checkpoint with F16 / BF16 / prefixed weights encodes as the reference`, async () => {
+    const ref = reference(arch);
+    for (const [file, dtype] of WEIGHT_FILES.slice(1)) {
+      // The fixture directory with this variant as its model.safetensors, as a checkpoint would ship it.
+      const dir = path.join(tmpDir('dr-arch-variant-'), arch);
+      cpSync(archDir(arch), dir, { recursive: true });
+      copyFileSync(path.join(archDir(arch), file), path.join(dir, 'model.safetensors'));
+      const encoder = await SentenceEncoder.load(dir, { quiet: true });
+      const m = await encoder.encode(ref.texts, { quiet: true, batchSize: 4 });
+      const diff = maxAbsDiff(matrixRows(m), ref.pooled[dtype].mean);
+      assert.ok(diff < 1e-4, `${file}: max abs diff ${diff}`);
+      encoder.dispose();
+    }
   });
 }

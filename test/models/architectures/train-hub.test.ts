@@ -7,6 +7,9 @@ import { initBackend } from '../../../src/backend/index.js';
 import { loadBeir } from '../../../src/data/beir.js';
 import { InBatchNegativesLoss } from '../../../src/losses/in-batch-negatives.js';
 import { BiEncoder } from '../../../src/models/bi-encoder.js';
+import { loadRetrievalModel } from '../../../src/models/load-retrieval-model.js';
+import { DenseModule } from '../../../src/models/modules/dense.js';
+import { saveAsRouter } from '../../../src/models/modules/router.js';
 import { SentenceEncoder } from '../../../src/models/sentence-encoder.js';
 import { examplesFromQrels } from '../../../src/train/examples.js';
 import { Trainer } from '../../../src/train/trainer.js';
@@ -40,6 +43,17 @@ function checkpointFiles(dir: string, prefix = ''): Record<string, Uint8Array> {
   return out;
 }
 
+/** Every file under `dir`, as repository paths. */
+function allFiles(dir: string, prefix = ''): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (const name of readdirSync(dir)) {
+    const file = path.join(dir, name);
+    if (statSync(file).isDirectory()) Object.assign(out, allFiles(file, `${prefix}${name}/`));
+    else out[prefix + name] = readFileSync(file);
+  }
+  return out;
+}
+
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 for (const arch of ARCH_FIXTURES) {
@@ -66,6 +80,55 @@ for (const arch of ARCH_FIXTURES) {
     const asked = new Set(server.requests.map((r) => r.path.replace(`/org/${arch}/resolve/main/`, '')));
     for (const f of Object.keys(files)) assert.ok(asked.has(f), `${f} was fetched`);
     encoder.dispose();
+  });
+
+  test(`${arch}: an untied Router model (two routes with Dense, one normalizing) downloads through the loopback hub and encodes as saved`, async () => {
+    const load = async (pooling: 'cls' | 'mean', normalize: boolean): Promise<SentenceEncoder> => {
+      const base = await SentenceEncoder.load(archDir(arch), { quiet: true, pooling, normalize });
+      return new SentenceEncoder({
+        model: base.model,
+        tokenizer: base.tokenizer,
+        pooling,
+        normalize,
+        maxSeqLength: 32,
+        dense: [await DenseModule.load(path.join(archDir('dense')))],
+        prompts: pooling === 'cls' ? { query: 'query: ' } : {},
+      });
+    };
+    const model = BiEncoder.untied(await load('cls', false), await load('mean', true), {
+      similarity: 'cosine',
+    });
+    const saved = path.join(tmpDir(), 'router');
+    await saveAsRouter(model, saved);
+    // As on the Hub: the files of the directory, without our manifest (a Python-written Router has none).
+    const files = allFiles(saved);
+    delete files['dense_retrieval_manifest.json'];
+    const repo = `org/router-${arch}`;
+    const server = await startLoopbackServer(
+      serveFiles(
+        Object.fromEntries(Object.entries(files).map(([f, b]) => [`/${repo}/resolve/main/${f}`, b])),
+      ),
+    );
+    servers.push(server);
+    const loaded = await loadRetrievalModel(repo, { endpoint: server.url, cacheDir: tmpDir(), quiet: true });
+    assert.equal(loaded.tied, false);
+    assert.equal(loaded.similarity, 'cosine');
+    const texts = ['a short query', 'dense retrieval maps queries and passages to vectors of numbers.'];
+    for (const tower of ['encodeQueries', 'encodePassages'] as const) {
+      const a = await model[tower](texts, { quiet: true });
+      const b = await loaded[tower](texts, { quiet: true });
+      assert.equal(b.cols, 8);
+      assert.deepEqual(Array.from(b.data), Array.from(a.data), tower);
+    }
+    // Every file of the model (both routes' Transformer, Pooling, Dense folders) was fetched, and nothing at
+    // the root that a Router model does not have was required.
+    const asked = new Set(server.requests.map((r) => r.path.replace(`/${repo}/resolve/main/`, '')));
+    for (const f of Object.keys(files)) assert.ok(asked.has(f), `${f} was fetched`);
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
+      assert.ok(!asked.has(f), `the Router model's root ${f} was not asked for`);
+    }
+    loaded.dispose();
+    model.dispose();
   });
 
   test(`${arch}: Trainer lowers the loss on SciFact pairs; the saved model loads back to identical embeddings`, async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from '../../../src/backend/index.js';
@@ -9,6 +9,7 @@ import { saveAsRouter } from '../../../src/models/modules/router.js';
 import { SentenceEncoder } from '../../../src/models/sentence-encoder.js';
 import { tmpDir } from '../../helpers/tmp.js';
 import { archDir } from '../architectures/fixtures.js';
+import { matrixRows, maxAbsDiff } from '../bert-fixture.js';
 
 before(async () => {
   await initBackend();
@@ -115,4 +116,58 @@ test("an untied bi-encoder saves as sentence-transformers' Router layout and loa
   for (const m of [byDefault, byRoute]) m.dispose();
   again.dispose();
   model.dispose();
+});
+
+test('Router models: a module after the Router applies to every route; errors about route modules name router_config.json', async () => {
+  const query = await SentenceEncoder.load(archDir('mpnet'), { quiet: true });
+  const document = await SentenceEncoder.load(archDir('modernbert'), { quiet: true });
+  const dir = path.join(tmpDir('dr-router-stack-'), 'router');
+  await saveAsRouter(BiEncoder.untied(query, document, { similarity: 'dot' }), dir);
+  // As sentence-transformers' documentation builds it: SentenceTransformer(modules=[router, Normalize()]).
+  writeFileSync(
+    path.join(dir, 'modules.json'),
+    JSON.stringify([
+      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Router' },
+      { idx: 1, name: '1', path: '1_Normalize', type: 'sentence_transformers.models.Normalize' },
+    ]),
+  );
+  mkdirSync(path.join(dir, '1_Normalize'));
+  rmSync(path.join(dir, 'dense_retrieval_manifest.json'));
+  const byRoute = await SentenceEncoder.load(dir, { quiet: true, route: 'query' });
+  assert.equal(byRoute.normalize, true);
+  const expected = await query.encode(TEXTS, { quiet: true, normalize: true });
+  const got = await byRoute.encode(TEXTS, { quiet: true });
+  // Normalized in the graph vs after encode: equal up to float32 rounding.
+  assert.ok(maxAbsDiff(matrixRows(got), matrixRows(expected)) < 1e-6);
+  byRoute.dispose();
+  // An unknown module in a route: the error names router_config.json, the file that lists it.
+  const configFile = path.join(dir, 'router_config.json');
+  const config = JSON.parse(readFileSync(configFile, 'utf8')) as { types: Record<string, string> };
+  config.types.query_1_Pooling = 'sentence_transformers.models.LayerNorm';
+  writeFileSync(configFile, JSON.stringify(config));
+  await assert.rejects(
+    SentenceEncoder.load(dir, { quiet: true, route: 'query' }),
+    (e: unknown) =>
+      e instanceof InputFormatError &&
+      e.message.startsWith(
+        `${configFile}: unsupported module type sentence_transformers.models.LayerNorm (supported: Transformer, Pooling, Dense, Normalize, Router)`,
+      ),
+  );
+  // A Router anywhere but first is refused, naming modules.json.
+  writeFileSync(
+    path.join(dir, 'modules.json'),
+    JSON.stringify([
+      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+      { idx: 1, name: '1', path: 'r', type: 'sentence_transformers.models.Router' },
+    ]),
+  );
+  await assert.rejects(
+    SentenceEncoder.load(dir, { quiet: true }),
+    (e: unknown) =>
+      e instanceof InputFormatError &&
+      e.message ===
+        `${path.join(dir, 'modules.json')}: a Router module must be the first module (found at 1)`,
+  );
+  query.dispose();
+  document.dispose();
 });

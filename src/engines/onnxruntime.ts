@@ -1,0 +1,167 @@
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import type * as Ort from 'onnxruntime-node';
+import * as tf from '@tensorflow/tfjs';
+import { ArgumentError, BackendError } from '../errors.js';
+import { buildOnnxModel } from '../export/onnx-model.js';
+import type { SentenceEncoder } from '../models/sentence-encoder.js';
+import type { InferenceEngine, TokenBatch } from './types.js';
+
+/** The npm package the ONNX Runtime engine runs on (an optional peer dependency). */
+export const ONNXRUNTIME_PACKAGE = 'onnxruntime-node';
+
+type OrtModule = typeof Ort;
+
+let loaded: { ort: OrtModule } | { error: string } | undefined;
+
+/**
+ * `onnxruntime-node`, required on first use only: it is a native addon of ~40 MB that a user who never asks
+ * for the ONNX engine should not load (nor need installed).
+ *
+ * @throws {BackendError} naming the package and how to install it, when it is missing or cannot load.
+ */
+export function loadOnnxRuntime(): OrtModule {
+  loaded ??= tryLoad();
+  if ('ort' in loaded) return loaded.ort;
+  throw new BackendError(
+    `the ONNX Runtime engine needs the optional package ${ONNXRUNTIME_PACKAGE}, which cannot be loaded ` +
+      `here (${loaded.error}). Install it with \`ONNXRUNTIME_NODE_INSTALL=skip npm install ${ONNXRUNTIME_PACKAGE}\` ` +
+      '(the CPU binary ships in the package; the variable skips its CUDA download), or use --engine tfjs',
+  );
+}
+
+function tryLoad(): { ort: OrtModule } | { error: string } {
+  try {
+    // createRequire, not import(): onnxruntime-node is CommonJS, and loading it synchronously lets `auto`
+    // decide without an extra await.
+    const mod = createRequire(import.meta.url)(ONNXRUNTIME_PACKAGE) as OrtModule & { default?: OrtModule };
+    return { ort: mod.InferenceSession === undefined && mod.default !== undefined ? mod.default : mod };
+  } catch (error) {
+    return { error: error instanceof Error ? error.message.split('\n')[0] : String(error) };
+  }
+}
+
+/**
+ * Whether `onnxruntime-node` loads in this process (loading it on the first call).
+ *
+ * @example
+ * ```ts
+ * const engine = onnxRuntimeAvailable() ? 'onnx' : 'tfjs';
+ * ```
+ */
+export function onnxRuntimeAvailable(): boolean {
+  loaded ??= tryLoad();
+  return 'ort' in loaded;
+}
+
+/**
+ * Intra-op threads of an ONNX Runtime session: `$DENSE_RETRIEVAL_ONNX_THREADS`, else one per core (at most
+ * 8), which is also ONNX Runtime's own default. On the 2-core development machine, under a load average of
+ * 12-20 (docs/performance.md, "ONNX Runtime engine"), 1 and 2 threads could not be told apart (2.0-4.3
+ * texts/s either way over repeated runs), while 2 workers of 1 thread were slower by their start-up (each
+ * loads and exports the model): one session per process it is. Re-measure on an idle machine with
+ * `npm run bench -- --cases onnx`.
+ *
+ * @throws {ArgumentError} for a malformed `$DENSE_RETRIEVAL_ONNX_THREADS`.
+ */
+export function defaultOnnxThreads(): number {
+  const env = process.env.DENSE_RETRIEVAL_ONNX_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new ArgumentError('DENSE_RETRIEVAL_ONNX_THREADS', `must be a positive integer, got '${env}'`);
+    }
+    return n;
+  }
+  return Math.min(8, Math.max(1, os.availableParallelism()));
+}
+
+/** The identity of an encoder's current weights: tfjs `Variable.assign` gives a variable a new data id. */
+export function weightsFingerprint(encoder: SentenceEncoder): object[] {
+  return encoder.trainableVariables().map((v) => v.dataId);
+}
+
+function int64(values: Int32Array): BigInt64Array {
+  const out = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = BigInt(values[i]);
+  return out;
+}
+
+/** Options of {@link OnnxEngine.create}. */
+export interface OnnxEngineOptions {
+  /** Intra-op threads of the session; default {@link defaultOnnxThreads}. */
+  threads?: number;
+}
+
+/**
+ * The ONNX Runtime engine of one encoder at one weight version: the graph `buildOnnxModel` writes from the
+ * encoder's current weights (in memory, never on disk), in a session with every graph optimization on.
+ * {@link OnnxEngine.matches} says whether the weights are still those it was built from (training assigns
+ * new tensors to the variables, so a trained encoder needs a new engine).
+ */
+export class OnnxEngine implements InferenceEngine {
+  readonly name = 'onnx' as const;
+
+  private constructor(
+    private readonly encoder: SentenceEncoder,
+    private readonly ort: OrtModule,
+    private readonly session: Ort.InferenceSession,
+    private readonly fingerprint: object[],
+  ) {}
+
+  /**
+   * Export `encoder` in memory and open an ONNX Runtime session on it.
+   *
+   * @throws {BackendError} when onnxruntime-node is missing; {@link ArgumentError} when the model does not
+   *   export (an architecture or Dense activation without an exporter, a model over 2 GiB).
+   */
+  static async create(encoder: SentenceEncoder, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
+    const ort = loadOnnxRuntime();
+    const fingerprint = weightsFingerprint(encoder);
+    const bytes = buildOnnxModel(encoder);
+    const session = await ort.InferenceSession.create(bytes, {
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: options.threads ?? defaultOnnxThreads(),
+      // One graph runs at a time per session: inter-op parallelism would only compete with intra-op threads.
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      executionProviders: ['cpu'],
+    });
+    return new OnnxEngine(encoder, ort, session, fingerprint);
+  }
+
+  /** Whether `encoder`'s weights are still those this session was built from. */
+  matches(encoder: SentenceEncoder): boolean {
+    if (encoder !== this.encoder) return false;
+    const now = weightsFingerprint(encoder);
+    return now.length === this.fingerprint.length && now.every((id, i) => id === this.fingerprint[i]);
+  }
+
+  async embed(batch: TokenBatch): Promise<Float32Array> {
+    const shape = [batch.batchSize, batch.seqLen];
+    const feeds: Record<string, Ort.Tensor> = {
+      input_ids: new this.ort.Tensor('int64', int64(batch.inputIds), shape),
+      attention_mask: new this.ort.Tensor('int64', int64(batch.attentionMask), shape),
+    };
+    if (this.session.inputNames.includes('token_type_ids')) {
+      feeds.token_type_ids = new this.ort.Tensor('int64', int64(batch.tokenTypeIds), shape);
+    }
+    const samePool = batch.poolMask === batch.attentionMask;
+    // The graph pools over the attention mask; an include_prompt: false model leaves its prompt tokens out
+    // of pooling, so that case pools the hidden states with the encoder's own (tfjs) head.
+    const output = samePool ? 'sentence_embedding' : 'last_hidden_state';
+    const result = await this.session.run(feeds, [output]);
+    const values = result[output].data as Float32Array;
+    if (samePool) return values;
+    return tf.tidy(() => {
+      const hidden = tf.tensor3d(values, [batch.batchSize, batch.seqLen, this.encoder.model.hiddenSize]);
+      const mask = tf.tensor2d(batch.poolMask, [batch.batchSize, batch.seqLen], 'int32');
+      return this.encoder.headFromHidden(hidden, mask).dataSync() as Float32Array;
+    });
+  }
+
+  /** Free the session (its native memory). */
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
