@@ -132,10 +132,10 @@ if (hardNegatives > 0) {
   bm25.addDocuments(train.corpus);
   const mined = await dr.mineHardNegatives({
     ...train,
-    count: hardNegatives,
+    numNegatives: hardNegatives,
     rangeMin: 3,
     rangeMax: 30,
-    search: (texts) => bm25.search(texts, 30).ids,
+    ...dr.bm25MiningRetriever(bm25),
   });
   const byId = new Map(train.corpus.map((d) => [d.id, d] as const));
   examples = examples

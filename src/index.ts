@@ -130,8 +130,28 @@ export type {
 export { loadRetrievalModel, towerEncoder } from './models/load-retrieval-model.js';
 export type { LoadRetrievalModelOptions, Tower } from './models/load-retrieval-model.js';
 export { checkOptionKeys } from './util/options.js';
-export { mineHardNegatives } from './train/hard-negatives.js';
-export type { MineHardNegativesOptions } from './train/hard-negatives.js';
+export { mineHardNegatives, mineHardNegativeQueries } from './train/hard-negatives.js';
+export type {
+  MineHardNegativesOptions,
+  MinedDocument,
+  MinedQuery,
+  MiningHits,
+  MiningSummary,
+  NegativeSampling,
+  SkippedCounts,
+} from './train/hard-negatives.js';
+export { mineHardNegativesToJsonl, minedLines } from './train/hard-negatives-jsonl.js';
+export type {
+  MinedLineForm,
+  MineHardNegativesToJsonlOptions,
+  MiningReport,
+} from './train/hard-negatives-jsonl.js';
+export { bm25MiningRetriever, chooseMiningIndex, denseMiningRetriever } from './train/mining-retriever.js';
+export type {
+  DenseMiningRetrieverOptions,
+  MiningIndexKind,
+  MiningRetriever,
+} from './train/mining-retriever.js';
 export { examplesFromQrels, passageText } from './train/examples.js';
 export type { TrainingExample } from './train/examples.js';
 export { readTrainingFile, streamTrainingExamples, TRAINING_FILE_FIELDS } from './train/training-data.js';

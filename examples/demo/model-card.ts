@@ -18,7 +18,7 @@ export async function writeDemoModelCard(modelDir: string, result: StudyResult):
     baseModel: m.fromScratch ? undefined : m.source,
     datasets: [dataset],
     trainingExamples: t.examples,
-    loss: { kind: 'in-batch-negatives', similarity: m.similarity, scale: m.scale, symmetric: false },
+    loss: t.loss,
     hyperparameters: {
       batch_size: t.batchSize,
       steps: t.steps,

@@ -24,6 +24,7 @@ import {
   fuse,
   loadModel,
   mineHardNegatives,
+  bm25MiningRetriever,
   mrrAt,
   passageText,
   rankDocuments,
@@ -108,6 +109,8 @@ export interface StudyResult {
     judgedPositivesAmongNegatives: number;
     /** MatryoshkaLoss prefix widths the model is trained on (the first is the full width). */
     matryoshkaDims: number[];
+    /** The loss as its `toJSON()` gives it (for the model card). */
+    loss: Record<string, unknown>;
     history: Array<{ step: number; loss: number; lr: number }>;
   };
   rows: MethodRow[];
@@ -230,8 +233,9 @@ export async function runStudy(
       qrels: train.qrels,
       rangeMin: MINING_RANGE[0],
       rangeMax: MINING_RANGE[1],
-      count: 1,
-      search: (texts) => bm25.search(texts, MINING_RANGE[1]).ids,
+      numNegatives: 1,
+      quiet,
+      ...bm25MiningRetriever(bm25),
     });
     const byId = new Map(corpus.map((d) => [d.id, d] as const));
     const pairs = examplesFromQrels({ ...train, corpus: byId });
@@ -300,6 +304,7 @@ export async function runStudy(
     const history: StudyResult['training']['history'] = [];
     const dims = matryoshkaDims(encoder.dim);
     const warmupSteps = Math.max(1, Math.floor(options.steps / 10));
+    let lossConfig: Record<string, unknown> = {};
     await phase('train', async () => {
       const trainer = new Trainer({
         model,
@@ -314,6 +319,7 @@ export async function runStudy(
         quiet,
         onStep: (r) => void history.push({ step: r.step, loss: r.loss, lr: r.lr }),
       });
+      lossConfig = trainer.loss.toJSON();
       try {
         await trainer.train(examples.list);
       } finally {
@@ -491,6 +497,7 @@ export async function runStudy(
         miningRange: MINING_RANGE,
         judgedPositivesAmongNegatives: examples.judged,
         matryoshkaDims: dims,
+        loss: lossConfig,
         history,
       },
       rows,

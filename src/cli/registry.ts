@@ -47,6 +47,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./commands/train.js')).trainCommand,
   },
   {
+    name: 'mine',
+    summary: 'mine hard negatives for a BEIR split with a model or BM25 into JSONL training data',
+    load: async () => (await import('./commands/mine.js')).mineCommand,
+  },
+  {
     name: 'index build',
     summary: 'build an exact, HNSW, int8, binary or pgvector index from a .npy matrix and its ids',
     load: async () => (await import('./commands/index-build.js')).indexBuildCommand,

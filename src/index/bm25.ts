@@ -106,6 +106,8 @@ export class Bm25Index {
   private norms: number[] = [];
   private sumLength = 0;
   private postings = new Map<string, Postings>();
+  /** Id -> row, built on the first {@link Bm25Index.scoreDocuments} and dropped when documents are added. */
+  private rowOf: Map<string, number> | undefined;
 
   constructor(opts: Bm25Options = {}) {
     checkOptionKeys('Bm25Index', opts, BM25OPTIONS_KEYS);
@@ -135,6 +137,7 @@ export class Bm25Index {
         throw new ArgumentError('docs', `duplicate document id '${d.id}'`);
       seen.add(d.id);
     });
+    this.rowOf = undefined;
     for (const doc of docs) {
       const row = this.ids.length;
       const contents = doc.title ? `${doc.title} ${doc.text}` : doc.text;
@@ -165,12 +168,7 @@ export class Bm25Index {
     if (k > this.size)
       throw new ArgumentError('k', `k = ${k} exceeds the number of indexed documents (${this.size})`);
     const n = this.size;
-    const avgdl = this.sumLength / n;
-    // Per norm byte, the denominator's length part: k1 * (1 - b + b * dl / avgdl).
-    const lengthPart = Float64Array.from(
-      LENGTH_TABLE,
-      (dl) => this.k1 * (1 - this.b + (this.b * dl) / avgdl),
-    );
+    const lengthPart = this.lengthPart();
     const acc = new Float64Array(n);
     const touched = new Uint8Array(n);
     const out: SearchResult = { ids: [], scores: [] };
@@ -205,6 +203,54 @@ export class Bm25Index {
       }
     }
     return out;
+  }
+
+  /**
+   * The BM25 score of given documents for one query, as {@link Bm25Index.search} would report it (same
+   * summation order and float32 rounding), whether or not they would rank in its top `k`: 0 for a document
+   * sharing no term with the query. Used where a known document's score is needed, e.g. the positive of a
+   * query in hard-negative mining. Output `[ids.length]`.
+   *
+   * @throws {ArgumentError} an id that is not indexed.
+   * @example
+   * ```ts
+   * bm25.scoreDocuments('why do cats purr', ['d1', 'd2']); // Float32Array [score of d1, 0]
+   * ```
+   */
+  scoreDocuments(query: string, ids: string[]): Float32Array {
+    if (this.rowOf === undefined) this.rowOf = new Map(this.ids.map((id, row) => [id, row] as const));
+    const rows = ids.map((id) => {
+      const row = this.rowOf!.get(id);
+      if (row === undefined) throw new ArgumentError('ids', `document '${id}' is not in the index`);
+      return row;
+    });
+    const out = new Float32Array(ids.length);
+    if (rows.length === 0) return out;
+    const n = this.size;
+    const lengthPart = this.lengthPart();
+    const acc = new Float64Array(rows.length);
+    const qtf = new Map<string, number>();
+    for (const t of analyzeEnglish(query)) qtf.set(t, (qtf.get(t) ?? 0) + 1);
+    for (const [t, boost] of qtf) {
+      const p = this.postings.get(t);
+      if (!p) continue;
+      const df = p.docs.length;
+      const weight = boost * Math.log(1 + (n - df + 0.5) / (df + 0.5));
+      rows.forEach((d, i) => {
+        const at = sortedIndexOf(p.docs, d);
+        if (at < 0) return;
+        const tf = p.tfs[at];
+        acc[i] += (weight * tf) / (tf + lengthPart[this.norms[d]]);
+      });
+    }
+    for (let i = 0; i < rows.length; i++) out[i] = Math.fround(acc[i]);
+    return out;
+  }
+
+  /** Per norm byte, the denominator's length part of BM25: k1 * (1 - b + b * dl / avgdl). */
+  private lengthPart(): Float64Array {
+    const avgdl = this.sumLength / this.size;
+    return Float64Array.from(LENGTH_TABLE, (dl) => this.k1 * (1 - this.b + (this.b * dl) / avgdl));
   }
 
   /** Save atomically to one versioned file. */
@@ -311,4 +357,17 @@ export class Bm25Index {
     index.sumLength = sumLength;
     return index;
   }
+}
+
+/** Position of `value` in the ascending array `sorted` (a posting list's rows), or -1. */
+function sortedIndexOf(sorted: number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] === value) return mid;
+    if (sorted[mid] < value) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }

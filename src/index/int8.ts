@@ -195,6 +195,7 @@ export class Int8Index extends QuantizedIndex {
     const n = this.size;
     const docs = new Int8Array(this.codes.buffer, this.codes.byteOffset, n * d);
     const mid = this.middles;
+    const uniform = this.codeFormula === 'floor';
     const l2 = this.metric === 'l2';
     const BLOCK = 1024;
     const CHUNK = 1024;
@@ -203,14 +204,22 @@ export class Int8Index extends QuantizedIndex {
     for (let c0 = 0; c0 < heaps.length; c0 += CHUNK) {
       const m = Math.min(CHUNK, heaps.length - c0);
       const qt = new Float32Array(d * m);
+      // Uniform buckets: T(code) = code + 128.5, so the block holds the codes themselves (a plain int8 ->
+      // float32 copy, no table lookup) and each query's constant takes 128.5 * sum_j w_j.
+      const shift = new Float64Array(m);
       for (let i = 0; i < m; i++) {
-        for (let j = 0; j < d; j++) qt[j * m + i] = this.queryWeights[(c0 + i) * d + j];
+        for (let j = 0; j < d; j++) {
+          const w = this.queryWeights[(c0 + i) * d + j];
+          qt[j * m + i] = w;
+          if (uniform) shift[i] += 128.5 * w;
+        }
       }
       const qTensor = tf.tensor2d(qt, [d, m]);
       try {
         for (let b0 = 0; b0 < n; b0 += BLOCK) {
           const b = Math.min(BLOCK, n - b0);
-          for (let t = 0; t < b * d; t++) block[t] = mid[docs[b0 * d + t] + 128];
+          if (uniform) block.set(docs.subarray(b0 * d, (b0 + b) * d));
+          else for (let t = 0; t < b * d; t++) block[t] = mid[docs[b0 * d + t] + 128];
           if (l2) for (let r = 0; r < b; r++) docSq[r] = this.docSquare(docs, b0 + r);
           const product = tf.tidy(() => tf.matMul(tf.tensor2d(block.subarray(0, b * d), [b, d]), qTensor));
           let dots: Float32Array;
@@ -223,7 +232,7 @@ export class Int8Index extends QuantizedIndex {
             const row = b0 + r;
             if (allowed !== null && allowed[row] === 0) continue;
             for (let i = 0; i < m; i++) {
-              const dot = dots[r * m + i];
+              const dot = dots[r * m + i] + shift[i];
               const c = this.queryConstants[c0 + i];
               const s = l2 ? -(c - 2 * dot + docSq[r]) : dot + c;
               const h = heaps[c0 + i];

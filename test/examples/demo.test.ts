@@ -135,9 +135,11 @@ test('demo --quick: report with every row, finite numbers, plots and model; no t
   const front = /^---\n([\s\S]*?)\n---\n/.exec(card)![1];
   const meta = parse(front, { strict: true }) as {
     library_name: string;
+    tags: string[];
     'model-index': { results: { metrics: { type: string; value: number }[] }[] }[];
   };
   assert.equal(meta.library_name, 'sentence-transformers');
+  assert.ok(meta.tags.includes('loss:MatryoshkaLoss'), 'the card names the loss the study trained with');
   assert.deepEqual(
     meta['model-index'][0].results[0].metrics.map((x) => [x.type, x.value]),
     [

@@ -98,3 +98,31 @@ test('SciFact test nDCG@10 is within 0.01 of Pyserini flat BM25 (0.679)', async 
   assert.ok(Math.abs(mean.ndcg_cut_10 - 0.679) <= 0.01, `nDCG@10 = ${mean.ndcg_cut_10}`);
   assert.ok(Math.abs(mean.recall_100 - 0.925) <= 0.01, `R@100 = ${mean.recall_100}`);
 });
+
+test('scoreDocuments gives the scores search reports, at any rank, and 0 without a shared term', async () => {
+  const { corpus, queries } = await loadBeir('examples/data/scifact', { split: 'test' });
+  const index = new Bm25Index();
+  index.addDocuments(corpus);
+  const texts = [...queries.values()].slice(0, 5);
+  const full = index.search(texts, 200);
+  texts.forEach((t, i) => {
+    const ids = full.ids[i];
+    // Ranks 0, 1, 57 and the last: the same float32 score as the search, bit for bit.
+    const picked = [0, 1, 57, ids.length - 1].map((r) => ids[r]);
+    assert.deepEqual(
+      [...index.scoreDocuments(t, picked)],
+      [0, 1, 57, ids.length - 1].map((r) => full.scores[i][r]),
+    );
+  });
+  const again = new Bm25Index();
+  again.addDocuments([
+    { id: 'a', title: '', text: 'cats purr' },
+    { id: 'b', title: '', text: 'dogs bark' },
+  ]);
+  assert.equal(again.scoreDocuments('cats', ['b'])[0], 0);
+  assert.ok(again.scoreDocuments('cats', ['a'])[0] > 0);
+  assert.throws(() => again.scoreDocuments('cats', ['zz']), /ids: document 'zz' is not in the index/);
+  // Documents added later are found (the id map is rebuilt).
+  again.addDocuments([{ id: 'c', title: '', text: 'cats again' }]);
+  assert.ok(again.scoreDocuments('cats', ['c'])[0] > 0);
+});

@@ -74,6 +74,19 @@ for (const metric of ['ip', 'cosine'] as Metric[]) {
         // The re-added id sits where document 100 is: querying with that vector finds both.
         const again = await ix.search(readd, 2);
         assert.deepEqual(new Set(again.ids[0]), new Set(['d100', removed[0]]), label);
+        // Filters on the updated (and loaded) index: an excluded id stays out, and a filter that allows only
+        // removed ids, the re-added one and d100 finds exactly the two live ones.
+        const noD7 = await ix.search(queries, 10, { filter: (id) => id !== 'd7' });
+        assert.ok(
+          noD7.ids.every((list) => list.length === 10 && !list.includes('d7')),
+          label,
+        );
+        const onlyRemoved = await ix.search(queries, 2, {
+          filter: (id) => removed.includes(id) || id === 'd100',
+        });
+        for (const list of onlyRemoved.ids) {
+          assert.deepEqual(new Set(list), new Set(['d100', removed[0]]), `${label}: filtered`);
+        }
       };
       await check(index, 'in memory');
       const file = path.join(tmpDir(), `${kind}.idx`);

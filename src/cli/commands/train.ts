@@ -9,6 +9,7 @@ import type { SentenceEncoder } from '../../models/sentence-encoder.js';
 import { examplesFromQrels, passageText } from '../../train/examples.js';
 import type { TrainingExample } from '../../train/examples.js';
 import { mineHardNegatives } from '../../train/hard-negatives.js';
+import { bm25MiningRetriever } from '../../train/mining-retriever.js';
 import { createEvaluationCallback } from '../../train/evaluation-callback.js';
 import { CHECKPOINTS_DIR, Trainer, saveModelInto, TRAIN_LOG } from '../../train/trainer.js';
 import { latestCheckpoint } from '../../train/checkpoint.js';
@@ -211,8 +212,9 @@ ${LOSS_HELP}
         corpus,
         qrels,
         ...NEGATIVE_RANGE,
-        count: hardNegatives,
-        search: (texts) => bm25.search(texts, Math.min(NEGATIVE_RANGE.rangeMax, corpus.length)).ids,
+        numNegatives: hardNegatives,
+        quiet,
+        ...bm25MiningRetriever(bm25),
       });
       const byId = new Map(corpus.map((d) => [d.id, d] as const));
       const before = examples.length;
