@@ -15,13 +15,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadBeir } from '../../src/data/beir.js';
 import { exportOnnx } from '../../src/export/export-onnx.js';
-import { BertModel, parseBertConfig } from '../../src/models/architectures/bert.js';
-import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
+import type { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import { BUNDLED_TOKENIZERS, TextTokenizer } from '../../src/tokenize/tokenizer.js';
 import { passageText } from '../../src/train/examples.js';
 import { note, since, writeNpyInt32 } from './common.js';
 import type { Row } from './common.js';
-import { readPassages } from './encode.js';
+import { randomBenchEncoder, readPassages } from './encode.js';
 import type { BenchOptions } from './options.js';
 
 const REPO = path.join(import.meta.dirname, '..', '..');
@@ -52,22 +51,7 @@ export async function benchEncodeOnnx(opts: BenchOptions, workdir: string): Prom
   }
   await writeNpyInt32(path.join(workdir, 'ids.npy'), ids, [count, seqLen]);
   await writeNpyInt32(path.join(workdir, 'lengths.npy'), lengths, [count]);
-  const config = parseBertConfig({
-    model_type: 'bert',
-    vocab_size: Math.max(shape.vocab, tokenizer.vocabSize),
-    hidden_size: shape.hidden,
-    num_hidden_layers: shape.layers,
-    num_attention_heads: shape.heads,
-    intermediate_size: shape.intermediate,
-    max_position_embeddings: Math.max(512, seqLen),
-  });
-  const encoder = new SentenceEncoder({
-    bert: BertModel.random(config, 0),
-    tokenizer,
-    pooling: 'mean',
-    normalize: false,
-    maxSeqLength: seqLen,
-  });
+  const encoder = randomBenchEncoder(shape, tokenizer, seqLen);
   const common = {
     name: 'encode',
     layers: shape.layers,
@@ -76,7 +60,7 @@ export async function benchEncodeOnnx(opts: BenchOptions, workdir: string): Prom
     intermediate: shape.intermediate,
     seqLen,
     batchSize,
-    vocab: config.vocab_size,
+    vocab: Math.max(shape.vocab, tokenizer.vocabSize),
     texts: count,
     corpusTexts: passages.length,
     workers: 0,

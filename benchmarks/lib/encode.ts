@@ -16,7 +16,7 @@ import { BUNDLED_TOKENIZERS, TextTokenizer } from '../../src/tokenize/tokenizer.
 import { passageText } from '../../src/train/examples.js';
 import { cpuSince, note, since, writeNpyInt32 } from './common.js';
 import type { Row } from './common.js';
-import type { BenchOptions } from './options.js';
+import type { BenchOptions, Shape } from './options.js';
 
 export const SCIFACT_CORPUS = path.join(
   import.meta.dirname,
@@ -36,6 +36,30 @@ export async function readPassages(limit: number): Promise<string[]> {
     if (out.length === limit) break;
   }
   return out;
+}
+
+/**
+ * The encode cases' model: a randomly initialised BERT of `shape` (seed 0) with mean pooling, no
+ * normalisation, texts cut at `seqLen` — the same weights on every side that encodes it.
+ */
+export function randomBenchEncoder(shape: Shape, tokenizer: TextTokenizer, seqLen: number): SentenceEncoder {
+  const config = parseBertConfig({
+    model_type: 'bert',
+    vocab_size: Math.max(shape.vocab, tokenizer.vocabSize),
+    hidden_size: shape.hidden,
+    num_hidden_layers: shape.layers,
+    num_attention_heads: shape.heads,
+    intermediate_size: shape.intermediate,
+    max_position_embeddings: Math.max(512, seqLen),
+  });
+  const encoder = new SentenceEncoder({
+    bert: BertModel.random(config, 0),
+    tokenizer,
+    pooling: 'mean',
+    normalize: false,
+    maxSeqLength: seqLen,
+  });
+  return encoder;
 }
 
 export async function benchEncode(opts: BenchOptions, backend: BackendName, workdir: string): Promise<Row[]> {
@@ -58,22 +82,7 @@ export async function benchEncode(opts: BenchOptions, backend: BackendName, work
   await writeNpyInt32(path.join(workdir, 'lengths.npy'), lengths, [count]);
   const meanTokens = lengths.reduce((a, b) => a + b, 0) / count;
 
-  const config = parseBertConfig({
-    model_type: 'bert',
-    vocab_size: Math.max(shape.vocab, tokenizer.vocabSize),
-    hidden_size: shape.hidden,
-    num_hidden_layers: shape.layers,
-    num_attention_heads: shape.heads,
-    intermediate_size: shape.intermediate,
-    max_position_embeddings: Math.max(512, seqLen),
-  });
-  const encoder = new SentenceEncoder({
-    bert: BertModel.random(config, 0),
-    tokenizer,
-    pooling: 'mean',
-    normalize: false,
-    maxSeqLength: seqLen,
-  });
+  const encoder = randomBenchEncoder(shape, tokenizer, seqLen);
   const common = {
     layers: shape.layers,
     hidden: shape.hidden,
@@ -81,7 +90,7 @@ export async function benchEncode(opts: BenchOptions, backend: BackendName, work
     intermediate: shape.intermediate,
     seqLen,
     batchSize,
-    vocab: config.vocab_size,
+    vocab: Math.max(shape.vocab, tokenizer.vocabSize),
     texts: count,
     corpusTexts: passages.length,
     meanTokens,
