@@ -1,5 +1,12 @@
 import { ArgumentError } from '../errors.js';
 import { readContainer, writeContainer } from './container.js';
+import {
+  CODE_SLACK,
+  HAMMING_KERNEL_MAX_DIM,
+  HammingKernel,
+  hammingKernelSwitch,
+  hammingModule,
+} from './hamming-kernel.js';
 import { baseOptionsFromHeader, QUANTIZED_OPTION_KEYS, QuantizedIndex } from './quantized.js';
 import type { QuantizedIndexOptions, RowHeap } from './quantized.js';
 
@@ -38,8 +45,10 @@ export class BinaryIndex extends QuantizedIndex {
   protected readonly codeBytes: number;
   private readonly words: number;
   private queryBits = new Uint32Array(0);
-  private dist = new Uint16Array(0);
-  private dist4 = new Uint16Array(0);
+  private dist: Uint16Array | Uint32Array = new Uint16Array(0);
+  private dist4: Uint16Array | Uint32Array = new Uint16Array(0);
+  /** The WebAssembly SIMD kernel, once a search has used it: from then on the codes live in its memory. */
+  private kernel: HammingKernel | null = null;
 
   constructor(opts: BinaryIndexOptions) {
     super(opts, 'BinaryIndex', QUANTIZED_OPTION_KEYS);
@@ -62,11 +71,66 @@ export class BinaryIndex extends QuantizedIndex {
     }
   }
 
+  /** Bytes allocated for codes (the kernel's whole memory once it holds them: codes and scan scratch) and kept vectors. */
+  override get allocatedBytes(): number {
+    if (this.kernel === null) return super.allocatedBytes;
+    return this.kernel.byteLength + this.vectors.byteLength;
+  }
+
+  /** Once the kernel holds the codes they grow in place in its memory, to the page needed (no doubling). */
+  protected override growCodes(rows: number, keepBytes: number): Uint8Array {
+    if (this.kernel === null) return super.growCodes(rows, keepBytes);
+    const bytes = rows * this.codeBytes;
+    this.kernel.reserve(bytes + CODE_SLACK);
+    return new Uint8Array(this.kernel.buffer, 0, bytes);
+  }
+
+  /**
+   * The kernel, instantiated on the first search that can use it (WebAssembly SIMD present, not switched
+   * off), the codes moved into its memory once; null for the JavaScript scan.
+   */
+  private useKernel(): HammingKernel | null {
+    if (!hammingKernelSwitch.enabled || this.dim > HAMMING_KERNEL_MAX_DIM) return null;
+    if (this.kernel === null) {
+      const module = hammingModule();
+      if (module === null) return null;
+      const kernel = new HammingKernel(module);
+      const used = this.size * this.codeBytes;
+      kernel.reserve(used + CODE_SLACK);
+      const codes = new Uint8Array(kernel.buffer, 0, used);
+      codes.set(this.codes.subarray(0, used));
+      this.kernel = kernel;
+      this.codes = codes;
+    }
+    return this.kernel;
+  }
+
   protected beginSearch(queries: Float32Array, rows: number): void {
     const bytes = new Uint8Array(rows * this.codeBytes);
     this.encode(queries, rows, bytes);
     this.queryBits = new Uint32Array(bytes.buffer);
-    if (this.dist.length < this.size) this.dist = new Uint16Array(this.size);
+  }
+
+  /**
+   * The kernel's scan when it can run: its scratch (queries, per-query histograms and candidate buffers)
+   * must stay small next to the codes (a 16th of them or 64 KiB), else the JavaScript scan runs (a
+   * candidate pool of a large share of the corpus gains little from the kernel's selection anyway).
+   */
+  private kernelScan(heaps: RowHeap[], allowed: Uint8Array | null): boolean {
+    const n = this.size;
+    const cands = heaps[0].k;
+    if (n === 0 || cands === 0) return false;
+    const kernel = this.useKernel();
+    if (kernel === null) return false;
+    const codeBytes = n * this.codeBytes;
+    const lay = HammingKernel.layout(codeBytes, this.codeBytes, this.dim, n, cands, allowed !== null);
+    if (lay.end - codeBytes > Math.max(65536, codeBytes / 16)) return false;
+    if (kernel.reserve(lay.end)) this.codes = new Uint8Array(kernel.buffer, 0, this.codes.length);
+    const qb = new Uint8Array(this.queryBits.buffer, this.queryBits.byteOffset, this.queryBits.byteLength);
+    kernel.scan(n, this.codeBytes, this.dim, qb, heaps.length, cands, allowed, lay, (qi, row, h) =>
+      heaps[qi].push(-h, row),
+    );
+    return true;
   }
 
   protected scan(_queries: Float32Array, qi: number, heap: RowHeap, allowed: Uint8Array | null): void {
@@ -74,6 +138,7 @@ export class BinaryIndex extends QuantizedIndex {
     const docs = new Uint32Array(this.codes.buffer, this.codes.byteOffset, this.size * w);
     const q = this.queryBits.subarray(qi * w, (qi + 1) * w);
     const n = this.size;
+    if (this.dist.length < n) this.dist = this.distances(n);
     const dist = this.dist;
     const bits = this.dim;
     for (let row = 0; row < n; row++) {
@@ -94,13 +159,14 @@ export class BinaryIndex extends QuantizedIndex {
    * the one-query loop in a micro-benchmark on this project's machines); the rest go one at a time.
    */
   protected override scanAll(queries: Float32Array, heaps: RowHeap[], allowed: Uint8Array | null): void {
+    if (heaps.length === 0 || this.kernelScan(heaps, allowed)) return;
     const w = this.words;
     const n = this.size;
     const bits = this.dim;
     const docs = new Uint32Array(this.codes.buffer, this.codes.byteOffset, n * w);
     const qb = this.queryBits;
     const four = heaps.length - (heaps.length % 4);
-    if (four > 0 && this.dist4.length < 4 * n) this.dist4 = new Uint16Array(4 * n);
+    if (four > 0 && this.dist4.length < 4 * n) this.dist4 = this.distances(4 * n);
     const d4 = this.dist4;
     for (let q0 = 0; q0 < four; q0 += 4) {
       const a0 = q0 * w;
@@ -131,8 +197,13 @@ export class BinaryIndex extends QuantizedIndex {
     for (let qi = four; qi < heaps.length; qi++) this.scan(queries, qi, heaps[qi], allowed);
   }
 
+  /** A distance per row; `dim + 1` (filtered out) must fit, so above 65534 dimensions 32-bit. */
+  private distances(length: number): Uint16Array | Uint32Array {
+    return this.dim + 1 > 0xffff ? new Uint32Array(length) : new Uint16Array(length);
+  }
+
   /** Keep the `heap.k` nearest rows by distance (`dim + 1` = filtered out); ties: the earlier row. */
-  private select(dist: Uint16Array, heap: RowHeap): void {
+  private select(dist: Uint16Array | Uint32Array, heap: RowHeap): void {
     const n = this.size;
     const bits = this.dim;
     const hist = new Int32Array(bits + 2);
@@ -166,7 +237,11 @@ export class BinaryIndex extends QuantizedIndex {
   }
 
   async save(path: string): Promise<void> {
-    await writeContainer(path, { kind: 'binary', ...this.baseHeader() }, this.baseSections());
+    const sections = this.baseSections();
+    // A copy of the codes in the kernel's memory: an add or search during the write may grow that memory,
+    // which detaches the view being written.
+    if (this.kernel !== null) sections.codes = sections.codes.slice();
+    await writeContainer(path, { kind: 'binary', ...this.baseHeader() }, sections);
   }
 
   /**

@@ -198,13 +198,22 @@ export abstract class QuantizedIndex implements VectorIndex {
     return data;
   }
 
+  /**
+   * Code storage for at least `rows` rows holding the first `keepBytes` of the current codes (geometric
+   * growth). A subclass may keep its codes elsewhere (BinaryIndex: in its kernel's WebAssembly memory).
+   */
+  protected growCodes(rows: number, keepBytes: number): Uint8Array {
+    const cap = Math.max(rows, 2 * (this.codes.length / this.codeBytes));
+    const grown = new Uint8Array(cap * this.codeBytes);
+    grown.set(this.codes.subarray(0, keepBytes));
+    return grown;
+  }
+
   private reserve(rows: number): void {
     const cb = this.codeBytes;
     if (rows * cb > this.codes.length) {
-      const cap = Math.max(rows, 2 * (this.codes.length / cb));
-      const grown = new Uint8Array(cap * cb);
-      grown.set(this.codes.subarray(0, this.size * cb));
-      this.codes = grown;
+      this.codes = this.growCodes(rows, this.size * cb);
+      const cap = Math.floor(this.codes.length / cb);
       if (this.keepVectors) {
         const v = new Float32Array(cap * this.dim);
         v.set(this.vectors.subarray(0, this.size * this.dim));
@@ -394,7 +403,8 @@ export abstract class QuantizedIndex implements VectorIndex {
       }
       this.vectors = vectors;
     }
-    this.codes = Uint8Array.from(codes);
+    this.codes = this.growCodes(size, 0);
+    this.codes.set(codes);
     this.ids = ids;
     this.idToRow = new Map(ids.map((id, row) => [id, row]));
   }
