@@ -113,7 +113,7 @@ export class BinaryIndex extends QuantizedIndex {
 
   /**
    * The kernel's scan when it can run: its scratch (queries, per-query histograms and candidate buffers)
-   * must stay small next to the codes (a 16th of them or 64 KiB), else the JavaScript scan runs (a
+   * must stay small next to the codes (a 16th of them or 256 KiB), else the JavaScript scan runs (a
    * candidate pool of a large share of the corpus gains little from the kernel's selection anyway).
    */
   private kernelScan(heaps: RowHeap[], allowed: Uint8Array | null): boolean {
@@ -124,7 +124,7 @@ export class BinaryIndex extends QuantizedIndex {
     if (kernel === null) return false;
     const codeBytes = n * this.codeBytes;
     const lay = HammingKernel.layout(codeBytes, this.codeBytes, this.dim, n, cands, allowed !== null);
-    if (lay.end - codeBytes > Math.max(65536, codeBytes / 16)) return false;
+    if (lay.end - codeBytes > Math.max(262144, codeBytes / 16)) return false;
     if (kernel.reserve(lay.end)) this.codes = new Uint8Array(kernel.buffer, 0, this.codes.length);
     const qb = new Uint8Array(this.queryBits.buffer, this.queryBits.byteOffset, this.queryBits.byteLength);
     kernel.scan(n, this.codeBytes, this.dim, qb, heaps.length, cands, allowed, lay, (qi, row, h) =>
