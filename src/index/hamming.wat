@@ -81,18 +81,21 @@
     (if (i32.ge_u (local.get $count) (global.get $cap)) (then (call $compact (local.get $st))))
     (local.get $thr))
 
-  ;; Is $row allowed? ($allowed < 0: no filter; else the address of a bitset, bit (row & 7) of byte row >> 3.)
+  ;; 1 if $row is allowed, else 0 ($allowed < 0: no filter; else the address of a bitset, bit (row & 7) of
+  ;; byte row >> 3).
   (func $allowed (param $allowed i32) (param $row i32) (result i32)
     (if (result i32) (i32.lt_s (local.get $allowed) (i32.const 0))
       (then (i32.const 1))
       (else
-        (i32.and
-          (i32.load8_u (i32.add (local.get $allowed) (i32.shr_u (local.get $row) (i32.const 3))))
-          (i32.shl (i32.const 1) (i32.and (local.get $row) (i32.const 7)))))))
+        (i32.and (i32.const 1)
+          (i32.shr_u
+            (i32.load8_u (i32.add (local.get $allowed) (i32.shr_u (local.get $row) (i32.const 3))))
+            (i32.and (local.get $row) (i32.const 7)))))))
 
   ;; Four queries per pass over the codes (each 16-byte load of a row serves four XOR-popcounts). Query s
   ;; is at $q + s x chunks x 16, its state at $st + 32 s. Bytes count in u8 lanes for up to 31 chunks
-  ;; (8 x 31 < 256), then widen into u16 lanes.
+  ;; (8 x 31 < 256), then widen into u16 lanes; every partial sum is at most the distance, so u16 lanes do
+  ;; not overflow for dim <= 65535 (the caller's limit).
   (func (export "scan4") (param $n i32) (param $rowBytes i32) (param $chunks i32) (param $q i32)
     (param $mask i32) (param $allowed i32) (param $st i32) (param $K i32) (param $cap i32)
     (local $row i32) (local $p i32) (local $c i32) (local $g i32) (local $off i32) (local $qs i32)
@@ -111,7 +114,6 @@
       (loop $rows
         (br_if $done (i32.ge_u (local.get $row) (local.get $n)))
         (block $next
-          (br_if $next (i32.eqz (call $allowed (local.get $allowed) (local.get $row))))
           (local.set $w0 (v128.const i64x2 0 0))
           (local.set $w1 (v128.const i64x2 0 0))
           (local.set $w2 (v128.const i64x2 0 0))
@@ -156,6 +158,8 @@
             (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $t0) (local.get $t1))
             (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $t0) (local.get $t1)))))
           (br_if $next (i32.eqz (v128.any_true (i32x4.le_s (local.get $dist) (local.get $thr)))))
+          ;; The filter is looked at only here, for the few rows near enough to enter.
+          (br_if $next (i32.eqz (call $allowed (local.get $allowed) (local.get $row))))
           (local.set $h (i32x4.extract_lane 0 (local.get $dist)))
           (if (i32.le_s (local.get $h) (i32x4.extract_lane 0 (local.get $thr)))
             (then (local.set $thr (i32x4.replace_lane 0 (local.get $thr)
@@ -180,43 +184,110 @@
     (call $compact (i32.add (local.get $st) (i32.const 64)))
     (call $compact (i32.add (local.get $st) (i32.const 96))))
 
-  ;; One query per pass (the queries left over after the groups of four): same scan, one accumulator.
+  ;; One query per pass (the queries left over after the groups of four): four rows per step, their
+  ;; distances summed across as in scan4; the last n mod 4 rows one at a time.
   (func (export "scan1") (param $n i32) (param $rowBytes i32) (param $chunks i32) (param $q i32)
     (param $mask i32) (param $allowed i32) (param $st i32) (param $K i32) (param $cap i32)
     (local $row i32) (local $p i32) (local $c i32) (local $g i32) (local $off i32) (local $h i32)
-    (local $thr i32) (local $a v128) (local $w v128) (local $s v128)
+    (local $thr i32) (local $r1 i32) (local $r2 i32) (local $r3 i32) (local $lane i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
+    (local $x v128) (local $m v128) (local $dist v128) (local $t0 v128) (local $t1 v128)
     (global.set $K (local.get $K))
     (global.set $cap (local.get $cap))
     (local.set $thr (i32.load (local.get $st)))
+    (local.set $r1 (local.get $rowBytes))
+    (local.set $r2 (i32.shl (local.get $rowBytes) (i32.const 1)))
+    (local.set $r3 (i32.mul (local.get $rowBytes) (i32.const 3)))
+    (block $quadsDone
+      (loop $quads
+        (br_if $quadsDone (i32.gt_u (i32.add (local.get $row) (i32.const 4)) (local.get $n)))
+        (local.set $w0 (v128.const i64x2 0 0))
+        (local.set $w1 (v128.const i64x2 0 0))
+        (local.set $w2 (v128.const i64x2 0 0))
+        (local.set $w3 (v128.const i64x2 0 0))
+        (local.set $off (i32.const 0))
+        (local.set $c (i32.const 0))
+        (loop $groups
+          (local.set $a0 (v128.const i64x2 0 0))
+          (local.set $a1 (v128.const i64x2 0 0))
+          (local.set $a2 (v128.const i64x2 0 0))
+          (local.set $a3 (v128.const i64x2 0 0))
+          (local.set $g (i32.sub (local.get $chunks) (local.get $c)))
+          (local.set $g (select (local.get $g) (i32.const 31) (i32.lt_u (local.get $g) (i32.const 31))))
+          (local.set $c (i32.add (local.get $c) (local.get $g)))
+          (loop $chunk
+            (local.set $x (v128.load (i32.add (local.get $q) (local.get $off))))
+            (local.set $m (v128.load (i32.add (local.get $mask) (local.get $off))))
+            (local.set $a0 (i8x16.add (local.get $a0) (i8x16.popcnt (v128.and (local.get $m)
+              (v128.xor (local.get $x) (v128.load (i32.add (local.get $p) (local.get $off))))))))
+            (local.set $a1 (i8x16.add (local.get $a1) (i8x16.popcnt (v128.and (local.get $m)
+              (v128.xor (local.get $x) (v128.load (i32.add (i32.add (local.get $p) (local.get $r1)) (local.get $off))))))))
+            (local.set $a2 (i8x16.add (local.get $a2) (i8x16.popcnt (v128.and (local.get $m)
+              (v128.xor (local.get $x) (v128.load (i32.add (i32.add (local.get $p) (local.get $r2)) (local.get $off))))))))
+            (local.set $a3 (i8x16.add (local.get $a3) (i8x16.popcnt (v128.and (local.get $m)
+              (v128.xor (local.get $x) (v128.load (i32.add (i32.add (local.get $p) (local.get $r3)) (local.get $off))))))))
+            (local.set $off (i32.add (local.get $off) (i32.const 16)))
+            (local.set $g (i32.sub (local.get $g) (i32.const 1)))
+            (br_if $chunk (local.get $g)))
+          (local.set $w0 (i16x8.add (local.get $w0) (i16x8.extadd_pairwise_i8x16_u (local.get $a0))))
+          (local.set $w1 (i16x8.add (local.get $w1) (i16x8.extadd_pairwise_i8x16_u (local.get $a1))))
+          (local.set $w2 (i16x8.add (local.get $w2) (i16x8.extadd_pairwise_i8x16_u (local.get $a2))))
+          (local.set $w3 (i16x8.add (local.get $w3) (i16x8.extadd_pairwise_i8x16_u (local.get $a3))))
+          (br_if $groups (i32.lt_u (local.get $c) (local.get $chunks))))
+        (local.set $t0 (i16x8.add
+          (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $w0) (local.get $w1))
+          (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $w0) (local.get $w1))))
+        (local.set $t1 (i16x8.add
+          (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $w2) (local.get $w3))
+          (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $w2) (local.get $w3))))
+        (local.set $dist (i32x4.extadd_pairwise_i16x8_u (i16x8.add
+          (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $t0) (local.get $t1))
+          (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (local.get $t0) (local.get $t1)))))
+        (if (v128.any_true (i32x4.le_s (local.get $dist) (i32x4.splat (local.get $thr))))
+          (then
+            ;; In row order, each against the threshold as lowered by the rows before it.
+            (local.set $lane (i32.const 0))
+            (loop $lanes
+              (local.set $h (i32x4.extract_lane 0 (local.get $dist)))
+              (if (i32.and (i32.le_s (local.get $h) (local.get $thr))
+                           (call $allowed (local.get $allowed) (i32.add (local.get $row) (local.get $lane))))
+                (then (local.set $thr
+                  (call $accept (local.get $st) (local.get $h) (i32.add (local.get $row) (local.get $lane))))))
+              (local.set $dist (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 0 1 2 3 (local.get $dist) (local.get $dist)))
+              (local.set $lane (i32.add (local.get $lane) (i32.const 1)))
+              (br_if $lanes (i32.lt_u (local.get $lane) (i32.const 4))))))
+        (local.set $row (i32.add (local.get $row) (i32.const 4)))
+        (local.set $p (i32.add (local.get $p) (i32.shl (local.get $rowBytes) (i32.const 2))))
+        (br $quads)))
     (block $done
       (loop $rows
         (br_if $done (i32.ge_u (local.get $row) (local.get $n)))
-        (block $next
-          (br_if $next (i32.eqz (call $allowed (local.get $allowed) (local.get $row))))
-          (local.set $w (v128.const i64x2 0 0))
-          (local.set $off (i32.const 0))
-          (local.set $c (i32.const 0))
-          (loop $groups
-            (local.set $a (v128.const i64x2 0 0))
-            (local.set $g (i32.sub (local.get $chunks) (local.get $c)))
-            (local.set $g (select (local.get $g) (i32.const 31) (i32.lt_u (local.get $g) (i32.const 31))))
-            (local.set $c (i32.add (local.get $c) (local.get $g)))
-            (loop $chunk
-              (local.set $a (i8x16.add (local.get $a) (i8x16.popcnt (v128.and
-                (v128.load (i32.add (local.get $mask) (local.get $off)))
-                (v128.xor (v128.load (i32.add (local.get $p) (local.get $off)))
-                          (v128.load (i32.add (local.get $q) (local.get $off))))))))
-              (local.set $off (i32.add (local.get $off) (i32.const 16)))
-              (local.set $g (i32.sub (local.get $g) (i32.const 1)))
-              (br_if $chunk (local.get $g)))
-            (local.set $w (i16x8.add (local.get $w) (i16x8.extadd_pairwise_i8x16_u (local.get $a))))
-            (br_if $groups (i32.lt_u (local.get $c) (local.get $chunks))))
-          (local.set $s (i32x4.extadd_pairwise_i16x8_u (local.get $w)))
-          (local.set $s (i32x4.add (local.get $s)
-            (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $s) (local.get $s))))
-          (local.set $h (i32.add (i32x4.extract_lane 0 (local.get $s)) (i32x4.extract_lane 1 (local.get $s))))
-          (br_if $next (i32.gt_s (local.get $h) (local.get $thr)))
-          (local.set $thr (call $accept (local.get $st) (local.get $h) (local.get $row))))
+        (local.set $w0 (v128.const i64x2 0 0))
+        (local.set $off (i32.const 0))
+        (local.set $c (i32.const 0))
+        (loop $groups
+          (local.set $a0 (v128.const i64x2 0 0))
+          (local.set $g (i32.sub (local.get $chunks) (local.get $c)))
+          (local.set $g (select (local.get $g) (i32.const 31) (i32.lt_u (local.get $g) (i32.const 31))))
+          (local.set $c (i32.add (local.get $c) (local.get $g)))
+          (loop $chunk
+            (local.set $a0 (i8x16.add (local.get $a0) (i8x16.popcnt (v128.and
+              (v128.load (i32.add (local.get $mask) (local.get $off)))
+              (v128.xor (v128.load (i32.add (local.get $p) (local.get $off)))
+                        (v128.load (i32.add (local.get $q) (local.get $off))))))))
+            (local.set $off (i32.add (local.get $off) (i32.const 16)))
+            (local.set $g (i32.sub (local.get $g) (i32.const 1)))
+            (br_if $chunk (local.get $g)))
+          (local.set $w0 (i16x8.add (local.get $w0) (i16x8.extadd_pairwise_i8x16_u (local.get $a0))))
+          (br_if $groups (i32.lt_u (local.get $c) (local.get $chunks))))
+        (local.set $dist (i32x4.extadd_pairwise_i16x8_u (local.get $w0)))
+        (local.set $dist (i32x4.add (local.get $dist)
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $dist) (local.get $dist))))
+        (local.set $h (i32.add (i32x4.extract_lane 0 (local.get $dist)) (i32x4.extract_lane 1 (local.get $dist))))
+        (if (i32.and (i32.le_s (local.get $h) (local.get $thr))
+                     (call $allowed (local.get $allowed) (local.get $row)))
+          (then (local.set $thr (call $accept (local.get $st) (local.get $h) (local.get $row)))))
         (local.set $row (i32.add (local.get $row) (i32.const 1)))
         (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
         (br $rows)))
