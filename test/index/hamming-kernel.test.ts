@@ -226,3 +226,18 @@ test('kernel: the memory stays within 10 % of the raw codes (20k x 384, 100 cand
   assert.equal(index.allocatedBytes % 65536, 0, 'codes in the kernel memory');
   assert.ok(index.allocatedBytes <= 1.1 * n * (d / 8), `${index.allocatedBytes} bytes`);
 });
+
+test('above 65,535 dimensions (JavaScript scan): distances and the filtered-out mark do not wrap at 16 bits', async () => {
+  hammingKernelSwitch.enabled = true; // the kernel declines this size itself
+  const d = 70000;
+  const n = 24;
+  const docs = randomMatrix(n, d, 61);
+  // Two documents opposite to the query: distance 70,000, beyond 16 bits.
+  const queries = randomMatrix(1, d, 62);
+  for (const r of [3, 17]) for (let j = 0; j < d; j++) docs.data[r * d + j] = -queries.data[j];
+  const docIds = ids(n);
+  const index = new BinaryIndex({ dim: d });
+  await index.add(docs, docIds);
+  await checkTopK(index, docs, docIds, queries, 10, 'd 70000');
+  await checkTopK(index, docs, docIds, queries, n, 'd 70000, every row');
+});
