@@ -32,9 +32,10 @@ function popcount32(v: number): number {
  * queries per pass over the codes, the `k * rescoreMultiplier` nearest selected inside the kernel in O(n)
  * with a distance histogram), about 4 ns per document and query on one core, 6-10x the JavaScript scan it
  * replaces. It is instantiated on the first search and the codes then live in its memory (no copy per
- * search). Where WebAssembly SIMD is missing, for more than 65,535 dimensions, or when the candidate pool
- * is so large that its scratch would exceed a 16th of the codes (and 256 KiB), the JavaScript scan (SWAR
- * popcount, four queries per pass) runs instead, with the same results.
+ * search). The JavaScript scan (SWAR popcount, four queries per pass) runs instead, with the same results,
+ * where WebAssembly SIMD is missing, for more than 65,535 dimensions, for codes under 64 KiB (fast enough,
+ * and each WebAssembly memory reserves address space) or over 4 GiB (32-bit memory), and when the candidate
+ * pool is so large that its scratch would exceed a 16th of the codes (and 256 KiB).
  *
  * Trade-offs: binary codes lose far more than int8, so `rescoreMultiplier` matters more (4–10 is
  * typical; ST's benchmarks keep about 96 % of float nDCG with rescoring); `keepVectors` recovers exact
@@ -92,24 +93,41 @@ export class BinaryIndex extends QuantizedIndex {
 
   /** Once the kernel holds the codes they grow in place in its memory, to the page needed (no doubling). */
   protected override growCodes(rows: number, keepBytes: number): Uint8Array {
-    if (this.kernel === null) return super.growCodes(rows, keepBytes);
-    const bytes = rows * this.codeBytes;
-    this.kernel.reserve(bytes + CODE_SLACK);
-    return new Uint8Array(this.kernel.buffer, 0, bytes);
+    if (this.kernel !== null) {
+      const bytes = rows * this.codeBytes;
+      try {
+        if (bytes + CODE_SLACK <= hammingKernelSwitch.maxBytes) {
+          this.kernel.reserve(bytes + CODE_SLACK);
+          return new Uint8Array(this.kernel.buffer, 0, bytes);
+        }
+      } catch {
+        // memory.grow refused (RangeError): nothing was detached; continue as below.
+      }
+      // The codes outgrow the kernel's 32-bit memory: back to an ordinary array and the JavaScript scan.
+      this.kernel = null;
+    }
+    return super.growCodes(rows, keepBytes);
   }
 
   /**
    * The kernel, instantiated on the first search that can use it (WebAssembly SIMD present, not switched
-   * off), the codes moved into its memory once; null for the JavaScript scan.
+   * off, codes between 64 KiB and 4 GiB), the codes moved into its memory once; null for the JavaScript scan.
    */
   private useKernel(): HammingKernel | null {
-    if (!hammingKernelSwitch.enabled || this.dim > HAMMING_KERNEL_MAX_DIM) return null;
+    const { enabled, minCodeBytes, maxBytes } = hammingKernelSwitch;
+    if (!enabled || this.dim > HAMMING_KERNEL_MAX_DIM) return null;
     if (this.kernel === null) {
+      const used = this.size * this.codeBytes;
+      if (used < minCodeBytes || used + CODE_SLACK > maxBytes) return null;
       const module = hammingModule();
       if (module === null) return null;
-      const kernel = new HammingKernel(module);
-      const used = this.size * this.codeBytes;
-      kernel.reserve(used + CODE_SLACK);
+      let kernel: HammingKernel;
+      try {
+        kernel = new HammingKernel(module);
+        kernel.reserve(used + CODE_SLACK);
+      } catch {
+        return null; // no memory or address space for one more WebAssembly memory: the JavaScript scan
+      }
       const codes = new Uint8Array(kernel.buffer, 0, used);
       codes.set(this.codes.subarray(0, used));
       this.kernel = kernel;
@@ -137,8 +155,14 @@ export class BinaryIndex extends QuantizedIndex {
     if (kernel === null) return false;
     const codeBytes = n * this.codeBytes;
     const lay = HammingKernel.layout(codeBytes, this.codeBytes, this.dim, n, cands, allowed !== null);
-    if (lay.end - codeBytes > Math.max(262144, codeBytes / 16)) return false;
-    if (kernel.reserve(lay.end)) this.codes = new Uint8Array(kernel.buffer, 0, this.codes.length);
+    if (lay.end - codeBytes > Math.max(262144, codeBytes / 16) || lay.end > hammingKernelSwitch.maxBytes) {
+      return false;
+    }
+    try {
+      if (kernel.reserve(lay.end)) this.codes = new Uint8Array(kernel.buffer, 0, this.codes.length);
+    } catch {
+      return false; // memory.grow refused: nothing was detached
+    }
     const qb = new Uint8Array(this.queryBits.buffer, this.queryBits.byteOffset, this.queryBits.byteLength);
     kernel.scan(n, this.codeBytes, this.dim, qb, heaps.length, cands, allowed, lay, (qi, row, h) =>
       heaps[qi].push(-h, row),

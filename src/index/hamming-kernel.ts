@@ -13,7 +13,16 @@ import { HAMMING_WASM_BASE64 } from './hamming-wasm.js';
  * Internal switch (not exported from the package): tests turn the kernel off to run the JavaScript
  * fallback, which is what runs where WebAssembly SIMD is missing.
  */
-export const hammingKernelSwitch = { enabled: true };
+export const hammingKernelSwitch = {
+  enabled: true,
+  /**
+   * Smaller code sets stay in JavaScript (fast enough there): every WebAssembly memory takes a page and,
+   * on 64-bit V8, gigabytes of reserved address space, of which a process has room for a few hundred.
+   */
+  minCodeBytes: 65536,
+  /** Largest memory the kernel may use: 32-bit WebAssembly memory ends at 4 GiB; above, the JavaScript scan. */
+  maxBytes: 2 ** 32 - 65536,
+};
 
 /** Largest dimension the kernel takes: distances and its u16 lane sums stay below 2^16. */
 export const HAMMING_KERNEL_MAX_DIM = 65535;

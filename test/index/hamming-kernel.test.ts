@@ -8,9 +8,10 @@ import type { Matrix } from '../../src/types.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { ids, randomMatrix } from './helpers.js';
 
-after(() => {
-  hammingKernelSwitch.enabled = true;
-});
+// The test sets are small: let the kernel take them (by default it leaves codes under 64 KiB to JavaScript).
+const defaults = { ...hammingKernelSwitch };
+hammingKernelSwitch.minCodeBytes = 0;
+after(() => Object.assign(hammingKernelSwitch, defaults));
 
 /** Hamming distance of the sign patterns (x > 0) of two rows, from the floats (no packing involved). */
 function hamming(a: Matrix, i: number, b: Matrix, j: number): number {
@@ -240,4 +241,52 @@ test('above 65,535 dimensions (JavaScript scan): distances and the filtered-out 
   await index.add(docs, docIds);
   await checkTopK(index, docs, docIds, queries, 10, 'd 70000');
   await checkTopK(index, docs, docIds, queries, n, 'd 70000, every row');
+});
+
+test('codes that outgrow the kernel memory limit go back to JavaScript, with the same results', async () => {
+  hammingKernelSwitch.enabled = true;
+  const d = 384;
+  const n = 3000; // 144,000 bytes of codes
+  const docs = docsWithTies(n, d, 71);
+  const queries = randomMatrix(5, d, 72);
+  const docIds = ids(n);
+  const index = new BinaryIndex({ dim: d });
+  const first = 1000;
+  await index.add(matrixRows(docs, [...Array(first).keys()]), docIds.slice(0, first));
+  await checkTopK(
+    index,
+    matrixRows(docs, [...Array(first).keys()]),
+    docIds.slice(0, first),
+    queries,
+    20,
+    'in the kernel',
+  );
+  assert.equal(index.allocatedBytes % 65536, 0, 'codes in the kernel memory');
+  hammingKernelSwitch.maxBytes = 131072;
+  try {
+    await index.add(
+      matrixRows(
+        docs,
+        [...Array(n - first).keys()].map((i) => first + i),
+      ),
+      docIds.slice(first),
+    );
+    assert.notEqual(index.allocatedBytes % 65536, 0, 'codes back in an ordinary array');
+    await checkTopK(index, docs, docIds, queries, 20, 'after leaving the kernel');
+  } finally {
+    hammingKernelSwitch.maxBytes = defaults.maxBytes;
+  }
+});
+
+test('by default a small index (codes under 64 KiB) keeps the JavaScript scan and its memory', async () => {
+  hammingKernelSwitch.enabled = true;
+  hammingKernelSwitch.minCodeBytes = defaults.minCodeBytes;
+  try {
+    const index = new BinaryIndex({ dim: 384 });
+    await index.add(randomMatrix(100, 384, 81), ids(100));
+    await index.search(randomMatrix(5, 384, 82), 10);
+    assert.equal(index.allocatedBytes, 100 * 48);
+  } finally {
+    hammingKernelSwitch.minCodeBytes = 0;
+  }
 });
