@@ -211,14 +211,13 @@ export abstract class QuantizedIndex implements VectorIndex {
 
   private reserve(rows: number): void {
     const cb = this.codeBytes;
-    if (rows * cb > this.codes.length) {
-      this.codes = this.growCodes(rows, this.size * cb);
-      const cap = Math.floor(this.codes.length / cb);
-      if (this.keepVectors) {
-        const v = new Float32Array(cap * this.dim);
-        v.set(this.vectors.subarray(0, this.size * this.dim));
-        this.vectors = v;
-      }
+    const d = this.dim;
+    if (rows * cb > this.codes.length) this.codes = this.growCodes(rows, this.size * cb);
+    // The vectors grow geometrically on their own: a subclass's codes may grow page by page.
+    if (this.keepVectors && rows * d > this.vectors.length) {
+      const v = new Float32Array(Math.max(rows, 2 * (this.vectors.length / d)) * d);
+      v.set(this.vectors.subarray(0, this.size * d));
+      this.vectors = v;
     }
   }
 

@@ -290,3 +290,32 @@ test('by default a small index (codes under 64 KiB) keeps the JavaScript scan an
     hammingKernelSwitch.minCodeBytes = 0;
   }
 });
+
+test('kernel with keepVectors, rows added in batches after a search: rescoring over all rows = exact top-k', async () => {
+  hammingKernelSwitch.enabled = true;
+  const d = 100;
+  const n = 600;
+  const docs = randomMatrix(n, d, 91);
+  const queries = randomMatrix(6, d, 92);
+  const docIds = ids(n);
+  const binary = new BinaryIndex({ dim: d, keepVectors: true, rescoreMultiplier: n });
+  const exact = new ExactIndex({ dim: d });
+  for (const [a, b] of [
+    [0, 200],
+    [200, 201],
+    [201, 450],
+    [450, 600],
+  ]) {
+    const part = matrixRows(
+      docs,
+      [...Array(b - a).keys()].map((i) => a + i),
+    );
+    await binary.add(part, docIds.slice(a, b));
+    await exact.add(part, docIds.slice(a, b));
+    const got = await binary.search(queries, 10);
+    const want = await exact.search(queries, 10);
+    assert.deepEqual(got.ids, want.ids, `after ${b} rows`);
+  }
+  // Kernel pages for the codes; the float vectors grew geometrically (200, 400, 800 rows), not batch by batch.
+  assert.equal((binary.allocatedBytes - 800 * d * 4) % 65536, 0);
+});
