@@ -319,3 +319,17 @@ test('kernel with keepVectors, rows added in batches after a search: rescoring o
   // Kernel pages for the codes; the float vectors grew geometrically (200, 400, 800 rows), not batch by batch.
   assert.equal((binary.allocatedBytes - 800 * d * 4) % 65536, 0);
 });
+
+test('kernel: corpora of 1, 2, 3 and 5 rows (fewer than a step of four rows)', async () => {
+  hammingKernelSwitch.enabled = true;
+  const d = 40;
+  for (const n of [1, 2, 3, 5]) {
+    const docs = docsWithTies(n, d, 95 + n);
+    const docIds = ids(n);
+    const index = new BinaryIndex({ dim: d });
+    await index.add(docs, docIds);
+    for (const nq of [1, 5])
+      await checkTopK(index, docs, docIds, randomMatrix(nq, d, 97), n, `n ${n}, ${nq} q`);
+    assert.equal(index.allocatedBytes % 65536, 0, 'codes in the kernel memory');
+  }
+});
