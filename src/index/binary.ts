@@ -85,7 +85,10 @@ export class BinaryIndex extends QuantizedIndex {
     }
   }
 
-  /** Bytes allocated for codes (the kernel's whole memory once it holds them: codes and scan scratch) and kept vectors. */
+  /**
+   * Bytes allocated for codes (once the kernel holds them, its whole memory: codes and scan scratch) and
+   * kept vectors.
+   */
   override get allocatedBytes(): number {
     if (this.kernel === null) return super.allocatedBytes;
     return this.kernel.byteLength + this.vectors.byteLength;
