@@ -1,6 +1,6 @@
 ;; Hamming top-K scan over packed sign bits (BinaryIndex), WebAssembly SIMD.
 ;;
-;; Assembled by `node scripts/build-hamming-wasm.mjs` (wabt) into src/index/hamming-wasm.ts; a unit test
+;; Assembled by `npx tsx scripts/build-hamming-wasm.ts` (wabt) into src/index/hamming-wasm.ts; a unit test
 ;; assembles this file again and checks the committed bytes. Hand-written WAT rather than AssemblyScript:
 ;; the kernel is a few dozen SIMD instructions, and WAT keeps every one of them visible (no runtime, no
 ;; allocator, no compiler version deciding how the loop is vectorized).
