@@ -49,7 +49,7 @@ let compiled: WasmModule | null | undefined;
 
 /**
  * The compiled kernel, or null when this runtime has no WebAssembly SIMD. Compiled on first use only
- * (synchronously: the module is 2.5 kB, under the 4 kB browsers allow off the async path).
+ * (synchronously: the module is 2.5 kB, below the 4 kB browsers still compile synchronously on a main thread).
  */
 export function hammingModule(): WasmModule | null {
   if (compiled === undefined) {
