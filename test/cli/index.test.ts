@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { readNpy } from '../../src/data/npy.js';
 import { readRun } from '../../src/data/run.js';
 import { rankDocuments } from '../../src/eval/metrics.js';
-import { HnswIndex } from '../../src/index/hnsw.js';
+import { HnswIndex, defaultEfSearch } from '../../src/index/hnsw.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { rawContainer, rewriteContainer } from '../index/container-helpers.js';
@@ -83,6 +83,13 @@ test('index build + search (hnsw) with row-number query ids and --ef', async () 
     out,
   ]);
   assert.equal(b.code, 0, b.stderr);
+  // The settings that will run are printed, the size-dependent beam marked as such.
+  assert.match(
+    b.stderr,
+    new RegExp(
+      `hnsw M 8, ef-construction 64, ef-search ${defaultEfSearch(300)} \\(the default for 300 vectors`,
+    ),
+  );
   const runFile = path.join(dir, 'hnsw.run');
   const s = await runCli([
     'index',
@@ -360,6 +367,7 @@ test('issue 12: index build --mips-transform picks the ip graph, names it, and w
   const auto = await build([]);
   assert.equal(auto.code, 0, auto.stderr);
   assert.match(auto.stderr, /\(ip, graph: hnswlib's ip space\)/);
+  assert.match(auto.stderr, /hnsw M 16, ef-construction 100, ef-search 64\n/);
   assert.doesNotMatch(auto.stderr, /warning/);
   const forced = await build(['--mips-transform', 'on']);
   assert.equal(forced.code, 0, forced.stderr);

@@ -298,11 +298,14 @@ pgvector options (embedded PGlite by default; a server with --database):
         : '';
     const settings =
       index instanceof HnswIndex
-        ? `; M ${index.M}, ef-construction ${index.efConstruction}, ef-search ${index.efSearch}` +
-          (index.efSearchIsDefault ? ` (the default for ${index.size} vectors; it follows the size)` : '')
+        ? `dense-retrieval: hnsw M ${index.M}, ef-construction ${index.efConstruction}, ef-search ${index.efSearch}` +
+          (index.efSearchIsDefault
+            ? ` (the default for ${index.size} vectors; it follows the index size, --ef-search fixes it)\n`
+            : '\n')
         : '';
     process.stderr.write(
-      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}${graph}${settings}) -> ${out}\n` +
+      `dense-retrieval: ${type} index of ${index.size} x ${index.dim} (${metric}${graph}) -> ${out}\n` +
+        settings +
         (explicitMetric === undefined && modelMetric === undefined
           ? `dense-retrieval: metric ${metric}: the default; ${vectorsFile} records no model similarity\n`
           : ''),
