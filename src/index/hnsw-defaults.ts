@@ -6,13 +6,15 @@ import { ArgumentError } from '../errors.js';
  * `n` random unit 384-d vectors (cosine, M 48, efConstruction 200), the worst case we promise for.
  * Measured with `scripts/measure-default-ef.ts` (1k-50k, one incremental build, 2026-11-30); the 100k
  * point is the recorded one of docs/index-tuning.md (ef 1536: 0.983 on 200 queries; 1024: 0.945).
- * Structured data (rank 32) needs 4-15x less; the table is in docs/index-tuning.md.
+ * The beam grows as about n^0.76 from 10k on. Structured data (rank 32) needs far less (docs/index-tuning.md).
  */
 export const DEFAULT_EF_MEASUREMENTS: readonly (readonly [n: number, ef: number])[] = [
   [1000, 67],
   [2000, 95],
   [5000, 160],
   [10000, 269],
+  [20000, 453],
+  [50000, 905],
   [100000, 1536],
 ];
 
@@ -27,7 +29,7 @@ export const DEFAULT_EF_MARGIN = 1.25;
  * live vectors `n` and the depth `k`: the measured beams ({@link DEFAULT_EF_MEASUREMENTS}) interpolated
  * linearly in log(n)-log(ef) (monotone: the points rise), times {@link DEFAULT_EF_MARGIN}, rounded up.
  * Below the smallest measured size the smallest point's beam; beyond the largest, the growth of the last
- * measured segment (ef ∝ n^0.78 between 50k and 100k) is extrapolated. Never below `k` (hnswlib searches
+ * measured segment (ef ∝ n^0.76 between 50k and 100k) is extrapolated. Never below `k` (hnswlib searches
  * with at least `k`) and never above `max(n, k)` (a beam of `n` already holds every vector).
  *
  * What it promises: recall@10 >= 0.98 against exact search on random unit 384-d vectors at M 48 and
