@@ -143,8 +143,9 @@ const HNSWINDEXOPTIONS_KEYS = optionKeys<HnswIndexOptions>({
  *   It cannot be changed after the build.
  * - `efSearch` / `search(..., { ef })` (query beam): the knob to turn at query time. Recall rises and
  *   speed falls roughly linearly in `ef`; it is always at least `k`. Unless given, it follows the corpus
- *   size ({@link defaultEfSearch}: 84 at 1k random 384-d vectors, 1,920 at 100k). If an approximate index
- *   costs you nDCG, first raise `ef` and watch {@link measureRecall} against an {@link ExactIndex}.
+ *   size and `M` ({@link defaultEfSearch}: at M 48, 84 at 1k random 384-d vectors, 1,920 at 100k). If an
+ *   approximate index costs you nDCG, first raise `ef` and watch {@link measureRecall} against an
+ *   {@link ExactIndex}.
  * - Metric `ip` (maximum inner product) has two graph spaces, and each fails on some data (measured in
  *   docs/index-tuning.md). hnswlib's raw `ip` space builds its graph on `1 - dot`, which is not a
  *   distance: on vectors of nearly equal norm around a shared direction (a randomly initialised BERT)
@@ -184,13 +185,13 @@ export class HnswIndex implements VectorIndex {
   readonly seed: number;
   /**
    * Query beam width used when `search` gets no `ef`: the `efSearch` given (constructor, `tune`, the
-   * saved file) or else {@link defaultEfSearch} of the current size, recomputed as the index grows or
-   * shrinks. Assign a number to fix it, `undefined` to return to the size-dependent default.
+   * saved file) or else {@link defaultEfSearch} of the current size and `M`, recomputed as the index
+   * grows or shrinks. Assign a number to fix it, `undefined` to return to the size-dependent default.
    *
    * @throws {ArgumentError} on assigning anything but a positive integer or undefined.
    */
   get efSearch(): number {
-    return this.explicitEf ?? defaultEfSearch(this.size);
+    return this.explicitEf ?? defaultEfSearch(this.size, 10, this.M);
   }
   set efSearch(ef: number | undefined) {
     this.explicitEf = ef === undefined ? undefined : checkPositiveInt('efSearch', ef);
@@ -444,7 +445,7 @@ export class HnswIndex implements VectorIndex {
     queries = fitToIndex(queries, this.inputDim, this.dim);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
-    const ef = checkPositiveInt('ef', options.ef ?? this.explicitEf ?? defaultEfSearch(this.size, k));
+    const ef = checkPositiveInt('ef', options.ef ?? this.explicitEf ?? defaultEfSearch(this.size, k, this.M));
     this.hnsw.setEf(Math.max(ef, k));
     const d = this.dim;
     const out: SearchResult = {

@@ -87,7 +87,7 @@ test('index build + search (hnsw) with row-number query ids and --ef', async () 
   assert.match(
     b.stderr,
     new RegExp(
-      `hnsw M 8, ef-construction 64, ef-search ${defaultEfSearch(300)} \\(the default for 300 vectors`,
+      `hnsw M 8, ef-construction 64, ef-search ${defaultEfSearch(300, 10, 8)} \\(the default for 300 vectors`,
     ),
   );
   const runFile = path.join(dir, 'hnsw.run');
