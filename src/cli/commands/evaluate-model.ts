@@ -46,8 +46,8 @@ Options:
   --split NAME             qrels split (default test)
   --index LIST             comma list of exact,hnsw,bm25,pgvector (default exact,hnsw,bm25)
   --ef LIST                HNSW query beam(s), e.g. 16,64,256: one row each, each >= --k
-                           (default: the index's size-dependent beam, ${defaultEfSearch(5000)} at 5k and
-                           ${HNSW_DEFAULTS.efSearch} at 100k documents, raised to --k; the row label shows it;
+                           (default: the index's size-dependent beam, e.g. ${defaultEfSearch(5000)} at 5k and ${HNSW_DEFAULTS.efSearch} at
+                           100k documents at M 48, raised to --k; the row label shows it;
                            pgvector: hnsw.ef_search, default 40)
   --metric ip|cosine       dense similarity (default: the model's, dot -> ip, cosine -> cosine;
                            ip when the model does not say); another metric is a warning

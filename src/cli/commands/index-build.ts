@@ -62,8 +62,8 @@ Options:
   --ef-construction N      HNSW build beam (default ${HNSW_DEFAULTS.efConstruction}; higher = better graph, slower build)
   --ef-search N            HNSW default query beam stored with the index (default: none stored, and
                            searches use a beam that grows with the index size, measured to keep
-                           recall@10 >= 0.98 on random 384-d vectors: ${defaultEfSearch(1000)} at 1k, ${defaultEfSearch(10000)} at 10k,
-                           ${HNSW_DEFAULTS.efSearch} at 100k vectors; the build prints the one in effect)
+                           recall@10 >= 0.98 on random 384-d vectors at M 48: ${defaultEfSearch(1000)} at 1k, ${defaultEfSearch(10000)} at 10k,
+                           ${HNSW_DEFAULTS.efSearch} at 100k vectors, wider for a smaller --M; the build prints it)
   --mips-transform auto|on|off
                            HNSW graph for --metric ip: on = MIPS-to-L2 reduction, off = hnswlib's ip
                            space, auto (default) = by the norm spread of the vectors (docs/index-tuning.md).
