@@ -112,6 +112,26 @@ test('index build + search (hnsw) with row-number query ids and --ef', async () 
   const expected = fixtureJson<{ cosine: { ids: string[] }[] }>('exact-topk.json');
   // ef = 300 = the corpus size: the beam sees everything, so the result is exact.
   expected.cosine.forEach((e, q) => assert.deepEqual(rankDocuments(run.get(String(q))!), e.ids.slice(0, 5)));
+  assert.match(s.stderr, /top 5 \(hnsw ef 300\) ->/);
+  // Without --ef the index's own beam runs, and the line says which.
+  const d = await runCli([
+    'index',
+    'search',
+    '--index',
+    out,
+    '--queries',
+    queries,
+    '--k',
+    '5',
+    '--output',
+    runFile,
+    '--row-numbers',
+  ]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(
+    d.stderr,
+    new RegExp(`top 5 \\(hnsw ef ${defaultEfSearch(300, 5, 8)}, the default for 300 vectors\\)`),
+  );
 });
 
 test('index commands fail with one clear line on bad input', async () => {
