@@ -51,8 +51,8 @@ export interface HnswIndexOptions {
   efConstruction?: number;
   /**
    * Beam width while searching (raised to `k` when smaller). Default: none, and then every search without
-   * an `ef` uses {@link defaultEfSearch} of the index's current size (a beam measured to keep recall@10
-   * >= 0.98 on random 384-d vectors of that many), so the beam grows with the corpus.
+   * an `ef` uses {@link defaultEfSearch} of the index's current size and `M` (a beam measured to keep
+   * recall@10 >= 0.98 on random 384-d vectors of that many), so the beam grows with the corpus.
    */
   efSearch?: number;
   /** Initial capacity; the index doubles past it on demand. Default 1024. */
