@@ -9,8 +9,8 @@
  * examples/data/scifact) with transformers.js' `feature-extraction` pipeline and with our `encode`
  * (tfjs engine), searches exhaustively with the model's similarity and prints nDCG@10 for both, the
  * largest embedding difference on texts within `max_seq_length` and over all texts, and how many texts
- * exceed the limit (transformers.js truncation keeps one more word and drops the closing special token,
- * see docs/deploy.md). Only pooling modes transformers.js has (mean, cls) can be compared.
+ * exceed the limit (transformers.js truncation drops the closing special token, which the exported graph
+ * writes back: src/export/truncation.ts, docs/deploy.md). Only pooling modes transformers.js has (mean, cls) can be compared.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';

@@ -251,6 +251,13 @@ export type { Metric, SearchResult, SearchOptions, VectorIndex } from './index/t
 export { ExactIndex } from './index/exact.js';
 export type { ExactIndexOptions } from './index/exact.js';
 export { HnswIndex, HNSW_DEFAULTS, chooseMipsTransform, MIPS_NORM_SPREAD } from './index/hnsw.js';
+export {
+  defaultEfSearch,
+  DEFAULT_EF_MEASUREMENTS,
+  DEFAULT_EF_MEASUREMENTS_M16,
+  DEFAULT_EF_MARGIN,
+} from './index/hnsw-defaults.js';
+export type { EfCurve } from './index/hnsw-defaults.js';
 export type { HnswIndexOptions } from './index/hnsw.js';
 export { Bm25Index, lengthToNormByte, normByteToLength } from './index/bm25.js';
 export type { Bm25Options } from './index/bm25.js';

@@ -11,7 +11,6 @@ import {
   DenseRetrievalError,
   BinaryIndex,
   ExactIndex,
-  HNSW_DEFAULTS,
   Int8Index,
   HnswIndex,
   InBatchNegativesLoss,
@@ -504,7 +503,7 @@ export async function runStudy(
       hnsw: {
         M: hnsw.M,
         efConstruction: hnsw.efConstruction,
-        defaultEf: HNSW_DEFAULTS.efSearch,
+        defaultEf: hnsw.efSearch,
         tunedEf,
         lowEf,
         sweep,

@@ -106,8 +106,8 @@ export interface RetrievalEvaluatorOptions {
   /** Indexes to compare, in table order; default `['exact', 'hnsw', 'bm25']` (`['bm25']` without encoder). */
   indexes?: EvaluatorIndex[];
   /**
-   * HNSW query beam widths, one table row each; default the index default (`HNSW_DEFAULTS.efSearch`, or
-   * the depth `k` when that is larger). Each must be distinct and at least the depth `k`: hnswlib never
+   * HNSW query beam widths, one table row each; default the index default (`hnsw.efSearch` when given,
+   * else `defaultEfSearch` of the corpus size; the depth `k` when that is larger; the row label shows it). Each must be distinct and at least the depth `k`: hnswlib never
    * searches with a beam narrower than `k`, so a smaller `ef` would be a row labelled with a beam it did
    * not use.
    */

@@ -118,7 +118,7 @@ export async function exportOnnx(
   let result: ExportResult | undefined;
   try {
     // The graph first: an encoder that cannot export fails before anything is staged.
-    const built = buildOnnxGraph(encoder, { opset });
+    const built = buildOnnxGraph(encoder, { opset }, { restoreClosingTokens: true });
     progress.tick(1);
     await writeModelDir(
       dir,

@@ -9,6 +9,7 @@ import type { GraphMessage } from './graph-builder.js';
 import { DataType } from './onnx-schema.js';
 import { denseGraph, normalizeGraph, poolGraph } from './sentence-head.js';
 import { quantizeGraph } from './quantize.js';
+import { closingTokensOf, restoreClosingTokens } from './truncation.js';
 import { serializeModel } from './serialize.js';
 import type { ModelInfo, SerializedModel, SerializeOptions } from './serialize.js';
 
@@ -69,12 +70,26 @@ export function checkOnnxOptions(options: OnnxModelOptions): number {
   return opset;
 }
 
+/** How a graph is built beyond {@link OnnxModelOptions}. */
+export interface GraphBuildOptions {
+  /**
+   * Restore the tokenizer's closing special tokens on rows cut at `max_seq_length` (see `truncation.ts`):
+   * on for files other runtimes load (`exportOnnx`), off for our own engine, which tokenizes itself and may
+   * be asked for a `maxLength` other than the model's.
+   */
+  restoreClosingTokens?: boolean;
+}
+
 /**
  * The ONNX graph of `encoder`: inputs `input_ids`, `attention_mask` and (for architectures with token types)
  * `token_type_ids`, int64 `[batch_size, sequence_length]`; outputs `last_hidden_state` `[batch_size,
  * sequence_length, hidden]` and `sentence_embedding` `[batch_size, dim]` (Pooling, Dense modules, Normalize).
  */
-export function buildOnnxGraph(encoder: SentenceEncoder, options: OnnxModelOptions = {}): OnnxGraph {
+export function buildOnnxGraph(
+  encoder: SentenceEncoder,
+  options: OnnxModelOptions = {},
+  build: GraphBuildOptions = {},
+): OnnxGraph {
   const opset = checkOnnxOptions(options);
   const model = encoder.model;
   const exporter = exporterFor(model.config.model_type);
@@ -86,7 +101,14 @@ export function buildOnnxGraph(encoder: SentenceEncoder, options: OnnxModelOptio
   const tokenTypeIds = exporter.tokenTypes(model)
     ? g.input('token_type_ids', DataType.INT64, axes)
     : undefined;
-  const hidden = exporter.build(model, b, { inputIds, attentionMask, tokenTypeIds });
+  let tokens = { ids: inputIds, types: tokenTypeIds };
+  const closing = build.restoreClosingTokens === true ? closingTokensOf(encoder) : undefined;
+  if (closing !== undefined) tokens = restoreClosingTokens(b, inputIds, attentionMask, tokenTypeIds, closing);
+  const hidden = exporter.build(model, b, {
+    inputIds: tokens.ids,
+    attentionMask,
+    tokenTypeIds: tokens.types,
+  });
   g.output(hidden, 'last_hidden_state', DataType.FLOAT, [...axes, model.hiddenSize]);
   let sentence = poolGraph(b, hidden, attentionMask, encoder.pooling);
   for (const [i, d] of encoder.dense.entries()) sentence = denseGraph(b, sentence, d, i);
@@ -109,6 +131,7 @@ export function buildOnnxGraph(encoder: SentenceEncoder, options: OnnxModelOptio
         dense_modules: String(encoder.dense.length),
         max_seq_length: String(encoder.maxSeqLength),
         quantization: 'none',
+        ...(closing === undefined ? {} : { restores_closing_tokens: closing.suffix.join(',') }),
       },
     },
   };

@@ -37,6 +37,7 @@ import {
   checkPositiveInt,
 } from './validate.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
+import { HNSW_DEFAULTS, defaultEfSearch } from './hnsw-defaults.js';
 
 /** Options of {@link HnswIndex}; defaults in {@link HNSW_DEFAULTS}. */
 export interface HnswIndexOptions {
@@ -48,7 +49,11 @@ export interface HnswIndexOptions {
   M?: number;
   /** Beam width while building; default {@link HNSW_DEFAULTS}.efConstruction. */
   efConstruction?: number;
-  /** Beam width while searching (raised to `k` when smaller); default {@link HNSW_DEFAULTS}.efSearch. */
+  /**
+   * Beam width while searching (raised to `k` when smaller). Default: none, and then every search without
+   * an `ef` uses {@link defaultEfSearch} of the index's current size and `M` (a beam measured to keep
+   * recall@10 >= 0.98 on random 384-d vectors of that many), so the beam grows with the corpus.
+   */
   efSearch?: number;
   /** Initial capacity; the index doubles past it on demand. Default 1024. */
   capacity?: number;
@@ -71,12 +76,7 @@ export interface HnswIndexOptions {
   mipsTransform?: boolean | 'auto';
 }
 
-/**
- * Defaults, chosen so that recall@10 against exact search is >= 0.98 on 100k random 384-d vectors, the
- * hard case (0.983 measured; docs/index-tuning.md). Real embeddings reach that with far smaller `ef` and
- * `M`: lower them for a real corpus and check the recall column of `evaluate-model`.
- */
-export const HNSW_DEFAULTS = { M: 48, efConstruction: 200, efSearch: 1536 } as const;
+export { HNSW_DEFAULTS, defaultEfSearch } from './hnsw-defaults.js';
 
 /**
  * Row-norm spread (95th over 5th percentile) below which `'auto'` picks the MIPS-to-L2 reduction.
@@ -142,8 +142,10 @@ const HNSWINDEXOPTIONS_KEYS = optionKeys<HnswIndexOptions>({
  * - `efConstruction` (build beam): a better graph for a slower build; it stops paying off past ~200–400.
  *   It cannot be changed after the build.
  * - `efSearch` / `search(..., { ef })` (query beam): the knob to turn at query time. Recall rises and
- *   speed falls roughly linearly in `ef`; it is always at least `k`. If an approximate index costs you
- *   nDCG, first raise `ef` and watch {@link measureRecall} against an {@link ExactIndex}.
+ *   speed falls roughly linearly in `ef`; it is always at least `k`. Unless given, it follows the corpus
+ *   size and `M` ({@link defaultEfSearch}: at M 48, 84 at 1k random 384-d vectors, 1,920 at 100k). If an
+ *   approximate index costs you nDCG, first raise `ef` and watch {@link measureRecall} against an
+ *   {@link ExactIndex}.
  * - Metric `ip` (maximum inner product) has two graph spaces, and each fails on some data (measured in
  *   docs/index-tuning.md). hnswlib's raw `ip` space builds its graph on `1 - dot`, which is not a
  *   distance: on vectors of nearly equal norm around a shared direction (a randomly initialised BERT)
@@ -178,9 +180,26 @@ export class HnswIndex implements VectorIndex {
   readonly metric: Metric;
   readonly M: number;
   readonly efConstruction: number;
-  /** Default query beam width, used when `search` gets no `ef`. */
-  efSearch: number;
+  /** The `efSearch` given (option, `tune`, a loaded file), or undefined for the size-dependent default. */
+  private explicitEf: number | undefined;
   readonly seed: number;
+  /**
+   * Query beam width used when `search` gets no `ef`: the `efSearch` given (constructor, `tune`, the
+   * saved file) or else {@link defaultEfSearch} of the current size and `M`, recomputed as the index
+   * grows or shrinks. Assign a number to fix it, `undefined` to return to the size-dependent default.
+   *
+   * @throws {ArgumentError} on assigning anything but a positive integer or undefined.
+   */
+  get efSearch(): number {
+    return this.explicitEf ?? defaultEfSearch(this.size, 10, this.M);
+  }
+  set efSearch(ef: number | undefined) {
+    this.explicitEf = ef === undefined ? undefined : checkPositiveInt('efSearch', ef);
+  }
+  /** Whether {@link efSearch} follows the corpus size ({@link defaultEfSearch}) rather than a given value. */
+  get efSearchIsDefault(): boolean {
+    return this.explicitEf === undefined;
+  }
   /** Whether `ip` search runs through the Euclidean reduction (see the class notes). */
   get mipsTransform(): boolean {
     return this.transform;
@@ -227,7 +246,7 @@ export class HnswIndex implements VectorIndex {
       'efConstruction',
       opts.efConstruction ?? HNSW_DEFAULTS.efConstruction,
     );
-    this.efSearch = checkPositiveInt('efSearch', opts.efSearch ?? HNSW_DEFAULTS.efSearch);
+    this.explicitEf = opts.efSearch === undefined ? undefined : checkPositiveInt('efSearch', opts.efSearch);
     const capacity = checkPositiveInt('capacity', opts.capacity ?? 1024);
     this.seed = opts.seed ?? 100;
     if (!Number.isInteger(this.seed) || this.seed < 0) {
@@ -426,7 +445,7 @@ export class HnswIndex implements VectorIndex {
     queries = fitToIndex(queries, this.inputDim, this.dim);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
-    const ef = checkPositiveInt('ef', options.ef ?? this.efSearch);
+    const ef = checkPositiveInt('ef', options.ef ?? this.explicitEf ?? defaultEfSearch(this.size, k, this.M));
     this.hnsw.setEf(Math.max(ef, k));
     const d = this.dim;
     const out: SearchResult = {
@@ -549,7 +568,10 @@ export class HnswIndex implements VectorIndex {
           size: this.rows,
           M: this.M,
           efConstruction: this.efConstruction,
+          // The beam in effect now, so that readers without the size rule search with it; the marker keeps
+          // the rule for readers that have it (absent: the number is the user's, as in older files).
           efSearch: this.efSearch,
+          ...(this.explicitEf === undefined ? { efSearchDefault: true } : {}),
           seed: this.seed,
           mipsTransform: this.mipsTransform,
           maxNorm: this.maxNorm,
@@ -577,6 +599,10 @@ export class HnswIndex implements VectorIndex {
     const M = headerField.int(header, 'M', file, 1, 2 ** 24);
     const efConstruction = headerField.int(header, 'efConstruction', file, 1, 2 ** 31);
     const efSearch = headerField.int(header, 'efSearch', file, 1, 2 ** 31);
+    // Files from before the size-dependent default stored the fixed default (1536) as a number: it stays
+    // the beam they search with (loading never changes an index's recall); `efSearch = undefined` adopts the rule.
+    const efSearchDefault =
+      header.efSearchDefault === undefined ? false : headerField.bool(header, 'efSearchDefault', file);
     const seed = headerField.int(header, 'seed', file, 0);
     const mipsTransform = headerField.bool(header, 'mipsTransform', file);
     const maxNorm = headerField.number(header, 'maxNorm', file, 0);
@@ -627,7 +653,7 @@ export class HnswIndex implements VectorIndex {
       metric,
       M,
       efConstruction,
-      efSearch,
+      ...(efSearchDefault ? {} : { efSearch }),
       seed,
       mipsTransform,
       capacity: 1,

@@ -269,6 +269,26 @@ export class TextTokenizer {
     );
   }
 
+  /**
+   * The special tokens the post-processor puts around one text, as ids, with their token type ids: BERT
+   * `{ prefix: [101], suffix: [102], suffixTypes: [0] }` (`[CLS] text [SEP]`). Truncation keeps both and cuts
+   * the text between them.
+   *
+   * @example
+   * ```ts
+   * tokenizer.singleTextSpecials.suffix; // [102] for BERT, [2] for RoBERTa's </s>
+   * ```
+   */
+  get singleTextSpecials(): { prefix: number[]; suffix: number[]; suffixTypes: number[]; textType: number } {
+    const t = this.single;
+    return {
+      prefix: [...t.prefix],
+      suffix: [...t.suffix],
+      suffixTypes: [...t.suffixTypes],
+      textType: t.typeA,
+    };
+  }
+
   /** Number of special tokens added around one text (2 for BERT: `[CLS]`, `[SEP]`). */
   get numSpecialTokens(): number {
     return this.single.prefix.length + this.single.suffix.length;

@@ -1,3 +1,5 @@
+import { ENGINE_CHOICES, isEngineChoice } from '../engines/types.js';
+import type { EngineChoice } from '../engines/types.js';
 import { ArgumentError } from '../errors.js';
 import type { Bm25Index } from '../index/bm25.js';
 import { ExactIndex } from '../index/exact.js';
@@ -80,6 +82,11 @@ export interface DenseMiningRetrieverOptions {
   documentPrompt?: string;
   /** HNSW query beam; default `max(64, 2 k)`, always >= the depth asked for. */
   ef?: number;
+  /**
+   * Where the towers encode (`SentenceEncoder.encode`'s `engine`): default each tower's own
+   * `engine` setting, else `auto` (ONNX Runtime when installed).
+   */
+  engine?: EngineChoice;
   /** No progress bar while encoding the corpus. */
   quiet?: boolean;
 }
@@ -91,6 +98,7 @@ const DENSEMININGRETRIEVEROPTIONS_KEYS = optionKeys<DenseMiningRetrieverOptions>
   queryPrompt: true,
   documentPrompt: true,
   ef: true,
+  engine: true,
   quiet: true,
 });
 
@@ -127,6 +135,12 @@ export async function denseMiningRetriever(
   if (!Number.isInteger(queryCount) || queryCount < 0) {
     throw new ArgumentError('queryCount', `must be an integer >= 0, got ${queryCount}`);
   }
+  if (options.engine !== undefined && !isEngineChoice(options.engine)) {
+    throw new ArgumentError(
+      'engine',
+      `must be one of ${ENGINE_CHOICES.join(', ')}, got ${JSON.stringify(options.engine)}`,
+    );
+  }
   const index = kind === 'auto' ? chooseMiningIndex(corpus.length, queryCount) : kind;
   if (model.similarity !== 'dot' && model.similarity !== 'cosine') {
     throw new ArgumentError(
@@ -134,6 +148,7 @@ export async function denseMiningRetriever(
       `mining needs a dot or cosine model, got '${String(model.similarity)}'`,
     );
   }
+  const engine = options.engine;
   const metric: Metric = model.similarity === 'cosine' ? 'cosine' : 'ip';
   const batchSize = options.batchSize ?? 32;
   const prompts = (tower: SentenceEncoder): Record<string, string> => ({ ...tower.prompts });
@@ -141,7 +156,7 @@ export async function denseMiningRetriever(
   const p = prompts(model.passageEncoder);
   const documentPrompt = options.documentPrompt ?? p.document ?? p.passage ?? p.corpus ?? '';
   const encode = (tower: SentenceEncoder, texts: string[], prompt: string): Promise<Matrix> =>
-    tower.encode(texts, { batchSize, quiet: true, progress: false, prompt });
+    tower.encode(texts, { batchSize, quiet: true, progress: false, prompt, engine });
 
   const progress = createProgress({
     total: corpus.length,

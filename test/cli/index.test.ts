@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { readNpy } from '../../src/data/npy.js';
 import { readRun } from '../../src/data/run.js';
 import { rankDocuments } from '../../src/eval/metrics.js';
-import { HnswIndex } from '../../src/index/hnsw.js';
+import { HnswIndex, defaultEfSearch } from '../../src/index/hnsw.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { rawContainer, rewriteContainer } from '../index/container-helpers.js';
@@ -83,6 +83,13 @@ test('index build + search (hnsw) with row-number query ids and --ef', async () 
     out,
   ]);
   assert.equal(b.code, 0, b.stderr);
+  // The settings that will run are printed, the size-dependent beam marked as such.
+  assert.match(
+    b.stderr,
+    new RegExp(
+      `hnsw M 8, ef-construction 64, ef-search ${defaultEfSearch(300, 10, 8)} \\(the default for 300 vectors`,
+    ),
+  );
   const runFile = path.join(dir, 'hnsw.run');
   const s = await runCli([
     'index',
@@ -105,6 +112,26 @@ test('index build + search (hnsw) with row-number query ids and --ef', async () 
   const expected = fixtureJson<{ cosine: { ids: string[] }[] }>('exact-topk.json');
   // ef = 300 = the corpus size: the beam sees everything, so the result is exact.
   expected.cosine.forEach((e, q) => assert.deepEqual(rankDocuments(run.get(String(q))!), e.ids.slice(0, 5)));
+  assert.match(s.stderr, /top 5 \(hnsw ef 300\) ->/);
+  // Without --ef the index's own beam runs, and the line says which.
+  const d = await runCli([
+    'index',
+    'search',
+    '--index',
+    out,
+    '--queries',
+    queries,
+    '--k',
+    '5',
+    '--output',
+    runFile,
+    '--row-numbers',
+  ]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.match(
+    d.stderr,
+    new RegExp(`top 5 \\(hnsw ef ${defaultEfSearch(300, 5, 8)}, the default for 300 vectors\\)`),
+  );
 });
 
 test('index commands fail with one clear line on bad input', async () => {
@@ -360,6 +387,7 @@ test('issue 12: index build --mips-transform picks the ip graph, names it, and w
   const auto = await build([]);
   assert.equal(auto.code, 0, auto.stderr);
   assert.match(auto.stderr, /\(ip, graph: hnswlib's ip space\)/);
+  assert.match(auto.stderr, /hnsw M 16, ef-construction 100, ef-search 64\n/);
   assert.doesNotMatch(auto.stderr, /warning/);
   const forced = await build(['--mips-transform', 'on']);
   assert.equal(forced.code, 0, forced.stderr);

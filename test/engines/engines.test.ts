@@ -152,3 +152,34 @@ test('bi-encoder towers pass the engine through', async () => {
   assert.ok(diff(onnx, tfjs) <= 1e-4);
   await assert.rejects(model.encodeQueries(texts, { engine: 'x' as 'tfjs' }), /engine: must be one of/);
 });
+
+test('the onnx engine splits a batch into runs of tokensPerRun, each cut to its longest row, with the same vectors', async () => {
+  const batch = encoder.tokenizer.encodeBatch([...texts, ...texts.slice().reverse()], { maxLength: 64 });
+  const withPool = { ...batch, poolMask: batch.attentionMask };
+  // A pooling mask apart from the attention mask (include_prompt: false): the first token left out.
+  const poolMask = batch.attentionMask.slice();
+  for (let r = 0; r < batch.batchSize; r++) poolMask[r * batch.seqLen] = 0;
+  const whole = await OnnxEngine.create(encoder, { tokensPerRun: 1 << 20 });
+  const expected = await whole.embed(withPool);
+  const expectedPooled = await whole.embed({ ...batch, poolMask });
+  await whole.release();
+  assert.ok(diff(toMatrix(expected), toMatrix(expectedPooled)) > 1e-4, 'the pooling mask matters');
+  for (const tokensPerRun of [1, batch.seqLen, 3 * batch.seqLen - 1, 5 * batch.seqLen]) {
+    const engine = await OnnxEngine.create(encoder, { tokensPerRun });
+    try {
+      const tensors = tf.memory().numTensors;
+      const got = await engine.embed(withPool);
+      assert.ok(maxAbsDiff(got, expected) <= 1e-5, `${tokensPerRun}: ${maxAbsDiff(got, expected)}`);
+      const pooled = await engine.embed({ ...batch, poolMask });
+      assert.ok(maxAbsDiff(pooled, expectedPooled) <= 1e-5, `${tokensPerRun} pooled`);
+      assert.equal(tf.memory().numTensors, tensors, 'no tensor leaks');
+    } finally {
+      await engine.release();
+    }
+  }
+  await assert.rejects(OnnxEngine.create(encoder, { tokensPerRun: 0 }), ArgumentError);
+});
+
+function toMatrix(data: Float32Array): Matrix {
+  return { data, rows: 1, cols: data.length };
+}

@@ -47,6 +47,16 @@ async function served(encoder: SentenceEncoder, name: string, dtype: 'fp32' | 'q
   return extractor;
 }
 
+/** The parts of `encoder` a differently pooled encoder on the same model shares. */
+function encoderParts(encoder: SentenceEncoder) {
+  return {
+    model: encoder.model,
+    tokenizer: encoder.tokenizer,
+    maxSeqLength: encoder.maxSeqLength,
+    dense: [],
+  };
+}
+
 /** transformers.js' embeddings as our Matrix. */
 async function embed(
   extractor: FeatureExtractionPipeline,
@@ -84,7 +94,7 @@ test('exported models give our embeddings in transformers.js, offline (BERT, MPN
   }
 });
 
-test('transformers.js truncation drops the closing special token, which we (and Python) keep', async () => {
+test('transformers.js truncation drops the closing special token; the exported graph restores it, so long texts embed as ours', async () => {
   const encoder = await SentenceEncoder.load(fixtureDir('bert'), { quiet: true });
   try {
     const extractor = await served(encoder, 'bert-truncation');
@@ -95,11 +105,21 @@ test('transformers.js truncation drops the closing special token, which we (and 
     const ourIds = Array.from(ours.inputIds);
     assert.equal(theirIds.length, encoder.maxSeqLength);
     assert.equal(ourIds.length, encoder.maxSeqLength);
-    const short = encoder.tokenizer.encodeBatch(['a']).inputIds;
-    const sep = short[short.length - 1]; // [CLS] a [SEP]
+    const [sep] = encoder.tokenizer.singleTextSpecials.suffix;
     assert.equal(ourIds[ourIds.length - 1], sep, 'ours ends with [SEP]');
     assert.notEqual(theirIds[theirIds.length - 1], sep, "transformers.js' last token is a word piece");
     assert.deepEqual(theirIds.slice(0, -1), ourIds.slice(0, -1), 'the same tokens before it');
+    // The graph writes [SEP] back over that word piece: the same vectors, long and short texts batched together.
+    const texts = [long, ...TEXTS, `${TEXTS[0]} `.repeat(5)];
+    for (const [pooling, normalize] of [
+      ['mean', true],
+      ['cls', false],
+    ] as const) {
+      const a = await embed(extractor, texts, pooling, normalize);
+      const probe = new SentenceEncoder({ ...encoderParts(encoder), pooling, normalize });
+      const b = await probe.encode(texts, { quiet: true, engine: 'tfjs' });
+      assert.ok(maxAbsDiff(a.data, b.data) <= 1e-4, `${pooling}: max abs diff ${maxAbsDiff(a.data, b.data)}`);
+    }
   } finally {
     encoder.dispose();
   }
@@ -120,24 +140,26 @@ test('the q8 export loads as dtype q8 and stays near the float embeddings', asyn
 });
 
 test('SciFact nDCG@10 by exact search is the same with transformers.js as with our encoder', async () => {
-  // A one-layer BERT whose position table holds SciFact abstracts (tinyConfig's 64 positions do not).
+  // A one-layer BERT at 96 tokens, which cuts most abstracts (its position table holds 512).
   const configFile = tinyConfig(tmpDir(), 0, 32);
   const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
   writeFileSync(configFile, JSON.stringify({ ...config, max_position_embeddings: 512 }));
-  const encoder = await SentenceEncoder.fromScratch(configFile, undefined, { seed: 5, normalize: true });
+  const encoder = await SentenceEncoder.fromScratch(configFile, undefined, {
+    seed: 5,
+    normalize: true,
+    maxSeqLength: 96,
+  });
   try {
     const extractor = await served(encoder, 'scifact-tiny');
     const { corpus, queries, qrels } = await loadBeir(SCIFACT_DIR, { split: 'test' });
-    // Texts that fit: transformers.js truncates differently (previous test). A slice of the corpus keeps the
-    // test fast: the judged documents of 40 queries plus others.
-    const fits = (t: string) => encoder.tokenizer.tokenLength(t) < encoder.maxSeqLength;
+    // A slice of the corpus keeps the test fast: the judged documents of 40 queries plus others. Most
+    // abstracts are longer than max_seq_length: the exported graph makes transformers.js truncate as we do.
     const byId = new Map(corpus.map((d) => [d.id, d]));
     const queryIds = [...qrels.keys()]
-      .filter((q) => fits(queries.get(q) ?? ''))
-      .filter((q) => [...qrels.get(q)!.keys()].every((d) => byId.has(d) && fits(passageText(byId.get(d)!))))
+      .filter((q) => queries.has(q) && [...qrels.get(q)!.keys()].every((d) => byId.has(d)))
       .slice(0, 40);
     const ids = new Set(queryIds.flatMap((q) => [...qrels.get(q)!.keys()]));
-    for (const d of corpus) if (ids.size < 150 && fits(passageText(d))) ids.add(d.id);
+    for (const d of corpus) if (ids.size < 150) ids.add(d.id);
     const docs = [...ids].map((id) => byId.get(id)!);
     assert.ok(queryIds.length >= 5, `only ${queryIds.length} queries`);
     const score = async (docVectors: Matrix, queryVectors: Matrix) => {
@@ -148,14 +170,16 @@ test('SciFact nDCG@10 by exact search is the same with transformers.js as with o
     };
     const docTexts = docs.map(passageText);
     const queryTexts = queryIds.map((q) => queries.get(q)!);
-    const ours = await score(
-      await encoder.encode(docTexts, { quiet: true }),
-      await encoder.encode(queryTexts, { quiet: true }),
+    const cut = docTexts.filter(
+      (t) => encoder.tokenizer.tokenLength(t, { maxLength: 4096 }) > encoder.maxSeqLength,
     );
-    const theirs = await score(
-      await embed(extractor, docTexts, 'mean', true),
-      await embed(extractor, queryTexts, 'mean', true),
-    );
+    assert.ok(cut.length > docTexts.length / 2, `${cut.length} of ${docTexts.length} abstracts are cut`);
+    const ourDocs = await encoder.encode(docTexts, { quiet: true });
+    const theirDocs = await embed(extractor, docTexts, 'mean', true);
+    const d = maxAbsDiff(ourDocs.data, theirDocs.data);
+    assert.ok(d <= 1e-4, `abstracts: max abs diff ${d}`);
+    const ours = await score(ourDocs, await encoder.encode(queryTexts, { quiet: true }));
+    const theirs = await score(theirDocs, await embed(extractor, queryTexts, 'mean', true));
     assert.ok(ours > 0, 'some relevant document is found');
     assert.ok(Math.abs(ours - theirs) < 1e-9, `ours ${ours}, transformers.js ${theirs}`);
   } finally {

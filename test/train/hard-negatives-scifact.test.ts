@@ -285,6 +285,11 @@ test('a tiny dense model on SciFact: scores recomputed from its embeddings, exac
     const approx = await mineTo('dense-hnsw', hnsw, options, data);
     assert.ok(approx.lines.length >= 10);
     checkLines(approx.lines, { options, score, order, tolerance: 1e-5, exactTop: false }, qs, textOf);
+    // The towers on tfjs instead of the default engine (ONNX Runtime, installed here): the same similarities.
+    const onTfjs = await denseMiningRetriever(model, docs, { index: 'exact', quiet: true, engine: 'tfjs' });
+    const viaTfjs = await mineTo('dense-tfjs', onTfjs, options, data);
+    assert.ok(viaTfjs.lines.length >= 10);
+    checkLines(viaTfjs.lines, { options, score, order, tolerance: 1e-5, exactTop: false }, qs, textOf);
     assert.equal(tf.memory().numTensors, tensors, 'tensors left by encoding, searching and mining');
   } finally {
     model.dispose();

@@ -22,4 +22,5 @@ test('denseMiningRetriever refuses bad options before touching the model', async
   await expectArg(denseMiningRetriever(model, corpus, { index: 'ivf' as 'exact' }), 'index');
   await expectArg(denseMiningRetriever(model, corpus, { queryCount: -1 }), 'queryCount');
   await expectArg(denseMiningRetriever(model, corpus, { batch: 3 } as never), 'options');
+  await expectArg(denseMiningRetriever(model, corpus, { engine: 'gpu' as 'onnx' }), 'engine');
 });

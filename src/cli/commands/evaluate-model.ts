@@ -8,7 +8,7 @@ import {
 import { loadRetrievalModel } from '../../models/load-retrieval-model.js';
 import type { EvaluatorIndex } from '../../eval/retrieval-evaluator.js';
 import { optionalChoice, optionalInt, optionalString, parseMipsTransform, requireString } from '../args.js';
-import { HNSW_DEFAULTS } from '../../index/hnsw.js';
+import { HNSW_DEFAULTS, defaultEfSearch } from '../../index/hnsw.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
 import { parseInteger } from '../../util/number.js';
@@ -46,7 +46,9 @@ Options:
   --split NAME             qrels split (default test)
   --index LIST             comma list of exact,hnsw,bm25,pgvector (default exact,hnsw,bm25)
   --ef LIST                HNSW query beam(s), e.g. 16,64,256: one row each, each >= --k
-                           (default ${HNSW_DEFAULTS.efSearch}; pgvector: hnsw.ef_search, default 40)
+                           (default: the index's size-dependent beam, e.g. ${defaultEfSearch(5000)} at 5k and ${HNSW_DEFAULTS.efSearch} at
+                           100k documents at M 48, raised to --k; the row label shows it;
+                           pgvector: hnsw.ef_search, default 40)
   --metric ip|cosine       dense similarity (default: the model's, dot -> ip, cosine -> cosine;
                            ip when the model does not say); another metric is a warning
   --M N                    HNSW links per node (default ${HNSW_DEFAULTS.M})

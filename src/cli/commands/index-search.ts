@@ -8,7 +8,7 @@ import {
 import { writeRun } from '../../data/run.js';
 import { InputFormatError } from '../../errors.js';
 import { ExactIndex } from '../../index/exact.js';
-import { HnswIndex } from '../../index/hnsw.js';
+import { HnswIndex, defaultEfSearch } from '../../index/hnsw.js';
 import { BinaryIndex } from '../../index/binary.js';
 import { Int8Index } from '../../index/int8.js';
 import { loadVectorIndex } from '../../index/load.js';
@@ -32,8 +32,9 @@ Options:
   --index PATH         index file (exact, hnsw, int8 or binary), or a pgvector reference (required)
   --queries Q.npy      query vectors, [m, dim] (required)
   --k N                documents per query (required; at most the index size)
-  --ef N               HNSW query beam for this search (default: the one stored with the index;
-                       raised to N when smaller). Raise it if recall against exact search is low.
+  --ef N               HNSW query beam for this search (default: the one stored with the index, or
+                       for an index built without --ef-search the beam for its size; raised to --k when
+                       smaller; printed). Raise it if recall against exact search is low.
   --filter-ids FILE    only return documents whose id is listed in FILE (one per line); k results still
                        come back when k listed documents exist
   --rescore-multiplier N  int8/binary: candidates per result rescored with the float query (default: the
@@ -161,6 +162,15 @@ Options:
               ? 'pgvector'
               : 'exact');
     await writeRun(output, searchResultToRun(result, queryIds), { tag });
-    process.stderr.write(`dense-retrieval: ${queries.rows} queries x top ${k} -> ${output}\n`);
+    // The beam that ran (the size default is computed per search, so it is shown rather than implied).
+    const beam =
+      index instanceof HnswIndex
+        ? ef !== undefined
+          ? ` (hnsw ef ${Math.max(k, ef)})`
+          : index.efSearchIsDefault
+            ? ` (hnsw ef ${defaultEfSearch(index.size, k, index.M)}, the default for ${index.size} vectors)`
+            : ` (hnsw ef ${Math.max(k, index.efSearch)}, stored with the index)`
+        : '';
+    process.stderr.write(`dense-retrieval: ${queries.rows} queries x top ${k}${beam} -> ${output}\n`);
   },
 };
