@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { DenseRetrievalError } from '../errors.js';
+import path from 'node:path';
+import { ArgumentError, DenseRetrievalError, WriteError } from '../errors.js';
 import { nearestFlag } from './args.js';
 import { UsageError } from './errors.js';
 import { packageVersion } from '../util/package.js';
@@ -35,6 +36,37 @@ function findCommand(argv: string[]): { entry: CommandEntry; rest: string[] } | 
   return undefined;
 }
 
+/**
+ * A library error about a path, retold in the terms the user typed: the library names its own parameter
+ * (`dir: out exists and is not a directory`) or the path it could not write; the user gave a flag.
+ */
+function inFlagTerms(error: DenseRetrievalError, values: Record<string, unknown>): string {
+  const flags = Object.entries(values).filter(
+    (e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '',
+  );
+  if (error instanceof WriteError) {
+    const at = path.resolve(error.path);
+    let best: [string, string] | undefined;
+    for (const [flag, value] of flags) {
+      const rel = path.relative(path.resolve(value), at);
+      const inside = rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+      if (inside && (best === undefined || value.length > best[1].length)) best = [flag, value];
+    }
+    if (best === undefined) return error.message;
+    return path.resolve(best[1]) === at
+      ? `--${best[0]} ${error.message}`
+      : `--${best[0]} ${best[1]}: ${error.message}`;
+  }
+  if (error instanceof ArgumentError) {
+    for (const [flag, value] of flags) {
+      const prefix = `${error.argument}: ${value} `;
+      if (error.message.startsWith(prefix))
+        return `--${flag} ${error.message.slice(error.argument.length + 2)}`;
+    }
+  }
+  return error.message;
+}
+
 /** Run the CLI on `argv` (without the node and script paths); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
@@ -46,6 +78,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const found = findCommand(argv);
+  let values: Record<string, unknown> = {};
   try {
     if (!found) throw new UsageError(`unknown command '${argv[0]}' (see '${PROGRAM} --help')`);
     const { entry, rest } = found;
@@ -75,6 +108,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       throw new UsageError(`${command.name}: ${message}`);
     }
+    values = parsed.values;
     if (command.needsBackend) {
       // Imported here, not at the top: tfjs takes over a second to load, and commands without a model
       // (evaluate, --help) must start fast.
@@ -103,7 +137,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (error instanceof DenseRetrievalError) {
-      process.stderr.write(`${PROGRAM}: error: ${error.message}\n`);
+      process.stderr.write(`${PROGRAM}: error: ${inFlagTerms(error, values)}\n`);
       return 1;
     }
     const err = error as NodeJS.ErrnoException;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { runCli } from '../helpers/cli.js';
+import { REPO_ROOT, runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { e2eModelDir, e2eReference } from '../models/bert-fixture.js';
 
@@ -57,4 +57,31 @@ test('a bad --threads exits 2 naming the flag, before any work', async () => {
   const r = await runCli(['encode', '--threads', '0', '--model', 'nowhere']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--threads must be an integer from 1 to 8, got '0'/);
+});
+
+test('an output path that cannot be written is reported under the flag the user typed, never a temp name', async () => {
+  const dir = tmpDir();
+  writeFileSync(path.join(dir, 'a.trec'), 'q1 Q0 d1 1 2.0 a\nq1 Q0 d2 2 1.0 a\n');
+  writeFileSync(path.join(dir, 'b.trec'), 'q1 Q0 d2 1 2.0 b\nq1 Q0 d1 2 1.0 b\n');
+  writeFileSync(path.join(dir, 'afile'), 'mine');
+  const fuse = (output: string) =>
+    runCli(['fuse', '--run', 'a.trec', '--run', 'b.trec', '--output', output], { cwd: dir });
+  for (const [output, message] of [
+    ['.', '--output .: is a directory, not a file'],
+    ['afile/sub', '--output afile/sub: afile is a file, not a directory'],
+  ]) {
+    const r = await fuse(output);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr.trim(), `dense-retrieval: error: ${message}`);
+  }
+  // A library ArgumentError about its `dir` parameter is told as --out.
+  const r = await runCli(
+    ['export', '--model', path.join(REPO_ROOT, 'test/fixtures/mpnet'), '--out', 'afile', '--quiet'],
+    {
+      cwd: dir,
+    },
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /error: --out afile exists and is not a directory\n$/);
+  assert.equal(readFileSync(path.join(dir, 'afile'), 'utf8'), 'mine');
 });
