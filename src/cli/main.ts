@@ -67,6 +67,23 @@ function inFlagTerms(error: DenseRetrievalError, values: Record<string, unknown>
   return error.message;
 }
 
+/** The subcommands of a command group (`index` -> `build`, `search`), or none when `word` is no group. */
+function subcommands(word: string): CommandEntry[] {
+  return COMMANDS.filter((c) => c.name.startsWith(`${word} `));
+}
+
+function groupUsage(group: string, entries: CommandEntry[]): string {
+  const width = Math.max(...entries.map((c) => c.name.length));
+  return [
+    `Usage: ${PROGRAM} ${group} <subcommand> [options]`,
+    '',
+    'Subcommands:',
+    ...entries.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    `Run '${PROGRAM} ${group} <subcommand> --help' for a subcommand's options.`,
+  ].join('\n');
+}
+
 /** Run the CLI on `argv` (without the node and script paths); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
@@ -78,8 +95,19 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const found = findCommand(argv);
+  const group = found === undefined ? subcommands(argv[0]) : [];
+  if (group.length > 0 && (argv.length === 1 || argv[1].startsWith('-'))) {
+    // `index` alone (or `index --help`) is a group, not a command: list what it holds.
+    const help = argv[1] === '--help' || argv[1] === '-h';
+    (help ? process.stdout : process.stderr).write(groupUsage(argv[0], group) + '\n');
+    return help ? 0 : 2;
+  }
   let values: Record<string, unknown> = {};
   try {
+    if (!found && group.length > 0) {
+      const names = group.map((c) => c.name.slice(argv[0].length + 1)).join(', ');
+      throw new UsageError(`unknown subcommand '${argv[1]}' of '${argv[0]}' (${names})`);
+    }
     if (!found) throw new UsageError(`unknown command '${argv[0]}' (see '${PROGRAM} --help')`);
     const { entry, rest } = found;
     const command = await entry.load();

@@ -85,3 +85,17 @@ test('an output path that cannot be written is reported under the flag the user 
   assert.match(r.stderr, /error: --out afile exists and is not a directory\n$/);
   assert.equal(readFileSync(path.join(dir, 'afile'), 'utf8'), 'mine');
 });
+
+test('a command group alone lists its subcommands; an unknown subcommand names the group and its members', async () => {
+  const bare = await runCli(['index']);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /Usage: dense-retrieval index <subcommand>/);
+  assert.match(bare.stderr, /index build +build an exact/);
+  assert.match(bare.stderr, /index search +search a saved index/);
+  const help = await runCli(['index', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /index build/);
+  const frob = await runCli(['index', 'frob']);
+  assert.equal(frob.code, 2);
+  assert.equal(frob.stderr, "dense-retrieval: error: unknown subcommand 'frob' of 'index' (build, search)\n");
+});
