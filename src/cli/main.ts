@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { ArgumentError, DenseRetrievalError, WriteError } from '../errors.js';
-import { nearestFlag } from './args.js';
+import { joinNegativeValues, nearestFlag } from './args.js';
 import { UsageError } from './errors.js';
 import { packageVersion } from '../util/package.js';
 import { COMMANDS } from './registry.js';
@@ -117,9 +117,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     let parsed;
     try {
+      const options = {
+        ...command.options,
+        backend: { type: 'string' },
+        threads: { type: 'string' },
+      } as const;
       parsed = parseArgs({
-        args: rest,
-        options: { ...command.options, backend: { type: 'string' }, threads: { type: 'string' } },
+        args: joinNegativeValues(rest, options),
+        options,
         allowPositionals: true,
         strict: true,
       });
