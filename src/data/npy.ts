@@ -108,7 +108,7 @@ async function readInfo(handle: fs.FileHandle, file: string): Promise<NpyInfo> {
   else if (descr === '<f2' || descr === '|f2') itemSize = 2;
   else if (/^[|<>]?[iu]1$/.test(descr)) {
     throw new InputFormatError(
-      `holds quantized ${descr.endsWith('i1') ? 'int8' : 'uint8'} codes ('${descr}'), not float vectors; read it with readNpyCodes`,
+      `holds quantized ${descr.endsWith('i1') ? 'int8' : 'uint8'} codes ('${descr}'), not float vectors; read it with readNpyCodes (to build an index, encode float32 vectors: the int8 and binary indexes quantize them themselves)`,
       file,
     );
   } else {
