@@ -189,6 +189,13 @@ export async function main(argv: string[]): Promise<number> {
 // Run when executed as a program (the bin, or `tsx src/cli/main.ts`), not when imported by tests.
 const invokedAs = process.argv[1] ?? '';
 if (/(?:^|[\\/])(?:cli\.(?:c?js)|main\.ts|dense-retrieval(?:\.js)?)$/.test(invokedAs)) {
+  // `dense-retrieval ... | head` closes the pipe early: progress and log lines then have no reader, which
+  // must not kill the work (an unhandled EPIPE 'error' event would). The program's process, not the library's.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -99,3 +99,29 @@ test('a command group alone lists its subcommands; an unknown subcommand names t
   assert.equal(frob.code, 2);
   assert.equal(frob.stderr, "dense-retrieval: error: unknown subcommand 'frob' of 'index' (build, search)\n");
 });
+
+test('a reader that closes the pipe early (| head) does not stop the work: the export completes, exit 0', async () => {
+  const { spawn } = await import('node:child_process');
+  const { existsSync } = await import('node:fs');
+  const out = path.join(tmpDir(), 'exported');
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      import.meta.resolve('tsx'),
+      path.join(REPO_ROOT, 'src/cli/main.ts'),
+      'export',
+      '--model',
+      path.join(REPO_ROOT, 'test/fixtures/mpnet'),
+      '--out',
+      out,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  // Both pipes closed at once: every progress, log and summary line meets EPIPE.
+  child.stdout.destroy();
+  child.stderr.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0);
+  assert.ok(existsSync(path.join(out, 'onnx', 'model.onnx')));
+});
