@@ -10,6 +10,7 @@ import {
   COMPLETE_MARKER,
   defaultCacheDir,
   isCompleteModelDir,
+  LOCK_FILE,
   lockModelDir,
   markComplete,
   modelCacheDir,
@@ -377,6 +378,15 @@ async function missingDirs(dir: string, root: string): Promise<string[]> {
   return out;
 }
 
+/** Whether the tree at `dir` holds any file besides the download lock. */
+async function holdsFiles(dir: string): Promise<boolean> {
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (e.isDirectory() ? await holdsFiles(path.join(dir, e.name)) : e.name !== LOCK_FILE) return true;
+  }
+  return false;
+}
+
 /** Remove the empty directories of the tree at `dir`, `dir` included when it ends up empty; files stay. */
 async function removeEmptyDirs(dir: string): Promise<void> {
   const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
@@ -714,9 +724,13 @@ async function fetchFile(job: Job, file: string, required: boolean): Promise<boo
       lastError = error;
     }
   }
+  // Only a download that got somewhere leaves files to resume; an empty directory is removed afterwards.
+  const kept = (await holdsFiles(job.dir))
+    ? `Rerun to resume: partial files are kept in ${job.dir}.`
+    : 'Nothing was downloaded.';
   throw new HubError(
     `could not download ${url} after ${retries + 1} attempt(s): ${lastError?.message}. ` +
-      `Rerun to resume: partial files are kept in ${job.dir}. ${fillByHand(job)}`,
+      `${kept} ${fillByHand(job)}`,
     job.dir,
     url,
   );
