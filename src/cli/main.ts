@@ -59,8 +59,11 @@ function inFlagTerms(error: DenseRetrievalError, values: Record<string, unknown>
   }
   if (error instanceof ArgumentError) {
     for (const [flag, value] of flags) {
-      const prefix = `${error.argument}: ${value} `;
-      if (error.message.startsWith(prefix))
+      // `dir: out exists ...` or `dir: out/onnx/model.onnx is a directory ...`: the flag's value, then a
+      // space or a path inside it.
+      const prefix = `${error.argument}: ${value}`;
+      const next = error.message.charAt(prefix.length);
+      if (error.message.startsWith(prefix) && (next === ' ' || next === '/' || next === path.sep))
         return `--${flag} ${error.message.slice(error.argument.length + 2)}`;
     }
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
@@ -84,6 +84,19 @@ test('an output path that cannot be written is reported under the flag the user 
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /error: --out afile exists and is not a directory\n$/);
   assert.equal(readFileSync(path.join(dir, 'afile'), 'utf8'), 'mine');
+  // ... and so is one about a path inside it.
+  mkdirSync(path.join(dir, 'ex', 'onnx', 'model.onnx'), { recursive: true });
+  const inside = await runCli(
+    ['export', '--model', path.join(REPO_ROOT, 'test/fixtures/mpnet'), '--out', 'ex', '--quiet'],
+    {
+      cwd: dir,
+    },
+  );
+  assert.equal(inside.code, 1, inside.stderr);
+  assert.match(
+    inside.stderr,
+    /error: --out ex\/onnx\/model\.onnx is a directory where the model writes a file/,
+  );
 });
 
 test('a command group alone lists its subcommands; an unknown subcommand names the group and its members', async () => {
