@@ -55,6 +55,15 @@ export class NonFiniteError extends DenseRetrievalError {
  * temp sibling an atomic write stages it in) and `reason` says why in words ("permission denied", "is a
  * directory", "out is a file, not a directory", ...); `code` is the file system's error code (`EACCES`,
  * `EISDIR`, ...) when one caused it, and `cause` the original error.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await writeNpy('readonly-dir/corpus.npy', emb);
+ * } catch (error) {
+ *   if (error instanceof WriteError) console.error(error.message); // 'readonly-dir/corpus.npy: permission denied (...)'
+ * }
+ * ```
  */
 export class WriteError extends DenseRetrievalError {
   readonly path: string;
