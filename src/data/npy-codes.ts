@@ -47,7 +47,7 @@ export async function readNpyCodes(file: string): Promise<NpyCodes> {
   if (descr === '|i1' || descr === '<i1') dtype = 'int8';
   else if (descr === '|u1' || descr === '<u1') dtype = 'uint8';
   else {
-    const float = /^[|<>]?f[248]$/.test(descr) ? '; float vectors are read with readNpy' : '';
+    const float = /^[|<]?f[248]$/.test(descr) ? '; float vectors are read with readNpy' : '';
     throw new InputFormatError(
       `unsupported dtype '${descr}' for codes; expected int8 ('|i1') or uint8 ('|u1')${float}`,
       file,

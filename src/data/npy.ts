@@ -106,7 +106,12 @@ async function readInfo(handle: fs.FileHandle, file: string): Promise<NpyInfo> {
   if (descr === '<f4' || descr === '|f4') itemSize = 4;
   else if (descr === '<f8' || descr === '|f8') itemSize = 8;
   else if (descr === '<f2' || descr === '|f2') itemSize = 2;
-  else if (/^[|<>]?[iu]1$/.test(descr)) {
+  else if (/^>f[248]$/.test(descr)) {
+    throw new InputFormatError(
+      `unsupported dtype '${descr}' (big-endian); save it little-endian (numpy: arr.astype('<f4'))`,
+      file,
+    );
+  } else if (/^[|<>]?[iu]1$/.test(descr)) {
     throw new InputFormatError(
       `holds quantized ${descr.endsWith('i1') ? 'int8' : 'uint8'} codes ('${descr}'), not float vectors; read it with readNpyCodes (to build an index, encode float32 vectors: the int8 and binary indexes quantize them themselves)`,
       file,
