@@ -113,7 +113,7 @@ async function readInfo(handle: fs.FileHandle, file: string): Promise<NpyInfo> {
     );
   } else if (/^[|<>]?[iu]1$/.test(descr)) {
     throw new InputFormatError(
-      `holds quantized ${descr.endsWith('i1') ? 'int8' : 'uint8'} codes ('${descr}'), not float vectors; read it with readNpyCodes (to build an index, encode float32 vectors: the int8 and binary indexes quantize them themselves)`,
+      `holds quantized ${descr.endsWith('i1') ? 'int8' : 'uint8'} codes ('${descr}'), not float vectors; read it with readNpyCodes (indexes take float32 vectors, documents and queries: encode without --precision; the int8 and binary indexes quantize them themselves)`,
       file,
     );
   } else {
