@@ -36,6 +36,9 @@ function findCommand(argv: string[]): { entry: CommandEntry; rest: string[] } | 
   return undefined;
 }
 
+/** Library parameter names that take a path the CLI passes on from a flag (`exportOnnx(encoder, dir)`). */
+const PATH_PARAMETERS = new Set(['dir', 'file', 'path', 'source', 'out', 'output']);
+
 /**
  * A library error about a path, retold in the terms the user typed: the library names its own parameter
  * (`dir: out exists and is not a directory`) or the path it could not write; the user gave a flag.
@@ -57,13 +60,16 @@ function inFlagTerms(error: DenseRetrievalError, values: Record<string, unknown>
       ? `--${best[0]} ${error.message}`
       : `--${best[0]} ${best[1]}: ${error.message}`;
   }
-  if (error instanceof ArgumentError) {
+  if (error instanceof ArgumentError && PATH_PARAMETERS.has(error.argument)) {
     for (const [flag, value] of flags) {
       // `dir: out exists ...` or `dir: out/onnx/model.onnx is a directory ...`: the flag's value, then a
       // space or a path inside it.
       const prefix = `${error.argument}: ${value}`;
       const next = error.message.charAt(prefix.length);
-      if (error.message.startsWith(prefix) && (next === ' ' || next === '/' || next === path.sep))
+      if (
+        error.message.startsWith(prefix) &&
+        (next === ' ' || next === ':' || next === '/' || next === path.sep)
+      )
         return `--${flag} ${error.message.slice(error.argument.length + 2)}`;
     }
   }

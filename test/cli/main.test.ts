@@ -84,6 +84,10 @@ test('an output path that cannot be written is reported under the flag the user 
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /error: --out afile exists and is not a directory\n$/);
   assert.equal(readFileSync(path.join(dir, 'afile'), 'utf8'), 'mine');
+  // ... and one about --model's path (the library's `source`).
+  const model = await runCli(['export', '--model', './nope-x', '--out', 'q'], { cwd: dir });
+  assert.equal(model.code, 1, model.stderr);
+  assert.match(model.stderr, /error: --model \.\/nope-x: no such directory/);
   // ... and so is one about a path inside it.
   mkdirSync(path.join(dir, 'ex', 'onnx', 'model.onnx'), { recursive: true });
   const inside = await runCli(
