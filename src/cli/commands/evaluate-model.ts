@@ -111,6 +111,17 @@ Options:
       if (n === undefined || n < 1) throw new UsageError(`--ef expects positive integers, got '${s}'`);
       return n;
     });
+    if (!indexes.includes('hnsw') && !indexes.includes('pgvector')) {
+      const given = ['ef', 'M', 'ef-construction'].filter((f) => values[f] !== undefined);
+      if (given.length > 0) {
+        throw new UsageError(
+          `--${given[0]} applies to --index hnsw and pgvector only (not ${indexes.join(',')})`,
+        );
+      }
+    }
+    if (!indexes.includes('hnsw') && values['mips-transform'] !== undefined) {
+      throw new UsageError(`--mips-transform applies to --index hnsw only (not ${indexes.join(',')})`);
+    }
     const repeated = ef?.find((v, i) => ef.indexOf(v) !== i);
     if (repeated !== undefined) throw new UsageError(`--ef lists ${repeated} twice`);
     const metric = optionalChoice(values, 'metric', ['ip', 'cosine'] as const);

@@ -29,6 +29,7 @@ import { UsageError } from '../errors.js';
 import { RECALL_WARNING } from '../../eval/retrieval-evaluator.js';
 import type { Matrix } from '../../types.js';
 import { recallOfResults } from '../../index/recall.js';
+import { dims } from '../../util/truncate.js';
 
 export { readIdLines };
 
@@ -408,7 +409,8 @@ async function probeRecall(
   const picks = Array.from({ length: count }, (_, i) => Math.floor((i * rows) / count));
   const queries: Matrix = { data: new Float32Array(count * cols), rows: count, cols };
   picks.forEach((r, i) => queries.data.set(data.subarray(r * cols, (r + 1) * cols), i * cols));
-  const exact = new ExactIndex({ dim: cols, metric: index.metric });
+  // The reference searches what the graph searches: with --truncate-dim, the first truncateDim coordinates.
+  const exact = new ExactIndex({ ...dims(index.dim, index.inputDim), metric: index.metric });
   await exact.add(vectors, ids);
   const truth = (await exact.search(queries, k)).ids;
   const found = (await index.search(queries, k)).ids;
