@@ -517,6 +517,10 @@ export class HnswIndex implements VectorIndex {
    * search per `ef` tried; an index whose graph cannot reach the target keeps the best `ef` tried
    * (`met: false`): raise `M` (see `buildTunedHnsw`).
    *
+   * @throws {ArgumentError} the index is empty (or holds one document and no `sampleQueries` are given);
+   *   `targetRecall`, `k`, `sampleSize` or an `efs` value is out of range; a given `exact` differs from the
+   *   index in metric, dimension (after `truncateDim`) or size, or returns an id the index does not hold.
+   *
    * @example
    * ```ts
    * const t = await index.tune({ targetRecall: 0.98 });

@@ -25,11 +25,17 @@ export interface TuneOptions {
    * queries got 0.83). `buildTunedHnsw` holds documents out of the graph instead.
    */
   sampleQueries?: Matrix;
-  /** Stored documents drawn as queries when `sampleQueries` is not given; default 200. */
+  /** Stored documents drawn as queries when `sampleQueries` is not given: a positive integer, default 200. */
   sampleSize?: number;
-  /** The exact reference (the same documents); default: built here from the stored vectors. */
+  /**
+   * The exact reference: the same documents, metric and (truncated) dimension as the index, else an
+   * `ArgumentError`; default: built here from the stored vectors.
+   */
   exact?: VectorIndex;
-  /** `ef` values tried, ascending; default a ladder from `k` to 4096. */
+  /**
+   * `ef` values tried (positive integers, tried ascending; those below the search depth are skipped);
+   * default a ladder from `k` to 4096.
+   */
   efs?: number[];
   /** Seed of the document sample; default 1. */
   seed?: number;
