@@ -63,7 +63,15 @@ export async function buildTunedHnsw(
 ): Promise<HnswIndex> {
   checkOptionKeys('buildTunedHnsw', options, BUILD_TUNED_OPTION_KEYS);
   const { targetRecall, k, Ms = [16, 32, 48], holdOut, seed = 1, quiet, mipsTransform, ...rest } = options;
-  if (Ms.length === 0) throw new ArgumentError('Ms', 'needs at least one value');
+  if (!Array.isArray(Ms) || Ms.length === 0) throw new ArgumentError('Ms', 'needs at least one value');
+  Ms.forEach((M, i) => {
+    if (!Number.isInteger(M) || M < 1) {
+      throw new ArgumentError(
+        'Ms',
+        `value ${M} at position ${i} is not a positive integer (a graph out-degree)`,
+      );
+    }
+  });
   const n = vectors.rows;
   const d = vectors.cols;
   if (n < 2) {

@@ -3,7 +3,8 @@ import type { Matrix } from '../types.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { checkMatrixShape } from '../util/matrix.js';
 import { createProgress } from '../util/progress.js';
-import { dims } from '../util/truncate.js';
+import { dims, fitToIndex } from '../util/truncate.js';
+import { checkMatrix } from './validate.js';
 import { ExactIndex } from './exact.js';
 import type { HnswIndex } from './hnsw.js';
 import type { VectorIndex } from './types.js';
@@ -214,11 +215,11 @@ export async function tuneHnsw(index: HnswIndex, options: TuneOptions = {}): Pro
       'holds 1 document: a stored document as query has no other neighbour to find (pass sampleQueries)',
     );
   }
-  if (
-    options.sampleQueries !== undefined &&
-    checkMatrixShape('sampleQueries', options.sampleQueries).rows === 0
-  ) {
-    throw new ArgumentError('sampleQueries', 'no query vectors');
+  if (options.sampleQueries !== undefined) {
+    if (checkMatrixShape('sampleQueries', options.sampleQueries).rows === 0) {
+      throw new ArgumentError('sampleQueries', 'no query vectors');
+    }
+    checkMatrix('sampleQueries', fitToIndex(options.sampleQueries, index.inputDim, index.dim), index.dim);
   }
   const ladder = checkEfs(options.efs);
   const stored =

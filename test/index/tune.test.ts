@@ -173,6 +173,15 @@ test('tune refuses bad input with a message naming the argument', async () => {
   await index.add(vectors, ids(200));
   await bad({ sampleSize: 0 }, /^sampleSize: must be a positive integer, got 0/);
   await bad({ efs: [5, -1] }, /^efs: value -1 at position 1 is not a positive integer/);
+  await bad(
+    { sampleQueries: randomMatrix(5, 8, 73) },
+    /^sampleQueries: dimension mismatch: vectors have 8 dimensions, the index has 16/,
+  );
+  await assert.rejects(
+    buildTunedHnsw(vectors, ids(200), { Ms: [16, 0] }),
+    (e: unknown) =>
+      e instanceof ArgumentError && /^Ms: value 0 at position 1 is not a positive integer/.test(e.message),
+  );
   await bad({ efs: [4, 8] }, /^efs: every value is below the search depth 11 .*got 4, 8/);
   // A reference with another metric, another width or other documents measures the mismatch.
   const l2 = new ExactIndex({ dim: 16, metric: 'l2' });
