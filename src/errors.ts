@@ -49,3 +49,32 @@ export class NonFiniteError extends DenseRetrievalError {
     this.row = row;
   }
 }
+
+/**
+ * A file or directory could not be written. `path` is the target the caller asked for (never the hidden
+ * temp sibling an atomic write stages it in) and `reason` says why in words ("permission denied", "is a
+ * directory", "out is a file, not a directory", ...); `code` is the file system's error code (`EACCES`,
+ * `EISDIR`, ...) when one caused it, and `cause` the original error.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await writeNpy('readonly-dir/corpus.npy', emb);
+ * } catch (error) {
+ *   if (error instanceof WriteError) console.error(error.message); // 'readonly-dir/corpus.npy: permission denied (...)'
+ * }
+ * ```
+ */
+export class WriteError extends DenseRetrievalError {
+  readonly path: string;
+  readonly reason: string;
+  readonly code: string | undefined;
+
+  constructor(path: string, reason: string, options: { code?: string; cause?: unknown } = {}) {
+    super(`${path}: ${reason}`);
+    this.path = path;
+    this.reason = reason;
+    this.code = options.code;
+    if (options.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
+  }
+}

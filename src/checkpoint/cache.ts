@@ -133,7 +133,13 @@ export async function lockModelDir(dir: string, options: LockOptions = {}): Prom
       await fs.writeFile(lock, token, { flag: 'wx' });
       break;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        // A failed download of another caller removed the (empty) directory meanwhile: make it again.
+        await fs.mkdir(dir, { recursive: true });
+        continue;
+      }
+      if (code !== 'EEXIST') throw error;
     }
     const state = await lockState(lock);
     if (state === 'gone') continue;

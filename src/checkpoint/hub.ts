@@ -10,6 +10,7 @@ import {
   COMPLETE_MARKER,
   defaultCacheDir,
   isCompleteModelDir,
+  LOCK_FILE,
   lockModelDir,
   markComplete,
   modelCacheDir,
@@ -312,27 +313,85 @@ export async function resolveModelSource(source: string, options: HubOptions = {
   if (await isCompleteModelDir(dir)) return dir;
   const job: Job = { repo: source, dir, settings };
   if (settings.offline) {
-    throw new HubError(
-      `offline (HF_HUB_OFFLINE) and ${source} (revision ${settings.revision}) is not in the cache. ${fillByHand(job)}`,
-      dir,
+    throw notLocal(
+      source,
+      new HubError(
+        `offline (HF_HUB_OFFLINE) and ${source} (revision ${settings.revision}) is not in the cache. ${fillByHand(job)}`,
+        dir,
+      ),
     );
   }
-  const release = await cacheWrite(dir, () =>
-    lockModelDir(dir, {
-      onWait: (holder) => {
-        if (!settings.quiet) {
-          process.stderr.write(`waiting for another download of ${source} (lock ${holder})\n`);
-        }
-      },
-    }),
-  );
+  // Directories this call creates: a failed download must not leave them behind empty.
+  const created = await missingDirs(dir, path.resolve(settings.cacheDir));
   try {
-    // Another process may have finished the download while we waited for the lock.
-    if (!(await isCompleteModelDir(dir))) await cacheWrite(dir, () => download(job));
-  } finally {
-    await release();
+    const release = await cacheWrite(dir, () =>
+      lockModelDir(dir, {
+        onWait: (holder) => {
+          if (!settings.quiet) {
+            process.stderr.write(`waiting for another download of ${source} (lock ${holder})\n`);
+          }
+        },
+      }),
+    );
+    try {
+      // Another process may have finished the download while we waited for the lock.
+      if (!(await isCompleteModelDir(dir))) await cacheWrite(dir, () => download(job));
+    } finally {
+      await release();
+    }
+  } catch (error) {
+    // Only empty directories go: the .part files of a download that got somewhere stay, to be resumed.
+    await removeEmptyDirs(dir);
+    for (const d of created) await fs.rmdir(d).catch(() => undefined);
+    throw notLocal(source, error);
   }
   return dir;
+}
+
+/**
+ * A one-part name (`nope-dir`) is as likely a mistyped local directory as a legacy hub id
+ * (`bert-base-uncased`): a failed download says that no such directory exists either.
+ */
+function notLocal(source: string, error: unknown): unknown {
+  if (source.includes('/') || !(error instanceof HubError)) return error;
+  return new HubError(
+    `no local directory '${source}' and the hub download failed: ${error.message}`,
+    error.modelDir,
+    error.url,
+  );
+}
+
+/** `dir` and those of its ancestors up to and including `root` that do not exist yet, deepest first. */
+async function missingDirs(dir: string, root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (
+      await fs.lstat(d).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
+    out.push(d);
+    if (d === root || path.dirname(d) === d) break;
+  }
+  return out;
+}
+
+/** Whether the tree at `dir` holds any file besides the download lock. */
+async function holdsFiles(dir: string): Promise<boolean> {
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (e.isDirectory() ? await holdsFiles(path.join(dir, e.name)) : e.name !== LOCK_FILE) return true;
+  }
+  return false;
+}
+
+/** Remove the empty directories of the tree at `dir`, `dir` included when it ends up empty; files stay. */
+async function removeEmptyDirs(dir: string): Promise<void> {
+  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) if (e.isDirectory()) await removeEmptyDirs(path.join(dir, e.name));
+  await fs.rmdir(dir).catch(() => undefined); // fails, as meant, when anything is left in it
 }
 
 /** File-system errors that mean "this cache directory cannot be written", not a bug. */
@@ -665,9 +724,13 @@ async function fetchFile(job: Job, file: string, required: boolean): Promise<boo
       lastError = error;
     }
   }
+  // Only a download that got somewhere leaves files to resume; an empty directory is removed afterwards.
+  const kept = (await holdsFiles(job.dir))
+    ? `Rerun to resume: partial files are kept in ${job.dir}.`
+    : 'Nothing was downloaded.';
   throw new HubError(
     `could not download ${url} after ${retries + 1} attempt(s): ${lastError?.message}. ` +
-      `Rerun to resume: partial files are kept in ${job.dir}. ${fillByHand(job)}`,
+      `${kept} ${fillByHand(job)}`,
     job.dir,
     url,
   );

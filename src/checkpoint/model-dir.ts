@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError, InputFormatError } from '../errors.js';
-import { removeStaleTemps, tempSibling, writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
+import {
+  removeStaleTemps,
+  tempSibling,
+  toWriteError,
+  writeDirAtomic,
+  writeFileAtomic,
+} from '../util/atomic.js';
 
 /**
  * Model directories as one unit. Every model save goes through {@link writeModelDir}: the files are built
@@ -94,7 +100,9 @@ const manifestJson = (m: ModelManifest): string => `${JSON.stringify(m, null, 2)
  * manifest) that the new model does not have are removed, and every other file of `dir` is kept. A file of the model whose path is a directory in `dir` (or the reverse) is an
  * {@link ArgumentError} before anything changes.
  *
- * @throws {ArgumentError} for an unknown `overwrite` mode or a `dir` that is not a directory.
+ * @throws {ArgumentError} for an unknown `overwrite` mode or a `dir` that is not a directory;
+ *   {@link WriteError} naming `dir` or the file in it (never the staging directory) when the file system
+ *   refuses a write (permission denied, no space, a parent that is a file, ...).
  * @example
  * ```ts
  * await writeModelDir('runs/scifact', async (tmp) => {
@@ -117,7 +125,7 @@ export async function writeModelDir(
     throw new ArgumentError('dir', `${dir} exists and is not a directory`);
   }
   if (mode === 'replace' || existing === undefined) {
-    await writeDirAtomic(target, async (tmp) => {
+    await writeDirAtomic(dir, async (tmp) => {
       await build(tmp);
       await writeFileAtomic(path.join(tmp, MODEL_MANIFEST), manifestJson(await manifestOf(tmp)));
     });
@@ -125,7 +133,11 @@ export async function writeModelDir(
   }
   await removeStaleTemps(path.dirname(target));
   const staging = tempSibling(target);
-  await fs.mkdir(staging);
+  try {
+    await fs.mkdir(staging);
+  } catch (error) {
+    throw await toWriteError(error, dir, staging);
+  }
   try {
     await build(staging);
     const manifest = await manifestOf(staging);
@@ -167,6 +179,8 @@ export async function writeModelDir(
     for (const rel of previous.directories.sort((a, b) => b.length - a.length)) {
       if (!kept.has(rel)) await fs.rmdir(path.join(target, rel)).catch(() => undefined); // only if empty
     }
+  } catch (error) {
+    throw await toWriteError(error, dir, staging);
   } finally {
     await fs.rm(staging, { recursive: true, force: true });
   }

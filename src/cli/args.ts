@@ -102,3 +102,32 @@ export function parseMipsTransform(values: OptionValues): boolean | 'auto' | und
   const v = optionalChoice(values, 'mips-transform', ['auto', 'on', 'off'] as const);
   return v === undefined ? undefined : v === 'auto' ? 'auto' : v === 'on';
 }
+
+/**
+ * `--flag -3` rewritten as `--flag=-3` for options that take a value. node's `util.parseArgs` refuses a
+ * value that starts with '-' after a space ("argument is ambiguous"), so a negative number would never
+ * reach the option's own check, which says what the flag accepts. Only number-like values are joined, so
+ * a forgotten value (`--out --quiet`) is still reported as missing.
+ */
+export function joinNegativeValues(
+  args: string[],
+  options: Record<string, { type: 'string' | 'boolean'; short?: string }>,
+): string[] {
+  const takesValue = new Set<string>();
+  for (const [name, option] of Object.entries(options)) {
+    if (option.type !== 'string') continue;
+    takesValue.add(`--${name}`);
+    if (option.short !== undefined) takesValue.add(`-${option.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--') return [...out, ...args.slice(i)];
+    const next = args[i + 1];
+    if (takesValue.has(arg) && next !== undefined && /^-(?:\d|\.\d|Infinity\b|NaN\b)/i.test(next)) {
+      out.push(arg.startsWith('--') ? `${arg}=${next}` : `${arg}${next}`); // -k-3: parseArgs' short form
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}

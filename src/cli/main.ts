@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
-import { DenseRetrievalError } from '../errors.js';
-import { nearestFlag } from './args.js';
+import path from 'node:path';
+import { ArgumentError, DenseRetrievalError, WriteError } from '../errors.js';
+import { joinNegativeValues, nearestFlag } from './args.js';
 import { UsageError } from './errors.js';
 import { packageVersion } from '../util/package.js';
 import { COMMANDS } from './registry.js';
@@ -35,6 +36,63 @@ function findCommand(argv: string[]): { entry: CommandEntry; rest: string[] } | 
   return undefined;
 }
 
+/** Library parameter names that take a path the CLI passes on from a flag (`exportOnnx(encoder, dir)`). */
+const PATH_PARAMETERS = new Set(['dir', 'file', 'path', 'source', 'out', 'output']);
+
+/**
+ * A library error about a path, retold in the terms the user typed: the library names its own parameter
+ * (`dir: out exists and is not a directory`) or the path it could not write; the user gave a flag.
+ */
+function inFlagTerms(error: DenseRetrievalError, values: Record<string, unknown>): string {
+  const flags = Object.entries(values).filter(
+    (e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '',
+  );
+  if (error instanceof WriteError) {
+    const at = path.resolve(error.path);
+    let best: [string, string] | undefined;
+    for (const [flag, value] of flags) {
+      const rel = path.relative(path.resolve(value), at);
+      const inside = rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+      if (inside && (best === undefined || value.length > best[1].length)) best = [flag, value];
+    }
+    if (best === undefined) return error.message;
+    return path.resolve(best[1]) === at
+      ? `--${best[0]} ${error.message}`
+      : `--${best[0]} ${best[1]}: ${error.message}`;
+  }
+  if (error instanceof ArgumentError && PATH_PARAMETERS.has(error.argument)) {
+    for (const [flag, value] of flags) {
+      // `dir: out exists ...` or `dir: out/onnx/model.onnx is a directory ...`: the flag's value, then a
+      // space or a path inside it.
+      const prefix = `${error.argument}: ${value}`;
+      const next = error.message.charAt(prefix.length);
+      if (
+        error.message.startsWith(prefix) &&
+        (next === ' ' || next === ':' || next === '/' || next === path.sep)
+      )
+        return `--${flag} ${error.message.slice(error.argument.length + 2)}`;
+    }
+  }
+  return error.message;
+}
+
+/** The subcommands of a command group (`index` -> `build`, `search`), or none when `word` is no group. */
+function subcommands(word: string): CommandEntry[] {
+  return COMMANDS.filter((c) => c.name.startsWith(`${word} `));
+}
+
+function groupUsage(group: string, entries: CommandEntry[]): string {
+  const width = Math.max(...entries.map((c) => c.name.length));
+  return [
+    `Usage: ${PROGRAM} ${group} <subcommand> [options]`,
+    '',
+    'Subcommands:',
+    ...entries.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    `Run '${PROGRAM} ${group} <subcommand> --help' for a subcommand's options.`,
+  ].join('\n');
+}
+
 /** Run the CLI on `argv` (without the node and script paths); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
@@ -46,7 +104,19 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const found = findCommand(argv);
+  const group = found === undefined ? subcommands(argv[0]) : [];
+  if (group.length > 0 && (argv.length === 1 || argv[1].startsWith('-'))) {
+    // `index` alone (or `index --help`) is a group, not a command: list what it holds.
+    const help = argv[1] === '--help' || argv[1] === '-h';
+    (help ? process.stdout : process.stderr).write(groupUsage(argv[0], group) + '\n');
+    return help ? 0 : 2;
+  }
+  let values: Record<string, unknown> = {};
   try {
+    if (!found && group.length > 0) {
+      const names = group.map((c) => c.name.slice(argv[0].length + 1)).join(', ');
+      throw new UsageError(`unknown subcommand '${argv[1]}' of '${argv[0]}' (${names})`);
+    }
     if (!found) throw new UsageError(`unknown command '${argv[0]}' (see '${PROGRAM} --help')`);
     const { entry, rest } = found;
     const command = await entry.load();
@@ -56,9 +126,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     let parsed;
     try {
+      const options = {
+        ...command.options,
+        backend: { type: 'string' },
+        threads: { type: 'string' },
+      } as const;
       parsed = parseArgs({
-        args: rest,
-        options: { ...command.options, backend: { type: 'string' }, threads: { type: 'string' } },
+        args: joinNegativeValues(rest, options),
+        options,
         allowPositionals: true,
         strict: true,
       });
@@ -75,6 +150,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       throw new UsageError(`${command.name}: ${message}`);
     }
+    values = parsed.values;
     if (command.needsBackend) {
       // Imported here, not at the top: tfjs takes over a second to load, and commands without a model
       // (evaluate, --help) must start fast.
@@ -103,7 +179,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (error instanceof DenseRetrievalError) {
-      process.stderr.write(`${PROGRAM}: error: ${error.message}\n`);
+      process.stderr.write(`${PROGRAM}: error: ${inFlagTerms(error, values)}\n`);
       return 1;
     }
     const err = error as NodeJS.ErrnoException;
@@ -122,6 +198,13 @@ export async function main(argv: string[]): Promise<number> {
 // Run when executed as a program (the bin, or `tsx src/cli/main.ts`), not when imported by tests.
 const invokedAs = process.argv[1] ?? '';
 if (/(?:^|[\\/])(?:cli\.(?:c?js)|main\.ts|dense-retrieval(?:\.js)?)$/.test(invokedAs)) {
+  // `dense-retrieval ... | head` closes the pipe early: progress and log lines then have no reader, which
+  // must not kill the work (an unhandled EPIPE 'error' event would). The program's process, not the library's.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

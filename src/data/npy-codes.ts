@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { InputFormatError } from '../errors.js';
+import { ArgumentError, InputFormatError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { MAGIC, parseHeader } from './npy.js';
 
@@ -47,8 +47,9 @@ export async function readNpyCodes(file: string): Promise<NpyCodes> {
   if (descr === '|i1' || descr === '<i1') dtype = 'int8';
   else if (descr === '|u1' || descr === '<u1') dtype = 'uint8';
   else {
+    const float = /^[|<]?f[248]$/.test(descr) ? '; float vectors are read with readNpy' : '';
     throw new InputFormatError(
-      `unsupported dtype '${descr}' for codes; expected int8 ('|i1') or uint8 ('|u1')`,
+      `unsupported dtype '${descr}' for codes; expected int8 ('|i1') or uint8 ('|u1')${float}`,
       file,
     );
   }
@@ -72,7 +73,9 @@ export async function readNpyCodes(file: string): Promise<NpyCodes> {
 /**
  * Write int8 or uint8 codes as a numpy-readable `.npy` (format 1.0, `|i1` / `|u1`, C order), atomically.
  *
- * @throws {InputFormatError} when `data` does not hold `rows * cols` values.
+ * @throws {ArgumentError} when `dtype` is not `'int8'`/`'uint8'`, `data` is not the matching typed array
+ *   (`Int8Array` for int8, `Uint8Array` for uint8) or `rows`/`cols` are not non-negative integers;
+ *   {@link InputFormatError} when `data` does not hold `rows * cols` values.
  * @example
  * ```ts
  * import { quantizeEmbeddings, writeNpyCodes } from 'dense-retrieval';
@@ -81,7 +84,24 @@ export async function readNpyCodes(file: string): Promise<NpyCodes> {
  * ```
  */
 export async function writeNpyCodes(file: string, codes: NpyCodes): Promise<void> {
-  const { rows, cols, data } = codes;
+  const { rows, cols, data, dtype } = codes ?? ({} as Partial<NpyCodes>);
+  if (dtype !== 'int8' && dtype !== 'uint8') {
+    throw new ArgumentError('dtype', `must be 'int8' or 'uint8', got ${JSON.stringify(dtype)}`);
+  }
+  // A typed array of the other signedness would be written byte for byte under the wrong descr (-1 as 255).
+  const want = dtype === 'int8' ? Int8Array : Uint8Array;
+  if (!(data instanceof want)) {
+    const got = ArrayBuffer.isView(data) ? data.constructor.name : typeof data;
+    throw new ArgumentError('data', `must be ${want.name} for dtype '${dtype}', got ${got}`);
+  }
+  for (const [name, v] of [
+    ['rows', rows],
+    ['cols', cols],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || (v as number) < 0) {
+      throw new ArgumentError(name, `must be a non-negative integer, got ${String(v)}`);
+    }
+  }
   if (data.length !== rows * cols) {
     throw new InputFormatError(`codes have ${data.length} values, expected rows*cols = ${rows * cols}`, file);
   }

@@ -106,7 +106,17 @@ async function readInfo(handle: fs.FileHandle, file: string): Promise<NpyInfo> {
   if (descr === '<f4' || descr === '|f4') itemSize = 4;
   else if (descr === '<f8' || descr === '|f8') itemSize = 8;
   else if (descr === '<f2' || descr === '|f2') itemSize = 2;
-  else {
+  else if (/^>f[248]$/.test(descr)) {
+    throw new InputFormatError(
+      `unsupported dtype '${descr}' (big-endian); save it little-endian (numpy: arr.astype('<f4'))`,
+      file,
+    );
+  } else if (/^[|<>]?[iu]1$/.test(descr)) {
+    throw new InputFormatError(
+      `holds quantized ${descr.endsWith('i1') ? 'int8' : 'uint8'} codes ('${descr}'), not float vectors; read it with readNpyCodes (indexes take float32 vectors, documents and queries: encode without --precision; the int8 and binary indexes quantize them themselves)`,
+      file,
+    );
+  } else {
     throw new InputFormatError(
       `unsupported dtype '${descr}'; expected little-endian float32 ('<f4'), float64 ('<f8') or float16 ('<f2')`,
       file,
@@ -196,8 +206,9 @@ function checkRowRange(info: NpyInfo, start: number, end: number): void {
 
 /**
  * Read a 2-D float32, float64 or float16 C-order `.npy` file as a float32 {@link Matrix} (float64 is
- * narrowed, float16 widened exactly). Quantized int8/uint8 codes are read by `readNpyCodes`. A 1-D array is read as one row. Bad magic, another dtype, Fortran order and a truncated file are
- * {@link InputFormatError}s naming the file. The file is read by handle in chunks, so files past 2 GiB
+ * narrowed, float16 widened exactly). A 1-D array is read as one row. Bad magic, another dtype, Fortran
+ * order and a truncated file are {@link InputFormatError}s naming the file; an int8/uint8 file's error
+ * says to read it with `readNpyCodes`. The file is read by handle in chunks, so files past 2 GiB
  * load (the matrix must fit in memory: at most 2^32 float32 values; use {@link readNpyBlocks} otherwise).
  *
  * @example
@@ -292,11 +303,16 @@ function npyHeader(descr: '<f4' | '<f2', rows: number, cols: number): Buffer {
   return out;
 }
 
+/** The `dtype` values {@link writeNpy} accepts. */
+const NPY_FLOAT_DTYPES = ['float32', 'float16'] as const;
+
 /**
  * Write a {@link Matrix} as a numpy-readable `.npy` (format 1.0, C order), atomically: `<f4` by default;
  * with `dtype: 'float16'`, `<f2`, rounded to nearest even as numpy's `astype(np.float16)` (half the size;
  * about 3 significant digits, enough for embeddings, values beyond ±65504 become infinite).
  *
+ * @throws {ArgumentError} for a `dtype` other than `'float32'` / `'float16'` (int8/uint8 codes are written
+ *   by `writeNpyCodes`) or a malformed matrix.
  * @example
  * ```ts
  * import { writeNpy } from 'dense-retrieval';
@@ -316,7 +332,15 @@ export async function writeNpy(
     );
   }
   checkMatrixShape('m', m);
-  const half = options.dtype === 'float16';
+  const dtype = (options as { dtype?: unknown } | undefined)?.dtype;
+  if (dtype !== undefined && !NPY_FLOAT_DTYPES.includes(dtype as 'float32')) {
+    throw new ArgumentError(
+      'dtype',
+      `must be one of ${NPY_FLOAT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(dtype)}` +
+        (dtype === 'int8' || dtype === 'uint8' ? ' (quantized codes are written by writeNpyCodes)' : ''),
+    );
+  }
+  const half = dtype === 'float16';
   const head = npyHeader(half ? '<f2' : '<f4', m.rows, m.cols);
   const data = m.data;
   function* chunks(): Generator<Uint8Array> {

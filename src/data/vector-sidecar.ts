@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../util/atomic.js';
  * the queries' ids, without a flag to forget:
  *
  * - `X.ids.txt`: one id per line, line i+1 = row i (written when the texts had ids);
- * - `X.meta.json`: {@link VectorsMeta} (rows, dim, model, tower, similarity, metric, normalized).
+ * - `X.meta.json`: {@link VectorsMeta} (rows, dim, model, tower, similarity, metric, normalized, precision).
  *
  * `encode` writes both; `index build` and `index search` read them by default.
  */
@@ -33,6 +33,14 @@ export interface VectorsMeta {
   metric: 'ip' | 'cosine' | 'l2' | null;
   /** Whether every vector has unit length (then `ip` and `cosine` rank alike). */
   normalized: boolean;
+  /**
+   * How the rows are stored: `float32` (absent in older files), or sentence-transformers' quantized codes
+   * `int8` / `uint8` (one byte per dimension) and `binary` / `ubinary` (8 dimensions per byte). `dim` is
+   * the embedding's dimension either way; {@link VectorsMeta.codeWidth} the `.npy`'s columns.
+   */
+  precision?: 'float32' | 'int8' | 'uint8' | 'binary' | 'ubinary';
+  /** Columns (bytes) per row of a codes `.npy`: `dim` for int8/uint8, `ceil(dim / 8)` for (u)binary. */
+  codeWidth?: number;
 }
 
 /** The sidecar paths of a vectors file: `X.npy` -> `X.ids.txt`, `X.meta.json`. */
@@ -126,9 +134,11 @@ export async function readVectorsMeta(
   if (meta === null || typeof meta !== 'object' || meta.format !== 'dense-retrieval.vectors') {
     throw new InputFormatError('not a dense-retrieval vectors sidecar', file);
   }
-  if (meta.rows !== shape.rows || meta.dim !== shape.cols) {
+  // Codes are narrower than the embedding (8 dimensions per byte for binary): their width is recorded apart.
+  const cols = typeof meta.codeWidth === 'number' ? meta.codeWidth : meta.dim;
+  if (meta.rows !== shape.rows || cols !== shape.cols) {
     throw new InputFormatError(
-      `describes [${meta.rows}, ${meta.dim}] vectors but ${npyFile} is [${shape.rows}, ${shape.cols}]; ` +
+      `describes [${meta.rows}, ${cols}] vectors but ${npyFile} is [${shape.rows}, ${shape.cols}]; ` +
         'it belongs to other vectors: re-run encode, or delete it',
       file,
     );

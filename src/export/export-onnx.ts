@@ -25,13 +25,20 @@ const EXPORT_KEYS = [
 export interface ExportResult {
   /** The model directory. */
   dir: string;
-  /** The ONNX file, `onnx/model.onnx` or (with `quantize: 'q8'`) `onnx/model_quantized.onnx`. */
+  /**
+   * The ONNX file of the requested precision, the one transformers.js loads for that `dtype`:
+   * `onnx/model.onnx`, or with `quantize: 'q8'` `onnx/model_quantized.onnx`. With q8 the float
+   * `onnx/model.onnx` is written too: {@link ExportResult.files} lists every file.
+   */
   onnxFile: string;
-  /** The external data file beside it, when the weights exceed 2 GiB; otherwise undefined. */
+  /** The external data file beside {@link ExportResult.onnxFile}, when the weights exceed 2 GiB; otherwise undefined. */
   externalDataFile: string | undefined;
-  /** Every ONNX file written (`model.onnx`, and `model_quantized.onnx` with q8), external data included. */
+  /**
+   * Every ONNX file written, in order: `onnx/model.onnx` (and its external data), then with q8
+   * `onnx/model_quantized.onnx`; the paths start with `dir`.
+   */
   files: string[];
-  /** Bytes of {@link ExportResult.onnxFile} plus its external data. */
+  /** Bytes of {@link ExportResult.onnxFile} plus its external data only (not of every file in `files`). */
   bytes: number;
   /** The graph's input names, in order. */
   inputNames: string[];
@@ -102,6 +109,7 @@ export const exportInternals: { serialize: SerializeOptions } = { serialize: {} 
  * ```ts
  * const result = await exportOnnx(encoder, 'runs/my-retriever-onnx', { quantize: 'q8' });
  * result.onnxFile; // 'runs/my-retriever-onnx/onnx/model_quantized.onnx'
+ * result.files; // ['runs/my-retriever-onnx/onnx/model.onnx', 'runs/my-retriever-onnx/onnx/model_quantized.onnx']
  * ```
  */
 export async function exportOnnx(

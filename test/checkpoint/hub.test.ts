@@ -674,3 +674,30 @@ test('two concurrent downloads of one model share it through the lock: every fil
   assert.deepEqual(new Uint8Array(await fs.readFile(path.join(a, 'model.safetensors'))), WEIGHTS);
   await assert.rejects(fs.access(path.join(a, '.lock')));
 });
+
+test('a failed download leaves no empty cache directory; a one-part name says no local directory exists either', async () => {
+  const server = await hub('org/other');
+  const cacheDir = tmpDir();
+  await assert.rejects(
+    resolveModelSource('nope-dir', { endpoint: server.url, cacheDir, quiet: true, retries: 0 }),
+    (error: Error) =>
+      error instanceof HubError &&
+      error.message.startsWith("no local directory 'nope-dir' and the hub download failed: ") &&
+      /HTTP 404/.test(error.message),
+  );
+  // The cache root existed (tmpDir made it); nothing this call created is left in it.
+  assert.deepEqual(await fs.readdir(cacheDir), []);
+  const closed = await startLoopbackServer((_req, res) => res.end());
+  await closed.close();
+  const fresh = path.join(tmpDir(), 'cache');
+  await assert.rejects(
+    resolveModelSource('org/unreachable', { endpoint: closed.url, cacheDir: fresh, retries: 0, quiet: true }),
+    (error: Error) =>
+      error instanceof HubError &&
+      error.message.startsWith('could not download') &&
+      // No partial file to resume from: the message does not promise one.
+      error.message.includes('Nothing was downloaded.') &&
+      !error.message.includes('Rerun to resume'),
+  );
+  await assert.rejects(fs.access(fresh)); // not even the cache root it had to create
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readNpy } from '../../src/data/npy.js';
@@ -50,6 +50,32 @@ test('encode --truncate-dim and --precision write the truncated floats and ST co
   const b = await readNpyCodes(bits);
   assert.equal(b.dtype, 'uint8');
   assert.deepEqual(Array.from(b.data), Array.from(packSignBits(f)));
+  // The meta records the precision and the code width: dim stays the embedding's (8 dims per byte).
+  const meta = JSON.parse(readFileSync(bits.replace(/\.npy$/, '.meta.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  assert.equal(meta.precision, 'ubinary');
+  assert.equal(meta.dim, f.cols);
+  assert.equal(meta.codeWidth, b.cols);
+  assert.equal(b.cols, Math.ceil(f.cols / 8));
+  assert.equal(JSON.parse(readFileSync(full.replace(/\.npy$/, '.meta.json'), 'utf8')).precision, 'float32');
+  // index build on codes: a clear message to encode float32 (the index quantizes itself).
+  const r = await runCli([
+    'index',
+    'build',
+    '--vectors',
+    bits,
+    '--type',
+    'binary',
+    '--out',
+    path.join(dir, 'b.idx'),
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /holds quantized uint8 codes \('\|u1'\).*indexes take float32 vectors.*encode without --precision; the int8 and binary indexes quantize them themselves/,
+  );
   const i = await readNpyCodes(int8);
   assert.equal(i.dtype, 'int8');
   assert.deepEqual(Array.from(i.data), Array.from(quantizeEmbeddings(f, 'int8').data));

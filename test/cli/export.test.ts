@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { initBackend } from '../../src/backend/index.js';
@@ -28,6 +28,12 @@ test('export writes onnx/model.onnx and, with --quantize q8, onnx/model_quantize
     r.stdout,
     /model_quantized\.onnx .*opset 17, inputs input_ids, attention_mask; outputs last_hidden_state, sentence_embedding/,
   );
+  // Both files written are named, each with its own size (q8 also writes the float model.onnx).
+  for (const name of ['model.onnx', 'model_quantized.onnx']) {
+    const file = path.join(out, 'onnx', name);
+    const mb = (statSync(file).size / 2 ** 20).toFixed(1);
+    assert.ok(r.stdout.includes(`${file} (${mb} MiB)`), r.stdout);
+  }
   const config = JSON.parse(readFileSync(path.join(out, 'tokenizer_config.json'), 'utf8')) as Record<
     string,
     unknown

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readNpyCodes, writeNpyCodes } from '../../src/data/npy-codes.js';
-import { InputFormatError } from '../../src/errors.js';
+import { ArgumentError, InputFormatError } from '../../src/errors.js';
 import { quantizeEmbeddings } from '../../src/util/quantize.js';
 import { readNpy } from '../../src/data/npy.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -46,5 +46,47 @@ test('float arrays, truncation and shape mismatches are InputFormatErrors naming
   await assert.rejects(
     writeNpyCodes(cut, { dtype: 'uint8', data: new Uint8Array(5), rows: 2, cols: 3 }),
     InputFormatError,
+  );
+});
+
+test('writeNpyCodes rejects a dtype it cannot write and a typed array of the other signedness', async () => {
+  const dir = tmpDir();
+  const out = path.join(dir, 'c.npy');
+  // -1 in a Uint8Array-declared file would silently become 255.
+  await assert.rejects(
+    writeNpyCodes(out, {
+      dtype: 'uint8',
+      data: new Int8Array([-1, 2]) as unknown as Uint8Array,
+      rows: 1,
+      cols: 2,
+    }),
+    (e: unknown) =>
+      e instanceof ArgumentError &&
+      e.argument === 'data' &&
+      /Uint8Array for dtype 'uint8', got Int8Array/.test(e.message),
+  );
+  await assert.rejects(
+    writeNpyCodes(out, { dtype: 'int8', data: new Uint8Array([200]), rows: 1, cols: 1 }),
+    (e: unknown) =>
+      e instanceof ArgumentError && /Int8Array for dtype 'int8', got Uint8Array/.test(e.message),
+  );
+  await assert.rejects(
+    writeNpyCodes(out, { dtype: 'int16' as 'int8', data: new Int8Array([1]), rows: 1, cols: 1 }),
+    (e: unknown) =>
+      e instanceof ArgumentError &&
+      e.argument === 'dtype' &&
+      /'int8' or 'uint8', got "int16"/.test(e.message),
+  );
+  await assert.rejects(
+    writeNpyCodes(out, { dtype: 'int8', data: new Int8Array([1]), rows: 0.5, cols: 2 }),
+    (e: unknown) => e instanceof ArgumentError && e.argument === 'rows',
+  );
+  await assert.rejects(fs.access(out)); // nothing written
+});
+
+test('a float .npy read as codes is told to use readNpy', async () => {
+  await assert.rejects(
+    readNpyCodes(path.join(FIX, 'f32.npy')),
+    (e: unknown) => e instanceof InputFormatError && /float vectors are read with readNpy/.test(e.message),
   );
 });

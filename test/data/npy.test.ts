@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { readNpy, writeNpy } from '../../src/data/npy.js';
-import { InputFormatError } from '../../src/errors.js';
+import { ArgumentError, InputFormatError } from '../../src/errors.js';
+import { writeNpyCodes, type NpyCodes } from '../../src/data/npy-codes.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -28,7 +29,7 @@ test('rejects Fortran order, other dtypes, big-endian, bad magic and truncation,
   const cases: [string, RegExp][] = [
     ['fortran.npy', /fortran\.npy: Fortran-order arrays are not supported/],
     ['int32.npy', /int32\.npy: unsupported dtype '<i4'/],
-    ['big-endian.npy', /big-endian\.npy: unsupported dtype '>f4'/],
+    ['big-endian.npy', /big-endian\.npy: unsupported dtype '>f4' \(big-endian\); save it little-endian/],
   ];
   for (const [name, re] of cases) {
     await assert.rejects(
@@ -72,4 +73,40 @@ test('writeNpy rejects a matrix whose data does not match its shape', async () =
     writeNpy(file, { data: new Float32Array(5), rows: 2, cols: 3 }),
     /x\.npy: matrix data has 5 values, expected rows\*cols = 6/,
   );
+});
+
+test('writeNpy rejects an unsupported dtype instead of writing <f4 under it', async () => {
+  const dir = tmpDir();
+  const out = path.join(dir, 'm.npy');
+  const m = { data: new Float32Array([1, 2]), rows: 1, cols: 2 };
+  for (const dtype of ['int8', 'float64', 'f2']) {
+    await assert.rejects(
+      writeNpy(out, m, { dtype: dtype as 'float16' }),
+      (e: unknown) =>
+        e instanceof ArgumentError &&
+        e.argument === 'dtype' &&
+        /must be one of 'float32', 'float16'/.test(e.message) &&
+        (dtype !== 'int8' || /writeNpyCodes/.test(e.message)),
+    );
+  }
+  await assert.rejects(fs.access(out));
+  await writeNpy(out, m, { dtype: 'float32' });
+  assert.deepEqual(Array.from((await readNpy(out)).data), [1, 2]);
+});
+
+test('readNpy on an int8/uint8 codes file says to use readNpyCodes', async () => {
+  const dir = tmpDir();
+  for (const [dtype, data] of [
+    ['int8', new Int8Array([-1, 2])],
+    ['uint8', new Uint8Array([1, 2])],
+  ] as const) {
+    const out = path.join(dir, `${dtype}.npy`);
+    await writeNpyCodes(out, { dtype, data, rows: 1, cols: 2 } as NpyCodes);
+    await assert.rejects(
+      readNpy(out),
+      (e: unknown) =>
+        e instanceof InputFormatError &&
+        new RegExp(`${dtype}\\.npy: holds quantized ${dtype} codes .*readNpyCodes`).test(e.message),
+    );
+  }
 });

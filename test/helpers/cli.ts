@@ -8,6 +8,8 @@ export interface CliResult {
 }
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
+// Resolved here, not by the child: a child started in another cwd (a test's temp dir) could not find 'tsx'.
+const TSX = import.meta.resolve('tsx');
 
 /**
  * Run a TypeScript entry point of the repository (relative to its root) as a child process through tsx, as a
@@ -19,7 +21,7 @@ export function runTsScript(
   options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
+    const child = spawn(process.execPath, ['--import', TSX, path.join(ROOT, script), ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

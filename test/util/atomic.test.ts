@@ -91,3 +91,85 @@ test('writeDirAtomic sweeps litter too (a killed checkpoint write), and the hnsw
   const removed = await removeStaleTemps(dir, /^dr-hnsw-(?<pid>\d+)-[0-9a-f]{12}\.bin$/);
   assert.deepEqual(removed, [path.join(dir, `dr-hnsw-${dead}-0123456789ab.bin`)]);
 });
+
+test('write errors name the target the caller gave, never the temp sibling, and say the cause in words', async () => {
+  const { mkdirSync } = await import('node:fs');
+  const { WriteError } = await import('../../src/errors.js');
+  const dir = tmpDir();
+  const cwd = process.cwd();
+  process.chdir(dir);
+  try {
+    mkdirSync('odir');
+    writeFileSync('afile', 'mine');
+    const cases: [() => Promise<void>, string][] = [
+      [() => writeFileAtomic('.', 'x'), '.: is a directory, not a file'],
+      [() => writeFileAtomic('odir', 'x'), 'odir: is a directory, not a file'],
+      [() => writeFileAtomic('afile/sub', 'x'), 'afile/sub: afile is a file, not a directory'],
+      [() => writeFileAtomic('afile/a/b', 'x'), 'afile/a/b: afile is a file, not a directory'],
+      [() => writeDirAtomic('afile', async () => {}), 'afile: exists and is a file, not a directory'],
+      [() => writeDirAtomic('afile/sub', async () => {}), 'afile/sub: afile is a file, not a directory'],
+      // An error deep inside the staged directory is told about the same path inside the target.
+      [
+        () =>
+          writeDirAtomic('built', async (tmp) => {
+            await writeFileAtomic(path.join(tmp, 'a'), 'x');
+            await writeFileAtomic(path.join(tmp, 'a', 'b'), 'x');
+          }),
+        'built/a/b: built/a is a file, not a directory',
+      ],
+    ];
+    for (const [run, message] of cases) {
+      await assert.rejects(run(), (e: unknown) => e instanceof WriteError && e.message === message);
+    }
+    assert.equal(readFileSync('afile', 'utf8'), 'mine'); // a file is never replaced by a directory
+    assert.deepEqual(readdirSync('.').sort(), ['afile', 'odir']); // no temp litter, no 'built'
+  } finally {
+    process.chdir(cwd);
+  }
+});
+
+test('a permission error is "permission denied" in the directory that refused (real chmod when not root)', async () => {
+  const { chmodSync, mkdirSync } = await import('node:fs');
+  const { toWriteError } = await import('../../src/util/atomic.js');
+  const { WriteError } = await import('../../src/errors.js');
+  const dir = tmpDir();
+  const target = path.join(dir, 'ro', 'x.npy');
+  const tmp = path.join(dir, 'ro', '.x.npy.tmp-abcdef-1-00000000');
+  // The error the file system gives for the temp file is told about the target.
+  const eacces = Object.assign(new Error(`EACCES: permission denied, open '${tmp}'`), {
+    code: 'EACCES',
+    syscall: 'open',
+    path: tmp,
+  });
+  const mapped = await toWriteError(eacces, target, tmp);
+  assert.ok(mapped instanceof WriteError);
+  assert.equal(
+    mapped.message,
+    `${target}: permission denied (cannot create files in ${path.join(dir, 'ro')})`,
+  );
+  assert.equal(mapped.code, 'EACCES');
+  // An error about another file (the data source's) passes unchanged.
+  const other = Object.assign(new Error('ENOENT'), {
+    code: 'ENOENT',
+    syscall: 'open',
+    path: '/elsewhere/in.txt',
+  });
+  assert.equal(await toWriteError(other, target, tmp), other);
+  if (process.getuid?.() === 0) return; // root writes anywhere: the live half needs an ordinary user
+  mkdirSync(path.join(dir, 'ro'));
+  chmodSync(path.join(dir, 'ro'), 0o555);
+  try {
+    await assert.rejects(
+      writeFileAtomic(target, 'x'),
+      (e: unknown) => e instanceof WriteError && e.message === mapped.message,
+    );
+    await assert.rejects(
+      writeFileAtomic(path.join(dir, 'ro', 'sub', 'x'), 'x'),
+      (e: unknown) =>
+        e instanceof WriteError &&
+        e.reason === `permission denied (cannot create files in ${path.join(dir, 'ro')})`,
+    );
+  } finally {
+    chmodSync(path.join(dir, 'ro'), 0o755);
+  }
+});

@@ -179,7 +179,9 @@ Options:
                        vectors within 1e-4 either way. With onnx one process already uses every core
                        (--workers only adds start-up: docs/performance.md)
   --precision P        float32 (default), or int8 | uint8 | binary | ubinary: write sentence-transformers'
-                       quantized codes (int8/uint8 ranges from these embeddings) as an int8/uint8 .npy
+                       quantized codes (int8/uint8 ranges from these embeddings) as an int8/uint8 .npy;
+                       OUT.meta.json records the precision. For 'index build' encode float32: its int8
+                       and binary indexes quantize the vectors themselves
   --truncate-dim N     keep the first N dimensions (Matryoshka models), re-normalised if the model normalizes
   --quiet              no progress bar
   -h, --help           show this help
@@ -343,15 +345,24 @@ ${SHARD_HELP}`,
       // --truncate-dim, else the model's saved truncate_dim (sentence-transformers' default width).
       const cut = truncateDim ?? encoder.truncateDim;
       if (cut !== undefined) matrix = truncateEmbeddings(matrix, cut, normalized);
+      let codeWidth: number | undefined;
       if (precision === 'float32') await writeNpy(output, matrix);
       else {
         const q = quantizeEmbeddings(matrix, precision);
         const dtype = q.data instanceof Int8Array ? 'int8' : 'uint8';
         await writeNpyCodes(output, { dtype, data: q.data, rows: q.rows, cols: q.cols });
+        codeWidth = q.cols;
       }
+      // The precision is recorded: a ubinary file of a 64-dim model has 8 columns, and says so.
       await writeVectorSidecars(output, {
         ids,
-        meta: { rows: matrix.rows, dim: matrix.cols, ...vectorsMeta },
+        meta: {
+          rows: matrix.rows,
+          dim: matrix.cols,
+          ...vectorsMeta,
+          precision,
+          ...(codeWidth === undefined ? {} : { codeWidth }),
+        },
       });
       process.stderr.write(
         `dense-retrieval: encoded ${matrix.rows} texts -> ${output} [${matrix.rows}, ${matrix.cols}] ` +

@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import { exportOnnx } from '../../export/export-onnx.js';
 import { MAX_OPSET, MIN_OPSET } from '../../export/onnx-model.js';
 import { loadRetrievalModel, towerEncoder } from '../../models/load-retrieval-model.js';
@@ -65,10 +66,15 @@ Options:
         quiet,
         overwrite: values.replace === true ? 'replace' : 'files',
       });
-      const mb = (result.bytes / 2 ** 20).toFixed(1);
+      // Every file written, with its size: with q8 the float model.onnx is written too, not only the q8 file.
+      const written: string[] = [];
+      for (const file of result.files) {
+        const mb = ((await fs.stat(file)).size / 2 ** 20).toFixed(1);
+        written.push(`${file} (${mb} MiB)`);
+      }
       process.stdout.write(
-        `exported ${source} to ${result.onnxFile} (${mb} MiB, opset ${result.opset}, inputs ` +
-          `${result.inputNames.join(', ')}; outputs ${result.outputNames.join(', ')})\n`,
+        `exported ${source} to ${written.join(', ')}; opset ${result.opset}, inputs ` +
+          `${result.inputNames.join(', ')}; outputs ${result.outputNames.join(', ')}\n`,
       );
     } finally {
       model.dispose();
