@@ -250,6 +250,20 @@ export class RetrievalEvaluator {
       throw new ArgumentError('k', `must be a positive integer, got ${opts.k}`);
     }
     const efs = opts.ef ?? [];
+    const approximate = (opts.indexes ?? ['hnsw']).some((i) => i === 'hnsw' || i === 'pgvector');
+    if (efs.length > 0 && !approximate) {
+      throw new ArgumentError(
+        'ef',
+        'applies to the hnsw and pgvector indexes only (exact and bm25 have no beam)',
+      );
+    }
+    if ((opts.hnsw as { truncateDim?: unknown } | undefined)?.truncateDim !== undefined) {
+      // The exact reference of the recall column would then rank other vectors than the graph.
+      throw new ArgumentError(
+        'hnsw.truncateDim',
+        "use the evaluator's truncateDim: it truncates the embeddings every index (and the exact reference) searches",
+      );
+    }
     const repeated = efs.find((ef, i) => efs.indexOf(ef) !== i);
     if (repeated !== undefined) throw new ArgumentError('ef', `lists ${repeated} twice`);
     const depth = Math.min(opts.k ?? 100, opts.corpus.length);

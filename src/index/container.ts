@@ -151,7 +151,10 @@ async function readHeader(
   handle: fs.FileHandle,
   file: string,
 ): Promise<{ header: ContainerHeader; version: number; entries: SectionEntry[]; dataStart: number }> {
-  const size = (await handle.stat()).size;
+  const stat = await handle.stat();
+  // Opening a directory succeeds; reading it fails with a bare EISDIR.
+  if (stat.isDirectory()) throw new InputFormatError('is a directory, not an index file', file);
+  const size = stat.size;
   const fixed = Buffer.alloc(16);
   if (size >= 16) await readFully(handle, fixed, 0, file);
   if (size < 16 || !fixed.subarray(0, 8).equals(MAGIC)) {

@@ -17,6 +17,8 @@ import { checkTruncateDim, dims, fitToIndex } from '../util/truncate.js';
 import {
   METRICS,
   SEARCH_OPTION_KEYS,
+  allowedRows,
+  checkFilter,
   checkIds,
   checkK,
   checkMatrix,
@@ -228,12 +230,8 @@ export class ExactIndex implements VectorIndex {
     queries = fitToIndex(queries, this.inputDim, this.dim);
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
-    let allowed: Uint8Array | null = null;
-    if (options.filter !== undefined) {
-      // One predicate call per document per search, not per query and document.
-      allowed = new Uint8Array(this.size);
-      for (let r = 0; r < this.size; r++) allowed[r] = options.filter(this.ids[r]) ? 1 : 0;
-    }
+    // One predicate call per document per search, not per query and document.
+    const allowed = allowedRows(checkFilter(options.filter), this.ids);
     const d = this.dim;
     const nq = queries.rows;
     const q = Float32Array.from(queries.data);

@@ -30,11 +30,13 @@ import { checkTruncateDim, dims, fitToIndex } from '../util/truncate.js';
 import {
   METRICS,
   SEARCH_OPTION_KEYS,
+  checkFilter,
   checkIds,
   checkK,
   checkMatrix,
   checkMetric,
   checkPositiveInt,
+  guardFilter,
 } from './validate.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { HNSW_DEFAULTS, defaultEfSearch } from './hnsw-defaults.js';
@@ -456,12 +458,13 @@ export class HnswIndex implements VectorIndex {
     // of the output, as the exact index does) and the order of the hits.
     const scores = new Float64Array(k);
     const order = Array.from({ length: k }, (_, j) => j);
-    const userFilter = options.filter;
-    const filter =
-      userFilter === undefined ? undefined : (label: number): boolean => userFilter(this.ids[label]);
+    const userFilter = checkFilter(options.filter);
+    const guard = userFilter === undefined ? undefined : guardFilter(userFilter, (label) => this.ids[label]);
+    const filter = guard?.passes;
     for (let i = 0; i < queries.rows; i++) {
       const offset = i * d;
       let { distances, neighbors } = this.hnsw.searchKnn(this.fillPoint(queries.data, offset), k, filter);
+      guard?.rethrow();
       // A selective filter (or many removals) can leave the beam with fewer than k hits although k
       // documents pass: then score the passing documents exhaustively, so k results come back.
       if (neighbors.length < k) {
@@ -474,6 +477,7 @@ export class HnswIndex implements VectorIndex {
           (row) =>
             this.mipsTransform ? this.vectors.subarray(row * d, (row + 1) * d) : this.hnsw.getPoint(row),
         ));
+        guard?.rethrow();
       }
       const n = neighbors.length;
       for (let j = 0; j < n; j++) {
@@ -512,6 +516,10 @@ export class HnswIndex implements VectorIndex {
    * {@link tuning} and saved with the index. Cost: one exact search of the sample plus one approximate
    * search per `ef` tried; an index whose graph cannot reach the target keeps the best `ef` tried
    * (`met: false`): raise `M` (see `buildTunedHnsw`).
+   *
+   * @throws {ArgumentError} the index is empty (or holds one document and no `sampleQueries` are given);
+   *   `targetRecall`, `k`, `sampleSize` or an `efs` value is out of range; a given `exact` differs from the
+   *   index in metric, dimension (after `truncateDim`) or size, or returns an id the index does not hold.
    *
    * @example
    * ```ts

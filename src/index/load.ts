@@ -50,6 +50,9 @@ export async function loadVectorIndex(
 async function isJsonFile(file: string): Promise<boolean> {
   const handle = await fs.open(file, 'r');
   try {
+    if ((await handle.stat()).isDirectory()) {
+      throw new InputFormatError('is a directory, not an index file', file);
+    }
     const first = Buffer.alloc(1);
     const { bytesRead } = await handle.read(first, 0, 1, 0);
     return bytesRead === 1 && first[0] === 0x7b; // '{'

@@ -457,6 +457,22 @@ export class PgvectorIndex implements VectorIndex {
         'a JavaScript predicate cannot run inside PostgreSQL: use the ids or metadata options',
       );
     }
+    // The SQL filters bind these as parameters: a string `ids` would spread into characters, a Set or
+    // a number fail inside the driver.
+    if (options.ids !== undefined) {
+      if (!Array.isArray(options.ids)) {
+        throw new ArgumentError('ids', `must be an array of document ids, got ${describeValue(options.ids)}`);
+      }
+      options.ids.forEach((id, i) => {
+        if (typeof id !== 'string') {
+          throw new ArgumentError('ids', `id at position ${i} must be a string, got ${typeof id}`);
+        }
+      });
+    }
+    const meta: unknown = options.metadata;
+    if (meta !== undefined && (meta === null || typeof meta !== 'object' || Array.isArray(meta))) {
+      throw new ArgumentError('metadata', `must be an object of key/value pairs, got ${describeValue(meta)}`);
+    }
     const exact = options.exact === true || this.method === 'none';
     if (!exact) await this.createIndex();
     const ef = Math.max(k, checkPositiveInt('ef', options.ef ?? this.options.efSearch ?? 40));
@@ -717,3 +733,11 @@ const PGVECTOR_SEARCH_OPTION_KEYS = optionKeys<PgvectorSearchOptions>({
   ids: true,
   metadata: true,
 });
+
+/** A short description of a wrong-typed option value for an error message. */
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
+  return typeof v;
+}

@@ -16,6 +16,8 @@ import type { Metric, SearchOptions, SearchResult, VectorIndex } from './types.j
 import {
   METRICS,
   SEARCH_OPTION_KEYS,
+  allowedRows,
+  checkFilter,
   checkIds,
   checkK,
   checkMatrix,
@@ -303,12 +305,8 @@ export abstract class QuantizedIndex implements VectorIndex {
     const q = this.prepare(queries);
     const d = this.dim;
     const n = this.size;
-    let allowed: Uint8Array | null = null;
-    if (options.filter !== undefined) {
-      // One predicate call per document per search, not per query.
-      allowed = new Uint8Array(n);
-      for (let r = 0; r < n; r++) allowed[r] = options.filter(this.ids[r]) ? 1 : 0;
-    }
+    // One predicate call per document per search, not per query.
+    const allowed = allowedRows(checkFilter(options.filter), this.ids);
     this.beginSearch(q, queries.rows);
     const candidates = rescore ? Math.min(n, k * mult) : k;
     const out: SearchResult = { ids: [], scores: [] };

@@ -8,7 +8,8 @@ import { checkMatrixShape } from '../util/matrix.js';
 /**
  * Recall@k of an approximate index against exact search: for each query, the fraction of the exact top-k
  * ids that the approximate top-k also returns (|approx ∩ exact| / k), averaged over queries. This is the
- * number that tells you what an approximate index costs before it shows up as lost nDCG.
+ * number that tells you what an approximate index costs before it shows up as lost nDCG. With
+ * `options.filter`, both indexes are searched with it (recall among the documents that pass).
  *
  * @example
  * ```ts
@@ -32,7 +33,9 @@ export async function measureRecall(
   }
   if (checkMatrixShape('queries', queries).rows === 0) throw new ArgumentError('queries', 'no query vectors');
   const a = await approx.search(queries, k, options);
-  const e = await exact.search(queries, k);
+  // A filter restricts both sides: the unfiltered exact top-k would count documents the filter excludes as
+  // misses.
+  const e = await exact.search(queries, k, options.filter === undefined ? {} : { filter: options.filter });
   return recallOfResults(a.ids, e.ids, k);
 }
 

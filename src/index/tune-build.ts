@@ -17,7 +17,10 @@ export interface BuildTunedOptions extends Omit<HnswIndexOptions, 'dim' | 'M'> {
   k?: number;
   /** Out-degrees tried, ascending (the smallest that reaches the target wins); default [16, 32, 48]. */
   Ms?: number[];
-  /** Documents held out of the first build and used as queries; default 200 (at most a tenth). */
+  /**
+   * Documents held out of the first build and used as queries: an integer in [1, max(1, floor(n / 10))]
+   * for `n` vectors; default min(200, that bound), e.g. 38 of 380 vectors.
+   */
   holdOut?: number;
   seed?: number;
   quiet?: boolean;
@@ -43,7 +46,8 @@ function spacesFor(metric: Metric, mips: boolean | 'auto' | undefined, sample: M
  * best recall tried. Then the held-out documents are added. The chosen `M`, space, `ef`, the measured recall
  * and every candidate tried are in `index.tuning` (saved with the index). Each candidate costs one build.
  *
- * @throws {ArgumentError} `Ms` is empty, an option key is unknown, or `targetRecall`/`k` are out of range.
+ * @throws {ArgumentError} `Ms` is empty, an option key is unknown, `targetRecall`/`k`/`holdOut` are out of
+ *   range, or `vectors` has fewer than 2 rows.
  *
  * @example
  * ```ts
@@ -59,10 +63,29 @@ export async function buildTunedHnsw(
 ): Promise<HnswIndex> {
   checkOptionKeys('buildTunedHnsw', options, BUILD_TUNED_OPTION_KEYS);
   const { targetRecall, k, Ms = [16, 32, 48], holdOut, seed = 1, quiet, mipsTransform, ...rest } = options;
-  if (Ms.length === 0) throw new ArgumentError('Ms', 'needs at least one value');
+  if (!Array.isArray(Ms) || Ms.length === 0) throw new ArgumentError('Ms', 'needs at least one value');
+  Ms.forEach((M, i) => {
+    if (!Number.isInteger(M) || M < 1) {
+      throw new ArgumentError(
+        'Ms',
+        `value ${M} at position ${i} is not a positive integer (a graph out-degree)`,
+      );
+    }
+  });
   const n = vectors.rows;
   const d = vectors.cols;
-  const held = new Set(sample(n, Math.min(holdOut ?? 200, Math.floor(n / 10)), seed));
+  if (n < 2) {
+    throw new ArgumentError('vectors', `needs at least 2 vectors (one held out as a query), got ${n}`);
+  }
+  // At most a tenth is held out, so the graph tuned is nearly the graph served; at least one query.
+  const most = Math.max(1, Math.floor(n / 10));
+  if (holdOut !== undefined && (!Number.isInteger(holdOut) || holdOut < 1 || holdOut > most)) {
+    throw new ArgumentError(
+      'holdOut',
+      `must be an integer in [1, ${most}] (at most a tenth of the ${n} vectors), got ${holdOut}`,
+    );
+  }
+  const held = new Set(sample(n, holdOut ?? Math.min(200, most), seed));
   const pick = (inside: boolean): { m: Matrix; ids: string[] } => {
     const rows = Array.from({ length: n }, (_, i) => i).filter((i) => held.has(i) === inside);
     const data = new Float32Array(rows.length * d);

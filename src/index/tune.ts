@@ -1,7 +1,10 @@
 import { ArgumentError } from '../errors.js';
 import type { Matrix } from '../types.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
+import { checkMatrixShape } from '../util/matrix.js';
 import { createProgress } from '../util/progress.js';
+import { dims, fitToIndex } from '../util/truncate.js';
+import { checkMatrix } from './validate.js';
 import { ExactIndex } from './exact.js';
 import type { HnswIndex } from './hnsw.js';
 import type { VectorIndex } from './types.js';
@@ -23,11 +26,17 @@ export interface TuneOptions {
    * queries got 0.83). `buildTunedHnsw` holds documents out of the graph instead.
    */
   sampleQueries?: Matrix;
-  /** Stored documents drawn as queries when `sampleQueries` is not given; default 200. */
+  /** Stored documents drawn as queries when `sampleQueries` is not given: a positive integer, default 200. */
   sampleSize?: number;
-  /** The exact reference (the same documents); default: built here from the stored vectors. */
+  /**
+   * The exact reference: the same documents, metric and (truncated) dimension as the index, else an
+   * `ArgumentError`; default: built here from the stored vectors.
+   */
   exact?: VectorIndex;
-  /** `ef` values tried, ascending; default a ladder from `k` to 4096. */
+  /**
+   * `ef` values tried (positive integers, tried ascending; those below the search depth are skipped);
+   * default a ladder from `k` to 4096.
+   */
   efs?: number[];
   /** Seed of the document sample; default 1. */
   seed?: number;
@@ -114,16 +123,69 @@ export function sample(n: number, count: number, seed: number): number[] {
   return idx.slice(0, m);
 }
 
-/** Mean per-query recall@k and its one-sided 95 % lower confidence bound. */
+/**
+ * Mean per-query recall@k and its one-sided 95 % lower confidence bound. A query's denominator is the
+ * number of true neighbours it has (its exact list cut at `k`), not `k`: on an index of `k` documents or
+ * fewer, a stored document as query has only `size - 1` others, and dividing by `k` capped the recall
+ * below 1 at every `ef` (as {@link recallOfResults}).
+ */
 function recallWithBound(got: string[][], want: string[][], k: number): { recall: number; lower: number } {
   const per = want.map((truth, i) => {
     const t = new Set(truth.slice(0, k));
-    return got[i].slice(0, k).filter((id) => t.has(id)).length / k;
+    return got[i].slice(0, k).filter((id) => t.has(id)).length / t.size;
   });
   const n = per.length;
   const mean = per.reduce((a, b) => a + b, 0) / n;
   const variance = n > 1 ? per.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) : 0;
   return { recall: mean, lower: mean - 1.645 * Math.sqrt(variance / n) };
+}
+
+/** `efs` as given: positive integers (sorted ascending, duplicates dropped), naming the first bad value. */
+function checkEfs(efs: number[] | undefined): number[] | undefined {
+  if (efs === undefined) return undefined;
+  if (!Array.isArray(efs) || efs.length === 0) {
+    throw new ArgumentError('efs', 'must be a non-empty array of positive integers');
+  }
+  efs.forEach((e, i) => {
+    if (!Number.isInteger(e) || e < 1) {
+      throw new ArgumentError(
+        'efs',
+        `value ${e} at position ${i} is not a positive integer (every ef must be >= 1)`,
+      );
+    }
+  });
+  return [...new Set(efs)].sort((a, b) => a - b);
+}
+
+/**
+ * A given exact reference must search the graph's documents the graph's way: a different metric, width
+ * or corpus gives a recall that measures the mismatch, not the graph (l2 against cosine: 0.67 on a graph
+ * that finds every neighbour).
+ */
+function checkReference(index: HnswIndex, exact: VectorIndex): void {
+  const what = (x: VectorIndex): string => `${x.size} x ${x.dim} ${x.metric}`;
+  if (exact.metric !== index.metric || exact.dim !== index.dim || exact.size !== index.size) {
+    throw new ArgumentError(
+      'exact',
+      `does not match the index (index: ${what(index)}, exact: ${what(exact)}): build it over the same ` +
+        `documents with the same metric${index.truncateDim === undefined ? '' : ` and truncateDim ${index.truncateDim}`}`,
+    );
+  }
+}
+
+/** Every id the given reference returns must be a document of the index: a cheap sample of the corpus. */
+function checkReferenceIds(index: HnswIndex, truth: string[][]): void {
+  const live = new Set(index.documentIds);
+  for (const list of truth) {
+    for (const id of list) {
+      if (!live.has(id)) {
+        throw new ArgumentError(
+          'exact',
+          `returned id '${id}', which the index does not hold: build it over the same documents`,
+        );
+      }
+    }
+  }
 }
 
 /** Drop `self` from a ranked id list and keep `k`. */
@@ -142,19 +204,38 @@ export async function tuneHnsw(index: HnswIndex, options: TuneOptions = {}): Pro
     throw new ArgumentError('targetRecall', `must be in (0, 1], got ${target}`);
   const k = options.k ?? 10;
   if (!Number.isInteger(k) || k < 1) throw new ArgumentError('k', `must be a positive integer, got ${k}`);
+  if (index.size === 0) throw new ArgumentError('index', 'cannot tune an empty index (add vectors first)');
+  const sampleSize = options.sampleSize ?? 200;
+  if (!Number.isInteger(sampleSize) || sampleSize < 1) {
+    throw new ArgumentError('sampleSize', `must be a positive integer, got ${sampleSize}`);
+  }
+  if (options.sampleQueries === undefined && index.size < 2) {
+    throw new ArgumentError(
+      'index',
+      'holds 1 document: a stored document as query has no other neighbour to find (pass sampleQueries)',
+    );
+  }
+  if (options.sampleQueries !== undefined) {
+    if (checkMatrixShape('sampleQueries', options.sampleQueries).rows === 0) {
+      throw new ArgumentError('sampleQueries', 'no query vectors');
+    }
+    checkMatrix('sampleQueries', fitToIndex(options.sampleQueries, index.inputDim, index.dim), index.dim);
+  }
+  const ladder = checkEfs(options.efs);
   const stored =
     options.exact === undefined || options.sampleQueries === undefined ? index.storedVectors() : undefined;
   let exact = options.exact;
   if (exact === undefined) {
-    const e = new ExactIndex({ dim: index.dim, metric: index.metric });
+    // The reference searches what the graph searches: the same (truncated) width, metric and documents.
+    const e = new ExactIndex({ ...dims(index.dim, index.inputDim), metric: index.metric });
     await e.add(stored!.vectors, stored!.ids);
     exact = e;
-  }
+  } else checkReference(index, exact);
   let queries: Matrix;
   let selves: string[] | undefined;
   if (options.sampleQueries !== undefined) queries = options.sampleQueries;
   else {
-    const rows = sample(stored!.ids.length, options.sampleSize ?? 200, options.seed ?? 1);
+    const rows = sample(stored!.ids.length, sampleSize, options.seed ?? 1);
     const d = index.dim;
     const data = new Float32Array(rows.length * d);
     rows.forEach((r, i) => data.set(stored!.vectors.data.subarray(r * d, (r + 1) * d), i * d));
@@ -163,11 +244,18 @@ export async function tuneHnsw(index: HnswIndex, options: TuneOptions = {}): Pro
   }
   const depth = Math.min(selves === undefined ? k : k + 1, index.size);
   const truth = (await exact.search(queries, depth)).ids;
+  if (options.exact !== undefined) checkReferenceIds(index, truth);
   const trim = (lists: string[][]): string[][] =>
     selves === undefined ? lists : lists.map((l, i) => withoutSelf(l, selves![i], k));
   const want = trim(truth);
-  const efs = (options.efs ?? [k, ...LADDER.filter((e) => e > k)]).filter((e) => e >= depth);
-  if (efs.length === 0) throw new ArgumentError('efs', `needs values >= ${depth}`);
+  const efs = (ladder ?? [k, ...LADDER.filter((e) => e > k)]).filter((e) => e >= depth);
+  if (efs.length === 0) {
+    throw new ArgumentError(
+      'efs',
+      `every value is below the search depth ${depth} (${selves === undefined ? 'k' : 'k + 1: stored documents are the queries'}, ` +
+        `at most the index size); got ${ladder!.join(', ')}`,
+    );
+  }
   const curve: HnswTuning['curve'] = [];
   const progress = createProgress({
     total: efs.length,

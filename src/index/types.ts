@@ -20,7 +20,10 @@ export interface SearchOptions {
   /**
    * Only documents whose id passes this predicate are returned. Applied inside the search (hnswlib's
    * filter, the exact scan, the code scan), so `k` results come back whenever `k` documents pass; the
-   * predicate is called once per candidate document, so keep it cheap (a `Set.has`).
+   * predicate is called once per candidate document, so keep it cheap (a `Set.has`). It must be a
+   * function returning a boolean synchronously (an async filter's Promise would pass every document):
+   * anything else is an `ArgumentError` naming `filter`. An error the predicate throws rejects the search
+   * with that error (HNSW: after hnswlib's native search returns; it never crosses into native code).
    */
   filter?: (id: string) => boolean;
   /**

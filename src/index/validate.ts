@@ -100,3 +100,86 @@ export const SEARCH_OPTION_KEYS = optionKeys<SearchOptions>({
   rescoreMultiplier: true,
   rescore: true,
 });
+
+/** A search filter as {@link SearchOptions.filter} types it. */
+export type SearchFilter = (id: string) => boolean;
+
+/** `options.filter` checked before any search work: absent, or a function (a `Set` is the usual slip). */
+export function checkFilter(filter: unknown): SearchFilter | undefined {
+  if (filter === undefined) return undefined;
+  if (typeof filter !== 'function') {
+    const what =
+      filter === null
+        ? 'null'
+        : typeof filter === 'object'
+          ? `a ${(filter as object).constructor?.name ?? 'object'}`
+          : typeof filter;
+    throw new ArgumentError(
+      'filter',
+      `must be a function (id: string) => boolean, got ${what}` +
+        (filter instanceof Set ? ' (pass (id) => set.has(id))' : ''),
+    );
+  }
+  return filter as SearchFilter;
+}
+
+/**
+ * One verdict of the user's filter. Anything but a boolean is refused: an async filter returns a Promise,
+ * which is always truthy, so taking it as "passes" would return unfiltered results without a word.
+ */
+function verdict(filter: SearchFilter, id: string): boolean {
+  const v: unknown = filter(id);
+  if (typeof v === 'boolean') return v;
+  const thenable =
+    v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
+  throw new ArgumentError(
+    'filter',
+    thenable
+      ? `must return a boolean synchronously: it returned a Promise for id '${id}' (an async filter cannot run inside a search; resolve what it needs first, e.g. into a Set)`
+      : `must return a boolean synchronously, got ${v === null ? 'null' : typeof v} for id '${id}'`,
+  );
+}
+
+/** The rows of `ids` that pass `filter` (1 = passes), one call per document; null without a filter. */
+export function allowedRows(filter: SearchFilter | undefined, ids: readonly string[]): Uint8Array | null {
+  if (filter === undefined) return null;
+  const allowed = new Uint8Array(ids.length);
+  for (let r = 0; r < ids.length; r++) allowed[r] = verdict(filter, ids[r]) ? 1 : 0;
+  return allowed;
+}
+
+/**
+ * The user's filter as a row predicate safe to hand to native code (hnswlib-node's `searchKnn`): an
+ * exception thrown into its C++ filter functor aborts the whole process (SIGABRT, no `catch` runs), so
+ * every error is caught here, the row is refused, and {@link GuardedFilter.rethrow} raises the first
+ * error once the native call has returned.
+ */
+export interface GuardedFilter {
+  passes: (row: number) => boolean;
+  /** Throws the first error the filter raised since the last call, if any. */
+  rethrow: () => void;
+}
+
+export function guardFilter(filter: SearchFilter, idOf: (row: number) => string): GuardedFilter {
+  let error: unknown;
+  let failed = false;
+  return {
+    passes: (row) => {
+      if (failed) return false;
+      try {
+        return verdict(filter, idOf(row));
+      } catch (e) {
+        failed = true;
+        error = e;
+        return false;
+      }
+    },
+    rethrow: () => {
+      if (!failed) return;
+      failed = false;
+      const e = error;
+      error = undefined;
+      throw e;
+    },
+  };
+}

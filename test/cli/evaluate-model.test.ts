@@ -51,6 +51,13 @@ test('evaluate-model: bm25 needs no model; usage errors exit 2', async () => {
   r = await runCli(['evaluate-model', '--data', data]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /missing required option --model \(needed by --index exact,hnsw,bm25\)/);
+  // Beam flags with no beam index among --index are usage errors, not depth complaints.
+  r = await runCli(['evaluate-model', '--data', data, '--index', 'exact', '--ef', '50', '--model', dir]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--ef applies to --index hnsw and pgvector only \(not exact\)/);
+  r = await runCli(['evaluate-model', '--data', data, '--index', 'bm25', '--mips-transform', 'on']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--mips-transform applies to --index hnsw only \(not bm25\)/);
   r = await runCli(['evaluate-model', '--data', data, '--index', 'bm25,faiss']);
   assert.match(r.stderr, /--index: unknown index 'faiss'/);
   r = await runCli(['evaluate-model', '--data', data, '--index', 'bm25', '--split', 'dev']);

@@ -147,3 +147,83 @@ test('index build --target-recall tunes M and ef on held-out documents and store
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--target-recall applies to --type hnsw/);
 });
+
+test('index build --type hnsw --truncate-dim: the build-time recall check compares with truncated exact search', async () => {
+  const dir = tmpDir();
+  const out = path.join(dir, 'trunc.hnsw');
+  const b = await runCli([
+    'index',
+    'build',
+    '--vectors',
+    vectors,
+    '--ids',
+    docIds,
+    '--type',
+    'hnsw',
+    '--truncate-dim',
+    '4',
+    '--out',
+    out,
+  ]);
+  assert.equal(b.code, 0, b.stderr);
+  // A full-width reference ranked other neighbours than the 4-d graph and warned of a recall near 0.3.
+  assert.doesNotMatch(b.stderr, /recall@10 vs exact search/);
+  const index = await HnswIndex.load(out);
+  const docs = await readNpy(vectors);
+  const names = (await fs.readFile(docIds, 'utf8')).trim().split('\n');
+  const exact = new ExactIndex({ dim: docs.cols, truncateDim: 4, metric: index.metric });
+  await exact.add(docs, names);
+  const q = await readNpy(queries);
+  const got = await index.search(q, 10);
+  const want = await exact.search(q, 10);
+  let hits = 0;
+  got.ids.forEach((list, i) => (hits += list.filter((id) => want.ids[i].includes(id)).length));
+  assert.ok(hits / (10 * q.rows) >= 0.9, `recall ${hits / (10 * q.rows)}`);
+});
+
+test('index search: --index naming a directory, and --filter-ids matching no indexed id, are reported', async () => {
+  const dir = tmpDir();
+  const out = path.join(dir, 'docs.exact');
+  const b = await runCli([
+    'index',
+    'build',
+    '--vectors',
+    vectors,
+    '--ids',
+    docIds,
+    '--type',
+    'exact',
+    '--out',
+    out,
+  ]);
+  assert.equal(b.code, 0, b.stderr);
+  const search = (...extra: string[]) =>
+    runCli([
+      'index',
+      'search',
+      '--queries',
+      queries,
+      '--k',
+      '10',
+      '--row-numbers',
+      '--output',
+      path.join(dir, 'o.run'),
+      ...extra,
+    ]);
+  const d = await search('--index', dir);
+  assert.equal(d.code, 2, d.stderr);
+  assert.match(d.stderr, /--index: .* is a directory, not an index file/);
+  assert.doesNotMatch(d.stderr, /internal error|EISDIR/);
+  const none = path.join(dir, 'none.txt');
+  await fs.writeFile(none, 'x1\nx2\nx3\n');
+  const s = await search('--index', out, '--filter-ids', none);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(
+    s.stderr,
+    /warning: 0 of the 3 ids in --filter-ids .* are in the index: every query gets an empty result list/,
+  );
+  const two = path.join(dir, 'two.txt');
+  await fs.writeFile(two, 'doc001\ndoc002\nx9\n');
+  const t = await search('--index', out, '--filter-ids', two);
+  assert.match(t.stderr, /warning: 2 of the 3 ids .* each query gets at most 2 results, not 10/);
+});

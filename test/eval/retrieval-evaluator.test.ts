@@ -257,6 +257,18 @@ test('ef below the depth and repeated ef values are refused, never rows of a bea
     () => new RetrievalEvaluator({ corpus: corpus.slice(0, 30), queries, qrels, ef: [20], k: 100 }),
     /ef: 20 is below the retrieval depth k = 30 \(the corpus size\)/,
   );
+  // ef applies to the beam searches only: with exact (and bm25) alone it is a mistake, not a depth check.
+  assert.throws(
+    () => new RetrievalEvaluator({ corpus, queries, qrels, indexes: ['exact', 'bm25'], ef: [50], k: 100 }),
+    (e: unknown) =>
+      e instanceof ArgumentError && /^ef: applies to the hnsw and pgvector indexes only/.test(e.message),
+  );
+  // hnsw.truncateDim would truncate the graph's vectors but not the exact reference of its recall column.
+  assert.throws(
+    () => new RetrievalEvaluator({ corpus, queries, qrels, hnsw: { truncateDim: 8 } }),
+    (e: unknown) =>
+      e instanceof ArgumentError && /^hnsw\.truncateDim: use the evaluator's truncateDim/.test(e.message),
+  );
   assert.throws(
     () => new RetrievalEvaluator({ corpus, queries, qrels, efs: [16] } as never),
     /options: unknown option 'efs' \(did you mean 'ef'\?\) of RetrievalEvaluator/,

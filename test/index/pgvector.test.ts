@@ -100,6 +100,23 @@ test('embedded: exact search equals ExactIndex, HNSW recall is measured, filters
       () => index.search(queries, 5, { filter: () => true } as never),
       /filter: a JavaScript/,
     );
+    // The SQL filters' own inputs are checked before they reach the driver.
+    await assert.rejects(
+      () => index.search(queries, 5, { ids: new Set(allow) as never }),
+      /^ArgumentError: ids: must be an array of document ids, got a Set|ids: must be an array of document ids, got a Set/,
+    );
+    await assert.rejects(
+      () => index.search(queries, 5, { ids: 'doc1' as never }),
+      /ids: must be an array .* got string/,
+    );
+    await assert.rejects(
+      () => index.search(queries, 5, { ids: [1] as never }),
+      /ids: id at position 0 must be a string/,
+    );
+    await assert.rejects(
+      () => index.search(queries, 5, { metadata: 'lang=en' as never }),
+      /metadata: must be an object of key\/value pairs, got string/,
+    );
     await assert.rejects(
       () => index.search(queries, 5, { ef_search: 40 } as never),
       (e: Error) => e instanceof ArgumentError && /unknown option 'ef_search'/.test(e.message),

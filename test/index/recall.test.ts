@@ -95,3 +95,15 @@ test('issue 12: a query with no exact result is no query, and a short exact list
     /approx: has 1 result lists for 2 exact ones/,
   );
 });
+
+test('measureRecall with a filter filters the exact reference too: an exact index against itself is 1', async () => {
+  const docs = randomMatrix(200, 8, 5);
+  const q = randomMatrix(20, 8, 6);
+  const a = new ExactIndex({ dim: 8, metric: 'cosine' });
+  const b = new ExactIndex({ dim: 8, metric: 'cosine' });
+  await a.add(docs, ids(200));
+  await b.add(docs, ids(200));
+  const odd = (id: string): boolean => Number(id.slice(1)) % 2 === 1;
+  // Unfiltered, the reference's even ids would be counted as misses (about half of them).
+  assert.equal(await measureRecall(a, b, q, 10, { filter: odd }), 1);
+});

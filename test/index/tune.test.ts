@@ -147,3 +147,91 @@ test('buildTunedHnsw under ip tries both graph spaces and keeps the one meeting 
     (e: unknown) => e instanceof ArgumentError && /unknown option 'target'/.test(e.message),
   );
 });
+
+test('tune on a tiny index (k + 1 documents or fewer): recall 1 when every neighbour is found', async () => {
+  for (const n of [5, 8, 11]) {
+    const vectors = randomMatrix(n, 16, 60 + n);
+    const index = new HnswIndex({ dim: 16, metric: 'cosine' });
+    await index.add(vectors, ids(n));
+    const t = await index.tune({ targetRecall: 0.98, sampleSize: n });
+    // n - 1 other documents exist for each stored query; all are found at any ef on a graph this small.
+    const exact = new ExactIndex({ dim: 16, metric: 'cosine' });
+    await exact.add(vectors, ids(n));
+    const got = await index.search(vectors, Math.min(n, 11), { ef: t.ef });
+    assert.deepEqual(got.ids, (await exact.search(vectors, Math.min(n, 11))).ids);
+    assert.equal(t.recall, 1, `n ${n}: ${JSON.stringify(t)}`);
+    assert.ok(t.met, `n ${n}`);
+  }
+});
+
+test('tune refuses bad input with a message naming the argument', async () => {
+  const vectors = randomMatrix(200, 16, 70);
+  const index = new HnswIndex({ dim: 16, metric: 'cosine', M: 8 });
+  const bad = (args: object, re: RegExp) =>
+    assert.rejects(index.tune(args), (e: unknown) => e instanceof ArgumentError && re.test(e.message));
+  await bad({}, /^index: cannot tune an empty index/);
+  await index.add(vectors, ids(200));
+  await bad({ sampleSize: 0 }, /^sampleSize: must be a positive integer, got 0/);
+  await bad({ efs: [5, -1] }, /^efs: value -1 at position 1 is not a positive integer/);
+  await bad(
+    { sampleQueries: randomMatrix(5, 8, 73) },
+    /^sampleQueries: dimension mismatch: vectors have 8 dimensions, the index has 16/,
+  );
+  await assert.rejects(
+    buildTunedHnsw(vectors, ids(200), { Ms: [16, 0] }),
+    (e: unknown) =>
+      e instanceof ArgumentError && /^Ms: value 0 at position 1 is not a positive integer/.test(e.message),
+  );
+  await bad({ efs: [4, 8] }, /^efs: every value is below the search depth 11 .*got 4, 8/);
+  // A reference with another metric, another width or other documents measures the mismatch.
+  const l2 = new ExactIndex({ dim: 16, metric: 'l2' });
+  await l2.add(vectors, ids(200));
+  await bad({ exact: l2 }, /^exact: does not match the index \(index: 200 x 16 cosine, exact: 200 x 16 l2\)/);
+  const others = new ExactIndex({ dim: 16, metric: 'cosine' });
+  await others.add(randomMatrix(200, 16, 71), ids(200, 'x'));
+  await bad({ exact: others }, /^exact: returned id 'x\d+', which the index does not hold/);
+  const fewer = new ExactIndex({ dim: 16, metric: 'cosine' });
+  await fewer.add(randomMatrix(100, 16, 72), ids(100));
+  await bad({ exact: fewer }, /^exact: does not match the index .*exact: 100 x 16 cosine/);
+  // The right reference is accepted.
+  const same = new ExactIndex({ dim: 16, metric: 'cosine' });
+  await same.add(vectors, ids(200));
+  assert.equal((await index.tune({ exact: same, targetRecall: 0.9 })).source, 'documents');
+});
+
+test('tune of a truncateDim index: the default reference truncates too, also for full-width sampleQueries', async () => {
+  // Only the first 8 of 32 coordinates carry signal differences the graph sees; a full-width reference
+  // would rank other neighbours and report a low recall for a graph that finds every truncated neighbour.
+  const vectors = randomMatrix(300, 32, 80);
+  const index = new HnswIndex({ dim: 32, truncateDim: 8, metric: 'cosine', M: 16, efConstruction: 200 });
+  await index.add(vectors, ids(300));
+  const t = await index.tune({ targetRecall: 0.95, sampleQueries: randomMatrix(50, 32, 81) });
+  assert.ok(t.met && t.recall >= 0.95, JSON.stringify(t));
+  const full = new ExactIndex({ dim: 32, metric: 'cosine' });
+  await full.add(vectors, ids(300));
+  await assert.rejects(
+    index.tune({ exact: full }),
+    /^ArgumentError: exact: .*truncateDim 8|exact: .*truncateDim 8/,
+  );
+});
+
+test('buildTunedHnsw: holdOut must be an integer in [1, a tenth of the vectors]', async () => {
+  const vectors = randomMatrix(500, 16, 90);
+  for (const holdOut of [600, 51, 0, -1, 2.5]) {
+    await assert.rejects(
+      buildTunedHnsw(vectors, ids(500), { metric: 'cosine', Ms: [8], holdOut }),
+      (e: unknown) =>
+        e instanceof ArgumentError &&
+        e.message ===
+          `holdOut: must be an integer in [1, 50] (at most a tenth of the 500 vectors), got ${holdOut}`,
+    );
+  }
+  // The default shrinks to a tenth on a small corpus: 38 of 380.
+  const small = await buildTunedHnsw(randomMatrix(380, 16, 91), ids(380), {
+    metric: 'cosine',
+    Ms: [8],
+    targetRecall: 0.5,
+  });
+  assert.equal(small.tuning!.queries, 38);
+  assert.equal(small.size, 380);
+});

@@ -9,6 +9,7 @@ import { loadRetrievalModel } from '../../models/load-retrieval-model.js';
 import type { EvaluatorIndex } from '../../eval/retrieval-evaluator.js';
 import { optionalChoice, optionalInt, optionalString, parseMipsTransform, requireString } from '../args.js';
 import { HNSW_DEFAULTS, defaultEfSearch } from '../../index/hnsw.js';
+import { MEASURED_AUTO_MIN } from '../../index/ip-space.js';
 import type { Command, OptionValues } from '../command.js';
 import { UsageError } from '../errors.js';
 import { parseInteger } from '../../util/number.js';
@@ -58,9 +59,11 @@ Options:
   --pg-data-dir DIR        embedded pgvector data directory (default: in memory)
   --mips-transform auto|on|off
                            HNSW graph for --metric ip: on = MIPS-to-L2 reduction, off = hnswlib's ip
-                           space, auto (default) = by the norm spread of the vectors; each loses recall
-                           on some data (docs/index-tuning.md), and a row below ${RECALL_WARNING} recall@10 vs
-                           exact is flagged with a warning
+                           space, auto (default) = with >= ${MEASURED_AUTO_MIN.toLocaleString('en-US')} documents, builds both graphs on a
+                           sample and keeps the one with the better recall@10; with fewer (or within 0.005)
+                           by the norm spread of the vectors; each loses recall on some data
+                           (docs/index-tuning.md), and a row below ${RECALL_WARNING} recall@10 vs exact is flagged
+                           with a warning
   --k N                    retrieval depth (default 100)
   --run-out PREFIX         write runs as PREFIX.<index>.run (TREC format)
   --max-length N           truncate texts to N tokens (default: the model's max_seq_length)
@@ -111,6 +114,17 @@ Options:
       if (n === undefined || n < 1) throw new UsageError(`--ef expects positive integers, got '${s}'`);
       return n;
     });
+    if (!indexes.includes('hnsw') && !indexes.includes('pgvector')) {
+      const given = ['ef', 'M', 'ef-construction'].filter((f) => values[f] !== undefined);
+      if (given.length > 0) {
+        throw new UsageError(
+          `--${given[0]} applies to --index hnsw and pgvector only (not ${indexes.join(',')})`,
+        );
+      }
+    }
+    if (!indexes.includes('hnsw') && values['mips-transform'] !== undefined) {
+      throw new UsageError(`--mips-transform applies to --index hnsw only (not ${indexes.join(',')})`);
+    }
     const repeated = ef?.find((v, i) => ef.indexOf(v) !== i);
     if (repeated !== undefined) throw new UsageError(`--ef lists ${repeated} twice`);
     const metric = optionalChoice(values, 'metric', ['ip', 'cosine'] as const);

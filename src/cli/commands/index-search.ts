@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { readNpy } from '../../data/npy.js';
 import {
   readIdLines,
@@ -62,6 +63,11 @@ Options:
   },
   async run(values) {
     const indexFile = requireFile(values, 'index');
+    if (statSync(indexFile).isDirectory()) {
+      throw new UsageError(
+        `--index: ${indexFile} is a directory, not an index file (give the file 'index build --out' wrote)`,
+      );
+    }
     const queriesFile = requireFile(values, 'queries');
     const k = optionalInt(values, 'k', 1);
     if (k === undefined) throw new UsageError('missing required option --k');
@@ -140,6 +146,21 @@ Options:
       if (filterFile !== undefined) {
         const allowed = new Set(await readIdLines(filterFile));
         filter = (id) => allowed.has(id);
+        // An id list from another corpus (or another id column) matches nothing: the run would be empty
+        // (or short) with only the usual summary line to show for it.
+        if (!(index instanceof PgvectorIndex)) {
+          let present = 0;
+          for (const id of index.documentIds) if (allowed.has(id)) present++;
+          if (present < Math.min(k, allowed.size)) {
+            process.stderr.write(
+              `dense-retrieval: warning: ${present} of the ${allowed.size} ids in --filter-ids ${filterFile} are in the index` +
+                (present === 0
+                  ? ': every query gets an empty result list'
+                  : `: each query gets at most ${present} results, not ${k}`) +
+                '\n',
+            );
+          }
+        }
       }
       // Only the options given: each index kind accepts its own (an unknown key is an error).
       result = await index.search(queries, k, {
