@@ -88,20 +88,44 @@ function int64(values: Int32Array): BigInt64Array {
 }
 
 /**
- * Tokens (rows x padded length) per onnxruntime run. A larger batch is split into runs of this size, each cut to
- * its own longest row: the activations of a run (attention scores are `[rows, heads, seq, seq]`) then stay in
- * cache. Measured on the idle 2-core machine (MiniLM-L6 shape, 256 SciFact abstracts sorted by length, batches
- * of 32 at up to 256 tokens, two intra-op threads, rounds interleaved): 28.6 texts/s at 512 tokens per run,
- * 28.1 at 256, 26.2 at 768, 25.2 at 1,024, 25.5 at 2,048 and 22.5 at 8,192 (the whole batch in one run).
+ * Bytes the largest activation of one onnxruntime run may take. A larger batch is split into runs of fewer
+ * rows, each cut to its own longest row, so that a run's activations stay in cache. The largest activation of
+ * a row is float32 `seq x max(intermediate_size, heads x seq, hidden)` (the FFN's inner layer or the attention
+ * scores). Measured on the idle 2-core machine (MiniLM-L6 shape, 256 SciFact abstracts sorted by length,
+ * batches of 32 at up to 256 tokens, two intra-op threads, rounds interleaved): 28.6 texts/s at 2 rows per run
+ * (512 tokens, 6 MiB of attention scores), 28.1 at 1, 26.2 at 3, 25.2 at 4, 25.5 at 8 and 22.5 at 32 (the
+ * whole batch in one run). A small model or short texts stay in one run (the demo's 64-wide model at 64
+ * tokens: 192 rows).
  */
-export const ONNX_TOKENS_PER_RUN = 512;
+export const ONNX_RUN_BYTES = 6 * 2 ** 20;
+
+/** What {@link onnxRowsPerRun} reads of a model's `config.json`. */
+export interface RunShape {
+  hidden_size: number;
+  intermediate_size: number;
+  num_attention_heads: number;
+}
+
+/**
+ * Rows of `seqLen` tokens per onnxruntime run whose largest activation fits `maxRunBytes` (at least 1).
+ *
+ * @example
+ * ```ts
+ * onnxRowsPerRun({ hidden_size: 384, intermediate_size: 1536, num_attention_heads: 12 }, 256); // 2
+ * ```
+ */
+export function onnxRowsPerRun(config: RunShape, seqLen: number, maxRunBytes = ONNX_RUN_BYTES): number {
+  const seq = Math.max(1, seqLen);
+  const widest = Math.max(config.intermediate_size, config.num_attention_heads * seq, config.hidden_size);
+  return Math.max(1, Math.floor(maxRunBytes / (4 * seq * widest)));
+}
 
 /** Options of {@link OnnxEngine.create}. */
 export interface OnnxEngineOptions {
   /** Intra-op threads of the session; default {@link defaultOnnxThreads}. */
   threads?: number;
-  /** Tokens per onnxruntime run (see {@link ONNX_TOKENS_PER_RUN}, the default). */
-  tokensPerRun?: number;
+  /** Bytes of the largest activation of one run (see {@link ONNX_RUN_BYTES}, the default). */
+  maxRunBytes?: number;
 }
 
 /** Rows `from` to `to` of `batch`, cut to the longest of them (padding is at the end of each row). */
@@ -149,7 +173,7 @@ export class OnnxEngine implements InferenceEngine {
     private readonly ort: OrtModule,
     private readonly session: Ort.InferenceSession,
     private readonly fingerprint: object[],
-    private readonly tokensPerRun: number,
+    private readonly maxRunBytes: number,
   ) {}
 
   /**
@@ -159,9 +183,9 @@ export class OnnxEngine implements InferenceEngine {
    *   export (an architecture or Dense activation without an exporter, a model over 2 GiB).
    */
   static async create(encoder: SentenceEncoder, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
-    const tokensPerRun = options.tokensPerRun ?? ONNX_TOKENS_PER_RUN;
-    if (!Number.isInteger(tokensPerRun) || tokensPerRun < 1) {
-      throw new ArgumentError('tokensPerRun', `must be a positive integer, got ${String(tokensPerRun)}`);
+    const maxRunBytes = options.maxRunBytes ?? ONNX_RUN_BYTES;
+    if (!Number.isInteger(maxRunBytes) || maxRunBytes < 1) {
+      throw new ArgumentError('maxRunBytes', `must be a positive integer, got ${String(maxRunBytes)}`);
     }
     const ort = loadOnnxRuntime();
     const fingerprint = weightsFingerprint(encoder);
@@ -174,7 +198,7 @@ export class OnnxEngine implements InferenceEngine {
       executionMode: 'sequential',
       executionProviders: ['cpu'],
     });
-    return new OnnxEngine(encoder, ort, session, fingerprint, tokensPerRun);
+    return new OnnxEngine(encoder, ort, session, fingerprint, maxRunBytes);
   }
 
   /** Whether `encoder`'s weights are still those this session was built from. */
@@ -185,7 +209,7 @@ export class OnnxEngine implements InferenceEngine {
   }
 
   async embed(batch: TokenBatch): Promise<Float32Array> {
-    const rowsPerRun = Math.max(1, Math.floor(this.tokensPerRun / Math.max(1, batch.seqLen)));
+    const rowsPerRun = onnxRowsPerRun(this.encoder.model.config, batch.seqLen, this.maxRunBytes);
     if (batch.batchSize <= rowsPerRun) return this.run(batch);
     const dim = this.encoder.dim;
     const out = new Float32Array(batch.batchSize * dim);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend/index.js';
-import { OnnxEngine } from '../../src/engines/onnxruntime.js';
+import { OnnxEngine, onnxRowsPerRun } from '../../src/engines/onnxruntime.js';
 import { ArgumentError } from '../../src/errors.js';
 import { loadModel } from '../../src/models/load.js';
 import type { SentenceEncoder } from '../../src/models/sentence-encoder.js';
@@ -153,31 +153,39 @@ test('bi-encoder towers pass the engine through', async () => {
   await assert.rejects(model.encodeQueries(texts, { engine: 'x' as 'tfjs' }), /engine: must be one of/);
 });
 
-test('the onnx engine splits a batch into runs of tokensPerRun, each cut to its longest row, with the same vectors', async () => {
+test('the onnx engine splits a batch into runs of maxRunBytes, each cut to its longest row, with the same vectors', async () => {
   const batch = encoder.tokenizer.encodeBatch([...texts, ...texts.slice().reverse()], { maxLength: 64 });
   const withPool = { ...batch, poolMask: batch.attentionMask };
   // A pooling mask apart from the attention mask (include_prompt: false): the first token left out.
   const poolMask = batch.attentionMask.slice();
   for (let r = 0; r < batch.batchSize; r++) poolMask[r * batch.seqLen] = 0;
-  const whole = await OnnxEngine.create(encoder, { tokensPerRun: 1 << 20 });
+  const whole = await OnnxEngine.create(encoder, { maxRunBytes: 2 ** 30 });
+  const perRow = 2 ** 30 / onnxRowsPerRun(encoder.model.config, batch.seqLen, 2 ** 30);
   const expected = await whole.embed(withPool);
   const expectedPooled = await whole.embed({ ...batch, poolMask });
   await whole.release();
   assert.ok(diff(toMatrix(expected), toMatrix(expectedPooled)) > 1e-4, 'the pooling mask matters');
-  for (const tokensPerRun of [1, batch.seqLen, 3 * batch.seqLen - 1, 5 * batch.seqLen]) {
-    const engine = await OnnxEngine.create(encoder, { tokensPerRun });
+  assert.equal(onnxRowsPerRun(encoder.model.config, batch.seqLen, Math.ceil(3 * perRow)), 3);
+  for (const rows of [1, 3, 5]) {
+    const engine = await OnnxEngine.create(encoder, { maxRunBytes: Math.ceil(rows * perRow) });
     try {
       const tensors = tf.memory().numTensors;
       const got = await engine.embed(withPool);
-      assert.ok(maxAbsDiff(got, expected) <= 1e-5, `${tokensPerRun}: ${maxAbsDiff(got, expected)}`);
+      assert.ok(maxAbsDiff(got, expected) <= 1e-5, `${rows} rows per run: ${maxAbsDiff(got, expected)}`);
       const pooled = await engine.embed({ ...batch, poolMask });
-      assert.ok(maxAbsDiff(pooled, expectedPooled) <= 1e-5, `${tokensPerRun} pooled`);
+      assert.ok(maxAbsDiff(pooled, expectedPooled) <= 1e-5, `${rows} rows per run, pooled`);
       assert.equal(tf.memory().numTensors, tensors, 'no tensor leaks');
     } finally {
       await engine.release();
     }
   }
-  await assert.rejects(OnnxEngine.create(encoder, { tokensPerRun: 0 }), ArgumentError);
+  await assert.rejects(OnnxEngine.create(encoder, { maxRunBytes: 0 }), ArgumentError);
+  // MiniLM-L6 at 256 tokens: 2 rows (the measured optimum); a 64-wide model at 64 tokens: one run of 192 rows.
+  assert.equal(
+    onnxRowsPerRun({ hidden_size: 384, intermediate_size: 1536, num_attention_heads: 12 }, 256),
+    2,
+  );
+  assert.equal(onnxRowsPerRun({ hidden_size: 64, intermediate_size: 128, num_attention_heads: 2 }, 64), 192);
 });
 
 function toMatrix(data: Float32Array): Matrix {
