@@ -4,6 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { writeSafetensors } from '../../src/checkpoint/safetensors.js';
 import { DenseModule } from '../../src/models/modules/dense.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
+import type { EncodedBatch } from '../../src/tokenize/tokenizer.js';
 import { e2eModelDir } from '../models/bert-fixture.js';
 import { ARCH_FIXTURES, archDir } from '../models/architectures/fixtures.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -77,13 +78,8 @@ export interface OnnxOutputs {
   dims: readonly number[];
 }
 
-/** Run `session` on `texts` tokenized by `encoder` (padded to the longest), feeding the inputs it declares. */
-export async function runOnnx(
-  session: ort.InferenceSession,
-  encoder: SentenceEncoder,
-  texts: string[],
-): Promise<OnnxOutputs> {
-  const batch = encoder.tokenizer.encodeBatch(texts, { maxLength: encoder.maxSeqLength });
+/** The int64 inputs `session` declares, from a token batch. */
+export function feedsFor(session: ort.InferenceSession, batch: EncodedBatch): Record<string, ort.Tensor> {
   const shape = [batch.batchSize, batch.seqLen];
   const int64 = (a: Int32Array): ort.Tensor => new ort.Tensor('int64', BigInt64Array.from(a, BigInt), shape);
   const all: Record<string, ort.Tensor> = {
@@ -93,7 +89,17 @@ export async function runOnnx(
   };
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) feeds[name] = all[name];
-  const out = await session.run(feeds);
+  return feeds;
+}
+
+/** Run `session` on `texts` tokenized by `encoder` (padded to the longest), feeding the inputs it declares. */
+export async function runOnnx(
+  session: ort.InferenceSession,
+  encoder: SentenceEncoder,
+  texts: string[],
+): Promise<OnnxOutputs> {
+  const batch = encoder.tokenizer.encodeBatch(texts, { maxLength: encoder.maxSeqLength });
+  const out = await session.run(feedsFor(session, batch));
   return {
     hidden: out.last_hidden_state.data as Float32Array,
     sentence: out.sentence_embedding.data as Float32Array,

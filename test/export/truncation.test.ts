@@ -4,7 +4,7 @@ import { initBackend } from '../../src/backend/index.js';
 import { buildOnnxGraph, serializeOnnxGraph } from '../../src/export/onnx-model.js';
 import { SentenceEncoder } from '../../src/models/sentence-encoder.js';
 import type { EncodedBatch } from '../../src/tokenize/tokenizer.js';
-import { EXPORT_FIXTURES, loadFixture, maxAbs, ort, SESSION_OPTIONS } from './onnx-helpers.js';
+import { EXPORT_FIXTURES, feedsFor, loadFixture, maxAbs, ort, SESSION_OPTIONS } from './onnx-helpers.js';
 
 /**
  * The exported graph restores the closing special tokens on rows a tokenizer cut at max_seq_length the way
@@ -47,16 +47,8 @@ function cutLikeTransformersJs(full: EncodedBatch, max: number, padId: number): 
 }
 
 async function sentenceEmbedding(session: ort.InferenceSession, batch: EncodedBatch): Promise<Float32Array> {
-  const shape = [batch.batchSize, batch.seqLen];
-  const int64 = (a: Int32Array) => new ort.Tensor('int64', BigInt64Array.from(a, BigInt), shape);
-  const all: Record<string, ort.Tensor> = {
-    input_ids: int64(batch.inputIds),
-    attention_mask: int64(batch.attentionMask),
-    token_type_ids: int64(batch.tokenTypeIds),
-  };
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const name of session.inputNames) feeds[name] = all[name];
-  return (await session.run(feeds, ['sentence_embedding'])).sentence_embedding.data as Float32Array;
+  return (await session.run(feedsFor(session, batch), ['sentence_embedding'])).sentence_embedding
+    .data as Float32Array;
 }
 
 async function session(encoder: SentenceEncoder, restore: boolean): Promise<ort.InferenceSession> {
