@@ -49,7 +49,7 @@ const { values: flags } = parseArgs({
     lr: { type: 'string', default: '2e-5' },
     'hard-negatives': { type: 'string', default: '0' },
     similarity: { type: 'string', default: 'cosine' },
-    ef: { type: 'string', default: `100,${dr.HNSW_DEFAULTS.efSearch}` },
+    ef: { type: 'string', default: '100,512' },
     docs: { type: 'string' },
     out: { type: 'string' },
   },
