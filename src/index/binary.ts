@@ -161,8 +161,10 @@ export class BinaryIndex extends QuantizedIndex {
     if (lay.end - codeBytes > Math.max(262144, codeBytes / 16) || lay.end > hammingKernelSwitch.maxBytes) {
       return false;
     }
+    // Read before growing: memory.grow detaches this.codes, whose length then reads 0.
+    const held = this.codes.length;
     try {
-      if (kernel.reserve(lay.end)) this.codes = new Uint8Array(kernel.buffer, 0, this.codes.length);
+      if (kernel.reserve(lay.end)) this.codes = new Uint8Array(kernel.buffer, 0, held);
     } catch {
       return false; // memory.grow refused: nothing was detached
     }

@@ -333,3 +333,33 @@ test('kernel: corpora of 1, 2, 3 and 5 rows (fewer than a step of four rows)', a
     assert.equal(index.allocatedBytes % 65536, 0, 'codes in the kernel memory');
   }
 });
+
+test('kernel: a scan whose scratch grows the memory keeps every code (sizes where the scratch spills into a new page)', async () => {
+  // At 384 dims, 2,500-4,000 rows leave too little room after the codes in their last 64 KiB page for a
+  // scan's scratch: the memory grows at the first search, which detaches the old view of the codes. (A
+  // fresh-user probe found the codes read back empty there: wrong results, and an unreadable saved file.)
+  const dim = 384;
+  for (const n of [2000, 2500, 2600, 4000]) {
+    const docs = randomMatrix(n, dim, n);
+    const docIds = ids(n);
+    const index = new BinaryIndex({ dim, metric: 'cosine' });
+    await index.add(docs, docIds);
+    const queries = matrixRows(docs, [0, n - 1, Math.floor(n / 2), 7]);
+    await checkTopK(index, docs, docIds, queries, 10, `${n} rows`);
+    const file = path.join(tmpDir('dr-hamming-grow-'), `b${n}.idx`);
+    await index.save(file);
+    const loaded = await BinaryIndex.load(file);
+    await checkTopK(loaded, docs, docIds, queries, 10, `${n} rows, loaded`);
+    // And after a removal (rows move) on the grown memory.
+    await index.remove([docIds[1]]);
+    const kept = docIds.map((_, r) => r).filter((r) => r !== 1);
+    await checkTopK(
+      index,
+      matrixRows(docs, kept),
+      kept.map((r) => docIds[r]),
+      queries,
+      10,
+      `${n} rows, one removed`,
+    );
+  }
+});
