@@ -19,6 +19,8 @@ import {
   SEARCH_OPTION_KEYS,
   allowedRows,
   checkFilter,
+  checkNotInFilter,
+  filterWithin,
   checkIds,
   checkK,
   checkMatrix,
@@ -26,6 +28,7 @@ import {
   checkPositiveInt,
   normalizeRows,
 } from './validate.js';
+import type { FilterState } from './validate.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
 
 /** Options of {@link ExactIndex}. */
@@ -83,6 +86,8 @@ const EXACTINDEXOPTIONS_KEYS = optionKeys<ExactIndexOptions>({
 const QUERY_CHUNK = 1024;
 
 export class ExactIndex implements VectorIndex {
+  /** Set while this index's search filter runs: the index refuses changes from inside it. */
+  private readonly filterState: FilterState = { inFilter: false };
   /** Dimension indexed (`truncateDim` when set). */
   readonly dim: number;
   /** Dimension of the vectors `add`/`search` take; wider than `dim` under Matryoshka truncation. */
@@ -126,6 +131,7 @@ export class ExactIndex implements VectorIndex {
   }
 
   async add(vectors: Matrix, ids: string[]): Promise<void> {
+    checkNotInFilter(this.filterState, 'add');
     vectors = fitToIndex(vectors, this.inputDim, this.dim);
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
@@ -163,6 +169,7 @@ export class ExactIndex implements VectorIndex {
    * @throws {ArgumentError} on a bad matrix or ids repeated within the batch.
    */
   async upsert(vectors: Matrix, ids: string[]): Promise<void> {
+    checkNotInFilter(this.filterState, 'upsert');
     vectors = fitToIndex(vectors, this.inputDim, this.dim);
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, new Map());
@@ -196,6 +203,7 @@ export class ExactIndex implements VectorIndex {
    * memory is reclaimed at once. Resolves to the number removed.
    */
   async remove(ids: string[]): Promise<number> {
+    checkNotInFilter(this.filterState, 'remove');
     const gone = new Set<number>();
     for (const id of ids) {
       const row = this.idToRow.get(id);
@@ -231,7 +239,7 @@ export class ExactIndex implements VectorIndex {
     checkMatrix('queries', queries, this.dim);
     checkK(k, this.size);
     // One predicate call per document per search, not per query and document.
-    const allowed = allowedRows(checkFilter(options.filter), this.ids);
+    const allowed = allowedRows(filterWithin(checkFilter(options.filter), this.filterState), this.ids);
     const d = this.dim;
     const nq = queries.rows;
     const q = Float32Array.from(queries.data);

@@ -31,6 +31,8 @@ import {
   METRICS,
   SEARCH_OPTION_KEYS,
   checkFilter,
+  checkNotInFilter,
+  filterWithin,
   checkIds,
   checkK,
   checkMatrix,
@@ -38,6 +40,7 @@ import {
   checkPositiveInt,
   guardFilter,
 } from './validate.js';
+import type { FilterState } from './validate.js';
 import { checkOptionKeys, optionKeys } from '../util/options.js';
 import { HNSW_DEFAULTS, defaultEfSearch } from './hnsw-defaults.js';
 
@@ -174,6 +177,8 @@ const HNSWINDEXOPTIONS_KEYS = optionKeys<HnswIndexOptions>({
  * ```
  */
 export class HnswIndex implements VectorIndex {
+  /** Set while this index's search filter runs: the index refuses changes from inside it. */
+  private readonly filterState: FilterState = { inFilter: false };
   /** Dimension indexed (`truncateDim` when set). */
   readonly dim: number;
   /** Dimension of the vectors `add`/`search` take; wider than `dim` under Matryoshka truncation. */
@@ -347,6 +352,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   async add(vectors: Matrix, ids: string[]): Promise<void> {
+    checkNotInFilter(this.filterState, 'add');
     vectors = fitToIndex(vectors, this.inputDim, this.dim);
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
@@ -361,6 +367,7 @@ export class HnswIndex implements VectorIndex {
    * @throws {ArgumentError} on a bad matrix or ids repeated within the batch.
    */
   async upsert(vectors: Matrix, ids: string[]): Promise<void> {
+    checkNotInFilter(this.filterState, 'upsert');
     vectors = fitToIndex(vectors, this.inputDim, this.dim);
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, new Map());
@@ -373,6 +380,7 @@ export class HnswIndex implements VectorIndex {
    * number removed.
    */
   async remove(ids: string[]): Promise<number> {
+    checkNotInFilter(this.filterState, 'remove');
     let removed = 0;
     for (const id of ids) {
       const row = this.idToRow.get(id);
@@ -458,7 +466,7 @@ export class HnswIndex implements VectorIndex {
     // of the output, as the exact index does) and the order of the hits.
     const scores = new Float64Array(k);
     const order = Array.from({ length: k }, (_, j) => j);
-    const userFilter = checkFilter(options.filter);
+    const userFilter = filterWithin(checkFilter(options.filter), this.filterState);
     const guard = userFilter === undefined ? undefined : guardFilter(userFilter, (label) => this.ids[label]);
     const filter = guard?.passes;
     for (let i = 0; i < queries.rows; i++) {

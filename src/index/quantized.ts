@@ -18,6 +18,8 @@ import {
   SEARCH_OPTION_KEYS,
   allowedRows,
   checkFilter,
+  checkNotInFilter,
+  filterWithin,
   checkIds,
   checkK,
   checkMatrix,
@@ -25,6 +27,7 @@ import {
   checkPositiveInt,
   normalizeRows,
 } from './validate.js';
+import type { FilterState } from './validate.js';
 
 /** Options shared by the quantized indexes ({@link Int8Index}, {@link BinaryIndex}). */
 export interface QuantizedIndexOptions {
@@ -110,6 +113,8 @@ export class RowHeap {
  * filters, the rescoring stage and the saved sections. Subclasses provide the codes and the scans.
  */
 export abstract class QuantizedIndex implements VectorIndex {
+  /** Set while this index's search filter runs: the index refuses changes from inside it. */
+  private readonly filterState: FilterState = { inFilter: false };
   /** Dimension indexed: `truncateDim` when set, else the input dimension. */
   readonly dim: number;
   readonly metric: Metric;
@@ -239,6 +244,7 @@ export abstract class QuantizedIndex implements VectorIndex {
   }
 
   async add(vectors: Matrix, ids: string[]): Promise<void> {
+    checkNotInFilter(this.filterState, 'add');
     vectors = fitToIndex(vectors, this.inputDim, this.dim);
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, this.idToRow);
@@ -254,6 +260,7 @@ export abstract class QuantizedIndex implements VectorIndex {
   }
 
   async upsert(vectors: Matrix, ids: string[]): Promise<void> {
+    checkNotInFilter(this.filterState, 'upsert');
     vectors = fitToIndex(vectors, this.inputDim, this.dim);
     checkMatrix('vectors', vectors, this.dim);
     checkIds(ids, vectors.rows, new Map());
@@ -267,6 +274,7 @@ export abstract class QuantizedIndex implements VectorIndex {
   }
 
   async remove(ids: string[]): Promise<number> {
+    checkNotInFilter(this.filterState, 'remove');
     const gone = new Set<number>();
     for (const id of ids) {
       const row = this.idToRow.get(id);
@@ -306,7 +314,7 @@ export abstract class QuantizedIndex implements VectorIndex {
     const d = this.dim;
     const n = this.size;
     // One predicate call per document per search, not per query.
-    const allowed = allowedRows(checkFilter(options.filter), this.ids);
+    const allowed = allowedRows(filterWithin(checkFilter(options.filter), this.filterState), this.ids);
     this.beginSearch(q, queries.rows);
     const candidates = rescore ? Math.min(n, k * mult) : k;
     const out: SearchResult = { ids: [], scores: [] };

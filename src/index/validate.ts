@@ -140,6 +140,39 @@ function verdict(filter: SearchFilter, id: string): boolean {
   );
 }
 
+/** Whether an index's search filter is running (see {@link filterWithin}). */
+export interface FilterState {
+  inFilter: boolean;
+}
+
+/**
+ * `filter` flagging `state.inFilter` while it runs, so that the index it searches can refuse an
+ * `add` / `upsert` / `remove` from inside it ({@link checkNotInFilter}): such a change moves the rows under a
+ * running scan (wrong rows allowed) and, inside hnswlib's native search, grows the graph it walks (memory
+ * corruption, a crash of the process, found by a fresh-user probe).
+ */
+export function filterWithin(filter: SearchFilter | undefined, state: FilterState): SearchFilter | undefined {
+  if (filter === undefined) return undefined;
+  return (id) => {
+    state.inFilter = true;
+    try {
+      return filter(id);
+    } finally {
+      state.inFilter = false;
+    }
+  };
+}
+
+/** @throws {ArgumentError} when `op` is called from inside a search filter of the same index. */
+export function checkNotInFilter(state: FilterState, op: string): void {
+  if (state.inFilter) {
+    throw new ArgumentError(
+      'filter',
+      `must not change the index it filters: ${op}() was called from inside a search filter of the same index`,
+    );
+  }
+}
+
 /** The rows of `ids` that pass `filter` (1 = passes), one call per document; null without a filter. */
 export function allowedRows(filter: SearchFilter | undefined, ids: readonly string[]): Uint8Array | null {
   if (filter === undefined) return null;

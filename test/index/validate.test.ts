@@ -66,3 +66,35 @@ for (const [kind, make] of kinds) {
     );
   });
 }
+
+for (const [kind, make] of kinds) {
+  // A filter that grew the HNSW graph from inside hnswlib's native search corrupted memory (free(): invalid
+  // size, the process died); on the scanning indexes it moved rows under the scan. The index refuses.
+  test(`${kind}: a filter that adds to or removes from the index it filters is refused; the index is unchanged`, async () => {
+    const index = make();
+    await index.add(docs, ids(n));
+    const more = randomMatrix(2000, d, 33);
+    const moreIds = Array.from({ length: 2000 }, (_, i) => `n${i}`);
+    for (const change of [
+      () => index.add(more, moreIds),
+      () => index.upsert(more, moreIds),
+      () => index.remove(['d3']),
+    ]) {
+      let attempt: Promise<unknown> | undefined;
+      const result = await index.search(queries, 3, {
+        filter: (id) => {
+          attempt ??= change();
+          return id === 'd5';
+        },
+      });
+      await assert.rejects(attempt!, (e) => e instanceof ArgumentError && e.argument === 'filter');
+      assert.equal(index.size, n, `${kind}: nothing was added or removed`);
+      assert.ok(
+        result.ids.every((list) => list.length === 1 && list[0] === 'd5'),
+        `${kind}: filtered`,
+      );
+    }
+    const ok = await index.search(queries, 3, { filter: (id) => id === 'd5' || id === 'd6' });
+    assert.ok(ok.ids.every((list) => list.length === 2 && list.includes('d5')));
+  });
+}
