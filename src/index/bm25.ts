@@ -161,7 +161,17 @@ export class Bm25Index {
    * Top-`k` documents per query, best first (ties: higher id first, as trec_eval). A query returns fewer
    * than `k` documents when fewer match any of its terms, as Lucene does.
    */
-  search(queries: string[], k: number): SearchResult {
+  search(queries: string[], k: number, options?: Record<string, never>): SearchResult {
+    // No options: a JavaScript caller passing the dense indexes' `{ filter }` must not get unfiltered results.
+    if (
+      options !== undefined &&
+      (typeof options !== 'object' || options === null || Object.keys(options).length > 0)
+    ) {
+      throw new ArgumentError(
+        'options',
+        `Bm25Index.search takes no options (got ${typeof options === 'object' && options !== null ? Object.keys(options).join(', ') : String(options)}); filter its results afterwards`,
+      );
+    }
     if (!Number.isInteger(k) || k < 1) throw new ArgumentError('k', `must be a positive integer, got ${k}`);
     if (this.size === 0)
       throw new ArgumentError('index', 'cannot search an empty index (add documents first)');

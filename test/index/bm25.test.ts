@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadBeir } from '../../src/data/beir.js';
-import { InputFormatError } from '../../src/errors.js';
+import { ArgumentError, InputFormatError } from '../../src/errors.js';
 import { evaluateRun } from '../../src/eval/metrics.js';
 import { Bm25Index, lengthToNormByte, normByteToLength } from '../../src/index/bm25.js';
 import { searchResultToRun } from '../../src/index/result-run.js';
@@ -125,4 +125,19 @@ test('scoreDocuments gives the scores search reports, at any rank, and 0 without
   // Documents added later are found (the id map is rebuilt).
   again.addDocuments([{ id: 'c', title: '', text: 'cats again' }]);
   assert.ok(again.scoreDocuments('cats', ['c'])[0] > 0);
+});
+
+test('search refuses options (a { filter } from a JavaScript caller would otherwise be ignored silently)', () => {
+  const index = new Bm25Index();
+  index.addDocuments([
+    { id: 'a', title: '', text: 'hello world' },
+    { id: 'b', title: '', text: 'hello bar' },
+  ]);
+  const filter = { filter: (id: string) => id === 'b' } as unknown as Record<string, never>;
+  assert.throws(
+    () => index.search(['hello'], 2, filter),
+    (e) => e instanceof ArgumentError && e.argument === 'options',
+  );
+  // Empty options pass, with the same result as none.
+  assert.deepEqual(index.search(['hello'], 2, {}).ids, index.search(['hello'], 2).ids);
 });
